@@ -1,0 +1,94 @@
+"""What every musicrnn entry point shares: flag parsing, logging, errors.
+
+Entry points (`musicrnn/convert.py`, ...) define their flags and call
+`run(main)` or `run(main, beam=True)`:
+- with `beam=True`, args that are not the program's own flags are handed to
+  `main` for Beam (`--runner`, `--direct_num_workers`, Dataflow options, ...);
+- console logging is set to INFO for musicrnn and WARNING for Beam and
+  TensorFlow internals, keeping progress lines that Beam workers relay;
+- a `UsageError` (or a flag error) is printed as one line, without a
+  traceback, and the program exits with status 2.
+"""
+
+import logging
+import sys
+
+from absl import app
+from absl import flags
+
+from musicrnn.errors import UsageError
+
+
+
+class _QuietLibraries(logging.Filter):
+  """Drops library chatter below WARNING; keeps musicrnn's own lines.
+
+  In Beam's multi-processing mode each worker process prints its own log to
+  the same terminal, and Beam's job service relays a second copy of every
+  worker line to the driver's logger: the relayed copies are dropped.
+  """
+
+  def filter(self, record):
+    if record.name.startswith(('musicrnn', '__main__', 'absl')) or record.name == 'root':
+      return True
+    if record.name.endswith('local_job_service') and record.levelno < logging.ERROR:
+      return False
+    return record.levelno >= logging.WARNING
+
+
+def _configure_logging():
+  handler = logging.StreamHandler(sys.stderr)
+  handler.setFormatter(logging.Formatter('%(asctime)s %(message)s', '%H:%M:%S'))
+  handler.addFilter(_QuietLibraries())
+  root = logging.getLogger()
+  root.handlers[:] = [handler]
+  root.setLevel(logging.INFO)
+
+
+def _program_name():
+  return sys.argv[0].rsplit('/', 1)[-1] if sys.argv else 'musicrnn'
+
+
+def usage_exit(message):
+  """Prints one line `<program>: error: <message>` and exits with status 2."""
+  print(f'{_program_name()}: error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+def run(main, beam=False):
+  """Runs an absl `main(argv)`.
+
+  Args:
+    main: the entry point's main; receives the unparsed args (Beam options)
+      when `beam` is True, else the positional args.
+    beam: pass unknown flags through to `main` instead of refusing them.
+  """
+
+  def parse(argv):
+    try:
+      if beam:
+        return flags.FLAGS(argv, known_only=True)
+      return flags.FLAGS(argv)
+    except flags.Error as e:
+      usage_exit(str(e))
+
+  def wrapped(argv):
+    _configure_logging()
+    try:
+      return main(argv)
+    except UsageError as e:
+      usage_exit(str(e))
+
+  app.run(wrapped, flags_parser=parse)
+
+
+def own_flag_names(module_name):
+  """Names of the flags an entry-point module defined."""
+  return [f.name for f in flags.FLAGS.get_flags_for_module(module_name)]
+
+
+def require(*names):
+  """Raises UsageError naming the first required flag that was not given."""
+  for name in names:
+    if flags.FLAGS[name].value in (None, ''):
+      raise UsageError(f'--{name} is required ({flags.FLAGS[name].help})')

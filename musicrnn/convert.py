@@ -1,0 +1,73 @@
+r"""musicrnn_convert: a folder of MIDI / MusicXML / ABC files -> NoteSequences.
+
+Runs a Beam pipeline (DirectRunner unless --runner says otherwise); every
+Beam pipeline option is passed through. Example:
+
+  musicrnn_convert --input_dir=~/midi --output_file=/tmp/notesequences.tfrecord \
+    --direct_running_mode=multi_processing --direct_num_workers=2
+
+Besides the TFRecord it writes <output_file>.deadletter.jsonl (every file that
+could not be read, with its reason), <output_file>.duplicates.jsonl and
+<output_file>.summary.json (the counts, written last).
+"""
+
+from absl import flags
+
+from musicrnn import cli
+from musicrnn.pipelines import beam_utils
+from musicrnn.pipelines import convert
+from musicrnn.pipelines import readers
+
+_DEFAULTS = readers.ReadLimits()
+
+flags.DEFINE_string(
+    'input_dir', None,
+    'Folder searched recursively for .mid/.midi/.kar, .xml/.mxl/.musicxml and '
+    '.abc files (local or any Beam file system, e.g. gs://).')
+flags.DEFINE_string(
+    'output_file', None,
+    'TFRecord file of NoteSequence protos to write; with --num_shards > 1 the '
+    'prefix of <output_file>-SSSSS-of-NNNNN shards.')
+flags.DEFINE_integer('num_shards', 1, 'Number of TFRecord shards to write.',
+                     lower_bound=1)
+flags.DEFINE_string(
+    'collection_name', None,
+    'Collection name stored in every NoteSequence (default: the basename of '
+    '--input_dir).')
+flags.DEFINE_bool('overwrite', False,
+                  'Replace existing outputs instead of refusing to run.')
+flags.DEFINE_float('min_qpm', _DEFAULTS.min_qpm,
+                   'Files with a slower tempo (quarter notes/minute) fail as '
+                   'absurd_tempo.')
+flags.DEFINE_float('max_qpm', _DEFAULTS.max_qpm,
+                   'Files with a faster tempo fail as absurd_tempo.')
+flags.DEFINE_float('max_duration_seconds', _DEFAULTS.max_duration_seconds,
+                   'Files longer than this fail as too_long.')
+flags.DEFINE_integer('max_file_bytes', _DEFAULTS.max_file_bytes,
+                     'Files larger than this fail as too_large.')
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  cli.require('input_dir', 'output_file')
+  options = beam_utils.make_pipeline_options(
+      argv[1:], own_flags=cli.own_flag_names(__name__))
+  limits = readers.ReadLimits(
+      min_qpm=FLAGS.min_qpm, max_qpm=FLAGS.max_qpm,
+      max_duration_seconds=FLAGS.max_duration_seconds,
+      max_file_bytes=FLAGS.max_file_bytes)
+  summary = convert.convert_directory(
+      FLAGS.input_dir, FLAGS.output_file, num_shards=FLAGS.num_shards,
+      collection_name=FLAGS.collection_name, overwrite=FLAGS.overwrite,
+      limits=limits, pipeline_options=options)
+  print(summary.line())
+  print(f'wrote {", ".join(summary.output_files)}')
+
+
+def run():
+  cli.run(main, beam=True)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,10 @@
+"""Errors that are the user's to fix, reported as one line by the entry points."""
+
+
+class UsageError(Exception):
+  """A wrong flag, a missing input, an output that already exists, ...
+
+  Entry points print the message alone (no traceback) and exit non-zero.
+  Library code raises it for any mistake the caller can fix by changing
+  their arguments.
+  """

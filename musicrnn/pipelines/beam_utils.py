@@ -1,0 +1,216 @@
+"""Helpers every musicrnn Beam pipeline shares.
+
+- `make_pipeline_options`: Beam options from pass-through command-line args,
+  DirectRunner by default, with unknown args refused instead of ignored.
+- `StagedOutputs`: outputs are written under a hidden staging folder beside
+  their final place and renamed into place only when the whole pipeline has
+  succeeded, the completeness marker (the summary) last. A failed or killed
+  run leaves no output that looks complete; an existing output is refused
+  unless `overwrite` is set.
+- `Tally`: a named Beam counter that is also emitted as data, so that a run's
+  summary counts come from the pipeline itself on every runner.
+"""
+
+import difflib
+import json
+import logging
+import os
+import posixpath
+import uuid
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.options import pipeline_options as beam_options
+
+from musicrnn.errors import UsageError
+
+COUNTS_TAG = 'counts'
+
+
+def _beam_argument_parser():
+  """An argparse parser that knows every registered Beam pipeline option."""
+  parser = beam_options._BeamArgumentParser(allow_abbrev=False)  # pylint: disable=protected-access
+  seen = set()
+  for cls in beam_options.PipelineOptions.__subclasses__():
+    if str(cls) in seen:
+      continue
+    seen.add(str(cls))
+    cls._add_argparse_args(parser)  # pylint: disable=protected-access
+  return parser
+
+
+def make_pipeline_options(beam_args, own_flags=()):
+  """Builds PipelineOptions from the args an entry point did not consume.
+
+  Args:
+    beam_args: command-line args left after the entry point parsed its own
+      flags, e.g. ['--runner=DataflowRunner', '--project=p'].
+    own_flags: names of the entry point's own flags, to suggest on a typo.
+
+  Returns:
+    PipelineOptions, with `--runner` defaulting to DirectRunner.
+
+  Raises:
+    UsageError: an arg is neither a Beam pipeline option nor one of ours,
+      naming the closest valid flag.
+  """
+  beam_args = list(beam_args)
+  try:
+    parser = _beam_argument_parser()
+  except AttributeError:  # Beam changed its private parser: skip the check.
+    parser = None
+  if parser is not None:
+    _, unknown = parser.parse_known_args(beam_args)
+    unknown = [a for a in unknown if a.startswith('-')]
+    if unknown:
+      known = [o for a in parser._actions for o in a.option_strings]  # pylint: disable=protected-access
+      known += ['--' + f for f in own_flags]
+      name = unknown[0].split('=', 1)[0]
+      hint = difflib.get_close_matches(name, known, n=1)
+      raise UsageError(
+          f'unknown flag {name}'
+          + (f' (did you mean {hint[0]}?)' if hint else '')
+          + '; flags that are not this program\'s own must be Beam pipeline '
+          'options (see --helpfull)')
+  options = beam_options.PipelineOptions(beam_args)
+  standard = options.view_as(beam_options.StandardOptions)
+  if not standard.runner:
+    standard.runner = 'DirectRunner'
+  return options
+
+
+def make_pipeline(options):
+  """A beam.Pipeline for `options`, run locally without fetching anything.
+
+  Beam's DirectRunner first tries the Prism runner, which downloads a binary
+  at run time; musicrnn must not download anything. For DirectRunner we run
+  the FnApiRunner (what DirectRunner falls back to for batch pipelines, and
+  what honours --direct_running_mode and --direct_num_workers) ourselves.
+  Every other runner (Dataflow, Flink, Spark, Prism, ...) is Beam's own.
+  """
+  runner = options.view_as(beam_options.StandardOptions).runner
+  if runner not in (None, 'DirectRunner', 'direct', 'Direct'):
+    return beam.Pipeline(options=options)
+  # pylint: disable=import-outside-toplevel
+  from apache_beam.portability.api import beam_provision_api_pb2
+  from apache_beam.runners.portability import portable_runner
+  from apache_beam.runners.portability.fn_api_runner import fn_runner
+  encoded = portable_runner.JobServiceHandle.encode_pipeline_options(
+      options.get_all_options())
+  provision_info = fn_runner.ExtendedProvisionInfo(
+      beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
+  return beam.Pipeline(
+      runner=fn_runner.FnApiRunner(provision_info=provision_info),
+      options=options)
+
+
+def join(base, *parts):
+  """os.path.join for local paths, '/'-joins for URLs (gs://, s3://, ...)."""
+  if '://' in base:
+    return posixpath.join(base, *parts)
+  return os.path.join(base, *parts)
+
+
+def exists(path):
+  return FileSystems.exists(path)
+
+
+def matching(pattern):
+  """Paths matching a glob pattern (any Beam file system), sorted."""
+  result = FileSystems.match([pattern])[0]
+  return sorted(m.path for m in result.metadata_list)
+
+
+class StagedOutputs:
+  """Outputs written to a staging folder, published whole at the end.
+
+  Usage:
+    staged = StagedOutputs(output_dir, name, overwrite)
+    staged.refuse_existing(final_patterns)   # before the long run
+    ... pipeline writes under staged.dir ...
+    staged.publish({staged_path: final_path, ...}, marker=(staged, final))
+  """
+
+  def __init__(self, output_dir, name, overwrite):
+    self.output_dir = output_dir
+    self.overwrite = overwrite
+    self.dir = join(output_dir, f'.{name}.staging-{uuid.uuid4().hex[:12]}')
+
+  def path(self, *parts):
+    return join(self.dir, *parts)
+
+  def existing(self, patterns):
+    found = []
+    for pattern in patterns:
+      found.extend(matching(pattern))
+    return sorted(set(found))
+
+  def refuse_existing(self, patterns):
+    """Raises UsageError when outputs exist and overwrite is not set."""
+    found = self.existing(patterns)
+    if found and not self.overwrite:
+      shown = ', '.join(found[:3]) + (' ...' if len(found) > 3 else '')
+      raise UsageError(
+          f'output already exists: {shown}; choose another output or pass '
+          '--overwrite to replace it')
+    return found
+
+  def publish(self, moves, marker, replace_patterns):
+    """Moves staged files into place, the marker file last.
+
+    Args:
+      moves: list of (staged_path, final_path), published in order.
+      marker: (staged_path, final_path) of the file whose presence says the
+        output is complete; published after everything else.
+      replace_patterns: globs of the previous outputs to delete first (only
+        reached with overwrite set, or when there are none).
+    """
+    old = self.refuse_existing(replace_patterns)
+    if old:
+      # Remove the old marker first: from here until the new marker lands,
+      # the output does not look complete.
+      old_sorted = sorted(old, key=lambda p: p != marker[1])
+      FileSystems.delete(old_sorted)
+    for src, dst in list(moves) + [marker]:
+      FileSystems.rename([src], [dst])
+    self.cleanup()
+
+  def cleanup(self):
+    if FileSystems.exists(self.dir):
+      try:
+        FileSystems.delete([self.dir])
+      except Exception:  # pylint: disable=broad-except
+        logging.warning('could not remove staging folder %s', self.dir)
+
+
+class Tally:
+  """Named Beam counters that double as data for the run summary.
+
+  `tally(name, n)` increments the Beam counter `namespace:name` (visible in
+  runner UIs) and returns a tagged output ('counts', (name, n)) that a DoFn
+  yields, so the pipeline can total the counts itself.
+  """
+
+  def __init__(self, namespace):
+    self.namespace = namespace
+    self._counters = {}
+
+  def __call__(self, name, n=1):
+    counter = self._counters.get(name)
+    if counter is None:
+      counter = self._counters[name] = Metrics.counter(self.namespace, name)
+    counter.inc(n)
+    return beam.pvalue.TaggedOutput(COUNTS_TAG, (name, n))
+
+
+def total_counts(count_pcolls, path, label='TotalCounts'):
+  """Sums ('name', n) pairs and writes them as one JSON object to `path`."""
+  return (
+      count_pcolls
+      | f'{label}Flatten' >> beam.Flatten()
+      | f'{label}Sum' >> beam.CombinePerKey(sum)
+      | f'{label}ToList' >> beam.combiners.ToList()
+      | f'{label}Json' >> beam.Map(lambda kv: json.dumps(dict(sorted(kv))))
+      | f'{label}Write' >> beam.io.WriteToText(
+          path, num_shards=1, shard_name_template=''))

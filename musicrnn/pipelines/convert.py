@@ -1,0 +1,369 @@
+"""Beam pipeline: a folder of music files -> NoteSequence TFRecords.
+
+    files ─ Reshuffle ─ HashFile ─ GroupByKey(content hash) ─ PickCanonical
+                          │                                     │      │
+                      dead letter                        duplicates  ConvertFile
+                                                                       │      │
+                                                       NoteSequence TFRecord  dead letter
+
+Every file found ends up converted, counted as a duplicate of a byte-identical
+file (the first path in sorted order is converted), or written to the
+dead-letter JSONL with its reason. The NoteSequence id is the SHA-256 of the
+file's bytes (plus '#<X number>' per ABC tune), so it is stable across runs,
+machines and renames.
+
+Outputs, beside `output_file`:
+  output_file                  (or output_file-SSSSS-of-NNNNN with num_shards>1)
+  output_file.deadletter.jsonl one JSON object per failed file or ABC tune
+  output_file.duplicates.jsonl one per duplicate file, naming the one kept
+  output_file.summary.json     counts, written last: its presence means the
+                               run completed.
+"""
+
+import dataclasses
+import json
+import logging
+import os
+import time
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from note_seq.protobuf import music_pb2
+
+from musicrnn.errors import UsageError
+from musicrnn.pipelines import beam_utils
+from musicrnn.pipelines import readers
+
+NAMESPACE = 'musicrnn.convert'
+DEADLETTER_SUFFIX = '.deadletter.jsonl'
+DUPLICATES_SUFFIX = '.duplicates.jsonl'
+SUMMARY_SUFFIX = '.summary.json'
+_DEADLETTER_TAG = 'deadletter'
+_DUPLICATE_TAG = 'duplicate'
+_PROGRESS_SECONDS = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class FileListing:
+  """The files under an input folder, split by whether we can read them."""
+  input_dir: str
+  music_files: tuple
+  other_files: tuple
+
+
+def list_music_files(input_dir):
+  """Lists music files under `input_dir`, recursively (any Beam file system).
+
+  Returns:
+    FileListing with sorted absolute paths.
+
+  Raises:
+    UsageError: the folder does not exist or holds no music file.
+  """
+  if '://' not in input_dir:
+    input_dir = os.path.abspath(input_dir)
+    if not os.path.isdir(input_dir):
+      raise UsageError(f'--input_dir={input_dir} is not a directory')
+  input_dir = input_dir.rstrip('/')
+  if '://' in input_dir:
+    paths = beam_utils.matching(beam_utils.join(input_dir, '**'))
+  else:
+    # Beam's local file system does not follow symlinked folders; people
+    # often link their corpora into one folder, so walk it ourselves.
+    paths = sorted(os.path.join(d, name)
+                   for d, _, names in os.walk(input_dir, followlinks=True)
+                   for name in names)
+  music = tuple(p for p in paths if readers.music_format(p))
+  other = tuple(p for p in paths if not readers.music_format(p))
+  if not music:
+    raise UsageError(
+        f'no music files under {input_dir} (looked for '
+        f'{", ".join(readers.MUSIC_EXTENSIONS)}, in any letter case)')
+  return FileListing(input_dir, music, other)
+
+
+def relative_path(path, input_dir):
+  """`path` relative to `input_dir`, with '/' separators."""
+  rel = path[len(input_dir):] if path.startswith(input_dir) else path
+  return rel.lstrip('/').replace(os.sep, '/')
+
+
+def _read_bytes(path):
+  with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+    return f.read()
+
+
+def _dead_letter(path, input_dir, error):
+  return {
+      'path': path,
+      'filename': relative_path(path, input_dir),
+      'reason': error.reason,
+      'exception_type': error.exception_type,
+      'message': str(error),
+  }
+
+
+class _HashFile(beam.DoFn):
+  """path -> (content hash, path); unreadable files go to the dead letter."""
+
+  def __init__(self, input_dir, limits):
+    self._input_dir = input_dir
+    self._limits = limits
+    self._tally = beam_utils.Tally(NAMESPACE)
+
+  def process(self, path):
+    try:
+      data = _read_bytes(path)
+    except Exception as e:  # pylint: disable=broad-except
+      error = readers.ConversionError(readers.REASON_READ_ERROR, str(e),
+                                      type(e).__name__)
+      yield beam.pvalue.TaggedOutput(
+          _DEADLETTER_TAG, _dead_letter(path, self._input_dir, error))
+      yield self._tally('failed_files')
+      yield self._tally('failed_' + error.reason)
+      return
+    yield readers.content_hash(data), path
+
+
+class _PickCanonical(beam.DoFn):
+  """(hash, [paths]) -> (hash, first path); the other paths are duplicates."""
+
+  def __init__(self):
+    self._tally = beam_utils.Tally(NAMESPACE)
+
+  def process(self, element):
+    digest, paths = element
+    paths = sorted(paths)
+    yield digest, paths[0]
+    for path in paths[1:]:
+      yield beam.pvalue.TaggedOutput(
+          _DUPLICATE_TAG, {'path': path, 'duplicate_of': paths[0], 'id': digest})
+      yield self._tally('duplicate_files')
+
+
+class _ConvertFile(beam.DoFn):
+  """(hash, path) -> NoteSequence(s); failures go to the dead letter."""
+
+  def __init__(self, input_dir, collection_name, limits, total_files):
+    self._input_dir = input_dir
+    self._collection_name = collection_name
+    self._limits = limits
+    self._total_files = total_files
+    self._tally = beam_utils.Tally(NAMESPACE)
+
+  def setup(self):
+    self._done = 0
+    self._failed = 0
+    self._start = self._last_log = time.time()
+
+  def _progress(self, force=False):
+    now = time.time()
+    if force or now - self._last_log >= _PROGRESS_SECONDS:
+      self._last_log = now
+      rate = self._done / max(now - self._start, 1e-9)
+      logging.info(
+          'musicrnn convert: this worker has read %d files (%d failed), %.1f files/s; '
+          '%d music files in the whole run', self._done, self._failed, rate,
+          self._total_files)
+
+  def process(self, element):
+    digest, path = element
+    self._done += 1
+    try:
+      data = _read_bytes(path)
+      sequences, tune_failures = readers.read_music_bytes(
+          data, path, self._limits, digest=digest)
+    except Exception as e:  # pylint: disable=broad-except
+      if not isinstance(e, readers.ConversionError):
+        e = readers.ConversionError(
+            readers.REASON_READ_ERROR if isinstance(e, OSError)
+            else readers.REASON_UNEXPECTED_ERROR, str(e), type(e).__name__)
+      self._failed += 1
+      yield beam.pvalue.TaggedOutput(
+          _DEADLETTER_TAG, _dead_letter(path, self._input_dir, e))
+      yield self._tally('failed_files')
+      yield self._tally('failed_' + e.reason)
+      self._progress()
+      return
+    filename = relative_path(path, self._input_dir)
+    for sequence in sequences:
+      sequence.filename = filename
+      sequence.collection_name = self._collection_name
+      yield sequence
+    for failure in tune_failures:
+      entry = _dead_letter(path, self._input_dir, failure)
+      entry['tune_failure'] = True
+      yield beam.pvalue.TaggedOutput(_DEADLETTER_TAG, entry)
+      yield self._tally('failed_tunes')
+    yield self._tally('converted_files')
+    yield self._tally('notesequences', len(sequences))
+    self._progress()
+
+  def finish_bundle(self):
+    self._progress()
+
+
+def output_paths(output_file, num_shards):
+  """The final paths a conversion writes, TFRecord shards first."""
+  if num_shards == 1:
+    shards = [output_file]
+  else:
+    shards = [f'{output_file}-{i:05d}-of-{num_shards:05d}'
+              for i in range(num_shards)]
+  return shards + [output_file + DEADLETTER_SUFFIX,
+                   output_file + DUPLICATES_SUFFIX,
+                   output_file + SUMMARY_SUFFIX]
+
+
+def _existing_output_patterns(output_file):
+  return [output_file, output_file + '-?????-of-?????',
+          output_file + DEADLETTER_SUFFIX, output_file + DUPLICATES_SUFFIX,
+          output_file + SUMMARY_SUFFIX]
+
+
+@dataclasses.dataclass
+class ConversionSummary:
+  """What a conversion did. files_seen == converted + duplicates + failed."""
+  input_dir: str
+  output_file: str
+  files_seen: int
+  converted: int
+  duplicates: int
+  failed: int
+  notesequences: int
+  failed_tunes: int
+  failed_by_reason: dict
+  ignored_files: int
+  seconds: float
+  files_per_second: float
+  output_files: list
+
+  def adds_up(self):
+    return self.files_seen == self.converted + self.duplicates + self.failed
+
+  def line(self):
+    reasons = ', '.join(f'{k} {v}' for k, v in sorted(self.failed_by_reason.items()))
+    return (
+        f'files seen {self.files_seen} = converted {self.converted} + '
+        f'duplicates {self.duplicates} + failed {self.failed}'
+        + (f' ({reasons})' if reasons else '')
+        + f'; {self.notesequences} NoteSequences written'
+        + (f', {self.failed_tunes} ABC tunes failed' if self.failed_tunes else '')
+        + f'; {self.ignored_files} non-music files ignored'
+        + f'; {self.seconds:.1f} s, {self.files_per_second:.1f} files/s')
+
+
+def convert_directory(input_dir, output_file, *, num_shards=1,
+                      collection_name=None, overwrite=False,
+                      limits=readers.ReadLimits(), pipeline_options=None):
+  """Converts every music file under `input_dir` to NoteSequence TFRecords.
+
+  Args:
+    input_dir: folder searched recursively (local or any Beam file system).
+    output_file: TFRecord path; with num_shards > 1, the shard prefix.
+    num_shards: number of TFRecord shards (1 writes `output_file` itself).
+    collection_name: stored in every NoteSequence; default the basename of
+      `input_dir`.
+    overwrite: replace existing outputs instead of refusing.
+    limits: readers.ReadLimits for sanity checks.
+    pipeline_options: Beam PipelineOptions (default: DirectRunner).
+
+  Returns:
+    ConversionSummary; also written to `output_file + '.summary.json'`.
+
+  Raises:
+    UsageError: bad arguments, no music files, or outputs already exist.
+  """
+  if num_shards < 1:
+    raise UsageError(f'--num_shards must be at least 1, got {num_shards}')
+  if '://' not in output_file:
+    output_file = os.path.abspath(output_file)
+    os.makedirs(os.path.dirname(output_file), exist_ok=True)
+  listing = list_music_files(input_dir)
+  input_dir = listing.input_dir
+  if collection_name is None:
+    collection_name = os.path.basename(input_dir.rstrip('/'))
+
+  output_dir, name = os.path.split(output_file)
+  staged = beam_utils.StagedOutputs(output_dir, name, overwrite)
+  staged.refuse_existing(_existing_output_patterns(output_file))
+  logging.info('musicrnn convert: %d music files under %s (%d other files ignored)',
+               len(listing.music_files), input_dir, len(listing.other_files))
+
+  if pipeline_options is None:
+    pipeline_options = beam_utils.make_pipeline_options([])
+  start = time.time()
+  try:
+    with beam_utils.make_pipeline(pipeline_options) as p:
+      hashed = (
+          p
+          | 'ListFiles' >> beam.Create(listing.music_files)
+          | 'Spread' >> beam.Reshuffle()
+          | 'HashFile' >> beam.ParDo(_HashFile(input_dir, limits)).with_outputs(
+              _DEADLETTER_TAG, beam_utils.COUNTS_TAG, main='hashed'))
+      picked = (
+          hashed.hashed
+          | 'GroupByContent' >> beam.GroupByKey()
+          | 'PickCanonical' >> beam.ParDo(_PickCanonical()).with_outputs(
+              _DUPLICATE_TAG, beam_utils.COUNTS_TAG, main='canonical'))
+      converted = (
+          picked.canonical
+          | 'ConvertFile' >> beam.ParDo(_ConvertFile(
+              input_dir, collection_name, limits,
+              len(listing.music_files))).with_outputs(
+                  _DEADLETTER_TAG, beam_utils.COUNTS_TAG, main='sequences'))
+      _ = (converted.sequences
+           | 'WriteNoteSequences' >> beam.io.WriteToTFRecord(
+               staged.path(name),
+               coder=beam.coders.ProtoCoder(music_pb2.NoteSequence),
+               num_shards=num_shards,
+               shard_name_template='' if num_shards == 1 else '-SSSSS-of-NNNNN'))
+      _ = ((hashed[_DEADLETTER_TAG], converted[_DEADLETTER_TAG])
+           | 'FlattenDeadLetters' >> beam.Flatten()
+           | 'DeadLetterJson' >> beam.Map(json.dumps, sort_keys=True)
+           | 'WriteDeadLetters' >> beam.io.WriteToText(
+               staged.path(name + DEADLETTER_SUFFIX), num_shards=1,
+               shard_name_template=''))
+      _ = (picked[_DUPLICATE_TAG]
+           | 'DuplicateJson' >> beam.Map(json.dumps, sort_keys=True)
+           | 'WriteDuplicates' >> beam.io.WriteToText(
+               staged.path(name + DUPLICATES_SUFFIX), num_shards=1,
+               shard_name_template=''))
+      beam_utils.total_counts(
+          (hashed[beam_utils.COUNTS_TAG], picked[beam_utils.COUNTS_TAG],
+           converted[beam_utils.COUNTS_TAG]), staged.path('counts.json'))
+
+    seconds = time.time() - start
+    with FileSystems.open(staged.path('counts.json')) as f:
+      counts = json.loads(f.read().decode('utf-8') or '{}')
+    summary = ConversionSummary(
+        input_dir=input_dir,
+        output_file=output_file,
+        files_seen=len(listing.music_files),
+        converted=counts.get('converted_files', 0),
+        duplicates=counts.get('duplicate_files', 0),
+        failed=counts.get('failed_files', 0),
+        notesequences=counts.get('notesequences', 0),
+        failed_tunes=counts.get('failed_tunes', 0),
+        failed_by_reason={k[len('failed_'):]: v for k, v in counts.items()
+                          if k.startswith('failed_')
+                          and k not in ('failed_files', 'failed_tunes')},
+        ignored_files=len(listing.other_files),
+        seconds=round(seconds, 3),
+        files_per_second=round(len(listing.music_files) / max(seconds, 1e-9), 2),
+        output_files=output_paths(output_file, num_shards))
+    if not summary.adds_up():
+      raise RuntimeError(f'conversion counts do not add up: {summary.line()}')
+    with FileSystems.create(staged.path(name + SUMMARY_SUFFIX)) as f:
+      f.write(json.dumps(dataclasses.asdict(summary), indent=2).encode('utf-8'))
+
+    finals = output_paths(output_file, num_shards)
+    moves = [(staged.path(os.path.basename(p)), p) for p in finals[:-1]]
+    staged.publish(moves, (staged.path(name + SUMMARY_SUFFIX), finals[-1]),
+                   _existing_output_patterns(output_file))
+  finally:
+    staged.cleanup()
+  logging.info('musicrnn convert: %s', summary.line())
+  return summary
+

@@ -1,0 +1,38 @@
+"""musicrnn: Magenta-style music generation on TensorFlow 2 / Keras 3."""
+
+import setuptools
+
+setuptools.setup(
+    name='musicrnn',
+    version='0.1.0',
+    description=('Beam pipelines, Keras 3 models and absl tools for symbolic '
+                 'music generation (Performance RNN, Polyphony RNN, Music '
+                 'Transformer, dilated CNN, piano-roll GAN).'),
+    license='Apache-2.0',
+    python_requires='>=3.11',
+    packages=setuptools.find_packages(include=['musicrnn', 'musicrnn.*']),
+    package_data={'musicrnn': ['quickstart_corpus/*.mid',
+                               'quickstart_corpus/README.md']},
+    install_requires=[
+        # `tensorflow` runs on CPUs and GPUs alike; see the `gpu` extra.
+        'tensorflow>=2.21,<2.22',
+        'keras>=3.10,<4',
+        'note-seq>=0.0.5,<0.1',
+        'apache-beam>=2.70,<3',
+        # TFRecord checksums for Beam's TFRecord sink and source.
+        'google-crc32c>=1.5',
+        'tensorflow-datasets>=4.9.10,<5',
+        'absl-py>=2.1,<3',
+        'numpy>=1.26,<3',
+    ],
+    extras_require={
+        'gpu': ['tensorflow[and-cuda]>=2.21,<2.22'],
+        'test': ['pytest>=8'],
+    },
+    entry_points={
+        'console_scripts': [
+            'musicrnn_convert=musicrnn.convert:run',
+            'musicrnn_quickstart=musicrnn.quickstart:run',
+        ],
+    },
+)

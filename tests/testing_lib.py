@@ -1,0 +1,69 @@
+"""Helpers the tests share: fixture paths, MIDI built in code, TFRecord reads."""
+
+import os
+import shutil
+
+import note_seq
+from note_seq.protobuf import music_pb2
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTDATA = os.path.join(REPO_ROOT, 'tests', 'testdata')
+# The development corpora (../shared/data beside the checkout); absent on a
+# user's fresh clone, where the tests that need them skip.
+SHARED_DATA = os.environ.get(
+    'MUSICRNN_SHARED_DATA',
+    os.path.join(os.path.dirname(REPO_ROOT), 'shared', 'data'))
+
+requires_shared_data = pytest.mark.skipif(
+    not os.path.isdir(SHARED_DATA),
+    reason=f'development corpora not found at {SHARED_DATA}')
+
+
+def testdata(*parts):
+  return os.path.join(TESTDATA, *parts)
+
+
+def make_sequence(pitches, qpm=120.0, seconds_per_note=0.5, velocity=80):
+  """A monophonic NoteSequence, one note per pitch, back to back."""
+  sequence = music_pb2.NoteSequence(ticks_per_quarter=220)
+  sequence.tempos.add(time=0.0, qpm=qpm)
+  for i, pitch in enumerate(pitches):
+    sequence.notes.add(pitch=pitch, velocity=velocity,
+                       start_time=i * seconds_per_note,
+                       end_time=(i + 1) * seconds_per_note)
+  sequence.total_time = len(pitches) * seconds_per_note
+  return sequence
+
+
+def write_midi(path, sequence):
+  note_seq.sequence_proto_to_midi_file(sequence, path)
+  return path
+
+
+def copy_into(src, dst_dir, name=None):
+  os.makedirs(dst_dir, exist_ok=True)
+  dst = os.path.join(dst_dir, name or os.path.basename(src))
+  shutil.copyfile(src, dst)
+  return dst
+
+
+def read_notesequences(paths):
+  """Every NoteSequence in the given TFRecord files, keyed by id."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  sequences = {}
+  for record in tf.data.TFRecordDataset(list(paths)):
+    sequence = music_pb2.NoteSequence.FromString(record.numpy())
+    assert sequence.id not in sequences, f'duplicate id {sequence.id}'
+    sequences[sequence.id] = sequence
+  return sequences
+
+
+def without_identity(sequence):
+  """A copy without the fields musicrnn sets (id, filename, collection)."""
+  copy = music_pb2.NoteSequence()
+  copy.CopyFrom(sequence)
+  copy.ClearField('id')
+  copy.ClearField('filename')
+  copy.ClearField('collection_name')
+  return copy
