@@ -79,6 +79,14 @@ def test_every_entry_point_is_a_py_binary():
     assert targets[name]['main'] == module
 
 
+def test_every_benchmark_is_a_py_binary():
+  targets = _load_build()
+  mains = {t['main'] for t in targets.values() if t['kind'] == 'py_binary'}
+  scripts = {os.path.relpath(p, ROOT) for p in
+             glob.glob(os.path.join(ROOT, 'benchmarks', '*.py'))}
+  assert not scripts - mains, f'benchmarks missing from BUILD: {scripts - mains}'
+
+
 def test_every_test_file_is_a_py_test():
   targets = _load_build()
   tests = {os.path.relpath(p, ROOT) for p in

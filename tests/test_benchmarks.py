@@ -1,0 +1,25 @@
+"""Benchmarks run in smoke mode and write the JSON they promise."""
+
+import json
+import os
+import subprocess
+import sys
+
+import testing_lib
+
+
+def test_convert_benchmark_smoke(tmp_path):
+  out = tmp_path / 'convert.json'
+  result = subprocess.run(
+      [sys.executable, os.path.join('benchmarks', 'convert_benchmark.py'),
+       '--smoke', f'--output_json={out}', '--workers=1'],
+      capture_output=True, text=True, cwd=testing_lib.REPO_ROOT, timeout=600)
+  assert result.returncode == 0, result.stderr
+  with open(out) as f:
+    results = json.load(f)
+  assert results['baseline']['midi_files'] == 4
+  (run,) = results['pipeline']
+  assert run['files_seen'] == run['converted'] + run['duplicates'] + run['failed']
+  assert run['notes'] == results['baseline']['notes'] > 0
+  assert run['speed_ratio_vs_baseline'] > 0
+  assert 'musicrnn_convert, 1 worker(s)' in result.stdout
