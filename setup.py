@@ -23,6 +23,7 @@ setuptools.setup(
         'google-crc32c>=1.5',
         'tensorflow-datasets>=4.9.10,<5',
         'absl-py>=2.1,<3',
+        'ml-collections>=1.0,<2',
         'numpy>=1.26,<3',
     ],
     extras_require={
@@ -32,6 +33,7 @@ setuptools.setup(
     entry_points={
         'console_scripts': [
             'musicrnn_convert=musicrnn.convert:run',
+            'musicrnn_create_dataset=musicrnn.create_dataset:run',
             'musicrnn_quickstart=musicrnn.quickstart:run',
         ],
     },

@@ -62,9 +62,13 @@ def run(main, beam=False):
     main: the entry point's main; receives the unparsed args (Beam options)
       when `beam` is True, else the positional args.
     beam: pass unknown flags through to `main` instead of refusing them.
+
+  Dotted config overrides (`--config.train.batch_size=32`) are taken out of
+  the args before parsing; `config_overrides()` returns them.
   """
 
   def parse(argv):
+    argv = _take_config_overrides(argv)
     try:
       if beam:
         return flags.FLAGS(argv, known_only=True)
@@ -85,6 +89,28 @@ def run(main, beam=False):
 def own_flag_names(module_name):
   """Names of the flags an entry-point module defined."""
   return [f.name for f in flags.FLAGS.get_flags_for_module(module_name)]
+
+
+_CONFIG_OVERRIDES = {}
+
+
+def config_overrides():
+  """The dotted `--config.a.b=value` args given on the command line."""
+  return dict(_CONFIG_OVERRIDES)
+
+
+def _take_config_overrides(argv):
+  """Removes `--config.path=value` args from argv into _CONFIG_OVERRIDES."""
+  rest = [argv[0]]
+  for arg in argv[1:]:
+    if arg.startswith('--config.'):
+      if '=' not in arg:
+        usage_exit(f'{arg} needs a value: --config.path=value')
+      key, value = arg[len('--config.'):].split('=', 1)
+      _CONFIG_OVERRIDES[key] = value
+    else:
+      rest.append(arg)
+  return rest
 
 
 def require(*names):

@@ -1,0 +1,87 @@
+"""Pieces every config is built from: encoding, controls, data, train."""
+
+import ml_collections
+
+# Magenta's performance pipeline: train-only time stretches and transpositions.
+STRETCH_FACTORS = (0.95, 0.975, 1.0, 1.025, 1.05)
+TRANSPOSITIONS = (-3, -2, -1, 0, 1, 2, 3)
+
+
+def data_config(**overrides):
+  """How `musicrnn_create_dataset` turns NoteSequences into examples.
+
+  Fields:
+    sustain: lengthen notes held by the sustain pedal (CC 64) first.
+    split_by: 'id' (each source file) or 'folder' (every file in one folder,
+      e.g. ASAP's performances of one piece) decides the eval split.
+    stretch_factors: train-only time stretches (1.0 keeps the original).
+    transpositions: train-only transpositions in semitones (0 keeps it);
+      notes pushed out of the MIDI range are dropped.
+    chunk_seconds: cut each sequence into chunks this long (0: no cut).
+    split_on_time_changes: cut at tempo / time-signature changes (needed by
+      metric encodings, which quantize with one tempo).
+    min_events: drop encoded sequences shorter than this (events, or
+      segments for a piano roll).
+    max_events: longer sequences are cut into pieces this long ('split') or
+      truncated ('truncate'), per `long_sequences`.
+  """
+  config = ml_collections.ConfigDict({
+      'sustain': True,
+      'split_by': 'id',
+      'stretch_factors': STRETCH_FACTORS,
+      'transpositions': TRANSPOSITIONS,
+      'chunk_seconds': 30.0,
+      'split_on_time_changes': False,
+      'min_events': 32,
+      'max_events': 512,
+      'long_sequences': 'split',
+  })
+  config.update(overrides)
+  return config
+
+
+def controls_config(note_density=False, pitch_histogram=False):
+  """Control signals computed per event and fed to conditional models."""
+  return ml_collections.ConfigDict({
+      'note_density': note_density,
+      'note_density_window_seconds': 3.0,
+      'note_density_bins': (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
+      'pitch_histogram': pitch_histogram,
+      'pitch_histogram_window_seconds': 5.0,
+  })
+
+
+def train_config(**overrides):
+  config = ml_collections.ConfigDict({
+      'batch_size': 64,
+      'learning_rate': 1e-3,
+      'clip_norm': 3.0,
+  })
+  config.update(overrides)
+  return config
+
+
+def make_config(family, encoding, model, data=None, controls=None, train=None):
+  """A complete config: `family` names the model file in musicrnn/models/."""
+  return ml_collections.ConfigDict({
+      'name': '',
+      'family': family,
+      'encoding': encoding,
+      'controls': controls or controls_config(),
+      'data': data or data_config(),
+      'model': model,
+      'train': train or train_config(),
+  })
+
+
+def encoding(name, **settings):
+  return ml_collections.ConfigDict({'name': name, 'settings': settings})
+
+
+def shrink_data(config, max_events=64):
+  """Tiny variants: short sequences, no augmentation beyond identity + 1."""
+  config.data.max_events = max_events
+  config.data.min_events = min(config.data.min_events, 8)
+  config.data.stretch_factors = (1.0, 1.05)
+  config.data.transpositions = (0, 1)
+  config.train.batch_size = 4

@@ -1,0 +1,37 @@
+"""Dilated CNN config: WaveNet-style causal convolutions on performance events.
+
+  musicrnn_create_dataset --config=dilated_cnn \
+    --input=/tmp/notesequences.tfrecord --output_dir=/tmp/cnn_dataset
+
+Dilations 1, 2, 4, ..., 512 per block, two blocks: a receptive field of
+2047 events.
+"""
+
+import ml_collections
+
+from musicrnn.configs import base
+from musicrnn.configs.registry import register
+
+
+def _tiny(config):
+  config.model.update(num_blocks=1, num_layers_per_block=4, residual_channels=16,
+                      skip_channels=16)
+  base.shrink_data(config)
+
+
+@register('dilated_cnn', tiny=_tiny)
+def dilated_cnn():
+  return base.make_config(
+      family='dilated_cnn',
+      encoding=base.encoding('performance', steps_per_second=100,
+                             max_shift_steps=100, num_velocity_bins=32),
+      model=ml_collections.ConfigDict({
+          'num_blocks': 2,
+          'num_layers_per_block': 10,
+          'kernel_size': 2,
+          'residual_channels': 128,
+          'skip_channels': 256,
+          'dropout_rate': 0.0,
+      }),
+      data=base.data_config(max_events=1024),
+      train=base.train_config(batch_size=16))

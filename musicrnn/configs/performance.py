@@ -1,0 +1,67 @@
+"""Performance RNN configs: the event LSTM on performance events.
+
+  musicrnn_create_dataset --config=performance_with_dynamics \
+    --input=/tmp/notesequences.tfrecord --output_dir=/tmp/perf_dataset
+
+Magenta's defaults: 3x512 LSTM, batch 64, lr 1e-3, clip norm 3, 100 steps/s,
+time shifts up to 1 s, 32 velocity bins for the "with dynamics" configs,
+stretch 0.95-1.05 and transposition +-3 on train data, 30 s chunks, 32..512
+events.
+"""
+
+import ml_collections
+
+from musicrnn.configs import base
+from musicrnn.configs.registry import register
+
+
+def event_lstm_model(**overrides):
+  config = ml_collections.ConfigDict({
+      'cell': 'lstm',                    # 'lstm' or 'gru'
+      'rnn_layer_sizes': (512, 512, 512),
+      'dropout_rate': 0.0,
+      'embedding_size': 0,               # 0: one-hot inputs, as Magenta
+  })
+  config.update(overrides)
+  return config
+
+
+def _performance(num_velocity_bins, note_density=False, pitch_histogram=False):
+  return base.make_config(
+      family='event_lstm',
+      encoding=base.encoding('performance', steps_per_second=100,
+                             max_shift_steps=100,
+                             num_velocity_bins=num_velocity_bins),
+      model=event_lstm_model(),
+      controls=base.controls_config(note_density, pitch_histogram))
+
+
+def _tiny(config):
+  config.model.rnn_layer_sizes = (32, 32)
+  base.shrink_data(config)
+
+
+@register('performance', tiny=_tiny)
+def performance():
+  return _performance(num_velocity_bins=0)
+
+
+@register('performance_with_dynamics', tiny=_tiny)
+def performance_with_dynamics():
+  return _performance(num_velocity_bins=32)
+
+
+@register('density_conditioned_performance_with_dynamics', tiny=_tiny)
+def density_conditioned_performance_with_dynamics():
+  return _performance(num_velocity_bins=32, note_density=True)
+
+
+@register('pitch_conditioned_performance_with_dynamics', tiny=_tiny)
+def pitch_conditioned_performance_with_dynamics():
+  return _performance(num_velocity_bins=32, pitch_histogram=True)
+
+
+@register('multiconditioned_performance_with_dynamics', tiny=_tiny)
+def multiconditioned_performance_with_dynamics():
+  return _performance(num_velocity_bins=32, note_density=True,
+                      pitch_histogram=True)

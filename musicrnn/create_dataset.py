@@ -1,0 +1,58 @@
+r"""musicrnn_create_dataset: NoteSequences -> train/eval SequenceExamples.
+
+  musicrnn_create_dataset --config=performance_with_dynamics \
+    --input=/tmp/notesequences.tfrecord --output_dir=/tmp/perf_dataset \
+    --eval_ratio=0.1
+
+Runs a Beam pipeline (local runner unless --runner says otherwise; every
+Beam pipeline option is passed through). Writes train and eval TFRecord
+shards, stats.json (a count for every stage and every reason a sequence was
+dropped) and dataset.json (encoding, config, counts per split; the trainer
+reads it). Config values can be overridden with --hparams="max_events=256"
+or dotted flags such as --config.data.split_by=folder.
+"""
+
+from absl import flags
+
+from musicrnn import cli
+from musicrnn import configs
+from musicrnn.pipelines import beam_utils
+from musicrnn.pipelines import dataset
+
+flags.DEFINE_string('config', None, 'Named config; see musicrnn.configs.names().')
+flags.DEFINE_string('input', None,
+                    'NoteSequence TFRecord file(s) from musicrnn_convert; a glob.')
+flags.DEFINE_string('output_dir', None, 'Folder to write the dataset to.')
+flags.DEFINE_float('eval_ratio', 0.1,
+                   'Fraction of source sequences (by a hash of their id) in eval.')
+flags.DEFINE_string('hparams', '',
+                    'Magenta-style overrides, e.g. "max_events=256,min_events=16".')
+flags.DEFINE_integer('num_shards', 0,
+                     'Shards per split (0: let Beam decide).', lower_bound=0)
+flags.DEFINE_bool('overwrite', False, 'Replace an existing dataset.')
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  cli.require('config', 'input', 'output_dir')
+  options = beam_utils.make_pipeline_options(
+      argv[1:], own_flags=cli.own_flag_names(__name__))
+  config = configs.get_config(FLAGS.config)
+  configs.apply_overrides(config, hparams=FLAGS.hparams,
+                          overrides=cli.config_overrides())
+  summary = dataset.create_dataset(
+      config, FLAGS.input, FLAGS.output_dir, eval_ratio=FLAGS.eval_ratio,
+      num_shards=FLAGS.num_shards, overwrite=FLAGS.overwrite,
+      pipeline_options=options)
+  print(summary.line())
+  print(f'wrote {summary.output_dir}/{{train,eval}}.tfrecord-*, stats.json, '
+        'dataset.json')
+
+
+def run():
+  cli.run(main, beam=True)
+
+
+if __name__ == '__main__':
+  run()

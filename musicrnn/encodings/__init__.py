@@ -1,0 +1,42 @@
+"""Encodings (numpy only): codecs and control signals, built from a config.
+
+  codec = encodings.codec_from_config(config)
+  controls = encodings.controls_from_config(config)   # [(feature name, control)]
+
+Importing this package registers every codec with `codec.codec_from_spec`.
+"""
+
+from musicrnn.encodings import codec
+from musicrnn.encodings import controls
+from musicrnn.encodings import performance
+from musicrnn.encodings import pianoroll
+from musicrnn.encodings import polyphony
+
+
+def codec_from_config(config):
+  """The codec of `config.encoding` ({'name', 'settings'})."""
+  return codec.codec_from_spec(config.encoding.to_dict())
+
+
+def controls_from_config(config):
+  """[(schema feature name, control object)] for the config's controls.
+
+  Feature names are `musicrnn.tfrecords.schema.NOTE_DENSITY` and
+  `PITCH_HISTOGRAM` ('note_density', 'pitch_histogram').
+  """
+  result = []
+  c = config.controls
+  if c.note_density:
+    result.append(('note_density', controls.NoteDensityControl(
+        controls.NoteDensitySettings(
+            window_size_seconds=c.note_density_window_seconds,
+            density_bin_ranges=tuple(c.note_density_bins)))))
+  if c.pitch_histogram:
+    result.append(('pitch_histogram', controls.PitchHistogramControl(
+        controls.PitchHistogramSettings(
+            window_size_seconds=c.pitch_histogram_window_seconds))))
+  return result
+
+
+__all__ = ['codec', 'controls', 'performance', 'pianoroll', 'polyphony',
+           'codec_from_config', 'controls_from_config']

@@ -1,0 +1,389 @@
+"""Beam pipeline: NoteSequence TFRecords -> SequenceExample train/eval splits.
+
+For every NoteSequence, as Magenta's performance pipeline but on Beam:
+
+  eval split by a hash of the id (or of its folder) ─ sustain-pedal extension
+  ─ train only: time stretches ─ chunks (fixed seconds, or at tempo and
+  time-signature changes) ─ train only: transpositions (notes pushed out of
+  range dropped) ─ encode (the codec quantizes) + control signals ─ drop
+  short sequences, split or truncate long ones ─ SequenceExample
+
+Outputs in `output_dir`:
+  train.tfrecord-SSSSS-of-NNNNN, eval.tfrecord-SSSSS-of-NNNNN
+  stats.json    a named count for every stage and every reason for a drop
+  dataset.json  encoding spec, config, counts per split (written last; the
+                trainer reads it)
+"""
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import time
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from note_seq import sequences_lib
+from note_seq.protobuf import music_pb2
+
+from musicrnn import configs
+from musicrnn import encodings
+from musicrnn.encodings import codec as codec_lib
+from musicrnn.errors import UsageError
+from musicrnn.pipelines import beam_utils
+from musicrnn.tfrecords import description as description_lib
+from musicrnn.tfrecords import schema
+
+NAMESPACE = 'musicrnn.dataset'
+SPLITS = ('train', 'eval')
+DATASET_JSON = description_lib.DATASET_JSON
+STATS_JSON = description_lib.STATS_JSON
+
+
+def is_eval(key, eval_ratio):
+  """Deterministic split: the first 8 bytes of SHA-256(key) as a fraction."""
+  digest = hashlib.sha256(key.encode('utf-8')).digest()
+  return int.from_bytes(digest[:8], 'big') / 2.0**64 < eval_ratio
+
+
+def split_key(sequence, split_by):
+  """The key the eval split hashes: the id, or the file's folder."""
+  if split_by == 'id':
+    return sequence.id
+  if split_by == 'folder':
+    folder = os.path.dirname(sequence.filename)
+    return f'{sequence.collection_name}/{folder}' if folder else sequence.id
+  raise UsageError(f"data.split_by must be 'id' or 'folder', got {split_by!r}")
+
+
+def make_codec(config):
+  return encodings.codec_from_config(config)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExampleMaker:
+  """NoteSequence -> serialized SequenceExamples for one config (pure numpy +
+  note-seq; the Beam DoFn below and tests call `make`)."""
+  config_json: str
+
+  def __post_init__(self):
+    config = _config_from_json(self.config_json)
+    object.__setattr__(self, '_config', config)
+    object.__setattr__(self, '_codec', make_codec(config))
+    object.__setattr__(self, '_features', schema.sequence_features_for(config))
+    object.__setattr__(self, '_controls_list',
+                       encodings.controls_from_config(config))
+
+  def make(self, sequence, split, count):
+    """Yields serialized SequenceExamples; `count(name, n)` records stats."""
+    config, codec = self._config, self._codec
+    data = config.data
+    if data.sustain:
+      sequence = sequences_lib.apply_sustain_control_changes(sequence)
+    train = split == 'train'
+    stretches = data.stretch_factors if train else (1.0,)
+    transpositions = data.transpositions if train else (0,)
+    for stretch in stretches:
+      stretched = (sequence if stretch == 1.0 else
+                   sequences_lib.stretch_note_sequence(sequence, stretch))
+      for chunk_index, chunk in enumerate(self._chunks(stretched, count)):
+        for transposition in transpositions:
+          count(f'{split}_augmented_chunks')
+          moved = chunk
+          if transposition:
+            moved, dropped = sequences_lib.transpose_note_sequence(
+                chunk, transposition, in_place=False)
+            if dropped:
+              count('notes_dropped_by_transposition', dropped)
+          yield from self._encode(moved, split, count, sequence.id,
+                                  f'{chunk_index}:s{stretch:g}:t{transposition:+d}',
+                                  transposition, stretch)
+
+  def _chunks(self, sequence, count):
+    data = self._config.data
+    pieces = [sequence]
+    if data.split_on_time_changes:
+      pieces = sequences_lib.split_note_sequence_on_time_changes(sequence)
+    if data.chunk_seconds:
+      pieces = [c for p in pieces
+                for c in sequences_lib.split_note_sequence(p, data.chunk_seconds)]
+    count('chunks', len(pieces))
+    return pieces
+
+  def _encode(self, chunk, split, count, source_id, tag, transposition, stretch):
+    config, codec = self._config, self._codec
+    try:
+      encoded = codec.encode(chunk)
+    except codec_lib.EncodingError as e:
+      count(f'encode_failed_{e.reason}')
+      return
+    count('chunks_encoded')
+    data = config.data
+    if config.encoding.name == 'pianoroll':
+      pieces = [[segment] for segment in encoded]   # one example per segment
+      lengths = [1] * len(encoded)
+    else:
+      controls = self._controls(encoded)
+      n = len(encoded)
+      if data.max_events and n > data.max_events:
+        if data.long_sequences == 'truncate':
+          count('long_sequences_truncated')
+          starts = [0]
+        else:
+          count('long_sequences_split')
+          starts = list(range(0, n, data.max_events))
+      else:
+        starts = [0]
+      pieces = []
+      lengths = []
+      for start in starts:
+        end = start + data.max_events if data.max_events else n
+        pieces.append([encoded[start:end]] +
+                      [c[start:end] for c in controls])
+        lengths.append(min(end, n) - start)
+    count('pieces', len(pieces))
+    for index, (piece, length) in enumerate(zip(pieces, lengths)):
+      if length < data.min_events:
+        count('dropped_too_short')
+        continue
+      example = self._example(piece, source_id, f'{source_id}:{tag}:p{index}',
+                              transposition, stretch)
+      count(f'examples_{split}')
+      count(f'events_{split}', length * (1 if config.encoding.name != 'pianoroll'
+                                          else len(piece[0])))
+      yield example
+
+  def _controls(self, tokens):
+    """Per-event control arrays, in the order of `controls_from_config`."""
+    out = []
+    for name, control in self._controls_list:
+      if name == schema.NOTE_DENSITY:
+        out.append(control.classes(tokens, self._codec))
+      else:
+        out.append(control.inputs(tokens, self._codec))
+    return out
+
+  def _example(self, piece, source_id, example_id, transposition, stretch):
+    kwargs = {}
+    if self._features == (schema.PIANOROLL,):
+      kwargs['pianoroll'] = piece[0]
+    else:
+      kwargs['tokens'] = piece[0]
+      rest = list(piece[1:])
+      if schema.NOTE_DENSITY in self._features:
+        kwargs['note_density'] = rest.pop(0)
+      if schema.PITCH_HISTOGRAM in self._features:
+        kwargs['pitch_histogram'] = rest.pop(0)
+    return schema.serialize_sequence_example(
+        source_id=source_id, example_id=example_id,
+        encoding_spec=self._codec.spec(), transposition=transposition,
+        stretch=stretch, **kwargs)
+
+
+def _config_from_json(text):
+  import ml_collections  # pylint: disable=import-outside-toplevel
+  return ml_collections.ConfigDict(json.loads(text))
+
+
+class _MakeExamples(beam.DoFn):
+  """(split, NoteSequence) -> tagged serialized examples, counting stages."""
+
+  def __init__(self, config_json):
+    self._config_json = config_json
+    self._tally = beam_utils.Tally(NAMESPACE)
+
+  def setup(self):
+    self._maker = ExampleMaker(self._config_json)
+    self._done = 0
+    self._start = self._last_log = time.time()
+
+  def process(self, element):
+    split, sequence = element
+    counts = []
+
+    def count(name, n=1):
+      counts.append(self._tally(name, n))
+
+    try:
+      for serialized in self._maker.make(sequence, split, count):
+        yield beam.pvalue.TaggedOutput(split, serialized)
+    except Exception as e:  # pylint: disable=broad-except
+      # A malformed NoteSequence must not stop a long batch job: count it
+      # under its exception type and go on.
+      logging.warning('musicrnn dataset: %s failed: %s: %s', sequence.id,
+                      type(e).__name__, e)
+      count(f'sequences_failed_{type(e).__name__}')
+    else:
+      count('sequences_done')
+    yield from counts
+    self._done += 1
+    now = time.time()
+    if now - self._last_log > 10:
+      self._last_log = now
+      logging.info('musicrnn dataset: this worker has processed %d '
+                   'NoteSequences, %.1f/s', self._done,
+                   self._done / (now - self._start))
+
+
+class _AssignSplit(beam.DoFn):
+
+  def __init__(self, eval_ratio, split_by):
+    self._eval_ratio = eval_ratio
+    self._split_by = split_by
+    self._tally = beam_utils.Tally(NAMESPACE)
+
+  def process(self, sequence):
+    split = 'eval' if is_eval(split_key(sequence, self._split_by),
+                               self._eval_ratio) else 'train'
+    yield self._tally('notesequences_read')
+    yield self._tally(f'notesequences_{split}')
+    yield split, sequence
+
+
+@dataclasses.dataclass
+class DatasetSummary:
+  """What a dataset build did; `stats` holds every named count."""
+  output_dir: str
+  config_name: str
+  examples: dict
+  events: dict
+  notesequences: dict
+  stats: dict
+  seconds: float
+
+  def line(self):
+    s = self.stats
+    return (f'{s.get("notesequences_read", 0)} NoteSequences '
+            f'(train {self.notesequences["train"]}, eval '
+            f'{self.notesequences["eval"]}) -> train {self.examples["train"]} '
+            f'examples / {self.events["train"]} events, eval '
+            f'{self.examples["eval"]} examples / {self.events["eval"]} events; '
+            f'{self.seconds:.1f} s')
+
+
+def check_stats(stats):
+  """Raises RuntimeError when the stage counts do not add up."""
+  read = stats.get('notesequences_read', 0)
+  problems = []
+  if read != stats.get('notesequences_train', 0) + stats.get('notesequences_eval', 0):
+    problems.append('notesequences_read != train + eval')
+  failed = sum(v for k, v in stats.items() if k.startswith('sequences_failed_'))
+  if read != stats.get('sequences_done', 0) + failed:
+    problems.append('notesequences_read != sequences_done + sequences_failed_*')
+  augmented = (stats.get('train_augmented_chunks', 0)
+               + stats.get('eval_augmented_chunks', 0))
+  encode_failed = sum(v for k, v in stats.items() if k.startswith('encode_failed_'))
+  if augmented != stats.get('chunks_encoded', 0) + encode_failed:
+    problems.append('augmented chunks != chunks_encoded + encode_failed_*')
+  examples = stats.get('examples_train', 0) + stats.get('examples_eval', 0)
+  if stats.get('pieces', 0) != examples + stats.get('dropped_too_short', 0):
+    problems.append('pieces != examples + dropped_too_short')
+  if problems:
+    raise RuntimeError(f'dataset stats do not add up ({"; ".join(problems)}): {stats}')
+
+
+def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
+                   num_shards=0, overwrite=False, pipeline_options=None):
+  """Builds train/eval SequenceExample TFRecords from NoteSequence TFRecords.
+
+  Args:
+    config: a config from `musicrnn.configs.get_config` (overrides applied).
+    input_pattern: glob of NoteSequence TFRecord files (musicrnn_convert's).
+    output_dir: folder for the shards, stats.json and dataset.json.
+    eval_ratio: fraction of sources (by id hash) in the eval split, in [0, 1).
+    num_shards: shards per split (0: one per ~10k examples, decided by Beam).
+    overwrite: replace an existing dataset in `output_dir`.
+    pipeline_options: Beam PipelineOptions (default: local runner).
+
+  Returns:
+    DatasetSummary.
+  """
+  if not 0.0 <= eval_ratio < 1.0:
+    raise UsageError(f'--eval_ratio must be in [0, 1), got {eval_ratio}')
+  inputs = beam_utils.matching(input_pattern)
+  if not inputs:
+    raise UsageError(f'--input={input_pattern} matches no file')
+  make_codec(config)  # fail early on a bad encoding spec
+  if '://' not in output_dir:
+    output_dir = os.path.abspath(output_dir)
+    os.makedirs(output_dir, exist_ok=True)
+  staged = beam_utils.StagedOutputs(output_dir, 'dataset', overwrite)
+  patterns = [beam_utils.join(output_dir, f'{s}.tfrecord*') for s in SPLITS] + [
+      beam_utils.join(output_dir, DATASET_JSON), beam_utils.join(output_dir, STATS_JSON)]
+  staged.refuse_existing(patterns)
+  if pipeline_options is None:
+    pipeline_options = beam_utils.make_pipeline_options([])
+  config_json = configs.to_json(config)
+  logging.info('musicrnn dataset: config %s, %d input files, eval ratio %g',
+               config.name, len(inputs), eval_ratio)
+  start = time.time()
+  shard_template = '-SSSSS-of-NNNNN'
+  try:
+    with beam_utils.make_pipeline(pipeline_options) as p:
+      sequences = (
+          p
+          | 'ReadNoteSequences' >> beam.io.ReadFromTFRecord(
+              input_pattern, coder=beam.coders.ProtoCoder(music_pb2.NoteSequence))
+          | 'Spread' >> beam.Reshuffle()
+          | 'AssignSplit' >> beam.ParDo(_AssignSplit(
+              eval_ratio, config.data.split_by)).with_outputs(
+                  beam_utils.COUNTS_TAG, main='sequences'))
+      examples = (
+          sequences.sequences
+          | 'MakeExamples' >> beam.ParDo(_MakeExamples(config_json)).with_outputs(
+              *SPLITS, beam_utils.COUNTS_TAG))
+      for split in SPLITS:
+        _ = (examples[split]
+             | f'Shuffle{split}' >> beam.Reshuffle()
+             | f'Write{split}' >> beam.io.WriteToTFRecord(
+                 staged.path(f'{split}.tfrecord'), num_shards=num_shards,
+                 shard_name_template=shard_template))
+      beam_utils.total_counts(
+          (sequences[beam_utils.COUNTS_TAG], examples[beam_utils.COUNTS_TAG]),
+          staged.path('counts.json'))
+
+    with FileSystems.open(staged.path('counts.json')) as f:
+      stats = json.loads(f.read().decode('utf-8') or '{}')
+    check_stats(stats)
+    seconds = time.time() - start
+    summary = DatasetSummary(
+        output_dir=output_dir, config_name=config.name,
+        examples={s: stats.get(f'examples_{s}', 0) for s in SPLITS},
+        events={s: stats.get(f'events_{s}', 0) for s in SPLITS},
+        notesequences={s: stats.get(f'notesequences_{s}', 0) for s in SPLITS},
+        stats=stats, seconds=round(seconds, 2))
+    moves = []
+    files = {}
+    for split in SPLITS:
+      shards = beam_utils.matching(staged.path(f'{split}.tfrecord-*'))
+      files[split] = []
+      for shard in shards:
+        final = beam_utils.join(output_dir, os.path.basename(shard))
+        moves.append((shard, final))
+        files[split].append(os.path.basename(shard))
+    with FileSystems.create(staged.path(STATS_JSON)) as f:
+      f.write(json.dumps(stats, indent=2, sort_keys=True).encode('utf-8'))
+    moves.append((staged.path(STATS_JSON), beam_utils.join(output_dir, STATS_JSON)))
+    description = {
+        'format_version': description_lib.FORMAT_VERSION,
+        'config_name': config.name,
+        'encoding': make_codec(config).spec(),
+        'sequence_features': list(schema.sequence_features_for(config)),
+        'config': json.loads(config_json),
+        'eval_ratio': eval_ratio,
+        'input': input_pattern,
+        'splits': {s: {'files': files[s], 'examples': summary.examples[s],
+                       'events': summary.events[s],
+                       'notesequences': summary.notesequences[s]}
+                   for s in SPLITS},
+    }
+    with FileSystems.create(staged.path(DATASET_JSON)) as f:
+      f.write(json.dumps(description, indent=2, sort_keys=True).encode('utf-8'))
+    staged.publish(moves, (staged.path(DATASET_JSON),
+                           beam_utils.join(output_dir, DATASET_JSON)), patterns)
+  finally:
+    staged.cleanup()
+  logging.info('musicrnn dataset: %s', summary.line())
+  return summary
+

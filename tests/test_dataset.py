@@ -1,0 +1,228 @@
+"""musicrnn_create_dataset: NoteSequences -> SequenceExample train/eval splits."""
+
+import collections
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from musicrnn import configs
+from musicrnn.errors import UsageError
+from musicrnn.pipelines import convert
+from musicrnn.pipelines import dataset
+from musicrnn.tfrecords import input as input_lib
+from musicrnn.tfrecords import schema
+import testing_lib
+
+QUICKSTART = os.path.join(testing_lib.REPO_ROOT, 'musicrnn', 'quickstart_corpus')
+EVAL_RATIO = 0.3
+# Five of the bundled pieces keep the dataset builds of this file quick.
+PIANO = ('bach_846.mid', 'chpn-p13.mid', 'mz_545_3.mid', 'scn15_11.mid',
+         'grieg_walzer.mid')
+
+
+@pytest.fixture(scope='module')
+def notesequences(tmp_path_factory):
+  """The bundled corpus plus the test MIDI, converted to NoteSequences."""
+  root = tmp_path_factory.mktemp('corpus')
+  for name in PIANO:
+    testing_lib.copy_into(os.path.join(QUICKSTART, name), str(root / 'piano'))
+  for name in ('chpn-p7.mid', 'chpn-p10.mid', 'chpn-p20.mid'):
+    testing_lib.copy_into(testing_lib.testdata('midi', name), str(root / 'chopin'))
+  # One tempo, 4/4: what the metric encodings (polyphony, piano roll) need.
+  for name in ('mr_blue_sky.mid', 'd8faddb8.mid'):
+    testing_lib.copy_into(testing_lib.testdata('pop', name), str(root / 'pop'))
+  output = str(tmp_path_factory.mktemp('ns') / 'ns.tfrecord')
+  summary = convert.convert_directory(str(root), output)
+  assert summary.converted == 10
+  return output
+
+
+def build(name, notesequences, output_dir, **kwargs):
+  config = configs.get_config(name)
+  return config, dataset.create_dataset(config, notesequences, str(output_dir),
+                                        eval_ratio=EVAL_RATIO, **kwargs)
+
+
+def read_examples(output_dir, split):
+  description = json.load(open(os.path.join(output_dir, 'dataset.json')))
+  files = input_lib.split_files(str(output_dir), description, split)
+  parse = input_lib.parse_fn(tuple(description['sequence_features']), 84)
+  out = []
+  for record in tf.data.TFRecordDataset(files):
+    context, _ = tf.io.parse_single_sequence_example(
+        record, context_features=schema.parsing_spec(())[0])
+    features = parse(record)
+    features.update({k: v for k, v in context.items()})
+    out.append({k: v.numpy() for k, v in features.items()})
+  return out
+
+
+@pytest.fixture(scope='module')
+def perf(notesequences, tmp_path_factory):
+  out = tmp_path_factory.mktemp('perf')
+  config, summary = build('performance_with_dynamics_tiny', notesequences, out)
+  return config, summary, out
+
+
+def test_splits_are_by_source_id_and_deterministic(perf, notesequences, tmp_path):
+  _, summary, out = perf
+  train = read_examples(out, 'train')
+  evals = read_examples(out, 'eval')
+  assert train and evals
+  train_ids = {e[schema.ID] for e in train}
+  eval_ids = {e[schema.ID] for e in evals}
+  assert not train_ids & eval_ids
+  for source_id in train_ids | eval_ids:
+    expected = dataset.is_eval(source_id.decode(), EVAL_RATIO)
+    assert (source_id in eval_ids) == expected
+  assert len(eval_ids) == summary.notesequences['eval'] < len(train_ids)
+  # Rebuilding gives identical split membership.
+  _, again = build('performance_with_dynamics_tiny', notesequences, tmp_path)
+  assert {e[schema.ID] for e in read_examples(tmp_path, 'eval')} == eval_ids
+  assert again.examples == summary.examples
+
+
+def test_augmentation_is_train_only(perf):
+  _, _, out = perf
+  train = read_examples(out, 'train')
+  evals = read_examples(out, 'eval')
+  assert {(int(e[schema.TRANSPOSITION]), float(e[schema.STRETCH])) for e in evals} == {(0, 1.0)}
+  seen = {(int(e[schema.TRANSPOSITION]), round(float(e[schema.STRETCH]), 3)) for e in train}
+  assert seen == {(0, 1.0), (1, 1.0), (0, 1.05), (1, 1.05)}
+  # Each example id is unique.
+  ids = [e[schema.EXAMPLE_ID] for e in train + evals]
+  assert len(ids) == len(set(ids))
+
+
+def test_stats_add_up_and_match_the_files(perf):
+  config, summary, out = perf
+  stats = json.load(open(os.path.join(out, 'stats.json')))
+  dataset.check_stats(stats)
+  description = json.load(open(os.path.join(out, 'dataset.json')))
+  assert description['config_name'] == 'performance_with_dynamics_tiny'
+  assert description['encoding']['name'] == 'performance'
+  assert description['encoding']['settings']['num_velocity_bins'] == 32
+  for split in ('train', 'eval'):
+    examples = read_examples(out, split)
+    assert len(examples) == stats[f'examples_{split}'] == description['splits'][split]['examples']
+    lengths = [len(e[schema.TOKENS]) for e in examples]
+    assert sum(lengths) == stats[f'events_{split}']
+    assert all(config.data.min_events <= n <= config.data.max_events for n in lengths)
+    assert all(int(e[schema.LENGTH]) == len(e[schema.TOKENS]) for e in examples)
+  assert stats['long_sequences_split'] > 0
+  assert stats['notesequences_read'] == 10
+  assert sorted(os.listdir(out)) == sorted(
+      ['dataset.json', 'stats.json'] + description['splits']['train']['files']
+      + description['splits']['eval']['files'])
+
+
+def test_examples_hold_the_codec_tokens(perf, notesequences):
+  config, _, out = perf
+  codec = dataset.make_codec(config)
+  for example in read_examples(out, 'eval')[:5]:
+    tokens = example[schema.TOKENS]
+    assert tokens.min() >= 0 and tokens.max() < codec.vocab_size
+    # Tokens decode to a NoteSequence that encodes back to the same tokens,
+    # up to a dangling time shift at the cut.
+    assert len(codec.decode(tokens).notes) > 0
+
+
+def test_tf_data_batches(perf):
+  config, _, out = perf
+  ds = input_lib.make_dataset(str(out), 'train', batch_size=4, seed=1)
+  features, labels, weights = next(iter(ds))
+  assert features[schema.TOKENS].shape[0] == 4
+  assert features[schema.TOKENS].dtype == tf.int32
+  assert labels.shape == features[schema.TOKENS].shape == weights.shape
+  assert labels.shape[1] <= config.data.max_events - 1
+  one_pass = input_lib.make_dataset(str(out), 'eval', batch_size=3,
+                                    shuffle=False, repeat=False)
+  total = sum(int(tf.reduce_sum(w)) for _, _, w in one_pass)
+  stats = json.load(open(os.path.join(out, 'stats.json')))
+  assert total == stats['events_eval'] - stats['examples_eval']
+
+
+def test_controls_in_conditional_dataset(notesequences, tmp_path):
+  config, summary = build('multiconditioned_performance_with_dynamics_tiny',
+                          notesequences, tmp_path)
+  examples = read_examples(tmp_path, 'eval')
+  example = examples[0]
+  n = len(example[schema.TOKENS])
+  assert example[schema.NOTE_DENSITY].shape == (n,)
+  assert example[schema.PITCH_HISTOGRAM].shape == (n, 12)
+  np.testing.assert_allclose(example[schema.PITCH_HISTOGRAM].sum(axis=1), 1.0, rtol=1e-5)
+  assert example[schema.NOTE_DENSITY].max() < 8
+  ds = input_lib.make_dataset(str(tmp_path), 'train', batch_size=2, seed=0)
+  features, labels, _ = next(iter(ds))
+  assert features[schema.NOTE_DENSITY].shape == labels.shape
+  assert features[schema.PITCH_HISTOGRAM].shape == labels.shape + (12,)
+
+
+@pytest.mark.parametrize('name', ['polyphony_tiny', 'pianoroll_gan_tiny'])
+def test_metric_encodings(name, notesequences, tmp_path):
+  config, summary = build(name, notesequences, tmp_path)
+  stats = summary.stats
+  dataset.check_stats(stats)
+  # piano-midi.de files carry tempo maps: they are cut at every change, and
+  # most pieces are too short for the encoding; the pop songs (one tempo,
+  # 4/4) give the examples.
+  assert stats['chunks'] > stats['notesequences_read']
+  assert summary.examples['train'] > 0
+  dropped = stats.get('dropped_too_short', 0) + sum(
+      v for k, v in stats.items() if k.startswith('encode_failed_'))
+  assert dropped > 0
+  if name == 'pianoroll_gan_tiny':
+    ds = input_lib.make_dataset(str(tmp_path), 'train', batch_size=2, seed=0)
+    (features,) = next(iter(ds))
+    assert features[schema.PIANOROLL].shape == (2, 64, 84)
+    assert set(np.unique(features[schema.PIANOROLL].numpy())) <= {0.0, 1.0}
+
+
+def test_existing_dataset_is_refused(perf, notesequences):
+  _, _, out = perf
+  with pytest.raises(UsageError, match='already exists'):
+    build('performance_with_dynamics_tiny', notesequences, out)
+
+
+def test_cli_errors_are_one_line(notesequences, tmp_path):
+  def cli(*args):
+    return subprocess.run([sys.executable, '-m', 'musicrnn.create_dataset', *args],
+                          capture_output=True, text=True, timeout=300,
+                          cwd=testing_lib.REPO_ROOT)
+
+  result = cli('--config=performace', f'--input={notesequences}',
+               f'--output_dir={tmp_path}')
+  assert result.returncode == 2
+  assert "unknown config 'performace'" in result.stderr
+  assert 'performance_with_dynamics' in result.stderr
+  result = cli('--config=performance_tiny', f'--input={tmp_path}/none*',
+               f'--output_dir={tmp_path}')
+  assert result.returncode == 2 and 'matches no file' in result.stderr
+  result = cli('--config=performance_tiny', f'--input={notesequences}',
+               f'--output_dir={tmp_path}/cli', '--hparams=max_events=48',
+               '--config.data.transpositions=[0]', '--eval_ratio=0.5')
+  assert result.returncode == 0, result.stderr
+  stats = json.load(open(tmp_path / 'cli' / 'stats.json'))
+  description = json.load(open(tmp_path / 'cli' / 'dataset.json'))
+  assert description['config']['data']['max_events'] == 48
+  assert description['config']['data']['transpositions'] == [0]
+  assert stats['examples_train'] > 0
+
+
+def test_split_by_folder_keeps_a_folder_together(notesequences, tmp_path):
+  config = configs.get_config('performance_tiny')
+  configs.apply_overrides(config, overrides={'data.split_by': 'folder'})
+  dataset.create_dataset(config, notesequences, str(tmp_path), eval_ratio=0.5)
+  folder_of = {i.encode(): os.path.dirname(s.filename) for i, s in
+               testing_lib.read_notesequences([notesequences]).items()}
+  split_of_folder = collections.defaultdict(set)
+  for split in ('train', 'eval'):
+    for example in read_examples(tmp_path, split):
+      split_of_folder[folder_of[example[schema.ID]]].add(split)
+  assert set(split_of_folder) == {'piano', 'chopin', 'pop'}
+  assert all(len(splits) == 1 for splits in split_of_folder.values())
