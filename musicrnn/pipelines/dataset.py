@@ -71,7 +71,6 @@ class ExampleMaker:
     config = _config_from_json(self.config_json)
     object.__setattr__(self, '_config', config)
     object.__setattr__(self, '_codec', make_codec(config))
-    object.__setattr__(self, '_features', schema.sequence_features_for(config))
     object.__setattr__(self, '_controls_list',
                        encodings.controls_from_config(config))
 
@@ -121,64 +120,38 @@ class ExampleMaker:
     count('chunks_encoded')
     data = config.data
     if config.encoding.name == 'pianoroll':
-      pieces = [[segment] for segment in encoded]   # one example per segment
-      lengths = [1] * len(encoded)
+      # One example per segment; its length is its number of steps.
+      pieces = [{schema.PIANOROLL: segment} for segment in encoded]
+      too_short = [False] * len(pieces)
     else:
-      controls = self._controls(encoded)
+      features = {schema.TOKENS: encoded}
+      for name, control in self._controls_list:
+        features[name] = (control.classes(encoded, codec)
+                          if name == schema.NOTE_DENSITY
+                          else control.inputs(encoded, codec))
       n = len(encoded)
+      starts = [0]
       if data.max_events and n > data.max_events:
         if data.long_sequences == 'truncate':
           count('long_sequences_truncated')
-          starts = [0]
         else:
           count('long_sequences_split')
           starts = list(range(0, n, data.max_events))
-      else:
-        starts = [0]
-      pieces = []
-      lengths = []
-      for start in starts:
-        end = start + data.max_events if data.max_events else n
-        pieces.append([encoded[start:end]] +
-                      [c[start:end] for c in controls])
-        lengths.append(min(end, n) - start)
+      size = data.max_events or n
+      pieces = [{k: v[start:start + size] for k, v in features.items()}
+                for start in starts]
+      too_short = [len(p[schema.TOKENS]) < data.min_events for p in pieces]
     count('pieces', len(pieces))
-    for index, (piece, length) in enumerate(zip(pieces, lengths)):
-      if length < data.min_events:
+    for index, (piece, short) in enumerate(zip(pieces, too_short)):
+      if short:
         count('dropped_too_short')
         continue
-      example = self._example(piece, source_id, f'{source_id}:{tag}:p{index}',
-                              transposition, stretch)
       count(f'examples_{split}')
-      count(f'events_{split}', length * (1 if config.encoding.name != 'pianoroll'
-                                          else len(piece[0])))
-      yield example
-
-  def _controls(self, tokens):
-    """Per-event control arrays, in the order of `controls_from_config`."""
-    out = []
-    for name, control in self._controls_list:
-      if name == schema.NOTE_DENSITY:
-        out.append(control.classes(tokens, self._codec))
-      else:
-        out.append(control.inputs(tokens, self._codec))
-    return out
-
-  def _example(self, piece, source_id, example_id, transposition, stretch):
-    kwargs = {}
-    if self._features == (schema.PIANOROLL,):
-      kwargs['pianoroll'] = piece[0]
-    else:
-      kwargs['tokens'] = piece[0]
-      rest = list(piece[1:])
-      if schema.NOTE_DENSITY in self._features:
-        kwargs['note_density'] = rest.pop(0)
-      if schema.PITCH_HISTOGRAM in self._features:
-        kwargs['pitch_histogram'] = rest.pop(0)
-    return schema.serialize_sequence_example(
-        source_id=source_id, example_id=example_id,
-        encoding_spec=self._codec.spec(), transposition=transposition,
-        stretch=stretch, **kwargs)
+      count(f'events_{split}', len(next(iter(piece.values()))))
+      yield schema.serialize_sequence_example(
+          source_id=source_id, example_id=f'{source_id}:{tag}:p{index}',
+          encoding_spec=codec.spec(), transposition=transposition,
+          stretch=stretch, **piece)
 
 
 def _config_from_json(text):
@@ -334,8 +307,10 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
           | 'MakeExamples' >> beam.ParDo(_MakeExamples(config_json)).with_outputs(
               *SPLITS, beam_utils.COUNTS_TAG))
       for split in SPLITS:
+        # No shuffle here: a Reshuffle would hold every example in the local
+        # runner's memory (tens of GB on a piano corpus); sources arrive in
+        # random order already and tf.data shuffles again when reading.
         _ = (examples[split]
-             | f'Shuffle{split}' >> beam.Reshuffle()
              | f'Write{split}' >> beam.io.WriteToTFRecord(
                  staged.path(f'{split}.tfrecord'), num_shards=num_shards,
                  shard_name_template=shard_template))
