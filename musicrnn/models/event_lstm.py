@@ -1,0 +1,131 @@
+"""Event LSTM: Performance RNN and Polyphony RNN (Keras 3).
+
+ids in, logits out, no file I/O. The input at each step is the event (one-hot
+or embedded) concatenated with the control signals of the config, if any;
+a stack of LSTM (or GRU) layers; a dense layer to logits over the codec's
+vocabulary.
+
+  model = EventLSTM(vocab_size=388, rnn_layer_sizes=(512, 512, 512),
+                    control_sizes={'note_density': 8, 'pitch_histogram': 12})
+  logits = model({'tokens': ids, 'note_density': d, 'pitch_histogram': h})
+  # ids, d: int32 [batch, time]; h: float32 [batch, time, 12]
+  # logits: float32 [batch, time, vocab_size]
+
+  states = model.initial_state(batch_size)
+  logits_t, states = model.step({'tokens': ids_t, ...}, states)
+  # ids_t: int32 [batch]; logits_t: [batch, vocab_size]
+
+The recurrent layers keep Keras' defaults (tanh, sigmoid, no recurrent
+dropout, not unrolled), so on a GPU they run the cuDNN kernel.
+"""
+
+import keras
+from keras import ops
+
+CELLS = ('lstm', 'gru')
+# Integer controls are one-hot encoded to their size; float controls are
+# vectors of their size.
+INTEGER_CONTROLS = ('note_density',)
+
+
+@keras.saving.register_keras_serializable('musicrnn')
+class EventLSTM(keras.Model):
+  """A stack of recurrent layers over events (see the module docstring).
+
+  Args:
+    vocab_size: number of event ids.
+    rnn_layer_sizes: units per recurrent layer.
+    cell: 'lstm' or 'gru'.
+    dropout_rate: dropout between layers and before the output, in training.
+    embedding_size: 0 feeds one-hot events (as Magenta); > 0 learns an
+      embedding of this size.
+    control_sizes: {control name: size}, e.g. {'note_density': 8,
+      'pitch_histogram': 12}; empty for an unconditioned model.
+  """
+
+  def __init__(self, vocab_size, rnn_layer_sizes=(512, 512, 512), cell='lstm',
+               dropout_rate=0.0, embedding_size=0, control_sizes=None,
+               **kwargs):
+    super().__init__(**kwargs)
+    if cell not in CELLS:
+      raise ValueError(f'cell must be one of {CELLS}, got {cell!r}')
+    if not rnn_layer_sizes:
+      raise ValueError('rnn_layer_sizes must name at least one layer')
+    self.vocab_size = int(vocab_size)
+    self.rnn_layer_sizes = tuple(int(u) for u in rnn_layer_sizes)
+    self.cell = cell
+    self.dropout_rate = float(dropout_rate)
+    self.embedding_size = int(embedding_size)
+    self.control_sizes = dict(sorted((control_sizes or {}).items()))
+    self.embedding = (keras.layers.Embedding(vocab_size, embedding_size,
+                                             name='embedding')
+                      if embedding_size else None)
+    layer = keras.layers.LSTM if cell == 'lstm' else keras.layers.GRU
+    self.rnn_layers = [
+        layer(units, return_sequences=True, return_state=True,
+              name=f'{cell}_{i}')
+        for i, units in enumerate(self.rnn_layer_sizes)]
+    self.dropout = keras.layers.Dropout(dropout_rate)
+    self.logits = keras.layers.Dense(vocab_size, name='logits')
+
+  @property
+  def states_per_layer(self):
+    return 2 if self.cell == 'lstm' else 1
+
+  def _features(self, inputs):
+    """[batch, time, features]: the event and the controls, concatenated."""
+    tokens = ops.cast(inputs['tokens'], 'int32')
+    if self.embedding is not None:
+      x = self.embedding(tokens)
+    else:
+      x = ops.one_hot(tokens, self.vocab_size)
+    parts = [x]
+    for name, size in self.control_sizes.items():
+      if name not in inputs:
+        raise ValueError(f'this model is conditioned on {name!r}, which the '
+                         'inputs lack')
+      value = inputs[name]
+      if name in INTEGER_CONTROLS:
+        value = ops.one_hot(ops.cast(value, 'int32'), size)
+      parts.append(ops.cast(value, x.dtype))
+    return ops.concatenate(parts, axis=-1) if len(parts) > 1 else x
+
+  def _run(self, x, states, training):
+    new_states = []
+    for i, layer in enumerate(self.rnn_layers):
+      initial = None
+      if states is not None:
+        k = self.states_per_layer
+        initial = list(states[i * k:(i + 1) * k])
+      x, *layer_states = layer(x, initial_state=initial, training=training)
+      new_states.extend(layer_states)
+      x = self.dropout(x, training=training)
+    return self.logits(x), new_states
+
+  def call(self, inputs, training=False):
+    """Logits [batch, time, vocab_size] for a dict of [batch, time] inputs."""
+    logits, _ = self._run(self._features(inputs), None, training)
+    return logits
+
+  def initial_state(self, batch_size):
+    """Zero states: a list of [batch, units] tensors, per layer (h, c)."""
+    states = []
+    for units in self.rnn_layer_sizes:
+      states.extend([ops.zeros((batch_size, units))] * self.states_per_layer)
+    return states
+
+  def step(self, inputs, states):
+    """One event: inputs of shape [batch] (controls [batch, size]) -> logits
+    [batch, vocab_size] and the next states; equals `call` step by step."""
+    expanded = {k: ops.expand_dims(v, 1) for k, v in inputs.items()}
+    logits, new_states = self._run(self._features(expanded), states, False)
+    return logits[:, 0], new_states
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(vocab_size=self.vocab_size,
+                  rnn_layer_sizes=list(self.rnn_layer_sizes), cell=self.cell,
+                  dropout_rate=self.dropout_rate,
+                  embedding_size=self.embedding_size,
+                  control_sizes=self.control_sizes)
+    return config
