@@ -147,6 +147,18 @@ def test_tf_data_batches(perf):
   assert total == stats['events_eval'] - stats['examples_eval']
 
 
+def test_tf_data_buckets_by_length(perf):
+  _, _, out = perf
+  ds = input_lib.make_dataset(str(out), 'train', batch_size=4, seed=3,
+                              bucket_boundaries=[20, 40])
+  for _, labels, weights in ds.take(12):
+    lengths = tf.reduce_sum(weights, axis=1).numpy()
+    # Every example of a batch falls in one bucket: [0, 20), [20, 40), [40, ...).
+    buckets = np.digitize(lengths, [20, 40])
+    assert len(set(buckets.tolist())) == 1
+    assert labels.shape[1] == lengths.max()
+
+
 def test_controls_in_conditional_dataset(notesequences, tmp_path):
   config, summary = build('multiconditioned_performance_with_dynamics_tiny',
                           notesequences, tmp_path)
