@@ -16,6 +16,8 @@ setuptools.setup(
     install_requires=[
         # `tensorflow` runs on CPUs and GPUs alike; see the `gpu` extra.
         'tensorflow>=2.21,<2.22',
+        # tf.summary's writers (TensorBoard event files).
+        'tensorboard>=2.20',
         'keras>=3.10,<4',
         'note-seq>=0.0.5,<0.1',
         'apache-beam>=2.70,<3',
@@ -35,6 +37,7 @@ setuptools.setup(
             'musicrnn_convert=musicrnn.convert:run',
             'musicrnn_create_dataset=musicrnn.create_dataset:run',
             'musicrnn_quickstart=musicrnn.quickstart:run',
+            'musicrnn_train=musicrnn.train:run',
         ],
     },
 )

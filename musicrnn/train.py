@@ -1,0 +1,71 @@
+r"""musicrnn_train: train a config's model on a musicrnn dataset.
+
+  musicrnn_train --config=performance_with_dynamics \
+    --train_data=/tmp/perf_dataset --run_dir=/tmp/perf_run --num_steps=20000
+
+Override hparams Magenta-style (--hparams="batch_size=32,rnn_layer_sizes=[256,256]")
+or with dotted flags (--config.train.learning_rate=3e-4). A killed run resumes
+from its last checkpoint when started again with the same --run_dir.
+"""
+
+from absl import flags
+
+from musicrnn import cli
+from musicrnn import configs
+from musicrnn.errors import UsageError
+from musicrnn.training import strategy as strategy_lib
+from musicrnn.training import trainer
+
+flags.DEFINE_string('config', None, 'Named config; see musicrnn.configs.names().')
+flags.DEFINE_string('hparams', '', 'Magenta-style overrides, e.g. "batch_size=32".')
+flags.DEFINE_string('train_data', None,
+                    'Dataset folder from musicrnn_create_dataset (its train split).')
+flags.DEFINE_string('eval_data', None,
+                    'Dataset folder whose eval split is evaluated (default: '
+                    '--train_data).')
+flags.DEFINE_string('run_dir', None,
+                    'Folder for config.json, checkpoints and TensorBoard events.')
+flags.DEFINE_integer('num_steps', 10000, 'Total training steps of the run.',
+                     lower_bound=1)
+flags.DEFINE_enum('strategy', 'default', list(strategy_lib.STRATEGIES),
+                  'Distribution strategy.')
+flags.DEFINE_string('tpu', None, 'TPU name or address, for --strategy=tpu.')
+flags.DEFINE_integer('seed', None, 'Random seed for initialisation and data order.')
+flags.DEFINE_integer('checkpoint_every', 200, 'Steps between checkpoints.',
+                     lower_bound=1)
+flags.DEFINE_integer('keep_checkpoints', 5, 'Checkpoints kept.', lower_bound=1)
+flags.DEFINE_integer('eval_every', 200, 'Steps between evaluations.', lower_bound=1)
+flags.DEFINE_integer('eval_max_batches', None,
+                     'Cap on batches per evaluation (default: the whole split).')
+flags.DEFINE_integer('log_every', 20, 'Steps between log lines.', lower_bound=1)
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  cli.require('config', 'train_data', 'run_dir')
+  config = configs.get_config(FLAGS.config)
+  configs.apply_overrides(config, hparams=FLAGS.hparams,
+                          overrides=cli.config_overrides())
+  strategy = strategy_lib.make_strategy(FLAGS.strategy, FLAGS.tpu)
+  summary = trainer.train(
+      config, FLAGS.train_data, FLAGS.run_dir, num_steps=FLAGS.num_steps,
+      eval_dir=FLAGS.eval_data, strategy=strategy, seed=FLAGS.seed,
+      checkpoint_every=FLAGS.checkpoint_every,
+      keep_checkpoints=FLAGS.keep_checkpoints, eval_every=FLAGS.eval_every,
+      eval_max_batches=FLAGS.eval_max_batches, log_every=FLAGS.log_every)
+  print(f'run {summary.run_dir}: steps {summary.start_step} -> '
+        f'{summary.final_step}' + (' (resumed)' if summary.resumed else ''))
+  if summary.evals:
+    last = summary.evals[-1]
+    print(f'eval NLL {last["nll"]:.4f} nats/event, accuracy {last["accuracy"]:.4f}')
+
+
+def run():
+  cli.run(main)
+
+
+if __name__ == '__main__':
+  run()

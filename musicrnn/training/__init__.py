@@ -1,0 +1,1 @@
+"""The one trainer every model family uses (see `trainer.train`)."""

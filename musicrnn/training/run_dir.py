@@ -1,0 +1,102 @@
+"""A run directory: the resolved config, checkpoints and TensorBoard events.
+
+  run_dir/
+    config.json      {'config': resolved config, 'encoding': codec spec,
+                      'dataset': the training data's dataset.json fields}
+    checkpoints/     tf.train.CheckpointManager files (the last K kept)
+    train/, eval/    TensorBoard event files
+    eval_metrics.json  the latest evaluation
+
+`musicrnn_generate` and `musicrnn_evaluate` need only the run directory:
+config.json says how to rebuild the codec, the controls and the model.
+"""
+
+import json
+import os
+
+import ml_collections
+import tensorflow as tf
+
+from musicrnn.errors import UsageError
+
+CONFIG_JSON = 'config.json'
+CHECKPOINTS = 'checkpoints'
+EVAL_METRICS_JSON = 'eval_metrics.json'
+
+
+def _read_json(path):
+  with tf.io.gfile.GFile(path) as f:
+    try:
+      return json.load(f)
+    except json.JSONDecodeError as e:
+      raise UsageError(f'{path} is corrupt (not valid JSON: {e})') from e
+
+
+def write_json_atomically(path, value):
+  """Writes JSON to a temporary file, then renames it over `path`."""
+  tmp = path + '.tmp'
+  with tf.io.gfile.GFile(tmp, 'w') as f:
+    json.dump(value, f, indent=2, sort_keys=True)
+  tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def prepare(run_dir, config, encoding_spec, dataset_description):
+  """Creates `run_dir` or checks that it holds a run of the same config.
+
+  Returns:
+    True when `run_dir` already held this run (training resumes).
+
+  Raises:
+    UsageError: run_dir holds a run of another config or encoding.
+  """
+  tf.io.gfile.makedirs(run_dir)
+  path = os.path.join(run_dir, CONFIG_JSON)
+  record = {
+      'config': json.loads(json.dumps(config.to_dict())),
+      'encoding': encoding_spec,
+      'dataset': {k: dataset_description.get(k) for k in
+                  ('config_name', 'encoding', 'sequence_features', 'input')},
+  }
+  if tf.io.gfile.exists(path):
+    saved = _read_json(path)
+    if saved.get('config') != record['config']:
+      changed = sorted(_diff(saved.get('config', {}), record['config']))
+      raise UsageError(
+          f'{run_dir} holds a run of another config (differs in: '
+          f'{", ".join(changed[:8])}); resume it with the same --config and '
+          'overrides, or choose a new --run_dir')
+    if saved.get('encoding') != encoding_spec:
+      raise UsageError(f'{run_dir} was trained on encoding {saved.get("encoding")}, '
+                       f'this data has {encoding_spec}')
+    return True
+  write_json_atomically(path, record)
+  return False
+
+
+def _diff(a, b, prefix=''):
+  for key in set(a) | set(b):
+    x, y = a.get(key), b.get(key)
+    if isinstance(x, dict) and isinstance(y, dict):
+      yield from _diff(x, y, f'{prefix}{key}.')
+    elif x != y:
+      yield f'{prefix}{key}'
+
+
+def load(run_dir):
+  """(config ConfigDict, encoding spec) of a run directory.
+
+  Raises:
+    UsageError: no run there, or its config.json is unreadable.
+  """
+  path = os.path.join(run_dir, CONFIG_JSON)
+  if not tf.io.gfile.exists(path):
+    raise UsageError(f'{run_dir} is not a musicrnn run directory (no {CONFIG_JSON}; '
+                     'train one with musicrnn_train)')
+  record = _read_json(path)
+  if 'config' not in record or 'encoding' not in record:
+    raise UsageError(f'{path} lacks its config or encoding')
+  return ml_collections.ConfigDict(record['config']), record['encoding']
+
+
+def checkpoint_dir(run_dir):
+  return os.path.join(run_dir, CHECKPOINTS)
