@@ -38,6 +38,7 @@ setuptools.setup(
             'musicrnn_create_dataset=musicrnn.create_dataset:run',
             'musicrnn_quickstart=musicrnn.quickstart:run',
             'musicrnn_train=musicrnn.train:run',
+            'musicrnn_generate=musicrnn.generate:run',
         ],
     },
 )

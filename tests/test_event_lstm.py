@@ -60,3 +60,20 @@ def test_missing_control_and_bad_cell_are_errors():
     model({'tokens': np.zeros((1, 3), 'int32')})
   with pytest.raises(ValueError, match='cell'):
     EventLSTM(10, cell='rnn')
+
+
+def test_tf_checkpoint_holds_every_weight(tmp_path):
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  inputs = {'tokens': np.arange(12, dtype='int32').reshape(2, 6),
+            'note_density': np.ones((2, 6), 'int32')}
+  model = EventLSTM(20, rnn_layer_sizes=(6, 5), embedding_size=4,
+                    control_sizes={'note_density': 8})
+  before = keras.ops.convert_to_numpy(model(inputs))
+  path = tf.train.Checkpoint(model=model).save(str(tmp_path / 'ckpt'))
+  saved = {name for name, _ in tf.train.list_variables(path)}
+  assert len([n for n in saved if n.startswith('model/')]) == len(model.weights)
+  other = EventLSTM(20, rnn_layer_sizes=(6, 5), embedding_size=4,
+                    control_sizes={'note_density': 8})
+  other(inputs)
+  tf.train.Checkpoint(model=other).restore(path).assert_consumed()
+  np.testing.assert_allclose(keras.ops.convert_to_numpy(other(inputs)), before)

@@ -9,28 +9,9 @@ import pytest
 
 from musicrnn import configs
 from musicrnn.errors import UsageError
-from musicrnn.pipelines import convert
-from musicrnn.pipelines import dataset
 from musicrnn.training import run_dir as run_dir_lib
 from musicrnn.training import trainer
 import testing_lib
-
-QUICKSTART = os.path.join(testing_lib.REPO_ROOT, 'musicrnn', 'quickstart_corpus')
-
-
-@pytest.fixture(scope='module')
-def datasets(tmp_path_factory):
-  """Tiny datasets of the bundled corpus: plain and multiconditioned."""
-  ns = str(tmp_path_factory.mktemp('ns') / 'ns.tfrecord')
-  convert.convert_directory(QUICKSTART, ns)
-  out = {}
-  for name in ('performance_with_dynamics_tiny',
-               'multiconditioned_performance_with_dynamics_tiny', 'polyphony_tiny'):
-    config = configs.get_config(name)
-    path = tmp_path_factory.mktemp(name)
-    dataset.create_dataset(config, ns, str(path), eval_ratio=0.25)
-    out[name] = str(path)
-  return out
 
 
 def _config(name, **overrides):
@@ -41,9 +22,9 @@ def _config(name, **overrides):
 
 @pytest.mark.parametrize('name', ['performance_with_dynamics_tiny',
                                   'multiconditioned_performance_with_dynamics_tiny'])
-def test_tiny_config_trains_and_loss_falls(name, datasets, tmp_path):
+def test_tiny_config_trains_and_loss_falls(name, tiny_datasets, tmp_path):
   config = _config(name, **{'train.learning_rate': 1e-2})
-  summary = trainer.train(config, datasets[name], str(tmp_path), num_steps=60,
+  summary = trainer.train(config, tiny_datasets[name], str(tmp_path), num_steps=60,
                           seed=1, log_every=10, eval_every=60,
                           checkpoint_every=30, progress=False)
   losses = [h['loss'] for h in summary.history]
@@ -60,45 +41,45 @@ def test_tiny_config_trains_and_loss_falls(name, datasets, tmp_path):
   assert json.load(open(tmp_path / 'eval_metrics.json'))['step'] == 60
 
 
-def test_resume_continues_from_the_saved_step(datasets, tmp_path):
+def test_resume_continues_from_the_saved_step(tiny_datasets, tmp_path):
   name = 'performance_with_dynamics_tiny'
-  first = trainer.train(_config(name), datasets[name], str(tmp_path), num_steps=20,
+  first = trainer.train(_config(name), tiny_datasets[name], str(tmp_path), num_steps=20,
                         seed=2, checkpoint_every=10, eval_every=100,
                         progress=False)
   assert first.final_step == 20 and not first.resumed
-  second = trainer.train(_config(name), datasets[name], str(tmp_path),
+  second = trainer.train(_config(name), tiny_datasets[name], str(tmp_path),
                          num_steps=30, seed=2, checkpoint_every=10,
                          eval_every=100, progress=False)
   assert second.resumed and second.start_step == 20 and second.final_step == 30
   assert sorted(os.listdir(run_dir_lib.checkpoint_dir(str(tmp_path))))[-1].startswith('ckpt-30')
-  done = trainer.train(_config(name), datasets[name], str(tmp_path), num_steps=30,
+  done = trainer.train(_config(name), tiny_datasets[name], str(tmp_path), num_steps=30,
                        progress=False)
   assert done.start_step == done.final_step == 30
 
 
-def test_other_encoding_or_config_is_a_clear_error(datasets, tmp_path):
+def test_other_encoding_or_config_is_a_clear_error(tiny_datasets, tmp_path):
   with pytest.raises(UsageError, match='Build a dataset with --config=performance_with_dynamics_tiny'):
     trainer.train(_config('performance_with_dynamics_tiny'),
-                  datasets['polyphony_tiny'], str(tmp_path), num_steps=2)
+                  tiny_datasets['polyphony_tiny'], str(tmp_path), num_steps=2)
   with pytest.raises(UsageError, match='lacks the control signals'):
     trainer.train(_config('multiconditioned_performance_with_dynamics_tiny'),
-                  datasets['performance_with_dynamics_tiny'], str(tmp_path), num_steps=2)
+                  tiny_datasets['performance_with_dynamics_tiny'], str(tmp_path), num_steps=2)
   name = 'performance_with_dynamics_tiny'
-  trainer.train(_config(name), datasets[name], str(tmp_path / 'run'), num_steps=2,
+  trainer.train(_config(name), tiny_datasets[name], str(tmp_path / 'run'), num_steps=2,
                 progress=False)
   with pytest.raises(UsageError, match='another config'):
-    trainer.train(_config(name, **{'train.batch_size': 2}), datasets[name],
+    trainer.train(_config(name, **{'train.batch_size': 2}), tiny_datasets[name],
                   str(tmp_path / 'run'), num_steps=4, progress=False)
 
 
-def test_cli_trains_and_reports_flag_mistakes(datasets, tmp_path):
+def test_cli_trains_and_reports_flag_mistakes(tiny_datasets, tmp_path):
   def cli(*args):
     return subprocess.run([sys.executable, '-m', 'musicrnn.train', *args],
                           capture_output=True, text=True, timeout=600,
                           cwd=testing_lib.REPO_ROOT)
 
   name = 'performance_with_dynamics_tiny'
-  result = cli(f'--config={name}', f'--train_data={datasets[name]}',
+  result = cli(f'--config={name}', f'--train_data={tiny_datasets[name]}',
                f'--run_dir={tmp_path}/run', '--num_steps=4', '--log_every=2',
                '--hparams=batch_size=2', '--config.model.cell=gru')
   assert result.returncode == 0, result.stderr
@@ -106,10 +87,10 @@ def test_cli_trains_and_reports_flag_mistakes(datasets, tmp_path):
   saved = json.load(open(tmp_path / 'run' / 'config.json'))
   assert saved['config']['model']['cell'] == 'gru'
   assert saved['config']['train']['batch_size'] == 2
-  result = cli('--config=performace', f'--train_data={datasets[name]}',
+  result = cli('--config=performace', f'--train_data={tiny_datasets[name]}',
                f'--run_dir={tmp_path}/x')
   assert result.returncode == 2 and "unknown config 'performace'" in result.stderr
-  result = cli(f'--config={name}', f'--train_data={datasets[name]}',
+  result = cli(f'--config={name}', f'--train_data={tiny_datasets[name]}',
                f'--run_dir={tmp_path}/x', '--strategy=gpus')
   assert result.returncode == 2 and 'default' in result.stderr and 'mirrored' in result.stderr
   result = cli(f'--config={name}', f'--train_data={tmp_path}/nothing',

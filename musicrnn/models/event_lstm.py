@@ -65,6 +65,10 @@ class EventLSTM(keras.Model):
         layer(units, return_sequences=True, return_state=True,
               name=f'{cell}_{i}')
         for i, units in enumerate(self.rnn_layer_sizes)]
+    # tf.train.Checkpoint follows attributes, not Keras' tracked lists: name
+    # each layer so checkpoints hold every weight.
+    for i, rnn in enumerate(self.rnn_layers):
+      setattr(self, f'rnn_{i}', rnn)
     self.dropout = keras.layers.Dropout(dropout_rate)
     self.logits = keras.layers.Dense(vocab_size, name='logits')
 

@@ -1,0 +1,81 @@
+r"""musicrnn_generate: sample MIDI from a trained run.
+
+  musicrnn_generate --run_dir=/tmp/perf_run --output_dir=/tmp/samples \
+    --num_outputs=8 --num_steps=2000 --primer_pitches="[60,64,67]"
+
+Conditional configs take --notes_per_second and
+--pitch_class_histogram="[2,0,1,0,1,1,0,1,0,1,0,1]" (defaults as Magenta:
+15 notes/s and a uniform histogram); they are an error for a model trained
+without them.
+"""
+
+import ast
+
+from absl import flags
+
+from musicrnn import cli
+from musicrnn.errors import UsageError
+from musicrnn.generation import generate
+
+flags.DEFINE_string('run_dir', None, 'A run directory written by musicrnn_train.')
+flags.DEFINE_string('output_dir', None, 'Where to write the MIDI files.')
+flags.DEFINE_integer('num_outputs', 1, 'Number of files to generate.', lower_bound=1)
+flags.DEFINE_integer('num_steps', None, 'Events to generate after the primer.')
+flags.DEFINE_float('duration_seconds', None,
+                   'Generate until each output lasts this long (instead of '
+                   '--num_steps).')
+flags.DEFINE_float('temperature', 1.0, 'Softmax temperature (> 0).')
+flags.DEFINE_integer('top_k', 0, 'Sample among the k likeliest events (0: all).')
+flags.DEFINE_float('top_p', 1.0, 'Nucleus sampling mass (1: off).')
+flags.DEFINE_integer('seed', None, 'Random seed: the same seed gives the same MIDI.')
+flags.DEFINE_string('primer_midi', None, 'A MIDI file to continue.')
+flags.DEFINE_string('primer_pitches', None,
+                    'A starting chord, e.g. "[60,64,67]" (a quarter note).')
+flags.DEFINE_float('notes_per_second', None, 'Note-density control.')
+flags.DEFINE_string('pitch_class_histogram', None,
+                    'Pitch-class control: 12 weights, C first.')
+
+FLAGS = flags.FLAGS
+
+
+def _list_flag(name, length=None):
+  text = FLAGS[name].value
+  if text is None:
+    return None
+  try:
+    value = ast.literal_eval(text)
+  except (ValueError, SyntaxError) as e:
+    raise UsageError(f'--{name}={text} is not a Python list of numbers') from e
+  if not isinstance(value, (list, tuple)) or not all(
+      isinstance(v, (int, float)) for v in value):
+    raise UsageError(f'--{name}={text} is not a list of numbers')
+  if length is not None and len(value) != length:
+    raise UsageError(f'--{name} needs {length} numbers, got {len(value)}')
+  return list(value)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  cli.require('run_dir', 'output_dir')
+  num_steps = FLAGS.num_steps
+  if num_steps is None and FLAGS.duration_seconds is None:
+    num_steps = 1000
+  paths = generate.generate(
+      FLAGS.run_dir, FLAGS.output_dir, num_outputs=FLAGS.num_outputs,
+      num_steps=num_steps, duration_seconds=FLAGS.duration_seconds,
+      temperature=FLAGS.temperature, top_k=FLAGS.top_k, top_p=FLAGS.top_p,
+      seed=FLAGS.seed, primer_midi=FLAGS.primer_midi,
+      primer_pitches=_list_flag('primer_pitches'),
+      notes_per_second=FLAGS.notes_per_second,
+      pitch_class_histogram=_list_flag('pitch_class_histogram', 12))
+  for path in paths:
+    print(path)
+
+
+def run():
+  cli.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,1 @@
+"""Generation: samplers, primers, control schedules, and MIDI/PNG/WAV output."""

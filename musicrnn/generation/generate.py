@@ -1,0 +1,198 @@
+"""Generation from a trained run: primer + controls -> sampled MIDI files.
+
+  paths = generate.generate('/tmp/perf_run', '/tmp/samples', num_outputs=8,
+                            num_steps=2000, primer_pitches=[60, 64, 67],
+                            notes_per_second=4.0, seed=1)
+
+Everything about the model comes from `run_dir` (config.json and the latest
+checkpoint). The sampler runs one compiled loop over the whole batch.
+"""
+
+import dataclasses
+import logging
+import os
+
+from note_seq import midi_io
+from note_seq.protobuf import music_pb2
+import numpy as np
+import tensorflow as tf
+
+from musicrnn import encodings
+from musicrnn import models
+from musicrnn.errors import UsageError
+from musicrnn.generation import sampler
+from musicrnn.training import run_dir as run_dir_lib
+
+PRIMER_VELOCITY = 80
+
+
+@dataclasses.dataclass
+class LoadedRun:
+  """A trained run, ready to sample: config, codec, controls, model, step."""
+  config: object
+  codec: object
+  controls: list
+  model: object
+  step: int
+
+
+def load_run(run_dir):
+  """Rebuilds the model of `run_dir` and restores its latest checkpoint.
+
+  Raises:
+    UsageError: not a run directory, or no checkpoint yet.
+  """
+  config, encoding = run_dir_lib.load(run_dir)
+  codec = encodings.codec.codec_from_spec(encoding)
+  controls = encodings.controls_from_config(config)
+  model = models.build_model(config, codec, controls)
+  inputs = {'tokens': np.zeros((1, 1), np.int32)}
+  for name, control in controls:
+    inputs[name] = (np.zeros((1, 1), np.int32) if name == 'note_density'
+                    else np.zeros((1, 1, control.size), np.float32))
+  model(inputs)
+  latest = tf.train.latest_checkpoint(run_dir_lib.checkpoint_dir(run_dir))
+  if latest is None:
+    raise UsageError(f'{run_dir} has no checkpoint yet; train it with musicrnn_train')
+  step = tf.Variable(0, dtype=tf.int64)
+  try:
+    status = tf.train.Checkpoint(model=model, step=step).restore(latest)
+    status.expect_partial().assert_existing_objects_matched()
+  except (tf.errors.OpError, ValueError, AssertionError) as e:
+    raise UsageError(f'checkpoint {latest} cannot be restored: {e}') from e
+  return LoadedRun(config, codec, controls, model, int(step))
+
+
+def primer_events(codec, primer_midi=None, primer_pitches=None):
+  """The primer as event ids (at least one).
+
+  A MIDI primer is encoded whole; a list of pitches is a chord held for one
+  quarter note at 120 qpm (0.5 s), as Magenta's --primer_pitches; with
+  neither, a single shortest time shift starts the sequence.
+  """
+  if primer_midi and primer_pitches:
+    raise UsageError('give --primer_midi or --primer_pitches, not both')
+  if primer_midi:
+    if not os.path.exists(primer_midi):
+      raise UsageError(f'--primer_midi={primer_midi} does not exist')
+    try:
+      sequence = midi_io.midi_file_to_note_sequence(primer_midi)
+    except midi_io.MIDIConversionError as e:
+      raise UsageError(f'--primer_midi={primer_midi} is not readable MIDI: {e}') from e
+  elif primer_pitches:
+    sequence = music_pb2.NoteSequence()
+    sequence.tempos.add(qpm=120.0)
+    for pitch in primer_pitches:
+      if not 0 <= int(pitch) <= 127:
+        raise UsageError(f'primer pitch {pitch} is outside 0..127')
+      sequence.notes.add(pitch=int(pitch), velocity=PRIMER_VELOCITY,
+                         start_time=0.0, end_time=0.5)
+    sequence.total_time = 0.5
+  else:
+    sequence = None
+  if sequence is None:
+    if hasattr(codec, 'time_shift_id'):
+      return np.array([codec.time_shift_id(1)], np.int32)
+    return np.array([0], np.int32)   # START for the polyphony encoding
+  events = codec.encode(sequence)
+  if len(events) == 0:
+    raise UsageError('the primer has no notes')
+  return np.asarray(events, np.int32)
+
+
+def control_values(run, notes_per_second=None, pitch_class_histogram=None):
+  """{control name: value per step} for the run's controls.
+
+  Raises:
+    UsageError: a control the model was not trained with.
+  """
+  names = {name for name, _ in run.controls}
+  if notes_per_second is not None and 'note_density' not in names:
+    raise UsageError(f'--notes_per_second: config {run.config.name!r} was not '
+                     'trained with a note-density control')
+  if pitch_class_histogram is not None and 'pitch_histogram' not in names:
+    raise UsageError(f'--pitch_class_histogram: config {run.config.name!r} was '
+                     'not trained with a pitch-histogram control')
+  values = {}
+  for name, control in run.controls:
+    if name == 'note_density':
+      value = (control.default_value if notes_per_second is None
+               else notes_per_second)
+      if value < 0:
+        raise UsageError(f'--notes_per_second must be >= 0, got {value}')
+      values[name] = np.int32(control.class_of(value))
+    else:
+      histogram = (pitch_class_histogram if pitch_class_histogram is not None
+                   else [1.0] * 12)
+      if len(histogram) != 12 or min(histogram) < 0 or sum(histogram) <= 0:
+        raise UsageError('--pitch_class_histogram needs 12 non-negative weights, '
+                         f'not all zero; got {histogram}')
+      values[name] = control.constant_inputs(histogram).astype(np.float32)
+  return values
+
+
+def _schedules(values, batch, total):
+  return {name: np.broadcast_to(value, (batch, total) + np.shape(value)).copy()
+          for name, value in values.items()}
+
+
+def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
+             duration_seconds=None, temperature=1.0, top_k=0, top_p=1.0,
+             seed=None, primer_midi=None, primer_pitches=None,
+             notes_per_second=None, pitch_class_histogram=None):
+  """Samples `num_outputs` MIDI files into `output_dir`; returns their paths.
+
+  Args:
+    num_steps: events to generate after the primer; or
+    duration_seconds: generate until each output lasts this long.
+  """
+  if (num_steps is None) == (duration_seconds is None):
+    raise UsageError('give exactly one of --num_steps and --duration_seconds')
+  if num_outputs < 1:
+    raise UsageError(f'--num_outputs must be at least 1, got {num_outputs}')
+  if temperature <= 0:
+    raise UsageError(f'--temperature must be > 0, got {temperature}')
+  if not 0 < top_p <= 1:
+    raise UsageError(f'--top_p must be in (0, 1], got {top_p}')
+  run = load_run(run_dir)
+  values = control_values(run, notes_per_second, pitch_class_histogram)
+  primer = primer_events(run.codec, primer_midi, primer_pitches)
+  tokens = np.tile(primer[None], (num_outputs, 1))
+  block = num_steps if num_steps is not None else max(256, int(60 * duration_seconds))
+  while True:
+    total = tokens.shape[1] + block
+    tokens = sampler.sample(run.model, tokens, block,
+                            controls=_schedules(values, num_outputs, total),
+                            temperature=temperature, top_k=top_k, top_p=top_p,
+                            seed=seed if seed is None else seed + tokens.shape[1])
+    if num_steps is not None:
+      break
+    sequences = [run.codec.decode(t) for t in tokens]
+    if min(s.total_time for s in sequences) >= duration_seconds:
+      break
+  os.makedirs(output_dir, exist_ok=True)
+  paths = []
+  for i, ids in enumerate(tokens):
+    sequence = run.codec.decode(ids)
+    if duration_seconds is not None:
+      sequence = _trim(sequence, duration_seconds)
+    path = os.path.join(output_dir, f'{run.config.name}_{i:03d}.mid')
+    midi_io.note_sequence_to_midi_file(sequence, path)
+    paths.append(path)
+  logging.info('musicrnn generate: wrote %d files to %s (checkpoint step %d)',
+               len(paths), output_dir, run.step)
+  return paths
+
+
+def _trim(sequence, seconds):
+  trimmed = music_pb2.NoteSequence()
+  trimmed.CopyFrom(sequence)
+  del trimmed.notes[:]
+  for note in sequence.notes:
+    if note.start_time < seconds:
+      new = trimmed.notes.add()
+      new.CopyFrom(note)
+      new.end_time = min(note.end_time, seconds)
+  trimmed.total_time = min(sequence.total_time, seconds)
+  return trimmed
+

@@ -1,0 +1,119 @@
+"""musicrnn_generate: MIDI from a trained run, primers, controls, errors."""
+
+import os
+import subprocess
+import sys
+
+import note_seq
+import numpy as np
+import pytest
+
+from musicrnn.errors import UsageError
+from musicrnn.generation import generate
+import testing_lib
+
+MULTI = 'multiconditioned_performance_with_dynamics_tiny'
+PLAIN = 'performance_with_dynamics_tiny'
+
+
+def _read(path):
+  return note_seq.midi_file_to_note_sequence(path)
+
+
+def test_generates_midi_with_the_primer_at_its_start(tiny_runs, tmp_path):
+  paths = generate.generate(tiny_runs[PLAIN], str(tmp_path), num_outputs=3,
+                            num_steps=120, primer_pitches=[60, 64, 67], seed=1)
+  assert len(paths) == 3
+  for path in paths:
+    sequence = _read(path)
+    assert len(sequence.notes) > 3
+    first = sorted((n.start_time, n.pitch) for n in sequence.notes)[:3]
+    assert [p for _, p in first] == [60, 64, 67]
+    assert all(t == 0.0 for t, _ in first)
+
+
+def test_primer_midi_is_continued(tiny_runs, tmp_path):
+  primer = testing_lib.testdata('midi', 'chpn-p7.mid')
+  (path,) = generate.generate(tiny_runs[PLAIN], str(tmp_path), num_steps=50,
+                              primer_midi=primer, seed=2)
+  reference = note_seq.midi_file_to_note_sequence(primer)
+  out = _read(path)
+  assert len(out.notes) > len(reference.notes)
+  ref_onsets = sorted((round(n.start_time, 2), n.pitch) for n in reference.notes)
+  out_onsets = sorted((round(n.start_time, 2), n.pitch) for n in out.notes)
+  assert out_onsets[:len(ref_onsets)] == ref_onsets
+
+
+def test_same_seed_same_midi_and_duration(tiny_runs, tmp_path):
+  a = generate.generate(tiny_runs[PLAIN], str(tmp_path / 'a'), num_steps=80, seed=7)
+  b = generate.generate(tiny_runs[PLAIN], str(tmp_path / 'b'), num_steps=80, seed=7)
+  assert open(a[0], 'rb').read() == open(b[0], 'rb').read()
+  (c,) = generate.generate(tiny_runs[PLAIN], str(tmp_path / 'c'),
+                           duration_seconds=3.0, seed=7)
+  assert 0 < _read(c).total_time <= 3.0 + 1e-6
+
+
+def test_controls_reach_the_model(tiny_runs, tmp_path, monkeypatch):
+  run = generate.load_run(tiny_runs[MULTI])
+  sparse = generate.control_values(run, notes_per_second=1.0)
+  dense = generate.control_values(run, notes_per_second=64.0,
+                                  pitch_class_histogram=[1] + [0] * 11)
+  assert sparse['note_density'] == 1 and dense['note_density'] == 7
+  np.testing.assert_allclose(dense['pitch_histogram'][0], 1.0, atol=1e-3)
+  # The model's next-event distribution depends on the control values.
+  states = run.model.initial_state(1)
+  tokens = np.array([run.codec.time_shift_id(1)], np.int32)
+  logits = [run.model.step({'tokens': tokens, **{k: np.asarray(v)[None] for k, v in
+                                                 values.items()}}, states)[0].numpy()
+            for values in (sparse, dense)]
+  assert np.abs(logits[0] - logits[1]).max() > 1e-4
+  # generate() hands the requested controls to the sampler at every position.
+  seen = {}
+  real_sample = generate.sampler.sample
+
+  def spy(model, primer, num_steps, controls=None, **kwargs):
+    seen.update(controls)
+    return real_sample(model, primer, num_steps, controls=controls, **kwargs)
+
+  monkeypatch.setattr(generate.sampler, 'sample', spy)
+  generate.generate(tiny_runs[MULTI], str(tmp_path), num_outputs=2, num_steps=10,
+                    notes_per_second=64.0, pitch_class_histogram=[1] + [0] * 11)
+  assert seen['note_density'].shape == (2, 11)
+  assert (seen['note_density'] == 7).all()
+  assert seen['pitch_histogram'].shape == (2, 11, 12)
+  np.testing.assert_allclose(seen['pitch_histogram'][..., 0], 1.0, atol=1e-3)
+
+
+def test_mistakes_are_usage_errors(tiny_runs, tmp_path):
+  with pytest.raises(UsageError, match='not trained with a note-density'):
+    generate.generate(tiny_runs[PLAIN], str(tmp_path), num_steps=5,
+                      notes_per_second=3.0)
+  with pytest.raises(UsageError, match='not a musicrnn run directory'):
+    generate.generate(str(tmp_path / 'nothing'), str(tmp_path), num_steps=5)
+  with pytest.raises(UsageError, match='12 non-negative'):
+    generate.generate(tiny_runs[MULTI], str(tmp_path), num_steps=5,
+                      pitch_class_histogram=[1, 2])
+  with pytest.raises(UsageError, match='exactly one'):
+    generate.generate(tiny_runs[PLAIN], str(tmp_path), num_steps=5,
+                      duration_seconds=2.0)
+
+
+def test_cli(tiny_runs, tmp_path):
+  def cli(*args):
+    return subprocess.run([sys.executable, '-m', 'musicrnn.generate', *args],
+                          capture_output=True, text=True, timeout=600,
+                          cwd=testing_lib.REPO_ROOT)
+
+  result = cli(f'--run_dir={tiny_runs[MULTI]}', f'--output_dir={tmp_path}',
+               '--num_outputs=2', '--num_steps=40', '--notes_per_second=8',
+               '--pitch_class_histogram=[2,0,1,0,1,1,0,1,0,1,0,1]', '--seed=3')
+  assert result.returncode == 0, result.stderr
+  assert len([l for l in result.stdout.splitlines() if l.endswith('.mid')]) == 2
+  result = cli(f'--run_dir={tiny_runs[PLAIN]}', f'--output_dir={tmp_path}',
+               '--notes_per_second=8')
+  assert result.returncode == 2
+  errors = [l for l in result.stderr.splitlines() if 'generate.py: error:' in l]
+  assert len(errors) == 1 and 'note-density' in errors[0]
+  result = cli(f'--run_dir={tmp_path}/none', f'--output_dir={tmp_path}')
+  assert result.returncode == 2 and 'not a musicrnn run directory' in result.stderr
+  assert os.path.isdir(tmp_path)
