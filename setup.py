@@ -39,6 +39,7 @@ setuptools.setup(
             'musicrnn_quickstart=musicrnn.quickstart:run',
             'musicrnn_train=musicrnn.train:run',
             'musicrnn_generate=musicrnn.generate:run',
+            'musicrnn_evaluate=musicrnn.evaluate:run',
         ],
     },
 )

@@ -10,6 +10,7 @@ import pytest
 
 from musicrnn.errors import UsageError
 from musicrnn.generation import generate
+from musicrnn.training import run_dir as run_dir_lib
 import testing_lib
 
 MULTI = 'multiconditioned_performance_with_dynamics_tiny'
@@ -54,7 +55,7 @@ def test_same_seed_same_midi_and_duration(tiny_runs, tmp_path):
 
 
 def test_controls_reach_the_model(tiny_runs, tmp_path, monkeypatch):
-  run = generate.load_run(tiny_runs[MULTI])
+  run = run_dir_lib.load_run(tiny_runs[MULTI])
   sparse = generate.control_values(run, notes_per_second=1.0)
   dense = generate.control_values(run, notes_per_second=64.0,
                                   pitch_class_histogram=[1] + [0] * 11)

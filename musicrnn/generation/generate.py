@@ -8,7 +8,6 @@ Everything about the model comes from `run_dir` (config.json and the latest
 checkpoint). The sampler runs one compiled loop over the whole batch.
 """
 
-import dataclasses
 import logging
 import os
 
@@ -17,50 +16,11 @@ from note_seq.protobuf import music_pb2
 import numpy as np
 import tensorflow as tf
 
-from musicrnn import encodings
-from musicrnn import models
 from musicrnn.errors import UsageError
 from musicrnn.generation import sampler
 from musicrnn.training import run_dir as run_dir_lib
 
 PRIMER_VELOCITY = 80
-
-
-@dataclasses.dataclass
-class LoadedRun:
-  """A trained run, ready to sample: config, codec, controls, model, step."""
-  config: object
-  codec: object
-  controls: list
-  model: object
-  step: int
-
-
-def load_run(run_dir):
-  """Rebuilds the model of `run_dir` and restores its latest checkpoint.
-
-  Raises:
-    UsageError: not a run directory, or no checkpoint yet.
-  """
-  config, encoding = run_dir_lib.load(run_dir)
-  codec = encodings.codec.codec_from_spec(encoding)
-  controls = encodings.controls_from_config(config)
-  model = models.build_model(config, codec, controls)
-  inputs = {'tokens': np.zeros((1, 1), np.int32)}
-  for name, control in controls:
-    inputs[name] = (np.zeros((1, 1), np.int32) if name == 'note_density'
-                    else np.zeros((1, 1, control.size), np.float32))
-  model(inputs)
-  latest = tf.train.latest_checkpoint(run_dir_lib.checkpoint_dir(run_dir))
-  if latest is None:
-    raise UsageError(f'{run_dir} has no checkpoint yet; train it with musicrnn_train')
-  step = tf.Variable(0, dtype=tf.int64)
-  try:
-    status = tf.train.Checkpoint(model=model, step=step).restore(latest)
-    status.expect_partial().assert_existing_objects_matched()
-  except (tf.errors.OpError, ValueError, AssertionError) as e:
-    raise UsageError(f'checkpoint {latest} cannot be restored: {e}') from e
-  return LoadedRun(config, codec, controls, model, int(step))
 
 
 def primer_events(codec, primer_midi=None, primer_pitches=None):
@@ -154,7 +114,7 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
     raise UsageError(f'--temperature must be > 0, got {temperature}')
   if not 0 < top_p <= 1:
     raise UsageError(f'--top_p must be in (0, 1], got {top_p}')
-  run = load_run(run_dir)
+  run = run_dir_lib.load_run(run_dir)
   values = control_values(run, notes_per_second, pitch_class_histogram)
   primer = primer_events(run.codec, primer_midi, primer_pitches)
   tokens = np.tile(primer[None], (num_outputs, 1))

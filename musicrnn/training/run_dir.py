@@ -11,12 +11,16 @@
 config.json says how to rebuild the codec, the controls and the model.
 """
 
+import dataclasses
 import json
 import os
 
 import ml_collections
+import numpy as np
 import tensorflow as tf
 
+from musicrnn import encodings
+from musicrnn import models
 from musicrnn.errors import UsageError
 
 CONFIG_JSON = 'config.json'
@@ -40,7 +44,7 @@ def write_json_atomically(path, value):
   tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
-def prepare(run_dir, config, encoding_spec, dataset_description):
+def prepare(run_dir, config, encoding_spec, dataset_description, dataset_dir=None):
   """Creates `run_dir` or checks that it holds a run of the same config.
 
   Returns:
@@ -57,6 +61,7 @@ def prepare(run_dir, config, encoding_spec, dataset_description):
       'dataset': {k: dataset_description.get(k) for k in
                   ('config_name', 'encoding', 'sequence_features', 'input')},
   }
+  record['dataset']['dir'] = dataset_dir
   if tf.io.gfile.exists(path):
     saved = _read_json(path)
     if saved.get('config') != record['config']:
@@ -98,5 +103,50 @@ def load(run_dir):
   return ml_collections.ConfigDict(record['config']), record['encoding']
 
 
+def dataset_dir(run_dir):
+  """The dataset folder a run was trained on (recorded in config.json)."""
+  path = os.path.join(run_dir, CONFIG_JSON)
+  if not tf.io.gfile.exists(path):
+    raise UsageError(f'{run_dir} is not a musicrnn run directory (no {CONFIG_JSON})')
+  return _read_json(path).get('dataset', {}).get('dir')
+
+
 def checkpoint_dir(run_dir):
   return os.path.join(run_dir, CHECKPOINTS)
+
+
+@dataclasses.dataclass
+class LoadedRun:
+  """A trained run, ready to sample: config, codec, controls, model, step."""
+  config: object
+  codec: object
+  controls: list
+  model: object
+  step: int
+
+
+def load_run(run_dir):
+  """Rebuilds the model of `run_dir` and restores its latest checkpoint.
+
+  Raises:
+    UsageError: not a run directory, or no checkpoint yet.
+  """
+  config, encoding = load(run_dir)
+  codec = encodings.codec.codec_from_spec(encoding)
+  controls = encodings.controls_from_config(config)
+  model = models.build_model(config, codec, controls)
+  inputs = {'tokens': np.zeros((1, 1), np.int32)}
+  for name, control in controls:
+    inputs[name] = (np.zeros((1, 1), np.int32) if name == 'note_density'
+                    else np.zeros((1, 1, control.size), np.float32))
+  model(inputs)
+  latest = tf.train.latest_checkpoint(checkpoint_dir(run_dir))
+  if latest is None:
+    raise UsageError(f'{run_dir} has no checkpoint yet; train it with musicrnn_train')
+  step = tf.Variable(0, dtype=tf.int64)
+  try:
+    status = tf.train.Checkpoint(model=model, step=step).restore(latest)
+    status.expect_partial().assert_existing_objects_matched()
+  except (tf.errors.OpError, ValueError, AssertionError) as e:
+    raise UsageError(f'checkpoint {latest} cannot be restored: {e}') from e
+  return LoadedRun(config, codec, controls, model, int(step))

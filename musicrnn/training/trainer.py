@@ -64,6 +64,55 @@ def check_encoding(config, description, data_dir):
                      f'--config={config.name}')
 
 
+def event_sums(model, features, labels, weights, training=False):
+  """(summed NLL in nats, correct predictions, events) over real steps."""
+  logits = model(features, training=training)
+  nll = keras.losses.sparse_categorical_crossentropy(labels, logits,
+                                                     from_logits=True)
+  correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
+                             labels), tf.float32)
+  return (tf.reduce_sum(nll * weights), tf.reduce_sum(correct * weights),
+          tf.reduce_sum(weights))
+
+
+def make_eval_step(model, strategy):
+  """A compiled function: distributed batch -> summed (nll, correct, events)."""
+
+  @tf.function
+  def eval_step(batch):
+    values = strategy.run(lambda f, l, w: event_sums(model, f, l, w), args=batch)
+    return [strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+            for v in values]
+
+  return eval_step
+
+
+def evaluate_model(model, data_dir, batch_size, *, split='eval',
+                   description=None, strategy=None, max_batches=None,
+                   eval_step=None):
+  """NLL (nats per event), perplexity and accuracy of `model` on one split.
+
+  Returns:
+    {'nll', 'perplexity', 'accuracy', 'events', 'batches'}.
+  """
+  strategy = strategy or tf.distribute.get_strategy()
+  eval_step = eval_step or make_eval_step(model, strategy)
+  ds = input_lib.make_dataset(data_dir, split, batch_size, shuffle=False,
+                              repeat=False, description=description)
+  if max_batches:
+    ds = ds.take(max_batches)
+  totals = [0.0, 0.0, 0.0]
+  batches = 0
+  for batch in strategy.experimental_distribute_dataset(ds):
+    totals = [t + float(v) for t, v in zip(totals, eval_step(batch))]
+    batches += 1
+  nll, correct, events = totals
+  metrics = {'nll': nll / max(events, 1.0), 'accuracy': correct / max(events, 1.0),
+             'events': int(events), 'batches': batches}
+  metrics['perplexity'] = math.exp(min(metrics['nll'], 50.0))
+  return metrics
+
+
 def _sample_inputs(config, controls):
   inputs = {'tokens': tf.zeros((1, 2), tf.int32)}
   for name, control in controls:
@@ -110,7 +159,9 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
   has_eval = bool(eval_description['splits']['eval']['files'])
   codec = encodings.codec_from_config(config)
   controls = encodings.controls_from_config(config)
-  resumed = run_dir_lib.prepare(run_dir, config, codec.spec(), description)
+  resumed = run_dir_lib.prepare(run_dir, config, codec.spec(), description,
+                                os.path.abspath(train_dir)
+                                if '://' not in train_dir else train_dir)
   if seed is not None:
     keras.utils.set_random_seed(seed)
 
@@ -142,21 +193,12 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
                                     description=description)
   iterator = iter(strategy.experimental_distribute_dataset(train_ds))
 
-  def replica_sums(features, labels, weights, training):
-    logits = model(features, training=training)
-    nll = keras.losses.sparse_categorical_crossentropy(labels, logits,
-                                                       from_logits=True)
-    correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
-                               labels), tf.float32)
-    return (tf.reduce_sum(nll * weights), tf.reduce_sum(correct * weights),
-            tf.reduce_sum(weights))
-
   def train_replica(features, labels, weights):
     context = tf.distribute.get_replica_context()
     global_weight = context.all_reduce(tf.distribute.ReduceOp.SUM,
                                        tf.reduce_sum(weights))
     with tf.GradientTape() as tape:
-      nll, correct, weight = replica_sums(features, labels, weights, True)
+      nll, correct, weight = event_sums(model, features, labels, weights, True)
       loss = nll / tf.maximum(global_weight, 1.0)
     grads = tape.gradient(loss, model.trainable_variables)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
@@ -172,26 +214,17 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
     step.assign_add(1)
     return reduce(values)
 
-  @tf.function
-  def eval_step(batch):
-    return reduce(strategy.run(
-        lambda f, l, w: replica_sums(f, l, w, False), args=batch))
+  eval_step = make_eval_step(model, strategy)
 
   writer = tf.summary.create_file_writer(os.path.join(run_dir, 'train'))
   eval_writer = tf.summary.create_file_writer(os.path.join(run_dir, 'eval'))
 
   def evaluate():
-    ds = input_lib.make_dataset(eval_dir, 'eval', batch_size, shuffle=False,
-                                repeat=False, description=eval_description)
-    if eval_max_batches:
-      ds = ds.take(eval_max_batches)
-    totals = [0.0, 0.0, 0.0]
-    for batch in strategy.experimental_distribute_dataset(ds):
-      totals = [t + float(v) for t, v in zip(totals, eval_step(batch))]
-    nll, correct, events = totals
-    metrics = {'step': int(step), 'nll': nll / max(events, 1.0),
-               'accuracy': correct / max(events, 1.0), 'events': int(events)}
-    metrics['perplexity'] = math.exp(min(metrics['nll'], 50.0))
+    metrics = {'step': int(step)}
+    metrics.update(evaluate_model(model, eval_dir, batch_size,
+                                  description=eval_description,
+                                  strategy=strategy, max_batches=eval_max_batches,
+                                  eval_step=eval_step))
     with eval_writer.as_default(step=int(step)):
       for key in ('nll', 'accuracy', 'perplexity'):
         tf.summary.scalar(key, metrics[key])

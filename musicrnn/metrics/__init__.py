@@ -1,0 +1,1 @@
+"""Metrics: NLL of a run on data; musical statistics of generated music."""

@@ -1,0 +1,42 @@
+"""musicrnn_evaluate: NLL of a run, as JSON."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from musicrnn.errors import UsageError
+from musicrnn.metrics import nll
+import testing_lib
+
+PLAIN = 'performance_with_dynamics_tiny'
+
+
+def test_evaluate_run_matches_the_trainers_last_eval(tiny_runs):
+  metrics = nll.evaluate_run(tiny_runs[PLAIN])
+  with open(f'{tiny_runs[PLAIN]}/eval_metrics.json') as f:
+    trained = json.load(f)
+  assert metrics['step'] == trained['step'] == 40
+  assert metrics['events'] == trained['events'] > 0
+  assert metrics['nll'] == pytest.approx(trained['nll'], rel=1e-5)
+  assert metrics['perplexity'] == pytest.approx(math.exp(metrics['nll']))
+  assert 0 <= metrics['accuracy'] <= 1
+
+
+def test_other_encoding_is_refused(tiny_runs, tiny_datasets):
+  with pytest.raises(UsageError, match='Build a dataset'):
+    nll.evaluate_run(tiny_runs[PLAIN], tiny_datasets['polyphony_tiny'])
+
+
+def test_cli_writes_json(tiny_runs, tmp_path):
+  out = tmp_path / 'nll.json'
+  result = subprocess.run(
+      [sys.executable, '-m', 'musicrnn.evaluate', f'--run_dir={tiny_runs[PLAIN]}',
+       f'--output_json={out}', '--split=train', '--max_batches=2'],
+      capture_output=True, text=True, timeout=600, cwd=testing_lib.REPO_ROOT)
+  assert result.returncode == 0, result.stderr
+  metrics = json.loads(out.read_text())
+  assert metrics['split'] == 'train' and metrics['batches'] == 2
+  assert json.loads(result.stdout)['nll'] == metrics['nll']
