@@ -23,3 +23,18 @@ def test_convert_benchmark_smoke(tmp_path):
   assert run['notes'] == results['baseline']['notes'] > 0
   assert run['speed_ratio_vs_baseline'] > 0
   assert 'musicrnn_convert, 1 worker(s)' in result.stdout
+
+
+def test_generation_benchmark_smoke(tmp_path):
+  out = tmp_path / 'generation.json'
+  result = subprocess.run(
+      [sys.executable, os.path.join('benchmarks', 'generation_benchmark.py'),
+       '--smoke', f'--output_json={out}', '--batch_sizes=1,2'],
+      capture_output=True, text=True, cwd=testing_lib.REPO_ROOT, timeout=600)
+  assert result.returncode == 0, result.stderr
+  with open(out) as f:
+    results = json.load(f)
+  assert [r['batch_size'] for r in results['runs']] == [1, 2]
+  for r in results['runs']:
+    assert r['compiled_events_per_second'] > 0 and r['naive_events_per_second'] > 0
+  assert 'CPU' in results['device'] or 'GPU' in results['device']
