@@ -35,6 +35,12 @@ flags.DEFINE_float('notes_per_second', None, 'Note-density control.')
 flags.DEFINE_string('pitch_class_histogram', None,
                     'Pitch-class control: 12 weights, C first.')
 
+flags.DEFINE_bool('render_png', False, 'Also write a piano-roll .png per output.')
+flags.DEFINE_bool('render_wav', False,
+                  'Also write a .wav per output with FluidSynth and a General '
+                  'MIDI soundfont (needs apt-get install fluidsynth and pip '
+                  'install pyfluidsynth; says so when they are missing).')
+
 FLAGS = flags.FLAGS
 
 
@@ -68,7 +74,8 @@ def main(argv):
       seed=FLAGS.seed, primer_midi=FLAGS.primer_midi,
       primer_pitches=_list_flag('primer_pitches'),
       notes_per_second=FLAGS.notes_per_second,
-      pitch_class_histogram=_list_flag('pitch_class_histogram', 12))
+      pitch_class_histogram=_list_flag('pitch_class_histogram', 12),
+      render_png=FLAGS.render_png, render_wav=FLAGS.render_wav)
   for path in paths:
     print(path)
 

@@ -118,3 +118,25 @@ def test_cli(tiny_runs, tmp_path):
   result = cli(f'--run_dir={tmp_path}/none', f'--output_dir={tmp_path}')
   assert result.returncode == 2 and 'not a musicrnn run directory' in result.stderr
   assert os.path.isdir(tmp_path)
+
+
+def test_png_and_wav_rendering(tiny_runs, tmp_path, caplog):
+  from musicrnn.generation import render  # pylint: disable=import-outside-toplevel
+  (path,) = generate.generate(tiny_runs[PLAIN], str(tmp_path), num_steps=80,
+                              primer_pitches=[60, 64, 67], seed=4,
+                              render_png=True, render_wav=True)
+  png = path[:-4] + '.png'
+  with open(png, 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+  sequence = _read(path)
+  image = render.pianoroll_image(sequence)
+  assert image.shape[0] >= (108 - 21 + 1) * 2 and (image < 255).any()
+  available, why = render.fluidsynth_available()
+  if available:
+    import wave  # pylint: disable=import-outside-toplevel
+    with wave.open(path[:-4] + '.wav') as f:
+      assert f.getnframes() > 0
+  else:
+    assert not os.path.exists(path[:-4] + '.wav')
+    assert 'apt-get install fluidsynth' in caplog.text and 'no .wav written' in caplog.text
+    assert why

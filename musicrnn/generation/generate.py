@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from musicrnn.errors import UsageError
+from musicrnn.generation import render
 from musicrnn.generation import sampler
 from musicrnn.training import run_dir as run_dir_lib
 
@@ -99,12 +100,16 @@ def _schedules(values, batch, total):
 def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
              duration_seconds=None, temperature=1.0, top_k=0, top_p=1.0,
              seed=None, primer_midi=None, primer_pitches=None,
-             notes_per_second=None, pitch_class_histogram=None):
+             notes_per_second=None, pitch_class_histogram=None,
+             render_png=False, render_wav=False):
   """Samples `num_outputs` MIDI files into `output_dir`; returns their paths.
 
   Args:
     num_steps: events to generate after the primer; or
     duration_seconds: generate until each output lasts this long.
+    render_png: also write a piano-roll .png beside each .mid.
+    render_wav: also write a .wav rendered with FluidSynth (skipped, with a
+      warning saying how to install it, when FluidSynth is absent).
   """
   if (num_steps is None) == (duration_seconds is None):
     raise UsageError('give exactly one of --num_steps and --duration_seconds')
@@ -136,9 +141,12 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
     sequence = run.codec.decode(ids)
     if duration_seconds is not None:
       sequence = _trim(sequence, duration_seconds)
-    path = os.path.join(output_dir, f'{run.config.name}_{i:03d}.mid')
-    midi_io.note_sequence_to_midi_file(sequence, path)
-    paths.append(path)
+    stem = os.path.join(output_dir, f'{run.config.name}_{i:03d}')
+    paths.append(render.write_midi(sequence, stem + '.mid'))
+    if render_png:
+      render.write_png(sequence, stem + '.png')
+    if render_wav and render.write_wav(sequence, stem + '.wav') is None:
+      render_wav = False   # warned once; do not retry for every output
   logging.info('musicrnn generate: wrote %d files to %s (checkpoint step %d)',
                len(paths), output_dir, run.step)
   return paths
