@@ -35,6 +35,11 @@ flags.DEFINE_float('notes_per_second', None, 'Note-density control.')
 flags.DEFINE_string('pitch_class_histogram', None,
                     'Pitch-class control: 12 weights, C first.')
 
+flags.DEFINE_integer('beam_size', 1,
+                     'Sequences kept by beam search (1 with --branch_factor=1: '
+                     'plain sampling).', lower_bound=1)
+flags.DEFINE_integer('branch_factor', 1,
+                     'Continuations each beam draws per step.', lower_bound=1)
 flags.DEFINE_bool('render_png', False, 'Also write a piano-roll .png per output.')
 flags.DEFINE_bool('render_wav', False,
                   'Also write a .wav per output with FluidSynth and a General '
@@ -75,7 +80,8 @@ def main(argv):
       primer_pitches=_list_flag('primer_pitches'),
       notes_per_second=FLAGS.notes_per_second,
       pitch_class_histogram=_list_flag('pitch_class_histogram', 12),
-      render_png=FLAGS.render_png, render_wav=FLAGS.render_wav)
+      render_png=FLAGS.render_png, render_wav=FLAGS.render_wav,
+      beam_size=FLAGS.beam_size, branch_factor=FLAGS.branch_factor)
   for path in paths:
     print(path)
 

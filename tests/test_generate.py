@@ -110,6 +110,10 @@ def test_cli(tiny_runs, tmp_path):
                '--pitch_class_histogram=[2,0,1,0,1,1,0,1,0,1,0,1]', '--seed=3')
   assert result.returncode == 0, result.stderr
   assert len([l for l in result.stdout.splitlines() if l.endswith('.mid')]) == 2
+  result = cli(f'--run_dir={tiny_runs[PLAIN]}', f'--output_dir={tmp_path}/beam',
+               '--num_steps=30', '--beam_size=3', '--branch_factor=2', '--seed=1')
+  assert result.returncode == 0, result.stderr
+  assert len(os.listdir(tmp_path / 'beam')) == 1
   result = cli(f'--run_dir={tiny_runs[PLAIN]}', f'--output_dir={tmp_path}',
                '--notes_per_second=8')
   assert result.returncode == 2

@@ -55,3 +55,31 @@ def test_filters():
   assert np.isfinite(nucleus[0, [1, 2]]).all() and np.isinf(nucleus[0, [0, 3]]).all()
   cold = sampler.filter_logits(logits, temperature=0.5).numpy()
   np.testing.assert_allclose(cold, logits.numpy() * 2)
+
+
+def _log_likelihood(model, tokens, controls, start):
+  """Summed log-probability of tokens[:, start:] under the full pass."""
+  inputs = {'tokens': tokens[:, :-1]}
+  inputs.update({k: v[:, 1:] for k, v in controls.items()})
+  log_probs = tf.nn.log_softmax(model(inputs)).numpy()
+  picked = np.take_along_axis(log_probs, tokens[:, 1:, None], axis=2)[..., 0]
+  return picked[:, start - 1:].sum(axis=1)
+
+
+def test_beam_search_greedy_and_likelier_than_sampling(model):
+  rng = np.random.default_rng(4)
+  primer = rng.integers(0, 24, (3, 4)).astype('int32')
+  controls = _controls(3, 4 + 15, rng)
+  greedy = sampler.sample(model, primer, 15, controls=controls, top_k=1)
+  beam_greedy = sampler.beam_search(model, primer, 15, beam_size=3, branch_factor=2,
+                                    controls=controls, top_k=1)
+  np.testing.assert_array_equal(beam_greedy, greedy)
+  beam = sampler.beam_search(model, primer, 15, beam_size=4, branch_factor=3,
+                             controls=controls, seed=0)
+  assert beam.shape == (3, 19)
+  np.testing.assert_array_equal(beam[:, :4], primer)
+  samples = [sampler.sample(model, primer, 15, controls=controls, seed=s)
+             for s in range(6)]
+  beam_ll = _log_likelihood(model, beam, controls, 4)
+  sample_ll = np.mean([_log_likelihood(model, s, controls, 4) for s in samples], axis=0)
+  assert (beam_ll > sample_ll).all()

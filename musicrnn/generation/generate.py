@@ -101,7 +101,7 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
              duration_seconds=None, temperature=1.0, top_k=0, top_p=1.0,
              seed=None, primer_midi=None, primer_pitches=None,
              notes_per_second=None, pitch_class_histogram=None,
-             render_png=False, render_wav=False):
+             render_png=False, render_wav=False, beam_size=1, branch_factor=1):
   """Samples `num_outputs` MIDI files into `output_dir`; returns their paths.
 
   Args:
@@ -110,6 +110,8 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
     render_png: also write a piano-roll .png beside each .mid.
     render_wav: also write a .wav rendered with FluidSynth (skipped, with a
       warning saying how to install it, when FluidSynth is absent).
+    beam_size, branch_factor: above 1, Magenta's stochastic beam search
+      (`sampler.beam_search`) instead of plain sampling.
   """
   if (num_steps is None) == (duration_seconds is None):
     raise UsageError('give exactly one of --num_steps and --duration_seconds')
@@ -119,6 +121,8 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
     raise UsageError(f'--temperature must be > 0, got {temperature}')
   if not 0 < top_p <= 1:
     raise UsageError(f'--top_p must be in (0, 1], got {top_p}')
+  if beam_size < 1 or branch_factor < 1:
+    raise UsageError('--beam_size and --branch_factor must be at least 1')
   run = run_dir_lib.load_run(run_dir)
   values = control_values(run, notes_per_second, pitch_class_histogram)
   primer = primer_events(run.codec, primer_midi, primer_pitches)
@@ -126,10 +130,14 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
   block = num_steps if num_steps is not None else max(256, int(60 * duration_seconds))
   while True:
     total = tokens.shape[1] + block
-    tokens = sampler.sample(run.model, tokens, block,
-                            controls=_schedules(values, num_outputs, total),
-                            temperature=temperature, top_k=top_k, top_p=top_p,
-                            seed=seed if seed is None else seed + tokens.shape[1])
+    kwargs = dict(controls=_schedules(values, num_outputs, total),
+                  temperature=temperature, top_k=top_k, top_p=top_p,
+                  seed=seed if seed is None else seed + tokens.shape[1])
+    if beam_size > 1 or branch_factor > 1:
+      tokens = sampler.beam_search(run.model, tokens, block, beam_size=beam_size,
+                                   branch_factor=branch_factor, **kwargs)
+    else:
+      tokens = sampler.sample(run.model, tokens, block, **kwargs)
     if num_steps is not None:
       break
     sequences = [run.codec.decode(t) for t in tokens]

@@ -147,3 +147,70 @@ def sample_naively(model, primer, num_steps, *, controls=None, temperature=1.0,
     choice = np.array([rng.choice(len(p), p=p) for p in probs], np.int32)
     tokens = np.concatenate([tokens, choice[:, None]], axis=1)
   return tokens
+
+
+def beam_search(model, primer, num_steps, *, beam_size, branch_factor,
+                controls=None, temperature=1.0, top_k=0, top_p=1.0, seed=None):
+  """Magenta's stochastic beam search, for a batch of outputs.
+
+  Every step, each of the `beam_size` sequences of an output draws
+  `branch_factor` continuations from the (filtered) model distribution; the
+  `beam_size` candidates with the highest total log-probability of their
+  generated events survive. One compiled call per step advances every beam
+  of every output.
+
+  Args: as `sample`, plus
+    beam_size: sequences kept per output.
+    branch_factor: continuations drawn per sequence and step.
+
+  Returns:
+    int32 array [batch, primer_length + num_steps]: each output's best beam.
+  """
+  primer = np.asarray(primer, np.int32)
+  controls = {k: np.asarray(v) for k, v in (controls or {}).items()}
+  batch, primer_length = primer.shape
+  beams = batch * beam_size
+  rng_seed = tf.constant([seed or 0, 1 if seed is not None else
+                          np.random.randint(1 << 30)], tf.int64)
+
+  def controls_at(t, repeat):
+    return {k: np.repeat(v[:, t], repeat, axis=0) for k, v in controls.items()}
+
+  step_fn = tf.function(model.step)
+  states = model.initial_state(batch)
+  for t in range(primer_length - 1):
+    _, states = step_fn({'tokens': primer[:, t], **controls_at(t + 1, 1)}, states)
+  states = [tf.repeat(s, beam_size, axis=0) for s in states]
+  history = np.repeat(primer[:, None, :], beam_size, axis=1)   # [batch, beam, T]
+  # Only the first beam of each output is live at the start, so the first
+  # expansion does not fill the beam with copies of one continuation.
+  scores = np.tile(np.array([0.0] + [-np.inf] * (beam_size - 1)), (batch, 1))
+
+  @tf.function
+  def expand(tokens, control_inputs, states, step_seed):
+    logits, states = model.step({'tokens': tokens, **control_inputs}, states)
+    logits = filter_logits(logits, temperature, top_k, top_p)
+    log_probs = tf.nn.log_softmax(logits)
+    draws = tf.random.stateless_categorical(logits, branch_factor, seed=step_seed,
+                                            dtype=tf.int32)
+    return draws, tf.gather(log_probs, draws, batch_dims=1), states
+
+  for t in range(primer_length - 1, primer_length - 1 + num_steps):
+    tokens = history[:, :, -1].reshape(beams)
+    draws, log_probs, states = expand(
+        tokens, controls_at(t + 1, beam_size), states,
+        tf.random.experimental.stateless_fold_in(rng_seed, t))
+    draws = draws.numpy().reshape(batch, beam_size * branch_factor)
+    candidates = (np.repeat(scores, branch_factor, axis=1)
+                  + log_probs.numpy().reshape(batch, beam_size * branch_factor))
+    best = np.argsort(-candidates, axis=1, kind='stable')[:, :beam_size]
+    parents = best // branch_factor
+    scores = np.take_along_axis(candidates, best, axis=1)
+    chosen = np.take_along_axis(draws, best, axis=1)
+    history = np.concatenate(
+        [np.take_along_axis(history, parents[:, :, None], axis=1),
+         chosen[:, :, None]], axis=2)
+    flat_parents = (parents + np.arange(batch)[:, None] * beam_size).reshape(beams)
+    states = [tf.gather(s, flat_parents) for s in states]
+  winners = np.argmax(scores, axis=1)
+  return history[np.arange(batch), winners]
