@@ -77,3 +77,23 @@ def test_tf_checkpoint_holds_every_weight(tmp_path):
   other(inputs)
   tf.train.Checkpoint(model=other).restore(path).assert_consumed()
   np.testing.assert_allclose(keras.ops.convert_to_numpy(other(inputs)), before)
+
+
+@pytest.mark.parametrize('cell', ['lstm', 'gru'])
+def test_recurrent_layers_meet_keras_cudnn_conditions(cell):
+  """On a GPU Keras runs the cuDNN kernel only for these arguments (no GPU
+  in CI: this checks the arguments, the GPU run itself is a benchmark's)."""
+  import importlib  # pylint: disable=import-outside-toplevel
+  tf_rnn = importlib.import_module('keras.src.backend.tensorflow.rnn')
+  model = EventLSTM(10, rnn_layer_sizes=(4, 4), cell=cell, dropout_rate=0.2)
+  for layer in model.rnn_layers:
+    assert layer.use_cudnn in ('auto', True)
+    assert not layer.recurrent_dropout
+    kwargs = dict(activation=layer.cell.activation,
+                  recurrent_activation=layer.cell.recurrent_activation,
+                  unroll=layer.unroll, use_bias=layer.cell.use_bias)
+    if cell == 'lstm':
+      assert tf_rnn._do_lstm_arguments_support_cudnn(**kwargs)  # pylint: disable=protected-access
+    else:
+      assert tf_rnn._do_gru_arguments_support_cudnn(  # pylint: disable=protected-access
+          reset_after=layer.cell.reset_after, **kwargs)
