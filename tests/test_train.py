@@ -130,3 +130,35 @@ def test_killed_process_resumes_from_its_last_checkpoint(tiny_datasets, tmp_path
   assert 'resumed from' in result.stderr
   start = int(result.stdout.split('steps ')[1].split(' ->')[0])
   assert start >= saved and f'-> {saved + 5}' in result.stdout
+
+
+_MIRRORED_SCRIPT = '''
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices('CPU')[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from musicrnn import configs
+from musicrnn.training import trainer
+config = configs.get_config('performance_with_dynamics_tiny')
+configs.apply_overrides(config, overrides={'train.learning_rate': 1e-2})
+strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+summary = trainer.train(config, sys.argv[1], sys.argv[2], num_steps=40,
+                        strategy=strategy, seed=1, log_every=10,
+                        eval_every=40, progress=False)
+losses = [h['loss'] for h in summary.history]
+print('replicas', strategy.num_replicas_in_sync, 'losses', *losses)
+'''
+
+
+def test_mirrored_strategy_over_two_cpu_devices(tiny_datasets, tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-c', _MIRRORED_SCRIPT,
+       tiny_datasets['performance_with_dynamics_tiny'], str(tmp_path / 'run')],
+      capture_output=True, text=True, timeout=600, cwd=testing_lib.REPO_ROOT)
+  assert result.returncode == 0, result.stderr[-3000:]
+  line = [l for l in result.stdout.splitlines() if l.startswith('replicas')][0]
+  words = line.split()
+  assert words[1] == '2'
+  losses = [float(w) for w in words[3:]]
+  assert len(losses) == 4 and losses[-1] < losses[0]

@@ -149,4 +149,4 @@ def load_run(run_dir):
     status.expect_partial().assert_existing_objects_matched()
   except (tf.errors.OpError, ValueError, AssertionError) as e:
     raise UsageError(f'checkpoint {latest} cannot be restored: {e}') from e
-  return LoadedRun(config, codec, controls, model, int(step))
+  return LoadedRun(config, codec, controls, model, int(step.numpy()))

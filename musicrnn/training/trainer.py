@@ -180,8 +180,8 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
   if manager.latest_checkpoint:
     checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     logging.info('musicrnn train: resumed from %s at step %d',
-                 manager.latest_checkpoint, int(step))
-  start_step = int(step)
+                 manager.latest_checkpoint, int(step.numpy()))
+  start_step = int(step.numpy())
   summary = TrainSummary(run_dir, start_step, start_step, resumed or start_step > 0,
                          [], [])
   if start_step >= num_steps:
@@ -220,12 +220,12 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
   eval_writer = tf.summary.create_file_writer(os.path.join(run_dir, 'eval'))
 
   def evaluate():
-    metrics = {'step': int(step)}
+    metrics = {'step': int(step.numpy())}
     metrics.update(evaluate_model(model, eval_dir, batch_size,
                                   description=eval_description,
                                   strategy=strategy, max_batches=eval_max_batches,
                                   eval_step=eval_step))
-    with eval_writer.as_default(step=int(step)):
+    with eval_writer.as_default(step=int(step.numpy())):
       for key in ('nll', 'accuracy', 'perplexity'):
         tf.summary.scalar(key, metrics[key])
     run_dir_lib.write_json_atomically(
@@ -244,11 +244,11 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
   logging.info('musicrnn train: config %s, %s, steps %d -> %d, batch %d, '
                '%d replica(s)', config.name, type(model).__name__, start_step,
                num_steps, batch_size, strategy.num_replicas_in_sync)
-  while int(step) < num_steps:
+  while int(step.numpy()) < num_steps:
     values = train_step(iterator)
     totals = [t + float(v) for t, v in zip(totals, values)]
     interval_steps += 1
-    current = int(step)
+    current = int(step.numpy())
     if current % log_every == 0 or current == num_steps:
       elapsed = max(time.time() - interval_start, 1e-9)
       nll, correct, events = totals
@@ -284,5 +284,5 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
       interval_start = time.time()
   writer.flush()
   eval_writer.flush()
-  summary.final_step = int(step)
+  summary.final_step = int(step.numpy())
   return summary
