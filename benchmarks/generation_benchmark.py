@@ -38,7 +38,7 @@ def naive_loop(model, primer, num_steps, controls, seed=0):
   """Eager Python loop: one model.step call and one numpy draw per event."""
   rng = np.random.default_rng(seed)
   batch = primer.shape[0]
-  states = model.initial_state(batch)
+  states = model.initial_state(batch, num_steps + 1)
   token = primer[:, 0]
   out = [token]
   for t in range(num_steps):
@@ -109,7 +109,7 @@ def main(argv):
     run = run_dir_lib.load_run(FLAGS.run_dir)
     model, num_steps = run.model, FLAGS.num_steps
     description = (f'{run.config.name} {type(model).__name__} '
-                   f'{list(run.config.model.rnn_layer_sizes)}, step {run.step}')
+                   f'{json.dumps(run.config.model.to_dict())}, step {run.step}')
   if not FLAGS.output_json:
     raise app.UsageError('--output_json is required')
   results = run_benchmark(model, [int(b) for b in FLAGS.batch_sizes], num_steps,

@@ -32,6 +32,7 @@ def dilated_cnn():
           'residual_channels': 128,
           'skip_channels': 256,
           'dropout_rate': 0.0,
+          'embedding_size': 0,
       }),
       data=base.data_config(max_events=1024),
       train=base.train_config(batch_size=16))

@@ -4,7 +4,9 @@
     --input=/tmp/notesequences.tfrecord --output_dir=/tmp/mt_dataset
 
 Performance encoding with 32 velocity bins, as the Music Transformer paper's
-piano experiments; sequences of up to 2048 events.
+piano experiments; sequences of up to 2048 events. The learning rate warms
+up linearly over `train.warmup_steps` to `train.learning_rate`, then decays
+as 1/sqrt(step) (`train.decay='rsqrt'`), the transformer schedule.
 """
 
 import ml_collections
@@ -35,5 +37,5 @@ def music_transformer():
           'max_relative_distance': 2048,
       }),
       data=base.data_config(max_events=2048),
-      train=base.train_config(batch_size=16, learning_rate=1e-4,
-                              clip_norm=1.0, warmup_steps=4000))
+      train=base.train_config(batch_size=16, learning_rate=1e-3,
+                              clip_norm=1.0, warmup_steps=4000, decay='rsqrt'))

@@ -94,6 +94,10 @@ class PolyphonyCodec(codec.Codec):
 
   settings_class = PolyphonySettings
 
+  # The event that ends a sequence: a primer is encoded without it, and
+  # generation never draws it (it would cut the output short).
+  end_id = END
+
   @property
   def vocab_size(self):
     """Number of token ids: 3 + 2 * num_pitches (259 by default)."""

@@ -16,6 +16,7 @@ from note_seq.protobuf import music_pb2
 import numpy as np
 import tensorflow as tf
 
+from musicrnn.encodings.codec import EncodingError
 from musicrnn.errors import UsageError
 from musicrnn.generation import render
 from musicrnn.generation import sampler
@@ -55,10 +56,18 @@ def primer_events(codec, primer_midi=None, primer_pitches=None):
     if hasattr(codec, 'time_shift_id'):
       return np.array([codec.time_shift_id(1)], np.int32)
     return np.array([0], np.int32)   # START for the polyphony encoding
-  events = codec.encode(sequence)
+  try:
+    events = np.asarray(codec.encode(sequence), np.int32)
+  except EncodingError as e:
+    raise UsageError(f'the primer cannot be encoded with {codec.spec()["name"]}: '
+                     f'{e}') from e
+  end_id = getattr(codec, 'end_id', None)
+  if end_id is not None:
+    # The primer is continued, not ended (Magenta trims its trailing END).
+    events = events[events != end_id] if len(events) > 1 else events
   if len(events) == 0:
     raise UsageError('the primer has no notes')
-  return np.asarray(events, np.int32)
+  return events
 
 
 def control_values(run, notes_per_second=None, pitch_class_histogram=None):
@@ -126,13 +135,17 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
   run = run_dir_lib.load_run(run_dir)
   values = control_values(run, notes_per_second, pitch_class_histogram)
   primer = primer_events(run.codec, primer_midi, primer_pitches)
+  # An encoding's END would cut the output short: generation runs to length.
+  end_id = getattr(run.codec, 'end_id', None)
+  banned = () if end_id is None else (end_id,)
   tokens = np.tile(primer[None], (num_outputs, 1))
   block = num_steps if num_steps is not None else max(256, int(60 * duration_seconds))
   while True:
     total = tokens.shape[1] + block
     kwargs = dict(controls=_schedules(values, num_outputs, total),
                   temperature=temperature, top_k=top_k, top_p=top_p,
-                  seed=seed if seed is None else seed + tokens.shape[1])
+                  seed=seed if seed is None else seed + tokens.shape[1],
+                  banned_ids=banned)
     if beam_size > 1 or branch_factor > 1:
       tokens = sampler.beam_search(run.model, tokens, block, beam_size=beam_size,
                                    branch_factor=branch_factor, **kwargs)

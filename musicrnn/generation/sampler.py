@@ -1,8 +1,9 @@
 """Sampling event sequences from an autoregressive model, compiled.
 
-Works with any model exposing `initial_state(batch)` and
-`step(inputs, states) -> (logits [batch, vocab], states)` (the event LSTM
-now; the transformer's key/value cache and the dilated CNN's queues later).
+Works with any model exposing `initial_state(batch, max_length)` and
+`step(inputs, states) -> (logits [batch, vocab], states)`: the event LSTM's
+recurrent state, the Music Transformer's key/value cache, the dilated CNN's
+Fast WaveNet queues. States are lists of tensors with the batch first.
 
   tokens = sample(model, primer, num_steps=512, controls={'note_density': d},
                   temperature=1.0, top_k=0, top_p=1.0, seed=1)
@@ -16,11 +17,15 @@ import numpy as np
 import tensorflow as tf
 
 
-def filter_logits(logits, temperature=1.0, top_k=0, top_p=1.0):
+def filter_logits(logits, temperature=1.0, top_k=0, top_p=1.0, banned_ids=()):
   """Temperature, then top-k, then nucleus (top-p) filtering of [batch, vocab]
-  logits; filtered-out entries become -inf."""
+  logits; filtered-out entries and `banned_ids` (events generation must not
+  produce, such as the polyphony encoding's END) become -inf."""
   logits = logits / tf.maximum(tf.cast(temperature, logits.dtype), 1e-6)
   vocab = tf.shape(logits)[-1]
+  if banned_ids:
+    banned = tf.reduce_sum(tf.one_hot(list(banned_ids), vocab), axis=0) > 0
+    logits = tf.where(banned[None], tf.constant(-np.inf, logits.dtype), logits)
   if top_k:
     k = tf.minimum(top_k, vocab)
     kth = tf.math.top_k(logits, k=k).values[:, -1:]
@@ -44,11 +49,11 @@ def _control_at(controls, t):
 
 
 def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
-           top_k=0, top_p=1.0, seed=None):
+           top_k=0, top_p=1.0, seed=None, banned_ids=()):
   """Continues `primer` by `num_steps` sampled events, for a batch at once.
 
   Args:
-    model: has `initial_state(batch)` and `step(inputs, states)`.
+    model: has `initial_state(batch, max_length)` and `step(inputs, states)`.
     primer: int array [batch, primer_length >= 1] of event ids.
     num_steps: events to draw after the primer.
     controls: {name: array [batch, primer_length + num_steps, ...]}: the
@@ -57,6 +62,7 @@ def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
       is never used), or None.
     temperature, top_k, top_p: sampling filters (top_k 0 and top_p 1 are off).
     seed: makes the draw reproducible.
+    banned_ids: event ids never drawn.
 
   Returns:
     int32 array [batch, primer_length + num_steps]: the primer, then the
@@ -75,15 +81,16 @@ def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
                        f'needs {total}')
   seed_pair = tf.constant([seed or 0, 0 if seed is not None else
                            np.random.randint(1 << 30)], tf.int64)
-  fn = _compiled_loop(model, float(temperature), int(top_k), float(top_p))
+  fn = _compiled_loop(model, float(temperature), int(top_k), float(top_p),
+                      tuple(int(i) for i in banned_ids))
   return fn(primer, controls, tf.constant(num_steps), seed_pair).numpy()[:batch]
 
 
 _LOOPS = {}
 
 
-def _compiled_loop(model, temperature, top_k, top_p):
-  key = (id(model), temperature, top_k, top_p)
+def _compiled_loop(model, temperature, top_k, top_p, banned_ids):
+  key = (id(model), temperature, top_k, top_p, banned_ids)
   if key in _LOOPS:
     return _LOOPS[key]
 
@@ -92,7 +99,7 @@ def _compiled_loop(model, temperature, top_k, top_p):
     batch = tf.shape(primer)[0]
     primer_length = tf.shape(primer)[1]
     total = primer_length + num_steps
-    states = model.initial_state(batch)
+    states = model.initial_state(batch, total)
     output = tf.TensorArray(tf.int32, size=total)
     output = output.scatter(tf.range(primer_length), tf.transpose(primer))
 
@@ -112,7 +119,7 @@ def _compiled_loop(model, temperature, top_k, top_p):
 
     def sample_body(t, token, states, output):
       logits, states = model.step(inputs_at(t, token), states)
-      logits = filter_logits(logits, temperature, top_k, top_p)
+      logits = filter_logits(logits, temperature, top_k, top_p, banned_ids)
       step_seed = tf.random.experimental.stateless_fold_in(seed_pair, t)
       token = tf.cast(tf.random.stateless_categorical(
           logits, 1, seed=step_seed)[:, 0], tf.int32)
@@ -128,7 +135,7 @@ def _compiled_loop(model, temperature, top_k, top_p):
 
 
 def sample_naively(model, primer, num_steps, *, controls=None, temperature=1.0,
-                   top_k=0, top_p=1.0, seed=None):
+                   top_k=0, top_p=1.0, seed=None, banned_ids=()):
   """The baseline: a Python loop calling the model's full forward pass on the
   whole prefix once per event (what a first script does). Same sampling
   rule as `sample`; used by tests and benchmarks."""
@@ -141,7 +148,7 @@ def sample_naively(model, primer, num_steps, *, controls=None, temperature=1.0,
       inputs[name] = np.asarray(value)[:, 1:n + 1]
     logits = model(inputs)[:, -1]
     logits = filter_logits(tf.convert_to_tensor(logits), temperature, top_k,
-                           top_p).numpy()
+                           top_p, banned_ids).numpy()
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
     choice = np.array([rng.choice(len(p), p=p) for p in probs], np.int32)
@@ -150,7 +157,8 @@ def sample_naively(model, primer, num_steps, *, controls=None, temperature=1.0,
 
 
 def beam_search(model, primer, num_steps, *, beam_size, branch_factor,
-                controls=None, temperature=1.0, top_k=0, top_p=1.0, seed=None):
+                controls=None, temperature=1.0, top_k=0, top_p=1.0, seed=None,
+                banned_ids=()):
   """Magenta's stochastic beam search, for a batch of outputs.
 
   Every step, each of the `beam_size` sequences of an output draws
@@ -177,7 +185,7 @@ def beam_search(model, primer, num_steps, *, beam_size, branch_factor,
     return {k: np.repeat(v[:, t], repeat, axis=0) for k, v in controls.items()}
 
   step_fn = tf.function(model.step)
-  states = model.initial_state(batch)
+  states = model.initial_state(batch, primer_length + num_steps)
   for t in range(primer_length - 1):
     _, states = step_fn({'tokens': primer[:, t], **controls_at(t + 1, 1)}, states)
   states = [tf.repeat(s, beam_size, axis=0) for s in states]
@@ -189,7 +197,7 @@ def beam_search(model, primer, num_steps, *, beam_size, branch_factor,
   @tf.function
   def expand(tokens, control_inputs, states, step_seed):
     logits, states = model.step({'tokens': tokens, **control_inputs}, states)
-    logits = filter_logits(logits, temperature, top_k, top_p)
+    logits = filter_logits(logits, temperature, top_k, top_p, banned_ids)
     log_probs = tf.nn.log_softmax(logits)
     draws = tf.random.stateless_categorical(logits, branch_factor, seed=step_seed,
                                             dtype=tf.int32)

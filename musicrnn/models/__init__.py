@@ -6,6 +6,8 @@
 
 from musicrnn.errors import UsageError
 
+TRAINABLE_FAMILIES = ('event_lstm', 'music_transformer', 'dilated_cnn')
+
 
 def build_model(config, codec, controls):
   """The Keras model of `config.family`.
@@ -27,5 +29,25 @@ def build_model(config, codec, controls):
         cell=model_config['cell'], dropout_rate=model_config['dropout_rate'],
         embedding_size=model_config['embedding_size'],
         control_sizes=control_sizes, name='event_lstm')
+  if family == 'music_transformer':
+    from musicrnn.models.music_transformer import MusicTransformer  # pylint: disable=import-outside-toplevel
+    return MusicTransformer(
+        vocab_size=codec.vocab_size, num_layers=model_config['num_layers'],
+        num_heads=model_config['num_heads'], model_dim=model_config['model_dim'],
+        feed_forward_dim=model_config['feed_forward_dim'],
+        dropout_rate=model_config['dropout_rate'],
+        max_relative_distance=model_config['max_relative_distance'],
+        control_sizes=control_sizes, name='music_transformer')
+  if family == 'dilated_cnn':
+    from musicrnn.models.dilated_cnn import DilatedCNN  # pylint: disable=import-outside-toplevel
+    return DilatedCNN(
+        vocab_size=codec.vocab_size, num_blocks=model_config['num_blocks'],
+        num_layers_per_block=model_config['num_layers_per_block'],
+        kernel_size=model_config['kernel_size'],
+        residual_channels=model_config['residual_channels'],
+        skip_channels=model_config['skip_channels'],
+        dropout_rate=model_config['dropout_rate'],
+        embedding_size=model_config['embedding_size'],
+        control_sizes=control_sizes, name='dilated_cnn')
   raise UsageError(f'model family {family!r} cannot be trained yet; trainable '
-                   'families: event_lstm')
+                   f'families: {", ".join(TRAINABLE_FAMILIES)}')

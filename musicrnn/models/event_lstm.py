@@ -22,10 +22,9 @@ dropout, not unrolled), so on a GPU they run the cuDNN kernel.
 import keras
 from keras import ops
 
+from musicrnn.models import inputs as inputs_lib
+
 CELLS = ('lstm', 'gru')
-# Integer controls are one-hot encoded to their size; float controls are
-# vectors of their size.
-INTEGER_CONTROLS = ('note_density',)
 
 
 @keras.saving.register_keras_serializable('musicrnn')
@@ -83,15 +82,7 @@ class EventLSTM(keras.Model):
       x = self.embedding(tokens)
     else:
       x = ops.one_hot(tokens, self.vocab_size)
-    parts = [x]
-    for name, size in self.control_sizes.items():
-      if name not in inputs:
-        raise ValueError(f'this model is conditioned on {name!r}, which the '
-                         'inputs lack')
-      value = inputs[name]
-      if name in INTEGER_CONTROLS:
-        value = ops.one_hot(ops.cast(value, 'int32'), size)
-      parts.append(ops.cast(value, x.dtype))
+    parts = [x] + inputs_lib.control_parts(inputs, self.control_sizes, x.dtype)
     return ops.concatenate(parts, axis=-1) if len(parts) > 1 else x
 
   def _run(self, x, states, training):
@@ -111,8 +102,12 @@ class EventLSTM(keras.Model):
     logits, _ = self._run(self._features(inputs), None, training)
     return logits
 
-  def initial_state(self, batch_size):
-    """Zero states: a list of [batch, units] tensors, per layer (h, c)."""
+  def initial_state(self, batch_size, max_length=None):  # pylint: disable=unused-argument
+    """Zero states: a list of [batch, units] tensors, per layer (h, c).
+
+    `max_length` (the longest sequence to be generated) is part of the step
+    interface every family shares; a recurrent state does not need it.
+    """
     states = []
     for units in self.rnn_layer_sizes:
       states.extend([ops.zeros((batch_size, units))] * self.states_per_layer)
@@ -121,8 +116,8 @@ class EventLSTM(keras.Model):
   def step(self, inputs, states):
     """One event: inputs of shape [batch] (controls [batch, size]) -> logits
     [batch, vocab_size] and the next states; equals `call` step by step."""
-    expanded = {k: ops.expand_dims(v, 1) for k, v in inputs.items()}
-    logits, new_states = self._run(self._features(expanded), states, False)
+    logits, new_states = self._run(
+        self._features(inputs_lib.as_one_step(inputs)), states, False)
     return logits[:, 0], new_states
 
   def get_config(self):

@@ -113,6 +113,46 @@ def evaluate_model(model, data_dir, batch_size, *, split='eval',
   return metrics
 
 
+@keras.saving.register_keras_serializable('musicrnn')
+class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
+  """Linear warm-up to `learning_rate` over `warmup_steps`, then constant
+  (`decay='none'`) or inverse-square-root decay (`decay='rsqrt'`, the
+  transformer schedule of Vaswani et al. and Music Transformer)."""
+
+  DECAYS = ('none', 'rsqrt')
+
+  def __init__(self, learning_rate, warmup_steps, decay='none'):
+    if decay not in self.DECAYS:
+      raise UsageError(f'train.decay must be one of {self.DECAYS}, got {decay!r}')
+    if warmup_steps < 0:
+      raise UsageError(f'train.warmup_steps must be >= 0, got {warmup_steps}')
+    self.learning_rate = float(learning_rate)
+    self.warmup_steps = int(warmup_steps)
+    self.decay = decay
+
+  def __call__(self, step):
+    step = tf.cast(step, tf.float32) + 1.0
+    warmup = float(max(self.warmup_steps, 1))
+    factor = tf.minimum(1.0, step / warmup)
+    if self.decay == 'rsqrt':
+      factor *= tf.math.rsqrt(tf.maximum(step, warmup) / warmup)
+    return self.learning_rate * factor
+
+  def get_config(self):
+    return {'learning_rate': self.learning_rate,
+            'warmup_steps': self.warmup_steps, 'decay': self.decay}
+
+
+def learning_rate(train_config):
+  """The optimizer's learning rate: a float, or a WarmupSchedule when the
+  config sets `warmup_steps` or `decay`."""
+  warmup_steps = train_config.get('warmup_steps', 0)
+  decay = train_config.get('decay', 'none')
+  if not warmup_steps and decay == 'none':
+    return train_config.learning_rate
+  return WarmupSchedule(train_config.learning_rate, warmup_steps, decay)
+
+
 def _sample_inputs(config, controls):
   inputs = {'tokens': tf.zeros((1, 2), tf.int32)}
   for name, control in controls:
@@ -169,7 +209,7 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
   with strategy.scope():
     model = models.build_model(config, codec, controls)
     model(_sample_inputs(config, controls))
-    optimizer = keras.optimizers.Adam(config.train.learning_rate,
+    optimizer = keras.optimizers.Adam(learning_rate(config.train),
                                       global_clipnorm=config.train.clip_norm)
     optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, name='step', trainable=False)

@@ -1,0 +1,309 @@
+"""Music Transformer: a decoder-only transformer with relative attention.
+
+ids in, logits out, no file I/O (Huang et al. 2018, "Music Transformer").
+
+  model = MusicTransformer(vocab_size=388, num_layers=6, num_heads=8,
+                           model_dim=512, feed_forward_dim=2048,
+                           max_relative_distance=2048)
+  logits = model({'tokens': ids})            # [batch, time, vocab_size]
+
+  states = model.initial_state(batch_size, max_length=2048)
+  logits_t, states = model.step({'tokens': ids_t}, states)   # ids_t [batch]
+
+Each layer is pre-norm: relative global self-attention, then a ReLU
+feed-forward block, each with a residual connection. Attention logits are
+`q·k + q·E_(j-i)`, scaled by 1/sqrt(head size), where E holds one learned
+embedding per head and relative distance 0, -1, ..., -(max_relative_distance
+- 1) (farther distances share the last one, as Shaw et al. clip them). The
+relative term is computed with the paper's "skewing": `Q·Eᵀ` is an
+[L, L] matrix per head whose columns are distances, padded by one column,
+reshaped and sliced so that each row lines up with absolute key positions.
+That needs O(L·D) memory for the relative embeddings per layer, where the
+naive form (`relative_logits_naive`, gathering an [L, L, head size] tensor of
+embeddings per head) needs O(L²·D).
+
+Generation keeps a key/value cache per layer: a step computes the new
+token's query, key and value, writes the key and value at the step's
+position and attends over the positions so far, so a token costs one step
+through the layers instead of a pass over the whole prefix.
+
+Optional conditioning: the Performance RNN's control signals, projected to
+the model width and added to the event embedding.
+"""
+
+import keras
+from keras import ops
+import tensorflow as tf
+
+from musicrnn.models import inputs as inputs_lib
+
+_NEG_INF = -1e9
+
+
+def _distance_rows(embeddings, distances):
+  """Per-head embeddings [heads, n, depth] of relative `distances` (<= 0)."""
+  size = tf.shape(embeddings)[1]
+  index = tf.clip_by_value(distances + size - 1, 0, size - 1)
+  return tf.gather(embeddings, index, axis=1)
+
+
+def skew(relative_logits):
+  """[batch, heads, L, L] logits by distance -> by absolute key position.
+
+  Column r of row i of the input holds the logit of distance r - (L - 1);
+  in the output, entry (i, j) holds the logit of distance j - i. Entries with
+  j > i (future keys) are meaningless and must be masked.
+  """
+  shape = tf.shape(relative_logits)
+  batch, heads, length = shape[0], shape[1], shape[2]
+  padded = tf.pad(relative_logits, [[0, 0], [0, 0], [0, 0], [1, 0]])
+  reshaped = tf.reshape(padded, [batch, heads, length + 1, length])
+  return reshaped[:, :, 1:, :]
+
+
+def relative_logits_skewed(queries, embeddings):
+  """Relative logits by skewing: queries [batch, heads, L, depth], embeddings
+  [heads, max_distance, depth] -> [batch, heads, L, L] (valid where j <= i).
+
+  Memory: the [heads, L, depth] rows of E and the [L, L] logits themselves.
+  """
+  length = tf.shape(queries)[2]
+  rows = _distance_rows(embeddings, tf.range(length) - (length - 1))
+  return skew(tf.einsum('bhld,hmd->bhlm', queries, rows))
+
+
+def relative_logits_naive(queries, embeddings):
+  """The same logits as `relative_logits_skewed`, by gathering the embedding
+  of every (i, j) pair: an [heads, L, L, depth] tensor (O(L²·D) memory)."""
+  length = tf.shape(queries)[2]
+  positions = tf.range(length)
+  distances = tf.minimum(positions[None, :] - positions[:, None], 0)
+  pairs = _distance_rows(embeddings, distances)           # [heads, L, L, depth]
+  return tf.einsum('bhid,hijd->bhij', queries, pairs)
+
+
+def causal_mask(length):
+  """[L, L]: 1 where key j <= query i."""
+  return tf.linalg.band_part(tf.ones((length, length)), -1, 0)
+
+
+@keras.saving.register_keras_serializable('musicrnn')
+class RelativeSelfAttention(keras.layers.Layer):
+  """Causal multi-head self-attention with learned relative position logits."""
+
+  def __init__(self, num_heads, model_dim, max_relative_distance,
+               dropout_rate=0.0, **kwargs):
+    super().__init__(**kwargs)
+    if model_dim % num_heads:
+      raise ValueError(f'model_dim {model_dim} is not divisible by num_heads '
+                       f'{num_heads}')
+    if max_relative_distance < 1:
+      raise ValueError('max_relative_distance must be at least 1')
+    self.num_heads = int(num_heads)
+    self.model_dim = int(model_dim)
+    self.head_dim = self.model_dim // self.num_heads
+    self.max_relative_distance = int(max_relative_distance)
+    self.dropout_rate = float(dropout_rate)
+    self.qkv = keras.layers.Dense(3 * self.model_dim, name='qkv')
+    self.output_projection = keras.layers.Dense(self.model_dim, name='output')
+    self.dropout = keras.layers.Dropout(dropout_rate)
+
+  def build(self, input_shape):
+    self.qkv.build(input_shape)
+    self.output_projection.build(tuple(input_shape[:-1]) + (self.model_dim,))
+    self.relative_embeddings = self.add_weight(
+        name='relative_embeddings',
+        shape=(self.num_heads, self.max_relative_distance, self.head_dim),
+        initializer=keras.initializers.RandomNormal(stddev=self.head_dim ** -0.5))
+
+  def _split_heads(self, x):
+    """[batch, time, 3 * D] -> three [batch, time, heads, depth]."""
+    shape = tf.shape(x)
+    x = tf.reshape(x, [shape[0], shape[1], 3, self.num_heads, self.head_dim])
+    return x[:, :, 0], x[:, :, 1], x[:, :, 2]
+
+  def call(self, x, training=False):
+    queries, keys, values = (tf.transpose(t, [0, 2, 1, 3])
+                             for t in self._split_heads(self.qkv(x)))
+    # Both logit terms are linear in the queries: scale the [L, depth]
+    # queries rather than the [L, L] logits.
+    queries *= self.head_dim ** -0.5
+    logits = (tf.einsum('bhid,bhjd->bhij', queries, keys)
+              + relative_logits_skewed(queries, self.relative_embeddings))
+    mask = causal_mask(tf.shape(x)[1]) > 0
+    logits = tf.where(mask, logits, _NEG_INF)
+    weights = self.dropout(tf.nn.softmax(logits, axis=-1), training=training)
+    attended = tf.einsum('bhij,bhjd->bihd', weights, values)
+    shape = tf.shape(x)
+    return self.output_projection(
+        tf.reshape(attended, [shape[0], shape[1], self.model_dim]))
+
+  def step(self, x, cache_keys, cache_values, position):
+    """One position: x [batch, D], caches [batch, max_length, heads, depth],
+    position (scalar int32) -> output [batch, D] and the updated caches."""
+    queries, keys, values = self._split_heads(self.qkv(x[:, None]))
+    batch = tf.shape(x)[0]
+    index = tf.stack([tf.range(batch), tf.fill([batch], position)], axis=1)
+    cache_keys = tf.tensor_scatter_nd_update(cache_keys, index, keys[:, 0])
+    cache_values = tf.tensor_scatter_nd_update(cache_values, index, values[:, 0])
+    query = queries[:, 0] * self.head_dim ** -0.5          # [batch, heads, depth]
+    past_keys = cache_keys[:, :position + 1]
+    past_values = cache_values[:, :position + 1]
+    rows = _distance_rows(self.relative_embeddings,
+                          tf.range(position + 1) - position)
+    logits = (tf.einsum('bhd,bjhd->bhj', query, past_keys)
+              + tf.einsum('bhd,hjd->bhj', query, rows))
+    weights = tf.nn.softmax(logits, axis=-1)
+    attended = tf.einsum('bhj,bjhd->bhd', weights, past_values)
+    output = self.output_projection(tf.reshape(attended, [batch, self.model_dim]))
+    return output, cache_keys, cache_values
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(num_heads=self.num_heads, model_dim=self.model_dim,
+                  max_relative_distance=self.max_relative_distance,
+                  dropout_rate=self.dropout_rate)
+    return config
+
+
+@keras.saving.register_keras_serializable('musicrnn')
+class TransformerBlock(keras.layers.Layer):
+  """Pre-norm block: x + attention(norm(x)), then y + feed_forward(norm(y))."""
+
+  def __init__(self, num_heads, model_dim, feed_forward_dim,
+               max_relative_distance, dropout_rate=0.0, **kwargs):
+    super().__init__(**kwargs)
+    self.num_heads = int(num_heads)
+    self.model_dim = int(model_dim)
+    self.feed_forward_dim = int(feed_forward_dim)
+    self.max_relative_distance = int(max_relative_distance)
+    self.dropout_rate = float(dropout_rate)
+    self.attention_norm = keras.layers.LayerNormalization(name='attention_norm')
+    self.attention = RelativeSelfAttention(num_heads, model_dim,
+                                           max_relative_distance, dropout_rate,
+                                           name='attention')
+    self.feed_forward_norm = keras.layers.LayerNormalization(
+        name='feed_forward_norm')
+    self.feed_forward_in = keras.layers.Dense(feed_forward_dim, activation='relu',
+                                              name='feed_forward_in')
+    self.feed_forward_out = keras.layers.Dense(model_dim, name='feed_forward_out')
+    self.dropout = keras.layers.Dropout(dropout_rate)
+
+  def build(self, input_shape):
+    self.attention_norm.build(input_shape)
+    self.attention.build(input_shape)
+    self.feed_forward_norm.build(input_shape)
+    self.feed_forward_in.build(input_shape)
+    self.feed_forward_out.build(tuple(input_shape[:-1]) + (self.feed_forward_dim,))
+
+  def _feed_forward(self, x, training=False):
+    hidden = self.dropout(self.feed_forward_in(self.feed_forward_norm(x)),
+                          training=training)
+    return x + self.dropout(self.feed_forward_out(hidden), training=training)
+
+  def call(self, x, training=False):
+    x = x + self.dropout(self.attention(self.attention_norm(x), training=training),
+                         training=training)
+    return self._feed_forward(x, training)
+
+  def step(self, x, cache_keys, cache_values, position):
+    attended, cache_keys, cache_values = self.attention.step(
+        self.attention_norm(x), cache_keys, cache_values, position)
+    return self._feed_forward(x + attended), cache_keys, cache_values
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(num_heads=self.num_heads, model_dim=self.model_dim,
+                  feed_forward_dim=self.feed_forward_dim,
+                  max_relative_distance=self.max_relative_distance,
+                  dropout_rate=self.dropout_rate)
+    return config
+
+
+@keras.saving.register_keras_serializable('musicrnn')
+class MusicTransformer(keras.Model):
+  """Decoder-only relative-attention transformer (see the module docstring).
+
+  Args:
+    vocab_size: number of event ids.
+    num_layers, num_heads, model_dim, feed_forward_dim: the stack's shape.
+    dropout_rate: on the embedding, attention weights and residual branches.
+    max_relative_distance: distinct relative position embeddings per head.
+    control_sizes: {control name: size}; empty for an unconditioned model.
+  """
+
+  def __init__(self, vocab_size, num_layers=6, num_heads=8, model_dim=512,
+               feed_forward_dim=2048, dropout_rate=0.1,
+               max_relative_distance=2048, control_sizes=None, **kwargs):
+    super().__init__(**kwargs)
+    if num_layers < 1:
+      raise ValueError('num_layers must be at least 1')
+    self.vocab_size = int(vocab_size)
+    self.num_layers = int(num_layers)
+    self.num_heads = int(num_heads)
+    self.model_dim = int(model_dim)
+    self.feed_forward_dim = int(feed_forward_dim)
+    self.dropout_rate = float(dropout_rate)
+    self.max_relative_distance = int(max_relative_distance)
+    self.control_sizes = dict(sorted((control_sizes or {}).items()))
+    self.embedding = keras.layers.Embedding(vocab_size, model_dim,
+                                            name='embedding')
+    self.control_projection = (keras.layers.Dense(model_dim, name='controls')
+                               if self.control_sizes else None)
+    self.dropout = keras.layers.Dropout(dropout_rate)
+    self.blocks = []
+    for i in range(self.num_layers):
+      block = TransformerBlock(num_heads, model_dim, feed_forward_dim,
+                               max_relative_distance, dropout_rate,
+                               name=f'block_{i}')
+      # tf.train.Checkpoint follows attributes, not Keras' tracked lists.
+      setattr(self, f'block_{i}', block)
+      self.blocks.append(block)
+    self.final_norm = keras.layers.LayerNormalization(name='final_norm')
+    self.logits = keras.layers.Dense(vocab_size, name='logits')
+
+  def _embed(self, inputs, training):
+    x = self.embedding(ops.cast(inputs['tokens'], 'int32'))
+    if self.control_projection is not None:
+      parts = inputs_lib.control_parts(inputs, self.control_sizes, x.dtype)
+      x = x + self.control_projection(ops.concatenate(parts, axis=-1))
+    return self.dropout(x, training=training)
+
+  def call(self, inputs, training=False):
+    """Logits [batch, time, vocab_size] for a dict of [batch, time] inputs."""
+    x = self._embed(inputs, training)
+    for block in self.blocks:
+      x = block(x, training=training)
+    return self.logits(self.final_norm(x))
+
+  def initial_state(self, batch_size, max_length=None):
+    """[position [batch], then keys and values [batch, max_length, heads,
+    depth] per layer]: an empty cache for sequences up to `max_length`."""
+    if max_length is None:
+      raise ValueError('the transformer\'s key/value cache needs max_length')
+    head_dim = self.model_dim // self.num_heads
+    cache = tf.zeros((batch_size, max_length, self.num_heads, head_dim))
+    return [tf.zeros((batch_size,), tf.int32)] + [cache] * (2 * self.num_layers)
+
+  def step(self, inputs, states):
+    """One event: inputs of shape [batch] (controls [batch, size]) -> logits
+    [batch, vocab_size] and the next states; equals `call` step by step."""
+    positions, caches = states[0], states[1:]
+    position = positions[0]
+    x = self._embed(inputs_lib.as_one_step(inputs), False)[:, 0]
+    new_caches = []
+    for i, block in enumerate(self.blocks):
+      x, keys, values = block.step(x, caches[2 * i], caches[2 * i + 1], position)
+      new_caches.extend([keys, values])
+    logits = self.logits(self.final_norm(x))
+    return logits, [positions + 1] + new_caches
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(vocab_size=self.vocab_size, num_layers=self.num_layers,
+                  num_heads=self.num_heads, model_dim=self.model_dim,
+                  feed_forward_dim=self.feed_forward_dim,
+                  dropout_rate=self.dropout_rate,
+                  max_relative_distance=self.max_relative_distance,
+                  control_sizes=self.control_sizes)
+    return config
