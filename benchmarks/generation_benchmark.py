@@ -13,18 +13,16 @@ run it).
 """
 
 import json
-import os
-import platform
 import time
 
 from absl import app
 from absl import flags
 import numpy as np
-import tensorflow as tf
 
 from musicrnn.generation import sampler
 from musicrnn.models.event_lstm import EventLSTM
 from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.training import strategy as strategy_lib
 
 flags.DEFINE_string('run_dir', None, 'A trained run to sample from.')
 flags.DEFINE_string('output_json', None, 'Where to write the results.')
@@ -63,17 +61,8 @@ def _controls(model, batch, total):
   return controls
 
 
-def _device():
-  gpus = tf.config.list_physical_devices('GPU')
-  if gpus:
-    return f'{len(gpus)} GPU(s): ' + ', '.join(
-        tf.config.experimental.get_device_details(g).get('device_name', 'GPU')
-        for g in gpus)
-  return f'{platform.machine()}, {os.cpu_count()} CPUs, no accelerator'
-
-
 def run_benchmark(model, batch_sizes, num_steps, description):
-  results = {'device': _device(), 'model': description, 'num_steps': num_steps,
+  results = {'device': strategy_lib.describe_devices(), 'model': description, 'num_steps': num_steps,
              'runs': []}
   for batch in batch_sizes:
     primer = np.zeros((batch, 1), np.int32)

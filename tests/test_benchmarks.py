@@ -38,3 +38,37 @@ def test_generation_benchmark_smoke(tmp_path):
   for r in results['runs']:
     assert r['compiled_events_per_second'] > 0 and r['naive_events_per_second'] > 0
   assert 'CPU' in results['device'] or 'GPU' in results['device']
+
+
+def test_cached_step_benchmark_smoke(tmp_path):
+  out = tmp_path / 'cached.json'
+  result = subprocess.run(
+      [sys.executable, os.path.join('benchmarks', 'cached_step_benchmark.py'),
+       '--smoke', f'--output_json={out}'],
+      capture_output=True, text=True, cwd=testing_lib.REPO_ROOT, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(out) as f:
+    results = json.load(f)
+  assert [m['family'] for m in results['models']] == ['music_transformer',
+                                                      'dilated_cnn']
+  for model in results['models']:
+    assert [r['position'] for r in model['runs']] == [8, 32]
+    for r in model['runs']:
+      assert r['cached_seconds_per_token'] > 0
+      assert r['recomputed_seconds_per_token'] > 0
+
+
+def test_relative_attention_benchmark_smoke(tmp_path):
+  out = tmp_path / 'relative.json'
+  result = subprocess.run(
+      [sys.executable, os.path.join('benchmarks', 'relative_attention_benchmark.py'),
+       '--smoke', f'--output_json={out}'],
+      capture_output=True, text=True, cwd=testing_lib.REPO_ROOT, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(out) as f:
+    results = json.load(f)
+  assert results['max_abs_difference'] < 1e-4
+  assert [r['length'] for r in results['runs']] == [64, 128]
+  for r in results['runs']:
+    assert r['naive_embedding_tensor_bytes'] == r['length'] * r['skewed_embedding_rows_bytes']
+    assert r['skewed_peak_bytes'] >= 0 and r['naive_peak_bytes'] > 0

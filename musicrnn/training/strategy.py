@@ -31,3 +31,16 @@ def make_strategy(name, tpu=None):
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
   raise UsageError(f'--strategy={name!r} is not one of {", ".join(STRATEGIES)}')
+
+
+def describe_devices():
+  """One line naming the accelerators TensorFlow sees, or the CPU: benchmark
+  results say which device they came from."""
+  import os  # pylint: disable=import-outside-toplevel
+  import platform  # pylint: disable=import-outside-toplevel
+  gpus = tf.config.list_physical_devices('GPU')
+  if gpus:
+    return f'{len(gpus)} GPU(s): ' + ', '.join(
+        tf.config.experimental.get_device_details(g).get('device_name', 'GPU')
+        for g in gpus)
+  return f'{platform.machine()}, {os.cpu_count()} CPUs, no accelerator'
