@@ -41,14 +41,7 @@ def test_generation_benchmark_smoke(tmp_path):
 
 
 def test_cached_step_benchmark_smoke(tmp_path):
-  out = tmp_path / 'cached.json'
-  result = subprocess.run(
-      [sys.executable, os.path.join('benchmarks', 'cached_step_benchmark.py'),
-       '--smoke', f'--output_json={out}'],
-      capture_output=True, text=True, cwd=testing_lib.REPO_ROOT, timeout=600)
-  assert result.returncode == 0, result.stderr[-3000:]
-  with open(out) as f:
-    results = json.load(f)
+  results = _smoke_run('cached_step_benchmark', tmp_path)
   assert [m['family'] for m in results['models']] == ['music_transformer',
                                                       'dilated_cnn']
   for model in results['models']:
@@ -59,16 +52,21 @@ def test_cached_step_benchmark_smoke(tmp_path):
 
 
 def test_relative_attention_benchmark_smoke(tmp_path):
-  out = tmp_path / 'relative.json'
-  result = subprocess.run(
-      [sys.executable, os.path.join('benchmarks', 'relative_attention_benchmark.py'),
-       '--smoke', f'--output_json={out}'],
-      capture_output=True, text=True, cwd=testing_lib.REPO_ROOT, timeout=600)
-  assert result.returncode == 0, result.stderr[-3000:]
-  with open(out) as f:
-    results = json.load(f)
+  results = _smoke_run('relative_attention_benchmark', tmp_path)
   assert results['max_abs_difference'] < 1e-4
   assert [r['length'] for r in results['runs']] == [64, 128]
   for r in results['runs']:
     assert r['naive_embedding_tensor_bytes'] == r['length'] * r['skewed_embedding_rows_bytes']
     assert r['skewed_peak_bytes'] >= 0 and r['naive_peak_bytes'] > 0
+
+
+def _smoke_run(benchmark, tmp_path):
+  """Runs benchmarks/<benchmark>.py --smoke; returns the JSON it wrote."""
+  out = tmp_path / f'{benchmark}.json'
+  result = subprocess.run(
+      [sys.executable, os.path.join('benchmarks', f'{benchmark}.py'), '--smoke',
+       f'--output_json={out}'],
+      capture_output=True, text=True, cwd=testing_lib.REPO_ROOT, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(out) as f:
+    return json.load(f)

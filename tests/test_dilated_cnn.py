@@ -3,11 +3,11 @@ is what the dilations say; configs and checkpoints round-trip."""
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras
 
 from musicrnn.models.dilated_cnn import DilatedCNN
+import testing_lib
 
 
 def _model(**kwargs):
@@ -68,20 +68,7 @@ def test_bad_shapes_are_errors():
 
 
 def test_config_round_trip_saved_model_and_checkpoint(tmp_path):
-  rng = np.random.default_rng(2)
-  model = _model(control_sizes={'note_density': 8})
-  inputs = _inputs(rng, 2, 9, {'note_density': 8})
-  before = model(inputs).numpy()
-  clone = DilatedCNN.from_config(model.get_config())
-  assert clone.get_config() == model.get_config()
-  path = str(tmp_path / 'm.keras')
-  model.save(path)
-  np.testing.assert_allclose(keras.saving.load_model(path)(inputs).numpy(), before,
-                             atol=1e-6)
-  saved = tf.train.Checkpoint(model=model).save(str(tmp_path / 'ckpt'))
-  names = [n for n, _ in tf.train.list_variables(saved) if n.startswith('model/')]
-  assert len(names) == len(model.weights)
-  other = _model(control_sizes={'note_density': 8})
-  other(inputs)
-  tf.train.Checkpoint(model=other).restore(saved).assert_consumed()
-  np.testing.assert_allclose(other(inputs).numpy(), before, atol=1e-6)
+  inputs = _inputs(np.random.default_rng(2), 2, 9, {'note_density': 8})
+  testing_lib.check_model_round_trips(
+      _model(control_sizes={'note_density': 8}),
+      lambda: _model(control_sizes={'note_density': 8}), inputs, tmp_path)

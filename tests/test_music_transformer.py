@@ -8,6 +8,7 @@ import tensorflow as tf
 import keras
 
 from musicrnn.models import music_transformer as mt
+import testing_lib
 
 
 @pytest.mark.parametrize('length, max_distance', [(1, 4), (7, 16), (13, 5), (32, 32)])
@@ -98,20 +99,7 @@ def test_dropout_only_in_training():
 
 
 def test_config_round_trip_saved_model_and_checkpoint(tmp_path):
-  rng = np.random.default_rng(4)
-  model = _model(control_sizes={'note_density': 8})
-  inputs = _inputs(rng, 2, 5, {'note_density': 8})
-  before = model(inputs).numpy()
-  clone = mt.MusicTransformer.from_config(model.get_config())
-  assert clone.get_config() == model.get_config()
-  path = str(tmp_path / 'm.keras')
-  model.save(path)
-  np.testing.assert_allclose(keras.saving.load_model(path)(inputs).numpy(), before,
-                             atol=1e-6)
-  saved = tf.train.Checkpoint(model=model).save(str(tmp_path / 'ckpt'))
-  names = [n for n, _ in tf.train.list_variables(saved) if n.startswith('model/')]
-  assert len(names) == len(model.weights)
-  other = _model(control_sizes={'note_density': 8})
-  other(inputs)
-  tf.train.Checkpoint(model=other).restore(saved).assert_consumed()
-  np.testing.assert_allclose(other(inputs).numpy(), before, atol=1e-6)
+  inputs = _inputs(np.random.default_rng(4), 2, 5, {'note_density': 8})
+  testing_lib.check_model_round_trips(
+      _model(control_sizes={'note_density': 8}),
+      lambda: _model(control_sizes={'note_density': 8}), inputs, tmp_path)

@@ -67,3 +67,35 @@ def without_identity(sequence):
   copy.ClearField('filename')
   copy.ClearField('collection_name')
   return copy
+
+
+def check_model_round_trips(model, make_twin, inputs, tmp_dir):
+  """A Keras model's config, .keras file and tf.train.Checkpoint all give
+  back a model with the same outputs, and the checkpoint holds every weight.
+
+  Args:
+    model: a built model.
+    make_twin: () -> a fresh model of the same settings, not yet built.
+    inputs: an input dict for both.
+    tmp_dir: a pathlib folder for the files.
+  """
+  # pylint: disable=import-outside-toplevel
+  import keras
+  import numpy as np
+  import tensorflow as tf
+  before = keras.ops.convert_to_numpy(model(inputs))
+  clone = type(model).from_config(model.get_config())
+  assert clone.get_config() == model.get_config()
+  path = str(tmp_dir / 'model.keras')
+  model.save(path)
+  np.testing.assert_allclose(
+      keras.ops.convert_to_numpy(keras.saving.load_model(path)(inputs)), before,
+      atol=1e-6)
+  saved = tf.train.Checkpoint(model=model).save(str(tmp_dir / 'ckpt'))
+  names = [n for n, _ in tf.train.list_variables(saved) if n.startswith('model/')]
+  assert len(names) == len(model.weights)
+  twin = make_twin()
+  twin(inputs)
+  tf.train.Checkpoint(model=twin).restore(saved).assert_consumed()
+  np.testing.assert_allclose(keras.ops.convert_to_numpy(twin(inputs)), before,
+                             atol=1e-6)
