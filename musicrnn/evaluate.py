@@ -1,4 +1,9 @@
-r"""musicrnn_evaluate: NLL per event, perplexity and accuracy of a run, as JSON.
+r"""musicrnn_evaluate: how well a run models held-out data, as JSON.
+
+Autoregressive runs: NLL per event, perplexity and accuracy. Piano-roll GAN
+runs: the MuseGAN metrics (empty-bar rate, used pitch classes per bar,
+qualified-note rate) of the split's segments and of generated ones, side by
+side, and the critic's Wasserstein estimate.
 
   musicrnn_evaluate --run_dir=/tmp/perf_run [--data=/tmp/perf_dataset] \
     [--split=eval] [--output_json=/tmp/perf_run/nll.json]

@@ -20,7 +20,8 @@ from musicrnn.generation import generate
 flags.DEFINE_string('run_dir', None, 'A run directory written by musicrnn_train.')
 flags.DEFINE_string('output_dir', None, 'Where to write the MIDI files.')
 flags.DEFINE_integer('num_outputs', 1, 'Number of files to generate.', lower_bound=1)
-flags.DEFINE_integer('num_steps', None, 'Events to generate after the primer.')
+flags.DEFINE_integer('num_steps', None,
+                     'Events to generate after the primer (default 1000).')
 flags.DEFINE_float('duration_seconds', None,
                    'Generate until each output lasts this long (instead of '
                    '--num_steps).')
@@ -46,6 +47,18 @@ flags.DEFINE_bool('render_wav', False,
                   'MIDI soundfont (needs apt-get install fluidsynth and pip '
                   'install pyfluidsynth; says so when they are missing).')
 
+flags.DEFINE_integer('num_bars', None,
+                     'Piano-roll GAN: bars per output (default one segment); '
+                     'longer outputs join segments along a latent walk.')
+flags.DEFINE_enum('binarize', 'threshold', ['threshold', 'bernoulli'],
+                  'Piano-roll GAN: how cell probabilities become notes.')
+flags.DEFINE_float('threshold', 0.5,
+                   'Piano-roll GAN: probability above which a cell sounds '
+                   '(--binarize=threshold).')
+flags.DEFINE_float('latent_step', 0.5,
+                   'Piano-roll GAN: how far the noise moves between joined '
+                   'segments, 0 (repeat) to 1 (independent).')
+
 FLAGS = flags.FLAGS
 
 
@@ -69,19 +82,18 @@ def main(argv):
   if len(argv) > 1:
     raise UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   cli.require('run_dir', 'output_dir')
-  num_steps = FLAGS.num_steps
-  if num_steps is None and FLAGS.duration_seconds is None:
-    num_steps = 1000
   paths = generate.generate(
       FLAGS.run_dir, FLAGS.output_dir, num_outputs=FLAGS.num_outputs,
-      num_steps=num_steps, duration_seconds=FLAGS.duration_seconds,
+      num_steps=FLAGS.num_steps, duration_seconds=FLAGS.duration_seconds,
       temperature=FLAGS.temperature, top_k=FLAGS.top_k, top_p=FLAGS.top_p,
       seed=FLAGS.seed, primer_midi=FLAGS.primer_midi,
       primer_pitches=_list_flag('primer_pitches'),
       notes_per_second=FLAGS.notes_per_second,
       pitch_class_histogram=_list_flag('pitch_class_histogram', 12),
       render_png=FLAGS.render_png, render_wav=FLAGS.render_wav,
-      beam_size=FLAGS.beam_size, branch_factor=FLAGS.branch_factor)
+      beam_size=FLAGS.beam_size, branch_factor=FLAGS.branch_factor,
+      num_bars=FLAGS.num_bars, binarize=FLAGS.binarize, threshold=FLAGS.threshold,
+      latent_step=FLAGS.latent_step)
   for path in paths:
     print(path)
 

@@ -59,8 +59,8 @@ def main(argv):
   print(f'run {summary.run_dir}: steps {summary.start_step} -> '
         f'{summary.final_step}' + (' (resumed)' if summary.resumed else ''))
   if summary.evals:
-    last = summary.evals[-1]
-    print(f'eval NLL {last["nll"]:.4f} nats/event, accuracy {last["accuracy"]:.4f}')
+    print(f'eval at step {summary.evals[-1]["step"]}: '
+          f'{trainer.describe_eval(summary.evals[-1])}')
 
 
 def run():

@@ -47,3 +47,21 @@ def tiny_runs(tiny_datasets, tmp_path_factory):
                   eval_every=40, checkpoint_every=40, progress=False)
     out[name] = run_dir
   return out
+
+
+@pytest.fixture(scope='session')
+def gan_dataset(tmp_path_factory):
+  """A tiny piano-roll dataset of the committed fixtures (the bundled
+  piano-midi.de corpus changes tempo every beat, so it gives no 4-bar
+  segments): about 170 train and 9 eval segments."""
+  # pylint: disable=import-outside-toplevel
+  from musicrnn import configs
+  from musicrnn.pipelines import convert
+  from musicrnn.pipelines import dataset
+  import testing_lib
+  ns = str(tmp_path_factory.mktemp('fixtures_ns') / 'ns.tfrecord')
+  convert.convert_directory(testing_lib.TESTDATA, ns)
+  path = tmp_path_factory.mktemp('pianoroll_gan_tiny')
+  dataset.create_dataset(configs.get_config('pianoroll_gan_tiny'), ns, str(path),
+                         eval_ratio=0.5)
+  return str(path)

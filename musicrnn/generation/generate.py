@@ -106,33 +106,65 @@ def _schedules(values, batch, total):
           for name, value in values.items()}
 
 
+DEFAULT_NUM_STEPS = 1000
+BINARIZE = ('threshold', 'bernoulli')
+
+
 def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
              duration_seconds=None, temperature=1.0, top_k=0, top_p=1.0,
              seed=None, primer_midi=None, primer_pitches=None,
              notes_per_second=None, pitch_class_histogram=None,
-             render_png=False, render_wav=False, beam_size=1, branch_factor=1):
+             render_png=False, render_wav=False, beam_size=1, branch_factor=1,
+             num_bars=None, binarize='threshold', threshold=0.5,
+             latent_step=0.5):
   """Samples `num_outputs` MIDI files into `output_dir`; returns their paths.
 
   Args:
-    num_steps: events to generate after the primer; or
+    num_steps: events to generate after the primer (default 1000); or
     duration_seconds: generate until each output lasts this long.
     render_png: also write a piano-roll .png beside each .mid.
     render_wav: also write a .wav rendered with FluidSynth (skipped, with a
       warning saying how to install it, when FluidSynth is absent).
     beam_size, branch_factor: above 1, Magenta's stochastic beam search
       (`sampler.beam_search`) instead of plain sampling.
+    num_bars, binarize, threshold, latent_step: piano-roll GAN runs only;
+      see `generate_pianorolls`.
   """
-  if (num_steps is None) == (duration_seconds is None):
-    raise UsageError('give exactly one of --num_steps and --duration_seconds')
   if num_outputs < 1:
     raise UsageError(f'--num_outputs must be at least 1, got {num_outputs}')
+  run = run_dir_lib.load_run(run_dir)
+  if run.config.family == 'pianoroll_gan':
+    event_flags = {'num_steps': num_steps, 'duration_seconds': duration_seconds,
+                   'primer_midi': primer_midi, 'primer_pitches': primer_pitches,
+                   'notes_per_second': notes_per_second,
+                   'pitch_class_histogram': pitch_class_histogram}
+    given = [f'--{k}' for k, v in event_flags.items() if v is not None]
+    if (given or temperature != 1.0 or top_k or top_p != 1.0 or beam_size > 1
+        or branch_factor > 1):
+      raise UsageError(f'config {run.config.name!r} is a piano-roll GAN: it '
+                       'takes --num_bars, --binarize, --threshold and '
+                       '--latent_step, not ' + (', '.join(given) or
+                                                'sampling or beam flags'))
+    return generate_pianorolls(run, output_dir, num_outputs=num_outputs,
+                               num_bars=num_bars, binarize=binarize,
+                               threshold=threshold, latent_step=latent_step,
+                               seed=seed, render_png=render_png,
+                               render_wav=render_wav)
+  if num_bars is not None or binarize != 'threshold' or threshold != 0.5 \
+      or latent_step != 0.5:
+    raise UsageError('--num_bars, --binarize, --threshold and --latent_step are '
+                     f'for piano-roll GAN runs; {run.config.name!r} is '
+                     f'a {run.config.family} run')
+  if num_steps is not None and duration_seconds is not None:
+    raise UsageError('give one of --num_steps and --duration_seconds, not both')
+  if num_steps is None and duration_seconds is None:
+    num_steps = DEFAULT_NUM_STEPS
   if temperature <= 0:
     raise UsageError(f'--temperature must be > 0, got {temperature}')
   if not 0 < top_p <= 1:
     raise UsageError(f'--top_p must be in (0, 1], got {top_p}')
   if beam_size < 1 or branch_factor < 1:
     raise UsageError('--beam_size and --branch_factor must be at least 1')
-  run = run_dir_lib.load_run(run_dir)
   values = control_values(run, notes_per_second, pitch_class_histogram)
   primer = primer_events(run.codec, primer_midi, primer_pitches)
   # An encoding's END would cut the output short: generation runs to length.
@@ -156,12 +188,20 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
     sequences = [run.codec.decode(t) for t in tokens]
     if min(s.total_time for s in sequences) >= duration_seconds:
       break
-  os.makedirs(output_dir, exist_ok=True)
-  paths = []
-  for i, ids in enumerate(tokens):
+  sequences = []
+  for ids in tokens:
     sequence = run.codec.decode(ids)
     if duration_seconds is not None:
       sequence = _trim(sequence, duration_seconds)
+    sequences.append(sequence)
+  return _write(run, sequences, output_dir, render_png, render_wav)
+
+
+def _write(run, sequences, output_dir, render_png, render_wav):
+  """Writes each NoteSequence as MIDI (and .png/.wav); returns the paths."""
+  os.makedirs(output_dir, exist_ok=True)
+  paths = []
+  for i, sequence in enumerate(sequences):
     stem = os.path.join(output_dir, f'{run.config.name}_{i:03d}')
     paths.append(render.write_midi(sequence, stem + '.mid'))
     if render_png:
@@ -171,6 +211,67 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
   logging.info('musicrnn generate: wrote %d files to %s (checkpoint step %d)',
                len(paths), output_dir, run.step)
   return paths
+
+
+def latent_walk(num_outputs, num_segments, latent_dim, latent_step, rng):
+  """Noise [num_outputs, num_segments, latent_dim] for joined segments.
+
+  Segment k's noise is sqrt(1 - a²)·z(k-1) + a·ε with a = `latent_step`:
+  each vector is still standard normal (what the generator was trained
+  on), and neighbouring segments are correlated (1 - a² ... a = 1 makes
+  them independent, a = 0 repeats one segment).
+  """
+  z = rng.standard_normal((num_outputs, num_segments, latent_dim))
+  keep = np.sqrt(1.0 - latent_step ** 2)
+  for k in range(1, num_segments):
+    z[:, k] = keep * z[:, k - 1] + latent_step * z[:, k]
+  return z.astype(np.float32)
+
+
+def generate_pianorolls(run, output_dir, *, num_outputs=1, num_bars=None,
+                        binarize='threshold', threshold=0.5, latent_step=0.5,
+                        seed=None, render_png=False, render_wav=False):
+  """Samples piano rolls from a GAN run and writes them as MIDI.
+
+  Args:
+    run: a loaded piano-roll GAN run.
+    num_bars: bars per output (default one segment). Longer outputs join
+      segments end to end, generated from a latent walk (`latent_walk`), so
+      neighbouring segments share material; the last one is cut to length.
+    binarize: 'threshold' (a cell sounds where its probability exceeds
+      `threshold`) or 'bernoulli' (each cell drawn with its probability).
+    latent_step: 0..1, how far the noise moves between joined segments.
+
+  Returns:
+    The paths of the MIDI files.
+  """
+  if binarize not in BINARIZE:
+    raise UsageError(f'--binarize must be one of {BINARIZE}, got {binarize!r}')
+  if not 0 < threshold < 1:
+    raise UsageError(f'--threshold must be in (0, 1), got {threshold}')
+  if not 0 <= latent_step <= 1:
+    raise UsageError(f'--latent_step must be in [0, 1], got {latent_step}')
+  settings = run.codec.settings
+  bars_per_segment = settings.num_bars
+  num_bars = num_bars or bars_per_segment
+  if num_bars < 1:
+    raise UsageError(f'--num_bars must be at least 1, got {num_bars}')
+  num_segments = -(-num_bars // bars_per_segment)
+  rng = np.random.default_rng(seed)
+  noise = latent_walk(num_outputs, num_segments, run.model.latent_dim,
+                      latent_step, rng)
+  probabilities = run.model(
+      {'noise': noise.reshape(num_outputs * num_segments, -1)}).numpy()
+  steps, pitches = run.codec.segment_shape
+  probabilities = probabilities.reshape(num_outputs, num_segments * steps,
+                                        pitches)
+  probabilities = probabilities[:, :num_bars * settings.steps_per_bar]
+  if binarize == 'threshold':
+    rolls = probabilities > threshold
+  else:
+    rolls = rng.random(probabilities.shape) < probabilities
+  sequences = [run.codec.decode(roll.astype(np.uint8)) for roll in rolls]
+  return _write(run, sequences, output_dir, render_png, render_wav)
 
 
 def _trim(sequence, seconds):

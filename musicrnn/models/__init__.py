@@ -6,7 +6,21 @@
 
 from musicrnn.errors import UsageError
 
-TRAINABLE_FAMILIES = ('event_lstm', 'music_transformer', 'dilated_cnn')
+import numpy as np
+
+TRAINABLE_FAMILIES = ('event_lstm', 'music_transformer', 'dilated_cnn',
+                      'pianoroll_gan')
+
+
+def example_inputs(config, controls):
+  """A batch of one that builds the config's model when called on it."""
+  if config['family'] == 'pianoroll_gan':
+    return {'noise': np.zeros((1, config['model']['latent_dim']), np.float32)}
+  inputs = {'tokens': np.zeros((1, 2), np.int32)}
+  for name, control in controls:
+    inputs[name] = (np.zeros((1, 2), np.int32) if name == 'note_density'
+                    else np.zeros((1, 2, control.size), np.float32))
+  return inputs
 
 
 def build_model(config, codec, controls):
@@ -49,5 +63,18 @@ def build_model(config, codec, controls):
         dropout_rate=model_config['dropout_rate'],
         embedding_size=model_config['embedding_size'],
         control_sizes=control_sizes, name='dilated_cnn')
+  if family == 'pianoroll_gan':
+    from musicrnn.models.pianoroll_gan import PianorollGAN  # pylint: disable=import-outside-toplevel
+    steps, pitches = codec.segment_shape
+    return PianorollGAN(
+        num_steps=steps, num_pitches=pitches,
+        latent_dim=model_config['latent_dim'],
+        generator_channels=model_config['generator_channels'],
+        critic_channels=model_config['critic_channels'],
+        objective=model_config['objective'],
+        gradient_penalty_weight=model_config['gradient_penalty_weight'],
+        critic_updates_per_generator_update=model_config[
+            'critic_updates_per_generator_update'],
+        name='pianoroll_gan')
   raise UsageError(f'model family {family!r} cannot be trained yet; trainable '
                    f'families: {", ".join(TRAINABLE_FAMILIES)}')

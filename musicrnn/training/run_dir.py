@@ -16,7 +16,6 @@ import json
 import os
 
 import ml_collections
-import numpy as np
 import tensorflow as tf
 
 from musicrnn import encodings
@@ -135,11 +134,7 @@ def load_run(run_dir):
   codec = encodings.codec.codec_from_spec(encoding)
   controls = encodings.controls_from_config(config)
   model = models.build_model(config, codec, controls)
-  inputs = {'tokens': np.zeros((1, 1), np.int32)}
-  for name, control in controls:
-    inputs[name] = (np.zeros((1, 1), np.int32) if name == 'note_density'
-                    else np.zeros((1, 1, control.size), np.float32))
-  model(inputs)
+  model(models.example_inputs(config, controls))
   latest = tf.train.latest_checkpoint(checkpoint_dir(run_dir))
   if latest is None:
     raise UsageError(f'{run_dir} has no checkpoint yet; train it with musicrnn_train')

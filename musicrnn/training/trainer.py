@@ -25,11 +25,13 @@ import os
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from musicrnn import encodings
 from musicrnn import models
 from musicrnn.errors import UsageError
+from musicrnn.metrics import pianoroll as pianoroll_metrics
 from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import schema
@@ -89,12 +91,18 @@ def make_eval_step(model, strategy):
 
 def evaluate_model(model, data_dir, batch_size, *, split='eval',
                    description=None, strategy=None, max_batches=None,
-                   eval_step=None):
-  """NLL (nats per event), perplexity and accuracy of `model` on one split.
+                   eval_step=None, seed=0):
+  """Evaluates `model` on one split of a dataset.
 
-  Returns:
-    {'nll', 'perplexity', 'accuracy', 'events', 'batches'}.
+  Autoregressive models: NLL (nats per event), perplexity and accuracy,
+  {'nll', 'perplexity', 'accuracy', 'events', 'batches'}. Models that train
+  with their own step (the piano-roll GAN) have no likelihood: see
+  `evaluate_pianoroll_gan`.
   """
+  if has_own_train_step(model):
+    return evaluate_pianoroll_gan(model, data_dir, batch_size, split=split,
+                                  description=description,
+                                  max_batches=max_batches, seed=seed)
   strategy = strategy or tf.distribute.get_strategy()
   eval_step = eval_step or make_eval_step(model, strategy)
   ds = input_lib.make_dataset(data_dir, split, batch_size, shuffle=False,
@@ -111,6 +119,56 @@ def evaluate_model(model, data_dir, batch_size, *, split='eval',
              'events': int(events), 'batches': batches}
   metrics['perplexity'] = math.exp(min(metrics['nll'], 50.0))
   return metrics
+
+
+# Segments generated for the GAN's evaluation.
+GAN_EVAL_SAMPLES = 100
+
+
+def has_own_train_step(model):
+  """True for models that define their own training step (the GAN)."""
+  return hasattr(model, 'make_optimizers')
+
+
+def evaluate_pianoroll_gan(model, data_dir, batch_size, *, split='eval',
+                           description=None, max_batches=None,
+                           num_samples=GAN_EVAL_SAMPLES, seed=0):
+  """MuseGAN metrics of the split's real segments and of `num_samples`
+  generated ones (cells above 0.5 sound), and the critic's Wasserstein
+  estimate mean D(real) - mean D(generated).
+
+  Returns:
+    {'eval_data': metrics, 'generated': metrics, 'wasserstein', 'segments',
+    'batches'}; metrics as `musicrnn.metrics.pianoroll.pianoroll_metrics`.
+  """
+  description = description or description_lib.read_description(data_dir)
+  settings = encodings.codec.codec_from_spec(description['encoding']).settings
+  ds = input_lib.make_dataset(data_dir, split, batch_size, shuffle=False,
+                              repeat=False, description=description)
+  if max_batches:
+    ds = ds.take(max_batches)
+  real, real_scores, batches = [], [], 0
+  for (features,) in ds:
+    rolls = features[schema.PIANOROLL]
+    real.append(rolls.numpy())
+    real_scores.append(model.critic(rolls[..., None]).numpy()[:, 0])
+    batches += 1
+  generated = model({'noise': model.noise(num_samples, seed=(seed, 0))}).numpy()
+  generated_scores = model.critic(generated[..., None]).numpy()[:, 0]
+  real = np.concatenate(real) if real else np.zeros((0,) + generated.shape[1:])
+  steps_per_bar = settings.steps_per_bar
+  return {
+      'eval_data': pianoroll_metrics.pianoroll_metrics(real, steps_per_bar,
+                                                       settings.min_pitch),
+      'generated': pianoroll_metrics.pianoroll_metrics(generated > 0.5,
+                                                       steps_per_bar,
+                                                       settings.min_pitch),
+      'wasserstein': (float(np.concatenate(real_scores).mean()
+                            - generated_scores.mean()) if real_scores
+                      else float('nan')),
+      'segments': int(len(real)),
+      'batches': batches,
+  }
 
 
 @keras.saving.register_keras_serializable('musicrnn')
@@ -153,14 +211,128 @@ def learning_rate(train_config):
   return WarmupSchedule(train_config.learning_rate, warmup_steps, decay)
 
 
-def _sample_inputs(config, controls):
-  inputs = {'tokens': tf.zeros((1, 2), tf.int32)}
-  for name, control in controls:
-    if name == 'note_density':
-      inputs[name] = tf.zeros((1, 2), tf.int32)
-    else:
-      inputs[name] = tf.zeros((1, 2, control.size), tf.float32)
-  return inputs
+def _scalars(metrics, prefix=''):
+  """(name, value) for every number in a nested dict, names joined by '/'."""
+  for key, value in metrics.items():
+    if isinstance(value, dict):
+      yield from _scalars(value, f'{prefix}{key}/')
+    elif isinstance(value, (int, float)) and math.isfinite(value):
+      yield f'{prefix}{key}', value
+
+
+def _learning_rate_value(optimizer):
+  return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+class _EventObjective:
+  """Autoregressive models: Adam on the summed NLL of the real events."""
+
+  def __init__(self, model, config, strategy):
+    del strategy
+    self.model = model
+    self.optimizer = keras.optimizers.Adam(learning_rate(config.train),
+                                           global_clipnorm=config.train.clip_norm)
+    self.optimizer.build(model.trainable_variables)
+    self.optimizers = {'optimizer': self.optimizer}
+
+  def replica_step(self, features, labels, weights):
+    context = tf.distribute.get_replica_context()
+    global_weight = context.all_reduce(tf.distribute.ReduceOp.SUM,
+                                       tf.reduce_sum(weights))
+    variables = self.model.trainable_variables
+    with tf.GradientTape() as tape:
+      nll, correct, weight = event_sums(self.model, features, labels, weights,
+                                        True)
+      loss = nll / tf.maximum(global_weight, 1.0)
+    grads = tape.gradient(loss, variables)
+    self.optimizer.apply_gradients(zip(grads, variables))
+    return {'nll': nll, 'correct': correct, 'events': weight}
+
+  def record(self, totals, steps, elapsed):
+    del steps
+    events = max(totals['events'], 1.0)
+    return {'loss': totals['nll'] / events, 'accuracy': totals['correct'] / events,
+            'learning_rate': _learning_rate_value(self.optimizer),
+            'events_per_second': totals['events'] / elapsed}
+
+  bar_labels = ['loss', 'accuracy', 'events/s']
+
+  @staticmethod
+  def bar_values(record):
+    return [('loss', record['loss']), ('accuracy', record['accuracy']),
+            ('events/s', record['events_per_second'])]
+
+  @staticmethod
+  def log_line(record):
+    return ('loss {loss:.4f} accuracy {accuracy:.4f} lr {learning_rate:.2g} '
+            '{steps_per_second:.2f} steps/s {events_per_second:.0f} '
+            'events/s'.format(**record))
+
+  @staticmethod
+  def describe_eval(metrics):
+    return (f'NLL {metrics["nll"]:.4f} nats/event, perplexity '
+            f'{metrics["perplexity"]:.2f}, accuracy {metrics["accuracy"]:.4f} '
+            f'over {metrics["events"]} events')
+
+
+class _OwnStepObjective:
+  """Models with their own `train_step` (the piano-roll GAN): the model's
+  step and optimizers; its metrics are averaged over replicas and steps."""
+
+  def __init__(self, model, config, strategy):
+    self.model = model
+    self.replicas = strategy.num_replicas_in_sync
+    self.optimizers = model.make_optimizers(config.model.generator_learning_rate,
+                                            config.model.critic_learning_rate)
+
+  def replica_step(self, features):
+    rolls = features[schema.PIANOROLL]
+    values = self.model.train_step(rolls)
+    values['segments'] = tf.cast(tf.shape(rolls)[0], tf.float32)
+    return values
+
+  def record(self, totals, steps, elapsed):
+    # Each step's value is the sum over replicas of replica means.
+    record = {name: value / (steps * self.replicas)
+              for name, value in totals.items() if name != 'segments'}
+    record['segments_per_second'] = totals['segments'] / elapsed
+    for name, optimizer in self.optimizers.items():
+      record[name.replace('optimizer', 'learning_rate')] = _learning_rate_value(
+          optimizer)
+    return record
+
+  bar_labels = ['critic', 'generator', 'W']
+
+  @staticmethod
+  def bar_values(record):
+    return [('critic', record['critic_loss']),
+            ('generator', record['generator_loss']),
+            ('W', record['wasserstein'])]
+
+  @staticmethod
+  def log_line(record):
+    return ('critic_loss {critic_loss:.4f} generator_loss {generator_loss:.4f} '
+            'gradient_penalty {gradient_penalty:.4f} wasserstein '
+            '{wasserstein:.4f} {steps_per_second:.2f} steps/s '
+            '{segments_per_second:.0f} segments/s'.format(**record))
+
+  @staticmethod
+  def describe_eval(metrics):
+    real, fake = metrics['eval_data'], metrics['generated']
+    return ('eval data vs generated: empty bars {:.3f} / {:.3f}, pitch classes '
+            'per bar {:.2f} / {:.2f}, qualified notes {:.3f} / {:.3f}; '
+            'Wasserstein estimate {:.3f}'.format(
+                real['empty_bar_rate'], fake['empty_bar_rate'],
+                real['used_pitch_classes'], fake['used_pitch_classes'],
+                real['qualified_note_rate'], fake['qualified_note_rate'],
+                metrics['wasserstein']))
+
+
+def describe_eval(metrics):
+  """One line for an evaluation's metrics, of either kind."""
+  if 'generated' in metrics:
+    return _OwnStepObjective.describe_eval(metrics)
+  return _EventObjective.describe_eval(metrics)
 
 
 def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
@@ -208,12 +380,12 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
   batch_size = config.train.batch_size
   with strategy.scope():
     model = models.build_model(config, codec, controls)
-    model(_sample_inputs(config, controls))
-    optimizer = keras.optimizers.Adam(learning_rate(config.train),
-                                      global_clipnorm=config.train.clip_norm)
-    optimizer.build(model.trainable_variables)
+    model(models.example_inputs(config, controls))
     step = tf.Variable(0, dtype=tf.int64, name='step', trainable=False)
-  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+    objective = (_OwnStepObjective(model, config, strategy)
+                 if has_own_train_step(model)
+                 else _EventObjective(model, config, strategy))
+  checkpoint = tf.train.Checkpoint(model=model, step=step, **objective.optimizers)
   manager = tf.train.CheckpointManager(
       checkpoint, run_dir_lib.checkpoint_dir(run_dir),
       max_to_keep=keep_checkpoints)
@@ -233,52 +405,38 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
                                     description=description)
   iterator = iter(strategy.experimental_distribute_dataset(train_ds))
 
-  def train_replica(features, labels, weights):
-    context = tf.distribute.get_replica_context()
-    global_weight = context.all_reduce(tf.distribute.ReduceOp.SUM,
-                                       tf.reduce_sum(weights))
-    with tf.GradientTape() as tape:
-      nll, correct, weight = event_sums(model, features, labels, weights, True)
-      loss = nll / tf.maximum(global_weight, 1.0)
-    grads = tape.gradient(loss, model.trainable_variables)
-    optimizer.apply_gradients(zip(grads, model.trainable_variables))
-    return nll, correct, weight
-
-  def reduce(values):
-    return [strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
-            for v in values]
-
   @tf.function
   def train_step(iterator):
-    values = strategy.run(train_replica, args=next(iterator))
+    values = strategy.run(objective.replica_step, args=next(iterator))
     step.assign_add(1)
-    return reduce(values)
+    return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+            for name, value in values.items()}
 
-  eval_step = make_eval_step(model, strategy)
+  eval_step = None if has_own_train_step(model) else make_eval_step(model, strategy)
 
   writer = tf.summary.create_file_writer(os.path.join(run_dir, 'train'))
   eval_writer = tf.summary.create_file_writer(os.path.join(run_dir, 'eval'))
 
   def evaluate():
-    metrics = {'step': int(step.numpy())}
+    current = int(step.numpy())
+    metrics = {'step': current}
     metrics.update(evaluate_model(model, eval_dir, batch_size,
                                   description=eval_description,
                                   strategy=strategy, max_batches=eval_max_batches,
-                                  eval_step=eval_step))
-    with eval_writer.as_default(step=int(step.numpy())):
-      for key in ('nll', 'accuracy', 'perplexity'):
-        tf.summary.scalar(key, metrics[key])
+                                  eval_step=eval_step, seed=seed or 0))
+    with eval_writer.as_default(step=current):
+      for key, value in _scalars(metrics):
+        if key not in ('step', 'batches'):
+          tf.summary.scalar(key, value)
     run_dir_lib.write_json_atomically(
         os.path.join(run_dir, run_dir_lib.EVAL_METRICS_JSON), metrics)
-    logging.info('musicrnn train: eval at step %d: NLL %.4f nats/event, '
-                 'perplexity %.2f, accuracy %.4f over %d events', metrics['step'],
-                 metrics['nll'], metrics['perplexity'], metrics['accuracy'],
-                 metrics['events'])
+    logging.info('musicrnn train: eval at step %d: %s', current,
+                 objective.describe_eval(metrics))
     summary.evals.append(metrics)
 
-  bar = keras.utils.Progbar(num_steps, stateful_metrics=['loss', 'accuracy', 'events/s']) \
+  bar = keras.utils.Progbar(num_steps, stateful_metrics=objective.bar_labels) \
       if progress else None
-  totals = [0.0, 0.0, 0.0]
+  totals = {}
   interval_start = time.time()
   interval_steps = 0
   logging.info('musicrnn train: config %s, %s, steps %d -> %d, batch %d, '
@@ -286,34 +444,25 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
                num_steps, batch_size, strategy.num_replicas_in_sync)
   while int(step.numpy()) < num_steps:
     values = train_step(iterator)
-    totals = [t + float(v) for t, v in zip(totals, values)]
+    for name, value in values.items():
+      totals[name] = totals.get(name, 0.0) + float(value)
     interval_steps += 1
     current = int(step.numpy())
     if current % log_every == 0 or current == num_steps:
       elapsed = max(time.time() - interval_start, 1e-9)
-      nll, correct, events = totals
-      record = {
-          'step': current,
-          'loss': nll / max(events, 1.0),
-          'accuracy': correct / max(events, 1.0),
-          'learning_rate': float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
-          'steps_per_second': interval_steps / elapsed,
-          'events_per_second': events / elapsed,
-      }
+      record = {'step': current}
+      record.update(objective.record(totals, interval_steps, elapsed))
+      record['steps_per_second'] = interval_steps / elapsed
       summary.history.append(record)
       with writer.as_default(step=current):
         for key, value in record.items():
           if key != 'step':
             tf.summary.scalar(key, value)
       if bar is not None:
-        bar.update(current, values=[('loss', record['loss']),
-                                    ('accuracy', record['accuracy']),
-                                    ('events/s', record['events_per_second'])])
-      logging.info('musicrnn train: step %d loss %.4f accuracy %.4f lr %.2g '
-                   '%.2f steps/s %.0f events/s', current, record['loss'],
-                   record['accuracy'], record['learning_rate'],
-                   record['steps_per_second'], record['events_per_second'])
-      totals = [0.0, 0.0, 0.0]
+        bar.update(current, values=objective.bar_values(record))
+      logging.info('musicrnn train: step %d %s', current,
+                   objective.log_line(record))
+      totals = {}
       interval_steps = 0
     if current % checkpoint_every == 0 or current == num_steps:
       manager.save(checkpoint_number=current)
