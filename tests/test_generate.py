@@ -94,7 +94,7 @@ def test_mistakes_are_usage_errors(tiny_runs, tmp_path):
   with pytest.raises(UsageError, match='12 non-negative'):
     generate.generate(tiny_runs[MULTI], str(tmp_path), num_steps=5,
                       pitch_class_histogram=[1, 2])
-  with pytest.raises(UsageError, match='exactly one'):
+  with pytest.raises(UsageError, match='not both'):
     generate.generate(tiny_runs[PLAIN], str(tmp_path), num_steps=5,
                       duration_seconds=2.0)
 
