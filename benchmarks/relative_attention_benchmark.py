@@ -114,7 +114,7 @@ def main(argv):
   if not FLAGS.output_json:
     raise app.UsageError('--output_json is required')
   from musicrnn.training import strategy as strategy_lib  # pylint: disable=import-outside-toplevel
-  lengths = [64, 128] if FLAGS.smoke else [int(n) for n in FLAGS.lengths]
+  lengths = [64] if FLAGS.smoke else [int(n) for n in FLAGS.lengths]
   heads, depth = FLAGS.num_heads, FLAGS.head_dim
   results = {'device': strategy_lib.describe_devices(), 'batch_size': 1,
              'num_heads': heads, 'head_dim': depth,

@@ -54,7 +54,7 @@ def test_cached_step_benchmark_smoke(tmp_path):
 def test_relative_attention_benchmark_smoke(tmp_path):
   results = _smoke_run('relative_attention_benchmark', tmp_path)
   assert results['max_abs_difference'] < 1e-4
-  assert [r['length'] for r in results['runs']] == [64, 128]
+  assert [r['length'] for r in results['runs']] == [64]
   for r in results['runs']:
     assert r['naive_embedding_tensor_bytes'] == r['length'] * r['skewed_embedding_rows_bytes']
     assert r['skewed_peak_bytes'] >= 0 and r['naive_peak_bytes'] > 0
