@@ -19,12 +19,7 @@ def _model(**kwargs):
 
 
 def _inputs(rng, batch, time, controls):
-  inputs = {'tokens': rng.integers(0, 20, size=(batch, time)).astype('int32')}
-  if 'note_density' in controls:
-    inputs['note_density'] = rng.integers(0, 8, size=(batch, time)).astype('int32')
-  if 'pitch_histogram' in controls:
-    inputs['pitch_histogram'] = rng.random((batch, time, 12)).astype('float32')
-  return inputs
+  return testing_lib.random_event_inputs(rng, batch, time, 20, controls)
 
 
 @pytest.mark.parametrize('kernel_size, embedding_size, controls', [

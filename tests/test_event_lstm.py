@@ -6,16 +6,10 @@ import pytest
 import keras
 
 from musicrnn.models.event_lstm import EventLSTM
+import testing_lib
 
 
-def _inputs(rng, batch, time, vocab, controls):
-  inputs = {'tokens': rng.integers(0, vocab, size=(batch, time)).astype('int32')}
-  if 'note_density' in controls:
-    inputs['note_density'] = rng.integers(0, 8, size=(batch, time)).astype('int32')
-  if 'pitch_histogram' in controls:
-    h = rng.random((batch, time, 12)).astype('float32')
-    inputs['pitch_histogram'] = h / h.sum(-1, keepdims=True)
-  return inputs
+_inputs = testing_lib.random_event_inputs
 
 
 @pytest.mark.parametrize('cell, embedding_size, controls', [

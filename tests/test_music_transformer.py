@@ -50,12 +50,7 @@ def _model(**kwargs):
 
 
 def _inputs(rng, batch, time, controls):
-  inputs = {'tokens': rng.integers(0, 24, size=(batch, time)).astype('int32')}
-  if 'note_density' in controls:
-    inputs['note_density'] = rng.integers(0, 8, size=(batch, time)).astype('int32')
-  if 'pitch_histogram' in controls:
-    inputs['pitch_histogram'] = rng.random((batch, time, 12)).astype('float32')
-  return inputs
+  return testing_lib.random_event_inputs(rng, batch, time, 24, controls)
 
 
 @pytest.mark.parametrize('controls', [{}, {'note_density': 8, 'pitch_histogram': 12}])

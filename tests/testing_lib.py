@@ -99,3 +99,15 @@ def check_model_round_trips(model, make_twin, inputs, tmp_dir):
   tf.train.Checkpoint(model=twin).restore(saved).assert_consumed()
   np.testing.assert_allclose(keras.ops.convert_to_numpy(twin(inputs)), before,
                              atol=1e-6)
+
+
+def random_event_inputs(rng, batch, time, vocab, controls):
+  """A random model input dict: token ids in [0, vocab) and, for the names
+  in `controls`, note-density classes and normalised pitch histograms."""
+  inputs = {'tokens': rng.integers(0, vocab, size=(batch, time)).astype('int32')}
+  if 'note_density' in controls:
+    inputs['note_density'] = rng.integers(0, 8, size=(batch, time)).astype('int32')
+  if 'pitch_histogram' in controls:
+    histogram = rng.random((batch, time, 12)).astype('float32')
+    inputs['pitch_histogram'] = histogram / histogram.sum(-1, keepdims=True)
+  return inputs
