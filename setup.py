@@ -24,6 +24,8 @@ setuptools.setup(
         # TFRecord checksums for Beam's TFRecord sink and source.
         'google-crc32c>=1.5',
         'tensorflow-datasets>=4.9.10,<5',
+        # The `tfds` command line (tfds build) imports it.
+        'mlcroissant>=1.0',
         'absl-py>=2.1,<3',
         'ml-collections>=1.0,<2',
         'numpy>=1.26,<3',

@@ -11,6 +11,7 @@ Entry points (`musicrnn/convert.py`, ...) define their flags and call
 """
 
 import logging
+import os
 import sys
 
 from absl import app
@@ -20,20 +21,30 @@ from musicrnn.errors import UsageError
 
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
 class _QuietLibraries(logging.Filter):
   """Drops library chatter below WARNING; keeps musicrnn's own lines.
 
+  A line is musicrnn's when it was logged from a file of this package
+  (TensorFlow and TFDS log through absl, so the logger name cannot tell).
   In Beam's multi-processing mode each worker process prints its own log to
   the same terminal, and Beam's job service relays a second copy of every
   worker line to the driver's logger: the relayed copies are dropped.
   """
 
+  def __init__(self):
+    super().__init__()
+    self._main_file = os.path.abspath(sys.argv[0]) if sys.argv else ''
+
   def filter(self, record):
-    if record.name.startswith(('musicrnn', '__main__', 'absl')) or record.name == 'root':
-      return True
     if record.name.endswith('local_job_service') and record.levelno < logging.ERROR:
       return False
-    return record.levelno >= logging.WARNING
+    if record.levelno >= logging.WARNING:
+      return True
+    path = record.pathname or ''
+    return path.startswith(_PACKAGE_DIR) or path == self._main_file
 
 
 def _configure_logging():

@@ -14,10 +14,15 @@ from absl import flags
 from musicrnn import cli
 from musicrnn.errors import UsageError
 from musicrnn.metrics import nll
+from musicrnn.tfrecords import sources
 
 flags.DEFINE_string('run_dir', None, 'A run directory written by musicrnn_train.')
 flags.DEFINE_string('data', None,
-                    'Dataset folder (default: the one the run was trained on).')
+                    'Data to score (default: what the run was trained on): '
+                    + sources.FORMS + '.')
+flags.DEFINE_string('tfds_data_dir', None,
+                    'Where tfds:NAME datasets live (default: TFDS\'s, '
+                    '~/tensorflow_datasets or $TFDS_DATA_DIR).')
 flags.DEFINE_enum('split', 'eval', ['eval', 'train'], 'Which split to score.')
 flags.DEFINE_integer('batch_size', None, 'Default: the config\'s batch size.')
 flags.DEFINE_integer('max_batches', None, 'Cap on batches (default: all).')
@@ -32,7 +37,8 @@ def main(argv):
   cli.require('run_dir')
   metrics = nll.evaluate_run(FLAGS.run_dir, FLAGS.data, split=FLAGS.split,
                              batch_size=FLAGS.batch_size,
-                             max_batches=FLAGS.max_batches)
+                             max_batches=FLAGS.max_batches,
+                             tfds_data_dir=FLAGS.tfds_data_dir)
   text = nll.to_json(metrics)
   if FLAGS.output_json:
     with open(FLAGS.output_json, 'w') as f:

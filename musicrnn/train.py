@@ -3,6 +3,11 @@ r"""musicrnn_train: train a config's model on a musicrnn dataset.
   musicrnn_train --config=performance_with_dynamics \
     --train_data=/tmp/perf_dataset --run_dir=/tmp/perf_run --num_steps=20000
 
+--train_data takes a dataset folder of musicrnn_create_dataset, a TFDS
+dataset built with musicrnn's builder (--train_data=tfds:musicrnn/polyphony
+with --tfds_data_dir, or the dataset's folder), or a glob of SequenceExample
+TFRecord files.
+
 Override hparams Magenta-style (--hparams="batch_size=32,rnn_layer_sizes=[256,256]")
 or with dotted flags (--config.train.learning_rate=3e-4). A killed run resumes
 from its last checkpoint when started again with the same --run_dir.
@@ -13,16 +18,20 @@ from absl import flags
 from musicrnn import cli
 from musicrnn import configs
 from musicrnn.errors import UsageError
+from musicrnn.tfrecords import sources
 from musicrnn.training import strategy as strategy_lib
 from musicrnn.training import trainer
 
 flags.DEFINE_string('config', None, 'Named config; see musicrnn.configs.names().')
 flags.DEFINE_string('hparams', '', 'Magenta-style overrides, e.g. "batch_size=32".')
 flags.DEFINE_string('train_data', None,
-                    'Dataset folder from musicrnn_create_dataset (its train split).')
+                    'Training data (its train split): ' + sources.FORMS + '.')
 flags.DEFINE_string('eval_data', None,
-                    'Dataset folder whose eval split is evaluated (default: '
-                    '--train_data).')
+                    'Data whose eval split is evaluated, in the same forms '
+                    '(default: --train_data when it has an eval split).')
+flags.DEFINE_string('tfds_data_dir', None,
+                    'Where tfds:NAME datasets live (default: TFDS\'s, '
+                    '~/tensorflow_datasets or $TFDS_DATA_DIR).')
 flags.DEFINE_string('run_dir', None,
                     'Folder for config.json, checkpoints and TensorBoard events.')
 flags.DEFINE_integer('num_steps', 10000, 'Total training steps of the run.',
@@ -52,7 +61,8 @@ def main(argv):
   strategy = strategy_lib.make_strategy(FLAGS.strategy, FLAGS.tpu)
   summary = trainer.train(
       config, FLAGS.train_data, FLAGS.run_dir, num_steps=FLAGS.num_steps,
-      eval_dir=FLAGS.eval_data, strategy=strategy, seed=FLAGS.seed,
+      eval_data=FLAGS.eval_data, tfds_data_dir=FLAGS.tfds_data_dir,
+      strategy=strategy, seed=FLAGS.seed,
       checkpoint_every=FLAGS.checkpoint_every,
       keep_checkpoints=FLAGS.keep_checkpoints, eval_every=FLAGS.eval_every,
       eval_max_batches=FLAGS.eval_max_batches, log_every=FLAGS.log_every)

@@ -16,6 +16,7 @@ from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import schema
+from musicrnn.tfrecords import sources
 import testing_lib
 
 QUICKSTART = os.path.join(testing_lib.REPO_ROOT, 'musicrnn', 'quickstart_corpus')
@@ -49,9 +50,9 @@ def build(name, notesequences, output_dir, **kwargs):
 
 
 def read_examples(output_dir, split):
-  description = json.load(open(os.path.join(output_dir, 'dataset.json')))
-  files = input_lib.split_files(str(output_dir), description, split)
-  parse = input_lib.parse_fn(tuple(description['sequence_features']), 84)
+  source = sources.DatasetFolder(str(output_dir))
+  files = source.files(split)
+  parse = input_lib.parse_fn(tuple(source.description['sequence_features']), 84)
   out = []
   for record in tf.data.TFRecordDataset(files):
     context, _ = tf.io.parse_single_sequence_example(

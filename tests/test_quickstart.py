@@ -1,10 +1,19 @@
-"""musicrnn_quickstart runs end to end on the bundled corpus."""
+"""musicrnn_quickstart runs end to end on the bundled corpus (tiny setting)."""
 
+import json
 import os
 import subprocess
 import sys
 
+import note_seq
+import pytest
+
+from musicrnn import quickstart
+from musicrnn.errors import UsageError
 import testing_lib
+
+TINY = ('--config=performance_with_dynamics_tiny', '--hparams=learning_rate=1e-2',
+        '--num_steps=40', '--num_outputs=2', '--duration_seconds=3', '--seed=0')
 
 
 def _quickstart(*args):
@@ -15,17 +24,41 @@ def _quickstart(*args):
 
 def test_quickstart_end_to_end(tmp_path):
   out = str(tmp_path / 'qs')
-  result = _quickstart(f'--output_dir={out}')
-  assert result.returncode == 0, result.stderr
+  result = _quickstart(f'--output_dir={out}', *TINY)
+  assert result.returncode == 0, result.stderr[-3000:]
+  for number, stage in enumerate(('convert', 'dataset', 'train', 'generate'), 1):
+    assert f'== [{number}/4] {stage}' in result.stdout
   assert 'files seen 12 = converted 12 + duplicates 0 + failed 0' in result.stdout
-  assert '== [1] convert' in result.stdout
+  assert f'Everything is in {out}' in result.stdout
+
   sequences = testing_lib.read_notesequences(
       [os.path.join(out, 'notesequences.tfrecord')])
   assert len(sequences) == 12
-  assert all(len(s.notes) > 100 for s in sequences.values())
   assert {s.collection_name for s in sequences.values()} == {'quickstart'}
+  with open(os.path.join(out, 'dataset', 'dataset.json')) as f:
+    assert json.load(f)['splits']['train']['examples'] > 0
 
-  again = _quickstart(f'--output_dir={out}')
-  assert again.returncode == 2
-  assert 'already exists' in again.stderr and '--overwrite' in again.stderr
-  assert _quickstart(f'--output_dir={out}', '--overwrite').returncode == 0
+  with open(os.path.join(out, 'quickstart.json')) as f:
+    summary = json.load(f)
+  assert summary['train_loss']['last'] < summary['train_loss']['first']
+  assert set(summary['seconds']) == {'convert', 'dataset', 'train', 'generate',
+                                     'total'}
+  midis = sorted(f for f in os.listdir(os.path.join(out, 'generated'))
+                 if f.endswith('.mid'))
+  assert len(midis) == 2
+  for name in midis:
+    sequence = note_seq.midi_file_to_note_sequence(
+        os.path.join(out, 'generated', name))
+    assert sequence.notes and sequence.total_time <= 3.0 + 1e-6
+    assert os.path.exists(os.path.join(out, 'generated', name[:-4] + '.png'))
+
+  # Run again: the finished stages are skipped, the run is already trained.
+  again = _quickstart(f'--output_dir={out}', *TINY)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert again.stdout.count('already done') == 3
+  assert 'steps 0 ->' not in again.stdout
+
+
+def test_quickstart_trains_event_models_only(tmp_path):
+  with pytest.raises(UsageError, match='event model'):
+    quickstart.run_quickstart(str(tmp_path), config_name='pianoroll_gan_tiny')

@@ -204,13 +204,20 @@ class Tally:
     return beam.pvalue.TaggedOutput(COUNTS_TAG, (name, n))
 
 
-def total_counts(count_pcolls, path, label='TotalCounts'):
-  """Sums ('name', n) pairs and writes them as one JSON object to `path`."""
+def sum_counts(count_pcolls, label='SumCounts'):
+  """Sums ('name', n) pairs into a PCollection of one dict, name -> total."""
   return (
       count_pcolls
       | f'{label}Flatten' >> beam.Flatten()
       | f'{label}Sum' >> beam.CombinePerKey(sum)
       | f'{label}ToList' >> beam.combiners.ToList()
-      | f'{label}Json' >> beam.Map(lambda kv: json.dumps(dict(sorted(kv))))
+      | f'{label}Dict' >> beam.Map(lambda kv: dict(sorted(kv))))
+
+
+def total_counts(count_pcolls, path, label='TotalCounts'):
+  """Sums ('name', n) pairs and writes them as one JSON object to `path`."""
+  return (
+      sum_counts(count_pcolls, label)
+      | f'{label}Json' >> beam.Map(json.dumps)
       | f'{label}Write' >> beam.io.WriteToText(
           path, num_shards=1, shard_name_template=''))

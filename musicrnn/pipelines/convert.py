@@ -204,6 +204,61 @@ class _ConvertFile(beam.DoFn):
     self._progress()
 
 
+# The outputs of ReadMusicFiles.
+SEQUENCES = 'sequences'
+DEADLETTERS = 'deadletters'
+DUPLICATES = 'duplicates'
+
+
+class ReadMusicFiles(beam.PTransform):
+  """PCollection of paths -> NoteSequences, dead letters, duplicates, counts.
+
+  The reading half of `convert_directory`, reusable in other pipelines (the
+  TFDS builders): every path ends up as NoteSequence(s), as a duplicate of a
+  byte-identical file, or as a dead letter with its reason.
+
+  Returns a dict of PCollections: SEQUENCES (NoteSequence protos, id = content
+  hash, filename relative to `input_dir`), DEADLETTERS and DUPLICATES (JSON-able
+  dicts), and beam_utils.COUNTS_TAG ((name, n) pairs for `total_counts`).
+  """
+
+  def __init__(self, input_dir, collection_name, limits, total_files):
+    super().__init__()
+    self._input_dir = input_dir
+    self._collection_name = collection_name
+    self._limits = limits
+    self._total_files = total_files
+
+  def expand(self, paths):
+    hashed = (
+        paths
+        | 'Spread' >> beam.Reshuffle()
+        | 'HashFile' >> beam.ParDo(_HashFile(
+            self._input_dir, self._limits)).with_outputs(
+                _DEADLETTER_TAG, beam_utils.COUNTS_TAG, main='hashed'))
+    picked = (
+        hashed.hashed
+        | 'GroupByContent' >> beam.GroupByKey()
+        | 'PickCanonical' >> beam.ParDo(_PickCanonical()).with_outputs(
+            _DUPLICATE_TAG, beam_utils.COUNTS_TAG, main='canonical'))
+    converted = (
+        picked.canonical
+        | 'ConvertFile' >> beam.ParDo(_ConvertFile(
+            self._input_dir, self._collection_name, self._limits,
+            self._total_files)).with_outputs(
+                _DEADLETTER_TAG, beam_utils.COUNTS_TAG, main='sequences'))
+    return {
+        SEQUENCES: converted.sequences,
+        DEADLETTERS: ((hashed[_DEADLETTER_TAG], converted[_DEADLETTER_TAG])
+                      | 'FlattenDeadLetters' >> beam.Flatten()),
+        DUPLICATES: picked[_DUPLICATE_TAG],
+        beam_utils.COUNTS_TAG: ((hashed[beam_utils.COUNTS_TAG],
+                                 picked[beam_utils.COUNTS_TAG],
+                                 converted[beam_utils.COUNTS_TAG])
+                                | 'FlattenCounts' >> beam.Flatten()),
+    }
+
+
 def output_paths(output_file, num_shards):
   """The final paths a conversion writes, TFRecord shards first."""
   if num_shards == 1:
@@ -296,43 +351,28 @@ def convert_directory(input_dir, output_file, *, num_shards=1,
   start = time.time()
   try:
     with beam_utils.make_pipeline(pipeline_options) as p:
-      hashed = (
-          p
-          | 'ListFiles' >> beam.Create(listing.music_files)
-          | 'Spread' >> beam.Reshuffle()
-          | 'HashFile' >> beam.ParDo(_HashFile(input_dir, limits)).with_outputs(
-              _DEADLETTER_TAG, beam_utils.COUNTS_TAG, main='hashed'))
-      picked = (
-          hashed.hashed
-          | 'GroupByContent' >> beam.GroupByKey()
-          | 'PickCanonical' >> beam.ParDo(_PickCanonical()).with_outputs(
-              _DUPLICATE_TAG, beam_utils.COUNTS_TAG, main='canonical'))
-      converted = (
-          picked.canonical
-          | 'ConvertFile' >> beam.ParDo(_ConvertFile(
-              input_dir, collection_name, limits,
-              len(listing.music_files))).with_outputs(
-                  _DEADLETTER_TAG, beam_utils.COUNTS_TAG, main='sequences'))
-      _ = (converted.sequences
+      read = (p
+              | 'ListFiles' >> beam.Create(listing.music_files)
+              | 'ReadMusicFiles' >> ReadMusicFiles(
+                  input_dir, collection_name, limits, len(listing.music_files)))
+      _ = (read[SEQUENCES]
            | 'WriteNoteSequences' >> beam.io.WriteToTFRecord(
                staged.path(name),
                coder=beam.coders.ProtoCoder(music_pb2.NoteSequence),
                num_shards=num_shards,
                shard_name_template='' if num_shards == 1 else '-SSSSS-of-NNNNN'))
-      _ = ((hashed[_DEADLETTER_TAG], converted[_DEADLETTER_TAG])
-           | 'FlattenDeadLetters' >> beam.Flatten()
+      _ = (read[DEADLETTERS]
            | 'DeadLetterJson' >> beam.Map(json.dumps, sort_keys=True)
            | 'WriteDeadLetters' >> beam.io.WriteToText(
                staged.path(name + DEADLETTER_SUFFIX), num_shards=1,
                shard_name_template=''))
-      _ = (picked[_DUPLICATE_TAG]
+      _ = (read[DUPLICATES]
            | 'DuplicateJson' >> beam.Map(json.dumps, sort_keys=True)
            | 'WriteDuplicates' >> beam.io.WriteToText(
                staged.path(name + DUPLICATES_SUFFIX), num_shards=1,
                shard_name_template=''))
-      beam_utils.total_counts(
-          (hashed[beam_utils.COUNTS_TAG], picked[beam_utils.COUNTS_TAG],
-           converted[beam_utils.COUNTS_TAG]), staged.path('counts.json'))
+      beam_utils.total_counts((read[beam_utils.COUNTS_TAG],),
+                              staged.path('counts.json'))
 
     seconds = time.time() - start
     with FileSystems.open(staged.path('counts.json')) as f:

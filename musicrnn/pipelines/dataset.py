@@ -76,7 +76,14 @@ class ExampleMaker:
 
   def make(self, sequence, split, count):
     """Yields serialized SequenceExamples; `count(name, n)` records stats."""
-    config, codec = self._config, self._codec
+    for features in self.make_features(sequence, split, count):
+      yield schema.serialize_sequence_example(**features)
+
+  def make_features(self, sequence, split, count):
+    """Yields each example as the keyword arguments of
+    `schema.serialize_sequence_example` (ids, encoding spec, transposition,
+    stretch and numpy feature lists); `count(name, n)` records stats."""
+    config = self._config
     data = config.data
     if data.sustain:
       sequence = sequences_lib.apply_sustain_control_changes(sequence)
@@ -148,10 +155,9 @@ class ExampleMaker:
         continue
       count(f'examples_{split}')
       count(f'events_{split}', len(next(iter(piece.values()))))
-      yield schema.serialize_sequence_example(
-          source_id=source_id, example_id=f'{source_id}:{tag}:p{index}',
-          encoding_spec=codec.spec(), transposition=transposition,
-          stretch=stretch, **piece)
+      yield dict(source_id=source_id, example_id=f'{source_id}:{tag}:p{index}',
+                 encoding_spec=codec.spec(), transposition=transposition,
+                 stretch=stretch, **piece)
 
 
 def _config_from_json(text):
@@ -159,11 +165,18 @@ def _config_from_json(text):
   return ml_collections.ConfigDict(json.loads(text))
 
 
-class _MakeExamples(beam.DoFn):
-  """(split, NoteSequence) -> tagged serialized examples, counting stages."""
+def serialize(features):
+  """An example of `ExampleMaker.make_features` as a serialized SequenceExample."""
+  return schema.serialize_sequence_example(**features)
 
-  def __init__(self, config_json):
+
+class _MakeExamples(beam.DoFn):
+  """(split, NoteSequence) -> examples tagged with their split, counting
+  stages; `output_fn` turns each `make_features` dict into the output."""
+
+  def __init__(self, config_json, output_fn):
     self._config_json = config_json
+    self._output_fn = output_fn
     self._tally = beam_utils.Tally(NAMESPACE)
 
   def setup(self):
@@ -179,8 +192,8 @@ class _MakeExamples(beam.DoFn):
       counts.append(self._tally(name, n))
 
     try:
-      for serialized in self._maker.make(sequence, split, count):
-        yield beam.pvalue.TaggedOutput(split, serialized)
+      for features in self._maker.make_features(sequence, split, count):
+        yield beam.pvalue.TaggedOutput(split, self._output_fn(features))
     except Exception as e:  # pylint: disable=broad-except
       # A malformed NoteSequence must not stop a long batch job: count it
       # under its exception type and go on.
@@ -212,6 +225,40 @@ class _AssignSplit(beam.DoFn):
     yield self._tally('notesequences_read')
     yield self._tally(f'notesequences_{split}')
     yield split, sequence
+
+
+class MakeExamples(beam.PTransform):
+  """NoteSequences -> examples of one config, split into train and eval.
+
+  The same hash split, augmentation and encoding for musicrnn_create_dataset
+  and the TFDS builders. Returns a dict of PCollections: 'train' and 'eval'
+  (each example as `output_fn(ExampleMaker.make_features(...))`) and
+  beam_utils.COUNTS_TAG ((name, n) pairs; `check_stats` checks their sums).
+  """
+
+  def __init__(self, config, eval_ratio, output_fn=serialize):
+    super().__init__()
+    self._config_json = configs.to_json(config)
+    self._split_by = config.data.split_by
+    self._eval_ratio = eval_ratio
+    self._output_fn = output_fn
+
+  def expand(self, sequences):
+    assigned = (
+        sequences
+        | 'AssignSplit' >> beam.ParDo(_AssignSplit(
+            self._eval_ratio, self._split_by)).with_outputs(
+                beam_utils.COUNTS_TAG, main='sequences'))
+    examples = (
+        assigned.sequences
+        | 'MakeExamples' >> beam.ParDo(_MakeExamples(
+            self._config_json, self._output_fn)).with_outputs(
+                *SPLITS, beam_utils.COUNTS_TAG))
+    outputs = {split: examples[split] for split in SPLITS}
+    outputs[beam_utils.COUNTS_TAG] = (
+        (assigned[beam_utils.COUNTS_TAG], examples[beam_utils.COUNTS_TAG])
+        | 'FlattenCounts' >> beam.Flatten())
+    return outputs
 
 
 @dataclasses.dataclass
@@ -294,18 +341,12 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
   shard_template = '-SSSSS-of-NNNNN'
   try:
     with beam_utils.make_pipeline(pipeline_options) as p:
-      sequences = (
+      examples = (
           p
           | 'ReadNoteSequences' >> beam.io.ReadFromTFRecord(
               input_pattern, coder=beam.coders.ProtoCoder(music_pb2.NoteSequence))
           | 'Spread' >> beam.Reshuffle()
-          | 'AssignSplit' >> beam.ParDo(_AssignSplit(
-              eval_ratio, config.data.split_by)).with_outputs(
-                  beam_utils.COUNTS_TAG, main='sequences'))
-      examples = (
-          sequences.sequences
-          | 'MakeExamples' >> beam.ParDo(_MakeExamples(config_json)).with_outputs(
-              *SPLITS, beam_utils.COUNTS_TAG))
+          | 'MakeExamples' >> MakeExamples(config, eval_ratio))
       for split in SPLITS:
         # No shuffle here: a Reshuffle would hold every example in the local
         # runner's memory (tens of GB on a piano corpus); sources arrive in
@@ -314,9 +355,8 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
              | f'Write{split}' >> beam.io.WriteToTFRecord(
                  staged.path(f'{split}.tfrecord'), num_shards=num_shards,
                  shard_name_template=shard_template))
-      beam_utils.total_counts(
-          (sequences[beam_utils.COUNTS_TAG], examples[beam_utils.COUNTS_TAG]),
-          staged.path('counts.json'))
+      beam_utils.total_counts((examples[beam_utils.COUNTS_TAG],),
+                              staged.path('counts.json'))
 
     with FileSystems.open(staged.path('counts.json')) as f:
       stats = json.loads(f.read().decode('utf-8') or '{}')

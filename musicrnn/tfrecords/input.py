@@ -1,8 +1,11 @@
-"""tf.data input: SequenceExample TFRecords -> padded training batches.
+"""tf.data input: training data -> padded training batches.
 
-  description = description.read_description(dataset_dir)
   ds = input.make_dataset(dataset_dir, 'train', batch_size=64)
   features, labels, weights = next(iter(ds))
+
+The data is anything `musicrnn.tfrecords.sources.open_source` opens: a
+musicrnn_create_dataset folder, a TFDS dataset of musicrnn's builder, or a
+glob of SequenceExample TFRecords.
 
 For event encodings (Magenta's alignment: the model sees event i with the
 control signals of event i+1 and predicts event i+1):
@@ -15,17 +18,10 @@ For piano rolls the elements are 1-tuples (features,), with
 features['pianoroll'] float32 [batch, steps, pitches] of 0/1.
 """
 
-import os
-
 import tensorflow as tf
 
-from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import schema
-
-
-def split_files(dataset_dir, description, split):
-  files = description['splits'][split]['files']
-  return [os.path.join(dataset_dir, f) for f in files]
+from musicrnn.tfrecords import sources
 
 
 def parse_fn(sequence_features, num_pitches=None):
@@ -64,46 +60,28 @@ def to_training_example(features):
   return inputs, labels, weights
 
 
-def make_dataset(dataset_dir, split, batch_size, *, shuffle=True, repeat=True,
+def make_dataset(data, split, batch_size, *, shuffle=True, repeat=True,
                  seed=None, shuffle_buffer=10_000, bucket_boundaries=None,
-                 description=None, drop_remainder=False):
-  """Batches of one split of a musicrnn dataset folder.
+                 drop_remainder=False):
+  """Batches of one split of training data.
 
   Args:
-    dataset_dir: a folder written by musicrnn_create_dataset.
+    data: a `sources.DataSource`, or anything `sources.open_source` opens
+      (a dataset folder, a TFDS folder or tfds:NAME, a TFRecord glob).
     split: 'train' or 'eval'.
     batch_size: examples per batch.
     shuffle: shuffle files and examples (seeded with `seed`).
     repeat: repeat forever (training) or one pass (evaluation).
     bucket_boundaries: event lengths at which to bucket examples of similar
       length together (less padding); None pads each batch to its longest.
-    description: dataset.json contents, if already read.
 
   Returns:
     tf.data.Dataset of (features, labels, weights); see the module doc.
   """
-  description = description or description_lib.read_description(dataset_dir)
-  files = split_files(dataset_dir, description, split)
-  if not files:
-    raise ValueError(f'{dataset_dir} has no {split} files')
-  sequence_features = tuple(description['sequence_features'])
-  num_pitches = None
-  if schema.PIANOROLL in sequence_features:
-    settings = description['encoding']['settings']
-    num_pitches = settings['max_pitch'] - settings['min_pitch'] + 1
-  ds = tf.data.Dataset.from_tensor_slices(files)
-  if shuffle:
-    ds = ds.shuffle(len(files), seed=seed)
-  ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
-                     num_parallel_calls=tf.data.AUTOTUNE,
-                     deterministic=seed is not None or not shuffle)
-  if repeat:
-    ds = ds.repeat()
-  if shuffle:
-    ds = ds.shuffle(shuffle_buffer, seed=seed)
-  ds = ds.map(parse_fn(sequence_features, num_pitches),
-              num_parallel_calls=tf.data.AUTOTUNE)
-  if num_pitches is not None:
+  source = sources.open_source(data)
+  ds = source.records(split, shuffle=shuffle, repeat=repeat, seed=seed,
+                      shuffle_buffer=shuffle_buffer)
+  if schema.PIANOROLL in source.description['sequence_features']:
     ds = ds.map(lambda f: ({schema.PIANOROLL: f[schema.PIANOROLL]},))
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
   else:
@@ -117,4 +95,3 @@ def make_dataset(dataset_dir, split, batch_size, *, shuffle=True, repeat=True,
     else:
       ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
   return ds.prefetch(tf.data.AUTOTUNE)
-

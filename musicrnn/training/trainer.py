@@ -1,10 +1,12 @@
 """The trainer: one loop for every autoregressive model family.
 
-  summary = trainer.train(config, train_dir='/tmp/perf_dataset',
+  summary = trainer.train(config, train_data='/tmp/perf_dataset',
                           run_dir='/tmp/run', num_steps=1000)
 
-- Reads a dataset folder of musicrnn_create_dataset (its dataset.json must
-  name the config's encoding; another encoding is a UsageError).
+- Reads training data through `musicrnn.tfrecords.sources`: a dataset
+  folder of musicrnn_create_dataset, a TFDS dataset of musicrnn's builder,
+  or a TFRecord glob. Its encoding must be the config's (another encoding
+  is a UsageError).
 - Builds the config's model under a tf.distribute strategy (the default
   strategy, MirroredStrategy, MultiWorkerMirroredStrategy or TPUStrategy:
   the caller makes it) and trains it with Adam and global-norm clipping.
@@ -22,6 +24,7 @@ import dataclasses
 import logging
 import math
 import os
+import sys
 import time
 
 import keras
@@ -32,9 +35,9 @@ from musicrnn import encodings
 from musicrnn import models
 from musicrnn.errors import UsageError
 from musicrnn.metrics import pianoroll as pianoroll_metrics
-from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import schema
+from musicrnn.tfrecords import sources
 from musicrnn.training import run_dir as run_dir_lib
 
 
@@ -89,10 +92,10 @@ def make_eval_step(model, strategy):
   return eval_step
 
 
-def evaluate_model(model, data_dir, batch_size, *, split='eval',
-                   description=None, strategy=None, max_batches=None,
-                   eval_step=None, seed=0):
-  """Evaluates `model` on one split of a dataset.
+def evaluate_model(model, data, batch_size, *, split='eval', strategy=None,
+                   max_batches=None, eval_step=None, seed=0):
+  """Evaluates `model` on one split of `data` (a DataSource or what
+  `sources.open_source` opens).
 
   Autoregressive models: NLL (nats per event), perplexity and accuracy,
   {'nll', 'perplexity', 'accuracy', 'events', 'batches'}. Models that train
@@ -100,13 +103,12 @@ def evaluate_model(model, data_dir, batch_size, *, split='eval',
   `evaluate_pianoroll_gan`.
   """
   if has_own_train_step(model):
-    return evaluate_pianoroll_gan(model, data_dir, batch_size, split=split,
-                                  description=description,
+    return evaluate_pianoroll_gan(model, data, batch_size, split=split,
                                   max_batches=max_batches, seed=seed)
   strategy = strategy or tf.distribute.get_strategy()
   eval_step = eval_step or make_eval_step(model, strategy)
-  ds = input_lib.make_dataset(data_dir, split, batch_size, shuffle=False,
-                              repeat=False, description=description)
+  ds = input_lib.make_dataset(data, split, batch_size, shuffle=False,
+                              repeat=False)
   if max_batches:
     ds = ds.take(max_batches)
   totals = [0.0, 0.0, 0.0]
@@ -130,9 +132,9 @@ def has_own_train_step(model):
   return hasattr(model, 'make_optimizers')
 
 
-def evaluate_pianoroll_gan(model, data_dir, batch_size, *, split='eval',
-                           description=None, max_batches=None,
-                           num_samples=GAN_EVAL_SAMPLES, seed=0):
+def evaluate_pianoroll_gan(model, data, batch_size, *, split='eval',
+                           max_batches=None, num_samples=GAN_EVAL_SAMPLES,
+                           seed=0):
   """MuseGAN metrics of the split's real segments and of `num_samples`
   generated ones (cells above 0.5 sound), and the critic's Wasserstein
   estimate mean D(real) - mean D(generated).
@@ -141,10 +143,11 @@ def evaluate_pianoroll_gan(model, data_dir, batch_size, *, split='eval',
     {'eval_data': metrics, 'generated': metrics, 'wasserstein', 'segments',
     'batches'}; metrics as `musicrnn.metrics.pianoroll.pianoroll_metrics`.
   """
-  description = description or description_lib.read_description(data_dir)
-  settings = encodings.codec.codec_from_spec(description['encoding']).settings
-  ds = input_lib.make_dataset(data_dir, split, batch_size, shuffle=False,
-                              repeat=False, description=description)
+  source = sources.open_source(data)
+  settings = encodings.codec.codec_from_spec(
+      source.description['encoding']).settings
+  ds = input_lib.make_dataset(source, split, batch_size, shuffle=False,
+                              repeat=False)
   if max_batches:
     ds = ds.take(max_batches)
   real, real_scores, batches = [], [], 0
@@ -255,11 +258,12 @@ class _EventObjective:
             'learning_rate': _learning_rate_value(self.optimizer),
             'events_per_second': totals['events'] / elapsed}
 
-  bar_labels = ['loss', 'accuracy', 'events/s']
+  bar_labels = ['loss', 'accuracy', 'lr', 'events/s']
 
   @staticmethod
   def bar_values(record):
     return [('loss', record['loss']), ('accuracy', record['accuracy']),
+            ('lr', record['learning_rate']),
             ('events/s', record['events_per_second'])]
 
   @staticmethod
@@ -335,19 +339,27 @@ def describe_eval(metrics):
   return _EventObjective.describe_eval(metrics)
 
 
-def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
-          strategy=None, seed=None, checkpoint_every=200, keep_checkpoints=5,
-          eval_every=200, log_every=20, eval_max_batches=None, progress=True):
+def _absolute(location):
+  return location if '://' in location else os.path.abspath(location)
+
+
+def train(config, train_data, run_dir, *, num_steps, eval_data=None,
+          tfds_data_dir=None, strategy=None, seed=None, checkpoint_every=200,
+          keep_checkpoints=5, eval_every=200, log_every=20,
+          eval_max_batches=None, progress=True):
   """Trains the config's model until the run reaches `num_steps`.
 
   Args:
     config: resolved config (overrides applied).
-    train_dir: dataset folder; its train split is the training data.
+    train_data: its train split is the training data: a dataset folder,
+      a TFDS dataset (tfds:NAME/CONFIG or its folder), a TFRecord glob, or a
+      sources.DataSource.
     run_dir: where checkpoints, config.json and TensorBoard events go; an
       existing run of the same config resumes.
     num_steps: the total number of steps of the run (not of this call).
-    eval_dir: dataset folder whose eval split is evaluated; default
-      `train_dir` when it has eval data.
+    eval_data: data (the same forms) whose eval split is evaluated; default
+      `train_data` when it has an eval split (a glob has none).
+    tfds_data_dir: where tfds:NAME datasets live (default: TFDS's).
     strategy: a tf.distribute.Strategy (default: the default strategy).
     seed: seeds model initialisation and data shuffling.
     checkpoint_every, eval_every, log_every: intervals in steps.
@@ -361,19 +373,22 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
   if num_steps < 1:
     raise UsageError(f'--num_steps must be at least 1, got {num_steps}')
   strategy = strategy or tf.distribute.get_strategy()
-  description = description_lib.read_description(train_dir)
-  check_encoding(config, description, train_dir)
-  eval_dir = eval_dir or train_dir
-  eval_description = (description if eval_dir == train_dir
-                      else description_lib.read_description(eval_dir))
-  if eval_dir != train_dir:
-    check_encoding(config, eval_description, eval_dir)
-  has_eval = bool(eval_description['splits']['eval']['files'])
+  train_source = sources.open_source(train_data, tfds_data_dir)
+  check_encoding(config, train_source.description, train_source.location)
+  if eval_data is not None:
+    eval_source = sources.open_source(eval_data, tfds_data_dir)
+    check_encoding(config, eval_source.description, eval_source.location)
+  else:
+    eval_source = None if train_source.single_split else train_source
+  has_eval = eval_source is not None and eval_source.has_split('eval')
+  if not has_eval:
+    logging.info('musicrnn train: no eval data (pass --eval_data); training '
+                 'without evaluation')
   codec = encodings.codec_from_config(config)
   controls = encodings.controls_from_config(config)
-  resumed = run_dir_lib.prepare(run_dir, config, codec.spec(), description,
-                                os.path.abspath(train_dir)
-                                if '://' not in train_dir else train_dir)
+  resumed = run_dir_lib.prepare(run_dir, config, codec.spec(),
+                                train_source.description,
+                                _absolute(train_source.location))
   if seed is not None:
     keras.utils.set_random_seed(seed)
 
@@ -401,8 +416,7 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
                  run_dir, start_step, num_steps)
     return summary
 
-  train_ds = input_lib.make_dataset(train_dir, 'train', batch_size, seed=seed,
-                                    description=description)
+  train_ds = input_lib.make_dataset(train_source, 'train', batch_size, seed=seed)
   iterator = iter(strategy.experimental_distribute_dataset(train_ds))
 
   @tf.function
@@ -418,10 +432,13 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
   eval_writer = tf.summary.create_file_writer(os.path.join(run_dir, 'eval'))
 
   def evaluate():
+    if bar_line_open[0]:
+      sys.stdout.write('\n')   # end the bar's line before the eval line
+      sys.stdout.flush()
+      bar_line_open[0] = False
     current = int(step.numpy())
     metrics = {'step': current}
-    metrics.update(evaluate_model(model, eval_dir, batch_size,
-                                  description=eval_description,
+    metrics.update(evaluate_model(model, eval_source, batch_size,
                                   strategy=strategy, max_batches=eval_max_batches,
                                   eval_step=eval_step, seed=seed or 0))
     with eval_writer.as_default(step=current):
@@ -434,6 +451,7 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
                  objective.describe_eval(metrics))
     summary.evals.append(metrics)
 
+  bar_line_open = [False]
   bar = keras.utils.Progbar(num_steps, stateful_metrics=objective.bar_labels) \
       if progress else None
   totals = {}
@@ -458,10 +476,13 @@ def train(config, train_dir, run_dir, *, num_steps, eval_dir=None,
         for key, value in record.items():
           if key != 'step':
             tf.summary.scalar(key, value)
+      # With the progress bar on the console, the step lines would break
+      # its line: they go to the debug log (and TensorBoard) instead.
+      logging.log(logging.INFO if bar is None else logging.DEBUG,
+                  'musicrnn train: step %d %s', current, objective.log_line(record))
       if bar is not None:
         bar.update(current, values=objective.bar_values(record))
-      logging.info('musicrnn train: step %d %s', current,
-                   objective.log_line(record))
+        bar_line_open[0] = current < num_steps  # the bar ends its last line
       totals = {}
       interval_steps = 0
     if current % checkpoint_every == 0 or current == num_steps:

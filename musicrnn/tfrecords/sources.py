@@ -1,0 +1,272 @@
+"""Where training data comes from: one interface over three kinds of input.
+
+  source = sources.open_source('/tmp/perf_dataset')        # musicrnn_create_dataset
+  source = sources.open_source('tfds:musicrnn/polyphony',  # a TFDS dataset by name
+                               tfds_data_dir='~/tensorflow_datasets')
+  source = sources.open_source('~/tensorflow_datasets/musicrnn/polyphony/1.0.0')
+  source = sources.open_source('/data/perf/train.tfrecord-*')  # TFRecord glob
+  features = source.records('train', shuffle=True, repeat=True, seed=0)
+
+Every source has a `description` (the fields of dataset.json the trainer
+needs: config_name, encoding, sequence_features) and gives each split as a
+tf.data.Dataset of feature dicts named by `musicrnn.tfrecords.schema`:
+tokens int, note_density int, pitch_histogram float32 [time, 12], pianoroll
+float32 [steps, pitches], length int64, id string.
+
+A TFRecord glob holds one unnamed split of musicrnn SequenceExamples; its
+encoding is read from the first record, and it serves whichever split it is
+asked for (so a glob given as training data is not also evaluated).
+"""
+
+import json
+import os
+import re
+
+import tensorflow as tf
+
+from musicrnn.errors import UsageError
+from musicrnn.tfrecords import description as description_lib
+from musicrnn.tfrecords import schema
+
+TFDS_PREFIX = 'tfds:'
+TFDS_DATASET_INFO = 'dataset_info.json'
+_VERSION = re.compile(r'^\d+\.\d+\.\d+$')
+
+FORMS = (
+    'a dataset folder of musicrnn_create_dataset (it holds dataset.json), '
+    'a TFDS dataset as tfds:NAME/CONFIG[:VERSION] (with --tfds_data_dir) or '
+    'as its folder (it holds dataset_info.json), or a glob of musicrnn '
+    'SequenceExample TFRecord files')
+
+
+def _num_pitches(description):
+  if schema.PIANOROLL not in description['sequence_features']:
+    return None
+  settings = description['encoding']['settings']
+  return settings['max_pitch'] - settings['min_pitch'] + 1
+
+
+class DataSource:
+  """Base: `location` reopens the source; `description` describes it."""
+
+  single_split = False
+
+  def __init__(self, location, description):
+    self.location = location
+    self.description = description
+
+  def has_split(self, split):
+    return bool(self.num_examples(split))
+
+  def num_examples(self, split):
+    return self.description['splits'].get(split, {}).get('examples', 0)
+
+  def records(self, split, *, shuffle, repeat, seed=None, shuffle_buffer=10_000):
+    raise NotImplementedError
+
+  def __repr__(self):
+    return f'{type(self).__name__}({self.location!r})'
+
+
+class _TFRecordSource(DataSource):
+  """SequenceExample TFRecord files: parsed with the schema's spec."""
+
+  def files(self, split):
+    raise NotImplementedError
+
+  def records(self, split, *, shuffle, repeat, seed=None, shuffle_buffer=10_000):
+    from musicrnn.tfrecords import input as input_lib  # pylint: disable=import-outside-toplevel
+    files = self.files(split)
+    if not files:
+      raise UsageError(f'{self.location} has no {split} files')
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+      ds = ds.shuffle(len(files), seed=seed)
+    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
+                       num_parallel_calls=tf.data.AUTOTUNE,
+                       deterministic=seed is not None or not shuffle)
+    if repeat:
+      ds = ds.repeat()
+    if shuffle:
+      # Shuffled while still serialized: a tenth of the memory of parsed
+      # examples with pitch histograms.
+      ds = ds.shuffle(shuffle_buffer, seed=seed)
+    return ds.map(input_lib.parse_fn(tuple(self.description['sequence_features']),
+                                     _num_pitches(self.description)),
+                  num_parallel_calls=tf.data.AUTOTUNE)
+
+
+class DatasetFolder(_TFRecordSource):
+  """A folder written by musicrnn_create_dataset."""
+
+  def __init__(self, path):
+    super().__init__(path, description_lib.read_description(path))
+
+  def files(self, split):
+    return [os.path.join(self.location, f)
+            for f in self.description['splits'].get(split, {}).get('files', [])]
+
+
+class TFRecordGlob(_TFRecordSource):
+  """TFRecord files of musicrnn SequenceExamples, matched by a glob."""
+
+  single_split = True
+
+  def __init__(self, pattern, files):
+    super().__init__(pattern, _describe_records(pattern, files))
+    self._files = files
+
+  def num_examples(self, split):
+    return None  # unknown without reading every file
+
+  def has_split(self, split):
+    return True
+
+  def files(self, split):
+    return list(self._files)
+
+
+def _describe_records(pattern, files):
+  """A description from the first SequenceExample of `files`."""
+  first = None
+  for path in files:
+    for record in tf.data.TFRecordDataset(path).take(1):
+      first = record.numpy()
+    if first is not None:
+      break
+  if first is None:
+    raise UsageError(f'{pattern} matches only empty files')
+  not_ours = UsageError(
+      f'{pattern} does not hold musicrnn SequenceExamples (its first record '
+      'has no encoding); build a dataset with musicrnn_create_dataset')
+  try:
+    example = tf.train.SequenceExample.FromString(first)
+  except Exception as e:  # pylint: disable=broad-except
+    raise not_ours from e
+  context = example.context.feature
+  if schema.ENCODING not in context or not context[schema.ENCODING].bytes_list.value:
+    raise not_ours
+  try:
+    encoding = json.loads(context[schema.ENCODING].bytes_list.value[0])
+  except (ValueError, UnicodeDecodeError) as e:
+    raise not_ours from e
+  present = set(example.feature_lists.feature_list)
+  return {
+      'config_name': None,
+      'encoding': encoding,
+      'sequence_features': [f for f in schema.SEQUENCE_FEATURES if f in present],
+      'input': pattern,
+      'splits': {},
+  }
+
+
+class TfdsDataset(DataSource):
+  """A dataset built by musicrnn's TFDS builder (`tfds build musicrnn`)."""
+
+  def __init__(self, builder):
+    metadata = builder.info.metadata or {}
+    missing = [k for k in ('encoding', 'sequence_features') if k not in metadata]
+    if missing:
+      raise UsageError(
+          f'TFDS dataset {builder.info.full_name} at {builder.data_dir} was not '
+          f'built by musicrnn\'s builder (its metadata lacks {missing}); build '
+          'one with tfds build musicrnn --imports=musicrnn.tfrecords.tfds_builders')
+    description = {
+        'config_name': metadata.get('config_name'),
+        'encoding': dict(metadata['encoding']),
+        'sequence_features': list(metadata['sequence_features']),
+        'input': f'{TFDS_PREFIX}{builder.info.full_name}',
+        'splits': {name: {'examples': split.num_examples}
+                   for name, split in builder.info.splits.items()},
+    }
+    super().__init__(os.fspath(builder.data_dir), description)
+    self._builder = builder
+
+  def records(self, split, *, shuffle, repeat, seed=None, shuffle_buffer=10_000):
+    import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+    if split not in self._builder.info.splits:
+      raise UsageError(f'{self.location} has no {split} split (it has '
+                       f'{", ".join(self._builder.info.splits)})')
+    ds = self._builder.as_dataset(
+        split=split, shuffle_files=shuffle,
+        read_config=tfds.ReadConfig(shuffle_seed=seed))
+    if repeat:
+      ds = ds.repeat()
+    if shuffle:
+      ds = ds.shuffle(shuffle_buffer, seed=seed)
+    names = tuple(self.description['sequence_features'])
+
+    def to_schema(example):
+      features = {schema.LENGTH: tf.cast(example[schema.LENGTH], tf.int64),
+                  schema.ID: example[schema.ID]}
+      for name in names:
+        value = example[name]
+        features[name] = (tf.cast(value, tf.float32)
+                          if name in (schema.PIANOROLL, schema.PITCH_HISTOGRAM)
+                          else value)
+      return features
+
+    return ds.map(to_schema, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _tfds_version_dir(path):
+  """`path` if it holds a built TFDS dataset, else its newest version folder."""
+  if tf.io.gfile.exists(os.path.join(path, TFDS_DATASET_INFO)):
+    return path
+  if not tf.io.gfile.isdir(path):
+    return None
+  versions = sorted((tuple(int(p) for p in name.rstrip('/').split('.')), name)
+                    for name in tf.io.gfile.listdir(path)
+                    if _VERSION.match(name.rstrip('/')))
+  for _, name in reversed(versions):
+    candidate = os.path.join(path, name.rstrip('/'))
+    if tf.io.gfile.exists(os.path.join(candidate, TFDS_DATASET_INFO)):
+      return candidate
+  return None
+
+
+def _open_tfds_name(name, tfds_data_dir):
+  import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+  # Registers the musicrnn builders, so their configs resolve by name.
+  from musicrnn.tfrecords import tfds_builders  # pylint: disable=import-outside-toplevel,unused-import
+  if tfds_data_dir:
+    tfds_data_dir = os.path.expanduser(tfds_data_dir)
+  try:
+    builder = tfds.builder(name, data_dir=tfds_data_dir)
+  except Exception as e:  # pylint: disable=broad-except
+    raise UsageError(f'no TFDS dataset {name!r} (data_dir '
+                     f'{tfds_data_dir or "TFDS default"}): {e}') from e
+  if not tf.io.gfile.exists(os.path.join(os.fspath(builder.data_dir),
+                                         TFDS_DATASET_INFO)):
+    raise UsageError(
+        f'TFDS dataset {name!r} is not built in {builder.data_dir}; build it '
+        'with tfds build musicrnn --imports=musicrnn.tfrecords.tfds_builders '
+        '--config=CONFIG --manual_dir=YOUR_MIDI_FOLDER, or pass --tfds_data_dir')
+  return TfdsDataset(builder)
+
+
+def open_source(spec, tfds_data_dir=None):
+  """Opens training data given in any of the accepted forms (see FORMS).
+
+  Raises:
+    UsageError: `spec` names nothing readable, with the forms accepted.
+  """
+  if isinstance(spec, DataSource):
+    return spec
+  spec = os.fspath(spec)
+  if spec.startswith(TFDS_PREFIX):
+    return _open_tfds_name(spec[len(TFDS_PREFIX):], tfds_data_dir)
+  if '://' not in spec:
+    spec = os.path.expanduser(spec)
+  if tf.io.gfile.exists(os.path.join(spec, description_lib.DATASET_JSON)):
+    return DatasetFolder(spec)
+  version_dir = _tfds_version_dir(spec)
+  if version_dir:
+    import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+    return TfdsDataset(tfds.builder_from_directory(version_dir))
+  if tf.io.gfile.isdir(spec):
+    raise UsageError(f'{spec} holds no dataset; expected {FORMS}')
+  files = sorted(tf.io.gfile.glob(spec))
+  if files:
+    return TFRecordGlob(spec, files)
+  raise UsageError(f'{spec} matches nothing; expected {FORMS}')

@@ -1,0 +1,252 @@
+"""The TFDS builders (tfds build, tfds.load) and training from TFDS data."""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import apache_beam as beam
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from note_seq.protobuf import music_pb2
+
+from musicrnn import configs
+from musicrnn import encodings
+from musicrnn.errors import UsageError
+from musicrnn.metrics import nll
+from musicrnn.pipelines import convert
+from musicrnn.pipelines import dataset
+from musicrnn.tfrecords import schema
+from musicrnn.tfrecords import sources
+from musicrnn.tfrecords import tfds_builders
+from musicrnn.training import trainer
+import testing_lib
+
+EVAL_RATIO = 0.5   # the fixtures are few files: half of them in eval
+
+
+def _prepare(builder, manual_dir):
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=manual_dir,
+      beam_options=beam.options.pipeline_options.PipelineOptions()))
+  return builder
+
+
+def _config(name, musicrnn_config):
+  return tfds_builders.MusicrnnConfig(name=name, musicrnn_config=musicrnn_config,
+                                      eval_ratio=EVAL_RATIO)
+
+
+@pytest.fixture(scope='module')
+def fixture_notesequences(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp('ns') / 'ns.tfrecord')
+  convert.convert_directory(testing_lib.TESTDATA, path, collection_name='testdata')
+  return path
+
+
+@pytest.fixture(scope='module')
+def tfds_dir(tmp_path_factory):
+  """A TFDS data_dir holding the tiny performance config built from the
+  committed fixtures (broken files included)."""
+  data_dir = str(tmp_path_factory.mktemp('tfds'))
+  _prepare(tfds_builders.Musicrnn(
+      config=_config('pwd_tiny_eval50', 'performance_with_dynamics_tiny'),
+      data_dir=data_dir), testing_lib.TESTDATA)
+  return data_dir
+
+
+def _by_example_id(ds):
+  return {ex['example_id'].decode(): ex for ex in tfds.as_numpy(ds)}
+
+
+def test_builder_makes_the_examples_of_create_dataset(
+    tfds_dir, fixture_notesequences, tmp_path):
+  config = configs.get_config('performance_with_dynamics_tiny')
+  reference = tmp_path / 'reference'
+  dataset.create_dataset(config, fixture_notesequences, str(reference),
+                         eval_ratio=EVAL_RATIO)
+  folder = sources.DatasetFolder(str(reference))
+  builder = tfds.builder('musicrnn/pwd_tiny_eval50', data_dir=tfds_dir)
+  for split in ('train', 'eval'):
+    loaded = _by_example_id(tfds.load('musicrnn/pwd_tiny_eval50', split=split,
+                                      data_dir=tfds_dir))
+    expected = {}
+    for record in tf.data.TFRecordDataset(folder.files(split)):
+      example = tf.train.SequenceExample.FromString(record.numpy())
+      example_id = example.context.feature['example_id'].bytes_list.value[0]
+      expected[example_id.decode()] = [
+          f.int64_list.value[0]
+          for f in example.feature_lists.feature_list['tokens'].feature]
+    assert len(loaded) == builder.info.splits[split].num_examples
+    assert len(loaded) == folder.num_examples(split) > 0
+    assert set(loaded) == set(expected)
+    for example_id, ex in loaded.items():
+      assert ex['tokens'].tolist() == expected[example_id]
+    for ex in loaded.values():
+      assert ex['tokens'].dtype == np.int32 and ex['tokens'].ndim == 1
+      assert ex['length'] == len(ex['tokens'])
+      if split == 'eval':
+        assert ex['transposition'] == 0 and ex['stretch'] == 1.0
+  transpositions = {int(ex['transposition']) for ex in _by_example_id(
+      tfds.load('musicrnn/pwd_tiny_eval50', split='train',
+                data_dir=tfds_dir)).values()}
+  assert transpositions == set(config.data.transpositions)
+
+
+def test_builder_declares_typed_features_and_metadata(tfds_dir):
+  builder = tfds.builder('musicrnn/pwd_tiny_eval50', data_dir=tfds_dir)
+  features = builder.info.features
+  assert features['tokens'].shape == (None,) and features['tokens'].dtype == tf.int32
+  assert features['transposition'].dtype == tf.int32
+  assert features['stretch'].dtype == tf.float32
+  assert set(features.keys()) == {'id', 'example_id', 'transposition', 'stretch',
+                                  'length', 'tokens'}
+  assert str(builder.info.version) == '1.0.0'
+  assert 'musicrnn' in builder.info.citation
+  metadata = builder.info.metadata
+  config = configs.get_config('performance_with_dynamics_tiny')
+  assert metadata['encoding'] == encodings.codec_from_config(config).spec()
+  assert metadata['eval_ratio'] == EVAL_RATIO
+  dataset.check_stats(metadata['stats'])
+  assert metadata['stats']['examples_train'] == builder.info.splits['train'].num_examples
+  # Every broken fixture is listed with its reason; none is lost silently.
+  dead = {d['filename']: d['reason'] for d in metadata['deadletters']}
+  broken = sorted(f'broken/{name}' for name in os.listdir(
+      testing_lib.testdata('broken')))
+  assert set(broken) <= set(dead)
+  assert dead['broken/test-empty-file.mid'] == 'empty_file'
+  assert (metadata['stats']['converted_files'] + metadata['stats']['failed_files']
+          + metadata['stats'].get('duplicate_files', 0)) == len(
+              convert.list_music_files(testing_lib.TESTDATA).music_files)
+
+
+def test_pianoroll_builder_gives_bool_segments(gan_dataset, tmp_path):
+  builder = _prepare(tfds_builders.Musicrnn(
+      config=_config('gan_tiny_eval50', 'pianoroll_gan_tiny'),
+      data_dir=str(tmp_path)), testing_lib.TESTDATA)
+  config = configs.get_config('pianoroll_gan_tiny')
+  shape = encodings.codec_from_config(config).segment_shape
+  assert builder.info.features['pianoroll'].shape == shape
+  reference = sources.DatasetFolder(gan_dataset)
+  for split in ('train', 'eval'):
+    rolls = [ex['pianoroll'] for ex in tfds.as_numpy(builder.as_dataset(split))]
+    assert len(rolls) == reference.num_examples(split) > 0
+    assert all(r.dtype == bool and r.shape == shape for r in rolls)
+  assert any(r.any() for r in rolls)
+
+
+def test_notesequence_builder_publishes_the_collection(tmp_path,
+                                                       fixture_notesequences):
+  builder = _prepare(tfds_builders.MusicrnnNotesequences(
+      config=tfds_builders.NoteSequencesConfig(
+          name='eval50', eval_ratio=EVAL_RATIO, collection_name='fixtures'),
+      data_dir=str(tmp_path)), testing_lib.TESTDATA)
+  converted = testing_lib.read_notesequences([fixture_notesequences])
+  seen = {}
+  for split in ('train', 'eval'):
+    for ex in tfds.as_numpy(builder.as_dataset(split)):
+      sequence = music_pb2.NoteSequence.FromString(ex['notesequence'])
+      assert sequence.id == ex['id'].decode()
+      assert dataset.is_eval(sequence.id, EVAL_RATIO) == (split == 'eval')
+      assert ex['collection'].decode() == sequence.collection_name == 'fixtures'
+      assert ex['num_notes'] == len(sequence.notes)
+      seen[sequence.id] = sequence
+  assert set(seen) == set(converted)
+  for sequence in seen.values():
+    assert sequence.filename == converted[sequence.id].filename
+    if '#' not in sequence.id:
+      with open(testing_lib.testdata(sequence.filename), 'rb') as f:
+        assert hashlib.sha256(f.read()).hexdigest() == sequence.id
+
+
+def test_tfds_build_cli_then_load(tmp_path):
+  data_dir = tmp_path / 'data'
+  config = ('{"name": "poly_tiny_eval50", "musicrnn_config": "polyphony_tiny", '
+            f'"eval_ratio": {EVAL_RATIO}}}')
+  result = subprocess.run(
+      [os.path.join(os.path.dirname(sys.executable), 'tfds'), 'build', 'musicrnn',
+       '--imports=musicrnn.tfrecords.tfds_builders', f'--config={config}',
+       f'--manual_dir={testing_lib.TESTDATA}', f'--data_dir={data_dir}'],
+      capture_output=True, text=True, cwd=str(tmp_path), timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  for split in ('train', 'eval'):
+    ds = tfds.load('musicrnn/poly_tiny_eval50', split=split, data_dir=str(data_dir))
+    tokens = [ex['tokens'] for ex in tfds.as_numpy(ds)]
+    assert tokens and all(t.dtype == np.int32 for t in tokens)
+  source = sources.open_source(str(data_dir / 'musicrnn' / 'poly_tiny_eval50'))
+  assert source.description['encoding']['name'] == 'polyphony'
+
+
+def test_trainer_trains_from_tfds_by_name_and_folder(tfds_dir, tmp_path):
+  config = configs.get_config('performance_with_dynamics_tiny')
+  configs.apply_overrides(config, overrides={'train.learning_rate': 1e-2})
+  summary = trainer.train(config, 'tfds:musicrnn/pwd_tiny_eval50',
+                          str(tmp_path / 'by_name'), num_steps=30,
+                          tfds_data_dir=tfds_dir, seed=0, log_every=5,
+                          eval_every=30, progress=False)
+  assert summary.final_step == 30
+  assert summary.history[-1]['loss'] < summary.history[0]['loss']
+  assert summary.evals and np.isfinite(summary.evals[-1]['nll'])
+  # musicrnn_evaluate finds the TFDS data the run recorded.
+  metrics = nll.evaluate_run(str(tmp_path / 'by_name'))
+  assert metrics['nll'] == pytest.approx(summary.evals[-1]['nll'], rel=1e-5)
+  assert metrics['events'] == summary.evals[-1]['events']
+  folder = os.path.join(tfds_dir, 'musicrnn', 'pwd_tiny_eval50')
+  summary = trainer.train(config, folder, str(tmp_path / 'by_folder'),
+                          num_steps=5, seed=0, eval_every=5, progress=False)
+  assert summary.final_step == 5 and summary.evals
+
+
+def test_train_cli_reads_tfds(tfds_dir, tmp_path):
+  run_dir = tmp_path / 'run'
+  result = subprocess.run(
+      [sys.executable, '-m', 'musicrnn.train',
+       '--config=performance_with_dynamics_tiny',
+       '--train_data=tfds:musicrnn/pwd_tiny_eval50', f'--tfds_data_dir={tfds_dir}',
+       f'--run_dir={run_dir}', '--num_steps=4', '--eval_every=4'],
+      capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'steps 0 -> 4' in result.stdout and 'eval at step 4' in result.stdout
+
+
+def test_trainer_reads_a_tfrecord_glob(tiny_datasets, tmp_path):
+  data = os.path.join(tiny_datasets['polyphony_tiny'], 'train.tfrecord-*')
+  source = sources.open_source(data)
+  assert source.description['encoding']['name'] == 'polyphony'
+  summary = trainer.train(configs.get_config('polyphony_tiny'), data,
+                          str(tmp_path / 'run'), num_steps=3, progress=False,
+                          eval_data=tiny_datasets['polyphony_tiny'])
+  assert summary.final_step == 3 and summary.evals
+  summary = trainer.train(configs.get_config('polyphony_tiny'), data,
+                          str(tmp_path / 'no_eval'), num_steps=2, progress=False)
+  assert summary.final_step == 2 and not summary.evals
+
+
+def test_wrong_data_is_a_clear_error(tfds_dir, fixture_notesequences, tmp_path):
+  with pytest.raises(UsageError, match='holds no dataset; expected a dataset folder'):
+    sources.open_source(str(tmp_path))
+  with pytest.raises(UsageError, match='matches nothing'):
+    sources.open_source(str(tmp_path / 'nothing-*.tfrecord'))
+  with pytest.raises(UsageError, match='does not hold musicrnn SequenceExamples'):
+    sources.open_source(fixture_notesequences)
+  with pytest.raises(UsageError, match='not built'):
+    sources.open_source('tfds:musicrnn/polyphony', tfds_data_dir=str(tmp_path))
+  with pytest.raises(UsageError, match='no TFDS dataset'):
+    sources.open_source('tfds:no_such_dataset', tfds_data_dir=str(tmp_path))
+  with pytest.raises(UsageError, match='--config=polyphony_tiny'):
+    trainer.train(configs.get_config('polyphony_tiny'),
+                  'tfds:musicrnn/pwd_tiny_eval50', str(tmp_path / 'run'),
+                  num_steps=1, tfds_data_dir=tfds_dir, progress=False)
+
+
+def test_a_corpus_without_eval_files_is_refused_before_building(tmp_path):
+  corpus = tmp_path / 'one'
+  testing_lib.copy_into(testing_lib.testdata('midi', 'chpn-p7.mid'), str(corpus))
+  listing = convert.list_music_files(str(corpus))
+  with open(listing.music_files[0], 'rb') as f:
+    digest = hashlib.sha256(f.read()).hexdigest()
+  ratio = 0.01 if not dataset.is_eval(digest, 0.01) else 0.0
+  with pytest.raises(ValueError, match='falls in the eval split.*eval_ratio'):
+    tfds_builders._check_eval_split(listing, 'one', ratio, 'id')  # pylint: disable=protected-access
