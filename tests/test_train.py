@@ -95,7 +95,8 @@ def test_cli_trains_and_reports_flag_mistakes(tiny_datasets, tmp_path):
   assert result.returncode == 2 and 'default' in result.stderr and 'mirrored' in result.stderr
   result = cli(f'--config={name}', f'--train_data={tmp_path}/nothing',
                f'--run_dir={tmp_path}/x')
-  assert result.returncode == 2 and 'not a musicrnn dataset' in result.stderr
+  assert result.returncode == 2 and 'matches nothing; expected a dataset folder' \
+      in result.stderr
 
 
 def test_killed_process_resumes_from_its_last_checkpoint(tiny_datasets, tmp_path):

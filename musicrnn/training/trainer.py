@@ -365,7 +365,7 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
     checkpoint_every, eval_every, log_every: intervals in steps.
     keep_checkpoints: how many checkpoints to keep.
     eval_max_batches: cap on eval batches per evaluation (None: whole split).
-    progress: show a progress bar on the console.
+    progress: show a progress bar when the console is a terminal.
 
   Returns:
     TrainSummary.
@@ -452,8 +452,10 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
     summary.evals.append(metrics)
 
   bar_line_open = [False]
+  # The bar redraws its line in a terminal; in a log file the step lines
+  # below say the same, one per line.
   bar = keras.utils.Progbar(num_steps, stateful_metrics=objective.bar_labels) \
-      if progress else None
+      if progress and sys.stdout.isatty() else None
   totals = {}
   interval_start = time.time()
   interval_steps = 0
