@@ -252,3 +252,27 @@ def test_a_corpus_without_eval_files_is_refused_before_building(tmp_path):
   ratio = 0.01 if not dataset.is_eval(digest, 0.01) else 0.0
   with pytest.raises(ValueError, match='falls in the eval split.*eval_ratio'):
     tfds_builders._check_eval_split(listing, 'one', ratio, 'id')  # pylint: disable=protected-access
+
+
+def test_conditional_config_carries_its_controls(tiny_datasets, tmp_path):
+  """The multiconditioned builder gives the control features, and batches
+  from it are those of the dataset folder built by create_dataset."""
+  name = 'multiconditioned_performance_with_dynamics_tiny'
+  builder = _prepare(tfds_builders.Musicrnn(
+      config=tfds_builders.MusicrnnConfig(name='multi_tiny', musicrnn_config=name,
+                                          eval_ratio=0.25),
+      data_dir=str(tmp_path)), os.path.join(testing_lib.REPO_ROOT, 'musicrnn',
+                                            'quickstart_corpus'))
+  features = builder.info.features
+  assert features['note_density'].dtype == tf.int32
+  assert features['pitch_histogram'].shape == (None, 12)
+  source = sources.open_source(builder.data_dir)
+  folder = sources.DatasetFolder(tiny_datasets[name])
+  for split in ('train', 'eval'):
+    assert source.num_examples(split) == folder.num_examples(split) > 0
+  ex = next(iter(builder.as_dataset('eval')))
+  assert ex['note_density'].shape == ex['tokens'].shape
+  assert ex['pitch_histogram'].shape == (ex['tokens'].shape[0], 12)
+  inputs, labels, _ = next(iter(input_lib.make_dataset(source, 'train', 2)))
+  assert set(inputs) == {'tokens', 'note_density', 'pitch_histogram'}
+  assert inputs['pitch_histogram'].shape[:2] == labels.shape
