@@ -29,6 +29,8 @@ setuptools.setup(
         'absl-py>=2.1,<3',
         'ml-collections>=1.0,<2',
         'numpy>=1.26,<3',
+        # The figures of musicrnn_evaluate --samples_dir.
+        'matplotlib>=3.8',
     ],
     extras_require={
         'gpu': ['tensorflow[and-cuda]>=2.21,<2.22'],

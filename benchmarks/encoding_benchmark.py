@@ -34,6 +34,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+import magenta_reference  # benchmarks/, beside this script
 from musicrnn.encodings import codec as codec_lib
 from musicrnn.encodings import controls
 from musicrnn.encodings import performance
@@ -87,22 +88,9 @@ def reference(sequence, settings, density_settings, histogram_settings, clock):
   Returns:
     (tokens int [n], density classes int [n], histograms float [n, 12]).
   """
-  # pylint: disable=import-outside-toplevel
-  from note_seq import performance_controls
-  from note_seq import performance_encoder_decoder
-  from note_seq import performance_lib
-  from note_seq import sequences_lib
-  # pylint: enable=import-outside-toplevel
+  from note_seq import performance_controls  # pylint: disable=import-outside-toplevel
   start = time.perf_counter()
-  quantized = sequences_lib.quantize_note_sequence_absolute(
-      sequence, settings.steps_per_second)
-  perf = performance_lib.Performance(
-      quantized, num_velocity_bins=settings.num_velocity_bins,
-      max_shift_steps=settings.max_shift_steps)
-  encoding = performance_encoder_decoder.PerformanceOneHotEncoding(
-      settings.num_velocity_bins, settings.max_shift_steps,
-      settings.min_pitch, settings.max_pitch)
-  tokens = [encoding.encode_event(event) for event in perf]
+  tokens, perf = magenta_reference.performance_tokens(sequence, settings)
   clock['tokens'] += time.perf_counter() - start
 
   start = time.perf_counter()

@@ -41,6 +41,10 @@ flags.DEFINE_integer('beam_size', 1,
                      'plain sampling).', lower_bound=1)
 flags.DEFINE_integer('branch_factor', 1,
                      'Continuations each beam draws per step.', lower_bound=1)
+flags.DEFINE_float('max_note_duration', generate.MAX_NOTE_DURATION_SECONDS,
+                   'Performance encodings: end a note still on after this many '
+                   'seconds, as Magenta does (0: let it sound to the end).',
+                   lower_bound=0.0)
 flags.DEFINE_bool('render_png', False, 'Also write a piano-roll .png per output.')
 flags.DEFINE_bool('render_wav', False,
                   'Also write a .wav per output with FluidSynth and a General '
@@ -85,6 +89,7 @@ def main(argv):
   paths = generate.generate(
       FLAGS.run_dir, FLAGS.output_dir, num_outputs=FLAGS.num_outputs,
       num_steps=FLAGS.num_steps, duration_seconds=FLAGS.duration_seconds,
+      max_note_duration=FLAGS.max_note_duration,
       temperature=FLAGS.temperature, top_k=FLAGS.top_k, top_p=FLAGS.top_p,
       seed=FLAGS.seed, primer_midi=FLAGS.primer_midi,
       primer_pitches=_list_flag('primer_pitches'),

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import testing_lib
 
 
@@ -60,12 +62,35 @@ def test_relative_attention_benchmark_smoke(tmp_path):
     assert r['skewed_peak_bytes'] >= 0 and r['naive_peak_bytes'] > 0
 
 
-def _smoke_run(benchmark, tmp_path):
+def test_dataset_benchmark_smoke(tmp_path):
+  results = _smoke_run('dataset_benchmark', tmp_path, '--workers=1')
+  (run,) = results['pipeline']
+  baseline = results['baseline']
+  # The same examples and events, made two ways.
+  assert run['examples'] == baseline['examples'] > 0
+  assert run['events'] == baseline['events']
+  assert run['speed_ratio_vs_baseline'] > 0
+
+
+def test_training_benchmark_smoke(tmp_path):
+  results = _smoke_run('training_benchmark', tmp_path,
+                       '--families=event_lstm,pianoroll_gan')
+  assert [(r['family'], r['size']) for r in results['runs']] == [
+      ('event_lstm', 'default'), ('pianoroll_gan', 'default')]
+  for r in results['runs']:
+    assert r['musicrnn_events_per_second'] > 0
+    assert r['baseline_events_per_second'] > 0
+    assert r['speed_ratio'] == pytest.approx(
+        r['musicrnn_events_per_second'] / r['baseline_events_per_second'], rel=0.01)
+  assert 'CPU' in results['device'] or 'GPU' in results['device']
+
+
+def _smoke_run(benchmark, tmp_path, *args):
   """Runs benchmarks/<benchmark>.py --smoke; returns the JSON it wrote."""
   out = tmp_path / f'{benchmark}.json'
   result = subprocess.run(
       [sys.executable, os.path.join('benchmarks', f'{benchmark}.py'), '--smoke',
-       f'--output_json={out}'],
+       f'--output_json={out}', *args],
       capture_output=True, text=True, cwd=testing_lib.REPO_ROOT, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   with open(out) as f:

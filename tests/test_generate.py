@@ -144,3 +144,20 @@ def test_png_and_wav_rendering(tiny_runs, tmp_path, caplog):
     assert not os.path.exists(path[:-4] + '.wav')
     assert 'apt-get install fluidsynth' in caplog.text and 'no .wav written' in caplog.text
     assert why
+
+
+def test_notes_never_turned_off_end_after_five_seconds_as_magenta():
+  from musicrnn.encodings import performance  # pylint: disable=import-outside-toplevel
+  codec = performance.PerformanceCodec(performance.PerformanceSettings(
+      num_velocity_bins=32))
+  sequence = testing_lib.make_sequence([60], seconds_per_note=8.0)
+  sequence.notes.add(pitch=64, velocity=80, start_time=7.5, end_time=8.0)
+  ids = codec.encode(sequence)
+  types, values = codec.events(ids)
+  ids = ids[~((types == performance.NOTE_OFF) & (values == 60))]  # never off
+  uncapped = generate._decode(codec, ids, 0)  # pylint: disable=protected-access
+  capped = generate._decode(codec, ids, generate.MAX_NOTE_DURATION_SECONDS)  # pylint: disable=protected-access
+  length = {n.pitch: n.end_time - n.start_time for n in capped.notes}
+  assert length[60] == pytest.approx(5.0)
+  assert length[64] == pytest.approx(0.5)
+  assert max(n.end_time for n in uncapped.notes if n.pitch == 60) == pytest.approx(8.0)

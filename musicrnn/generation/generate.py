@@ -108,6 +108,17 @@ def _schedules(values, batch, total):
 
 DEFAULT_NUM_STEPS = 1000
 BINARIZE = ('threshold', 'bernoulli')
+# Magenta's Performance RNN generator ends a note its sampled events never
+# turn off after 5 s (performance_lib.MAX_NOTE_DURATION_SECONDS); without a
+# cap such a note sounds to the end of the file.
+MAX_NOTE_DURATION_SECONDS = 5.0
+
+
+def _decode(codec, ids, max_note_duration):
+  """Tokens -> NoteSequence; performance notes capped at `max_note_duration`."""
+  if codec.name == 'performance' and max_note_duration:
+    return codec.decode(ids, max_note_duration=max_note_duration)
+  return codec.decode(ids)
 
 
 def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
@@ -116,7 +127,7 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
              notes_per_second=None, pitch_class_histogram=None,
              render_png=False, render_wav=False, beam_size=1, branch_factor=1,
              num_bars=None, binarize='threshold', threshold=0.5,
-             latent_step=0.5):
+             latent_step=0.5, max_note_duration=MAX_NOTE_DURATION_SECONDS):
   """Samples `num_outputs` MIDI files into `output_dir`; returns their paths.
 
   Args:
@@ -125,6 +136,8 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
     render_png: also write a piano-roll .png beside each .mid.
     render_wav: also write a .wav rendered with FluidSynth (skipped, with a
       warning saying how to install it, when FluidSynth is absent).
+    max_note_duration: performance encodings: a note still on after this
+      many seconds ends (0: notes never turned off last to the end).
     beam_size, branch_factor: above 1, Magenta's stochastic beam search
       (`sampler.beam_search`) instead of plain sampling.
     num_bars, binarize, threshold, latent_step: piano-roll GAN runs only;
@@ -185,12 +198,12 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
       tokens = sampler.sample(run.model, tokens, block, **kwargs)
     if num_steps is not None:
       break
-    sequences = [run.codec.decode(t) for t in tokens]
+    sequences = [_decode(run.codec, t, max_note_duration) for t in tokens]
     if min(s.total_time for s in sequences) >= duration_seconds:
       break
   sequences = []
   for ids in tokens:
-    sequence = run.codec.decode(ids)
+    sequence = _decode(run.codec, ids, max_note_duration)
     if duration_seconds is not None:
       sequence = _trim(sequence, duration_seconds)
     sequences.append(sequence)

@@ -1,0 +1,229 @@
+r"""Benchmark: musicrnn's trainer against a plain Keras model fed from NumPy.
+
+  python benchmarks/training_benchmark.py \
+    --performance_data=/tmp/datasets/asap_performance_with_dynamics \
+    --pianoroll_data=/tmp/datasets/nottingham_pianoroll_gan \
+    --output_json=/tmp/training.json --steps=20
+
+For each model family (Performance RNN's event LSTM, Music Transformer,
+dilated CNN, piano-roll GAN), at its default config and at a CPU size
+(CPU_HPARAMS), it measures in the same run:
+
+  musicrnn  `trainer.train` on the dataset: tf.data input from the TFRecords,
+            the distribution strategy, the compiled train step, logging;
+            events/s of the second half of the steps (the first half traces
+            and warms up);
+  baseline  the same model (same config, same shapes) trained with the most
+            direct Keras code: `model.compile` + `model.fit` on NumPy arrays
+            already in memory (the same batches, padded to one length, real
+            events weighted 1); the GAN, which has no `fit` objective, runs
+            its own train step in a tf.function over the NumPy batches.
+
+and reports events/s (real, non-padding events; piano-roll steps for the
+GAN) and the ratio musicrnn / baseline: what the input pipeline and the
+trainer cost. Results name the device. `--smoke` trains the tiny configs on
+datasets built from the committed fixtures (the tests run it).
+"""
+
+import json
+import os
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+import keras
+import numpy as np
+import tensorflow as tf
+
+from musicrnn import configs
+from musicrnn import encodings
+from musicrnn import models
+from musicrnn.tfrecords import input as input_lib
+from musicrnn.tfrecords import schema
+from musicrnn.training import strategy as strategy_lib
+from musicrnn.training import trainer
+
+flags.DEFINE_string('performance_data', None,
+                    'Dataset of performance events (32 velocity bins) for the '
+                    'event LSTM, transformer and CNN.')
+flags.DEFINE_string('pianoroll_data', None, 'Piano-roll dataset for the GAN.')
+flags.DEFINE_string('output_json', None, 'Where to write the results.')
+flags.DEFINE_integer('steps', 20, 'Training steps timed per measurement '
+                     '(after as many warm-up steps).', lower_bound=2)
+flags.DEFINE_list('sizes', ['default', 'cpu'], 'Which sizes to measure.')
+flags.DEFINE_list('families', ['event_lstm', 'music_transformer', 'dilated_cnn',
+                               'pianoroll_gan'], 'Which families to measure.')
+flags.DEFINE_bool('smoke', False, 'Tiny configs on fixture datasets (tests).')
+FLAGS = flags.FLAGS
+
+CONFIGS = {
+    'event_lstm': 'performance_with_dynamics',
+    'music_transformer': 'music_transformer',
+    'dilated_cnn': 'dilated_cnn',
+    'pianoroll_gan': 'pianoroll_gan',
+}
+# The sizes the issue 5 and 6 runs trained at on 2 CPU cores.
+CPU_HPARAMS = {
+    'event_lstm': 'rnn_layer_sizes=[256,256],batch_size=32',
+    'music_transformer': ('num_layers=3,num_heads=4,model_dim=128,'
+                          'feed_forward_dim=512,max_relative_distance=512,'
+                          'batch_size=8'),
+    'dilated_cnn': ('num_layers_per_block=9,residual_channels=64,'
+                    'skip_channels=128,batch_size=16'),
+    'pianoroll_gan': ('latent_dim=64,generator_channels=128,critic_channels=64,'
+                      'batch_size=32'),
+}
+
+
+def make_config(family, size, smoke):
+  name = CONFIGS[family] + ('_tiny' if smoke else '')
+  config = configs.get_config(name)
+  if size == 'cpu' and not smoke:
+    configs.apply_overrides(config, hparams=CPU_HPARAMS[family])
+  return config
+
+
+def time_trainer(config, data, steps, seed=0):
+  """events/s of trainer.train over the second half of 2 * steps."""
+  with tempfile.TemporaryDirectory() as run_dir:
+    summary = trainer.train(config, data, run_dir, num_steps=2 * steps,
+                            log_every=steps, checkpoint_every=10 * steps,
+                            eval_every=10 * steps, eval_max_batches=1, seed=seed,
+                            progress=False)
+  record = summary.history[-1]
+  if 'events_per_second' in record:
+    return record['events_per_second']
+  # The GAN's records count steps: events are its piano-roll steps.
+  return record['steps_per_second'] * config.train.batch_size * _roll_steps(config)
+
+
+def _roll_steps(config):
+  return encodings.codec_from_config(config).segment_shape[0]
+
+
+def numpy_batches(config, data, steps):
+  """`steps` training batches of the dataset as NumPy, padded to one length."""
+  ds = input_lib.make_dataset(data, 'train', config.train.batch_size, seed=0,
+                              drop_remainder=True)
+  batches = [tf.nest.map_structure(lambda t: t.numpy(), b) for b in ds.take(steps)]
+  if config.encoding.name == 'pianoroll':
+    return np.concatenate([b[0][schema.PIANOROLL] for b in batches])
+  length = max(b[1].shape[1] for b in batches)
+
+  def pad(a):
+    return np.pad(a, [(0, 0), (0, length - a.shape[1])] + [(0, 0)] * (a.ndim - 2))
+
+  tokens = np.concatenate([pad(b[0][schema.TOKENS]) for b in batches])
+  labels = np.concatenate([pad(b[1]) for b in batches])
+  weights = np.concatenate([pad(b[2]) for b in batches])
+  return tokens, labels, weights
+
+
+def time_keras_fit(config, arrays, steps, seed=0):
+  """events/s of model.fit on NumPy arrays, the second of two epochs."""
+  keras.utils.set_random_seed(seed)
+  codec = encodings.codec_from_config(config)
+  model = models.build_model(config, codec, [])
+  tokens, labels, weights = arrays
+  model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate,
+                                                global_clipnorm=config.train.clip_norm),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  batch = config.train.batch_size
+  x = {schema.TOKENS: tokens}
+  model.fit(x, labels, sample_weight=weights, batch_size=batch, epochs=1,
+            verbose=0, shuffle=False)   # traces and warms up
+  start = time.perf_counter()
+  model.fit(x, labels, sample_weight=weights, batch_size=batch, epochs=1,
+            verbose=0, shuffle=False)
+  seconds = time.perf_counter() - start
+  return float(weights.sum()) / seconds
+
+
+def time_gan_loop(config, rolls, steps, seed=0):
+  """Piano-roll steps/s of the GAN's own train step over NumPy batches."""
+  keras.utils.set_random_seed(seed)
+  codec = encodings.codec_from_config(config)
+  model = models.build_model(config, codec, [])
+  model(models.example_inputs(config, []))
+  model.make_optimizers(config.model.generator_learning_rate,
+                        config.model.critic_learning_rate)
+  batch = config.train.batch_size
+  step_fn = tf.function(model.train_step)
+  batches = [rolls[i * batch:(i + 1) * batch] for i in range(len(rolls) // batch)]
+  for b in batches:       # traces and warms up
+    step_fn(b)
+  start = time.perf_counter()
+  for b in batches:
+    step_fn(b)
+  seconds = time.perf_counter() - start
+  return len(batches) * batch * rolls.shape[1] / seconds
+
+
+def run_benchmark(families, sizes, steps, performance_data, pianoroll_data, smoke):
+  results = {'device': strategy_lib.describe_devices(), 'steps': steps, 'runs': []}
+  for family in families:
+    data = pianoroll_data if family == 'pianoroll_gan' else performance_data
+    if not data:
+      print(f'skipping {family}: no dataset given')
+      continue
+    for size in sizes:
+      config = make_config(family, size, smoke)
+      ours = time_trainer(config, data, steps)
+      if family == 'pianoroll_gan':
+        base = time_gan_loop(config, numpy_batches(config, data, steps), steps)
+      else:
+        base = time_keras_fit(config, numpy_batches(config, data, steps), steps)
+      run = {'family': family, 'size': size, 'config': config.name,
+             'model': json.loads(json.dumps(config.model.to_dict())),
+             'batch_size': config.train.batch_size,
+             'musicrnn_events_per_second': round(ours, 1),
+             'baseline_events_per_second': round(base, 1),
+             'speed_ratio': round(ours / base, 3)}
+      results['runs'].append(run)
+      print(f'{family:<18}{size:<8}{ours:>14.0f}{base:>14.0f}{ours / base:>8.2f}',
+            flush=True)
+  return results
+
+
+def main(argv):
+  del argv
+  if not FLAGS.output_json:
+    raise app.UsageError('--output_json is required')
+  performance_data, pianoroll_data = FLAGS.performance_data, FLAGS.pianoroll_data
+  steps, sizes = FLAGS.steps, FLAGS.sizes
+  tmp = None
+  if FLAGS.smoke:
+    tmp = tempfile.TemporaryDirectory()
+    performance_data, pianoroll_data = _smoke_datasets(tmp.name)
+    steps, sizes = 2, ['default']
+  print(f'{"family":<18}{"size":<8}{"musicrnn ev/s":>14}{"keras ev/s":>14}{"ratio":>8}')
+  results = run_benchmark(FLAGS.families, sizes, steps, performance_data,
+                          pianoroll_data, FLAGS.smoke)
+  results['smoke'] = FLAGS.smoke
+  with open(FLAGS.output_json, 'w') as f:
+    json.dump(results, f, indent=2)
+  print(f'device: {results["device"]}; wrote {FLAGS.output_json}')
+  if tmp is not None:
+    tmp.cleanup()
+
+
+def _smoke_datasets(root):
+  """Tiny performance and piano-roll datasets of the committed fixtures."""
+  from musicrnn.pipelines import convert  # pylint: disable=import-outside-toplevel
+  from musicrnn.pipelines import dataset  # pylint: disable=import-outside-toplevel
+  fixtures = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+      __file__))), 'tests', 'testdata')
+  notesequences = os.path.join(root, 'ns.tfrecord')
+  convert.convert_directory(fixtures, notesequences)
+  out = []
+  for name in ('performance_with_dynamics_tiny', 'pianoroll_gan_tiny'):
+    path = os.path.join(root, name)
+    dataset.create_dataset(configs.get_config(name), notesequences, path,
+                           eval_ratio=0.5)
+    out.append(path)
+  return out
+
+
+if __name__ == '__main__':
+  app.run(main)

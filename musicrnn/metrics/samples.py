@@ -1,0 +1,212 @@
+"""Musical metrics of a folder of generated MIDI against a run's real data.
+
+  report = samples.evaluate_samples('/tmp/samples', run_dir='/tmp/perf_run')
+  samples.write_figure(report, '/tmp/samples/musical_metrics.png')
+
+The real data are the NoteSequences the run's dataset was built from (its
+dataset.json names them; or `notesequences=`), split again by the dataset's
+hash: the eval split is the reference, the train split the source of n-grams
+for the memorisation check. Reference pieces are cut into chunks as long as
+the median generated file, so that length-dependent statistics (pitch range,
+pitches used) compare like with like, and get the same sustain-pedal
+extension as the training data.
+"""
+
+import json
+import logging
+import os
+
+import numpy as np
+from note_seq import sequences_lib
+
+from musicrnn.errors import UsageError
+from musicrnn.metrics import music
+
+MIDI_EXTENSIONS = ('.mid', '.midi')
+
+
+def read_midi_dir(samples_dir):
+  """NoteSequences of the MIDI files of `samples_dir` (sorted; recursive).
+
+  Raises:
+    UsageError: no folder, no MIDI file, or a file that does not read.
+  """
+  import note_seq  # pylint: disable=import-outside-toplevel
+  if not os.path.isdir(samples_dir):
+    raise UsageError(f'--samples_dir={samples_dir} is not a directory')
+  paths = sorted(os.path.join(d, f) for d, _, files in os.walk(samples_dir)
+                 for f in files if f.lower().endswith(MIDI_EXTENSIONS))
+  if not paths:
+    raise UsageError(f'no MIDI files (.mid, .midi) under {samples_dir}')
+  sequences = []
+  for path in paths:
+    try:
+      sequences.append(note_seq.midi_file_to_note_sequence(path))
+    except Exception as e:  # pylint: disable=broad-except
+      raise UsageError(f'{path} is not a readable MIDI file: {e}') from e
+  return sequences
+
+
+def read_notesequences(pattern):
+  """Every NoteSequence of the TFRecord files matching `pattern`."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from note_seq.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
+  files = sorted(tf.io.gfile.glob(pattern))
+  if not files:
+    raise UsageError(f'NoteSequences {pattern} match no file; pass '
+                     '--notesequences (musicrnn_convert\'s output)')
+  return [music_pb2.NoteSequence.FromString(r.numpy())
+          for r in tf.data.TFRecordDataset(files)]
+
+
+def split_real_data(sequences, eval_ratio, split_by='id'):
+  """(eval, train) by the dataset pipeline's hash split."""
+  from musicrnn.pipelines import dataset  # pylint: disable=import-outside-toplevel
+  eval_sequences, train_sequences = [], []
+  for sequence in sequences:
+    if dataset.is_eval(dataset.split_key(sequence, split_by), eval_ratio):
+      eval_sequences.append(sequence)
+    else:
+      train_sequences.append(sequence)
+  return eval_sequences, train_sequences
+
+
+def chunk(sequences, seconds):
+  """Cuts each sequence into `seconds`-long pieces; drops pieces without
+  notes and a final piece shorter than half of `seconds`."""
+  out = []
+  for sequence in sequences:
+    pieces = sequences_lib.split_note_sequence(sequence, seconds)
+    for piece in pieces:
+      if piece.notes and piece.total_time >= seconds / 2:
+        out.append(piece)
+  return out
+
+
+def _real_data_of_dataset(data=None, run_dir=None):
+  """(NoteSequence pattern, eval ratio, split_by, sustain) of a dataset
+  folder (default: the one the run was trained on), as it was built."""
+  from musicrnn.tfrecords import sources  # pylint: disable=import-outside-toplevel
+  from musicrnn.training import run_dir as run_dir_lib  # pylint: disable=import-outside-toplevel
+  data = data or run_dir_lib.dataset_dir(run_dir)
+  if not data:
+    raise UsageError(f'{run_dir} does not record its dataset; pass --data '
+                     '(its dataset folder) or --notesequences')
+  source = sources.open_source(data)
+  # A dataset folder's description is its whole dataset.json.
+  description = source.description
+  pattern = description.get('input')
+  if not isinstance(source, sources.DatasetFolder) or not pattern:
+    raise UsageError(f'{data} does not name the NoteSequences it was built '
+                     'from; pass --notesequences')
+  data_config = description.get('config', {}).get('data', {})
+  return (pattern, description.get('eval_ratio', 0.1),
+          data_config.get('split_by', 'id'), bool(data_config.get('sustain', True)))
+
+
+def evaluate_samples(samples_dir, *, run_dir=None, data=None, notesequences=None,
+                     eval_ratio=None, split_by='id', sustain=True,
+                     chunk_seconds=None, max_reference=None, seed=0):
+  """Compares the MIDI of `samples_dir` with the eval split of real data.
+
+  Args:
+    samples_dir: folder of generated .mid files.
+    run_dir: the run that generated them: gives the NoteSequences, eval ratio,
+      split and sustain of its dataset.
+    data: a dataset folder to take them from instead of the run's.
+    notesequences: NoteSequence TFRecord glob (instead of, or overriding,
+      the run's); then `eval_ratio` (default 0.1), `split_by` and `sustain`.
+    chunk_seconds: reference chunk length (default: the median duration of
+      the generated files).
+    max_reference: at most this many reference chunks (a seeded sample).
+
+  Returns:
+    `music.compare`'s report plus 'samples_dir', 'notesequences',
+    'chunk_seconds'.
+  """
+  generated = read_midi_dir(samples_dir)
+  if run_dir is not None or data is not None:
+    pattern, run_ratio, split_by, sustain = _real_data_of_dataset(data, run_dir)
+    notesequences = notesequences or pattern
+    eval_ratio = run_ratio if eval_ratio is None else eval_ratio
+  if notesequences is None:
+    raise UsageError('pass --run_dir (the run that made the samples) or '
+                     '--notesequences (the real data, musicrnn_convert\'s output)')
+  eval_ratio = 0.1 if eval_ratio is None else eval_ratio
+  real = read_notesequences(notesequences)
+  eval_sequences, train_sequences = split_real_data(real, eval_ratio, split_by)
+  if sustain:   # as the training data (n-grams do not depend on it)
+    eval_sequences = [sequences_lib.apply_sustain_control_changes(s)
+                      for s in eval_sequences]
+  if not eval_sequences:
+    raise UsageError(f'no eval NoteSequences in {notesequences} at eval ratio '
+                     f'{eval_ratio:g}')
+  if chunk_seconds is None:
+    chunk_seconds = float(np.median([s.total_time for s in generated]))
+  reference = chunk(eval_sequences, chunk_seconds) if chunk_seconds > 0 \
+      else eval_sequences
+  if max_reference and len(reference) > max_reference:
+    keep = np.random.default_rng(seed).choice(len(reference), max_reference,
+                                              replace=False)
+    reference = [reference[i] for i in sorted(keep)]
+  logging.info('musicrnn evaluate: %d generated files against %d reference '
+               'chunks of %.1f s from %d eval pieces; n-grams of %d train pieces',
+               len(generated), len(reference), chunk_seconds,
+               len(eval_sequences), len(train_sequences))
+  report = music.compare(generated, reference, train_sequences or None)
+  report.update(samples_dir=os.path.abspath(samples_dir),
+                notesequences=notesequences, eval_ratio=eval_ratio,
+                chunk_seconds=chunk_seconds,
+                eval_pieces=len(eval_sequences), train_pieces=len(train_sequences))
+  return report
+
+
+def to_json(report):
+  """The report as JSON text (the figure's numpy data left out)."""
+  return json.dumps({k: v for k, v in report.items() if not k.startswith('_')},
+                    indent=2, sort_keys=True)
+
+
+def write_figure(report, path):
+  """A PNG of generated vs reference: the three histograms and three
+  per-sequence distributions."""
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  pooled = report['_pooled']
+  fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+  labels = {'generated': 'generated', 'reference': 'eval data'}
+  panels = [
+      ('pitch_class_histogram', 'pitch class',
+       ['C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B']),
+      ('velocity_histogram', 'velocity',
+       [f'{a}-{b - 1}' for a, b in zip(music.VELOCITY_BIN_EDGES[:-1],
+                                       music.VELOCITY_BIN_EDGES[1:])]),
+      ('ioi_histogram', 'inter-onset interval (s, bin start)',
+       [f'{e:.2g}' for e in music.IOI_BIN_EDGES[:-1]]),
+  ]
+  for ax, (name, xlabel, ticks) in zip(axes[0], panels):
+    x = np.arange(len(ticks))
+    for offset, key in ((-0.2, 'generated'), (0.2, 'reference')):
+      values = report[name][key]
+      if values is not None:
+        ax.bar(x + offset, values, width=0.4, label=labels[key])
+    ax.set_xticks(x, ticks, rotation=60 if len(ticks) > 12 else 0, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(f'{name.replace("_", " ")}: distance '
+                 f'{report[name]["distance"]:.3f}')
+    ax.legend()
+  for ax, name in zip(axes[1], ('notes_per_second', 'polyphony', 'pitch_range')):
+    values = [pooled[k][name] for k in ('generated', 'reference')]
+    finite = np.concatenate(values)
+    bins = np.linspace(finite.min(), finite.max() + 1e-9, 20) if len(finite) else 10
+    for key, v in zip(('generated', 'reference'), values):
+      ax.hist(v, bins=bins, density=True, alpha=0.6, label=labels[key])
+    ax.set_title(f'{name.replace("_", " ")} per file')
+    ax.legend()
+  fig.suptitle(f'{report["sequences"]["generated"]} generated files vs '
+               f'{report["sequences"]["reference"]} eval chunks')
+  fig.tight_layout()
+  fig.savefig(path, dpi=80)
+  plt.close(fig)
+  return path
