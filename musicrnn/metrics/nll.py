@@ -1,7 +1,6 @@
 """Negative log-likelihood of a trained run on a dataset split."""
 
 import json
-import os
 
 from musicrnn.errors import UsageError
 from musicrnn.tfrecords import sources
@@ -38,8 +37,7 @@ def evaluate_run(run_dir, data=None, *, split='eval', batch_size=None,
       run.model, source, batch_size or run.config.train.batch_size,
       split=split, max_batches=max_batches)
   metrics.update(step=run.step, split=split,
-                 data_dir=(source.location if '://' in source.location
-                           else os.path.abspath(source.location)),
+                 data_dir=source.absolute_location(),
                  config_name=run.config.name)
   return metrics
 

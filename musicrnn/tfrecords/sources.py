@@ -58,6 +58,10 @@ class DataSource:
   def has_split(self, split):
     return bool(self.num_examples(split))
 
+  def absolute_location(self):
+    """`location`, made absolute when it is a local path."""
+    return self.location if '://' in self.location else os.path.abspath(self.location)
+
   def num_examples(self, split):
     return self.description['splits'].get(split, {}).get('examples', 0)
 

@@ -339,10 +339,6 @@ def describe_eval(metrics):
   return _EventObjective.describe_eval(metrics)
 
 
-def _absolute(location):
-  return location if '://' in location else os.path.abspath(location)
-
-
 def train(config, train_data, run_dir, *, num_steps, eval_data=None,
           tfds_data_dir=None, strategy=None, seed=None, checkpoint_every=200,
           keep_checkpoints=5, eval_every=200, log_every=20,
@@ -388,7 +384,7 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
   controls = encodings.controls_from_config(config)
   resumed = run_dir_lib.prepare(run_dir, config, codec.spec(),
                                 train_source.description,
-                                _absolute(train_source.location))
+                                train_source.absolute_location())
   if seed is not None:
     keras.utils.set_random_seed(seed)
 
