@@ -54,6 +54,9 @@ def _configure_logging():
   root = logging.getLogger()
   root.handlers[:] = [handler]
   root.setLevel(logging.INFO)
+  # TensorFlow's own Python logger prints INFO lines through a handler of
+  # its own (per-step collective all-reduce notes under multi-worker).
+  logging.getLogger('tensorflow').setLevel(logging.WARNING)
 
 
 def _program_name():

@@ -99,40 +99,6 @@ def test_cli_trains_and_reports_flag_mistakes(tiny_datasets, tmp_path):
       in result.stderr
 
 
-def test_killed_process_resumes_from_its_last_checkpoint(tiny_datasets, tmp_path):
-  """SIGKILL mid-run, start the same command again: it continues."""
-  import signal  # pylint: disable=import-outside-toplevel
-  import time  # pylint: disable=import-outside-toplevel
-  name = 'performance_with_dynamics_tiny'
-  run_dir = tmp_path / 'run'
-  args = [sys.executable, '-m', 'musicrnn.train', f'--config={name}',
-          f'--train_data={tiny_datasets[name]}', f'--run_dir={run_dir}',
-          '--num_steps=100000', '--checkpoint_every=5', '--eval_every=100000',
-          '--log_every=5']
-  process = subprocess.Popen(args, cwd=testing_lib.REPO_ROOT,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  checkpoints = run_dir / 'checkpoints'
-  deadline = time.time() + 300
-  while time.time() < deadline:
-    if checkpoints.exists() and len(list(checkpoints.glob('ckpt-*.index'))) >= 2:
-      break
-    time.sleep(0.5)
-  process.send_signal(signal.SIGKILL)
-  process.wait()
-  saved = max(int(p.name.split('-')[1].split('.')[0])
-              for p in checkpoints.glob('ckpt-*.index'))
-  assert saved >= 10
-  result = subprocess.run(args[:6] + [f'--num_steps={saved + 5}', '--log_every=5',
-                                      '--eval_every=100000'],
-                          capture_output=True, text=True, timeout=600,
-                          cwd=testing_lib.REPO_ROOT)
-  assert result.returncode == 0, result.stderr
-  # It resumed from a checkpoint at or after the last complete one we saw.
-  assert 'resumed from' in result.stderr
-  start = int(result.stdout.split('steps ')[1].split(' ->')[0])
-  assert start >= saved and f'-> {saved + 5}' in result.stdout
-
-
 _MIRRORED_SCRIPT = '''
 import sys
 import tensorflow as tf

@@ -5,8 +5,8 @@
 - `StagedOutputs`: outputs are written under a hidden staging folder beside
   their final place and renamed into place only when the whole pipeline has
   succeeded, the completeness marker (the summary) last. A failed or killed
-  run leaves no output that looks complete; an existing output is refused
-  unless `overwrite` is set.
+  run leaves no output that looks complete, and its rerun replaces what it
+  left; an existing complete output is refused unless `overwrite` is set.
 - `Tally`: a named Beam counter that is also emitted as data, so that a run's
   summary counts come from the pipeline itself on every runner.
 """
@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import posixpath
+import re
 import uuid
 
 import apache_beam as beam
@@ -122,20 +123,49 @@ def matching(pattern):
   return sorted(m.path for m in result.metadata_list)
 
 
+_SHARD = re.compile(r'^(.*)-(\d{5})-of-(\d{5})$')
+
+
+def check_whole_shard_sets(paths):
+  """Raises UsageError when `paths` hold part of a set of shards
+  (`name-00001-of-00004` without all four): the output of a run killed while
+  publishing, or a copy that lost files."""
+  sets = {}
+  for path in paths:
+    match = _SHARD.match(path)
+    if match:
+      sets.setdefault((match.group(1), int(match.group(3))), set()).add(
+          int(match.group(2)))
+  for (prefix, total), found in sorted(sets.items()):
+    if found != set(range(total)):
+      missing = sorted(set(range(total)) - found)
+      raise UsageError(
+          f'{prefix}-*-of-{total:05d} is incomplete: shard(s) '
+          f'{", ".join(str(m) for m in missing[:5])} of {total} missing; '
+          'rerun the program that wrote it')
+
+
 class StagedOutputs:
   """Outputs written to a staging folder, published whole at the end.
 
   Usage:
-    staged = StagedOutputs(output_dir, name, overwrite)
+    staged = StagedOutputs(output_dir, name, overwrite, marker=final_marker)
     staged.refuse_existing(final_patterns)   # before the long run
     ... pipeline writes under staged.dir ...
-    staged.publish({staged_path: final_path, ...}, marker=(staged, final))
+    staged.publish([(staged_path, final_path), ...], (staged_marker, final_marker),
+                   final_patterns)
+
+  The marker (a run's summary) is published last, so outputs without it are
+  the leftovers of a run killed while publishing: they are replaced without
+  `overwrite`, with a warning. So are staging folders of killed runs.
   """
 
-  def __init__(self, output_dir, name, overwrite):
+  def __init__(self, output_dir, name, overwrite, marker=None):
     self.output_dir = output_dir
     self.overwrite = overwrite
-    self.dir = join(output_dir, f'.{name}.staging-{uuid.uuid4().hex[:12]}')
+    self.marker = marker
+    self._prefix = f'.{name}.staging-'
+    self.dir = join(output_dir, self._prefix + uuid.uuid4().hex[:12])
 
   def path(self, *parts):
     return join(self.dir, *parts)
@@ -147,14 +177,41 @@ class StagedOutputs:
     return sorted(set(found))
 
   def refuse_existing(self, patterns):
-    """Raises UsageError when outputs exist and overwrite is not set."""
+    """Raises UsageError when a complete output exists and overwrite is not
+    set; removes staging folders that killed runs left behind.
+
+    Returns:
+      The existing outputs (to be replaced).
+    """
+    stale = self._stale_staging()
+    if stale:
+      logging.warning('removing %d staging folder(s) of an interrupted run: %s',
+                      len(stale), ', '.join(stale))
+      FileSystems.delete(stale)
     found = self.existing(patterns)
-    if found and not self.overwrite:
+    complete = self.marker is None or self.marker in found
+    if found and complete and not self.overwrite:
       shown = ', '.join(found[:3]) + (' ...' if len(found) > 3 else '')
       raise UsageError(
           f'output already exists: {shown}; choose another output or pass '
           '--overwrite to replace it')
+    if found and not complete:
+      logging.warning('replacing the incomplete output of an interrupted run '
+                      '(no %s): %s', self.marker, ', '.join(found))
     return found
+
+  def _stale_staging(self):
+    """Staging folders of other (killed) runs of this output."""
+    if '://' not in self.output_dir:
+      if not os.path.isdir(self.output_dir):
+        return []
+      names = os.listdir(self.output_dir)
+    else:  # object stores: a folder is the prefix of its files
+      start = len(self.output_dir.rstrip('/')) + 1
+      names = {p[start:].split('/')[0] for p in
+               matching(join(self.output_dir, self._prefix + '*', '**'))}
+    return sorted(join(self.output_dir, n) for n in names
+                  if n.startswith(self._prefix) and join(self.output_dir, n) != self.dir)
 
   def publish(self, moves, marker, replace_patterns):
     """Moves staged files into place, the marker file last.
@@ -164,7 +221,8 @@ class StagedOutputs:
       marker: (staged_path, final_path) of the file whose presence says the
         output is complete; published after everything else.
       replace_patterns: globs of the previous outputs to delete first (only
-        reached with overwrite set, or when there are none).
+        reached with overwrite set, when there are none, or when they are
+        incomplete).
     """
     old = self.refuse_existing(replace_patterns)
     if old:

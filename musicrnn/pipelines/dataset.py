@@ -324,11 +324,14 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
   inputs = beam_utils.matching(input_pattern)
   if not inputs:
     raise UsageError(f'--input={input_pattern} matches no file')
+  beam_utils.check_whole_shard_sets(inputs)
   make_codec(config)  # fail early on a bad encoding spec
   if '://' not in output_dir:
     output_dir = os.path.abspath(output_dir)
     os.makedirs(output_dir, exist_ok=True)
-  staged = beam_utils.StagedOutputs(output_dir, 'dataset', overwrite)
+  staged = beam_utils.StagedOutputs(
+      output_dir, 'dataset', overwrite,
+      marker=beam_utils.join(output_dir, DATASET_JSON))
   patterns = [beam_utils.join(output_dir, f'{s}.tfrecord*') for s in SPLITS] + [
       beam_utils.join(output_dir, DATASET_JSON), beam_utils.join(output_dir, STATS_JSON)]
   staged.refuse_existing(patterns)

@@ -30,8 +30,10 @@ def read_description(dataset_dir):
   with tf.io.gfile.GFile(path) as f:
     try:
       description = json.load(f)
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
       raise UsageError(f'{path} is not valid JSON: {e}') from e
+  if not isinstance(description, dict):
+    raise UsageError(f'{path} is not a dataset description (a JSON object)')
   if description.get('format_version') != FORMAT_VERSION:
     raise UsageError(f'{path} has format_version '
                      f'{description.get("format_version")!r}; this musicrnn reads '

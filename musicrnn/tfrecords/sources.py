@@ -107,8 +107,18 @@ class DatasetFolder(_TFRecordSource):
     super().__init__(path, description_lib.read_description(path))
 
   def files(self, split):
-    return [os.path.join(self.location, f)
-            for f in self.description['splits'].get(split, {}).get('files', [])]
+    try:
+      names = list(self.description['splits'].get(split, {}).get('files', []))
+    except (AttributeError, KeyError, TypeError) as e:
+      raise UsageError(f'{self.location}/{description_lib.DATASET_JSON} is damaged: '
+                       f'no file list for split {split!r}') from e
+    for name in names:
+      # dataset.json names the folder's own shards, nothing elsewhere.
+      if not isinstance(name, str) or os.path.basename(name) != name or \
+          name in ('', '.', '..'):
+        raise UsageError(f'{self.location}/{description_lib.DATASET_JSON} lists '
+                         f'{name!r}, not a file of the dataset folder')
+    return [os.path.join(self.location, name) for name in names]
 
 
 class TFRecordGlob(_TFRecordSource):
@@ -229,6 +239,42 @@ def _tfds_version_dir(path):
   return None
 
 
+# TFDS imports the module named by each feature's class in features.json;
+# a dataset folder may only name TFDS's own feature classes.
+_TFDS_FEATURES_JSON = 'features.json'
+_TFDS_FEATURE_MODULES = 'tensorflow_datasets.core.features.'
+
+
+def _check_tfds_features(version_dir):
+  """Refuses a TFDS folder whose features.json names a class outside TFDS's
+  features (TFDS would import its module: code chosen by the folder)."""
+  path = os.path.join(version_dir, _TFDS_FEATURES_JSON)
+  if not tf.io.gfile.exists(path):
+    return
+  with tf.io.gfile.GFile(path) as f:
+    try:
+      features = json.load(f)
+    except json.JSONDecodeError as e:
+      raise UsageError(f'{path} is corrupt (not valid JSON: {e})') from e
+
+  def class_names(value):
+    if isinstance(value, dict):
+      for key, item in value.items():
+        if key == 'pythonClassName':
+          yield item
+        else:
+          yield from class_names(item)
+    elif isinstance(value, list):
+      for item in value:
+        yield from class_names(item)
+
+  for name in class_names(features):
+    if not (isinstance(name, str) and name.startswith(_TFDS_FEATURE_MODULES)):
+      raise UsageError(
+          f'{path} names the feature class {name!r}, outside TFDS\'s own '
+          f'({_TFDS_FEATURE_MODULES}*); refusing to import it')
+
+
 def _open_tfds_name(name, tfds_data_dir):
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
   # Registers the musicrnn builders, so their configs resolve by name.
@@ -267,6 +313,7 @@ def open_source(spec, tfds_data_dir=None):
   version_dir = _tfds_version_dir(spec)
   if version_dir:
     import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+    _check_tfds_features(version_dir)
     return TfdsDataset(tfds.builder_from_directory(version_dir))
   if tf.io.gfile.isdir(spec):
     raise UsageError(f'{spec} holds no dataset; expected {FORMS}')

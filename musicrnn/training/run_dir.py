@@ -13,7 +13,9 @@ config.json says how to rebuild the codec, the controls and the model.
 
 import dataclasses
 import json
+import logging
 import os
+import re
 
 import ml_collections
 import tensorflow as tf
@@ -31,13 +33,13 @@ def _read_json(path):
   with tf.io.gfile.GFile(path) as f:
     try:
       return json.load(f)
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
       raise UsageError(f'{path} is corrupt (not valid JSON: {e})') from e
 
 
 def write_json_atomically(path, value):
   """Writes JSON to a temporary file, then renames it over `path`."""
-  tmp = path + '.tmp'
+  tmp = f'{path}.tmp-{os.getpid()}'
   with tf.io.gfile.GFile(tmp, 'w') as f:
     json.dump(value, f, indent=2, sort_keys=True)
   tf.io.gfile.rename(tmp, path, overwrite=True)
@@ -97,7 +99,8 @@ def load(run_dir):
     raise UsageError(f'{run_dir} is not a musicrnn run directory (no {CONFIG_JSON}; '
                      'train one with musicrnn_train)')
   record = _read_json(path)
-  if 'config' not in record or 'encoding' not in record:
+  if not isinstance(record, dict) or not all(
+      isinstance(record.get(key), dict) for key in ('config', 'encoding')):
     raise UsageError(f'{path} lacks its config or encoding')
   return ml_collections.ConfigDict(record['config']), record['encoding']
 
@@ -124,24 +127,157 @@ class LoadedRun:
   step: int
 
 
+def checkpoint_paths(directory):
+  """The checkpoints TensorFlow's index file lists, newest first.
+
+  Only checkpoints whose writing finished are listed: TensorFlow writes a
+  checkpoint's files under a temporary name, renames them, then rewrites the
+  index file `checkpoint` (atomically), so a process killed mid-write leaves
+  a torn checkpoint that is not listed.
+
+  Raises:
+    UsageError: the index file is not a valid checkpoint state.
+  """
+  try:
+    state = tf.train.get_checkpoint_state(directory)
+  except Exception as e:  # pylint: disable=broad-except
+    # A text proto that does not parse (truncated or edited by hand).
+    raise UsageError(
+        f'{os.path.join(directory, "checkpoint")} is corrupt '
+        f'({type(e).__name__}: {first_line(e)}); restore it from a backup or '
+        'move the checkpoints folder away to start over') from e
+  if state is None:
+    if tf.io.gfile.exists(os.path.join(directory, 'checkpoint')):
+      # TensorFlow logs a parse error and returns nothing.
+      raise UsageError(
+          f'{os.path.join(directory, "checkpoint")} is corrupt (not a checkpoint '
+          'state); restore it from a backup or move the checkpoints folder away '
+          'to start over')
+    return []
+  paths = list(state.all_model_checkpoint_paths)
+  if state.model_checkpoint_path and state.model_checkpoint_path not in paths:
+    paths.append(state.model_checkpoint_path)
+  return [p if os.path.isabs(p) or '://' in p else os.path.join(directory, p)
+          for p in reversed(paths)]
+
+
+def remove_torn_checkpoints(directory):
+  """Deletes what a killed checkpoint write left behind: `ckpt-N_temp`
+  folders, and checkpoint files newer than the newest listed checkpoint.
+
+  Returns:
+    The deleted paths.
+  """
+  if not tf.io.gfile.isdir(directory):
+    return []
+  listed = checkpoint_paths(directory)
+  newest = _checkpoint_number(listed[0]) if listed else -1
+  removed = []
+  for name in tf.io.gfile.listdir(directory):
+    name = name.rstrip('/')
+    path = os.path.join(directory, name)
+    number = _checkpoint_number(name)
+    if number is None:
+      continue
+    if name.endswith('_temp') or number > newest:
+      if tf.io.gfile.isdir(path):
+        tf.io.gfile.rmtree(path)
+      else:
+        tf.io.gfile.remove(path)
+      removed.append(path)
+  if removed:
+    logging.warning('removed %d file(s) of a checkpoint whose writing was '
+                    'interrupted: %s', len(removed), ', '.join(sorted(removed)))
+  return removed
+
+
+def _checkpoint_number(path):
+  """N of '.../ckpt-N', 'ckpt-N.index', 'ckpt-N_temp'; None for other names."""
+  match = re.match(r'ckpt-(\d+)(?:_temp|\.|$)', os.path.basename(path))
+  return int(match.group(1)) if match else None
+
+
+def first_line(error):
+  """The first line of an exception's message (TF errors run long)."""
+  text = getattr(error, 'message', None) or str(error)
+  return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+
+
+def restore_checkpoint(checkpoint, directory, *, fall_back=False, partial=False):
+  """Restores the newest checkpoint under `directory` into `checkpoint`.
+
+  Checkpoints are TensorFlow tensor bundles: restoring reads tensors and
+  their CRC32C checksums, never unpickles or runs anything, so a truncated or
+  tampered file is an error, not code.
+
+  Args:
+    checkpoint: a tf.train.Checkpoint.
+    directory: the checkpoint folder.
+    fall_back: on an unreadable newest checkpoint, log a warning and try the
+      one before (training resumes from the last complete checkpoint);
+      otherwise it is an error.
+    partial: allow the checkpoint to hold more than `checkpoint` (the
+      optimizer, when loading a model to sample).
+
+  Returns:
+    The restored checkpoint's path, or None when there is none.
+
+  Raises:
+    UsageError: a checkpoint is unreadable (or all are, with fall_back).
+  """
+  paths = checkpoint_paths(directory)
+  problems = []
+  for path in paths:
+    try:
+      status = checkpoint.restore(path)
+      if partial:
+        status = status.expect_partial()
+      status.assert_existing_objects_matched()
+      if problems:
+        logging.warning('restored %s, the newest readable checkpoint', path)
+      return path
+    except Exception as e:  # pylint: disable=broad-except
+      # Truncated bundles raise IndexError, torn ones OpError, a checkpoint
+      # of another model AssertionError: all mean it cannot be used.
+      problem = f'{path} cannot be restored ({type(e).__name__}: {first_line(e)})'
+      if not fall_back:
+        raise UsageError(
+            f'checkpoint {problem}; it is truncated, tampered with or from '
+            'another model') from e
+      logging.warning('checkpoint %s; trying the one before', problem)
+      problems.append(problem)
+  if problems:
+    raise UsageError('no checkpoint under ' + directory + ' can be restored: '
+                     + '; '.join(problems)
+                     + '. Move the folder away to start the run over')
+  return None
+
+
 def load_run(run_dir):
   """Rebuilds the model of `run_dir` and restores its latest checkpoint.
 
+  Nothing in the folder is executed: config.json is JSON, the checkpoint is
+  a TensorFlow tensor bundle read with checksums.
+
   Raises:
-    UsageError: not a run directory, or no checkpoint yet.
+    UsageError: not a run directory, no checkpoint yet, or a config.json or
+      checkpoint that is damaged or tampered with.
   """
   config, encoding = load(run_dir)
-  codec = encodings.codec.codec_from_spec(encoding)
-  controls = encodings.controls_from_config(config)
-  model = models.build_model(config, codec, controls)
-  model(models.example_inputs(config, controls))
-  latest = tf.train.latest_checkpoint(checkpoint_dir(run_dir))
-  if latest is None:
-    raise UsageError(f'{run_dir} has no checkpoint yet; train it with musicrnn_train')
-  step = tf.Variable(0, dtype=tf.int64)
   try:
-    status = tf.train.Checkpoint(model=model, step=step).restore(latest)
-    status.expect_partial().assert_existing_objects_matched()
-  except (tf.errors.OpError, ValueError, AssertionError) as e:
-    raise UsageError(f'checkpoint {latest} cannot be restored: {e}') from e
+    codec = encodings.codec.codec_from_spec(encoding)
+    controls = encodings.controls_from_config(config)
+    model = models.build_model(config, codec, controls)
+    model(models.example_inputs(config, controls))
+  except Exception as e:  # pylint: disable=broad-except
+    # config.json is data: a value a model cannot be built from means the
+    # file was edited or damaged, not a bug to show a traceback for.
+    raise UsageError(
+        f'{os.path.join(run_dir, CONFIG_JSON)} does not describe a model '
+        f'musicrnn can build ({type(e).__name__}: {first_line(e)}); it was '
+        'edited or damaged') from e
+  step = tf.Variable(0, dtype=tf.int64)
+  checkpoint = tf.train.Checkpoint(model=model, step=step)
+  if restore_checkpoint(checkpoint, checkpoint_dir(run_dir), partial=True) is None:
+    raise UsageError(f'{run_dir} has no checkpoint yet; train it with musicrnn_train')
   return LoadedRun(config, codec, controls, model, int(step.numpy()))

@@ -33,6 +33,45 @@ def make_strategy(name, tpu=None):
   raise UsageError(f'--strategy={name!r} is not one of {", ".join(STRATEGIES)}')
 
 
+def _task(strategy):
+  """(task_type, task_id, cluster dict) of a multi-host strategy, or None."""
+  resolver = getattr(strategy, 'cluster_resolver', None)
+  if resolver is None:
+    return None
+  cluster = resolver.cluster_spec().as_dict()
+  if not cluster or resolver.task_type is None:
+    return None
+  return resolver.task_type, resolver.task_id, cluster
+
+
+def is_chief(strategy):
+  """Whether this process writes the run's outputs (config, checkpoints,
+  TensorBoard events): the 'chief' task, or worker 0 of a cluster without
+  one. Single-host strategies are always chief."""
+  task = _task(strategy)
+  if task is None:
+    return True
+  task_type, task_id, cluster = task
+  if task_type == 'chief':
+    return True
+  return task_type == 'worker' and task_id == 0 and 'chief' not in cluster
+
+
+def worker_name(strategy):
+  """'worker-1' and the like for a non-chief task, for its scratch folder."""
+  task = _task(strategy)
+  return 'chief' if task is None else f'{task[0]}-{task[1]}'
+
+
+def num_workers(strategy):
+  """How many hosts feed this strategy (1 unless multi-worker)."""
+  task = _task(strategy)
+  if task is None or isinstance(strategy, tf.distribute.TPUStrategy):
+    return 1
+  cluster = task[2]
+  return len(cluster.get('worker', [])) + len(cluster.get('chief', []))
+
+
 def describe_devices():
   """One line naming the accelerators TensorFlow sees, or the CPU: benchmark
   results say which device they came from."""

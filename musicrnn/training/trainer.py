@@ -13,7 +13,15 @@
 - Checkpoints every `checkpoint_every` steps (the last `keep_checkpoints`
   kept) and resumes from the latest checkpoint of `run_dir` at its step,
   with the optimizer state; a checkpoint being written when the process is
-  killed is never the one restored (TensorFlow updates its index last).
+  killed is never the one restored (TensorFlow updates its index last), and
+  an unreadable newest checkpoint is skipped, with a warning, for the one
+  before.
+- Under MultiWorkerMirroredStrategy every worker runs this loop; the chief
+  writes the run directory, the others checkpoint to a scratch folder that
+  they delete (TensorFlow's multi-worker pattern), and each worker reads
+  its share of every batch.
+- With a seed, TensorFlow's op determinism is on: the same seed gives the
+  same loss curve.
 - Logs loss (nats per event), accuracy, learning rate, steps/s and events/s
   to TensorBoard (run_dir/train) and to the console, and evaluates NLL and
   accuracy on the eval split every `eval_every` steps (run_dir/eval,
@@ -39,6 +47,7 @@ from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import schema
 from musicrnn.tfrecords import sources
 from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.training import strategy as strategy_lib
 
 
 @dataclasses.dataclass
@@ -113,7 +122,8 @@ def evaluate_model(model, data, batch_size, *, split='eval', strategy=None,
     ds = ds.take(max_batches)
   totals = [0.0, 0.0, 0.0]
   batches = 0
-  for batch in strategy.experimental_distribute_dataset(ds):
+  for batch in strategy.experimental_distribute_dataset(
+      _shard_per_worker(ds, strategy)):
     totals = [t + float(v) for t, v in zip(totals, eval_step(batch))]
     batches += 1
   nll, correct, events = totals
@@ -125,6 +135,17 @@ def evaluate_model(model, data, batch_size, *, split='eval', strategy=None,
 
 # Segments generated for the GAN's evaluation.
 GAN_EVAL_SAMPLES = 100
+
+
+def _shard_per_worker(dataset, strategy):
+  """Each worker of a multi-worker strategy keeps its share of every batch
+  (sharding by file would need a file per worker)."""
+  if strategy_lib.num_workers(strategy) == 1:
+    return dataset
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = (
+      tf.data.experimental.AutoShardPolicy.DATA)
+  return dataset.with_options(options)
 
 
 def has_own_train_step(model):
@@ -382,11 +403,20 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
                  'without evaluation')
   codec = encodings.codec_from_config(config)
   controls = encodings.controls_from_config(config)
-  resumed = run_dir_lib.prepare(run_dir, config, codec.spec(),
-                                train_source.description,
-                                train_source.absolute_location())
+  chief = strategy_lib.is_chief(strategy)
+  if chief:
+    resumed = run_dir_lib.prepare(run_dir, config, codec.spec(),
+                                  train_source.description,
+                                  train_source.absolute_location())
+  else:
+    resumed = False
   if seed is not None:
     keras.utils.set_random_seed(seed)
+    # Same seed, same curve: deterministic kernels (and tf.data order).
+    tf.config.experimental.enable_op_determinism()
+  elif strategy_lib.num_workers(strategy) > 1:
+    # Every worker shuffles alike and keeps its share of each batch.
+    seed = 0
 
   batch_size = config.train.batch_size
   with strategy.scope():
@@ -397,13 +427,20 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
                  if has_own_train_step(model)
                  else _EventObjective(model, config, strategy))
   checkpoint = tf.train.Checkpoint(model=model, step=step, **objective.optimizers)
-  manager = tf.train.CheckpointManager(
-      checkpoint, run_dir_lib.checkpoint_dir(run_dir),
-      max_to_keep=keep_checkpoints)
-  if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    logging.info('musicrnn train: resumed from %s at step %d',
-                 manager.latest_checkpoint, int(step.numpy()))
+  # Every worker restores the chief's checkpoint; a non-chief worker saves
+  # to its own scratch folder (the saves are collective), deleted at the end.
+  checkpoints = run_dir_lib.checkpoint_dir(run_dir)
+  save_dir = checkpoints if chief else os.path.join(
+      run_dir, f'.scratch-{strategy_lib.worker_name(strategy)}')
+  manager = tf.train.CheckpointManager(checkpoint, save_dir,
+                                       max_to_keep=keep_checkpoints)
+  restored = run_dir_lib.restore_checkpoint(checkpoint, checkpoints,
+                                            fall_back=True)
+  if chief:
+    run_dir_lib.remove_torn_checkpoints(checkpoints)
+  if restored:
+    logging.info('musicrnn train: resumed from %s at step %d', restored,
+                 int(step.numpy()))
   start_step = int(step.numpy())
   summary = TrainSummary(run_dir, start_step, start_step, resumed or start_step > 0,
                          [], [])
@@ -412,8 +449,13 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
                  run_dir, start_step, num_steps)
     return summary
 
-  train_ds = input_lib.make_dataset(train_source, 'train', batch_size, seed=seed)
-  iterator = iter(strategy.experimental_distribute_dataset(train_ds))
+  # A resumed run draws a new data order rather than replaying the first
+  # batches of the run again.
+  train_ds = input_lib.make_dataset(
+      train_source, 'train', batch_size,
+      seed=None if seed is None else seed + start_step)
+  iterator = iter(strategy.experimental_distribute_dataset(
+      _shard_per_worker(train_ds, strategy)))
 
   @tf.function
   def train_step(iterator):
@@ -424,8 +466,11 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
 
   eval_step = None if has_own_train_step(model) else make_eval_step(model, strategy)
 
-  writer = tf.summary.create_file_writer(os.path.join(run_dir, 'train'))
-  eval_writer = tf.summary.create_file_writer(os.path.join(run_dir, 'eval'))
+  if chief:
+    writer = tf.summary.create_file_writer(os.path.join(run_dir, 'train'))
+    eval_writer = tf.summary.create_file_writer(os.path.join(run_dir, 'eval'))
+  else:
+    writer = eval_writer = tf.summary.create_noop_writer()
 
   def evaluate():
     if bar_line_open[0]:
@@ -441,8 +486,9 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
       for key, value in _scalars(metrics):
         if key not in ('step', 'batches'):
           tf.summary.scalar(key, value)
-    run_dir_lib.write_json_atomically(
-        os.path.join(run_dir, run_dir_lib.EVAL_METRICS_JSON), metrics)
+    if chief:
+      run_dir_lib.write_json_atomically(
+          os.path.join(run_dir, run_dir_lib.EVAL_METRICS_JSON), metrics)
     logging.info('musicrnn train: eval at step %d: %s', current,
                  objective.describe_eval(metrics))
     summary.evals.append(metrics)
@@ -459,7 +505,13 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
                '%d replica(s)', config.name, type(model).__name__, start_step,
                num_steps, batch_size, strategy.num_replicas_in_sync)
   while int(step.numpy()) < num_steps:
-    values = train_step(iterator)
+    try:
+      values = train_step(iterator)
+    except tf.errors.DataLossError as e:
+      raise UsageError(
+          f'the training data {train_source.location} is damaged '
+          f'({run_dir_lib.first_line(e)}); rebuild it with '
+          'musicrnn_create_dataset') from e
     for name, value in values.items():
       totals[name] = totals.get(name, 0.0) + float(value)
     interval_steps += 1
@@ -492,5 +544,7 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
       interval_start = time.time()
   writer.flush()
   eval_writer.flush()
+  if not chief:
+    tf.io.gfile.rmtree(save_dir)
   summary.final_step = int(step.numpy())
   return summary
