@@ -20,6 +20,10 @@ setuptools.setup(
         'tensorboard>=2.20',
         'keras>=3.10,<4',
         'note-seq>=0.0.5,<0.1',
+        # note-seq's MIDI parsers, which the reader drives directly to look
+        # at a file's events before pretty_midi sizes its tables by them.
+        'mido>=1.3',
+        'pretty-midi>=0.2.10',
         'apache-beam>=2.70,<3',
         # TFRecord checksums for Beam's TFRecord sink and source.
         'google-crc32c>=1.5',
@@ -34,7 +38,9 @@ setuptools.setup(
     ],
     extras_require={
         'gpu': ['tensorflow[and-cuda]>=2.21,<2.22'],
-        'test': ['pytest>=8'],
+        # hypothesis: tests/test_fuzz.py feeds mutated MIDI to the readers;
+        # pytest-xdist: the suite runs on two processes (-n 2), one per core.
+        'test': ['pytest>=8', 'pytest-xdist>=3.5', 'hypothesis>=6.100'],
     },
     entry_points={
         'console_scripts': [

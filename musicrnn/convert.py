@@ -8,7 +8,10 @@ Beam pipeline option is passed through. Example:
 
 Besides the TFRecord it writes <output_file>.deadletter.jsonl (every file that
 could not be read, with its reason), <output_file>.duplicates.jsonl and
-<output_file>.summary.json (the counts, written last).
+<output_file>.summary.json (the counts, written last). Files are parsed in a
+child process per worker, limited by --max_seconds_per_file and
+--max_memory_per_file_mb, so a hostile file is dead-lettered (timeout,
+out_of_memory, reader_crashed) instead of hanging or killing the run.
 """
 
 from absl import flags
@@ -44,7 +47,19 @@ flags.DEFINE_float('max_qpm', _DEFAULTS.max_qpm,
 flags.DEFINE_float('max_duration_seconds', _DEFAULTS.max_duration_seconds,
                    'Files longer than this fail as too_long.')
 flags.DEFINE_integer('max_file_bytes', _DEFAULTS.max_file_bytes,
-                     'Files larger than this fail as too_large.')
+                     'Files larger than this fail as too_large.',
+                     lower_bound=0)
+flags.DEFINE_float(
+    'max_seconds_per_file', _DEFAULTS.max_seconds_per_file,
+    'Wall-clock seconds a file may take to parse; files are parsed in a '
+    'separate process, stopped past this, and fail as timeout. 0: no limit.',
+    lower_bound=0)
+flags.DEFINE_integer(
+    'max_memory_per_file_mb', _DEFAULTS.max_memory_per_file_mb,
+    'MiB of memory the parsing process may allocate for one file (Linux '
+    'RLIMIT_AS); files needing more fail as out_of_memory. 0: no limit. With '
+    'this and --max_seconds_per_file both 0, files are parsed in-process.',
+    lower_bound=0)
 
 FLAGS = flags.FLAGS
 
@@ -56,7 +71,9 @@ def main(argv):
   limits = readers.ReadLimits(
       min_qpm=FLAGS.min_qpm, max_qpm=FLAGS.max_qpm,
       max_duration_seconds=FLAGS.max_duration_seconds,
-      max_file_bytes=FLAGS.max_file_bytes)
+      max_file_bytes=FLAGS.max_file_bytes,
+      max_seconds_per_file=FLAGS.max_seconds_per_file,
+      max_memory_per_file_mb=FLAGS.max_memory_per_file_mb)
   summary = convert.convert_directory(
       FLAGS.input_dir, FLAGS.output_file, num_shards=FLAGS.num_shards,
       collection_name=FLAGS.collection_name, overwrite=FLAGS.overwrite,

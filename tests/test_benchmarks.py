@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from musicrnn.pipelines import readers
 import testing_lib
 
 
@@ -83,6 +84,19 @@ def test_training_benchmark_smoke(tmp_path):
     assert r['speed_ratio'] == pytest.approx(
         r['musicrnn_events_per_second'] / r['baseline_events_per_second'], rel=0.01)
   assert 'CPU' in results['device'] or 'GPU' in results['device']
+
+
+def test_fuzz_benchmark_smoke(tmp_path):
+  results = _smoke_run('fuzz_benchmark', tmp_path)
+  fuzzing = results['fuzzing']
+  assert fuzzing['inputs_tried'] > 0
+  assert fuzzing['uncaught_exceptions'] == 0
+  assert sum(fuzzing['outcomes'].values()) == fuzzing['inputs_tried']
+  assert set(fuzzing['outcomes']) <= {'converted', *readers.REASONS}
+  runs = results['overhead']['runs']
+  assert runs['isolated_reader']['speed_ratio_vs_note_seq'] > 0
+  assert runs['isolated_reader']['notes'] == runs['note_seq_in_process']['notes'] > 0
+  assert results['peak_rss_mb']['this_process'] > 0
 
 
 def _smoke_run(benchmark, tmp_path, *args):

@@ -12,6 +12,7 @@ import pytest
 from musicrnn.errors import UsageError
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import convert
+from musicrnn.pipelines import midi_mutations
 import testing_lib
 
 BROKEN = {
@@ -198,6 +199,10 @@ def test_cli_converts_and_prints_the_summary(converted, tmp_path):
      'unknown flag --num_shard (did you mean --num_shards?)'),
     (['--input_dir=.', '--output_file=/tmp/x', '--num_shards=0'],
      '--num_shards=0'),
+    (['--input_dir=.', '--output_file=/tmp/x', '--max_seconds_per_file=-1'],
+     '--max_seconds_per_file=-1'),
+    (['--input_dir=.', '--output_file=/tmp/x', '--max_memory_per_file_mb=-5'],
+     '--max_memory_per_file_mb=-5'),
 ])
 def test_cli_mistakes_give_one_clear_line(args, message):
   result = _cli(*args)
@@ -205,6 +210,22 @@ def test_cli_mistakes_give_one_clear_line(args, message):
   errors = [l for l in result.stderr.splitlines() if 'error:' in l]
   assert len(errors) == 1 and message in errors[0], result.stderr
   assert 'Traceback' not in result.stderr
+
+
+def test_cli_limit_flags_reach_the_reader(tmp_path):
+  help_text = _cli('--help').stdout
+  assert '--max_seconds_per_file' in help_text
+  assert '--max_memory_per_file_mb' in help_text
+  root = tmp_path / 'in'
+  root.mkdir()
+  testing_lib.copy_into(testing_lib.testdata('midi', 'chpn-p7.mid'), str(root))
+  # A delta time of a million 0xFF bytes: mido would need hours.
+  (root / 'endless.mid').write_bytes(midi_mutations.midi_file(
+      [b'\xff' * 1_000_000 + b'\x00\x90\x3c\x50']))
+  result = _cli(f'--input_dir={root}', f'--output_file={tmp_path / "ns.tfrecord"}',
+                '--max_seconds_per_file=2', '--max_memory_per_file_mb=256')
+  assert result.returncode == 0, result.stderr
+  assert 'converted 1 + duplicates 0 + failed 1 (timeout 1)' in result.stdout
 
 
 @testing_lib.requires_shared_data

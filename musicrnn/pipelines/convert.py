@@ -33,6 +33,7 @@ from note_seq.protobuf import music_pb2
 
 from musicrnn.errors import UsageError
 from musicrnn.pipelines import beam_utils
+from musicrnn.pipelines import isolation
 from musicrnn.pipelines import readers
 
 NAMESPACE = 'musicrnn.convert'
@@ -143,7 +144,12 @@ class _PickCanonical(beam.DoFn):
 
 
 class _ConvertFile(beam.DoFn):
-  """(hash, path) -> NoteSequence(s); failures go to the dead letter."""
+  """(hash, path) -> NoteSequence(s); failures go to the dead letter.
+
+  Files are parsed by an isolation.IsolatedReader (a child process per DoFn
+  instance), so a hostile file fails as timeout, out_of_memory or
+  reader_crashed instead of hanging or killing the worker.
+  """
 
   def __init__(self, input_dir, collection_name, limits, total_files):
     self._input_dir = input_dir
@@ -156,6 +162,12 @@ class _ConvertFile(beam.DoFn):
     self._done = 0
     self._failed = 0
     self._start = self._last_log = time.time()
+    # One child process per DoFn instance, reused for every file; parsing in
+    # it bounds each file's time and memory (readers.ReadLimits).
+    self._reader = isolation.IsolatedReader(self._limits)
+
+  def teardown(self):
+    self._reader.close()
 
   def _progress(self, force=False):
     now = time.time()
@@ -172,8 +184,9 @@ class _ConvertFile(beam.DoFn):
     self._done += 1
     try:
       data = _read_bytes(path)
-      sequences, tune_failures = readers.read_music_bytes(
-          data, path, self._limits, digest=digest)
+      sequences, tune_failures = self._reader.read(data, path, digest=digest)
+    except isolation.ReaderStartError:
+      raise
     except Exception as e:  # pylint: disable=broad-except
       if not isinstance(e, readers.ConversionError):
         e = readers.ConversionError(
@@ -341,7 +354,8 @@ def convert_directory(input_dir, output_file, *, num_shards=1,
     collection_name = os.path.basename(input_dir.rstrip('/'))
 
   output_dir, name = os.path.split(output_file)
-  staged = beam_utils.StagedOutputs(output_dir, name, overwrite)
+  staged = beam_utils.StagedOutputs(output_dir, name, overwrite,
+                                    marker=output_file + SUMMARY_SUFFIX)
   staged.refuse_existing(_existing_output_patterns(output_file))
   logging.info('musicrnn convert: %d music files under %s (%d other files ignored)',
                len(listing.music_files), input_dir, len(listing.other_files))

@@ -10,13 +10,16 @@ Every way a file can fail is a `ConversionError` carrying a short reason code
 
 import dataclasses
 import hashlib
+import io
 import os
 import struct
 import tempfile
 
+import mido
 from note_seq import abc_parser
 from note_seq import midi_io
 from note_seq import musicxml_reader
+import pretty_midi
 
 MIDI_EXTENSIONS = ('.mid', '.midi', '.kar')
 MUSICXML_EXTENSIONS = ('.xml', '.mxl', '.musicxml')
@@ -36,11 +39,19 @@ REASON_NO_NOTES = 'no_notes'
 REASON_ABSURD_TEMPO = 'absurd_tempo'
 REASON_TOO_LONG = 'too_long'
 REASON_UNEXPECTED_ERROR = 'unexpected_error'
+# Set by the isolated reader (`musicrnn.pipelines.isolation`): reading took
+# longer than `max_seconds_per_file`, needed more than
+# `max_memory_per_file_mb`, or killed the reading process (a segfault, the
+# kernel's OOM killer).
+REASON_TIMEOUT = 'timeout'
+REASON_OUT_OF_MEMORY = 'out_of_memory'
+REASON_READER_CRASHED = 'reader_crashed'
 REASONS = (
     REASON_READ_ERROR, REASON_EMPTY_FILE, REASON_TOO_LARGE,
     REASON_UNSUPPORTED_MIDI_TYPE, REASON_MIDI_PARSE_ERROR,
     REASON_MUSICXML_PARSE_ERROR, REASON_ABC_PARSE_ERROR, REASON_NO_NOTES,
-    REASON_ABSURD_TEMPO, REASON_TOO_LONG, REASON_UNEXPECTED_ERROR)
+    REASON_ABSURD_TEMPO, REASON_TOO_LONG, REASON_UNEXPECTED_ERROR,
+    REASON_TIMEOUT, REASON_OUT_OF_MEMORY, REASON_READER_CRASHED)
 
 
 class ConversionError(Exception):
@@ -60,7 +71,7 @@ class ConversionError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class ReadLimits:
-  """Sanity limits a NoteSequence must meet to be kept.
+  """Sanity limits a file and its NoteSequence must meet to be kept.
 
   Attributes:
     min_qpm: slowest tempo accepted, quarter notes per minute.
@@ -68,11 +79,31 @@ class ReadLimits:
     max_duration_seconds: longest `total_time` accepted, in seconds. Huge
       delta times in a corrupt file show up as absurd durations.
     max_file_bytes: largest file read, in bytes.
+    max_seconds_per_file: wall-clock seconds the isolated reader may spend
+      on one file before it is stopped (reason `timeout`); 0 for no limit.
+    max_memory_per_file_mb: memory, in MiB, the isolated reader may allocate
+      for one file beyond its own footprint after start-up (reason
+      `out_of_memory`); 0 for no limit. Enforced with RLIMIT_AS (Linux).
+      With both of these at 0 files are read in the calling process.
   """
   min_qpm: float = 5.0
   max_qpm: float = 1000.0
   max_duration_seconds: float = 4 * 3600.0
   max_file_bytes: int = 64 * 1024 * 1024
+  max_seconds_per_file: float = 60.0
+  max_memory_per_file_mb: int = 2048
+
+  def __post_init__(self):
+    for field in dataclasses.fields(self):
+      if getattr(self, field.name) < 0:
+        raise ValueError(
+            f'ReadLimits.{field.name} must not be negative, got '
+            f'{getattr(self, field.name)}')
+
+  @property
+  def isolated(self):
+    """Whether files are read in a separate, limited process."""
+    return bool(self.max_seconds_per_file or self.max_memory_per_file_mb)
 
 
 def music_format(path):
@@ -114,7 +145,30 @@ def _midi_format_type(data):
   return None
 
 
-def _read_midi(data):
+def _check_last_tick(midi_file, limits):
+  """Raises ConversionError when the last event is beyond the duration limit.
+
+  pretty_midi allocates a tick-to-time table of 8 bytes per tick up to the
+  last event (note-seq raises its cap to 1e10 ticks), so one huge delta time
+  in a 40-byte file asks for gigabytes. Even at the fastest tempo accepted
+  (`max_qpm`) tick T is at T / (ticks_per_beat * max_qpm / 60) seconds: past
+  `max_duration_seconds` the file fails as too_long, before the table.
+  """
+  ticks_per_beat = midi_file.ticks_per_beat
+  if ticks_per_beat <= 0 or not midi_file.tracks:
+    return  # SMPTE or nonsense division: left to pretty_midi.
+  last_tick = max(sum(message.time for message in track)
+                  for track in midi_file.tracks)
+  earliest_seconds = last_tick / (ticks_per_beat * limits.max_qpm / 60.0)
+  if earliest_seconds > limits.max_duration_seconds:
+    raise ConversionError(
+        REASON_TOO_LONG,
+        f'last event at tick {last_tick} ({ticks_per_beat} ticks per beat) '
+        f'is at least {earliest_seconds:.6g} s in, even at {limits.max_qpm:g} '
+        f'qpm; over the limit of {limits.max_duration_seconds:g} s')
+
+
+def _read_midi(data, limits):
   if _midi_format_type(data) == 2:
     # Type 2 holds independent sequential patterns; reading its tracks as
     # simultaneous parts (what pretty_midi does) would produce wrong music.
@@ -123,7 +177,19 @@ def _read_midi(data):
         'MIDI format type 2 (independent sequential patterns) is not '
         'supported; only types 0 and 1 are')
   try:
-    return [(None, midi_io.midi_to_note_sequence(data))]
+    # What midi_io.midi_to_note_sequence(data) does, with a look at the
+    # parsed events before pretty_midi sizes its tables by them.
+    try:
+      midi_file = mido.MidiFile(file=io.BytesIO(data), charset='latin1')
+      _check_last_tick(midi_file, limits)
+      midi = pretty_midi.PrettyMIDI(mido_object=midi_file)
+    except (ConversionError, MemoryError):
+      raise
+    except Exception as e:  # pylint: disable=broad-except
+      # note-seq's message for the same errors, so dead letters stay alike.
+      raise midi_io.MIDIConversionError(
+          f'Midi decoding error {type(e)}: {e}') from e
+    return [(None, midi_io.midi_to_note_sequence(midi))]
   except midi_io.MIDIConversionError as e:
     raise ConversionError(REASON_MIDI_PARSE_ERROR, str(e),
                           type(e).__name__) from e
@@ -218,7 +284,7 @@ def read_music_bytes(data, path, limits=ReadLimits(), digest=None):
   failures = []
   try:
     if fmt == 'midi':
-      parsed = _read_midi(data)
+      parsed = _read_midi(data, limits)
     elif fmt == 'musicxml':
       parsed = _read_musicxml(data, path)
     elif fmt == 'abc':
@@ -227,6 +293,11 @@ def read_music_bytes(data, path, limits=ReadLimits(), digest=None):
       raise ValueError(f'not a music file extension: {path}')
   except ConversionError:
     raise
+  except MemoryError as e:
+    # Under the isolated reader's memory limit (or a real shortage).
+    raise ConversionError(REASON_OUT_OF_MEMORY,
+                          'out of memory while parsing',
+                          type(e).__name__) from e
   except Exception as e:  # pylint: disable=broad-except
     # A parser bug or an unforeseen malformation: the file is dead-lettered
     # with the exception type rather than stopping a long batch job.
