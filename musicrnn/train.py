@@ -39,6 +39,10 @@ flags.DEFINE_integer('num_steps', 10000, 'Total training steps of the run.',
 flags.DEFINE_enum('strategy', 'default', list(strategy_lib.STRATEGIES),
                   'Distribution strategy.')
 flags.DEFINE_string('tpu', None, 'TPU name or address, for --strategy=tpu.')
+flags.DEFINE_integer('cpu_devices', 0,
+                     'With --strategy=mirrored: split the CPU into this many logical '
+                     'devices and train on them as replicas (data parallelism without '
+                     'GPUs); 0: off.', lower_bound=0)
 flags.DEFINE_integer('seed', None, 'Random seed for initialisation and data order.')
 flags.DEFINE_integer('checkpoint_every', 200, 'Steps between checkpoints.',
                      lower_bound=1)
@@ -58,7 +62,7 @@ def main(argv):
   config = configs.get_config(FLAGS.config)
   configs.apply_overrides(config, hparams=FLAGS.hparams,
                           overrides=cli.config_overrides())
-  strategy = strategy_lib.make_strategy(FLAGS.strategy, FLAGS.tpu)
+  strategy = strategy_lib.make_strategy(FLAGS.strategy, FLAGS.tpu, FLAGS.cpu_devices)
   summary = trainer.train(
       config, FLAGS.train_data, FLAGS.run_dir, num_steps=FLAGS.num_steps,
       eval_data=FLAGS.eval_data, tfds_data_dir=FLAGS.tfds_data_dir,

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -99,33 +100,22 @@ def test_cli_trains_and_reports_flag_mistakes(tiny_datasets, tmp_path):
       in result.stderr
 
 
-_MIRRORED_SCRIPT = '''
-import sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices('CPU')[0]
-tf.config.set_logical_device_configuration(
-    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from musicrnn import configs
-from musicrnn.training import trainer
-config = configs.get_config('performance_with_dynamics_tiny')
-configs.apply_overrides(config, overrides={'train.learning_rate': 1e-2})
-strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
-summary = trainer.train(config, sys.argv[1], sys.argv[2], num_steps=40,
-                        strategy=strategy, seed=1, log_every=10,
-                        eval_every=40, progress=False)
-losses = [h['loss'] for h in summary.history]
-print('replicas', strategy.num_replicas_in_sync, 'losses', *losses)
-'''
-
-
 def test_mirrored_strategy_over_two_cpu_devices(tiny_datasets, tmp_path):
+  name = 'performance_with_dynamics_tiny'
   result = subprocess.run(
-      [sys.executable, '-c', _MIRRORED_SCRIPT,
-       tiny_datasets['performance_with_dynamics_tiny'], str(tmp_path / 'run')],
+      [sys.executable, '-m', 'musicrnn.train', f'--config={name}',
+       f'--train_data={tiny_datasets[name]}', f'--run_dir={tmp_path / "run"}',
+       '--strategy=mirrored', '--cpu_devices=2', '--num_steps=40', '--log_every=10',
+       '--eval_every=40', '--seed=1', '--config.train.learning_rate=0.01'],
       capture_output=True, text=True, timeout=600, cwd=testing_lib.REPO_ROOT)
   assert result.returncode == 0, result.stderr[-3000:]
-  line = [l for l in result.stdout.splitlines() if l.startswith('replicas')][0]
-  words = line.split()
-  assert words[1] == '2'
-  losses = [float(w) for w in words[3:]]
+  assert '2 replica(s)' in result.stderr
+  losses = [float(x) for x in re.findall(r'step \d+ loss ([\d.]+)', result.stderr)]
   assert len(losses) == 4 and losses[-1] < losses[0]
+  result = subprocess.run(
+      [sys.executable, '-m', 'musicrnn.train', f'--config={name}',
+       f'--train_data={tiny_datasets[name]}', f'--run_dir={tmp_path / "x"}',
+       '--cpu_devices=2'],
+      capture_output=True, text=True, timeout=600, cwd=testing_lib.REPO_ROOT)
+  assert result.returncode == 2
+  assert '--cpu_devices goes with --strategy=mirrored' in result.stderr

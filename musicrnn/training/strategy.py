@@ -7,7 +7,7 @@ from musicrnn.errors import UsageError
 STRATEGIES = ('default', 'mirrored', 'multi_worker', 'tpu')
 
 
-def make_strategy(name, tpu=None):
+def make_strategy(name, tpu=None, cpu_devices=0):
   """A tf.distribute.Strategy.
 
   Args:
@@ -15,10 +15,25 @@ def make_strategy(name, tpu=None):
       'multi_worker' (MultiWorkerMirroredStrategy; hosts from TF_CONFIG) or
       'tpu' (TPUStrategy on `tpu`).
     tpu: TPU name or address for 'tpu' ('' or 'local' for a TPU VM).
+    cpu_devices: with 'mirrored', split the CPU into this many logical
+      devices and mirror over them (data parallelism without GPUs, to try
+      it out); 0 leaves the devices as they are. Must come before
+      TensorFlow initialises its devices.
   """
+  if cpu_devices and name != 'mirrored':
+    raise UsageError(f'--cpu_devices goes with --strategy=mirrored, not {name}')
   if name == 'default':
     return tf.distribute.get_strategy()
   if name == 'mirrored':
+    if cpu_devices:
+      cpu = tf.config.list_physical_devices('CPU')[0]
+      try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
+      except RuntimeError as e:
+        raise UsageError(f'cannot split the CPU once TensorFlow has started: {e}') from e
+      return tf.distribute.MirroredStrategy(
+          [f'/cpu:{i}' for i in range(cpu_devices)])
     return tf.distribute.MirroredStrategy()
   if name == 'multi_worker':
     return tf.distribute.MultiWorkerMirroredStrategy()
