@@ -41,6 +41,7 @@ import struct
 import subprocess
 import sys
 import time
+import warnings
 import weakref
 
 from note_seq.protobuf import music_pb2
@@ -346,6 +347,10 @@ def _child_main(memory_mb):
   # The protocol owns the real stdout; stray prints of a parser go to stderr.
   out = os.fdopen(os.dup(1), 'wb')
   os.dup2(2, 1)
+  # pretty_midi warns about every odd file (tempo events on other tracks,
+  # ...), and each new child would print them again: a file's fate is its
+  # dead letter, not a warning in the log.
+  warnings.simplefilter('ignore')
   source = sys.stdin.buffer
   if memory_mb:
     _set_memory_limit(memory_mb)
