@@ -544,7 +544,7 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
       interval_start = time.time()
   writer.flush()
   eval_writer.flush()
-  if not chief:
+  if not chief and tf.io.gfile.exists(save_dir):
     tf.io.gfile.rmtree(save_dir)
   summary.final_step = int(step.numpy())
   return summary
