@@ -71,11 +71,16 @@ def _plant(path, marker):
     pickle.dump(_Payload(marker), f)
 
 
+def _copy(folder, tmp_path, name):
+  """A copy of a shared fixture folder, to tamper with."""
+  copy = str(tmp_path / name)
+  shutil.copytree(folder, copy)
+  return copy
+
+
 @pytest.fixture
 def run_copy(tiny_runs, tmp_path):
-  copy = str(tmp_path / 'run')
-  shutil.copytree(tiny_runs[NAME], copy)
-  return copy
+  return _copy(tiny_runs[NAME], tmp_path, 'run')
 
 
 def test_pickles_in_a_run_directory_are_never_loaded(run_copy, tmp_path):
@@ -141,15 +146,9 @@ def test_the_generate_cli_reports_a_damaged_checkpoint_in_one_line(run_copy, tmp
   assert 'Traceback' not in result.stderr
 
 
-def _dataset_copy(tiny_datasets, tmp_path):
-  copy = str(tmp_path / 'dataset')
-  shutil.copytree(tiny_datasets[NAME], copy)
-  return copy
-
-
 def test_a_tampered_dataset_is_a_clear_error(tiny_datasets, tmp_path):
   marker = str(tmp_path / 'ran')
-  data = _dataset_copy(tiny_datasets, tmp_path)
+  data = _copy(tiny_datasets[NAME], tmp_path, 'dataset')
   path = os.path.join(data, 'dataset.json')
   with open(path, encoding='utf-8') as f:
     description = json.load(f)
@@ -166,7 +165,7 @@ def test_a_tampered_dataset_is_a_clear_error(tiny_datasets, tmp_path):
 
 
 def test_truncated_training_data_is_a_clear_error(tiny_datasets, tmp_path):
-  data = _dataset_copy(tiny_datasets, tmp_path)
+  data = _copy(tiny_datasets[NAME], tmp_path, 'dataset')
   for shard in glob.glob(os.path.join(data, 'train.tfrecord-*')):
     with open(shard, 'r+b') as f:
       f.truncate(os.path.getsize(shard) // 2)

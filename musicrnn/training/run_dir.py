@@ -138,21 +138,18 @@ def checkpoint_paths(directory):
   Raises:
     UsageError: the index file is not a valid checkpoint state.
   """
+  index = os.path.join(directory, 'checkpoint')
   try:
     state = tf.train.get_checkpoint_state(directory)
+    problem = 'not a checkpoint state'  # TensorFlow logs it, returns None
   except Exception as e:  # pylint: disable=broad-except
-    # A text proto that does not parse (truncated or edited by hand).
-    raise UsageError(
-        f'{os.path.join(directory, "checkpoint")} is corrupt '
-        f'({type(e).__name__}: {first_line(e)}); restore it from a backup or '
-        'move the checkpoints folder away to start over') from e
+    state, problem = None, f'{type(e).__name__}: {first_line(e)}'
   if state is None:
-    if tf.io.gfile.exists(os.path.join(directory, 'checkpoint')):
-      # TensorFlow logs a parse error and returns nothing.
+    if tf.io.gfile.exists(index):
+      # Truncated or edited by hand.
       raise UsageError(
-          f'{os.path.join(directory, "checkpoint")} is corrupt (not a checkpoint '
-          'state); restore it from a backup or move the checkpoints folder away '
-          'to start over')
+          f'{index} is corrupt ({problem}); restore it from a backup or move '
+          'the checkpoints folder away to start over')
     return []
   paths = list(state.all_model_checkpoint_paths)
   if state.model_checkpoint_path and state.model_checkpoint_path not in paths:
