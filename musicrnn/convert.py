@@ -78,7 +78,6 @@ def main(argv):
       FLAGS.input_dir, FLAGS.output_file, num_shards=FLAGS.num_shards,
       collection_name=FLAGS.collection_name, overwrite=FLAGS.overwrite,
       limits=limits, pipeline_options=options)
-  print(summary.line())
   print(f'wrote {", ".join(summary.output_files)}')
 
 

@@ -45,7 +45,6 @@ def main(argv):
       config, FLAGS.input, FLAGS.output_dir, eval_ratio=FLAGS.eval_ratio,
       num_shards=FLAGS.num_shards, overwrite=FLAGS.overwrite,
       pipeline_options=options)
-  print(summary.line())
   print(f'wrote {summary.output_dir}/{{train,eval}}.tfrecord-*, stats.json, '
         'dataset.json')
 

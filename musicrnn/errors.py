@@ -8,3 +8,9 @@ class UsageError(Exception):
   Library code raises it for any mistake the caller can fix by changing
   their arguments.
   """
+
+
+def first_line(error):
+  """The first line of an exception's message (TF errors run long)."""
+  text = getattr(error, 'message', None) or str(error)
+  return text.strip().splitlines()[0] if text.strip() else type(error).__name__

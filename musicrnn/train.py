@@ -72,9 +72,6 @@ def main(argv):
       eval_max_batches=FLAGS.eval_max_batches, log_every=FLAGS.log_every)
   print(f'run {summary.run_dir}: steps {summary.start_step} -> '
         f'{summary.final_step}' + (' (resumed)' if summary.resumed else ''))
-  if summary.evals:
-    print(f'eval at step {summary.evals[-1]["step"]}: '
-          f'{trainer.describe_eval(summary.evals[-1])}')
 
 
 def run():

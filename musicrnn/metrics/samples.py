@@ -51,10 +51,8 @@ def read_notesequences(pattern):
   """Every NoteSequence of the TFRecord files matching `pattern`."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from note_seq.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
-  files = sorted(tf.io.gfile.glob(pattern))
-  if not files:
-    raise UsageError(f'NoteSequences {pattern} match no file; pass '
-                     '--notesequences (musicrnn_convert\'s output)')
+  from musicrnn.pipelines import convert  # pylint: disable=import-outside-toplevel
+  files = convert.notesequence_files(pattern)
   return [music_pb2.NoteSequence.FromString(r.numpy())
           for r in tf.data.TFRecordDataset(files)]
 

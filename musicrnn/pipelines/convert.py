@@ -28,10 +28,13 @@ import time
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io import tfrecordio
 from apache_beam.io.filesystems import FileSystems
 from note_seq.protobuf import music_pb2
 
+from musicrnn import paths
 from musicrnn.errors import UsageError
+from musicrnn.errors import first_line
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import isolation
 from musicrnn.pipelines import readers
@@ -282,6 +285,57 @@ def output_paths(output_file, num_shards):
   return shards + [output_file + DEADLETTER_SUFFIX,
                    output_file + DUPLICATES_SUFFIX,
                    output_file + SUMMARY_SUFFIX]
+
+
+def is_side_file(path):
+  """True for the dead-letter, duplicates and summary files that a
+  conversion writes beside its output (`ns.tfrecord*` matches them too)."""
+  return path.endswith((DEADLETTER_SUFFIX, DUPLICATES_SUFFIX, SUMMARY_SUFFIX))
+
+
+def notesequence_files(pattern):
+  """The NoteSequence TFRecord files a conversion's output `pattern` names.
+
+  Args:
+    pattern: the output file of musicrnn_convert, a glob of its shards, or
+      any glob of NoteSequence TFRecords; relative to the current folder.
+
+  Returns:
+    Sorted absolute paths, without convert's side files.
+
+  Raises:
+    UsageError: nothing matches, a set of shards is incomplete, or a file is
+      not a TFRecord of NoteSequences (one line naming it).
+  """
+  pattern = paths.absolute(pattern)
+  matched = beam_utils.matching(pattern)
+  files = [p for p in matched if not is_side_file(p)]
+  if not files:
+    raise UsageError(
+        f'{pattern} matches no NoteSequence file'
+        + (' (only musicrnn_convert\'s side files)' if matched else '')
+        + '; give the --output_file of musicrnn_convert or a glob of its shards')
+  beam_utils.check_whole_shard_sets(files)
+  for path in files:
+    _check_notesequence_file(path)
+  return files
+
+
+def _check_notesequence_file(path):
+  """Raises UsageError unless the first record of `path` (if any) is a
+  NoteSequence with notes, as musicrnn_convert writes."""
+  try:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+      record = tfrecordio._TFRecordUtil.read_record(f)  # pylint: disable=protected-access
+    if record is None:
+      return   # an empty shard: a conversion may write one
+    sequence = music_pb2.NoteSequence.FromString(record)
+  except Exception as e:  # pylint: disable=broad-except
+    raise UsageError(f'{path} is not a TFRecord file of NoteSequences '
+                     f'({first_line(e)}); give musicrnn_convert\'s output') from e
+  if not sequence.notes:
+    raise UsageError(f'{path} is not a TFRecord file of NoteSequences (its first '
+                     'record has no notes); give musicrnn_convert\'s output')
 
 
 def _existing_output_patterns(output_file):

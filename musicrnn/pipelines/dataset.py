@@ -29,9 +29,11 @@ from note_seq.protobuf import music_pb2
 
 from musicrnn import configs
 from musicrnn import encodings
+from musicrnn import paths
 from musicrnn.encodings import codec as codec_lib
 from musicrnn.errors import UsageError
 from musicrnn.pipelines import beam_utils
+from musicrnn.pipelines import convert
 from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import schema
 
@@ -321,10 +323,8 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
   """
   if not 0.0 <= eval_ratio < 1.0:
     raise UsageError(f'--eval_ratio must be in [0, 1), got {eval_ratio}')
-  inputs = beam_utils.matching(input_pattern)
-  if not inputs:
-    raise UsageError(f'--input={input_pattern} matches no file')
-  beam_utils.check_whole_shard_sets(inputs)
+  input_pattern = paths.absolute(input_pattern)
+  inputs = convert.notesequence_files(input_pattern)
   make_codec(config)  # fail early on a bad encoding spec
   if '://' not in output_dir:
     output_dir = os.path.abspath(output_dir)
@@ -346,8 +346,9 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
     with beam_utils.make_pipeline(pipeline_options) as p:
       examples = (
           p
-          | 'ReadNoteSequences' >> beam.io.ReadFromTFRecord(
-              input_pattern, coder=beam.coders.ProtoCoder(music_pb2.NoteSequence))
+          | 'InputFiles' >> beam.Create(inputs)
+          | 'ReadNoteSequences' >> beam.io.ReadAllFromTFRecord(
+              coder=beam.coders.ProtoCoder(music_pb2.NoteSequence))
           | 'Spread' >> beam.Reshuffle()
           | 'MakeExamples' >> MakeExamples(config, eval_ratio))
       for split in SPLITS:

@@ -24,6 +24,7 @@ import re
 
 import tensorflow as tf
 
+from musicrnn import paths
 from musicrnn.errors import UsageError
 from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import schema
@@ -60,7 +61,7 @@ class DataSource:
 
   def absolute_location(self):
     """`location`, made absolute when it is a local path."""
-    return self.location if '://' in self.location else os.path.abspath(self.location)
+    return paths.absolute(self.location)
 
   def num_examples(self, split):
     return self.description['splits'].get(split, {}).get('examples', 0)

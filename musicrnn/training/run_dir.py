@@ -22,7 +22,9 @@ import tensorflow as tf
 
 from musicrnn import encodings
 from musicrnn import models
+from musicrnn import paths
 from musicrnn.errors import UsageError
+from musicrnn.errors import first_line
 
 CONFIG_JSON = 'config.json'
 CHECKPOINTS = 'checkpoints'
@@ -62,7 +64,10 @@ def prepare(run_dir, config, encoding_spec, dataset_description, dataset_dir=Non
       'dataset': {k: dataset_description.get(k) for k in
                   ('config_name', 'encoding', 'sequence_features', 'input')},
   }
-  record['dataset']['dir'] = dataset_dir
+  # Absolute, and relative to the run: found again when the run folder
+  # moves alone, or together with its dataset.
+  record['dataset']['dir'] = paths.absolute(dataset_dir)
+  record['dataset']['dir_from_run'] = paths.relative_to(dataset_dir, run_dir)
   if tf.io.gfile.exists(path):
     saved = _read_json(path)
     if saved.get('config') != record['config']:
@@ -106,15 +111,25 @@ def load(run_dir):
 
 
 def dataset_dir(run_dir):
-  """The dataset folder a run was trained on (recorded in config.json)."""
+  """The dataset folder a run was trained on (recorded in config.json): where
+  it was, or else where it is relative to the run (both moved together)."""
   path = os.path.join(run_dir, CONFIG_JSON)
   if not tf.io.gfile.exists(path):
     raise UsageError(f'{run_dir} is not a musicrnn run directory (no {CONFIG_JSON})')
-  return _read_json(path).get('dataset', {}).get('dir')
+  recorded = _read_json(path).get('dataset', {})
+  where = recorded.get('dir')
+  beside = recorded.get('dir_from_run')
+  if where and not tf.io.gfile.exists(where) and isinstance(beside, str):
+    moved = os.path.normpath(os.path.join(paths.absolute(run_dir), beside))
+    if tf.io.gfile.exists(moved):
+      return moved
+  return where
 
 
 def checkpoint_dir(run_dir):
-  return os.path.join(run_dir, CHECKPOINTS)
+  """The run's checkpoint folder, absolute (TensorFlow's checkpoint manager
+  resolves a relative folder against itself)."""
+  return os.path.join(paths.absolute(run_dir), CHECKPOINTS)
 
 
 @dataclasses.dataclass
@@ -151,11 +166,13 @@ def checkpoint_paths(directory):
           f'{index} is corrupt ({problem}); restore it from a backup or move '
           'the checkpoints folder away to start over')
     return []
-  paths = list(state.all_model_checkpoint_paths)
-  if state.model_checkpoint_path and state.model_checkpoint_path not in paths:
-    paths.append(state.model_checkpoint_path)
-  return [p if os.path.isabs(p) or '://' in p else os.path.join(directory, p)
-          for p in reversed(paths)]
+  listed = list(state.all_model_checkpoint_paths)
+  if state.model_checkpoint_path and state.model_checkpoint_path not in listed:
+    listed.append(state.model_checkpoint_path)
+  # A run's checkpoints always lie in its checkpoint folder, whatever path
+  # the index holds (relative names, or absolute ones from before the run
+  # folder was moved or copied).
+  return [os.path.join(directory, os.path.basename(p)) for p in reversed(listed)]
 
 
 def remove_torn_checkpoints(directory):
@@ -194,12 +211,6 @@ def _checkpoint_number(path):
   return int(match.group(1)) if match else None
 
 
-def first_line(error):
-  """The first line of an exception's message (TF errors run long)."""
-  text = getattr(error, 'message', None) or str(error)
-  return text.strip().splitlines()[0] if text.strip() else type(error).__name__
-
-
 def restore_checkpoint(checkpoint, directory, *, fall_back=False, partial=False):
   """Restores the newest checkpoint under `directory` into `checkpoint`.
 
@@ -222,9 +233,8 @@ def restore_checkpoint(checkpoint, directory, *, fall_back=False, partial=False)
   Raises:
     UsageError: a checkpoint is unreadable (or all are, with fall_back).
   """
-  paths = checkpoint_paths(directory)
   problems = []
-  for path in paths:
+  for path in checkpoint_paths(directory):
     try:
       status = checkpoint.restore(path)
       if partial:
@@ -238,9 +248,10 @@ def restore_checkpoint(checkpoint, directory, *, fall_back=False, partial=False)
       # of another model AssertionError: all mean it cannot be used.
       problem = f'{path} cannot be restored ({type(e).__name__}: {first_line(e)})'
       if not fall_back:
-        raise UsageError(
-            f'checkpoint {problem}; it is truncated, tampered with or from '
-            'another model') from e
+        cause = ('its files are missing (deleted, or not copied with the '
+                 'index)' if isinstance(e, tf.errors.NotFoundError) else
+                 'it is truncated, tampered with or from another model')
+        raise UsageError(f'checkpoint {problem}; {cause}') from e
       logging.warning('checkpoint %s; trying the one before', problem)
       problems.append(problem)
   if problems:

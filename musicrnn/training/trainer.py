@@ -41,7 +41,9 @@ import tensorflow as tf
 
 from musicrnn import encodings
 from musicrnn import models
+from musicrnn import paths
 from musicrnn.errors import UsageError
+from musicrnn.errors import first_line
 from musicrnn.metrics import pianoroll as pianoroll_metrics
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import schema
@@ -389,6 +391,7 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
   """
   if num_steps < 1:
     raise UsageError(f'--num_steps must be at least 1, got {num_steps}')
+  run_dir = paths.absolute(run_dir)
   strategy = strategy or tf.distribute.get_strategy()
   train_source = sources.open_source(train_data, tfds_data_dir)
   check_encoding(config, train_source.description, train_source.location)
@@ -510,7 +513,7 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
     except tf.errors.DataLossError as e:
       raise UsageError(
           f'the training data {train_source.location} is damaged '
-          f'({run_dir_lib.first_line(e)}); rebuild it with '
+          f'({first_line(e)}); rebuild it with '
           'musicrnn_create_dataset') from e
     for name, value in values.items():
       totals[name] = totals.get(name, 0.0) + float(value)
