@@ -5,7 +5,9 @@ Entry points (`musicrnn/convert.py`, ...) define their flags and call
 - with `beam=True`, args that are not the program's own flags are handed to
   `main` for Beam (`--runner`, `--direct_num_workers`, Dataflow options, ...);
 - console logging is set to INFO for musicrnn and WARNING for Beam and
-  TensorFlow internals, keeping progress lines that Beam workers relay;
+  TensorFlow internals, and the start-up lines of TensorFlow's C++ runtime
+  and Beam's worker processes are dropped (`musicrnn.console`), unless
+  `--verbose` is given;
 - a `UsageError` (or a flag error) is printed as one line, without a
   traceback, and the program exits with status 2.
 """
@@ -17,9 +19,16 @@ import sys
 from absl import app
 from absl import flags
 
+from musicrnn import console
 from musicrnn.errors import UsageError
 
+# Before anything imports TensorFlow, whose C++ runtime logs at import.
+if console.is_program():
+  console.quiet(sys.argv)
 
+flags.DEFINE_bool('verbose', False,
+                  'Also show what libraries log (Beam, TensorFlow, TFDS) and '
+                  'TensorFlow\'s C++ start-up lines.')
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -47,10 +56,11 @@ class _QuietLibraries(logging.Filter):
     return path.startswith(_PACKAGE_DIR) or path == self._main_file
 
 
-def _configure_logging():
+def _configure_logging(verbose):
   handler = logging.StreamHandler(sys.stderr)
   handler.setFormatter(logging.Formatter('%(asctime)s %(message)s', '%H:%M:%S'))
-  handler.addFilter(_QuietLibraries())
+  if not verbose:
+    handler.addFilter(_QuietLibraries())
   root = logging.getLogger()
   root.handlers[:] = [handler]
   root.setLevel(logging.INFO)
@@ -69,13 +79,15 @@ def usage_exit(message):
   sys.exit(2)
 
 
-def run(main, beam=False):
+def run(main, beam=False, aliases=None):
   """Runs an absl `main(argv)`.
 
   Args:
     main: the entry point's main; receives the unparsed args (Beam options)
       when `beam` is True, else the positional args.
     beam: pass unknown flags through to `main` instead of refusing them.
+    aliases: {flag another binary uses: this binary's flag for the same
+      thing}, suggested when the other name is given.
 
   Dotted config overrides (`--config.train.batch_size=32`) are taken out of
   the args before parsing; `config_overrides()` returns them.
@@ -87,11 +99,16 @@ def run(main, beam=False):
       if beam:
         return flags.FLAGS(argv, known_only=True)
       return flags.FLAGS(argv)
+    except flags.UnrecognizedFlagError as e:
+      if e.flagname in (aliases or {}):
+        usage_exit(f'unknown flag --{e.flagname}; this program calls it '
+                   f'--{aliases[e.flagname]}')
+      usage_exit(str(e))
     except flags.Error as e:
       usage_exit(str(e))
 
   def wrapped(argv):
-    _configure_logging()
+    _configure_logging(flags.FLAGS.verbose)
     try:
       return main(argv)
     except UsageError as e:

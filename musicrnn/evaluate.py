@@ -110,7 +110,8 @@ def _evaluate_samples():
 
 
 def run():
-  cli.run(main)
+  # The trainer's names for the data to score.
+  cli.run(main, aliases={'eval_data': 'data', 'train_data': 'data'})
 
 
 if __name__ == '__main__':

@@ -17,9 +17,11 @@ import logging
 import os
 import posixpath
 import re
+import struct
 import uuid
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options import pipeline_options as beam_options
@@ -90,8 +92,7 @@ def make_pipeline(options):
   what honours --direct_running_mode and --direct_num_workers) ourselves.
   Every other runner (Dataflow, Flink, Spark, Prism, ...) is Beam's own.
   """
-  runner = options.view_as(beam_options.StandardOptions).runner
-  if runner not in (None, 'DirectRunner', 'direct', 'Direct'):
+  if not is_local(options):
     return beam.Pipeline(options=options)
   # pylint: disable=import-outside-toplevel
   from apache_beam.portability.api import beam_provision_api_pb2
@@ -104,6 +105,12 @@ def make_pipeline(options):
   return beam.Pipeline(
       runner=fn_runner.FnApiRunner(provision_info=provision_info),
       options=options)
+
+
+def is_local(options):
+  """True when `options` run the pipeline on this machine (DirectRunner)."""
+  runner = options.view_as(beam_options.StandardOptions).runner
+  return runner in (None, 'DirectRunner', 'direct', 'Direct')
 
 
 def join(base, *parts):
@@ -121,6 +128,20 @@ def matching(pattern):
   """Paths matching a glob pattern (any Beam file system), sorted."""
   result = FileSystems.match([pattern])[0]
   return sorted(m.path for m in result.metadata_list)
+
+
+def count_records(path):
+  """The number of records in a TFRecord file, read by seeking from header
+  to header (no record is read or checked)."""
+  count = 0
+  with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+    while True:
+      header = f.read(12)
+      if len(header) < 12:
+        return count
+      length, = struct.unpack('<Q', header[:8])
+      f.seek(length + 4, os.SEEK_CUR)
+      count += 1
 
 
 _SHARD = re.compile(r'^(.*)-(\d{5})-of-(\d{5})$')

@@ -37,6 +37,7 @@ from musicrnn.errors import UsageError
 from musicrnn.errors import first_line
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import isolation
+from musicrnn.pipelines import progress
 from musicrnn.pipelines import readers
 
 NAMESPACE = 'musicrnn.convert'
@@ -45,7 +46,6 @@ DUPLICATES_SUFFIX = '.duplicates.jsonl'
 SUMMARY_SUFFIX = '.summary.json'
 _DEADLETTER_TAG = 'deadletter'
 _DUPLICATE_TAG = 'duplicate'
-_PROGRESS_SECONDS = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,17 +154,15 @@ class _ConvertFile(beam.DoFn):
   reader_crashed instead of hanging or killing the worker.
   """
 
-  def __init__(self, input_dir, collection_name, limits, total_files):
+  def __init__(self, input_dir, collection_name, limits, progress_dir):
     self._input_dir = input_dir
     self._collection_name = collection_name
     self._limits = limits
-    self._total_files = total_files
+    self._progress_dir = progress_dir
     self._tally = beam_utils.Tally(NAMESPACE)
 
   def setup(self):
-    self._done = 0
-    self._failed = 0
-    self._start = self._last_log = time.time()
+    self._progress = progress.Counter(self._progress_dir, 'convert', 'files')
     # One child process per DoFn instance, reused for every file; parsing in
     # it bounds each file's time and memory (readers.ReadLimits).
     self._reader = isolation.IsolatedReader(self._limits)
@@ -172,19 +170,8 @@ class _ConvertFile(beam.DoFn):
   def teardown(self):
     self._reader.close()
 
-  def _progress(self, force=False):
-    now = time.time()
-    if force or now - self._last_log >= _PROGRESS_SECONDS:
-      self._last_log = now
-      rate = self._done / max(now - self._start, 1e-9)
-      logging.info(
-          'musicrnn convert: this worker has read %d files (%d failed), %.1f files/s; '
-          '%d music files in the whole run', self._done, self._failed, rate,
-          self._total_files)
-
   def process(self, element):
     digest, path = element
-    self._done += 1
     try:
       data = _read_bytes(path)
       sequences, tune_failures = self._reader.read(data, path, digest=digest)
@@ -195,12 +182,11 @@ class _ConvertFile(beam.DoFn):
         e = readers.ConversionError(
             readers.REASON_READ_ERROR if isinstance(e, OSError)
             else readers.REASON_UNEXPECTED_ERROR, str(e), type(e).__name__)
-      self._failed += 1
+      self._progress.add(failed=1)
       yield beam.pvalue.TaggedOutput(
           _DEADLETTER_TAG, _dead_letter(path, self._input_dir, e))
       yield self._tally('failed_files')
       yield self._tally('failed_' + e.reason)
-      self._progress()
       return
     filename = relative_path(path, self._input_dir)
     for sequence in sequences:
@@ -214,10 +200,10 @@ class _ConvertFile(beam.DoFn):
       yield self._tally('failed_tunes')
     yield self._tally('converted_files')
     yield self._tally('notesequences', len(sequences))
-    self._progress()
+    self._progress.add()
 
   def finish_bundle(self):
-    self._progress()
+    self._progress.flush()
 
 
 # The outputs of ReadMusicFiles.
@@ -238,12 +224,12 @@ class ReadMusicFiles(beam.PTransform):
   dicts), and beam_utils.COUNTS_TAG ((name, n) pairs for `total_counts`).
   """
 
-  def __init__(self, input_dir, collection_name, limits, total_files):
+  def __init__(self, input_dir, collection_name, limits, progress_dir=None):
     super().__init__()
     self._input_dir = input_dir
     self._collection_name = collection_name
     self._limits = limits
-    self._total_files = total_files
+    self._progress_dir = progress_dir
 
   def expand(self, paths):
     hashed = (
@@ -261,7 +247,7 @@ class ReadMusicFiles(beam.PTransform):
         picked.canonical
         | 'ConvertFile' >> beam.ParDo(_ConvertFile(
             self._input_dir, self._collection_name, self._limits,
-            self._total_files)).with_outputs(
+            self._progress_dir)).with_outputs(
                 _DEADLETTER_TAG, beam_utils.COUNTS_TAG, main='sequences'))
     return {
         SEQUENCES: converted.sequences,
@@ -417,12 +403,14 @@ def convert_directory(input_dir, output_file, *, num_shards=1,
   if pipeline_options is None:
     pipeline_options = beam_utils.make_pipeline_options([])
   start = time.time()
+  reporter = progress.Reporter('convert', 'files', total=len(listing.music_files),
+                               enabled=beam_utils.is_local(pipeline_options))
   try:
-    with beam_utils.make_pipeline(pipeline_options) as p:
+    with reporter, beam_utils.make_pipeline(pipeline_options) as p:
       read = (p
               | 'ListFiles' >> beam.Create(listing.music_files)
               | 'ReadMusicFiles' >> ReadMusicFiles(
-                  input_dir, collection_name, limits, len(listing.music_files)))
+                  input_dir, collection_name, limits, reporter.folder))
       _ = (read[SEQUENCES]
            | 'WriteNoteSequences' >> beam.io.WriteToTFRecord(
                staged.path(name),

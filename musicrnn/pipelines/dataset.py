@@ -34,6 +34,7 @@ from musicrnn.encodings import codec as codec_lib
 from musicrnn.errors import UsageError
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import convert
+from musicrnn.pipelines import progress
 from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import schema
 
@@ -176,15 +177,16 @@ class _MakeExamples(beam.DoFn):
   """(split, NoteSequence) -> examples tagged with their split, counting
   stages; `output_fn` turns each `make_features` dict into the output."""
 
-  def __init__(self, config_json, output_fn):
+  def __init__(self, config_json, output_fn, progress_dir):
     self._config_json = config_json
     self._output_fn = output_fn
+    self._progress_dir = progress_dir
     self._tally = beam_utils.Tally(NAMESPACE)
 
   def setup(self):
     self._maker = ExampleMaker(self._config_json)
-    self._done = 0
-    self._start = self._last_log = time.time()
+    self._progress = progress.Counter(self._progress_dir, 'dataset',
+                                      'NoteSequences')
 
   def process(self, element):
     split, sequence = element
@@ -202,16 +204,14 @@ class _MakeExamples(beam.DoFn):
       logging.warning('musicrnn dataset: %s failed: %s: %s', sequence.id,
                       type(e).__name__, e)
       count(f'sequences_failed_{type(e).__name__}')
+      self._progress.add(failed=1)
     else:
       count('sequences_done')
+      self._progress.add()
     yield from counts
-    self._done += 1
-    now = time.time()
-    if now - self._last_log > 10:
-      self._last_log = now
-      logging.info('musicrnn dataset: this worker has processed %d '
-                   'NoteSequences, %.1f/s', self._done,
-                   self._done / (now - self._start))
+
+  def finish_bundle(self):
+    self._progress.flush()
 
 
 class _AssignSplit(beam.DoFn):
@@ -238,12 +238,13 @@ class MakeExamples(beam.PTransform):
   beam_utils.COUNTS_TAG ((name, n) pairs; `check_stats` checks their sums).
   """
 
-  def __init__(self, config, eval_ratio, output_fn=serialize):
+  def __init__(self, config, eval_ratio, output_fn=serialize, progress_dir=None):
     super().__init__()
     self._config_json = configs.to_json(config)
     self._split_by = config.data.split_by
     self._eval_ratio = eval_ratio
     self._output_fn = output_fn
+    self._progress_dir = progress_dir
 
   def expand(self, sequences):
     assigned = (
@@ -254,7 +255,7 @@ class MakeExamples(beam.PTransform):
     examples = (
         assigned.sequences
         | 'MakeExamples' >> beam.ParDo(_MakeExamples(
-            self._config_json, self._output_fn)).with_outputs(
+            self._config_json, self._output_fn, self._progress_dir)).with_outputs(
                 *SPLITS, beam_utils.COUNTS_TAG))
     outputs = {split: examples[split] for split in SPLITS}
     outputs[beam_utils.COUNTS_TAG] = (
@@ -342,15 +343,20 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
                config.name, len(inputs), eval_ratio)
   start = time.time()
   shard_template = '-SSSSS-of-NNNNN'
+  reporter = progress.Reporter(
+      'dataset', 'NoteSequences',
+      total=sum(beam_utils.count_records(path) for path in inputs),
+      enabled=beam_utils.is_local(pipeline_options))
   try:
-    with beam_utils.make_pipeline(pipeline_options) as p:
+    with reporter, beam_utils.make_pipeline(pipeline_options) as p:
       examples = (
           p
           | 'InputFiles' >> beam.Create(inputs)
           | 'ReadNoteSequences' >> beam.io.ReadAllFromTFRecord(
               coder=beam.coders.ProtoCoder(music_pb2.NoteSequence))
           | 'Spread' >> beam.Reshuffle()
-          | 'MakeExamples' >> MakeExamples(config, eval_ratio))
+          | 'MakeExamples' >> MakeExamples(config, eval_ratio,
+                                           progress_dir=reporter.folder))
       for split in SPLITS:
         # No shuffle here: a Reshuffle would hold every example in the local
         # runner's memory (tens of GB on a piano corpus); sources arrive in

@@ -176,8 +176,7 @@ def _read_manual_dir(pipeline, manual_dir, collection_name, eval_ratio,
   return (pipeline
           | 'ListFiles' >> beam.Create(listing.music_files)
           | 'ReadMusicFiles' >> convert.ReadMusicFiles(
-              listing.input_dir, collection_name, readers.ReadLimits(),
-              len(listing.music_files)))
+              listing.input_dir, collection_name, readers.ReadLimits()))
 
 
 def _record_outcome(info, read, more_counts=()):

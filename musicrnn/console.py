@@ -1,0 +1,143 @@
+"""The console of a musicrnn program: its own lines and real warnings only.
+
+Libraries write to the terminal in ways Python's logging cannot reach:
+TensorFlow's C++ runtime logs its start-up (`cudart_stub`, `cuInit`,
+`absl::InitializeLog`) straight to file descriptor 2 when it is imported,
+and Beam's worker processes (`--direct_running_mode=multi_processing`)
+inherit the terminal and print their own `INFO:` lines. So a program routes
+descriptor 2, its children's included, through `StderrFilter`, which drops
+those known lines and passes everything else; `--verbose` turns it off.
+"""
+
+import atexit
+import os
+import re
+import sys
+import threading
+
+# Lines of library start-up and chatter, never musicrnn's own or a real
+# problem. Matched against each line written to stderr.
+_NOISE = re.compile('|'.join([
+    # TensorFlow / XLA C++ logging before absl::InitializeLog, and its
+    # start-up notes: no CUDA driver, no GPU, CPU features, oneDNN.
+    r'^WARNING: All log messages before absl::InitializeLog\(\) is called',
+    r'^I\d{4} [\d:.]+\s+\d+ \S+:\d+\]',
+    r'^[WE]\d{4} [\d:.]+\s+\d+ (cudart_stub|cuda_platform|cuda_executor|'
+    r'cuda_diagnostics|cpu_feature_guard|port)\.cc:\d+\]',
+    # Python logging of Beam's worker processes (logging's default format).
+    r'^(INFO|DEBUG):',
+    r'^WARNING:root:apitools not found',
+    r'^WARNING:\S+:No semi_persistent_directory found',
+    r'^WARNING:apache_beam\.options\.pipeline_options:Discarding unparseable args',
+    # note-seq imports pydub, which warns (with its source line) that ffmpeg
+    # is absent; musicrnn never asks pydub for audio.
+    r"RuntimeWarning: Couldn't find ffmpeg or avconv",
+    r"^\s+warn\(\"Couldn't find ffmpeg or avconv",
+]))
+
+# The warning filter, for child processes (Beam workers, readers) too.
+_PYDUB_WARNING = "ignore:Couldn't find ffmpeg or avconv:RuntimeWarning"
+
+
+def is_noise(line):
+  """True for a stderr line that only libraries' start-up or chatter makes."""
+  return bool(_NOISE.search(line))
+
+
+class StderrFilter:
+  """Sends file descriptor 2 through a pipe; a thread passes on the lines
+  that are not noise to the original stderr.
+
+  Children started after `start` write to the same pipe. `stop` (also run
+  at exit) puts the original descriptor back and passes on what is left.
+  """
+
+  def __init__(self):
+    self._original = None
+    self._read_end = None
+    self._thread = None
+
+  def start(self):
+    sys.stderr.flush()
+    self._original = os.dup(2)
+    self._read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    self._thread = threading.Thread(target=self._pump, daemon=True,
+                                    name='musicrnn-stderr-filter')
+    self._thread.start()
+    atexit.register(self.stop)
+    return self
+
+  def _pump(self):
+    pending = b''
+    while True:
+      try:
+        chunk = os.read(self._read_end, 65536)
+      except OSError:
+        chunk = b''
+      if not chunk:
+        break
+      pending += chunk
+      *lines, pending = pending.split(b'\n')
+      self._write(lines)
+    if pending:
+      self._write([pending])
+
+  def _write(self, lines):
+    out = [line for line in lines
+           if not is_noise(line.decode('utf-8', 'replace'))]
+    if out:
+      data = b'\n'.join(out) + b'\n'
+      while data:
+        data = data[os.write(self._original, data):]
+
+  def stop(self):
+    if self._original is None:
+      return
+    try:
+      sys.stderr.flush()
+    except (OSError, ValueError):
+      pass
+    # Closing our write end lets the pump see the end of the pipe (once any
+    # child still holding it has exited).
+    os.dup2(self._original, 2)
+    self._thread.join(timeout=2.0)
+    os.close(self._original)
+    self._original = None
+
+
+def is_program():
+  """True when this process is a musicrnn program (a console script, or
+  `python -m musicrnn.X`), not a test run or notebook importing it."""
+  main = sys.modules.get('__main__')
+  spec = getattr(main, '__spec__', None)
+  if spec is not None and (spec.name or '').startswith('musicrnn.'):
+    return True
+  return os.path.basename(sys.argv[0] if sys.argv else '').startswith('musicrnn_')
+
+
+def verbose_requested(argv):
+  """True when argv asks for --verbose (read before flags are parsed:
+  TensorFlow's start-up lines come at import)."""
+  return any(arg in ('--verbose', '--verbose=true', '--verbose=True', '--verbose=1')
+             for arg in argv[1:])
+
+
+_FILTER = None
+
+
+def quiet(argv):
+  """Quiets library start-up lines and chatter for this program and the
+  processes it starts, unless argv has --verbose."""
+  global _FILTER
+  if verbose_requested(argv):
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '0')
+    return
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  warnings_env = os.environ.get('PYTHONWARNINGS')
+  if _PYDUB_WARNING not in (warnings_env or ''):
+    os.environ['PYTHONWARNINGS'] = ','.join(filter(None, [warnings_env,
+                                                          _PYDUB_WARNING]))
+  if _FILTER is None:
+    _FILTER = StderrFilter().start()
