@@ -33,8 +33,13 @@ setuptools.setup(
         'absl-py>=2.1,<3',
         'ml-collections>=1.0,<2',
         'numpy>=1.26,<3',
-        # The figures of musicrnn_evaluate --samples_dir.
+        # The figures of musicrnn_evaluate --samples_dir and the piano rolls
+        # of musicrnn_generate --render_png.
         'matplotlib>=3.8',
+        # WAV rendering (musicrnn_generate --render_wav) with the soundfont
+        # pretty_midi ships: a self-contained wheel (Rust), no system library.
+        # (symusic's synthesizer plays TimGM6mb.sf2 out of tune: A4 at 1660 Hz.)
+        'midirenderer>=0.1.3,<0.2',
     ],
     extras_require={
         'gpu': ['tensorflow[and-cuda]>=2.21,<2.22'],

@@ -45,11 +45,11 @@ flags.DEFINE_float('max_note_duration', generate.MAX_NOTE_DURATION_SECONDS,
                    'Performance encodings: end a note still on after this many '
                    'seconds, as Magenta does (0: let it sound to the end).',
                    lower_bound=0.0)
-flags.DEFINE_bool('render_png', False, 'Also write a piano-roll .png per output.')
+flags.DEFINE_bool('render_png', False,
+                  'Also write a piano-roll .png per output (the primer shaded).')
 flags.DEFINE_bool('render_wav', False,
-                  'Also write a .wav per output with FluidSynth and a General '
-                  'MIDI soundfont (needs apt-get install fluidsynth and pip '
-                  'install pyfluidsynth; says so when they are missing).')
+                  'Also write a .wav per output (General MIDI soundfont, '
+                  'synthesized by symusic).')
 
 flags.DEFINE_integer('num_bars', None,
                      'Piano-roll GAN: bars per output (default one segment); '

@@ -8,7 +8,7 @@ Four stages, each printed with its progress and what it wrote:
   2. dataset   NoteSequences -> Performance-with-dynamics train/eval examples
   3. train     a small Performance RNN with dynamics (2x128 LSTM), a few
                minutes on a CPU
-  4. generate  a few MIDI files (and .png; .wav when FluidSynth is installed)
+  4. generate  a few MIDI files, each with a piano-roll .png and a .wav
 
 It is the same as running musicrnn_convert, musicrnn_create_dataset,
 musicrnn_train and musicrnn_generate by hand (the README shows the commands).
@@ -208,17 +208,15 @@ def run_quickstart(output_dir, *, overwrite=False, config_name=CONFIG,
     stages.skip(f'{run_dir} is at step {train_summary.final_step}')
 
   generated_dir = os.path.join(output_dir, GENERATED)
-  wav = render.fluidsynth_available()[0]
   stages.begin('generate', f'{num_outputs} x {duration_seconds:g} s of MIDI '
-               f'(+ .png{", .wav" if wav else ""}) -> {generated_dir}')
+               f'(+ .png, .wav) -> {generated_dir}')
   if os.path.isdir(generated_dir):
     shutil.rmtree(generated_dir)
   paths = generate_lib.generate(
       run_dir, generated_dir, num_outputs=num_outputs,
       duration_seconds=duration_seconds, seed=seed, render_png=True,
-      render_wav=wav)
-  stages.done(f'{len(paths)} MIDI files' + (
-      '' if wav else '; no .wav: ' + render.fluidsynth_available()[1]))
+      render_wav=True)
+  stages.done(f'{len(paths)} MIDI files with their piano rolls and audio')
 
   summary = QuickstartSummary(
       output_dir=output_dir, notesequences=notesequences, dataset=dataset_dir,

@@ -215,7 +215,7 @@ def test_cli_errors_are_one_line(notesequences, tmp_path):
   assert 'performance_with_dynamics' in result.stderr
   result = cli('--config=performance_tiny', f'--input={tmp_path}/none*',
                f'--output_dir={tmp_path}')
-  assert result.returncode == 2 and 'matches no file' in result.stderr
+  assert result.returncode == 2 and 'matches no NoteSequence file' in result.stderr
   result = cli('--config=performance_tiny', f'--input={notesequences}',
                f'--output_dir={tmp_path}/cli', '--hparams=max_events=48',
                '--config.data.transpositions=[0]', '--eval_ratio=0.5')

@@ -124,26 +124,59 @@ def test_cli(tiny_runs, tmp_path):
   assert os.path.isdir(tmp_path)
 
 
-def test_png_and_wav_rendering(tiny_runs, tmp_path, caplog):
+def test_png_and_wav_rendering(tiny_runs, tmp_path):
+  """--render_png draws a piano roll with axes, note names, velocity colours
+  and the primer; --render_wav writes audio of the output's length."""
+  import matplotlib.image  # pylint: disable=import-outside-toplevel
   from musicrnn.generation import render  # pylint: disable=import-outside-toplevel
   (path,) = generate.generate(tiny_runs[PLAIN], str(tmp_path), num_steps=80,
                               primer_pitches=[60, 64, 67], seed=4,
                               render_png=True, render_wav=True)
-  png = path[:-4] + '.png'
-  with open(png, 'rb') as f:
-    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+  image = matplotlib.image.imread(path[:-4] + '.png')
+  assert image.shape[0] >= 400 and image.shape[1] >= 800
   sequence = _read(path)
-  image = render.pianoroll_image(sequence)
-  assert image.shape[0] >= (108 - 21 + 1) * 2 and (image < 255).any()
-  available, why = render.fluidsynth_available()
-  if available:
-    import wave  # pylint: disable=import-outside-toplevel
-    with wave.open(path[:-4] + '.wav') as f:
-      assert f.getnframes() > 0
-  else:
-    assert not os.path.exists(path[:-4] + '.wav')
-    assert 'apt-get install fluidsynth' in caplog.text and 'no .wav written' in caplog.text
-    assert why
+  figure = render.pianoroll_figure(sequence, primer_seconds=0.5)
+  ax = figure.axes[0]
+  assert ax.get_xlabel() == 'time (seconds)'
+  names = [t.get_text() for t in ax.get_yticklabels()]
+  assert names and all(n[0] in 'CEG' and n[-1].isdigit() for n in names)
+  (roll,) = ax.collections
+  assert len(roll.get_paths()) == len(sequence.notes)
+  assert sorted(roll.get_array()) == sorted(n.velocity for n in sequence.notes)
+  assert figure.axes[1].get_ylabel() == 'velocity'   # the colour bar
+  assert 'primer' in [t.get_text() for t in ax.texts]
+  assert 'primer' not in [t.get_text() for t in
+                          render.pianoroll_figure(sequence).axes[0].texts]
+  import wave  # pylint: disable=import-outside-toplevel
+  with wave.open(path[:-4] + '.wav') as f:
+    seconds = f.getnframes() / f.getframerate()
+    audio = np.frombuffer(f.readframes(f.getnframes()), '<i2')
+  assert sequence.total_time - 0.05 <= seconds <= sequence.total_time + 3.0
+  assert np.abs(audio).max() > 10000    # normalised, not silence
+
+
+def test_pitch_names():
+  from musicrnn.generation import render  # pylint: disable=import-outside-toplevel
+  assert [render.pitch_name(p) for p in (21, 60, 61, 69, 108)] == [
+      'A0', 'C4', 'C#4', 'A4', 'C8']
+
+
+def test_wav_sounds_the_notes_at_their_pitch_and_time():
+  """One A4 from 1 s to 2 s: the audio is loud there, quiet before, and its
+  strongest frequency is 440 Hz."""
+  from musicrnn.generation import render  # pylint: disable=import-outside-toplevel
+  sequence = testing_lib.make_sequence([69], seconds_per_note=1.0, velocity=100)
+  sequence.notes[0].start_time, sequence.notes[0].end_time = 1.0, 2.0
+  sequence.total_time = 3.0
+  audio, rate = render.synthesize(sequence)
+  assert len(audio) == pytest.approx(3.0 * rate, abs=2)
+  audio = audio.mean(axis=1)
+  before, during = audio[:int(0.9 * rate)], audio[int(1.05 * rate):int(1.6 * rate)]
+  assert np.sqrt(np.mean(during ** 2)) > 0.05
+  assert np.abs(before).max() < 0.01
+  spectrum = np.abs(np.fft.rfft(during * np.hanning(len(during))))
+  peak_hz = np.fft.rfftfreq(len(during), 1.0 / rate)[np.argmax(spectrum)]
+  assert abs(peak_hz - 440.0) < 10.0
 
 
 def test_notes_never_turned_off_end_after_five_seconds_as_magenta():

@@ -207,10 +207,13 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
     if duration_seconds is not None:
       sequence = _trim(sequence, duration_seconds)
     sequences.append(sequence)
-  return _write(run, sequences, output_dir, render_png, render_wav)
+  primer_seconds = _decode(run.codec, primer, max_note_duration).total_time \
+      if primer_midi or primer_pitches else 0.0
+  return _write(run, sequences, output_dir, render_png, render_wav,
+                primer_seconds)
 
 
-def _write(run, sequences, output_dir, render_png, render_wav):
+def _write(run, sequences, output_dir, render_png, render_wav, primer_seconds=0.0):
   """Writes each NoteSequence as MIDI (and .png/.wav); returns the paths."""
   os.makedirs(output_dir, exist_ok=True)
   paths = []
@@ -218,9 +221,9 @@ def _write(run, sequences, output_dir, render_png, render_wav):
     stem = os.path.join(output_dir, f'{run.config.name}_{i:03d}')
     paths.append(render.write_midi(sequence, stem + '.mid'))
     if render_png:
-      render.write_png(sequence, stem + '.png')
-    if render_wav and render.write_wav(sequence, stem + '.wav') is None:
-      render_wav = False   # warned once; do not retry for every output
+      render.write_png(sequence, stem + '.png', primer_seconds=primer_seconds)
+    if render_wav:
+      render.write_wav(sequence, stem + '.wav')
   logging.info('musicrnn generate: wrote %d files to %s (checkpoint step %d)',
                len(paths), output_dir, run.step)
   return paths

@@ -1,13 +1,25 @@
-"""NoteSequence -> MIDI, piano-roll PNG, and WAV (FluidSynth) files."""
+"""NoteSequence -> MIDI, a piano-roll PNG to read, and WAV audio.
 
-import logging
+The picture is a piano roll as a musician reads one: time in seconds along
+the bottom, note names (C4 is middle C) up the side, each note a bar whose
+colour is its velocity, and the primer, when there is one, shaded.
+
+Audio is rendered by midirenderer (a pip package, no system library) with
+the General MIDI soundfont that pretty_midi ships (TimGM6mb.sf2): nothing is
+downloaded and nothing needs installing by hand.
+"""
+
+import io
+import os
 import wave
 
 from note_seq import midi_io
+from note_seq import sequences_lib
 import numpy as np
 
-PIXELS_PER_SECOND = 50
 LOWEST_PITCH, HIGHEST_PITCH = 21, 108   # the piano's range, A0..C8
+_NAMES = ['C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B']
+_BLACK_KEYS = {1, 3, 6, 8, 10}
 
 
 def write_midi(sequence, path):
@@ -15,68 +27,141 @@ def write_midi(sequence, path):
   return path
 
 
-def pianoroll_image(sequence, pixels_per_second=PIXELS_PER_SECOND):
-  """uint8 RGB array [pitches * 2, seconds * pixels_per_second, 3]: notes in
-  dark blue over a white grid with C rows shaded; velocity sets the shade."""
-  low = min([LOWEST_PITCH] + [n.pitch for n in sequence.notes])
-  high = max([HIGHEST_PITCH] + [n.pitch for n in sequence.notes])
-  rows = (high - low + 1) * 2
-  width = max(1, int(np.ceil(sequence.total_time * pixels_per_second)) + 1)
-  image = np.full((rows, width, 3), 255, np.uint8)
+def pitch_name(pitch):
+  """MIDI pitch -> scientific pitch name: 60 -> 'C4', 61 -> 'C#4'."""
+  return f'{_NAMES[pitch % 12]}{pitch // 12 - 1}'
+
+
+def pitch_span(sequence, min_octave=12):
+  """(low, high) MIDI pitches to show: the notes' range plus a margin, at
+  least an octave, within the piano's keys unless notes lie outside them."""
+  pitches = [n.pitch for n in sequence.notes] or [60]
+  low, high = min(pitches) - 2, max(pitches) + 2
+  if high - low < min_octave:
+    middle = (low + high) // 2
+    low, high = middle - min_octave // 2, middle + min_octave // 2
+  low = max(low, min(LOWEST_PITCH, min(pitches)))
+  high = min(high, max(HIGHEST_PITCH, max(pitches)))
+  return low, high
+
+
+def pianoroll_figure(sequence, title=None, primer_seconds=0.0):
+  """A matplotlib Figure of `sequence` as a piano roll.
+
+  Args:
+    sequence: a NoteSequence (times in seconds).
+    title: the figure's title (default: notes and length).
+    primer_seconds: the first seconds that came from the primer, shaded and
+      labelled (0: no primer).
+  """
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use('Agg')
+  from matplotlib import collections  # pylint: disable=import-outside-toplevel
+  from matplotlib import patches  # pylint: disable=import-outside-toplevel
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+  duration = max(sequence.total_time, max((n.end_time for n in sequence.notes),
+                                          default=0.0), 1.0)
+  low, high = pitch_span(sequence)
+  width = float(np.clip(3.0 + duration * 0.45, 8.0, 24.0))
+  height = float(np.clip(2.0 + (high - low) * 0.07, 4.0, 8.0))
+  fig, ax = plt.subplots(figsize=(width, height))
+  # Black-key rows shaded, as on a keyboard; a line under every C.
   for pitch in range(low, high + 1):
+    if pitch % 12 in _BLACK_KEYS:
+      ax.axhspan(pitch - 0.5, pitch + 0.5, color='0.93', zorder=0, lw=0)
     if pitch % 12 == 0:
-      y = (high - pitch) * 2
-      image[y:y + 2] = 235
-  for note in sequence.notes:
-    y = (high - note.pitch) * 2
-    x0 = int(note.start_time * pixels_per_second)
-    x1 = max(x0 + 1, int(note.end_time * pixels_per_second))
-    shade = 200 - int(150 * note.velocity / 127)
-    image[y:y + 2, x0:x1] = (shade // 3, shade // 2, 160)
-  return image
+      ax.axhline(pitch - 0.5, color='0.75', lw=0.6, zorder=0)
+  colormap = plt.get_cmap('viridis')
+  norm = matplotlib.colors.Normalize(vmin=1, vmax=127)
+  bars = [patches.Rectangle((n.start_time, n.pitch - 0.4),
+                            max(n.end_time - n.start_time, 0.01), 0.8)
+          for n in sequence.notes]
+  velocities = np.array([n.velocity for n in sequence.notes], dtype=float)
+  roll = collections.PatchCollection(bars, cmap=colormap, norm=norm,
+                                     edgecolor='black', linewidth=0.2, zorder=2)
+  roll.set_array(velocities)
+  ax.add_collection(roll)
+  colorbar = fig.colorbar(roll, ax=ax, pad=0.01, fraction=0.03)
+  colorbar.set_label('velocity')
+  if primer_seconds > 0:
+    ax.axvspan(0, primer_seconds, color='tab:orange', alpha=0.15, zorder=1, lw=0)
+    ax.axvline(primer_seconds, color='tab:orange', lw=1.2, zorder=3)
+    ax.text(primer_seconds / 2, high + 0.3, 'primer', ha='center', va='bottom',
+            color='tab:orange', fontsize=9)
+  ax.set_xlim(0, duration)
+  ax.set_ylim(low - 0.5, high + 1.5 if primer_seconds > 0 else high + 0.5)
+  octave_cs = [p for p in range(low, high + 1) if p % 12 == 0]
+  minor = [p for p in range(low, high + 1) if p % 12 in (4, 7)]   # E and G
+  ax.set_yticks(octave_cs, [pitch_name(p) for p in octave_cs])
+  ax.set_yticks(minor, [pitch_name(p) for p in minor], minor=True, fontsize=7,
+                color='0.4')
+  ax.set_xlabel('time (seconds)')
+  ax.set_ylabel('pitch')
+  ax.grid(axis='x', color='0.85', lw=0.5, zorder=0)
+  ax.set_axisbelow(True)
+  if title is None:
+    title = f'{len(sequence.notes)} notes, {duration:.1f} s'
+  ax.set_title(title)
+  fig.tight_layout()
+  return fig
 
 
-def write_png(sequence, path):
-  """Writes the piano roll as PNG; returns the path, or None without Pillow."""
-  try:
-    from PIL import Image  # pylint: disable=import-outside-toplevel
-  except ImportError:
-    logging.warning('musicrnn generate: no .png written: Pillow is not '
-                    'installed (pip install pillow)')
-    return None
-  Image.fromarray(pianoroll_image(sequence)).save(path)
+def write_png(sequence, path, title=None, primer_seconds=0.0):
+  """Writes the piano roll of `sequence` as a PNG; returns the path."""
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  if title is None:
+    title = (f'{os.path.basename(path)[:-4]}: {len(sequence.notes)} notes, '
+             f'{sequence.total_time:.1f} s')
+  fig = pianoroll_figure(sequence, title=title, primer_seconds=primer_seconds)
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
   return path
 
 
-def fluidsynth_available():
-  """(True, '') when note-seq can render audio, else (False, why)."""
-  try:
-    import fluidsynth  # noqa: F401 pylint: disable=import-outside-toplevel,unused-import
-  except (ImportError, OSError) as e:
-    return False, (f'FluidSynth is not available ({type(e).__name__}: {e}); '
-                   'install it with: apt-get install fluidsynth && pip install '
-                   'pyfluidsynth')
-  return True, ''
+def soundfont_path():
+  """The General MIDI soundfont pretty_midi ships (TimGM6mb.sf2)."""
+  import pretty_midi  # pylint: disable=import-outside-toplevel
+  return os.path.join(os.path.dirname(pretty_midi.__file__), 'TimGM6mb.sf2')
 
 
-def write_wav(sequence, path, sample_rate=16000):
-  """Renders with FluidSynth and pretty_midi's General MIDI soundfont.
+def synthesize(sequence):
+  """(audio, sample_rate): float32 [samples, channels] in [-1, 1] of
+  `sequence`, sustain pedal applied, as long as `sequence.total_time`.
 
-  Returns:
-    the path, or None (with a warning saying why) when FluidSynth is absent.
+  midirenderer renders the MIDI that note-seq writes with pretty_midi's
+  General MIDI soundfont (each instrument's program, drums on their bank).
   """
-  ok, why = fluidsynth_available()
-  if not ok:
-    logging.warning('musicrnn generate: no .wav written: %s', why)
-    return None
-  import note_seq  # pylint: disable=import-outside-toplevel
-  audio = note_seq.fluidsynth(sequence, sample_rate=sample_rate)
-  peak = float(np.abs(audio).max()) if len(audio) else 0.0
-  scale = 0.9 * 32767 / peak if peak else 0.0
-  samples = (np.asarray(audio) * scale).astype('<i2')
+  import midirenderer  # pylint: disable=import-outside-toplevel
+  sustained = sequences_lib.apply_sustain_control_changes(sequence)
+  midi = io.BytesIO()
+  midi_io.note_sequence_to_pretty_midi(sustained).write(midi)
+  with open(soundfont_path(), 'rb') as f:
+    soundfont = f.read()
+  rendered = midirenderer.render_wave_from(soundfont, midi.getvalue())
+  with wave.open(io.BytesIO(rendered)) as f:
+    rate, channels = f.getframerate(), f.getnchannels()
+    if f.getsampwidth() != 2:
+      raise ValueError(f'midirenderer wrote {8 * f.getsampwidth()}-bit audio; '
+                       'expected 16-bit')
+    frames = f.readframes(f.getnframes())
+  audio = np.frombuffer(frames, '<i2').reshape(-1, channels).astype(np.float32)
+  # The renderer stops at the last note's end; the sequence may end later.
+  missing = int(round(sequence.total_time * rate)) - len(audio)
+  if missing > 0:
+    audio = np.concatenate([audio, np.zeros((missing, channels), np.float32)])
+  peak = float(np.abs(audio).max()) if audio.size else 0.0
+  return (audio * (0.9 / peak) if peak > 0 else audio), rate
+
+
+def write_wav(sequence, path):
+  """Writes `sequence` as 16-bit WAV (the renderer's rate and channels);
+  returns the path."""
+  audio, rate = synthesize(sequence)
+  samples = np.round(np.clip(audio, -1.0, 1.0) * 32767).astype('<i2')
   with wave.open(path, 'wb') as f:
-    f.setnchannels(1)
+    f.setnchannels(audio.shape[1])
     f.setsampwidth(2)
-    f.setframerate(sample_rate)
+    f.setframerate(rate)
     f.writeframes(samples.tobytes())
   return path
