@@ -244,7 +244,8 @@ def _print_where(summary, config_name, hparams):
   for name, text in rows:
     print(f'  {name:<24} {text}')
   print('\nGenerate more: musicrnn_generate --run_dir='
-        f'{summary.run_dir} --output_dir=/tmp/more --num_outputs=4\n'
+        f'{summary.run_dir} --output_dir={os.path.join(summary.output_dir, "more")} '
+        '--num_outputs=4 --render_png --render_wav\n'
         f'Train longer:  musicrnn_train --config={config_name} '
         + (f'--hparams="{hparams}" ' if hparams else '')
         + f'--train_data={summary.dataset} '

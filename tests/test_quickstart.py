@@ -50,7 +50,8 @@ def test_quickstart_end_to_end(tmp_path):
     sequence = note_seq.midi_file_to_note_sequence(
         os.path.join(out, 'generated', name))
     assert sequence.notes and sequence.total_time <= 3.0 + 1e-6
-    assert os.path.exists(os.path.join(out, 'generated', name[:-4] + '.png'))
+    for ext in ('.png', '.wav'):
+      assert os.path.exists(os.path.join(out, 'generated', name[:-4] + ext))
 
   # Run again: the finished stages are skipped, the run is already trained.
   again = _quickstart(f'--output_dir={out}', *TINY)

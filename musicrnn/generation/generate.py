@@ -134,8 +134,7 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
     num_steps: events to generate after the primer (default 1000); or
     duration_seconds: generate until each output lasts this long.
     render_png: also write a piano-roll .png beside each .mid.
-    render_wav: also write a .wav rendered with FluidSynth (skipped, with a
-      warning saying how to install it, when FluidSynth is absent).
+    render_wav: also write a .wav (`render.write_wav`).
     max_note_duration: performance encodings: a note still on after this
       many seconds ends (0: notes never turned off last to the end).
     beam_size, branch_factor: above 1, Magenta's stochastic beam search
