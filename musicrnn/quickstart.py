@@ -30,7 +30,6 @@ from musicrnn import cli
 from musicrnn import configs
 from musicrnn.errors import UsageError
 from musicrnn.generation import generate as generate_lib
-from musicrnn.generation import render
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset

@@ -122,7 +122,6 @@ def test_run_and_dataset_moved_together_are_found_again(tiny_runs, tiny_datasets
   """A working folder (dataset and run side by side) copied elsewhere: the
   run finds its dataset beside it once the original is gone."""
   from musicrnn.metrics import nll  # pylint: disable=import-outside-toplevel
-  from musicrnn.training import run_dir as run_dir_lib  # pylint: disable=import-outside-toplevel
   original = tmp_path / 'original'
   shutil.copytree(tiny_datasets[CONFIG], original / 'dataset')
   monkeypatch.chdir(original)

@@ -222,6 +222,8 @@ class ReadMusicFiles(beam.PTransform):
   Returns a dict of PCollections: SEQUENCES (NoteSequence protos, id = content
   hash, filename relative to `input_dir`), DEADLETTERS and DUPLICATES (JSON-able
   dicts), and beam_utils.COUNTS_TAG ((name, n) pairs for `total_counts`).
+  `progress_dir`: a `progress.Reporter`'s folder (None: each worker logs its
+  own progress).
   """
 
   def __init__(self, input_dir, collection_name, limits, progress_dir=None):

@@ -236,6 +236,8 @@ class MakeExamples(beam.PTransform):
   and the TFDS builders. Returns a dict of PCollections: 'train' and 'eval'
   (each example as `output_fn(ExampleMaker.make_features(...))`) and
   beam_utils.COUNTS_TAG ((name, n) pairs; `check_stats` checks their sums).
+  `progress_dir`: a `progress.Reporter`'s folder (None: each worker logs its
+  own progress).
   """
 
   def __init__(self, config, eval_ratio, output_fn=serialize, progress_dir=None):

@@ -59,11 +59,11 @@ class Counter:
     self.flush(force=False)
 
   def flush(self, force=True):
-    """Writes (or, without a folder, logs) the counts; at most once a second
-    (every 10 s when logging) unless `force`."""
+    """Writes the counts, at most once a second unless `force`; without a
+    folder, logs them, at most every 10 s."""
     now = time.time()
     if self._folder is None:
-      if force or now - self._last >= _REPORT_SECONDS:
+      if now - self._last >= _REPORT_SECONDS:
         self._last = now
         logging.info('musicrnn %s: this worker has done %d %s (%d failed), '
                      '%.1f/s', self._label, self.done, self._unit, self.failed,

@@ -1,0 +1,71 @@
+"""What a person sees: which stderr lines are library noise, and progress
+summed across Beam worker processes."""
+
+import logging
+import os
+
+from musicrnn import console
+from musicrnn.pipelines import progress
+
+
+def test_library_start_up_lines_are_noise_and_real_warnings_are_not():
+  noise = [
+      'WARNING: All log messages before absl::InitializeLog() is called are '
+      'written to STDERR',
+      'I0000 00:00:1796158563.504362    3255 cudart_stub.cc:31] Could not find '
+      'cuda drivers on your machine, GPU will not be used.',
+      'E0000 00:00:1796158570.022049    3255 cuda_platform.cc:52] failed call '
+      'to cuInit: INTERNAL: CUDA error',
+      'INFO:apache_beam.runners.worker.sdk_worker:Control channel established.',
+      'INFO:__main__:Logging handler created.',
+      'WARNING:root:apitools not found, and bigquery client libraries are not '
+      'available despite the import not raising an ImportError.',
+      'WARNING:__main__:No semi_persistent_directory found:  User registered objects',
+      "/x/pydub/utils.py:170: RuntimeWarning: Couldn't find ffmpeg or avconv - "
+      'defaulting to ffmpeg, but may not work',
+      '  warn("Couldn\'t find ffmpeg or avconv - defaulting to ffmpeg, but may '
+      'not work", RuntimeWarning)',
+  ]
+  kept = [
+      '21:00:28 musicrnn dataset: config performance_with_dynamics, 1 input files',
+      'WARNING:root:musicrnn convert: reader child restarted after a crash',
+      'E0000 00:00:1796158570.022049    3255 bfc_allocator.cc:485] Allocator ran '
+      'out of memory trying to allocate 2.0GiB',
+      'Traceback (most recent call last):',
+      'musicrnn_train: error: --num_steps must be at least 1, got 0',
+  ]
+  assert [line for line in noise if not console.is_noise(line)] == []
+  assert [line for line in kept if console.is_noise(line)] == []
+
+
+def test_verbose_is_read_before_flags_are_parsed():
+  assert console.verbose_requested(['musicrnn_train', '--run_dir=r', '--verbose'])
+  assert not console.verbose_requested(['musicrnn_train', '--noverbose'])
+  assert not console.verbose_requested(['musicrnn_train', '--verbose=false'])
+
+
+def test_progress_is_summed_over_the_counters_of_every_worker():
+  with progress.Reporter('convert', 'files', total=10, interval=3600) as reporter:
+    first = progress.Counter(reporter.folder, 'convert', 'files')
+    second = progress.Counter(reporter.folder, 'convert', 'files')
+    for _ in range(3):
+      first.add()
+    second.add(failed=1)
+    second.add()
+    first.flush()
+    second.flush()
+    assert reporter.counts() == (5, 1)
+    line = reporter.line(5, 1, elapsed=2.0)
+    folder = reporter.folder
+  assert line == ('musicrnn convert: 5/10 files (50%), 1 failed, 2.5 files/s, '
+                  'about 2 s left')
+  assert not os.path.exists(folder)
+
+
+def test_without_a_shared_folder_each_worker_logs_its_own_counts(caplog):
+  caplog.set_level(logging.INFO)
+  with progress.Reporter('dataset', 'NoteSequences', enabled=False) as reporter:
+    assert reporter.folder is None
+    counter = progress.Counter(reporter.folder, 'dataset', 'NoteSequences')
+    counter.add()
+  assert 'this worker has done 1 NoteSequences (0 failed)' in caplog.text
