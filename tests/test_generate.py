@@ -97,6 +97,10 @@ def test_mistakes_are_usage_errors(tiny_runs, tmp_path):
   with pytest.raises(UsageError, match='not both'):
     generate.generate(tiny_runs[PLAIN], str(tmp_path), num_steps=5,
                       duration_seconds=2.0)
+  # A primer as long as the output leaves nothing to generate.
+  with pytest.raises(UsageError, match='primer lasts 0.5 s.*nothing would be generated'):
+    generate.generate(tiny_runs[PLAIN], str(tmp_path), primer_pitches=[60, 64],
+                      duration_seconds=0.4)
 
 
 def test_cli(tiny_runs, tmp_path):

@@ -179,6 +179,13 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
     raise UsageError('--beam_size and --branch_factor must be at least 1')
   values = control_values(run, notes_per_second, pitch_class_histogram)
   primer = primer_events(run.codec, primer_midi, primer_pitches)
+  primer_seconds = _decode(run.codec, primer, max_note_duration).total_time \
+      if primer_midi or primer_pitches else 0.0
+  if duration_seconds is not None and primer_seconds >= duration_seconds:
+    raise UsageError(
+        f'the primer lasts {primer_seconds:.1f} s, as long as '
+        f'--duration_seconds={duration_seconds:g} or longer: nothing would be '
+        'generated; give a longer --duration_seconds or a shorter primer')
   # An encoding's END would cut the output short: generation runs to length.
   end_id = getattr(run.codec, 'end_id', None)
   banned = () if end_id is None else (end_id,)
@@ -206,8 +213,6 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
     if duration_seconds is not None:
       sequence = _trim(sequence, duration_seconds)
     sequences.append(sequence)
-  primer_seconds = _decode(run.codec, primer, max_note_duration).total_time \
-      if primer_midi or primer_pitches else 0.0
   return _write(run, sequences, output_dir, render_png, render_wav,
                 primer_seconds)
 

@@ -85,12 +85,14 @@ def pianoroll_figure(sequence, title=None, primer_seconds=0.0):
   colorbar = fig.colorbar(roll, ax=ax, pad=0.01, fraction=0.03)
   colorbar.set_label('velocity')
   if primer_seconds > 0:
-    ax.axvspan(0, primer_seconds, color='tab:orange', alpha=0.15, zorder=1, lw=0)
-    ax.axvline(primer_seconds, color='tab:orange', lw=1.2, zorder=3)
-    ax.text(primer_seconds / 2, high + 0.3, 'primer', ha='center', va='bottom',
-            color='tab:orange', fontsize=9)
+    shown = min(primer_seconds, duration)
+    ax.axvspan(0, shown, color='tab:orange', alpha=0.15, zorder=1, lw=0)
+    ax.axvline(shown, color='tab:orange', lw=1.2, zorder=3)
+    # Labelled inside the shaded span, at the top (x in seconds, y in axes).
+    ax.text(shown / 2, 0.99, 'primer', ha='center', va='top', color='tab:orange',
+            fontsize=9, transform=ax.get_xaxis_transform(), zorder=4)
   ax.set_xlim(0, duration)
-  ax.set_ylim(low - 0.5, high + 1.5 if primer_seconds > 0 else high + 0.5)
+  ax.set_ylim(low - 0.5, high + 0.5)
   octave_cs = [p for p in range(low, high + 1) if p % 12 == 0]
   minor = [p for p in range(low, high + 1) if p % 12 in (4, 7)]   # E and G
   ax.set_yticks(octave_cs, [pitch_name(p) for p in octave_cs])
