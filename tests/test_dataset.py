@@ -3,6 +3,7 @@
 import collections
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -225,6 +226,33 @@ def test_cli_errors_are_one_line(notesequences, tmp_path):
   assert description['config']['data']['max_events'] == 48
   assert description['config']['data']['transpositions'] == [0]
   assert stats['examples_train'] > 0
+
+
+def test_input_takes_converts_output_glob_and_names_a_file_of_another_kind(
+    notesequences, tmp_path):
+  """`ns.tfrecord*` matches convert's side files, which are skipped; any
+  other file that is not NoteSequence TFRecords is named in one line."""
+  folder = tmp_path / 'converted'
+  folder.mkdir()
+  shutil.copyfile(notesequences, folder / 'ns.tfrecord')
+  for suffix in (convert.DEADLETTER_SUFFIX, convert.DUPLICATES_SUFFIX,
+                 convert.SUMMARY_SUFFIX):
+    (folder / ('ns.tfrecord' + suffix)).write_text('{"not": "a record"}\n')
+  assert convert.notesequence_files(str(folder / 'ns.tfrecord*')) == [
+      str(folder / 'ns.tfrecord')]
+  (folder / 'ns.tfrecord.bak').write_text('a note to self\n')
+  with pytest.raises(UsageError, match=r'ns\.tfrecord\.bak is not a TFRecord file '
+                     'of NoteSequences'):
+    convert.notesequence_files(str(folder / 'ns.tfrecord*'))
+  # SequenceExamples (a dataset's shard) are TFRecords, not NoteSequences.
+  config = configs.get_config('performance_tiny')
+  dataset.create_dataset(config, notesequences, str(tmp_path / 'ds'), eval_ratio=0.5)
+  shard = sorted((tmp_path / 'ds').glob('train.tfrecord-*'))[0]
+  with pytest.raises(UsageError, match=f'{shard.name} is not a TFRecord file of '
+                     'NoteSequences'):
+    dataset.create_dataset(config, str(shard), str(tmp_path / 'ds2'))
+  with pytest.raises(UsageError, match='only musicrnn_convert.s side files'):
+    convert.notesequence_files(str(folder / 'ns.tfrecord.*json*'))
 
 
 def test_split_by_folder_keeps_a_folder_together(notesequences, tmp_path):

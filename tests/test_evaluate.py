@@ -40,3 +40,11 @@ def test_cli_writes_json(tiny_runs, tmp_path):
   metrics = json.loads(out.read_text())
   assert metrics['split'] == 'train' and metrics['batches'] == 2
   assert json.loads(result.stdout)['nll'] == metrics['nll']
+  # The trainer's name for the data: the flag meant is suggested.
+  result = subprocess.run(
+      [sys.executable, '-m', 'musicrnn.evaluate', f'--run_dir={tiny_runs[PLAIN]}',
+       f'--eval_data={tmp_path}'],
+      capture_output=True, text=True, timeout=600, cwd=testing_lib.REPO_ROOT)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].endswith(
+      'unknown flag --eval_data; this program calls it --data')

@@ -280,8 +280,7 @@ def _open_tfds_name(name, tfds_data_dir):
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
   # Registers the musicrnn builders, so their configs resolve by name.
   from musicrnn.tfrecords import tfds_builders  # pylint: disable=import-outside-toplevel,unused-import
-  if tfds_data_dir:
-    tfds_data_dir = os.path.expanduser(tfds_data_dir)
+  tfds_data_dir = paths.absolute(tfds_data_dir or None)
   try:
     builder = tfds.builder(name, data_dir=tfds_data_dir)
   except Exception as e:  # pylint: disable=broad-except
