@@ -103,7 +103,8 @@ class _Stages:
     self._start = time.time()
     print(f'\n== [{self.number}/{self.total}] {name}: {text}', flush=True)
 
-  def done(self, text):
+  def done(self, text='done'):
+    """Ends the stage; `text` adds what its own log lines did not say."""
     seconds = time.time() - self._start
     self.seconds[self._name] = round(seconds, 1)
     print(f'   {text} ({seconds:.0f} s)', flush=True)
@@ -166,10 +167,10 @@ def run_quickstart(output_dir, *, overwrite=False, config_name=CONFIG,
   if os.path.exists(notesequences + convert.SUMMARY_SUFFIX):
     stages.skip(notesequences)
   else:
-    summary = convert.convert_directory(
+    convert.convert_directory(
         QUICKSTART_CORPUS, notesequences, collection_name='quickstart',
         pipeline_options=pipeline_options)
-    stages.done(summary.line())
+    stages.done()   # the stage's summary line is logged
 
   dataset_dir = os.path.join(output_dir, DATASET)
   stages.begin('dataset', f'NoteSequences -> {config.name} examples '
@@ -177,10 +178,10 @@ def run_quickstart(output_dir, *, overwrite=False, config_name=CONFIG,
   if os.path.exists(os.path.join(dataset_dir, description_lib.DATASET_JSON)):
     stages.skip(dataset_dir)
   else:
-    summary = dataset.create_dataset(config, notesequences, dataset_dir,
-                                     eval_ratio=EVAL_RATIO,
-                                     pipeline_options=pipeline_options)
-    stages.done(summary.line())
+    dataset.create_dataset(config, notesequences, dataset_dir,
+                           eval_ratio=EVAL_RATIO,
+                           pipeline_options=pipeline_options)
+    stages.done()   # the stage's summary line is logged
 
   run_dir = os.path.join(output_dir, RUN)
   stages.begin('train', f'{config.name} ({hparams or "default hparams"}) for '
@@ -199,10 +200,10 @@ def run_quickstart(output_dir, *, overwrite=False, config_name=CONFIG,
       with open(eval_path) as f:
         eval_metrics = json.load(f)
   if history:
+    # The evaluation was logged; the ends of the loss curve were not.
     stages.done(f'steps {train_summary.start_step} -> {train_summary.final_step}, '
                 f'train loss {losses["first"]:.3f} -> {losses["last"]:.3f} '
-                'nats/event' + (f'; eval {trainer.describe_eval(eval_metrics)}'
-                                if eval_metrics else ''))
+                'nats/event')
   else:
     stages.skip(f'{run_dir} is at step {train_summary.final_step}')
 
@@ -228,6 +229,16 @@ def run_quickstart(output_dir, *, overwrite=False, config_name=CONFIG,
   return summary
 
 
+def _describe_files(names):
+  """'3 pieces as .mid, .png, .wav: a_000 ... a_002' for a folder's files."""
+  stems = sorted({os.path.splitext(n)[0] for n in names})
+  kinds = sorted({os.path.splitext(n)[1] for n in names})
+  if not stems:
+    return 'nothing'
+  shown = stems[0] if len(stems) == 1 else f'{stems[0]} ... {stems[-1]}'
+  return f'{len(stems)} piece(s) as {", ".join(kinds)}: {shown}'
+
+
 def _print_where(summary, config_name, hparams):
   print(f'\nquick start done in {summary.seconds["total"]:.0f} s. '
         f'Everything is in {summary.output_dir}:')
@@ -237,7 +248,7 @@ def _print_where(summary, config_name, hparams):
       (DATASET + '/', 'train/eval SequenceExamples, dataset.json, stats.json'),
       (RUN + '/', 'config.json, checkpoints/, TensorBoard events '
        f'(tensorboard --logdir={summary.run_dir})'),
-      (GENERATED + '/', ', '.join(summary.generated)),
+      (GENERATED + '/', _describe_files(summary.generated)),
       (SUMMARY_JSON, 'this summary, with the time of every stage'),
   ]
   for name, text in rows:

@@ -148,9 +148,14 @@ def test_png_and_wav_rendering(tiny_runs, tmp_path):
   assert len(roll.get_paths()) == len(sequence.notes)
   assert sorted(roll.get_array()) == sorted(n.velocity for n in sequence.notes)
   assert figure.axes[1].get_ylabel() == 'velocity'   # the colour bar
-  assert 'primer' in [t.get_text() for t in ax.texts]
-  assert 'primer' not in [t.get_text() for t in
-                          render.pianoroll_figure(sequence).axes[0].texts]
+  # The primer labelled inside its span, or beside it when narrow; no label
+  # without a primer.
+  ten_seconds = testing_lib.make_sequence(list(range(60, 80)))
+  labels = lambda **kw: [t.get_text() for t in  # noqa: E731
+                         render.pianoroll_figure(ten_seconds, **kw).axes[0].texts]
+  assert labels(primer_seconds=4.0) == ['primer']
+  assert labels(primer_seconds=0.5) == [' \u2190 primer']
+  assert labels() == []
   import wave  # pylint: disable=import-outside-toplevel
   with wave.open(path[:-4] + '.wav') as f:
     seconds = f.getnframes() / f.getframerate()

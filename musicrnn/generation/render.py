@@ -88,9 +88,14 @@ def pianoroll_figure(sequence, title=None, primer_seconds=0.0):
     shown = min(primer_seconds, duration)
     ax.axvspan(0, shown, color='tab:orange', alpha=0.15, zorder=1, lw=0)
     ax.axvline(shown, color='tab:orange', lw=1.2, zorder=3)
-    # Labelled inside the shaded span, at the top (x in seconds, y in axes).
-    ax.text(shown / 2, 0.99, 'primer', ha='center', va='top', color='tab:orange',
-            fontsize=9, transform=ax.get_xaxis_transform(), zorder=4)
+    # Labelled at the top (x in seconds, y in axes): inside the span, or
+    # beside it when it is too narrow for the word.
+    narrow = shown < 0.1 * duration
+    ax.text(shown if narrow else shown / 2, 0.99,
+            ' \u2190 primer' if narrow else 'primer',
+            ha='left' if narrow else 'center', va='top', color='tab:orange',
+            fontsize=9, transform=ax.get_xaxis_transform(), zorder=4,
+            bbox=dict(facecolor='white', edgecolor='none', alpha=0.7, pad=1))
   ax.set_xlim(0, duration)
   ax.set_ylim(low - 0.5, high + 0.5)
   octave_cs = [p for p in range(low, high + 1) if p % 12 == 0]

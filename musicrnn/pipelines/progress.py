@@ -144,7 +144,8 @@ class Reporter:
       text += f' {self.unit}'
     if failed:
       text += f', {failed} failed'
-    text += f', {rate:.1f} {self.unit}/s'
+    if done:
+      text += f', {rate:.1f} {self.unit}/s'
     if self.total and 0 < done < self.total and rate > 0:
       text += f', about {(self.total - done) / rate:.0f} s left'
     return text
