@@ -24,6 +24,7 @@ _NOISE = re.compile('|'.join([
     r'^I\d{4} [\d:.]+\s+\d+ \S+:\d+\]',
     r'^[WE]\d{4} [\d:.]+\s+\d+ (cudart_stub|cuda_platform|cuda_executor|'
     r'cuda_diagnostics|cpu_feature_guard|port)\.cc:\d+\]',
+    r'^To enable the following instructions: .* rebuild TensorFlow',
     # Python logging of Beam's worker processes (logging's default format).
     r'^(INFO|DEBUG):',
     r'^WARNING:root:apitools not found',

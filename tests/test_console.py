@@ -16,6 +16,8 @@ def test_library_start_up_lines_are_noise_and_real_warnings_are_not():
       'cuda drivers on your machine, GPU will not be used.',
       'E0000 00:00:1796158570.022049    3255 cuda_platform.cc:52] failed call '
       'to cuInit: INTERNAL: CUDA error',
+      'To enable the following instructions: AVX2 FMA, in other operations, '
+      'rebuild TensorFlow with the appropriate compiler flags.',
       'INFO:apache_beam.runners.worker.sdk_worker:Control channel established.',
       'INFO:__main__:Logging handler created.',
       'WARNING:root:apitools not found, and bigquery client libraries are not '
