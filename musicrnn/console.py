@@ -36,6 +36,10 @@ _NOISE = re.compile('|'.join([
     r"^\s+warn\(\"Couldn't find ffmpeg or avconv",
 ]))
 
+# Written to the pipe by `drain`; when the pump reaches it, everything
+# written before it has been passed on.
+_DRAIN_MARKER = b'\x00musicrnn-stderr-drained\x00'
+
 # The warning filter, for child processes (Beam workers, readers) too.
 _PYDUB_WARNING = "ignore:Couldn't find ffmpeg or avconv:RuntimeWarning"
 
@@ -51,12 +55,16 @@ class StderrFilter:
 
   Children started after `start` write to the same pipe. `stop` (also run
   at exit) puts the original descriptor back and passes on what is left.
+  `drain` waits until what was written so far is passed on, so that a line
+  printed to stdout next comes after it, as it was written.
   """
 
   def __init__(self):
     self._original = None
     self._read_end = None
     self._thread = None
+    self._drained = []          # threading.Events, one per drain waiting
+    self._lock = threading.Lock()
 
   def start(self):
     sys.stderr.flush()
@@ -86,12 +94,42 @@ class StderrFilter:
       self._write([pending])
 
   def _write(self, lines):
-    out = [line for line in lines
-           if not is_noise(line.decode('utf-8', 'replace'))]
+    out, reached = [], 0
+    for line in lines:
+      if _DRAIN_MARKER in line:
+        reached += line.count(_DRAIN_MARKER)
+        line = line.replace(_DRAIN_MARKER, b'')
+        if not line:
+          continue
+      if not is_noise(line.decode('utf-8', 'replace')):
+        out.append(line)
+    self._flush(out)
+    for _ in range(reached):
+      with self._lock:
+        waiter = self._drained.pop(0) if self._drained else None
+      if waiter is not None:
+        waiter.set()
+
+  def _flush(self, out):
     if out:
       data = b'\n'.join(out) + b'\n'
       while data:
         data = data[os.write(self._original, data):]
+
+  def drain(self, timeout=1.0):
+    """Waits (at most `timeout` seconds) until what this process wrote to
+    stderr so far has been passed on."""
+    if self._original is None:
+      return
+    try:
+      sys.stderr.flush()
+    except (OSError, ValueError):
+      pass
+    done = threading.Event()
+    with self._lock:
+      self._drained.append(done)
+    os.write(2, _DRAIN_MARKER + b'\n')
+    done.wait(timeout)
 
   def stop(self):
     if self._original is None:
@@ -106,6 +144,22 @@ class StderrFilter:
     self._thread.join(timeout=2.0)
     os.close(self._original)
     self._original = None
+
+
+class _DrainingStdout:
+  """sys.stdout that first lets the stderr filter pass on what came before,
+  so that stdout and stderr lines reach a terminal in the order written."""
+
+  def __init__(self, stream, stderr_filter):
+    self._stream = stream
+    self._filter = stderr_filter
+
+  def write(self, text):
+    self._filter.drain()
+    return self._stream.write(text)
+
+  def __getattr__(self, name):
+    return getattr(self._stream, name)
 
 
 def is_program():
@@ -142,3 +196,4 @@ def quiet(argv):
                                                           _PYDUB_WARNING]))
   if _FILTER is None:
     _FILTER = StderrFilter().start()
+    sys.stdout = _DrainingStdout(sys.stdout, _FILTER)

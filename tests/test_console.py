@@ -3,6 +3,8 @@ summed across Beam worker processes."""
 
 import logging
 import os
+import subprocess
+import sys
 
 from musicrnn import console
 from musicrnn.pipelines import progress
@@ -71,3 +73,28 @@ def test_without_a_shared_folder_each_worker_logs_its_own_counts(caplog):
     counter = progress.Counter(reporter.folder, 'dataset', 'NoteSequences')
     counter.add()
   assert 'this worker has done 1 NoteSequences (0 failed)' in caplog.text
+
+
+def test_a_program_s_stderr_is_filtered_and_keeps_its_order_with_stdout():
+  """As a program (not a test) sees it: library noise written straight to
+  descriptor 2, by the program or its children, is dropped; what remains
+  reaches the terminal in the order written, stdout lines included."""
+  code = '\n'.join([
+      'import os, subprocess, sys',
+      'from musicrnn import console',
+      'console.quiet(["musicrnn_x"])',
+      'print("musicrnn: first, to stderr", file=sys.stderr)',
+      'os.write(2, b"I0000 00:00:1.5    7 cudart_stub.cc:31] no GPU\\n")',
+      'subprocess.run([sys.executable, "-c", "import sys; '
+      'print(\'INFO:apache_beam:worker chatter\', file=sys.stderr); '
+      'print(\'WARNING:root:a real warning from a worker\', file=sys.stderr)"])',
+      'print("second, to stdout")',
+      'print("third, to stderr", file=sys.stderr)',
+      'print("fourth, to stdout")',
+  ])
+  result = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=120)
+  assert result.returncode == 0, result.stdout
+  assert result.stdout.splitlines() == [
+      'musicrnn: first, to stderr', 'WARNING:root:a real warning from a worker',
+      'second, to stdout', 'third, to stderr', 'fourth, to stdout']
