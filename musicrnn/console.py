@@ -49,6 +49,13 @@ def is_noise(line):
   return bool(_NOISE.search(line))
 
 
+def _flush_stderr():
+  try:
+    sys.stderr.flush()
+  except (OSError, ValueError):
+    pass   # closed at exit
+
+
 class StderrFilter:
   """Sends file descriptor 2 through a pipe; a thread passes on the lines
   that are not noise to the original stderr.
@@ -121,10 +128,7 @@ class StderrFilter:
     stderr so far has been passed on."""
     if self._original is None:
       return
-    try:
-      sys.stderr.flush()
-    except (OSError, ValueError):
-      pass
+    _flush_stderr()
     done = threading.Event()
     with self._lock:
       self._drained.append(done)
@@ -134,10 +138,7 @@ class StderrFilter:
   def stop(self):
     if self._original is None:
       return
-    try:
-      sys.stderr.flush()
-    except (OSError, ValueError):
-      pass
+    _flush_stderr()
     # Closing our write end lets the pump see the end of the pipe (once any
     # child still holding it has exited).
     os.dup2(self._original, 2)
