@@ -67,15 +67,18 @@ class StderrFilter:
   """
 
   def __init__(self):
-    self._original = None
+    self._original = None        # the terminal's descriptor, which the pump writes
+    self._running = False
     self._read_end = None
     self._thread = None
     self._drained = []          # threading.Events, one per drain waiting
     self._lock = threading.Lock()
+    self._broken = False
 
   def start(self):
     sys.stderr.flush()
     self._original = os.dup(2)
+    self._running = True
     self._read_end, write_end = os.pipe()
     os.dup2(write_end, 2)
     os.close(write_end)
@@ -118,15 +121,20 @@ class StderrFilter:
         waiter.set()
 
   def _flush(self, out):
-    if out:
+    if out and not self._broken:
       data = b'\n'.join(out) + b'\n'
-      while data:
-        data = data[os.write(self._original, data):]
+      try:
+        while data:
+          data = data[os.write(self._original, data):]
+      except OSError:
+        # The terminal or pipe went away (`| head`, a dropped session): keep
+        # reading, so that writers never block on a full pipe.
+        self._broken = True
 
   def drain(self, timeout=1.0):
     """Waits (at most `timeout` seconds) until what this process wrote to
     stderr so far has been passed on."""
-    if self._original is None:
+    if not self._running or self._broken:
       return
     _flush_stderr()
     done = threading.Event()
@@ -136,15 +144,16 @@ class StderrFilter:
     done.wait(timeout)
 
   def stop(self):
-    if self._original is None:
+    if not self._running:
       return
+    self._running = False
     _flush_stderr()
     # Closing our write end lets the pump see the end of the pipe (once any
     # child still holding it has exited).
     os.dup2(self._original, 2)
     self._thread.join(timeout=2.0)
-    os.close(self._original)
-    self._original = None
+    if not self._thread.is_alive():
+      os.close(self._original)   # else a child still holds the pipe: leave it
 
 
 class _DrainingStdout:
@@ -195,6 +204,6 @@ def quiet(argv):
   if _PYDUB_WARNING not in (warnings_env or ''):
     os.environ['PYTHONWARNINGS'] = ','.join(filter(None, [warnings_env,
                                                           _PYDUB_WARNING]))
-  if _FILTER is None:
+  if _FILTER is None and sys.stderr is not None and sys.stdout is not None:
     _FILTER = StderrFilter().start()
     sys.stdout = _DrainingStdout(sys.stdout, _FILTER)

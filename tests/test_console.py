@@ -98,3 +98,24 @@ def test_a_program_s_stderr_is_filtered_and_keeps_its_order_with_stdout():
   assert result.stdout.splitlines() == [
       'musicrnn: first, to stderr', 'WARNING:root:a real warning from a worker',
       'second, to stdout', 'third, to stderr', 'fourth, to stdout']
+
+
+def test_a_program_whose_stderr_reader_went_away_does_not_hang():
+  """`musicrnn_x 2>&1 | head -1`: once nobody reads the terminal side, the
+  filter drops what comes, and writers never block on a full pipe."""
+  code = '\n'.join([
+      'import sys, time',
+      'from musicrnn import console',
+      'console.quiet(["musicrnn_x"])',
+      'print("first", file=sys.stderr, flush=True)',
+      'time.sleep(0.5)',
+      'for _ in range(2000):',
+      '  print("x" * 200, file=sys.stderr)',
+      '  print("y")',
+      'print("done", file=sys.stderr)',
+  ])
+  process = subprocess.Popen([sys.executable, '-c', code],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+  assert process.stderr.readline() == b'first\n'
+  process.stderr.close()
+  assert process.wait(timeout=60) == 0

@@ -253,6 +253,9 @@ def test_input_takes_converts_output_glob_and_names_a_file_of_another_kind(
     dataset.create_dataset(config, str(shard), str(tmp_path / 'ds2'))
   with pytest.raises(UsageError, match='only musicrnn_convert.s side files'):
     convert.notesequence_files(str(folder / 'ns.tfrecord.*json*'))
+  # A file system Beam cannot reach here is one line, not a traceback.
+  with pytest.raises(UsageError, match='cannot list nosuchfs://bucket/ns.tfrecord'):
+    convert.notesequence_files('nosuchfs://bucket/ns.tfrecord')
 
 
 def test_split_by_folder_keeps_a_folder_together(notesequences, tmp_path):

@@ -296,7 +296,12 @@ def notesequence_files(pattern):
       not a TFRecord of NoteSequences (one line naming it).
   """
   pattern = paths.absolute(pattern)
-  matched = beam_utils.matching(pattern)
+  try:
+    matched = beam_utils.matching(pattern)
+  except Exception as e:  # pylint: disable=broad-except
+    # No file system for the scheme (gs:// without apache-beam[gcp]), or no
+    # access to it.
+    raise UsageError(f'cannot list {pattern} ({first_line(e)})') from e
   files = [p for p in matched if not is_side_file(p)]
   if not files:
     raise UsageError(

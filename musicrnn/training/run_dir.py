@@ -99,7 +99,7 @@ def load(run_dir):
   Raises:
     UsageError: no run there, or its config.json is unreadable.
   """
-  path = os.path.join(run_dir, CONFIG_JSON)
+  path = os.path.join(paths.absolute(run_dir), CONFIG_JSON)
   if not tf.io.gfile.exists(path):
     raise UsageError(f'{run_dir} is not a musicrnn run directory (no {CONFIG_JSON}; '
                      'train one with musicrnn_train)')
@@ -113,7 +113,7 @@ def load(run_dir):
 def dataset_dir(run_dir):
   """The dataset folder a run was trained on (recorded in config.json): where
   it was, or else where it is relative to the run (both moved together)."""
-  path = os.path.join(run_dir, CONFIG_JSON)
+  path = os.path.join(paths.absolute(run_dir), CONFIG_JSON)
   if not tf.io.gfile.exists(path):
     raise UsageError(f'{run_dir} is not a musicrnn run directory (no {CONFIG_JSON})')
   recorded = _read_json(path).get('dataset', {})
