@@ -28,7 +28,11 @@ flags.DEFINE_float('eval_ratio', 0.1,
 flags.DEFINE_string('hparams', '',
                     'Magenta-style overrides, e.g. "max_events=256,min_events=16".')
 flags.DEFINE_integer('num_shards', 0,
-                     'Shards per split (0: let Beam decide).', lower_bound=0)
+                     'Shards per split (0: about one per 64 MiB of examples, '
+                     'at most 256). Examples are shuffled across them.',
+                     lower_bound=0)
+flags.DEFINE_integer('seed', 0, 'The random order of the examples in the shards '
+                     '(the same seed and input give the same files).')
 flags.DEFINE_bool('overwrite', False, 'Replace an existing dataset.')
 
 FLAGS = flags.FLAGS
@@ -43,7 +47,7 @@ def main(argv):
                           overrides=cli.config_overrides())
   summary = dataset.create_dataset(
       config, FLAGS.input, FLAGS.output_dir, eval_ratio=FLAGS.eval_ratio,
-      num_shards=FLAGS.num_shards, overwrite=FLAGS.overwrite,
+      num_shards=FLAGS.num_shards, seed=FLAGS.seed, overwrite=FLAGS.overwrite,
       pipeline_options=options)
   print(f'wrote {summary.output_dir}/{{train,eval}}.tfrecord-*, stats.json, '
         'dataset.json')

@@ -53,6 +53,22 @@ def test_magenta_defaults():
   assert tuple(configs.get_config('polyphony').model.rnn_layer_sizes) == (256,) * 3
 
 
+def test_polyphony_config_is_magentas():
+  """Magenta's polyphony_rnn: dropout keep 0.5, clip norm 5, batch 64, lr 1e-3;
+  80..512 quantized steps, longer sequences discarded; transposed -4..+4."""
+  config = configs.get_config('polyphony')
+  assert config.model.dropout_rate == 0.5
+  assert config.train.clip_norm == 5.0
+  assert config.train.batch_size == 64
+  assert config.train.learning_rate == 1e-3
+  assert config.data.length_unit == 'steps'
+  assert (config.data.min_events, config.data.max_events) == (80, 512)
+  assert config.data.long_sequences == 'discard'
+  assert tuple(config.data.transpositions) == tuple(range(-4, 5))
+  assert tuple(config.data.stretch_factors) == (1.0,)
+  assert config.encoding.settings.steps_per_quarter == 4
+
+
 def test_unknown_config_lists_valid_names():
   with pytest.raises(UsageError) as info:
     configs.get_config('performace')

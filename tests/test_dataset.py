@@ -270,3 +270,48 @@ def test_split_by_folder_keeps_a_folder_together(notesequences, tmp_path):
       split_of_folder[folder_of[example[schema.ID]]].add(split)
   assert set(split_of_folder) == {'piano', 'chopin', 'pop'}
   assert all(len(splits) == 1 for splits in split_of_folder.values())
+
+
+def test_polyphony_counts_steps_and_discards_long_sequences():
+  """As Magenta's extractor: lengths in quantized steps, longer sequences
+  discarded whole (not split), shorter ones dropped."""
+  config = configs.get_config('polyphony')
+  configs.apply_overrides(config, overrides={
+      'data.min_events': 16, 'data.max_events': 100,
+      'data.transpositions': (0,), 'data.split_on_time_changes': False})
+  maker = dataset.ExampleMaker(configs.to_json(config))
+  counts = collections.Counter()
+
+  def count(name, n=1):
+    counts[name] += n
+
+  def examples(num_notes):
+    # 0.5 s notes at 120 qpm: 4 steps each.
+    sequence = testing_lib.make_sequence([60 + i % 12 for i in range(num_notes)])
+    sequence.id = f'notes{num_notes}'
+    return list(maker.make_features(sequence, 'train', count))
+
+  kept = examples(20)            # 80 steps, 162 tokens: kept whole
+  assert len(kept) == 1 and len(kept[0]['tokens']) > 100
+  assert maker._codec.num_steps(kept[0]['tokens']) == 80  # pylint: disable=protected-access
+  assert examples(30) == []      # 120 steps: discarded
+  assert counts['dropped_too_long'] == 1
+  assert examples(3) == []       # 12 steps: too short
+  assert counts['dropped_too_short'] == 1
+
+
+@pytest.mark.parametrize('overrides, message', [
+    ({'data.long_sequences': 'chop'}, 'data.long_sequences must be one of'),
+    ({'data.length_unit': 'bars'}, 'data.length_unit must be one of'),
+    ({'data.long_sequences': 'split'}, "goes with data.long_sequences='discard'"),
+])
+def test_bad_length_settings_are_clear_errors(overrides, message):
+  config = configs.get_config('polyphony')
+  configs.apply_overrides(config, overrides=overrides)
+  with pytest.raises(UsageError, match=message):
+    dataset.ExampleMaker(configs.to_json(config))
+  performance = configs.get_config('performance')
+  configs.apply_overrides(performance, overrides={'data.length_unit': 'steps',
+                                                  'data.long_sequences': 'discard'})
+  with pytest.raises(UsageError, match='counts no steps'):
+    dataset.ExampleMaker(configs.to_json(performance))

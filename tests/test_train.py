@@ -73,6 +73,27 @@ def test_other_encoding_or_config_is_a_clear_error(tiny_datasets, tmp_path):
                   str(tmp_path / 'run'), num_steps=4, progress=False)
 
 
+@pytest.mark.parametrize('name, setting, value, built', [
+    ('performance_with_dynamics_tiny', 'data.max_events', 128, 64),
+    ('performance_with_dynamics_tiny', 'data.long_sequences', 'crop', 'split'),
+    ('performance_with_dynamics_tiny', 'data.chunk_seconds', 20.0, 30.0),
+    ('multiconditioned_performance_with_dynamics_tiny',
+     'controls.note_density_window_seconds', 5.0, 3.0),
+    ('multiconditioned_performance_with_dynamics_tiny',
+     'controls.pitch_histogram_window_seconds', 3.0, 5.0),
+])
+def test_data_built_with_other_settings_is_a_one_line_error(
+    name, setting, value, built, tiny_datasets, tmp_path):
+  with pytest.raises(UsageError) as info:
+    trainer.train(_config(name, **{setting: value}), tiny_datasets[name],
+                  str(tmp_path), num_steps=2, progress=False)
+  message = str(info.value)
+  assert '\n' not in message
+  assert f'built with {setting}={built!r}' in message
+  assert f'has {setting}={value!r}' in message
+  assert not os.listdir(tmp_path)   # nothing written
+
+
 def test_cli_trains_and_reports_flag_mistakes(tiny_datasets, tmp_path):
   def cli(*args):
     return subprocess.run([sys.executable, '-m', 'musicrnn.train', *args],

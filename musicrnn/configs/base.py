@@ -20,10 +20,17 @@ def data_config(**overrides):
     chunk_seconds: cut each sequence into chunks this long (0: no cut).
     split_on_time_changes: cut at tempo / time-signature changes (needed by
       metric encodings, which quantize with one tempo).
-    min_events: drop encoded sequences shorter than this (events, or
+    length_unit: what min_events and max_events count: 'events' (tokens),
+      or 'steps' (quantized steps of a metric encoding, as Magenta's
+      polyphony extractor).
+    min_events: drop encoded sequences shorter than this (in length_unit;
       segments for a piano roll).
-    max_events: longer sequences are cut into pieces this long ('split') or
-      truncated ('truncate'), per `long_sequences`.
+    max_events: what happens to longer sequences, per `long_sequences`:
+      'split' into pieces this long, 'truncate' to this long, 'discard'
+      them, or 'crop': kept whole, and each training pass reads a random
+      window of max_events events from each (the Music Transformer's random
+      crops); the eval split is cut into fixed windows, so eval NLL is
+      comparable between runs.
   """
   config = ml_collections.ConfigDict({
       'sustain': True,
@@ -32,6 +39,7 @@ def data_config(**overrides):
       'transpositions': TRANSPOSITIONS,
       'chunk_seconds': 30.0,
       'split_on_time_changes': False,
+      'length_unit': 'events',
       'min_events': 32,
       'max_events': 512,
       'long_sequences': 'split',

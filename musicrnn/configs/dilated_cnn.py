@@ -4,7 +4,9 @@
     --input=/tmp/notesequences.tfrecord --output_dir=/tmp/cnn_dataset
 
 Dilations 1, 2, 4, ..., 512 per block, two blocks: a receptive field of
-2047 events.
+2047 events. It trains on random crops of 2048 events out of whole
+performances (`data.long_sequences='crop'`), so the whole receptive field
+sees music; the eval split is cut into fixed 2048-event windows.
 """
 
 import ml_collections
@@ -34,5 +36,6 @@ def dilated_cnn():
           'dropout_rate': 0.0,
           'embedding_size': 0,
       }),
-      data=base.data_config(max_events=1024),
+      data=base.data_config(chunk_seconds=0.0, max_events=2048,
+                            long_sequences='crop'),
       train=base.train_config(batch_size=16))

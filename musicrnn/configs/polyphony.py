@@ -3,8 +3,17 @@
   musicrnn_create_dataset --config=polyphony \
     --input=/tmp/notesequences.tfrecord --output_dir=/tmp/poly_dataset
 
-Magenta's Polyphony RNN: 3x256 LSTM, 4 steps per quarter note, sequences
-split at tempo and time-signature changes, 80..512 events.
+Magenta's Polyphony RNN (magenta/models/polyphony_rnn): a 3x256 LSTM with
+dropout (keep probability 0.5), batch 64, learning rate 1e-3, gradients
+clipped at global norm 5; 4 steps per quarter note; sequences split at tempo
+and time-signature changes, and kept when they span 80 to 512 quantized
+steps (longer ones discarded, as Magenta's extractor does); transposed by
+-4..+4 semitones.
+
+Where musicrnn differs on purpose: Magenta's pipeline transposes the eval
+split too; musicrnn augments train only (as every musicrnn config), so eval
+NLL is measured on the music as written and one eval example is not counted
+nine times.
 """
 
 from musicrnn.configs import base
@@ -22,7 +31,10 @@ def polyphony():
   return base.make_config(
       family='event_lstm',
       encoding=base.encoding('polyphony', steps_per_quarter=4),
-      model=event_lstm_model(rnn_layer_sizes=(256, 256, 256)),
+      model=event_lstm_model(rnn_layer_sizes=(256, 256, 256), dropout_rate=0.5),
       data=base.data_config(chunk_seconds=0.0, split_on_time_changes=True,
-                            min_events=80, max_events=512, sustain=False,
-                            stretch_factors=(1.0,)))
+                            length_unit='steps', min_events=80, max_events=512,
+                            long_sequences='discard', sustain=False,
+                            stretch_factors=(1.0,),
+                            transpositions=tuple(range(-4, 5))),
+      train=base.train_config(batch_size=64, learning_rate=1e-3, clip_norm=5.0))

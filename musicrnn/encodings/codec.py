@@ -56,6 +56,14 @@ class Codec:
     """JSON-able {'name', 'settings'}; `codec_from_spec` rebuilds the codec."""
     return spec_of(self)
 
+  # Metric encodings count quantized steps in their tokens (Magenta measures
+  # polyphonic sequences in steps); they set this and define `num_steps`.
+  counts_steps = False
+
+  def num_steps(self, ids):
+    """The number of quantized steps `ids` spans (metric encodings only)."""
+    raise NotImplementedError(f'the {self.name} encoding counts no steps')
+
 
 _REGISTRY = {}
 

@@ -139,6 +139,12 @@ class PolyphonyCodec(codec.Codec):
     """
     return self.encode_with_stats(sequence)[0]
 
+  counts_steps = True
+
+  def num_steps(self, ids):
+    """Steps of `ids`: its STEP_END tokens."""
+    return int(np.count_nonzero(np.asarray(ids) == STEP_END))
+
   def encode_with_stats(self, sequence):
     """Like `encode`, also counting what was left out.
 

@@ -22,6 +22,7 @@ import uuid
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io import tfrecordio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options import pipeline_options as beam_options
@@ -300,3 +301,20 @@ def total_counts(count_pcolls, path, label='TotalCounts'):
       | f'{label}Json' >> beam.Map(json.dumps)
       | f'{label}Write' >> beam.io.WriteToText(
           path, num_shards=1, shard_name_template=''))
+
+
+def write_tfrecord(file_handle, record):
+  """Appends one record to an open file in TFRecord framing (Beam's own
+  encoder, the one WriteToTFRecord uses)."""
+  tfrecordio._TFRecordUtil.write_record(file_handle, record)  # pylint: disable=protected-access
+
+
+def read_tfrecords(path):
+  """Yields the records of a TFRecord file (any Beam file system), checking
+  each record's checksums."""
+  with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+    while True:
+      record = tfrecordio._TFRecordUtil.read_record(f)  # pylint: disable=protected-access
+      if record is None:
+        return
+      yield record

@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 
@@ -35,6 +36,7 @@ from musicrnn.errors import UsageError
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import progress
+from musicrnn.pipelines import shuffle
 from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import schema
 
@@ -64,6 +66,34 @@ def make_codec(config):
   return encodings.codec_from_config(config)
 
 
+LONG_SEQUENCES = ('split', 'truncate', 'discard', 'crop')
+LENGTH_UNITS = ('events', 'steps')
+
+
+def check_data_config(config, codec):
+  """Raises UsageError for data settings no example could be made with."""
+  data = config.data
+  mode = data.get('long_sequences', 'split')
+  if mode not in LONG_SEQUENCES:
+    raise UsageError(f'data.long_sequences must be one of {", ".join(LONG_SEQUENCES)}, '
+                     f'got {mode!r}')
+  unit = data.get('length_unit', 'events')
+  if unit not in LENGTH_UNITS:
+    raise UsageError(f'data.length_unit must be one of {", ".join(LENGTH_UNITS)}, '
+                     f'got {unit!r}')
+  if unit == 'steps':
+    if not codec.counts_steps:
+      raise UsageError(f"data.length_unit='steps' needs a metric encoding; the "
+                       f'{codec.name} encoding counts no steps')
+    if mode != 'discard':
+      raise UsageError("data.length_unit='steps' goes with "
+                       f"data.long_sequences='discard' (Magenta's extractor), "
+                       f'not {mode!r}')
+  if mode == 'crop' and not data.max_events:
+    raise UsageError("data.long_sequences='crop' needs data.max_events, the crop "
+                     'length')
+
+
 @dataclasses.dataclass(frozen=True)
 class ExampleMaker:
   """NoteSequence -> serialized SequenceExamples for one config (pure numpy +
@@ -74,6 +104,7 @@ class ExampleMaker:
     config = _config_from_json(self.config_json)
     object.__setattr__(self, '_config', config)
     object.__setattr__(self, '_codec', make_codec(config))
+    check_data_config(config, self._codec)
     object.__setattr__(self, '_controls_list',
                        encodings.controls_from_config(config))
 
@@ -120,6 +151,41 @@ class ExampleMaker:
     count('chunks', len(pieces))
     return pieces
 
+  def _length(self, tokens):
+    """A sequence's length in the config's unit: events, or metric steps."""
+    if self._config.data.get('length_unit', 'events') == 'steps':
+      return self._codec.num_steps(tokens)
+    return len(tokens)
+
+  def _cut(self, features, split, count):
+    """(pieces, too_short) of one encoded sequence, per data.long_sequences:
+    'split' into max_events windows, 'truncate' to max_events, 'discard' it
+    whole, or 'crop': kept whole for training (the reader crops it at random
+    each pass) and split into fixed windows for evaluation."""
+    data = self._config.data
+    tokens = features[schema.TOKENS]
+    length = self._length(tokens)
+    mode = data.long_sequences
+    starts = [0]
+    size = len(tokens)
+    if data.max_events and length > data.max_events:
+      if mode == 'discard':
+        count('dropped_too_long')
+        return [], []
+      if mode == 'truncate':
+        count('long_sequences_truncated')
+        size = data.max_events
+      elif mode == 'crop' and split == 'train':
+        count('long_sequences_kept_for_crops')
+      else:  # 'split', or the fixed eval windows of 'crop'
+        count('long_sequences_split')
+        size = data.max_events
+        starts = list(range(0, len(tokens), size))
+    pieces = [{k: v[start:start + size] for k, v in features.items()}
+              for start in starts]
+    too_short = [self._length(p[schema.TOKENS]) < data.min_events for p in pieces]
+    return pieces, too_short
+
   def _encode(self, chunk, split, count, source_id, tag, transposition, stretch):
     config, codec = self._config, self._codec
     try:
@@ -128,7 +194,6 @@ class ExampleMaker:
       count(f'encode_failed_{e.reason}')
       return
     count('chunks_encoded')
-    data = config.data
     if config.encoding.name == 'pianoroll':
       # One example per segment; its length is its number of steps.
       pieces = [{schema.PIANOROLL: segment} for segment in encoded]
@@ -139,18 +204,7 @@ class ExampleMaker:
         features[name] = (control.classes(encoded, codec)
                           if name == schema.NOTE_DENSITY
                           else control.inputs(encoded, codec))
-      n = len(encoded)
-      starts = [0]
-      if data.max_events and n > data.max_events:
-        if data.long_sequences == 'truncate':
-          count('long_sequences_truncated')
-        else:
-          count('long_sequences_split')
-          starts = list(range(0, n, data.max_events))
-      size = data.max_events or n
-      pieces = [{k: v[start:start + size] for k, v in features.items()}
-                for start in starts]
-      too_short = [len(p[schema.TOKENS]) < data.min_events for p in pieces]
+      pieces, too_short = self._cut(features, split, count)
     count('pieces', len(pieces))
     for index, (piece, short) in enumerate(zip(pieces, too_short)):
       if short:
@@ -171,6 +225,42 @@ def _config_from_json(text):
 def serialize(features):
   """An example of `ExampleMaker.make_features` as a serialized SequenceExample."""
   return schema.serialize_sequence_example(**features)
+
+
+def keyed_serialize(features):
+  """(example id, serialized SequenceExample): what `shuffle.ShuffleToShards`
+  takes."""
+  return features['example_id'], schema.serialize_sequence_example(**features)
+
+
+# Auto shard count: shards of about this many bytes (a shard is what one
+# worker holds while shuffling it), at most MAX_SHARDS per split (the files
+# a worker keeps open while spreading examples).
+SHARD_BYTES = 64 << 20
+MAX_SHARDS = 256
+
+
+def estimated_bytes(config, input_bytes, share, augmented):
+  """About how many bytes of examples a split of `input_bytes` of
+  NoteSequences gives: a serialized event costs about as much as the note
+  proto it comes from, a pitch histogram about 9 times that."""
+  factor = 1.0
+  if config.controls.pitch_histogram:
+    factor += 8.0
+  if config.controls.note_density:
+    factor += 0.3
+  copies = 1
+  if augmented:
+    copies = len(config.data.stretch_factors) * len(config.data.transpositions)
+  return input_bytes * share * copies * factor
+
+
+def auto_num_shards(config, input_bytes, eval_ratio):
+  """{split: shard count} for about SHARD_BYTES per shard."""
+  shares = {'train': (1.0 - eval_ratio, True), 'eval': (eval_ratio, False)}
+  return {split: int(min(MAX_SHARDS, max(1, math.ceil(
+      estimated_bytes(config, input_bytes, share, augmented) / SHARD_BYTES))))
+          for split, (share, augmented) in shares.items()}
 
 
 class _MakeExamples(beam.DoFn):
@@ -309,7 +399,7 @@ def check_stats(stats):
 
 
 def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
-                   num_shards=0, overwrite=False, pipeline_options=None):
+                   num_shards=0, seed=0, overwrite=False, pipeline_options=None):
   """Builds train/eval SequenceExample TFRecords from NoteSequence TFRecords.
 
   Args:
@@ -317,7 +407,10 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
     input_pattern: glob of NoteSequence TFRecord files (musicrnn_convert's).
     output_dir: folder for the shards, stats.json and dataset.json.
     eval_ratio: fraction of sources (by id hash) in the eval split, in [0, 1).
-    num_shards: shards per split (0: one per ~10k examples, decided by Beam).
+    num_shards: shards per split (0: about one per 64 MiB of examples,
+      estimated from the input's size, at most 256).
+    seed: the examples' random order in the shards (the same seed and
+      input give the same files).
     overwrite: replace an existing dataset in `output_dir`.
     pipeline_options: Beam PipelineOptions (default: local runner).
 
@@ -328,7 +421,7 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
     raise UsageError(f'--eval_ratio must be in [0, 1), got {eval_ratio}')
   input_pattern = paths.absolute(input_pattern)
   inputs = convert.notesequence_files(input_pattern)
-  make_codec(config)  # fail early on a bad encoding spec
+  check_data_config(config, make_codec(config))  # fail early on bad settings
   if '://' not in output_dir:
     output_dir = os.path.abspath(output_dir)
     os.makedirs(output_dir, exist_ok=True)
@@ -344,7 +437,12 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
   logging.info('musicrnn dataset: config %s, %d input files, eval ratio %g',
                config.name, len(inputs), eval_ratio)
   start = time.time()
-  shard_template = '-SSSSS-of-NNNNN'
+  if num_shards:
+    shards = {split: num_shards for split in SPLITS}
+  else:
+    input_bytes = sum(m.size_in_bytes for path in inputs
+                      for m in FileSystems.match([path])[0].metadata_list)
+    shards = auto_num_shards(config, input_bytes, eval_ratio)
   reporter = progress.Reporter(
       'dataset', 'NoteSequences',
       total=sum(beam_utils.count_records(path) for path in inputs),
@@ -358,15 +456,15 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
               coder=beam.coders.ProtoCoder(music_pb2.NoteSequence))
           | 'Spread' >> beam.Reshuffle()
           | 'MakeExamples' >> MakeExamples(config, eval_ratio,
+                                           output_fn=keyed_serialize,
                                            progress_dir=reporter.folder))
       for split in SPLITS:
-        # No shuffle here: a Reshuffle would hold every example in the local
-        # runner's memory (tens of GB on a piano corpus); sources arrive in
-        # random order already and tf.data shuffles again when reading.
+        # Every split is shuffled into its shards (in bounded memory): the
+        # examples of one source, made one after another, end up spread
+        # over the whole split, so every training batch mixes sources.
         _ = (examples[split]
-             | f'Write{split}' >> beam.io.WriteToTFRecord(
-                 staged.path(f'{split}.tfrecord'), num_shards=num_shards,
-                 shard_name_template=shard_template))
+             | f'Shuffle{split}' >> shuffle.ShuffleToShards(
+                 staged.dir, f'{split}.shuffled', shards[split], seed=seed))
       beam_utils.total_counts((examples[beam_utils.COUNTS_TAG],),
                               staged.path('counts.json'))
 
@@ -383,12 +481,13 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
     moves = []
     files = {}
     for split in SPLITS:
-      shards = beam_utils.matching(staged.path(f'{split}.tfrecord-*'))
+      # Non-empty shards, named in order as one whole shard set.
+      written = beam_utils.matching(staged.path(f'{split}.shuffled-*'))
       files[split] = []
-      for shard in shards:
-        final = beam_utils.join(output_dir, os.path.basename(shard))
-        moves.append((shard, final))
-        files[split].append(os.path.basename(shard))
+      for index, shard in enumerate(written):
+        name = f'{split}.tfrecord-{index:05d}-of-{len(written):05d}'
+        moves.append((shard, beam_utils.join(output_dir, name)))
+        files[split].append(name)
     with FileSystems.create(staged.path(STATS_JSON)) as f:
       f.write(json.dumps(stats, indent=2, sort_keys=True).encode('utf-8'))
     moves.append((staged.path(STATS_JSON), beam_utils.join(output_dir, STATS_JSON)))
@@ -400,6 +499,9 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
         'config': json.loads(config_json),
         'eval_ratio': eval_ratio,
         'input': input_pattern,
+        # Examples are in a random order across each split's shards.
+        'order': 'shuffled',
+        'shuffle_seed': seed,
         'splits': {s: {'files': files[s], 'examples': summary.examples[s],
                        'events': summary.events[s],
                        'notesequences': summary.notesequences[s]}

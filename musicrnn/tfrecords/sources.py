@@ -30,6 +30,8 @@ from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import schema
 
 TFDS_PREFIX = 'tfds:'
+# Shards a reader interleaves at once (each holds a read buffer).
+MAX_OPEN_FILES = 64
 TFDS_DATASET_INFO = 'dataset_info.json'
 _VERSION = re.compile(r'^\d+\.\d+\.\d+$')
 
@@ -87,7 +89,11 @@ class _TFRecordSource(DataSource):
     ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
       ds = ds.shuffle(len(files), seed=seed)
-    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
+    # Every shard open at once, read a record at a time in turn: the stream
+    # mixes all of them before the shuffle buffer (musicrnn_create_dataset
+    # also writes the examples in a random order).
+    ds = ds.interleave(tf.data.TFRecordDataset,
+                       cycle_length=min(len(files), MAX_OPEN_FILES), block_length=1,
                        num_parallel_calls=tf.data.AUTOTUNE,
                        deterministic=seed is not None or not shuffle)
     if repeat:
@@ -190,6 +196,7 @@ class TfdsDataset(DataSource):
         'config_name': metadata.get('config_name'),
         'encoding': dict(metadata['encoding']),
         'sequence_features': list(metadata['sequence_features']),
+        'config': metadata.get('config'),
         'input': f'{TFDS_PREFIX}{builder.info.full_name}',
         'splits': {name: {'examples': split.num_examples}
                    for name, split in builder.info.splits.items()},
@@ -204,7 +211,7 @@ class TfdsDataset(DataSource):
                        f'{", ".join(self._builder.info.splits)})')
     ds = self._builder.as_dataset(
         split=split, shuffle_files=shuffle,
-        read_config=tfds.ReadConfig(shuffle_seed=seed))
+        read_config=tfds.ReadConfig(shuffle_seed=seed, interleave_block_length=1))
     if repeat:
       ds = ds.repeat()
     if shuffle:
