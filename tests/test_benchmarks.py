@@ -1,6 +1,7 @@
 """Benchmarks run in smoke mode and write the JSON they promise."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -86,6 +87,25 @@ def test_training_benchmark_smoke(tmp_path):
   assert 'CPU' in results['device'] or 'GPU' in results['device']
 
 
+def test_xla_benchmark_smoke(tmp_path):
+  results = _smoke_run('xla_benchmark', tmp_path,
+                       '--families=event_lstm,pianoroll_gan')
+  lstm, gan = results['runs']
+  assert (lstm['family'], gan['family']) == ('event_lstm', 'pianoroll_gan')
+  assert lstm['static_length'] == 64 and gan['static_length'] == 64
+  for r in (lstm, gan):
+    base, xla = r['baseline'], r['xla']
+    # Both modes trained on the same batches: the same real events.
+    assert base['events'] == xla['events'] > 0
+    assert math.isfinite(base['loss']) and math.isfinite(xla['loss'])
+    assert r['speed_ratio'] == pytest.approx(
+        xla['events_per_second'] / base['events_per_second'], rel=0.01)
+  # The LSTM's steps have no randomness: XLA gives its loss to rounding.
+  assert lstm['xla']['loss'] == pytest.approx(lstm['baseline']['loss'], rel=1e-4)
+  # The GAN's events are its piano-roll steps: 2 steps of 4 segments of 64.
+  assert gan['baseline']['events'] == 2 * 4 * 64
+
+
 def test_fuzz_benchmark_smoke(tmp_path):
   results = _smoke_run('fuzz_benchmark', tmp_path)
   fuzzing = results['fuzzing']
@@ -97,6 +117,20 @@ def test_fuzz_benchmark_smoke(tmp_path):
   assert runs['isolated_reader']['speed_ratio_vs_note_seq'] > 0
   assert runs['isolated_reader']['notes'] == runs['note_seq_in_process']['notes'] > 0
   assert results['peak_rss_mb']['this_process'] > 0
+
+
+def test_mixing_benchmark_smoke(tmp_path):
+  results = _smoke_run('mixing_benchmark', tmp_path)
+  orders = results['orders']
+  assert list(orders) == ['sources', 'project', 'shuffled']
+  # The same records and eval split in every order.
+  assert len({o['eval_events'] for o in orders.values()}) == 1
+  assert results['train_sources'] == 11
+  for o in orders.values():
+    assert 0 < o['distinct_sources_in_window'] <= results['train_sources']
+    assert abs(o['eval_nll'] - o['train_loss_last']) < 1.0
+  assert results['project_minus_shuffled_nll'] == pytest.approx(
+      orders['project']['eval_nll'] - orders['shuffled']['eval_nll'])
 
 
 def _smoke_run(benchmark, tmp_path, *args):

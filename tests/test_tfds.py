@@ -1,5 +1,6 @@
 """The TFDS builders (tfds build, tfds.load) and training from TFDS data."""
 
+import collections
 import hashlib
 import os
 import subprocess
@@ -94,6 +95,24 @@ def test_builder_makes_the_examples_of_create_dataset(
       tfds.load('musicrnn/pwd_tiny_eval50', split='train',
                 data_dir=tfds_dir)).values()}
   assert transpositions == set(config.data.transpositions)
+
+
+def test_tfds_stores_examples_with_sources_mixed(tfds_dir):
+  """TFDS writes examples in an order fixed by a hash of their keys (the
+  example ids): the sources are mixed in the files as in
+  musicrnn_create_dataset's, not one after another."""
+  ds = tfds.load('musicrnn/pwd_tiny_eval50', split='train', data_dir=tfds_dir,
+                 shuffle_files=False)
+  ids = [ex['id'] for ex in tfds.as_numpy(ds)]
+  counts = np.array(list(collections.Counter(ids).values()))
+  assert len(counts) >= 3 and len(ids) > 20 * len(counts)
+  changes = sum(a != b for a, b in zip(ids, ids[1:]))
+  # One source after another changes source len(counts) - 1 times; a random
+  # order about (n - 1) * (1 - sum of p^2) times.
+  p = counts / counts.sum()
+  random_changes = (len(ids) - 1) * (1 - (p ** 2).sum())
+  assert random_changes > 10 * len(counts)
+  assert changes > 0.7 * random_changes
 
 
 def test_builder_declares_typed_features_and_metadata(tfds_dir):
