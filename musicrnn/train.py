@@ -8,6 +8,11 @@ dataset built with musicrnn's builder (--train_data=tfds:musicrnn/polyphony
 with --tfds_data_dir, or the dataset's folder), or a glob of SequenceExample
 TFRecord files.
 
+--jit_compile=on|off XLA-compiles the train and eval steps (auto: on for the
+families it trains faster); with XLA, and on TPUs, batches have one shape
+(--static_shapes). --mixed_precision=mixed_bfloat16 (TPUs, recent CPUs and
+GPUs) or mixed_float16 (GPUs, with loss scaling) computes in 16 bits.
+
 Override hparams Magenta-style (--hparams="batch_size=32,rnn_layer_sizes=[256,256]")
 or with dotted flags (--config.train.learning_rate=3e-4). A killed run resumes
 from its last checkpoint when started again with the same --run_dir.
@@ -51,8 +56,19 @@ flags.DEFINE_integer('eval_every', 200, 'Steps between evaluations.', lower_boun
 flags.DEFINE_integer('eval_max_batches', None,
                      'Cap on batches per evaluation (default: the whole split).')
 flags.DEFINE_integer('log_every', 20, 'Steps between log lines.', lower_bound=1)
+flags.DEFINE_enum('jit_compile', 'auto', ['auto', 'on', 'off'],
+                  'XLA-compile the train and eval steps; auto: on for the model '
+                  'families XLA trains faster (trainer.XLA_FAMILIES).')
+flags.DEFINE_enum('static_shapes', 'auto', ['auto', 'on', 'off'],
+                  'Pad every batch to one shape [batch_size, data.max_events]; '
+                  'auto: on with XLA and on TPUs.')
+flags.DEFINE_enum('mixed_precision', 'none', list(trainer.PRECISIONS),
+                  'Compute in bfloat16 or float16 (variables, logits and loss '
+                  'stay float32; float16 scales the loss).')
 
 FLAGS = flags.FLAGS
+
+_SWITCH = {'auto': None, 'on': True, 'off': False}
 
 
 def main(argv):
@@ -69,7 +85,10 @@ def main(argv):
       strategy=strategy, seed=FLAGS.seed,
       checkpoint_every=FLAGS.checkpoint_every,
       keep_checkpoints=FLAGS.keep_checkpoints, eval_every=FLAGS.eval_every,
-      eval_max_batches=FLAGS.eval_max_batches, log_every=FLAGS.log_every)
+      eval_max_batches=FLAGS.eval_max_batches, log_every=FLAGS.log_every,
+      jit_compile=_SWITCH[FLAGS.jit_compile],
+      static_shapes=_SWITCH[FLAGS.static_shapes],
+      mixed_precision=FLAGS.mixed_precision)
   print(f'run {summary.run_dir}: steps {summary.start_step} -> '
         f'{summary.final_step}' + (' (resumed)' if summary.resumed else ''))
 

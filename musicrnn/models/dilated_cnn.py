@@ -94,7 +94,9 @@ class DilatedCNN(keras.Model):
       self.residuals.append(layers.get('residual'))
     self.dropout = keras.layers.Dropout(dropout_rate)
     self.output_hidden = keras.layers.Dense(skip_channels, name='output_hidden')
-    self.logits = keras.layers.Dense(vocab_size, name='logits')
+    # float32 logits (and loss) under a mixed-precision policy.
+    self.logits = keras.layers.Dense(vocab_size, dtype='float32',
+                                     name='logits')
 
   @property
   def receptive_field(self):

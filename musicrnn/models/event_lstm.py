@@ -69,7 +69,9 @@ class EventLSTM(keras.Model):
     for i, rnn in enumerate(self.rnn_layers):
       setattr(self, f'rnn_{i}', rnn)
     self.dropout = keras.layers.Dropout(dropout_rate)
-    self.logits = keras.layers.Dense(vocab_size, name='logits')
+    # float32 logits (and loss) under a mixed-precision policy.
+    self.logits = keras.layers.Dense(vocab_size, dtype='float32',
+                                     name='logits')
 
   @property
   def states_per_layer(self):

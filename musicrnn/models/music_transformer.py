@@ -37,8 +37,6 @@ import tensorflow as tf
 
 from musicrnn.models import inputs as inputs_lib
 
-_NEG_INF = -1e9
-
 
 def _distance_rows(embeddings, distances):
   """Per-head embeddings [heads, n, depth] of relative `distances` (<= 0)."""
@@ -131,7 +129,8 @@ class RelativeSelfAttention(keras.layers.Layer):
     logits = (tf.einsum('bhid,bhjd->bhij', queries, keys)
               + relative_logits_skewed(queries, self.relative_embeddings))
     mask = causal_mask(tf.shape(x)[1]) > 0
-    logits = tf.where(mask, logits, _NEG_INF)
+    # The lowest value of the compute dtype: -1e9 overflows float16.
+    logits = tf.where(mask, logits, logits.dtype.min)
     weights = self.dropout(tf.nn.softmax(logits, axis=-1), training=training)
     attended = tf.einsum('bhij,bhjd->bihd', weights, values)
     shape = tf.shape(x)
@@ -260,7 +259,9 @@ class MusicTransformer(keras.Model):
       setattr(self, f'block_{i}', block)
       self.blocks.append(block)
     self.final_norm = keras.layers.LayerNormalization(name='final_norm')
-    self.logits = keras.layers.Dense(vocab_size, name='logits')
+    # float32 logits (and loss) under a mixed-precision policy.
+    self.logits = keras.layers.Dense(vocab_size, dtype='float32',
+                                     name='logits')
 
   def _embed(self, inputs, training):
     x = self.embedding(ops.cast(inputs['tokens'], 'int32'))

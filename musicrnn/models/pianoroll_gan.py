@@ -54,9 +54,10 @@ def _generator(num_steps, num_pitches, latent_dim, channels):
                                      strides=(time_stride, pitch_stride),
                                      padding='same'),
               layers.BatchNormalization(), layers.ReLU()]
+  # float32 probabilities under a mixed-precision policy.
   stack += [layers.Conv2DTranspose(1, (4, 1), strides=(2, 1), padding='same',
-                                   activation='sigmoid'),
-            layers.Reshape((num_steps, num_pitches))]
+                                   activation='sigmoid', dtype='float32'),
+            layers.Reshape((num_steps, num_pitches), dtype='float32')]
   return keras.Sequential(stack, name='generator')
 
 
@@ -69,7 +70,7 @@ def _critic(num_steps, num_pitches, channels):
                          (channels, (2, 2))):
     stack += [layers.Conv2D(width, (4, 4), strides=strides, padding='same'),
               layers.LeakyReLU(0.2)]
-  stack += [layers.Flatten(), layers.Dense(1)]
+  stack += [layers.Flatten(), layers.Dense(1, dtype='float32')]
   return keras.Sequential(stack, name='critic')
 
 
@@ -122,17 +123,22 @@ class PianorollGAN(keras.Model):
       return tf.random.stateless_normal(shape, seed)
     return tf.random.normal(shape)
 
-  def make_optimizers(self, generator_learning_rate, critic_learning_rate):
-    """Creates and builds the two Adam optimizers; returns them by name (for
-    the trainer's checkpoint)."""
-    self.generator_optimizer = keras.optimizers.Adam(
-        generator_learning_rate, beta_1=0.5, beta_2=0.9)
-    self.critic_optimizer = keras.optimizers.Adam(
-        critic_learning_rate, beta_1=0.5, beta_2=0.9)
+  def make_optimizers(self, generator_learning_rate, critic_learning_rate,
+                      loss_scale=False):
+    """Creates and builds the two Adam optimizers, each in a
+    LossScaleOptimizer with `loss_scale` (float16); returns the Adams by
+    name (for the trainer's checkpoint)."""
+    adams = {
+        'generator_optimizer': keras.optimizers.Adam(
+            generator_learning_rate, beta_1=0.5, beta_2=0.9),
+        'critic_optimizer': keras.optimizers.Adam(
+            critic_learning_rate, beta_1=0.5, beta_2=0.9)}
+    self.generator_optimizer, self.critic_optimizer = (
+        keras.optimizers.LossScaleOptimizer(adam) if loss_scale else adam
+        for adam in adams.values())
     self.generator_optimizer.build(self.generator.trainable_variables)
     self.critic_optimizer.build(self.critic.trainable_variables)
-    return {'generator_optimizer': self.generator_optimizer,
-            'critic_optimizer': self.critic_optimizer}
+    return adams
 
   def _scores(self, rolls, training=True):
     return self.critic(rolls[..., None], training=training)[:, 0]
@@ -169,13 +175,13 @@ class PianorollGAN(keras.Model):
         penalty = self.gradient_penalty(real, fake)
         wasserstein = tf.reduce_mean(real_scores) - tf.reduce_mean(fake_scores)
         critic_loss = -wasserstein + self.gradient_penalty_weight * penalty
-        scaled = critic_loss / replicas
+        scaled = self.critic_optimizer.scale_loss(critic_loss / replicas)
       grads = tape.gradient(scaled, critic_variables)
       self.critic_optimizer.apply_gradients(zip(grads, critic_variables))
     with tf.GradientTape() as tape:
       fake = self.generator(self.noise(batch), training=True)
       generator_loss = -tf.reduce_mean(self._scores(fake))
-      scaled = generator_loss / replicas
+      scaled = self.generator_optimizer.scale_loss(generator_loss / replicas)
     grads = tape.gradient(scaled, generator_variables)
     self.generator_optimizer.apply_gradients(zip(grads, generator_variables))
     return {'critic_loss': critic_loss, 'generator_loss': generator_loss,

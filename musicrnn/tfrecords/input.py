@@ -16,6 +16,10 @@ control signals of event i+1 and predicts event i+1):
   weights                      float32 [batch, time]     1 on real steps, 0 on padding
 For piano rolls the elements are 1-tuples (features,), with
 features['pianoroll'] float32 [batch, steps, pitches] of 0/1.
+
+Batches are padded to their longest example, or, with `static_length`, all
+have one shape [batch_size, static_length]: XLA compiles a step once per
+input shape, and TPUStrategy needs one.
 """
 
 import tensorflow as tf
@@ -60,9 +64,70 @@ def to_training_example(features):
   return inputs, labels, weights
 
 
+def fit_to_length(length):
+  """A function: a training example -> the same, truncated or padded with
+  zeros (weight 0, token 0, controls 0) to exactly `length` steps."""
+
+  def fit(tensor):
+    tensor = tensor[:length]
+    padding = [[0, length - tf.shape(tensor)[0]]] + [[0, 0]] * (
+        tensor.shape.rank - 1)
+    return tf.ensure_shape(tf.pad(tensor, padding), [length] + tensor.shape[1:])
+
+  return lambda *example: tf.nest.map_structure(fit, example)
+
+
+def fill_batch(batch_size):
+  """A function: a batch of up to `batch_size` rows -> exactly `batch_size`
+  rows, the added ones all zeros (weight 0: they count for nothing)."""
+
+  def fill(tensor):
+    padding = [[0, batch_size - tf.shape(tensor)[0]]] + [[0, 0]] * (
+        tensor.shape.rank - 1)
+    return tf.ensure_shape(tf.pad(tensor, padding),
+                           [batch_size] + tensor.shape[1:])
+
+  return lambda *batch: tf.nest.map_structure(fill, batch)
+
+
+def crop_length(config):
+  """The length of the random training crops a config asks for
+  (`data.long_sequences='crop'`: `data.max_events`), or None."""
+  data = config['data']
+  if data.get('long_sequences') == 'crop':
+    return int(data['max_events'])
+  return None
+
+
+def random_crops(ds, length, seed=None):
+  """Each example of `ds` (feature dicts) cut to `length` steps at a random
+  offset, uniform over every start that fits (so crops reach both ends);
+  shorter examples stay whole. With a seed, the offset of the i-th example
+  read is a function of (seed, i): the same every run, and new on each pass
+  of a repeated dataset."""
+
+  def crop(index, features):
+    n = tf.shape(features[schema.TOKENS], out_type=tf.int64)[0]
+    room = tf.maximum(n - length, 0) + 1
+    if seed is None:
+      offset = tf.random.uniform([], 0, room, dtype=tf.int64)
+    else:
+      offset = tf.random.stateless_uniform(
+          [], seed=tf.stack([tf.constant(seed, tf.int64), index]), minval=0,
+          maxval=room, dtype=tf.int64)
+    cropped = dict(features)
+    for name in schema.SEQUENCE_FEATURES:
+      if name in cropped:
+        cropped[name] = cropped[name][offset:offset + length]
+    cropped[schema.LENGTH] = tf.minimum(n, length)
+    return cropped
+
+  return ds.enumerate().map(crop, num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def make_dataset(data, split, batch_size, *, shuffle=True, repeat=True,
-                 seed=None, shuffle_buffer=10_000, bucket_boundaries=None,
-                 drop_remainder=False):
+                 seed=None, shuffle_buffer=None, bucket_boundaries=None,
+                 drop_remainder=False, crop_length=None, static_length=None):
   """Batches of one split of training data.
 
   Args:
@@ -72,21 +137,47 @@ def make_dataset(data, split, batch_size, *, shuffle=True, repeat=True,
     batch_size: examples per batch.
     shuffle: shuffle files and examples (seeded with `seed`).
     repeat: repeat forever (training) or one pass (evaluation).
+    shuffle_buffer: examples in the shuffle buffer (default 10,000; 1,000
+      with crops, whose examples are whole performances).
     bucket_boundaries: event lengths at which to bucket examples of similar
       length together (less padding); None pads each batch to its longest.
+    crop_length: cut each event example to a random window of this many
+      events (`random_crops`); None keeps the examples as stored.
+    drop_remainder: drop the last batch when it is short.
+    static_length: give every batch one shape: each event example is
+      truncated or padded (weight 0) to exactly this many steps, and each
+      batch has `batch_size` rows; the last short batch of a one-pass
+      dataset is filled with rows of weight 0 (unless `drop_remainder`), so
+      an evaluation still sees every example. Piano rolls have one segment
+      shape already: for them any static_length only drops a short last
+      batch.
 
   Returns:
     tf.data.Dataset of (features, labels, weights); see the module doc.
   """
+  if static_length is not None and bucket_boundaries:
+    raise ValueError('static_length and bucket_boundaries exclude each other')
   source = sources.open_source(data)
+  if shuffle_buffer is None:
+    shuffle_buffer = 1_000 if crop_length else 10_000
   ds = source.records(split, shuffle=shuffle, repeat=repeat, seed=seed,
                       shuffle_buffer=shuffle_buffer)
+  if crop_length and schema.PIANOROLL not in source.description['sequence_features']:
+    ds = random_crops(ds, crop_length, seed)
   if schema.PIANOROLL in source.description['sequence_features']:
     ds = ds.map(lambda f: ({schema.PIANOROLL: f[schema.PIANOROLL]},))
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.batch(batch_size,
+                  drop_remainder=drop_remainder or static_length is not None)
   else:
     ds = ds.map(to_training_example, num_parallel_calls=tf.data.AUTOTUNE)
-    if bucket_boundaries:
+    if static_length is not None:
+      ds = ds.map(fit_to_length(static_length),
+                  num_parallel_calls=tf.data.AUTOTUNE)
+      # A repeating dataset has no short last batch.
+      ds = ds.batch(batch_size, drop_remainder=drop_remainder or repeat)
+      if not (drop_remainder or repeat):
+        ds = ds.map(fill_batch(batch_size))
+    elif bucket_boundaries:
       ds = ds.bucket_by_sequence_length(
           lambda inputs, labels, weights: tf.shape(labels)[0],
           bucket_boundaries=list(bucket_boundaries),

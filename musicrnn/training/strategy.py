@@ -48,6 +48,12 @@ def make_strategy(name, tpu=None, cpu_devices=0):
   raise UsageError(f'--strategy={name!r} is not one of {", ".join(STRATEGIES)}')
 
 
+def is_tpu(strategy):
+  """Whether `strategy` runs on TPUs (which compile every step with XLA and
+  need batches of one shape)."""
+  return isinstance(strategy, tf.distribute.TPUStrategy)
+
+
 def _task(strategy):
   """(task_type, task_id, cluster dict) of a multi-host strategy, or None."""
   resolver = getattr(strategy, 'cluster_resolver', None)
@@ -81,7 +87,7 @@ def worker_name(strategy):
 def num_workers(strategy):
   """How many hosts feed this strategy (1 unless multi-worker)."""
   task = _task(strategy)
-  if task is None or isinstance(strategy, tf.distribute.TPUStrategy):
+  if task is None or is_tpu(strategy):
     return 1
   cluster = task[2]
   return len(cluster.get('worker', [])) + len(cluster.get('chief', []))

@@ -22,13 +22,22 @@
   its share of every batch.
 - With a seed, TensorFlow's op determinism is on: the same seed gives the
   same loss curve.
+- XLA (`jit_compile`) compiles the replica's train and eval steps, by
+  default for the families it trains faster (XLA_FAMILIES). It then reads
+  static-shape batches (`static_input_length`), as it does on TPUs: XLA compiles
+  once per input shape.
+- Mixed precision (`mixed_precision`): the model computes in bfloat16 or
+  float16 with float32 variables, logits and loss; float16 scales the loss
+  (keras.optimizers.LossScaleOptimizer).
 - Logs loss (nats per event), accuracy, learning rate, steps/s and events/s
   to TensorBoard (run_dir/train) and to the console, and evaluates NLL and
   accuracy on the eval split every `eval_every` steps (run_dir/eval,
   eval_metrics.json).
 """
 
+import contextlib
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -39,6 +48,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import models
 from musicrnn import paths
@@ -72,12 +82,55 @@ def check_encoding(config, description, data_dir):
         f'config {description.get("config_name")!r} '
         f'({description["encoding"]}); config {config.name!r} needs '
         f'{expected}. Build a dataset with --config={config.name}')
+  check_data_settings(config, description, data_dir)
   wanted = set(schema.sequence_features_for(config))
   if not wanted <= set(description['sequence_features']):
     missing = sorted(wanted - set(description['sequence_features']))
     raise UsageError(f'{data_dir} lacks the control signals {missing} that config '
                      f'{config.name!r} conditions on; build it with '
                      f'--config={config.name}')
+
+
+# Settings a model depends on that are fixed when the data is built: how
+# long examples are and how they were cut, and what the control signals mean.
+DATA_SETTINGS = ('data.chunk_seconds', 'data.split_on_time_changes',
+                 'data.long_sequences', 'data.max_events', 'data.length_unit')
+CONTROL_SETTINGS = {
+    'note_density': ('controls.note_density_window_seconds',
+                     'controls.note_density_bins'),
+    'pitch_histogram': ('controls.pitch_histogram_window_seconds',),
+}
+_DEFAULTS = {'data.length_unit': 'events'}
+
+
+def _setting(config, dotted):
+  """A setting of a config as JSON (a dict), None when it lacks it."""
+  value = config
+  for part in dotted.split('.'):
+    value = value.get(part) if isinstance(value, dict) else None
+  return _DEFAULTS.get(dotted) if value is None else value
+
+
+def check_data_settings(config, description, data_dir):
+  """Raises UsageError, naming both values, when the data was built with
+  other settings (DATA_SETTINGS, and CONTROL_SETTINGS of the controls the
+  config uses) than `config` trains with. Data that does not record its
+  config (a TFRecord glob) is not checked."""
+  built = description.get('config')
+  if not built:
+    return
+  ours_config = json.loads(configs.to_json(config))
+  names = list(DATA_SETTINGS)
+  for control, settings in CONTROL_SETTINGS.items():
+    if config.controls.get(control):
+      names.extend(settings)
+  for name in names:
+    ours, theirs = _setting(ours_config, name), _setting(built, name)
+    if ours != theirs:
+      raise UsageError(
+          f'{data_dir} was built with {name}={theirs!r}, but config '
+          f'{config.name!r} has {name}={ours!r}; rebuild the data with this '
+          f'config, or train with --config.{name}={json.dumps(theirs)}')
 
 
 def event_sums(model, features, labels, weights, training=False):
@@ -91,12 +144,20 @@ def event_sums(model, features, labels, weights, training=False):
           tf.reduce_sum(weights))
 
 
-def make_eval_step(model, strategy):
-  """A compiled function: distributed batch -> summed (nll, correct, events)."""
+def _compiled(fn, jit_compile):
+  """`fn` as an XLA-compiled tf.function, or as it is (traced into its
+  caller's tf.function)."""
+  return tf.function(fn, jit_compile=True) if jit_compile else fn
+
+
+def make_eval_step(model, strategy, jit_compile=False):
+  """A compiled function: distributed batch -> summed (nll, correct, events);
+  with `jit_compile`, each replica's part is compiled by XLA."""
+  sums = _compiled(lambda f, l, w: event_sums(model, f, l, w), jit_compile)
 
   @tf.function
   def eval_step(batch):
-    values = strategy.run(lambda f, l, w: event_sums(model, f, l, w), args=batch)
+    values = strategy.run(sums, args=batch)
     return [strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
             for v in values]
 
@@ -104,9 +165,10 @@ def make_eval_step(model, strategy):
 
 
 def evaluate_model(model, data, batch_size, *, split='eval', strategy=None,
-                   max_batches=None, eval_step=None, seed=0):
+                   max_batches=None, eval_step=None, seed=0, static_length=None):
   """Evaluates `model` on one split of `data` (a DataSource or what
-  `sources.open_source` opens).
+  `sources.open_source` opens); `static_length`: read batches of one shape
+  (see `input.make_dataset`), the same metrics.
 
   Autoregressive models: NLL (nats per event), perplexity and accuracy,
   {'nll', 'perplexity', 'accuracy', 'events', 'batches'}. Models that train
@@ -119,7 +181,7 @@ def evaluate_model(model, data, batch_size, *, split='eval', strategy=None,
   strategy = strategy or tf.distribute.get_strategy()
   eval_step = eval_step or make_eval_step(model, strategy)
   ds = input_lib.make_dataset(data, split, batch_size, shuffle=False,
-                              repeat=False)
+                              repeat=False, static_length=static_length)
   if max_batches:
     ds = ds.take(max_batches)
   totals = [0.0, 0.0, 0.0]
@@ -251,15 +313,20 @@ def _learning_rate_value(optimizer):
 
 
 class _EventObjective:
-  """Autoregressive models: Adam on the summed NLL of the real events."""
+  """Autoregressive models: Adam on the summed NLL of the real events;
+  with `loss_scale` (float16), Adam in a LossScaleOptimizer."""
 
-  def __init__(self, model, config, strategy):
+  def __init__(self, model, config, strategy, loss_scale=False):
     del strategy
     self.model = model
-    self.optimizer = keras.optimizers.Adam(learning_rate(config.train),
-                                           global_clipnorm=config.train.clip_norm)
+    adam = keras.optimizers.Adam(learning_rate(config.train),
+                                 global_clipnorm=config.train.clip_norm)
+    # The checkpoint holds Adam's state, not the loss scale (which starts
+    # afresh on resume): a run resumes at any precision.
+    self.optimizers = {'optimizer': adam}
+    self.optimizer = (keras.optimizers.LossScaleOptimizer(adam) if loss_scale
+                      else adam)
     self.optimizer.build(model.trainable_variables)
-    self.optimizers = {'optimizer': self.optimizer}
 
   def replica_step(self, features, labels, weights):
     context = tf.distribute.get_replica_context()
@@ -270,6 +337,9 @@ class _EventObjective:
       nll, correct, weight = event_sums(self.model, features, labels, weights,
                                         True)
       loss = nll / tf.maximum(global_weight, 1.0)
+      # Adam leaves the loss as it is; a LossScaleOptimizer scales it, and
+      # unscales the gradients before clipping them.
+      loss = self.optimizer.scale_loss(loss)
     grads = tape.gradient(loss, variables)
     self.optimizer.apply_gradients(zip(grads, variables))
     return {'nll': nll, 'correct': correct, 'events': weight}
@@ -279,6 +349,7 @@ class _EventObjective:
     events = max(totals['events'], 1.0)
     return {'loss': totals['nll'] / events, 'accuracy': totals['correct'] / events,
             'learning_rate': _learning_rate_value(self.optimizer),
+            'events': totals['events'],
             'events_per_second': totals['events'] / elapsed}
 
   bar_labels = ['loss', 'accuracy', 'lr', 'events/s']
@@ -306,11 +377,12 @@ class _OwnStepObjective:
   """Models with their own `train_step` (the piano-roll GAN): the model's
   step and optimizers; its metrics are averaged over replicas and steps."""
 
-  def __init__(self, model, config, strategy):
+  def __init__(self, model, config, strategy, loss_scale=False):
     self.model = model
     self.replicas = strategy.num_replicas_in_sync
     self.optimizers = model.make_optimizers(config.model.generator_learning_rate,
-                                            config.model.critic_learning_rate)
+                                            config.model.critic_learning_rate,
+                                            loss_scale=loss_scale)
 
   def replica_step(self, features):
     rolls = features[schema.PIANOROLL]
@@ -322,6 +394,7 @@ class _OwnStepObjective:
     # Each step's value is the sum over replicas of replica means.
     record = {name: value / (steps * self.replicas)
               for name, value in totals.items() if name != 'segments'}
+    record['segments'] = totals['segments']
     record['segments_per_second'] = totals['segments'] / elapsed
     for name, optimizer in self.optimizers.items():
       record[name.replace('optimizer', 'learning_rate')] = _learning_rate_value(
@@ -362,10 +435,106 @@ def describe_eval(metrics):
   return _EventObjective.describe_eval(metrics)
 
 
+# Families whose steps XLA trains faster on a CPU (benchmarks/xla_benchmark.py:
+# the transformer 1.5-1.6x, the GAN 1.2-1.8x; the event LSTM 0.3-0.4x, its
+# recurrent loop; the dilated CNN 0.95x): jit_compile=None turns XLA on for them.
+XLA_FAMILIES = ('music_transformer', 'pianoroll_gan')
+
+PRECISIONS = ('none', 'mixed_bfloat16', 'mixed_float16')
+
+
+def _has_static_shape(config):
+  """Whether one shape fits every example: a piano roll's segment, or at
+  most data.max_events tokens (not when max_events counts steps)."""
+  data = config['data']
+  return config['encoding']['name'] == 'pianoroll' or bool(
+      data['max_events'] and data.get('length_unit', 'events') == 'events')
+
+
+def use_jit_compile(config, jit_compile=None, *, replicas=1, tpu=False):
+  """Whether `train` has XLA compile each replica's train and eval step.
+
+  Args:
+    config: the run's config.
+    jit_compile: True or False; None (auto): on for XLA_FAMILIES when one
+      shape fits every example (XLA needs static shapes,
+      `static_input_length`).
+    replicas: replicas in sync. XLA would compile a replica's step with its
+      all-reduce, which MirroredStrategy runs outside XLA: several replicas
+      turn auto off, and True is a UsageError.
+    tpu: TPUStrategy compiles every step with XLA itself: False.
+  """
+  if tpu:
+    return False
+  if jit_compile is None:
+    return (replicas == 1 and config['family'] in XLA_FAMILIES
+            and _has_static_shape(config))
+  if jit_compile and replicas > 1:
+    raise UsageError(f'XLA (--jit_compile=on) compiles one replica\'s step; '
+                     f'with {replicas} replicas train with --jit_compile=off')
+  return bool(jit_compile)
+
+
+def static_input_length(config, *, static_shapes=None, tpu=False,
+                        jit_compile=False):
+  """The steps every training batch is padded to (one shape for all), or
+  None for batches padded to their longest example.
+
+  Args:
+    config: the run's config.
+    static_shapes: True or False forces the choice; None (auto) picks static
+      shapes on TPUs (`tpu`), which need them, and with XLA (`jit_compile`),
+      which compiles the step again for every new shape.
+    tpu: the strategy is a TPUStrategy (`strategy.is_tpu`).
+    jit_compile: XLA compiles the steps.
+
+  Returns:
+    `data.max_events` for event encodings: no example has more tokens
+    (longer ones are split, truncated or cropped to it), so its inputs and
+    labels, one shorter, fit with a step of padding; max_events keeps the
+    length a round number (TPU tiles of 128) where max_events - 1 would
+    not. A piano roll's segment steps, its one shape already. None when off.
+
+  Raises:
+    UsageError: the config bounds no token length (no max_events, or
+      `data.length_unit='steps'`).
+  """
+  if static_shapes is None:
+    static_shapes = tpu or jit_compile
+  if not static_shapes:
+    return None
+  if not _has_static_shape(config):
+    raise UsageError(
+        'static shapes (on TPUs and with XLA) pad examples to '
+        f'data.max_events tokens, and config {config["name"]!r} bounds no '
+        'token length (data.max_events unset, or counted in steps); train '
+        'without them (--jit_compile=off, not on a TPU)')
+  if config['encoding']['name'] == 'pianoroll':
+    return encodings.codec_from_config(config).segment_shape[0]
+  return int(config['data']['max_events'])
+
+
+@contextlib.contextmanager
+def _dtype_policy(mixed_precision):
+  """Keras' global dtype policy is `mixed_precision` ('none': float32) in
+  the block (layers take it when built), and as before after it."""
+  if mixed_precision not in PRECISIONS:
+    raise UsageError(f'mixed_precision must be one of {", ".join(PRECISIONS)}, '
+                     f'got {mixed_precision!r}')
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(
+      'float32' if mixed_precision == 'none' else mixed_precision)
+  try:
+    yield
+  finally:
+    keras.config.set_dtype_policy(previous)
+
+
 def train(config, train_data, run_dir, *, num_steps, eval_data=None,
           tfds_data_dir=None, strategy=None, seed=None, checkpoint_every=200,
           keep_checkpoints=5, eval_every=200, log_every=20,
-          eval_max_batches=None, progress=True):
+          eval_max_batches=None, progress=True, jit_compile=None,
+          static_shapes=None, mixed_precision='none'):
   """Trains the config's model until the run reaches `num_steps`.
 
   Args:
@@ -385,6 +554,14 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
     keep_checkpoints: how many checkpoints to keep.
     eval_max_batches: cap on eval batches per evaluation (None: whole split).
     progress: show a progress bar when the console is a terminal.
+    jit_compile: XLA-compile each replica's train and eval step: True,
+      False, or None: per family (`use_jit_compile`). On TPUs every step is
+      XLA-compiled anyway.
+    static_shapes: read batches of one shape (`static_input_length`): True,
+      False, or None: on TPUs and with XLA.
+    mixed_precision: 'none' (float32), 'mixed_bfloat16' or 'mixed_float16'
+      (with loss scaling): the Keras dtype policy the model is built with;
+      variables, logits and the loss stay float32.
 
   Returns:
     TrainSummary.
@@ -422,13 +599,19 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
     seed = 0
 
   batch_size = config.train.batch_size
-  with strategy.scope():
+  tpu = strategy_lib.is_tpu(strategy)
+  jit_compile = use_jit_compile(config, jit_compile,
+                                replicas=strategy.num_replicas_in_sync, tpu=tpu)
+  length = static_input_length(config, static_shapes=static_shapes, tpu=tpu,
+                               jit_compile=jit_compile)
+  with strategy.scope(), _dtype_policy(mixed_precision):
     model = models.build_model(config, codec, controls)
     model(models.example_inputs(config, controls))
     step = tf.Variable(0, dtype=tf.int64, name='step', trainable=False)
-    objective = (_OwnStepObjective(model, config, strategy)
-                 if has_own_train_step(model)
-                 else _EventObjective(model, config, strategy))
+    objective_class = (_OwnStepObjective if has_own_train_step(model)
+                       else _EventObjective)
+    objective = objective_class(model, config, strategy,
+                                loss_scale=mixed_precision == 'mixed_float16')
   checkpoint = tf.train.Checkpoint(model=model, step=step, **objective.optimizers)
   # Every worker restores the chief's checkpoint; a non-chief worker saves
   # to its own scratch folder (the saves are collective), deleted at the end.
@@ -456,18 +639,22 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
   # batches of the run again.
   train_ds = input_lib.make_dataset(
       train_source, 'train', batch_size,
-      seed=None if seed is None else seed + start_step)
+      seed=None if seed is None else seed + start_step,
+      crop_length=input_lib.crop_length(config), static_length=length)
   iterator = iter(strategy.experimental_distribute_dataset(
       _shard_per_worker(train_ds, strategy)))
 
+  replica_step = _compiled(objective.replica_step, jit_compile)
+
   @tf.function
   def train_step(iterator):
-    values = strategy.run(objective.replica_step, args=next(iterator))
+    values = strategy.run(replica_step, args=next(iterator))
     step.assign_add(1)
     return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
             for name, value in values.items()}
 
-  eval_step = None if has_own_train_step(model) else make_eval_step(model, strategy)
+  eval_step = (None if has_own_train_step(model)
+               else make_eval_step(model, strategy, jit_compile))
 
   if chief:
     writer = tf.summary.create_file_writer(os.path.join(run_dir, 'train'))
@@ -484,7 +671,8 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
     metrics = {'step': current}
     metrics.update(evaluate_model(model, eval_source, batch_size,
                                   strategy=strategy, max_batches=eval_max_batches,
-                                  eval_step=eval_step, seed=seed or 0))
+                                  eval_step=eval_step, seed=seed or 0,
+                                  static_length=length))
     with eval_writer.as_default(step=current):
       for key, value in _scalars(metrics):
         if key not in ('step', 'batches'):
@@ -505,8 +693,12 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
   interval_start = time.time()
   interval_steps = 0
   logging.info('musicrnn train: config %s, %s, steps %d -> %d, batch %d, '
-               '%d replica(s)', config.name, type(model).__name__, start_step,
-               num_steps, batch_size, strategy.num_replicas_in_sync)
+               '%d replica(s), XLA %s, %s, precision %s', config.name,
+               type(model).__name__, start_step, num_steps, batch_size,
+               strategy.num_replicas_in_sync,
+               'TPU' if tpu else ('on' if jit_compile else 'off'),
+               f'static length {length}' if length else 'padded per batch',
+               mixed_precision)
   while int(step.numpy()) < num_steps:
     try:
       values = train_step(iterator)
