@@ -1,5 +1,5 @@
 """Training records in the orders the benchmarks compare (no flags: a
-library for mixing_benchmark.py and family_budget_benchmark.py).
+library for mixing_benchmark.py).
 
   sources   each source's examples together, sources in a random order: what
             musicrnn_create_dataset wrote before issue 16;

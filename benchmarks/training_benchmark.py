@@ -41,6 +41,7 @@ from musicrnn import encodings
 from musicrnn import models
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import schema
+from musicrnn.tfrecords import sources
 from musicrnn.training import strategy as strategy_lib
 from musicrnn.training import trainer
 
@@ -76,11 +77,15 @@ CPU_HPARAMS = {
 }
 
 
-def make_config(family, size, smoke):
+def make_config(family, size, smoke, data):
+  """The family's config at `size`, with the data settings `data` was built
+  with (a transformer measured on chunked performance data, say)."""
   name = CONFIGS[family] + ('_tiny' if smoke else '')
   config = configs.get_config(name)
   if size == 'cpu' and not smoke:
     configs.apply_overrides(config, hparams=CPU_HPARAMS[family])
+  configs.apply_overrides(config, overrides=trainer.data_settings(
+      sources.open_source(data).description))
   return config
 
 
@@ -168,7 +173,7 @@ def run_benchmark(families, sizes, steps, performance_data, pianoroll_data, smok
       print(f'skipping {family}: no dataset given')
       continue
     for size in sizes:
-      config = make_config(family, size, smoke)
+      config = make_config(family, size, smoke, data)
       ours = time_trainer(config, data, steps)
       if family == 'pianoroll_gan':
         base = time_gan_loop(config, numpy_batches(config, data, steps), steps)

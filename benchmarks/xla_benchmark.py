@@ -73,13 +73,8 @@ def make_config(family, data, smoke):
   config = configs.get_config(CONFIGS[family] + ('_tiny' if smoke else ''))
   if not smoke:
     configs.apply_overrides(config, hparams=CPU_HPARAMS[family])
-  built = sources.open_source(data).description['config']
-  overrides = {}
-  for name in trainer.DATA_SETTINGS:
-    section, key = name.split('.')
-    if key in built[section]:
-      overrides[name] = built[section][key]
-  configs.apply_overrides(config, overrides=overrides)
+  configs.apply_overrides(config, overrides=trainer.data_settings(
+      sources.open_source(data).description))
   return config
 
 

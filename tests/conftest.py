@@ -23,8 +23,11 @@ def tiny_datasets(tmp_path_factory):
   ns = str(tmp_path_factory.mktemp('ns') / 'ns.tfrecord')
   convert.convert_directory(corpus, ns)
   out = {}
+  # music_transformer_tiny's data (whole pieces for random crops) serves
+  # dilated_cnn_tiny too: the same encoding and data settings.
   for name in ('performance_with_dynamics_tiny',
-               'multiconditioned_performance_with_dynamics_tiny', 'polyphony_tiny'):
+               'multiconditioned_performance_with_dynamics_tiny', 'polyphony_tiny',
+               'music_transformer_tiny'):
     path = tmp_path_factory.mktemp(name)
     dataset.create_dataset(configs.get_config(name), ns, str(path), eval_ratio=0.25)
     out[name] = str(path)

@@ -88,22 +88,18 @@ def test_training_benchmark_smoke(tmp_path):
 
 
 def test_xla_benchmark_smoke(tmp_path):
-  results = _smoke_run('xla_benchmark', tmp_path,
-                       '--families=event_lstm,pianoroll_gan')
-  lstm, gan = results['runs']
-  assert (lstm['family'], gan['family']) == ('event_lstm', 'pianoroll_gan')
-  assert lstm['static_length'] == 64 and gan['static_length'] == 64
-  for r in (lstm, gan):
-    base, xla = r['baseline'], r['xla']
-    # Both modes trained on the same batches: the same real events.
-    assert base['events'] == xla['events'] > 0
-    assert math.isfinite(base['loss']) and math.isfinite(xla['loss'])
-    assert r['speed_ratio'] == pytest.approx(
-        xla['events_per_second'] / base['events_per_second'], rel=0.01)
-  # The LSTM's steps have no randomness: XLA gives its loss to rounding.
-  assert lstm['xla']['loss'] == pytest.approx(lstm['baseline']['loss'], rel=1e-4)
-  # The GAN's events are its piano-roll steps: 2 steps of 4 segments of 64.
-  assert gan['baseline']['events'] == 2 * 4 * 64
+  # One family keeps it quick; test_compiled_step checks XLA against the
+  # graph step for the event models.
+  results = _smoke_run('xla_benchmark', tmp_path, '--families=pianoroll_gan')
+  (gan,) = results['runs']
+  assert gan['family'] == 'pianoroll_gan' and gan['static_length'] == 64
+  base, xla = gan['baseline'], gan['xla']
+  # Both modes trained on the same batches: the same piano-roll steps,
+  # 2 steps of 4 segments of 64.
+  assert base['events'] == xla['events'] == 2 * 4 * 64
+  assert math.isfinite(base['loss']) and math.isfinite(xla['loss'])
+  assert gan['speed_ratio'] == pytest.approx(
+      xla['events_per_second'] / base['events_per_second'], rel=0.01)
 
 
 def test_fuzz_benchmark_smoke(tmp_path):

@@ -2,10 +2,6 @@
 input, on the tiny configs on CPU."""
 # pylint: disable=protected-access
 
-import os
-import re
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -18,7 +14,6 @@ from musicrnn import models
 from musicrnn.errors import UsageError
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.training import trainer
-import testing_lib
 
 NAME = 'performance_with_dynamics_tiny'
 
@@ -195,16 +190,3 @@ def test_configs_without_a_token_bound_and_replicas_refuse_xla():
   assert trainer.use_jit_compile(_config(), None, replicas=2) is False
   roll = _config('pianoroll_gan_tiny')
   assert trainer.static_input_length(roll, tpu=True) == 64   # its segment steps
-
-
-def test_cli_flags(tiny_datasets, tmp_path):
-  result = subprocess.run(
-      [sys.executable, '-m', 'musicrnn.train', f'--config={NAME}',
-       f'--train_data={tiny_datasets[NAME]}', f'--run_dir={tmp_path / "run"}',
-       '--num_steps=2', '--log_every=1', '--jit_compile=on',
-       '--mixed_precision=mixed_bfloat16'],
-      capture_output=True, text=True, timeout=600, cwd=testing_lib.REPO_ROOT,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert 'XLA on, static length 64, precision mixed_bfloat16' in result.stderr
-  assert len(re.findall(r'step \d+ loss', result.stderr)) == 2

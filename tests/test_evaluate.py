@@ -9,6 +9,9 @@ import pytest
 
 from musicrnn.errors import UsageError
 from musicrnn.metrics import nll
+from musicrnn.tfrecords import sources
+from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.training import trainer
 import testing_lib
 
 PLAIN = 'performance_with_dynamics_tiny'
@@ -28,6 +31,21 @@ def test_evaluate_run_matches_the_trainers_last_eval(tiny_runs):
 def test_other_encoding_is_refused(tiny_runs, tiny_datasets):
   with pytest.raises(UsageError, match='Build a dataset'):
     nll.evaluate_run(tiny_runs[PLAIN], tiny_datasets['polyphony_tiny'])
+
+
+def test_any_cut_of_the_music_scores_a_run(tiny_runs, tiny_datasets):
+  """A run of 30 s chunks is scored on whole-piece windows (the transformer's
+  data), the same encoding cut otherwise; a control window that means
+  something else is refused."""
+  windows = tiny_datasets['music_transformer_tiny']
+  metrics = nll.evaluate_run(tiny_runs[PLAIN], windows)
+  assert metrics['events'] > 0 and math.isfinite(metrics['nll'])
+  multi = 'multiconditioned_performance_with_dynamics_tiny'
+  config, _ = run_dir_lib.load(tiny_runs[multi])
+  config.controls.note_density_window_seconds = 5.0
+  with pytest.raises(UsageError, match='note_density_window_seconds=3.0'):
+    trainer.check_encoding(config, sources.open_source(
+        tiny_datasets[multi]).description, 'data', training=False)
 
 
 def test_cli_writes_json(tiny_runs, tmp_path):

@@ -103,9 +103,12 @@ def test_cli_trains_and_reports_flag_mistakes(tiny_datasets, tmp_path):
   name = 'performance_with_dynamics_tiny'
   result = cli(f'--config={name}', f'--train_data={tiny_datasets[name]}',
                f'--run_dir={tmp_path}/run', '--num_steps=4', '--log_every=2',
-               '--hparams=batch_size=2', '--config.model.cell=gru')
+               '--hparams=batch_size=2', '--config.model.cell=gru',
+               '--jit_compile=on', '--mixed_precision=mixed_bfloat16')
   assert result.returncode == 0, result.stderr
   assert 'steps 0 -> 4' in result.stdout
+  assert 'XLA on, static length 64, precision mixed_bfloat16' in result.stderr
+  assert len(re.findall(r'step \d+ loss', result.stderr)) == 2
   saved = json.load(open(tmp_path / 'run' / 'config.json'))
   assert saved['config']['model']['cell'] == 'gru'
   assert saved['config']['train']['batch_size'] == 2

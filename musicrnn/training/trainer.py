@@ -73,8 +73,9 @@ class TrainSummary:
   evals: list          # [{'step', 'nll', 'perplexity', 'accuracy', 'events'}]
 
 
-def check_encoding(config, description, data_dir):
-  """Raises UsageError when a dataset was built for another encoding."""
+def check_encoding(config, description, data_dir, training=True):
+  """Raises UsageError when a dataset was built for another encoding, other
+  control signals, or (`training`) other data settings than `config`'s."""
   expected = encodings.codec_from_config(config).spec()
   if description['encoding'] != expected:
     raise UsageError(
@@ -82,7 +83,7 @@ def check_encoding(config, description, data_dir):
         f'config {description.get("config_name")!r} '
         f'({description["encoding"]}); config {config.name!r} needs '
         f'{expected}. Build a dataset with --config={config.name}')
-  check_data_settings(config, description, data_dir)
+  check_data_settings(config, description, data_dir, training)
   wanted = set(schema.sequence_features_for(config))
   if not wanted <= set(description['sequence_features']):
     missing = sorted(wanted - set(description['sequence_features']))
@@ -111,26 +112,42 @@ def _setting(config, dotted):
   return _DEFAULTS.get(dotted) if value is None else value
 
 
-def check_data_settings(config, description, data_dir):
+def data_settings(description):
+  """{dotted name: value} of the DATA_SETTINGS data was built with (empty for
+  data that does not record its config), for `configs.apply_overrides`: a
+  config trained on that data must have them."""
+  built = description.get('config') or {}
+  settings = {}
+  for name in DATA_SETTINGS:
+    value = _setting(built, name)
+    if value is not None:
+      settings[name] = tuple(value) if isinstance(value, list) else value
+  return settings
+
+
+def check_data_settings(config, description, data_dir, training=True):
   """Raises UsageError, naming both values, when the data was built with
-  other settings (DATA_SETTINGS, and CONTROL_SETTINGS of the controls the
-  config uses) than `config` trains with. Data that does not record its
-  config (a TFRecord glob) is not checked."""
+  other settings than `config`: the meaning of the control signals the
+  config uses (CONTROL_SETTINGS) and, for training, how examples are cut
+  (DATA_SETTINGS; a model is scored on any cut of the music). Data that does
+  not record its config (a TFRecord glob) is not checked."""
   built = description.get('config')
   if not built:
     return
   ours_config = json.loads(configs.to_json(config))
-  names = list(DATA_SETTINGS)
+  names = list(DATA_SETTINGS) if training else []
   for control, settings in CONTROL_SETTINGS.items():
     if config.controls.get(control):
       names.extend(settings)
   for name in names:
     ours, theirs = _setting(ours_config, name), _setting(built, name)
     if ours != theirs:
+      remedy = (f'rebuild the data with this config, or train with '
+                f'--config.{name}={json.dumps(theirs)}' if training else
+                'score it on data built with its config')
       raise UsageError(
           f'{data_dir} was built with {name}={theirs!r}, but config '
-          f'{config.name!r} has {name}={ours!r}; rebuild the data with this '
-          f'config, or train with --config.{name}={json.dumps(theirs)}')
+          f'{config.name!r} has {name}={ours!r}; {remedy}')
 
 
 def event_sums(model, features, labels, weights, training=False):
