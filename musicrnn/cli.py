@@ -20,6 +20,7 @@ from absl import app
 from absl import flags
 
 from musicrnn import console
+from musicrnn.errors import OutOfMemoryError
 from musicrnn.errors import UsageError
 
 # Before anything imports TensorFlow, whose C++ runtime logs at import.
@@ -111,6 +112,11 @@ def run(main, beam=False, aliases=None):
     _configure_logging(flags.FLAGS.verbose)
     try:
       return main(argv)
+    except OutOfMemoryError as e:
+      print(f'{_program_name()}: error: {e}', file=sys.stderr)
+      sys.stdout.flush()
+      console.stop()
+      os._exit(2)  # pylint: disable=protected-access
     except UsageError as e:
       usage_exit(str(e))
 

@@ -207,3 +207,10 @@ def quiet(argv):
   if _FILTER is None and sys.stderr is not None and sys.stdout is not None:
     _FILTER = StderrFilter().start()
     sys.stdout = _DrainingStdout(sys.stdout, _FILTER)
+
+
+def stop():
+  """Passes on what is left of stderr and stops the filter (before a
+  program leaves with os._exit, which skips atexit)."""
+  if _FILTER is not None:
+    _FILTER.stop()

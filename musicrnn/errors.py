@@ -10,6 +10,12 @@ class UsageError(Exception):
   """
 
 
+class OutOfMemoryError(UsageError):
+  """A step did not fit in memory. TensorFlow can abort while shutting down
+  after one ("double free or corruption"), so an entry point reports it and
+  leaves at once."""
+
+
 def first_line(error):
   """The first line of an exception's message (TF errors run long)."""
   text = getattr(error, 'message', None) or str(error)

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from musicrnn import configs
+from musicrnn import errors
 from musicrnn.errors import UsageError
 from musicrnn.training import run_dir as run_dir_lib
 from musicrnn.training import trainer
@@ -143,3 +144,25 @@ def test_mirrored_strategy_over_two_cpu_devices(tiny_datasets, tmp_path):
       capture_output=True, text=True, timeout=600, cwd=testing_lib.REPO_ROOT)
   assert result.returncode == 2
   assert '--cpu_devices goes with --strategy=mirrored' in result.stderr
+
+
+def test_out_of_memory_is_a_one_line_error(tiny_datasets, tmp_path, monkeypatch):
+  """A step that does not fit says so, with the batch shape and what to
+  change (the default transformer's 16 x 2,048 batches on a small machine)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+  def exhausted(self, *args):
+    raise tf.errors.ResourceExhaustedError(
+        None, None, 'Graph execution error:\n\nOut of memory while trying to '
+        'allocate 47.75GiB.\n [[{{node StatefulPartitionedCall}}]]')
+
+  monkeypatch.setattr(trainer._EventObjective, 'replica_step', exhausted)  # pylint: disable=protected-access
+  name = 'performance_with_dynamics_tiny'
+  with pytest.raises(errors.OutOfMemoryError) as info:
+    trainer.train(_config(name), tiny_datasets[name], str(tmp_path), num_steps=2,
+                  progress=False, static_shapes=True)
+  message = str(info.value)
+  assert '\n' not in message
+  assert 'batches of 4 x 64 steps' in message
+  assert 'Out of memory while trying to allocate 47.75GiB.' in message
+  assert '--hparams=batch_size=N' in message

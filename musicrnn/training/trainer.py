@@ -52,6 +52,7 @@ from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import models
 from musicrnn import paths
+from musicrnn.errors import OutOfMemoryError
 from musicrnn.errors import UsageError
 from musicrnn.errors import first_line
 from musicrnn.metrics import pianoroll as pianoroll_metrics
@@ -323,6 +324,14 @@ def _scalars(metrics, prefix=''):
       yield from _scalars(value, f'{prefix}{key}/')
     elif isinstance(value, (int, float)) and math.isfinite(value):
       yield f'{prefix}{key}', value
+
+
+def _oom_line(error):
+  """The line of a ResourceExhaustedError that says how much was asked."""
+  for line in str(error).splitlines():
+    if 'Out of memory' in line or 'OOM' in line:
+      return line.strip()
+  return first_line(error)
 
 
 def _learning_rate_value(optimizer):
@@ -724,6 +733,14 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
           f'the training data {train_source.location} is damaged '
           f'({first_line(e)}); rebuild it with '
           'musicrnn_create_dataset') from e
+    except tf.errors.ResourceExhaustedError as e:
+      shape = (f'{batch_size} x {length} steps' if length else
+               f'{batch_size} examples of up to {config.data.max_events} events')
+      raise OutOfMemoryError(
+          f'out of memory in a training step of config {config.name!r} on '
+          f'batches of {shape} ({_oom_line(e)}); train with a smaller '
+          '--hparams=batch_size=N or max_events=N (the data rebuilt with it), '
+          'a smaller model, or on an accelerator') from e
     for name, value in values.items():
       totals[name] = totals.get(name, 0.0) + float(value)
     interval_steps += 1
