@@ -110,7 +110,8 @@ def _roll_steps(config):
 def numpy_batches(config, data, steps):
   """`steps` training batches of the dataset as NumPy, padded to one length."""
   ds = input_lib.make_dataset(data, 'train', config.train.batch_size, seed=0,
-                              drop_remainder=True)
+                              drop_remainder=True,
+                              crop_length=input_lib.crop_length(config))
   batches = [tf.nest.map_structure(lambda t: t.numpy(), b) for b in ds.take(steps)]
   if config.encoding.name == 'pianoroll':
     return np.concatenate([b[0][schema.PIANOROLL] for b in batches])

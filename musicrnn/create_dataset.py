@@ -6,7 +6,8 @@ r"""musicrnn_create_dataset: NoteSequences -> train/eval SequenceExamples.
 
 Runs a Beam pipeline (local runner unless --runner says otherwise; every
 Beam pipeline option is passed through). Writes train and eval TFRecord
-shards, stats.json (a count for every stage and every reason a sequence was
+shards, each split's examples shuffled across its shards in an order fixed
+by --seed (so every training batch mixes the corpus), stats.json (a count for every stage and every reason a sequence was
 dropped) and dataset.json (encoding, config, counts per split; the trainer
 reads it). Config values can be overridden with --hparams="max_events=256"
 or dotted flags such as --config.data.split_by=folder.

@@ -198,3 +198,18 @@ def test_crop_dataset_trains_on_crops_and_evaluates_fixed_windows(tmp_path):
   second = [b[0][schema.TOKENS].numpy() for b in input_lib.make_dataset(
       out, 'eval', 4, shuffle=False, repeat=False)]
   assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_a_dataset_without_eval_examples_trains_without_evaluation(tmp_path):
+  ns = _write_sources(str(tmp_path / 'ns.tfrecord'), 3, seconds=20.0)
+  out = str(tmp_path / 'no_eval')
+  summary = dataset.create_dataset(
+      configs.get_config('performance_with_dynamics_tiny'), ns, out, eval_ratio=0.0)
+  source = sources.open_source(out)
+  assert summary.examples['eval'] == 0 and not source.has_split('eval')
+  assert source.description['splits']['eval']['files'] == []
+  assert len(source.files('train')) == 1
+  from musicrnn.training import trainer  # pylint: disable=import-outside-toplevel
+  run = trainer.train(configs.get_config('performance_with_dynamics_tiny'), out,
+                      str(tmp_path / 'run'), num_steps=2, progress=False)
+  assert run.final_step == 2 and run.evals == []

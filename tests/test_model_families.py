@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 
 from musicrnn import configs
+from musicrnn.errors import UsageError
 from musicrnn.encodings import polyphony
 from musicrnn.generation import generate
 from musicrnn.generation import sampler
+from musicrnn.metrics import nll
 from musicrnn.training import run_dir as run_dir_lib
 from musicrnn.training import trainer
 import testing_lib
@@ -53,6 +55,16 @@ def test_tiny_config_trains_and_loss_falls(name, family_runs):
   assert summary.evals and summary.evals[-1]['nll'] < losses[0]
   saved = json.load(open(os.path.join(run_dir, 'config.json')))
   assert saved['config']['name'] == name
+
+
+def test_a_crop_run_scores_fixed_windows_only(family_runs):
+  """The transformer trained on random crops: its eval split (fixed windows)
+  scores it; the train split holds whole pieces and is refused."""
+  run_dir, summary = family_runs['music_transformer_tiny']
+  metrics = nll.evaluate_run(run_dir)
+  assert metrics['nll'] == pytest.approx(summary.evals[-1]['nll'], rel=1e-4)
+  with pytest.raises(UsageError, match='holds whole performances'):
+    nll.evaluate_run(run_dir, split='train')
 
 
 @pytest.mark.parametrize('name', sorted(FAMILIES))

@@ -123,7 +123,7 @@ def test_builder_declares_typed_features_and_metadata(tfds_dir):
   assert features['stretch'].dtype == tf.float32
   assert set(features.keys()) == {'id', 'example_id', 'transposition', 'stretch',
                                   'length', 'tokens'}
-  assert str(builder.info.version) == '1.0.0'
+  assert str(builder.info.version) == '1.1.0'
   assert 'musicrnn' in builder.info.citation
   metadata = builder.info.metadata
   config = configs.get_config('performance_with_dynamics_tiny')

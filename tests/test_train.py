@@ -49,6 +49,12 @@ def test_resume_continues_from_the_saved_step(tiny_datasets, tmp_path):
                         seed=2, checkpoint_every=10, eval_every=100,
                         progress=False)
   assert first.final_step == 20 and not first.resumed
+  # A run written before data.length_unit existed resumes (its config.json
+  # lacks the setting; its default is the old behaviour).
+  path = tmp_path / run_dir_lib.CONFIG_JSON
+  record = json.loads(path.read_text())
+  del record['config']['data']['length_unit']
+  path.write_text(json.dumps(record))
   second = trainer.train(_config(name), tiny_datasets[name], str(tmp_path),
                          num_steps=30, seed=2, checkpoint_every=10,
                          eval_every=100, progress=False)

@@ -3,6 +3,7 @@
 import json
 
 from musicrnn.errors import UsageError
+from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import sources
 from musicrnn.training import run_dir as run_dir_lib
 from musicrnn.training import trainer
@@ -36,6 +37,12 @@ def evaluate_run(run_dir, data=None, *, split='eval', batch_size=None,
                          training=False)
   if not source.has_split(split):
     raise UsageError(f'{source.location} has no {split} data')
+  built = source.description.get('config')
+  if split != 'eval' and built and input_lib.crop_length(built):
+    raise UsageError(
+        f'the {split} split of {source.location} holds whole performances, '
+        'which the trainer crops at random; score its eval split (fixed '
+        'windows), or data built with long_sequences=split')
   metrics = trainer.evaluate_model(
       run.model, source, batch_size or run.config.train.batch_size,
       split=split, max_batches=max_batches)

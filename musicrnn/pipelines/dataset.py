@@ -6,10 +6,13 @@ For every NoteSequence, as Magenta's performance pipeline but on Beam:
   ─ train only: time stretches ─ chunks (fixed seconds, or at tempo and
   time-signature changes) ─ train only: transpositions (notes pushed out of
   range dropped) ─ encode (the codec quantizes) + control signals ─ drop
-  short sequences, split or truncate long ones ─ SequenceExample
+  short sequences; split, truncate or discard long ones, or keep them whole
+  for random training crops (eval: fixed windows) ─ SequenceExample ─
+  shuffled into seeded shards (`shuffle.ShuffleToShards`)
 
 Outputs in `output_dir`:
-  train.tfrecord-SSSSS-of-NNNNN, eval.tfrecord-SSSSS-of-NNNNN
+  train.tfrecord-SSSSS-of-NNNNN, eval.tfrecord-SSSSS-of-NNNNN (examples in
+                a random order fixed by the seed)
   stats.json    a named count for every stage and every reason for a drop
   dataset.json  encoding spec, config, counts per split (written last; the
                 trainer reads it)

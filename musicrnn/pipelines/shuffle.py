@@ -15,7 +15,8 @@ records themselves would: the local runner keeps all of it in RAM):
      `num_shards` files open per worker), and yields (shard, file) pairs;
   2. a GroupByKey of those (small) pairs gives each shard its files; one
      worker reads a shard's records (about 1/num_shards of the data), sorts
-     them and writes the shard.
+     them and writes the shard. The temporary files are left for the caller
+     to delete with its staging folder (a retried step reads them again).
 
 Yields (shard index, path, records) for every non-empty shard; the caller
 names them in the end (musicrnn_create_dataset: train.tfrecord-SSSSS-of-NNNNN).
@@ -72,10 +73,21 @@ class _WriteBuckets(beam.DoFn):
       handle.close()
       yield window.GlobalWindows.windowed_value((shard, path))
 
+  def teardown(self):
+    # A bundle that failed leaves its files open: close them (the retry
+    # writes new ones; the failed attempt's are never read).
+    for _, handle in getattr(self, '_files', {}).values():
+      try:
+        handle.close()
+      except Exception:  # pylint: disable=broad-except
+        pass
+
 
 class _WriteShard(beam.DoFn):
   """(shard, [temporary files]) -> the shard's records, sorted by their order
-  key, written to `prefix-SSSSS`; the temporary files are deleted."""
+  key (then their bytes: ids repeated across inputs keep one order), written
+  to `prefix-SSSSS`. The temporary files stay until the caller removes the
+  folder, so a retried step reads them again."""
 
   def __init__(self, prefix):
     self._prefix = prefix
@@ -86,12 +98,11 @@ class _WriteShard(beam.DoFn):
     records = []
     for path in paths:
       records.extend(beam_utils.read_tfrecords(path))
-    records.sort(key=lambda r: r[:_KEY_BYTES])
+    records.sort()
     path = f'{self._prefix}-{shard:05d}'
     with FileSystems.create(path) as f:
       for record in records:
         beam_utils.write_tfrecord(f, record[_KEY_BYTES:])
-    FileSystems.delete(paths)
     yield shard, path, len(records)
 
 

@@ -89,9 +89,9 @@ class _TFRecordSource(DataSource):
     ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
       ds = ds.shuffle(len(files), seed=seed)
-    # Every shard open at once, read a record at a time in turn: the stream
-    # mixes all of them before the shuffle buffer (musicrnn_create_dataset
-    # also writes the examples in a random order).
+    # Up to MAX_OPEN_FILES shards open at once, read a record at a time in
+    # turn: the stream mixes them before the shuffle buffer
+    # (musicrnn_create_dataset also writes the examples in a random order).
     ds = ds.interleave(tf.data.TFRecordDataset,
                        cycle_length=min(len(files), MAX_OPEN_FILES), block_length=1,
                        num_parallel_calls=tf.data.AUTOTUNE,

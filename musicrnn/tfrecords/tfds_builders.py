@@ -229,9 +229,14 @@ class Musicrnn(tfds.core.GeneratorBasedBuilder):
   """musicrnn training examples built from a folder of MIDI files."""
 
   name = 'musicrnn'
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'First release: the dataset format version 1 of '
-                            'musicrnn_create_dataset, as TFDS features.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES = {
+      '1.0.0': 'First release: the dataset format version 1 of '
+               'musicrnn_create_dataset, as TFDS features.',
+      '1.1.0': 'music_transformer and dilated_cnn keep whole performances '
+               'for random crops (eval in fixed windows); polyphony counts '
+               'steps and discards long sequences, as Magenta.',
+  }
   BUILDER_CONFIGS = _builder_configs()
   MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
 

@@ -70,6 +70,7 @@ def prepare(run_dir, config, encoding_spec, dataset_description, dataset_dir=Non
   record['dataset']['dir_from_run'] = paths.relative_to(dataset_dir, run_dir)
   if tf.io.gfile.exists(path):
     saved = _read_json(path)
+    _add_new_settings(saved.get('config'))
     if saved.get('config') != record['config']:
       changed = sorted(_diff(saved.get('config', {}), record['config']))
       raise UsageError(
@@ -82,6 +83,19 @@ def prepare(run_dir, config, encoding_spec, dataset_description, dataset_dir=Non
     return True
   write_json_atomically(path, record)
   return False
+
+
+# Settings added to the configs after runs were first written, with the
+# value that gives the old behaviour: a saved config without one has it.
+NEW_SETTINGS = {('data', 'length_unit'): 'events'}
+
+
+def _add_new_settings(config):
+  if not isinstance(config, dict):
+    return
+  for (section, key), value in NEW_SETTINGS.items():
+    if isinstance(config.get(section), dict):
+      config[section].setdefault(key, value)
 
 
 def _diff(a, b, prefix=''):

@@ -140,15 +140,19 @@ def check_data_settings(config, description, data_dir, training=True):
   for control, settings in CONTROL_SETTINGS.items():
     if config.controls.get(control):
       names.extend(settings)
-  for name in names:
-    ours, theirs = _setting(ours_config, name), _setting(built, name)
-    if ours != theirs:
-      remedy = (f'rebuild the data with this config, or train with '
-                f'--config.{name}={json.dumps(theirs)}' if training else
-                'score it on data built with its config')
-      raise UsageError(
-          f'{data_dir} was built with {name}={theirs!r}, but config '
-          f'{config.name!r} has {name}={ours!r}; {remedy}')
+  differ = [(name, _setting(ours_config, name), _setting(built, name))
+            for name in names]
+  differ = [(name, ours, theirs) for name, ours, theirs in differ
+            if ours != theirs]
+  if differ:
+    built_with = ', '.join(f'{name}={theirs!r}' for name, _, theirs in differ)
+    has = ', '.join(f'{name}={ours!r}' for name, ours, _ in differ)
+    flags_ = ' '.join(f'--config.{name}={json.dumps(theirs)}'
+                      for name, _, theirs in differ)
+    remedy = (f'rebuild the data with this config, or train with {flags_}'
+              if training else 'score it on data built with its config')
+    raise UsageError(f'{data_dir} was built with {built_with}, but config '
+                     f'{config.name!r} has {has}; {remedy}')
 
 
 def event_sums(model, features, labels, weights, training=False):
@@ -688,6 +692,16 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
   else:
     writer = eval_writer = tf.summary.create_noop_writer()
 
+  def out_of_memory(stage, error):
+    unit = config.data.get('length_unit', 'events')
+    shape = (f'{batch_size} x {length} steps' if length else
+             f'{batch_size} examples of up to {config.data.max_events} {unit}')
+    return OutOfMemoryError(
+        f'out of memory in a {stage} step of config {config.name!r} on '
+        f'batches of {shape} ({_oom_line(error)}); train with a smaller '
+        '--hparams=batch_size=N or max_events=N (the data rebuilt with it), '
+        'a smaller model, or on an accelerator')
+
   def evaluate():
     if bar_line_open[0]:
       sys.stdout.write('\n')   # end the bar's line before the eval line
@@ -734,13 +748,7 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
           f'({first_line(e)}); rebuild it with '
           'musicrnn_create_dataset') from e
     except tf.errors.ResourceExhaustedError as e:
-      shape = (f'{batch_size} x {length} steps' if length else
-               f'{batch_size} examples of up to {config.data.max_events} events')
-      raise OutOfMemoryError(
-          f'out of memory in a training step of config {config.name!r} on '
-          f'batches of {shape} ({_oom_line(e)}); train with a smaller '
-          '--hparams=batch_size=N or max_events=N (the data rebuilt with it), '
-          'a smaller model, or on an accelerator') from e
+      raise out_of_memory('training', e) from e
     for name, value in values.items():
       totals[name] = totals.get(name, 0.0) + float(value)
     interval_steps += 1
@@ -767,7 +775,10 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
     if current % checkpoint_every == 0 or current == num_steps:
       manager.save(checkpoint_number=current)
     if has_eval and (current % eval_every == 0 or current == num_steps):
-      evaluate()
+      try:
+        evaluate()
+      except tf.errors.ResourceExhaustedError as e:
+        raise out_of_memory('evaluation', e) from e
     if interval_steps == 0:
       # Checkpoints and evaluations do not count against training speed.
       interval_start = time.time()
