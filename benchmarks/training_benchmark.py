@@ -26,7 +26,6 @@ datasets built from the committed fixtures (the tests run it).
 """
 
 import json
-import os
 import tempfile
 import time
 
@@ -36,6 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import smoke_data
 from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import models
@@ -201,7 +201,7 @@ def main(argv):
   tmp = None
   if FLAGS.smoke:
     tmp = tempfile.TemporaryDirectory()
-    performance_data, pianoroll_data = _smoke_datasets(tmp.name)
+    performance_data, pianoroll_data = smoke_data.fixture_datasets(tmp.name)
     steps, sizes = 2, ['default']
   print(f'{"family":<18}{"size":<8}{"musicrnn ev/s":>14}{"keras ev/s":>14}{"ratio":>8}')
   results = run_benchmark(FLAGS.families, sizes, steps, performance_data,
@@ -212,23 +212,6 @@ def main(argv):
   print(f'device: {results["device"]}; wrote {FLAGS.output_json}')
   if tmp is not None:
     tmp.cleanup()
-
-
-def _smoke_datasets(root):
-  """Tiny performance and piano-roll datasets of the committed fixtures."""
-  from musicrnn.pipelines import convert  # pylint: disable=import-outside-toplevel
-  from musicrnn.pipelines import dataset  # pylint: disable=import-outside-toplevel
-  fixtures = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-      __file__))), 'tests', 'testdata')
-  notesequences = os.path.join(root, 'ns.tfrecord')
-  convert.convert_directory(fixtures, notesequences)
-  out = []
-  for name in ('performance_with_dynamics_tiny', 'pianoroll_gan_tiny'):
-    path = os.path.join(root, name)
-    dataset.create_dataset(configs.get_config(name), notesequences, path,
-                           eval_ratio=0.5)
-    out.append(path)
-  return out
 
 
 if __name__ == '__main__':

@@ -25,12 +25,12 @@ fixtures (the tests run it).
 """
 
 import json
-import os
 import tempfile
 
 from absl import app
 from absl import flags
 
+import smoke_data
 from musicrnn import configs
 from musicrnn.tfrecords import sources
 from musicrnn.training import strategy as strategy_lib
@@ -133,7 +133,7 @@ def main(argv):
   tmp = None
   if FLAGS.smoke:
     tmp = tempfile.TemporaryDirectory()
-    performance_data, pianoroll_data = _smoke_datasets(tmp.name)
+    performance_data, pianoroll_data = smoke_data.fixture_datasets(tmp.name)
     steps = 2
   print(f'{"family":<18}{"graph ev/s":>14}{"XLA ev/s":>14}{"ratio":>8}'
         f'{"warm-up s":>10}{"XLA":>10}')
@@ -145,23 +145,6 @@ def main(argv):
   print(f'device: {results["device"]}; wrote {FLAGS.output_json}')
   if tmp is not None:
     tmp.cleanup()
-
-
-def _smoke_datasets(root):
-  """Tiny performance and piano-roll datasets of the committed fixtures."""
-  from musicrnn.pipelines import convert  # pylint: disable=import-outside-toplevel
-  from musicrnn.pipelines import dataset  # pylint: disable=import-outside-toplevel
-  fixtures = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-      __file__))), 'tests', 'testdata')
-  notesequences = os.path.join(root, 'ns.tfrecord')
-  convert.convert_directory(fixtures, notesequences)
-  out = []
-  for name in ('performance_with_dynamics_tiny', 'pianoroll_gan_tiny'):
-    path = os.path.join(root, name)
-    dataset.create_dataset(configs.get_config(name), notesequences, path,
-                           eval_ratio=0.5)
-    out.append(path)
-  return out
 
 
 if __name__ == '__main__':
