@@ -1,0 +1,186 @@
+r"""Benchmark: eval NLL of a model family after a fixed CPU budget.
+
+  python benchmarks/family_budget_benchmark.py --config=music_transformer \
+    --dataset=/tmp/asap_mt --budget_cpu_seconds=1200 --label=after \
+    --hparams='num_layers=3,num_heads=4,model_dim=128,feed_forward_dim=512,max_relative_distance=512,batch_size=8' \
+    --output_json=/tmp/budget.json
+
+Runs `musicrnn_train` as a user would, in its own process, and stops it once
+it has used `--budget_cpu_seconds` of CPU time (all its threads, user and
+system) after its first line, so start-up is not counted and runs that share
+the machine with other work still get the same compute. The last
+checkpoint (every `--checkpoint_every` steps) is kept: a stopped run loses
+nothing before it. The run is then scored
+on `--eval_data`'s eval split (default `--dataset`'s) (`nll.evaluate_run`:
+fixed windows, so every run is scored on the same events). Reports eval NLL
+(nats/event), steps reached, the trainer's last events/s, and the mean
+length of a training example as the model sees it (a crop config's random
+windows: min(length, max_events)). `--reorder=sources` first rewrites the
+train split in the order musicrnn_create_dataset wrote before issue 16 (each
+source's examples together), for a before/after comparison. Results are
+appended to `--output_json` (a JSON list), one entry per call.
+`--smoke` runs the tiny transformer on the bundled corpus for a few seconds.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+import ml_collections
+import numpy as np
+
+import data_orders
+from musicrnn import configs
+from musicrnn.metrics import nll
+from musicrnn.pipelines import convert
+from musicrnn.pipelines import dataset
+from musicrnn.tfrecords import description as description_lib
+from musicrnn.tfrecords import input as input_lib
+from musicrnn.tfrecords import schema
+from musicrnn.tfrecords import sources
+
+flags.DEFINE_string('config', None, 'Config name (the model family).')
+flags.DEFINE_string('dataset', None, 'A musicrnn_create_dataset folder built '
+                    'for the config (its data settings are used).')
+flags.DEFINE_string('hparams', '', 'Overrides of the config, the data values '
+                    'the dataset was built with included.')
+flags.DEFINE_integer('budget_cpu_seconds', 1200, 'CPU time of training (all '
+                     'threads of the training process).')
+flags.DEFINE_string('eval_data', None, 'The dataset whose eval split scores the '
+                    'run (default: --dataset), so runs trained on data cut '
+                    'differently are scored on the same events.')
+flags.DEFINE_integer('checkpoint_every', 50, 'Steps between checkpoints.')
+flags.DEFINE_integer('seed', 1, 'Training seed.')
+flags.DEFINE_enum('reorder', None, ['sources', 'shuffled'],
+                  'Train on a reordered copy of the train split.')
+flags.DEFINE_string('label', '', 'A name for this run in the results.')
+flags.DEFINE_string('work_dir', None, 'Where runs (and copies) go (default: '
+                    'a temporary folder).')
+flags.DEFINE_integer('eval_max_batches', None, 'Cap on eval batches.')
+flags.DEFINE_string('output_json', None, 'JSON list the result is appended to.')
+flags.DEFINE_bool('smoke', False, 'Tiny transformer on the bundled corpus.')
+FLAGS = flags.FLAGS
+
+_EVENTS_PER_SECOND = re.compile(r'(\d+) events/s')
+
+
+def mean_training_length(data, config, limit=5000):
+  """Mean tokens per training example as the model sees it."""
+  crop = input_lib.crop_length(config)
+  records = sources.open_source(data).records('train', shuffle=False, repeat=False)
+  lengths = np.array([int(r[schema.LENGTH]) for r in records.take(limit)])
+  if crop:
+    lengths = np.minimum(lengths, crop)
+  return float(lengths.mean())
+
+
+def cpu_seconds(pid):
+  """CPU time (user + system, all threads) process `pid` has used (Linux)."""
+  with open(f'/proc/{pid}/stat') as f:
+    # Fields after the command name, which is in parentheses and may hold spaces.
+    fields = f.read().rsplit(')', 1)[1].split()
+  return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def train_for(config_name, data, run_dir, hparams, budget, seed,
+              checkpoint_every, log_path):
+  """musicrnn_train in a process, stopped after `budget` CPU seconds from its
+  first line; returns (its last events/s, CPU seconds it trained)."""
+  command = [sys.executable, '-m', 'musicrnn.train', f'--config={config_name}',
+             f'--train_data={data}', f'--run_dir={run_dir}', '--num_steps=10000000',
+             f'--checkpoint_every={checkpoint_every}', '--eval_every=10000000',
+             f'--log_every={checkpoint_every}', f'--seed={seed}',
+             f'--hparams={hparams}']
+  used = None
+  with open(log_path, 'w') as log:
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    start = None
+    while process.poll() is None:
+      if start is None:
+        with open(log_path) as f:
+          if 'musicrnn train: config' in f.read():
+            start = cpu_seconds(process.pid)
+      elif cpu_seconds(process.pid) - start >= budget:
+        used = cpu_seconds(process.pid) - start
+        process.send_signal(signal.SIGINT)
+        try:
+          process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+          process.kill()
+          process.wait()
+        break
+      time.sleep(0.5)
+  with open(log_path) as log:
+    text = log.read()
+  if used is None:
+    raise RuntimeError(f'musicrnn_train stopped before its budget; see {log_path}:\n'
+                       + text[-2000:])
+  speeds = _EVENTS_PER_SECOND.findall(text)
+  return (int(speeds[-1]) if speeds else None), used
+
+
+def smoke_dataset(folder):
+  corpus = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        'musicrnn', 'quickstart_corpus')
+  ns = os.path.join(folder, 'ns.tfrecord')
+  convert.convert_directory(corpus, ns)
+  out = os.path.join(folder, 'dataset')
+  dataset.create_dataset(configs.get_config('music_transformer_tiny'), ns, out,
+                         eval_ratio=0.25)
+  return out
+
+
+def main(argv):
+  del argv
+  work = FLAGS.work_dir or tempfile.mkdtemp(prefix='budget_')
+  os.makedirs(work, exist_ok=True)
+  data = smoke_dataset(work) if FLAGS.smoke else FLAGS.dataset
+  config_name = 'music_transformer_tiny' if FLAGS.smoke else FLAGS.config
+  budget = 10 if FLAGS.smoke else FLAGS.budget_cpu_seconds
+  if not data or not config_name:
+    raise app.UsageError('--config and --dataset are required (or --smoke)')
+  description = description_lib.read_description(data)
+  config = ml_collections.ConfigDict(description['config'])
+  configs.apply_overrides(config, hparams=FLAGS.hparams)
+  label = FLAGS.label or config_name
+  if FLAGS.reorder:
+    records = data_orders.read_train_records(data)
+    data = data_orders.reordered_copy(
+        data, data_orders.order(records, FLAGS.reorder, FLAGS.seed),
+        os.path.join(work, f'{label}_{FLAGS.reorder}'))
+  run_dir = os.path.join(work, f'run_{label}')
+  start = time.time()
+  events_per_second, used = train_for(
+      config_name, data, run_dir, FLAGS.hparams, budget, FLAGS.seed,
+      FLAGS.checkpoint_every, os.path.join(work, f'{label}.log'))
+  eval_data = FLAGS.eval_data or data
+  metrics = nll.evaluate_run(run_dir, eval_data, max_batches=FLAGS.eval_max_batches)
+  result = {'label': label, 'config': config_name, 'hparams': FLAGS.hparams,
+            'dataset': os.path.abspath(data), 'reorder': FLAGS.reorder,
+            'eval_dataset': os.path.abspath(eval_data),
+            'budget_cpu_seconds': budget, 'cpu_seconds_used': round(used, 1),
+            'wall_seconds': round(time.time() - start, 1),
+            'step': metrics['step'], 'eval_nll': metrics['nll'],
+            'eval_events': metrics['events'],
+            'events_per_second': events_per_second,
+            'mean_training_length': mean_training_length(data, config)}
+  print(json.dumps(result))
+  if FLAGS.output_json:
+    results = []
+    if os.path.exists(FLAGS.output_json):
+      with open(FLAGS.output_json) as f:
+        results = json.load(f)
+    results.append(result)
+    with open(FLAGS.output_json, 'w') as f:
+      json.dump(results, f, indent=2)
+
+
+if __name__ == '__main__':
+  app.run(main)
