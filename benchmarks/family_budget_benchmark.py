@@ -37,10 +37,9 @@ import ml_collections
 import numpy as np
 
 import data_orders
+import smoke_data
 from musicrnn import configs
 from musicrnn.metrics import nll
-from musicrnn.pipelines import convert
-from musicrnn.pipelines import dataset
 from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import schema
@@ -126,24 +125,14 @@ def train_for(config_name, data, run_dir, hparams, budget, seed,
   return (int(speeds[-1]) if speeds else None), used
 
 
-def smoke_dataset(folder):
-  corpus = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        'musicrnn', 'quickstart_corpus')
-  ns = os.path.join(folder, 'ns.tfrecord')
-  convert.convert_directory(corpus, ns)
-  out = os.path.join(folder, 'dataset')
-  dataset.create_dataset(configs.get_config('music_transformer_tiny'), ns, out,
-                         eval_ratio=0.25)
-  return out
-
-
 def main(argv):
   del argv
   work = FLAGS.work_dir or tempfile.mkdtemp(prefix='budget_')
   os.makedirs(work, exist_ok=True)
-  data = smoke_dataset(work) if FLAGS.smoke else FLAGS.dataset
   config_name = 'music_transformer_tiny' if FLAGS.smoke else FLAGS.config
-  budget = 10 if FLAGS.smoke else FLAGS.budget_cpu_seconds
+  data = (smoke_data.corpus_dataset(work, config_name) if FLAGS.smoke
+          else FLAGS.dataset)
+  budget = 20 if FLAGS.smoke else FLAGS.budget_cpu_seconds
   if not data or not config_name:
     raise app.UsageError('--config and --dataset are required (or --smoke)')
   description = description_lib.read_description(data)
@@ -159,7 +148,8 @@ def main(argv):
   start = time.time()
   events_per_second, used = train_for(
       config_name, data, run_dir, FLAGS.hparams, budget, FLAGS.seed,
-      FLAGS.checkpoint_every, os.path.join(work, f'{label}.log'))
+      5 if FLAGS.smoke else FLAGS.checkpoint_every,
+      os.path.join(work, f'{label}.log'))
   eval_data = FLAGS.eval_data or data
   metrics = nll.evaluate_run(run_dir, eval_data, max_batches=FLAGS.eval_max_batches)
   result = {'label': label, 'config': config_name, 'hparams': FLAGS.hparams,

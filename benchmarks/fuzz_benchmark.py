@@ -10,7 +10,7 @@ Two parts, in one run:
   by `isolation.IsolatedReader` (a child process, limits on); files/s and
   ratios against the baseline, plus the child's start-up time;
 - fuzzing: for --seconds, mutations of the seeds
-  (`musicrnn.pipelines.midi_mutations.mutate`, the same as tests/test_fuzz.py,
+  (`mutate` of tests/midi_mutations.py, the same as tests/test_fuzz.py,
   with the costly sizes unless --noheavy) go through the isolated reader.
   Reported: inputs tried, outcomes by reason, uncaught exceptions (must be
   0; the exit status is 1 otherwise), timeouts, reader restarts, the peak
@@ -34,8 +34,13 @@ from absl import app
 from absl import flags
 
 from musicrnn.pipelines import isolation
-from musicrnn.pipelines import midi_mutations
 from musicrnn.pipelines import readers
+
+# The mutations and the seed fixtures live with the tests, which share them.
+_TESTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), 'tests')
+sys.path.append(_TESTS)
+import midi_mutations  # noqa: E402  pylint: disable=wrong-import-position
 
 flags.DEFINE_float('seconds', 600.0, 'How long to fuzz, in seconds.')
 flags.DEFINE_string('output_json', None, 'Where to write the results.')
@@ -53,8 +58,7 @@ flags.DEFINE_integer('overhead_rounds', 30,
 flags.DEFINE_bool('smoke', False, 'A few seconds on the fixtures, for tests.')
 FLAGS = flags.FLAGS
 
-_FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))), 'tests', 'testdata')
+_FIXTURES = os.path.join(_TESTS, 'testdata')
 
 
 def load_seeds(input_dir, max_seeds):

@@ -32,9 +32,8 @@ from absl import flags
 import ml_collections
 
 import data_orders
+import smoke_data
 from musicrnn import configs
-from musicrnn.pipelines import convert
-from musicrnn.pipelines import dataset
 from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import schema
 from musicrnn.tfrecords import sources
@@ -61,23 +60,13 @@ def distinct_sources(data, window, seed):
   return len({r[schema.ID].numpy() for r in records.take(window)})
 
 
-def smoke_dataset(folder):
-  corpus = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        'musicrnn', 'quickstart_corpus')
-  ns = os.path.join(folder, 'ns.tfrecord')
-  convert.convert_directory(corpus, ns)
-  out = os.path.join(folder, 'dataset')
-  dataset.create_dataset(configs.get_config('performance_with_dynamics_tiny'), ns,
-                         out, eval_ratio=0.25)
-  return out
-
-
 def main(argv):
   del argv
   work = FLAGS.work_dir or tempfile.mkdtemp(prefix='mixing_')
   os.makedirs(work, exist_ok=True)
   try:
-    data = smoke_dataset(work) if FLAGS.smoke else FLAGS.dataset
+    data = (smoke_data.corpus_dataset(work, 'performance_with_dynamics_tiny')
+            if FLAGS.smoke else FLAGS.dataset)
     if not data:
       raise app.UsageError('--dataset is required (or --smoke)')
     steps = 6 if FLAGS.smoke else FLAGS.steps

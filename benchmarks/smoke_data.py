@@ -1,14 +1,37 @@
-"""Tiny datasets of the committed fixtures for the benchmarks' --smoke runs
-(a library: no flags)."""
+"""What the benchmarks that train share (a library: no flags): each model
+family's config, and tiny datasets for their --smoke runs."""
 
 import os
 
 from musicrnn import configs
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
+from musicrnn.tfrecords import sources
+from musicrnn.tfrecords import description as description_lib
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))), 'tests', 'testdata')
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(REPO_ROOT, 'tests', 'testdata')
+CORPUS = os.path.join(REPO_ROOT, 'musicrnn', 'quickstart_corpus')
+
+# The config each model family is measured with.
+CONFIGS = {
+    'event_lstm': 'performance_with_dynamics',
+    'music_transformer': 'music_transformer',
+    'dilated_cnn': 'dilated_cnn',
+    'pianoroll_gan': 'pianoroll_gan',
+}
+
+
+def family_config(family, data, smoke, hparams=None):
+  """The family's config (its tiny variant with `smoke`, else with `hparams`
+  applied), with the data settings `data` was built with (a transformer
+  measured on chunked performance data, say)."""
+  config = configs.get_config(CONFIGS[family] + ('_tiny' if smoke else ''))
+  if hparams and not smoke:
+    configs.apply_overrides(config, hparams=hparams)
+  configs.apply_overrides(config, overrides=description_lib.data_settings(
+      sources.open_source(data).description))
+  return config
 
 
 def fixture_datasets(root):
@@ -22,4 +45,15 @@ def fixture_datasets(root):
     dataset.create_dataset(configs.get_config(name), notesequences, path,
                            eval_ratio=0.5)
     out.append(path)
+  return out
+
+
+def corpus_dataset(root, config_name):
+  """A dataset of the bundled quickstart corpus for `config_name` (a tiny
+  config), built in `root`; a quarter of it eval."""
+  notesequences = os.path.join(root, 'ns.tfrecord')
+  convert.convert_directory(CORPUS, notesequences)
+  out = os.path.join(root, 'dataset')
+  dataset.create_dataset(configs.get_config(config_name), notesequences, out,
+                         eval_ratio=0.25)
   return out

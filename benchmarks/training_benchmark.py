@@ -36,12 +36,10 @@ import numpy as np
 import tensorflow as tf
 
 import smoke_data
-from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import models
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import schema
-from musicrnn.tfrecords import sources
 from musicrnn.training import strategy as strategy_lib
 from musicrnn.training import trainer
 
@@ -58,12 +56,6 @@ flags.DEFINE_list('families', ['event_lstm', 'music_transformer', 'dilated_cnn',
 flags.DEFINE_bool('smoke', False, 'Tiny configs on fixture datasets (tests).')
 FLAGS = flags.FLAGS
 
-CONFIGS = {
-    'event_lstm': 'performance_with_dynamics',
-    'music_transformer': 'music_transformer',
-    'dilated_cnn': 'dilated_cnn',
-    'pianoroll_gan': 'pianoroll_gan',
-}
 # The sizes the issue 5 and 6 runs trained at on 2 CPU cores.
 CPU_HPARAMS = {
     'event_lstm': 'rnn_layer_sizes=[256,256],batch_size=32',
@@ -75,18 +67,6 @@ CPU_HPARAMS = {
     'pianoroll_gan': ('latent_dim=64,generator_channels=128,critic_channels=64,'
                       'batch_size=32'),
 }
-
-
-def make_config(family, size, smoke, data):
-  """The family's config at `size`, with the data settings `data` was built
-  with (a transformer measured on chunked performance data, say)."""
-  name = CONFIGS[family] + ('_tiny' if smoke else '')
-  config = configs.get_config(name)
-  if size == 'cpu' and not smoke:
-    configs.apply_overrides(config, hparams=CPU_HPARAMS[family])
-  configs.apply_overrides(config, overrides=trainer.data_settings(
-      sources.open_source(data).description))
-  return config
 
 
 def time_trainer(config, data, steps, seed=0):
@@ -151,9 +131,7 @@ def time_gan_loop(config, rolls, steps, seed=0):
   keras.utils.set_random_seed(seed)
   codec = encodings.codec_from_config(config)
   model = models.build_model(config, codec, [])
-  model(models.example_inputs(config, []))
-  model.make_optimizers(config.model.generator_learning_rate,
-                        config.model.critic_learning_rate)
+  model.make_optimizers()
   batch = config.train.batch_size
   step_fn = tf.function(model.train_step)
   batches = [rolls[i * batch:(i + 1) * batch] for i in range(len(rolls) // batch)]
@@ -174,7 +152,8 @@ def run_benchmark(families, sizes, steps, performance_data, pianoroll_data, smok
       print(f'skipping {family}: no dataset given')
       continue
     for size in sizes:
-      config = make_config(family, size, smoke, data)
+      config = smoke_data.family_config(
+          family, data, smoke, CPU_HPARAMS[family] if size == 'cpu' else None)
       ours = time_trainer(config, data, steps)
       if family == 'pianoroll_gan':
         base = time_gan_loop(config, numpy_batches(config, data, steps), steps)

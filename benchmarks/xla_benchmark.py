@@ -31,10 +31,9 @@ from absl import app
 from absl import flags
 
 import smoke_data
-from musicrnn import configs
-from musicrnn.tfrecords import sources
 from musicrnn.training import strategy as strategy_lib
 from musicrnn.training import trainer
+from musicrnn.training import compilation
 
 flags.DEFINE_string('performance_data', None,
                     'Dataset of performance events (32 velocity bins) for the '
@@ -48,12 +47,6 @@ flags.DEFINE_list('families', ['event_lstm', 'music_transformer', 'dilated_cnn',
 flags.DEFINE_bool('smoke', False, 'Tiny configs on fixture datasets (tests).')
 FLAGS = flags.FLAGS
 
-CONFIGS = {
-    'event_lstm': 'performance_with_dynamics',
-    'music_transformer': 'music_transformer',
-    'dilated_cnn': 'dilated_cnn',
-    'pianoroll_gan': 'pianoroll_gan',
-}
 CPU_HPARAMS = {
     'event_lstm': 'rnn_layer_sizes=[128,128],batch_size=32',
     'music_transformer': ('num_layers=3,num_heads=4,model_dim=128,'
@@ -65,17 +58,6 @@ CPU_HPARAMS = {
                       'batch_size=32'),
 }
 MODES = {'baseline': False, 'xla': True}
-
-
-def make_config(family, data, smoke):
-  """The family's config at its CPU size (tiny with `smoke`), with the data
-  settings `data` was built with."""
-  config = configs.get_config(CONFIGS[family] + ('_tiny' if smoke else ''))
-  if not smoke:
-    configs.apply_overrides(config, hparams=CPU_HPARAMS[family])
-  configs.apply_overrides(config, overrides=trainer.data_settings(
-      sources.open_source(data).description))
-  return config
 
 
 def time_training(config, data, steps, jit_compile, seed=0):
@@ -90,7 +72,7 @@ def time_training(config, data, steps, jit_compile, seed=0):
   if 'events' in record:
     events, loss = record['events'], record['loss']
   else:  # the GAN: its events are piano-roll steps
-    events = record['segments'] * trainer.static_input_length(
+    events = record['segments'] * compilation.static_input_length(
         config, static_shapes=True)
     loss = record['critic_loss']
   seconds = steps / record['steps_per_second']
@@ -106,11 +88,11 @@ def run_benchmark(families, steps, performance_data, pianoroll_data, smoke):
     if not data:
       print(f'skipping {family}: no dataset given')
       continue
-    config = make_config(family, data, smoke)
+    config = smoke_data.family_config(family, data, smoke, CPU_HPARAMS[family])
     run = {'family': family, 'config': config.name,
            'model': json.loads(json.dumps(config.model.to_dict())),
            'batch_size': config.train.batch_size,
-           'static_length': trainer.static_input_length(config,
+           'static_length': compilation.static_input_length(config,
                                                         static_shapes=True)}
     for mode, jit_compile in MODES.items():
       run[mode] = time_training(config, data, steps, jit_compile)

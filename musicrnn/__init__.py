@@ -1,8 +1,20 @@
 """musicrnn: Magenta-style symbolic music generation on TensorFlow 2 / Keras 3.
 
-See DESIGN notes in the README: Beam pipelines turn MIDI/MusicXML/ABC into
-NoteSequences and SequenceExamples; Keras 3 models train under one trainer and
-sample under one generator.
+Packages, in data-flow order (imports run the same way: encodings -> configs,
+models -> pipelines, tfrecords -> training, generation, metrics):
+
+  encodings   NoteSequence <-> token ids or piano rolls, control signals (numpy)
+  configs     named configs: an encoding, a model family and its hparams
+  models      Keras 3 models, one file per family
+  pipelines   Beam: music files -> NoteSequences -> SequenceExamples
+  tfrecords   the SequenceExample schema, dataset.json, tf.data input, TFDS
+  training    the one trainer, run folders, distribution strategies
+  generation  sampling a trained run to MIDI (and PNG, WAV)
+  metrics     NLL of a run on data, musical statistics of generated music
+
+The modules here are the entry points (convert, create_dataset, train,
+generate, evaluate, quickstart; flags are defined only there and in cli) and
+what they and the packages share (cli, console, errors, paths, splits).
 """
 
 import warnings

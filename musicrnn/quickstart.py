@@ -149,9 +149,11 @@ def run_quickstart(output_dir, *, overwrite=False, config_name=CONFIG,
     QuickstartSummary (also written to output_dir/quickstart.json).
   """
   config = configs.get_config(config_name)
-  if config.family == 'pianoroll_gan':
-    raise UsageError('the quick start trains an event model; train the GAN '
-                     'with musicrnn_train (see the README)')
+  if config.train.objective != 'next_token':
+    raise UsageError(f'the quick start trains an event model; config '
+                     f'{config_name!r} trains for objective '
+                     f'{config.train.objective}: train it with musicrnn_train '
+                     '(see the README)')
   if hparams is None:
     hparams = HPARAMS if config_name == CONFIG else ''
   configs.apply_overrides(config, hparams=hparams)

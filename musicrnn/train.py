@@ -26,6 +26,7 @@ from musicrnn.errors import UsageError
 from musicrnn.tfrecords import sources
 from musicrnn.training import strategy as strategy_lib
 from musicrnn.training import trainer
+from musicrnn.training import compilation
 
 flags.DEFINE_string('config', None, 'Named config; see musicrnn.configs.names().')
 flags.DEFINE_string('hparams', '', 'Magenta-style overrides, e.g. "batch_size=32".')
@@ -58,11 +59,11 @@ flags.DEFINE_integer('eval_max_batches', None,
 flags.DEFINE_integer('log_every', 20, 'Steps between log lines.', lower_bound=1)
 flags.DEFINE_enum('jit_compile', 'auto', ['auto', 'on', 'off'],
                   'XLA-compile the train and eval steps; auto: on for the model '
-                  'families XLA trains faster (trainer.XLA_FAMILIES).')
+                  'families XLA trains faster (compilation.XLA_FAMILIES).')
 flags.DEFINE_enum('static_shapes', 'auto', ['auto', 'on', 'off'],
                   'Pad every batch to one shape [batch_size, data.max_events]; '
                   'auto: on with XLA and on TPUs.')
-flags.DEFINE_enum('mixed_precision', 'none', list(trainer.PRECISIONS),
+flags.DEFINE_enum('mixed_precision', 'none', list(compilation.PRECISIONS),
                   'Compute in bfloat16 or float16 (variables, logits and loss '
                   'stay float32; float16 scales the loss).')
 

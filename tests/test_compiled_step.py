@@ -14,6 +14,9 @@ from musicrnn import models
 from musicrnn.errors import UsageError
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.training import trainer
+from musicrnn.training import compilation
+from musicrnn.training import objectives
+from musicrnn.metrics import evaluation as evaluation_lib
 
 NAME = 'performance_with_dynamics_tiny'
 
@@ -65,9 +68,9 @@ def test_bfloat16_trains_and_its_loss_falls(tiny_datasets, tmp_path):
                                   'pianoroll_gan_tiny'])
 def test_mixed_models_keep_float32_variables_and_outputs(name):
   config = _config(name)
-  with trainer._dtype_policy('mixed_bfloat16'):
+  with compilation.dtype_policy('mixed_bfloat16'):
     model = models.build_model(config, encodings.codec_from_config(config), [])
-    outputs = model(models.example_inputs(config, []))
+    outputs = model(model.example_inputs([]))
   assert keras.config.dtype_policy().name == 'float32'
   assert outputs.dtype == tf.float32
   assert {v.dtype for v in model.weights} == {'float32'}
@@ -86,8 +89,7 @@ def test_loss_scaling_unscales_before_clipping(tiny_datasets):
   for loss_scale in (False, True):
     keras.utils.set_random_seed(0)
     model = models.build_model(config, codec, [])
-    model(models.example_inputs(config, []))
-    objective = trainer._EventObjective(model, config, strategy,
+    objective = objectives.NextTokenObjective(model, config, strategy,
                                         loss_scale=loss_scale)
     strategy.run(objective.replica_step, args=(features, labels, weights))
     adams.append(objective.optimizers['optimizer'])
@@ -131,16 +133,16 @@ def test_static_shape_training_runs_end_to_end(tiny_datasets, tmp_path):
 
 def test_tpu_picks_static_shapes_and_their_pipeline_runs(tiny_datasets):
   config = _config()
-  length = trainer.static_input_length(config, tpu=True)
+  length = compilation.static_input_length(config, tpu=True)
   assert length == config.data.max_events == 64
-  assert trainer.static_input_length(config, jit_compile=True) == length
-  assert trainer.static_input_length(config) is None
-  assert trainer.static_input_length(config, tpu=True, static_shapes=False) is None
+  assert compilation.static_input_length(config, jit_compile=True) == length
+  assert compilation.static_input_length(config) is None
+  assert compilation.static_input_length(config, tpu=True, static_shapes=False) is None
   # The TPU compiles every step itself; XLA off is the default elsewhere
   # for families outside XLA_FAMILIES.
-  assert trainer.use_jit_compile(config, None, tpu=True) is False
-  assert trainer.use_jit_compile(config, None) is (
-      config.family in trainer.XLA_FAMILIES)
+  assert compilation.use_jit_compile(config, None, tpu=True) is False
+  assert compilation.use_jit_compile(config, None) is (
+      config.family in compilation.XLA_FAMILIES)
   # The pipeline --strategy=tpu reads: one shape for every batch.
   data = tiny_datasets[NAME]
   batches = list(input_lib.make_dataset(data, 'train', 4, seed=0,
@@ -172,9 +174,8 @@ def test_static_eval_fills_the_last_batch_and_keeps_the_metrics(tiny_datasets):
       float(tf.reduce_sum(b[2])) for b in padded)
   controls = encodings.controls_from_config(config)
   model = models.build_model(config, encodings.codec_from_config(config), controls)
-  model(models.example_inputs(config, controls))
-  ours = trainer.evaluate_model(model, data, 3, static_length=64)
-  theirs = trainer.evaluate_model(model, data, 3)
+  ours = evaluation_lib.evaluate_model(model, config, data, 3, static_length=64)
+  theirs = evaluation_lib.evaluate_model(model, config, data, 3)
   assert ours['events'] == theirs['events']
   assert ours['nll'] == pytest.approx(theirs['nll'], rel=1e-5)
 
@@ -183,10 +184,10 @@ def test_configs_without_a_token_bound_and_replicas_refuse_xla():
   polyphony = _config('polyphony_tiny')
   assert polyphony.data.length_unit == 'steps'
   with pytest.raises(UsageError, match='bounds no token length'):
-    trainer.static_input_length(polyphony, tpu=True)
-  assert trainer.use_jit_compile(polyphony, None) is False
+    compilation.static_input_length(polyphony, tpu=True)
+  assert compilation.use_jit_compile(polyphony, None) is False
   with pytest.raises(UsageError, match='with 2 replicas'):
-    trainer.use_jit_compile(_config(), True, replicas=2)
-  assert trainer.use_jit_compile(_config(), None, replicas=2) is False
+    compilation.use_jit_compile(_config(), True, replicas=2)
+  assert compilation.use_jit_compile(_config(), None, replicas=2) is False
   roll = _config('pianoroll_gan_tiny')
-  assert trainer.static_input_length(roll, tpu=True) == 64   # its segment steps
+  assert compilation.static_input_length(roll, tpu=True) == 64   # its segment steps

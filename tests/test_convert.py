@@ -3,16 +3,14 @@
 import glob
 import json
 import os
-import subprocess
-import sys
 
 import note_seq
 import pytest
 
+import midi_mutations
 from musicrnn.errors import UsageError
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import convert
-from musicrnn.pipelines import midi_mutations
 import testing_lib
 
 BROKEN = {
@@ -174,9 +172,7 @@ def test_missing_or_empty_input_is_a_usage_error(tmp_path):
 
 
 def _cli(*args):
-  return subprocess.run(
-      [sys.executable, '-m', 'musicrnn.convert', *args],
-      capture_output=True, text=True, cwd=testing_lib.REPO_ROOT, timeout=600)
+  return testing_lib.run_program('musicrnn.convert', *args)
 
 
 def test_cli_converts_and_prints_the_summary(converted, tmp_path):

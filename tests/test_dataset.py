@@ -4,14 +4,13 @@ import collections
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from musicrnn import configs
+from musicrnn import splits
 from musicrnn.errors import UsageError
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
@@ -53,7 +52,7 @@ def build(name, notesequences, output_dir, **kwargs):
 def read_examples(output_dir, split):
   source = sources.DatasetFolder(str(output_dir))
   files = source.files(split)
-  parse = input_lib.parse_fn(tuple(source.description['sequence_features']), 84)
+  parse = sources.parse_fn(tuple(source.description['sequence_features']), 84)
   out = []
   for record in tf.data.TFRecordDataset(files):
     context, _ = tf.io.parse_single_sequence_example(
@@ -80,7 +79,7 @@ def test_splits_are_by_source_id_and_deterministic(perf, notesequences, tmp_path
   eval_ids = {e[schema.ID] for e in evals}
   assert not train_ids & eval_ids
   for source_id in train_ids | eval_ids:
-    expected = dataset.is_eval(source_id.decode(), EVAL_RATIO)
+    expected = splits.is_eval(source_id.decode(), EVAL_RATIO)
     assert (source_id in eval_ids) == expected
   assert len(eval_ids) == summary.notesequences['eval'] < len(train_ids)
   # Rebuilding gives identical split membership.
@@ -205,9 +204,7 @@ def test_existing_dataset_is_refused(perf, notesequences):
 
 def test_cli_errors_are_one_line(notesequences, tmp_path):
   def cli(*args):
-    return subprocess.run([sys.executable, '-m', 'musicrnn.create_dataset', *args],
-                          capture_output=True, text=True, timeout=300,
-                          cwd=testing_lib.REPO_ROOT)
+    return testing_lib.run_program('musicrnn.create_dataset', *args)
 
   result = cli('--config=performace', f'--input={notesequences}',
                f'--output_dir={tmp_path}')
@@ -269,7 +266,7 @@ def test_split_by_folder_keeps_a_folder_together(notesequences, tmp_path):
     for example in read_examples(tmp_path, split):
       split_of_folder[folder_of[example[schema.ID]]].add(split)
   assert set(split_of_folder) == {'piano', 'chopin', 'pop'}
-  assert all(len(splits) == 1 for splits in split_of_folder.values())
+  assert all(len(names) == 1 for names in split_of_folder.values())
 
 
 def test_polyphony_counts_steps_and_discards_long_sequences():

@@ -2,8 +2,6 @@
 
 import json
 import math
-import subprocess
-import sys
 
 import pytest
 
@@ -11,7 +9,7 @@ from musicrnn.errors import UsageError
 from musicrnn.metrics import nll
 from musicrnn.tfrecords import sources
 from musicrnn.training import run_dir as run_dir_lib
-from musicrnn.training import trainer
+from musicrnn.tfrecords import description as description_lib
 import testing_lib
 
 PLAIN = 'performance_with_dynamics_tiny'
@@ -44,25 +42,22 @@ def test_any_cut_of_the_music_scores_a_run(tiny_runs, tiny_datasets):
   config, _ = run_dir_lib.load(tiny_runs[multi])
   config.controls.note_density_window_seconds = 5.0
   with pytest.raises(UsageError, match='note_density_window_seconds=3.0'):
-    trainer.check_encoding(config, sources.open_source(
+    description_lib.check_encoding(config, sources.open_source(
         tiny_datasets[multi]).description, 'data', training=False)
 
 
 def test_cli_writes_json(tiny_runs, tmp_path):
   out = tmp_path / 'nll.json'
-  result = subprocess.run(
-      [sys.executable, '-m', 'musicrnn.evaluate', f'--run_dir={tiny_runs[PLAIN]}',
-       f'--output_json={out}', '--split=train', '--max_batches=2'],
-      capture_output=True, text=True, timeout=600, cwd=testing_lib.REPO_ROOT)
+  result = testing_lib.run_program(
+      'musicrnn.evaluate', f'--run_dir={tiny_runs[PLAIN]}', f'--output_json={out}',
+      '--split=train', '--max_batches=2')
   assert result.returncode == 0, result.stderr
   metrics = json.loads(out.read_text())
   assert metrics['split'] == 'train' and metrics['batches'] == 2
   assert json.loads(result.stdout)['nll'] == metrics['nll']
   # The trainer's name for the data: the flag meant is suggested.
-  result = subprocess.run(
-      [sys.executable, '-m', 'musicrnn.evaluate', f'--run_dir={tiny_runs[PLAIN]}',
-       f'--eval_data={tmp_path}'],
-      capture_output=True, text=True, timeout=600, cwd=testing_lib.REPO_ROOT)
+  result = testing_lib.run_program(
+      'musicrnn.evaluate', f'--run_dir={tiny_runs[PLAIN]}', f'--eval_data={tmp_path}')
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].endswith(
       'unknown flag --eval_data; this program calls it --data')

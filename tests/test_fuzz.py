@@ -1,6 +1,6 @@
 """Hostile MIDI through musicrnn_convert's reading path.
 
-Mutations of the committed MIDI fixtures (musicrnn.pipelines.midi_mutations:
+Mutations of the committed MIDI fixtures (tests/midi_mutations.py:
 truncations, flipped bytes, huge and endless delta times, bogus chunk
 lengths and headers, thousands of tracks or tempo changes, concatenations)
 go through the isolated reader that the convert DoFn uses. Nothing may
@@ -32,9 +32,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 import pytest
 
+import midi_mutations as mm
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import isolation
-from musicrnn.pipelines import midi_mutations as mm
 from musicrnn.pipelines import readers
 import testing_lib
 

@@ -1,8 +1,6 @@
 """musicrnn_generate: MIDI from a trained run, primers, controls, errors."""
 
 import os
-import subprocess
-import sys
 
 import note_seq
 import numpy as np
@@ -105,9 +103,7 @@ def test_mistakes_are_usage_errors(tiny_runs, tmp_path):
 
 def test_cli(tiny_runs, tmp_path):
   def cli(*args):
-    return subprocess.run([sys.executable, '-m', 'musicrnn.generate', *args],
-                          capture_output=True, text=True, timeout=600,
-                          cwd=testing_lib.REPO_ROOT)
+    return testing_lib.run_program('musicrnn.generate', *args)
 
   result = cli(f'--run_dir={tiny_runs[MULTI]}', f'--output_dir={tmp_path}',
                '--num_outputs=2', '--num_steps=40', '--notes_per_second=8',
@@ -197,8 +193,8 @@ def test_notes_never_turned_off_end_after_five_seconds_as_magenta():
   ids = codec.encode(sequence)
   types, values = codec.events(ids)
   ids = ids[~((types == performance.NOTE_OFF) & (values == 60))]  # never off
-  uncapped = generate._decode(codec, ids, 0)  # pylint: disable=protected-access
-  capped = generate._decode(codec, ids, generate.MAX_NOTE_DURATION_SECONDS)  # pylint: disable=protected-access
+  uncapped = codec.decode_generated(ids, 0)
+  capped = codec.decode_generated(ids, generate.MAX_NOTE_DURATION_SECONDS)
   length = {n.pitch: n.end_time - n.start_time for n in capped.notes}
   assert length[60] == pytest.approx(5.0)
   assert length[64] == pytest.approx(0.5)

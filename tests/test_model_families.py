@@ -5,8 +5,6 @@ their full pass, and generate MIDI that note-seq reads back."""
 
 import json
 import os
-import subprocess
-import sys
 
 import note_seq
 import numpy as np
@@ -20,6 +18,8 @@ from musicrnn.generation import sampler
 from musicrnn.metrics import nll
 from musicrnn.training import run_dir as run_dir_lib
 from musicrnn.training import trainer
+from musicrnn.metrics import evaluation as evaluation_lib
+from musicrnn.training import objectives
 import testing_lib
 
 # (config, tiny dataset it trains on: the transformer and the CNN use the
@@ -76,7 +76,7 @@ def test_reloaded_run_steps_as_its_full_pass(name, family_runs, tiny_datasets):
                                       'music_transformer_tiny': 'MusicTransformer',
                                       'dilated_cnn_tiny': 'DilatedCNN'}[name]
   # The reloaded weights are the trained ones: the eval NLL is the trainer's.
-  metrics = trainer.evaluate_model(run.model, tiny_datasets[FAMILIES[name]],
+  metrics = evaluation_lib.evaluate_model(run.model, run.config, tiny_datasets[FAMILIES[name]],
                                    batch_size=4)
   assert metrics['nll'] == pytest.approx(summary.evals[-1]['nll'], rel=1e-4)
   tokens = np.random.default_rng(0).integers(
@@ -134,31 +134,29 @@ def test_cli_trains_and_generates_a_transformer(tiny_datasets, tmp_path):
   scripts; a warm-up schedule continues across a resume."""
   run_dir = str(tmp_path / 'run')
   data = tiny_datasets['music_transformer_tiny']
-  common = [sys.executable, '-m', 'musicrnn.train', '--config=music_transformer_tiny',
-            f'--train_data={data}', f'--run_dir={run_dir}', '--log_every=5',
-            '--checkpoint_every=5', '--eval_every=100', '--seed=1',
-            # XLA's compile time, paid by each process; family_runs trains
-            # the transformer with XLA in-process.
+  common = ['--config=music_transformer_tiny', f'--train_data={data}',
+            f'--run_dir={run_dir}', '--log_every=5', '--checkpoint_every=5',
+            '--eval_every=100', '--seed=1',
+            # XLA's compile time, paid by each run; family_runs trains the
+            # transformer with XLA.
             '--jit_compile=off']
   for steps in (5, 10):
-    result = subprocess.run(common + [f'--num_steps={steps}'], capture_output=True,
-                            text=True, timeout=600, cwd=testing_lib.REPO_ROOT)
+    result = testing_lib.run_program('musicrnn.train', *common,
+                                     f'--num_steps={steps}')
     assert result.returncode == 0, result.stderr[-3000:]
   assert 'steps 5 -> 10 (resumed)' in result.stdout
   # Warm-up over 10 steps: lr grows linearly and continues after the resume.
   train_config = configs.get_config('music_transformer_tiny').train
-  schedule = trainer.learning_rate(train_config)
+  schedule = objectives.learning_rate(train_config)
   assert train_config.warmup_steps == 10
   rates = [float(line.split(' lr ')[1].split()[0])
            for line in result.stderr.splitlines() if ' lr ' in line]
   assert rates[-1] == pytest.approx(float(schedule(10)), rel=0.05)
   assert float(schedule(4)) == pytest.approx(train_config.learning_rate / 2)
   out = tmp_path / 'out'
-  result = subprocess.run(
-      [sys.executable, '-m', 'musicrnn.generate', f'--run_dir={run_dir}',
-       f'--output_dir={out}', '--num_outputs=1', '--num_steps=60',
-       '--primer_pitches=60,67', '--seed=1'],
-      capture_output=True, text=True, timeout=600, cwd=testing_lib.REPO_ROOT)
+  result = testing_lib.run_program(
+      'musicrnn.generate', f'--run_dir={run_dir}', f'--output_dir={out}',
+      '--num_outputs=1', '--num_steps=60', '--primer_pitches=60,67', '--seed=1')
   assert result.returncode == 0, result.stderr[-3000:]
   (midi,) = [p for p in os.listdir(out) if p.endswith('.mid')]
   assert note_seq.midi_file_to_note_sequence(str(out / midi)).notes

@@ -3,8 +3,6 @@ of data against itself, and musicrnn_evaluate --samples_dir."""
 
 import json
 import os
-import subprocess
-import sys
 
 import note_seq
 import numpy as np
@@ -120,11 +118,9 @@ def test_evaluate_samples_cli(tmp_path):
     note_seq.sequence_proto_to_midi_file(
         sequences_lib.apply_sustain_control_changes(sequence),
         str(samples_dir / f'{i}.mid'))
-  result = subprocess.run(
-      [sys.executable, '-m', 'musicrnn.evaluate', f'--samples_dir={samples_dir}',
-       f'--notesequences={notesequences}', '--eval_ratio=0.5',
-       '--chunk_seconds=0'],
-      capture_output=True, text=True, timeout=600)
+  result = testing_lib.run_program(
+      'musicrnn.evaluate', f'--samples_dir={samples_dir}',
+      f'--notesequences={notesequences}', '--eval_ratio=0.5', '--chunk_seconds=0')
   assert result.returncode == 0, result.stderr[-3000:]
   with open(samples_dir / 'musical_metrics.json') as f:
     report = json.load(f)
@@ -135,9 +131,8 @@ def test_evaluate_samples_cli(tmp_path):
   assert 0.0 <= report['ngram_overlap_8']['generated'] < 1.0
   assert os.path.getsize(samples_dir / 'musical_metrics.png') > 10_000
 
-  result = subprocess.run(
-      [sys.executable, '-m', 'musicrnn.evaluate', f'--samples_dir={tmp_path}/none'],
-      capture_output=True, text=True, timeout=600)
+  result = testing_lib.run_program('musicrnn.evaluate',
+                                   f'--samples_dir={tmp_path}/none')
   assert result.returncode == 2 and 'is not a directory' in result.stderr
 
 

@@ -5,8 +5,6 @@ generates MIDI that note-seq reads back."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import note_seq
 import numpy as np
@@ -19,6 +17,7 @@ from musicrnn.generation import generate
 from musicrnn.models.pianoroll_gan import PianorollGAN
 from musicrnn.training import run_dir as run_dir_lib
 from musicrnn.training import trainer
+from musicrnn.metrics import evaluation as evaluation_lib
 import testing_lib
 
 NAME = 'pianoroll_gan_tiny'
@@ -46,7 +45,7 @@ def test_trains_with_finite_losses_and_evaluates(gan_run):
   for part in ('eval_data', 'generated'):
     assert 0 <= evaluation[part]['empty_bar_rate'] <= 1
     assert evaluation[part]['bars'] > 0
-  assert evaluation['generated']['bars'] == trainer.GAN_EVAL_SAMPLES * 4
+  assert evaluation['generated']['bars'] == evaluation_lib.PianorollEvaluation.NUM_SAMPLES * 4
   saved = json.load(open(os.path.join(run_dir, 'eval_metrics.json')))
   assert saved['step'] == 6 and 'generated' in saved
   assert os.listdir(os.path.join(run_dir, 'train'))
@@ -130,18 +129,15 @@ def test_flags_of_the_other_kind_are_errors(gan_run, tiny_runs, tmp_path):
 def test_cli_generates_and_evaluates(gan_run, tmp_path):
   run_dir, _ = gan_run
   out = tmp_path / 'out'
-  result = subprocess.run(
-      [sys.executable, '-m', 'musicrnn.generate', f'--run_dir={run_dir}',
-       f'--output_dir={out}', '--num_outputs=1', '--num_bars=8', '--seed=2'],
-      capture_output=True, text=True, timeout=600, cwd=testing_lib.REPO_ROOT)
+  result = testing_lib.run_program(
+      'musicrnn.generate', f'--run_dir={run_dir}', f'--output_dir={out}',
+      '--num_outputs=1', '--num_bars=8', '--seed=2')
   assert result.returncode == 0, result.stderr[-3000:]
   assert len(list(out.glob('*.mid'))) == 1
   metrics_json = tmp_path / 'metrics.json'
-  result = subprocess.run(
-      [sys.executable, '-m', 'musicrnn.evaluate', f'--run_dir={run_dir}',
-       f'--output_json={metrics_json}'],
-      capture_output=True, text=True, timeout=600, cwd=testing_lib.REPO_ROOT)
+  result = testing_lib.run_program(
+      'musicrnn.evaluate', f'--run_dir={run_dir}', f'--output_json={metrics_json}')
   assert result.returncode == 0, result.stderr[-3000:]
   metrics = json.load(open(metrics_json))
   assert metrics['segments'] == 9 and 'generated' in metrics
-  assert metrics['generated']['bars'] == trainer.GAN_EVAL_SAMPLES * 4
+  assert metrics['generated']['bars'] == evaluation_lib.PianorollEvaluation.NUM_SAMPLES * 4

@@ -19,6 +19,7 @@ import pytest
 import tensorflow as tf
 
 from musicrnn import configs
+from musicrnn import splits
 from musicrnn.errors import UsageError
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import convert
@@ -72,7 +73,7 @@ def assert_same_conversion(a, b):
 
 
 def assert_same_dataset(a, b):
-  for split in dataset.SPLITS:
+  for split in splits.SPLITS:
     assert _records(os.path.join(a, f'{split}.tfrecord-*')) == \
         _records(os.path.join(b, f'{split}.tfrecord-*'))
   assert _stats(a) == _stats(b)
@@ -119,12 +120,11 @@ def test_killed_convert_leaves_nothing_complete_and_its_rerun_matches(
   output = tmp_path / 'out'
   output.mkdir()
   output_file = str(output / 'ns.tfrecord')
-  args = [sys.executable, '-m', 'musicrnn.convert', f'--input_dir={CORPUS}',
-          f'--output_file={output_file}']
-  _kill_once_staging(args, str(output))
+  args = [f'--input_dir={CORPUS}', f'--output_file={output_file}']
+  _kill_once_staging([sys.executable, '-m', 'musicrnn.convert', *args], str(output))
   assert _visible(output) == []          # nothing that looks like an output
-  result = subprocess.run(args, capture_output=True, text=True, timeout=600,
-                          cwd=testing_lib.REPO_ROOT)
+  # The rerun need not be a process of its own.
+  result = testing_lib.run_program('musicrnn.convert', *args)
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'staging folder(s) of an interrupted run' in result.stderr
   assert sorted(os.listdir(output)) == _visible(output)   # the leftovers are gone
@@ -134,15 +134,15 @@ def test_killed_convert_leaves_nothing_complete_and_its_rerun_matches(
 def test_killed_create_dataset_leaves_nothing_complete_and_its_rerun_matches(
     reference, tmp_path):
   output = tmp_path / 'dataset'
-  args = [sys.executable, '-m', 'musicrnn.create_dataset', f'--config={CONFIG}',
-          f'--input={reference[0]}', f'--output_dir={output}', '--eval_ratio=0.25']
-  _kill_once_staging(args, str(output))
+  args = [f'--config={CONFIG}', f'--input={reference[0]}', f'--output_dir={output}',
+          '--eval_ratio=0.25']
+  _kill_once_staging([sys.executable, '-m', 'musicrnn.create_dataset', *args],
+                     str(output))
   assert _visible(output) == []
   with pytest.raises(UsageError, match='holds no dataset'):
     from musicrnn.tfrecords import sources  # pylint: disable=import-outside-toplevel
     sources.open_source(str(output))
-  result = subprocess.run(args, capture_output=True, text=True, timeout=600,
-                          cwd=testing_lib.REPO_ROOT)
+  result = testing_lib.run_program('musicrnn.create_dataset', *args)
   assert result.returncode == 0, result.stderr[-3000:]
   assert sorted(os.listdir(output)) == _visible(output)
   assert_same_dataset(str(output), reference[1])

@@ -47,13 +47,13 @@ def test_serialized_example_equals_the_protobuf_built_one(transposition):
 
 
 def test_pianoroll_rows_round_trip_through_tf_parsing():
-  from musicrnn.tfrecords import input as input_lib  # pylint: disable=import-outside-toplevel
+  from musicrnn.tfrecords import sources  # pylint: disable=import-outside-toplevel
   rng = np.random.default_rng(1)
   roll = rng.random((64, 84)) < 0.1
   data = schema.serialize_sequence_example(
       source_id='x', example_id='x:0', encoding_spec={}, transposition=0,
       stretch=1.0, pianoroll=roll)
-  features = input_lib.parse_fn((schema.PIANOROLL,), 84)(tf.constant(data))
+  features = sources.parse_fn((schema.PIANOROLL,), 84)(tf.constant(data))
   np.testing.assert_array_equal(features[schema.PIANOROLL].numpy(), roll.astype(np.float32))
   assert int(features[schema.LENGTH]) == 64
 

@@ -3,8 +3,6 @@
 import collections
 import hashlib
 import os
-import subprocess
-import sys
 
 import apache_beam as beam
 import numpy as np
@@ -15,12 +13,12 @@ from note_seq.protobuf import music_pb2
 
 from musicrnn import configs
 from musicrnn import encodings
+from musicrnn import splits
 from musicrnn.errors import UsageError
 from musicrnn.metrics import nll
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
 from musicrnn.tfrecords import input as input_lib
-from musicrnn.tfrecords import schema
 from musicrnn.tfrecords import sources
 from musicrnn.tfrecords import tfds_builders
 from musicrnn.training import trainer
@@ -169,7 +167,7 @@ def test_notesequence_builder_publishes_the_collection(tmp_path,
     for ex in tfds.as_numpy(builder.as_dataset(split)):
       sequence = music_pb2.NoteSequence.FromString(ex['notesequence'])
       assert sequence.id == ex['id'].decode()
-      assert dataset.is_eval(sequence.id, EVAL_RATIO) == (split == 'eval')
+      assert splits.is_eval(sequence.id, EVAL_RATIO) == (split == 'eval')
       assert ex['collection'].decode() == sequence.collection_name == 'fixtures'
       assert ex['num_notes'] == len(sequence.notes)
       seen[sequence.id] = sequence
@@ -206,12 +204,10 @@ def test_trainer_trains_from_tfds_by_name_and_folder(tfds_dir, tmp_path):
 
 def test_train_cli_reads_tfds(tfds_dir, tmp_path):
   run_dir = tmp_path / 'run'
-  result = subprocess.run(
-      [sys.executable, '-m', 'musicrnn.train',
-       '--config=performance_with_dynamics_tiny',
-       '--train_data=tfds:musicrnn/pwd_tiny_eval50', f'--tfds_data_dir={tfds_dir}',
-       f'--run_dir={run_dir}', '--num_steps=4', '--eval_every=4'],
-      capture_output=True, text=True, timeout=600)
+  result = testing_lib.run_program(
+      'musicrnn.train', '--config=performance_with_dynamics_tiny',
+      '--train_data=tfds:musicrnn/pwd_tiny_eval50', f'--tfds_data_dir={tfds_dir}',
+      f'--run_dir={run_dir}', '--num_steps=4', '--eval_every=4')
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'steps 0 -> 4' in result.stdout and 'eval at step 4' in result.stderr
 
@@ -250,7 +246,7 @@ def test_a_corpus_without_eval_files_is_refused_before_building(tmp_path):
   listing = convert.list_music_files(str(corpus))
   with open(listing.music_files[0], 'rb') as f:
     digest = hashlib.sha256(f.read()).hexdigest()
-  ratio = 0.01 if not dataset.is_eval(digest, 0.01) else 0.0
+  ratio = 0.01 if not splits.is_eval(digest, 0.01) else 0.0
   with pytest.raises(ValueError, match='falls in the eval split.*eval_ratio'):
     tfds_builders._check_eval_split(listing, 'one', ratio, 'id')  # pylint: disable=protected-access
 

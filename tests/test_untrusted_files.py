@@ -7,7 +7,6 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
 import sys
 
 import pytest
@@ -136,10 +135,9 @@ def test_the_generate_cli_reports_a_damaged_checkpoint_in_one_line(run_copy, tmp
   for data in glob.glob(os.path.join(run_copy, 'checkpoints', '*.data-*')):
     with open(data, 'r+b') as f:
       f.truncate(100)
-  result = subprocess.run(
-      [sys.executable, '-m', 'musicrnn.generate', f'--run_dir={run_copy}',
-       f'--output_dir={tmp_path / "out"}', '--num_steps=10'],
-      capture_output=True, text=True, timeout=600, cwd=testing_lib.REPO_ROOT)
+  result = testing_lib.run_program(
+      'musicrnn.generate', f'--run_dir={run_copy}', f'--output_dir={tmp_path / "out"}',
+      '--num_steps=10')
   assert result.returncode == 2
   lines = [l for l in result.stderr.splitlines() if l.startswith('generate.py: error:')]
   assert len(lines) == 1 and 'cannot be restored' in lines[0], result.stderr[-2000:]

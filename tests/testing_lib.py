@@ -111,3 +111,102 @@ def random_event_inputs(rng, batch, time, vocab, controls):
     histogram = rng.random((batch, time, 12)).astype('float32')
     inputs['pitch_histogram'] = histogram / histogram.sum(-1, keepdims=True)
   return inputs
+
+
+# Programs run in this process. Each musicrnn entry point (and benchmark)
+# defines its flags on absl's global FLAGS, several under the same names
+# (--config, --run_dir, --output_json): before a program runs, the flags of
+# every other program are dropped and its module is loaded again, so that it
+# parses its command line from its own flags at their defaults.
+ENTRY_POINTS = ('musicrnn.convert', 'musicrnn.create_dataset', 'musicrnn.train',
+                'musicrnn.generate', 'musicrnn.evaluate', 'musicrnn.quickstart')
+BENCHMARKS = os.path.join(REPO_ROOT, 'benchmarks')
+_PROGRAMS = set(ENTRY_POINTS)
+
+
+class ProgramResult:
+  """What a program run in this process left: as subprocess.run's result."""
+
+  def __init__(self, args, returncode, stdout, stderr):
+    self.args = args
+    self.returncode = returncode
+    self.stdout = stdout
+    self.stderr = stderr
+
+  def __repr__(self):
+    return (f'ProgramResult({self.args}, returncode={self.returncode}, '
+            f'stderr={self.stderr[-2000:]!r})')
+
+
+def _load_program(module_name):
+  # pylint: disable=import-outside-toplevel
+  import importlib
+  import sys
+  from absl import flags
+  _PROGRAMS.add(module_name)
+  for name in list(flags.FLAGS):
+    if flags.FLAGS.find_module_defining_flag(name) in _PROGRAMS:
+      delattr(flags.FLAGS, name)
+  if module_name in sys.modules:
+    return importlib.reload(sys.modules[module_name])
+  return importlib.import_module(module_name)
+
+
+def run_program(module_name, *args, cwd=None):
+  """Runs a program's `main` in this process, as `python -m module_name args`
+  runs it (a benchmark: `python benchmarks/<module_name>.py args`), and
+  returns its exit status and what it printed (its own lines: the log lines
+  of musicrnn and the program, not those libraries write to descriptor 2).
+
+  An exception the program does not turn into an exit status propagates.
+  """
+  # pylint: disable=import-outside-toplevel
+  import contextlib
+  import io
+  import logging
+  import sys
+  from absl import app
+  from absl import flags
+  from musicrnn import cli
+  benchmark = not module_name.startswith('musicrnn.')
+  stdout, stderr = io.StringIO(), io.StringIO()
+  saved_argv, saved_path, saved_cwd = sys.argv, list(sys.path), os.getcwd()
+  root = logging.getLogger()
+  saved_logging = (root.handlers[:], root.level,
+                   logging.getLogger('tensorflow').level)
+  code = None
+  try:
+    if benchmark:
+      sys.path.insert(0, BENCHMARKS)   # as a script: its folder comes first
+    module = _load_program(module_name)
+    # A program's --help lists the flags of the module sys.argv[0] names.
+    for flag in flags.FLAGS.get_flags_for_module(module_name):
+      flags.FLAGS.register_flag_by_module(module.__file__, flag)
+    flags.FLAGS.unparse_flags()
+    cli._CONFIG_OVERRIDES.clear()  # pylint: disable=protected-access
+    sys.argv = [module.__file__, *args]
+    if cwd is not None:
+      os.chdir(cwd)
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+      try:
+        if benchmark:
+          app.run(module.main)
+        else:
+          module.run()
+      except SystemExit as e:
+        code = e.code
+  finally:
+    sys.argv = saved_argv
+    sys.path[:] = saved_path
+    os.chdir(saved_cwd)
+    root.handlers[:], _, _ = saved_logging
+    root.setLevel(saved_logging[1])
+    logging.getLogger('tensorflow').setLevel(saved_logging[2])
+    for name in list(flags.FLAGS):
+      if flags.FLAGS.find_module_defining_flag(name) == module_name:
+        delattr(flags.FLAGS, name)
+  if isinstance(code, str):    # sys.exit('message'): printed, status 1
+    stderr.write(code + '\n')
+    code = 1
+  return ProgramResult([module_name, *args], code or 0, stdout.getvalue(),
+                       stderr.getvalue())

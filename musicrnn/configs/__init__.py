@@ -7,8 +7,24 @@
 `configs.names()` lists every name; each config has a `<name>_tiny` variant
 that trains in seconds on a CPU (tests use those). A config is an
 `ml_collections.ConfigDict`, locked, so a misspelt key is an error.
+
+  base        the pieces of every config (encoding, controls, data, train)
+              and the tiny variants' shrinking (`tiny_variant`)
+  performance, polyphony, music_transformer, dilated_cnn, pianoroll_gan
+              one module per family: its configs and their defaults
+  registry    names -> configs, `--hparams` and dotted overrides
+
+The family modules register their configs with `registry.register` when they
+are imported, here: the registry itself imports none of them.
 """
 
+# pylint: disable=unused-import
+from musicrnn.configs import dilated_cnn  # noqa: F401
+from musicrnn.configs import music_transformer  # noqa: F401
+from musicrnn.configs import performance  # noqa: F401
+from musicrnn.configs import pianoroll_gan  # noqa: F401
+from musicrnn.configs import polyphony  # noqa: F401
+# pylint: enable=unused-import
 from musicrnn.configs.registry import apply_overrides
 from musicrnn.configs.registry import get_config
 from musicrnn.configs.registry import names

@@ -60,7 +60,11 @@ def controls_config(note_density=False, pitch_histogram=False):
 
 
 def train_config(**overrides):
+  """How a model trains. `objective` names what a step optimises and how
+  the eval split is scored (`musicrnn.training.objectives`): 'next_token'
+  (autoregressive NLL) or 'adversarial' (the piano-roll GAN)."""
   config = ml_collections.ConfigDict({
+      'objective': 'next_token',
       'batch_size': 64,
       'learning_rate': 1e-3,
       'clip_norm': 3.0,
@@ -93,3 +97,24 @@ def shrink_data(config, max_events=64):
   config.data.stretch_factors = (1.0, 1.05)
   config.data.transpositions = (0, 1)
   config.train.batch_size = 4
+
+
+def tiny_variant(model, data=None, train=None):
+  """The shrink function of a config's tiny variant, for `register(tiny=)`.
+
+  Args:
+    model: dict of model hparams to set (toy sizes).
+    data: dict of data settings to set after `shrink_data`'s.
+    train: dict of train settings to set after `shrink_data`'s.
+
+  Returns:
+    A function that shrinks a config in place.
+  """
+
+  def shrink(config):
+    config.model.update(model)
+    shrink_data(config)
+    config.data.update(data or {})
+    config.train.update(train or {})
+
+  return shrink

@@ -15,13 +15,9 @@ from musicrnn.configs import base
 from musicrnn.configs.registry import register
 
 
-def _tiny(config):
-  config.model.update(num_blocks=1, num_layers_per_block=4, residual_channels=16,
-                      skip_channels=16)
-  base.shrink_data(config)
-
-
-@register('dilated_cnn', tiny=_tiny)
+@register('dilated_cnn', tiny=base.tiny_variant(
+    model={'num_blocks': 1, 'num_layers_per_block': 4, 'residual_channels': 16,
+           'skip_channels': 16}))
 def dilated_cnn():
   return base.make_config(
       family='dilated_cnn',

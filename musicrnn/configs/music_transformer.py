@@ -18,14 +18,10 @@ from musicrnn.configs import base
 from musicrnn.configs.registry import register
 
 
-def _tiny(config):
-  config.model.update(num_layers=2, num_heads=2, model_dim=32,
-                      feed_forward_dim=64, max_relative_distance=32)
-  config.train.warmup_steps = 10
-  base.shrink_data(config)
-
-
-@register('music_transformer', tiny=_tiny)
+@register('music_transformer', tiny=base.tiny_variant(
+    model={'num_layers': 2, 'num_heads': 2, 'model_dim': 32,
+           'feed_forward_dim': 64, 'max_relative_distance': 32},
+    train={'warmup_steps': 10}))
 def music_transformer():
   return base.make_config(
       family='music_transformer',

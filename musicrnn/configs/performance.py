@@ -36,32 +36,31 @@ def _performance(num_velocity_bins, note_density=False, pitch_histogram=False):
       controls=base.controls_config(note_density, pitch_histogram))
 
 
-def _tiny(config):
-  config.model.rnn_layer_sizes = (32, 32)
-  base.shrink_data(config)
+# Also the polyphony config's: the same event LSTM.
+TINY_EVENT_LSTM = base.tiny_variant(model={'rnn_layer_sizes': (32, 32)})
 
 
-@register('performance', tiny=_tiny)
+@register('performance', tiny=TINY_EVENT_LSTM)
 def performance():
   return _performance(num_velocity_bins=0)
 
 
-@register('performance_with_dynamics', tiny=_tiny)
+@register('performance_with_dynamics', tiny=TINY_EVENT_LSTM)
 def performance_with_dynamics():
   return _performance(num_velocity_bins=32)
 
 
-@register('density_conditioned_performance_with_dynamics', tiny=_tiny)
+@register('density_conditioned_performance_with_dynamics', tiny=TINY_EVENT_LSTM)
 def density_conditioned_performance_with_dynamics():
   return _performance(num_velocity_bins=32, note_density=True)
 
 
-@register('pitch_conditioned_performance_with_dynamics', tiny=_tiny)
+@register('pitch_conditioned_performance_with_dynamics', tiny=TINY_EVENT_LSTM)
 def pitch_conditioned_performance_with_dynamics():
   return _performance(num_velocity_bins=32, pitch_histogram=True)
 
 
-@register('multiconditioned_performance_with_dynamics', tiny=_tiny)
+@register('multiconditioned_performance_with_dynamics', tiny=TINY_EVENT_LSTM)
 def multiconditioned_performance_with_dynamics():
   return _performance(num_velocity_bins=32, note_density=True,
                       pitch_histogram=True)

@@ -14,14 +14,9 @@ from musicrnn.configs import base
 from musicrnn.configs.registry import register
 
 
-def _tiny(config):
-  config.model.update(latent_dim=16, generator_channels=16, critic_channels=16)
-  base.shrink_data(config)
-  config.data.min_events = 1
-  config.data.max_events = 0
-
-
-@register('pianoroll_gan', tiny=_tiny)
+@register('pianoroll_gan', tiny=base.tiny_variant(
+    model={'latent_dim': 16, 'generator_channels': 16, 'critic_channels': 16},
+    data={'min_events': 1, 'max_events': 0}))
 def pianoroll_gan():
   return base.make_config(
       family='pianoroll_gan',
@@ -41,4 +36,4 @@ def pianoroll_gan():
       data=base.data_config(chunk_seconds=0.0, split_on_time_changes=True,
                             sustain=False, stretch_factors=(1.0,),
                             min_events=1, max_events=0),
-      train=base.train_config(batch_size=64))
+      train=base.train_config(objective='adversarial', batch_size=64))

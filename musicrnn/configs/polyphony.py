@@ -17,16 +17,12 @@ nine times.
 """
 
 from musicrnn.configs import base
+from musicrnn.configs.performance import TINY_EVENT_LSTM
 from musicrnn.configs.performance import event_lstm_model
 from musicrnn.configs.registry import register
 
 
-def _tiny(config):
-  config.model.rnn_layer_sizes = (32, 32)
-  base.shrink_data(config)
-
-
-@register('polyphony', tiny=_tiny)
+@register('polyphony', tiny=TINY_EVENT_LSTM)
 def polyphony():
   return base.make_config(
       family='event_lstm',

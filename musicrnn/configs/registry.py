@@ -1,4 +1,9 @@
-"""The config registry, Magenta-style `--hparams`, and dotted overrides."""
+"""The config registry, Magenta-style `--hparams`, and dotted overrides.
+
+The family modules (`performance`, `polyphony`, ...) register their configs
+with `register`; the package (`musicrnn.configs`) imports them, so every
+config is known once `musicrnn.configs` or any module of it is imported.
+"""
 
 import ast
 import contextlib
@@ -34,19 +39,8 @@ def register(name, tiny=None):
   return wrap
 
 
-def _load_families():
-  # Importing the family modules registers their configs.
-  # pylint: disable=import-outside-toplevel,unused-import
-  from musicrnn.configs import performance  # noqa: F401
-  from musicrnn.configs import polyphony  # noqa: F401
-  from musicrnn.configs import music_transformer  # noqa: F401
-  from musicrnn.configs import dilated_cnn  # noqa: F401
-  from musicrnn.configs import pianoroll_gan  # noqa: F401
-
-
 def names():
   """Every config name, sorted."""
-  _load_families()
   return sorted(_BUILDERS)
 
 
@@ -56,7 +50,6 @@ def get_config(name):
   Raises:
     UsageError: unknown name; the message lists the valid names.
   """
-  _load_families()
   if name not in _BUILDERS:
     hint = difflib.get_close_matches(name or '', _BUILDERS, n=1)
     raise UsageError(

@@ -1,4 +1,12 @@
-"""Encodings (numpy only): codecs and control signals, built from a config.
+"""Encodings (numpy only, no TensorFlow): NoteSequences <-> arrays.
+
+  codec        the contract every codec follows; `codec_from_spec`
+  performance  Performance RNN events (+ velocity bins), token for token
+               note-seq's
+  polyphony    Polyphony RNN events on a metric grid
+  pianoroll    fixed-size binary bar segments, for the GAN
+  controls     note density and pitch-class histogram control signals
+  quantize     note-seq's metric quantization, vectorised; step-grid helpers
 
   codec = encodings.codec_from_config(config)
   controls = encodings.controls_from_config(config)   # [(feature name, control)]

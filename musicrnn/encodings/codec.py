@@ -34,7 +34,9 @@ class Codec:
   """Base of every codec: settings, equality, hash, repr and spec.
 
   Subclasses set `settings_class` and implement `vocab_size`, `encode` and
-  `decode`; `register(name)` sets `name`.
+  `decode`; `register(name)` sets `name`. Token encodings that models
+  generate also set `end_id` and implement `empty_primer` (and
+  `decode_generated` where a note can be left on).
   """
 
   name = None
@@ -55,6 +57,22 @@ class Codec:
   def spec(self):
     """JSON-able {'name', 'settings'}; `codec_from_spec` rebuilds the codec."""
     return spec_of(self)
+
+  # The id that ends every encoded sequence (generation bans it and a primer
+  # drops it), None when the encoding has none.
+  end_id = None
+
+  def empty_primer(self):
+    """The ids a generated sequence starts from when there is no primer."""
+    raise NotImplementedError(f'the {self.name} encoding is not generated '
+                              'token by token')
+
+  def decode_generated(self, ids, max_note_duration=None):
+    """Ids a model generated -> NoteSequence. `max_note_duration` (seconds)
+    ends a note the ids leave on that long; encodings whose ids always end
+    their notes ignore it."""
+    del max_note_duration
+    return self.decode(ids)
 
   # Metric encodings count quantized steps in their tokens (Magenta measures
   # polyphonic sequences in steps); they set this and define `num_steps`.
@@ -79,19 +97,42 @@ def register(name):
   return wrap
 
 
-def spec_of(codec):
-  return {'name': codec.name, 'settings': dataclasses.asdict(codec.settings)}
+def spec_of(obj):
+  """The spec of a codec or control: its `name` and settings, JSON-able."""
+  return {'name': obj.name, 'settings': dataclasses.asdict(obj.settings)}
+
+
+def from_spec(spec, registry, kind='encoding'):
+  """Rebuilds `registry[spec['name']](settings)` from a `spec_of` dict.
+
+  Args:
+    spec: {'name', 'settings'}, e.g. read from dataset.json.
+    registry: {name: class}; each class has a `settings_class` dataclass.
+    kind: what the names name, for error messages ('encoding', 'control').
+
+  Raises:
+    ValueError: an unknown name or setting.
+  """
+  name = spec.get('name')
+  if name not in registry:
+    raise ValueError(
+        f'unknown {kind} {name!r}; known: {", ".join(sorted(registry))}')
+  cls = registry[name]
+  settings = spec.get('settings', {})
+  fields = {f.name for f in dataclasses.fields(cls.settings_class)}
+  unknown = set(settings) - fields
+  if unknown:
+    raise ValueError(f'unknown {name} settings: {sorted(unknown)}')
+  return cls(cls.settings_class(**settings))
 
 
 def codec_from_spec(spec):
   """Rebuilds a codec from `codec.spec()` (e.g. read from dataset.json)."""
-  name = spec.get('name')
-  if name not in _REGISTRY:
-    raise ValueError(
-        f'unknown encoding {name!r}; known: {", ".join(sorted(_REGISTRY))}')
-  cls = _REGISTRY[name]
-  fields = {f.name for f in dataclasses.fields(cls.settings_class)}
-  unknown = set(spec.get('settings', {})) - fields
-  if unknown:
-    raise ValueError(f'unknown {name} settings: {sorted(unknown)}')
-  return cls(cls.settings_class(**spec.get('settings', {})))
+  return from_spec(spec, _REGISTRY)
+
+
+def check_pitch_range(min_pitch, max_pitch):
+  """Raises ValueError unless 0 <= min_pitch <= max_pitch <= 127 (MIDI)."""
+  if not 0 <= min_pitch <= max_pitch <= 127:
+    raise ValueError(f'need 0 <= min_pitch <= max_pitch <= 127, got '
+                     f'{min_pitch}, {max_pitch}')

@@ -32,6 +32,7 @@ import numbers
 
 import numpy as np
 
+from musicrnn.encodings import codec as codec_lib
 from musicrnn.encodings import performance
 
 NOTES_PER_OCTAVE = 12
@@ -144,6 +145,8 @@ class NoteDensityControl:
   name = 'notes_per_second'
   settings_class = NoteDensitySettings
   default_value = DEFAULT_NOTE_DENSITY
+  # A model's input: the class at each step, which the model one-hot encodes.
+  input_dtype = 'int32'
 
   def __init__(self, settings=NoteDensitySettings()):
     self.settings = settings
@@ -154,7 +157,7 @@ class NoteDensityControl:
     return len(self.settings.density_bin_ranges) + 1
 
   def spec(self):
-    return {'name': self.name, 'settings': dataclasses.asdict(self.settings)}
+    return codec_lib.spec_of(self)
 
   def values(self, ids, codec):
     """Note density at each event, as note-seq's `extract`.
@@ -216,12 +219,14 @@ class PitchHistogramControl:
   settings_class = PitchHistogramSettings
   default_value = DEFAULT_PITCH_HISTOGRAM
   size = NOTES_PER_OCTAVE
+  # A model's input: the histogram at each step.
+  input_dtype = 'float32'
 
   def __init__(self, settings=PitchHistogramSettings()):
     self.settings = settings
 
   def spec(self):
-    return {'name': self.name, 'settings': dataclasses.asdict(self.settings)}
+    return codec_lib.spec_of(self)
 
   def values(self, ids, codec):
     """Unnormalised histograms at each event, as note-seq's `extract`.
@@ -308,9 +313,4 @@ _CONTROLS = {c.name: c for c in (NoteDensityControl, PitchHistogramControl)}
 
 def control_from_spec(spec):
   """Rebuilds a control from its `spec()` (e.g. read from dataset.json)."""
-  name = spec.get('name')
-  if name not in _CONTROLS:
-    raise ValueError(f'unknown control {name!r}; known: '
-                     f'{", ".join(sorted(_CONTROLS))}')
-  cls = _CONTROLS[name]
-  return cls(cls.settings_class(**spec.get('settings', {})))
+  return codec_lib.from_spec(spec, _CONTROLS, kind='control')

@@ -36,6 +36,7 @@ from note_seq.protobuf import music_pb2
 import numpy as np
 
 from musicrnn.encodings import codec
+from musicrnn.encodings import quantize
 
 MIN_MIDI_PITCH = 0
 MAX_MIDI_PITCH = 127
@@ -96,9 +97,7 @@ class PerformanceSettings:
     if not 0 <= self.num_velocity_bins <= MAX_NUM_VELOCITY_BINS:
       raise ValueError(f'num_velocity_bins must be in [0, '
                        f'{MAX_NUM_VELOCITY_BINS}]: {self.num_velocity_bins}')
-    if not MIN_MIDI_PITCH <= self.min_pitch <= self.max_pitch <= MAX_MIDI_PITCH:
-      raise ValueError(f'need {MIN_MIDI_PITCH} <= min_pitch <= max_pitch <= '
-                       f'{MAX_MIDI_PITCH}: {self.min_pitch}, {self.max_pitch}')
+    codec.check_pitch_range(self.min_pitch, self.max_pitch)
 
 
 def velocity_bin_size(num_velocity_bins):
@@ -116,16 +115,6 @@ def velocity_bin_to_velocity(velocity_bin, num_velocity_bins):
   """Velocity bin (1-based; int or int array) -> the bin's lowest velocity."""
   return (MIN_MIDI_VELOCITY + (np.asarray(velocity_bin) - 1)
           * velocity_bin_size(num_velocity_bins))
-
-
-def quantize_to_step(seconds, steps_per_second):
-  """Seconds (float array) -> steps (int64 array), rounding as note-seq.
-
-  note-seq's `quantize_to_step` is `int(seconds * steps_per_second + 0.5)`:
-  Python's `int` truncates towards zero, so -0.007 s gives step 0, not -1.
-  """
-  return np.trunc(np.asarray(seconds, np.float64) * steps_per_second
-                  + 0.5).astype(np.int64)
 
 
 def note_arrays(sequence):
@@ -194,6 +183,15 @@ class PerformanceCodec(codec.Codec):
   def note_off_id(self, pitch):
     """Id of NOTE_OFF(pitch), min_pitch <= pitch <= max_pitch."""
     return self.note_off_offset + np.asarray(pitch) - self.settings.min_pitch
+
+  def empty_primer(self):
+    """The shortest time shift."""
+    return [self.time_shift_id(1)]
+
+  def decode_generated(self, ids, max_note_duration=None):
+    """`decode`, with notes left on capped at `max_note_duration` (0 or
+    None: they last to the end)."""
+    return self.decode(ids, max_note_duration=max_note_duration or None)
 
   def time_shift_id(self, steps):
     """Id of TIME_SHIFT(steps), 1 <= steps <= max_shift_steps."""
@@ -269,8 +267,8 @@ class PerformanceCodec(codec.Codec):
       return np.zeros(0, np.int32)
     self._check_notes(pitch, velocity, start_time, end_time)
 
-    start = quantize_to_step(start_time, s.steps_per_second)
-    end = quantize_to_step(end_time, s.steps_per_second)
+    start = quantize.quantize_seconds(start_time, s.steps_per_second)
+    end = quantize.quantize_seconds(end_time, s.steps_per_second)
     end[end == start] += 1
     if start.min() < 0 or end.min() < 0:
       raise codec.EncodingError(

@@ -68,11 +68,7 @@ class PianorollSettings:
     for name in ('steps_per_quarter', 'quarters_per_bar', 'num_bars'):
       if getattr(self, name) <= 0:
         raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
-    if not (constants.MIN_MIDI_PITCH <= self.min_pitch <= self.max_pitch
-            <= constants.MAX_MIDI_PITCH):
-      raise ValueError(
-          f'need 0 <= min_pitch <= max_pitch <= 127, got {self.min_pitch}, '
-          f'{self.max_pitch}')
+    codec.check_pitch_range(self.min_pitch, self.max_pitch)
     if self.require_4_4 and self.quarters_per_bar != 4:
       raise ValueError('require_4_4 needs quarters_per_bar=4, got '
                        f'{self.quarters_per_bar}')

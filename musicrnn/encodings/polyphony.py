@@ -75,11 +75,7 @@ class PolyphonySettings:
     if self.steps_per_quarter <= 0:
       raise ValueError(
           f'steps_per_quarter must be > 0, got {self.steps_per_quarter}')
-    if not (constants.MIN_MIDI_PITCH <= self.min_pitch <= self.max_pitch
-            <= constants.MAX_MIDI_PITCH):
-      raise ValueError(
-          f'need 0 <= min_pitch <= max_pitch <= 127, got {self.min_pitch}, '
-          f'{self.max_pitch}')
+    codec.check_pitch_range(self.min_pitch, self.max_pitch)
     if not self.qpm > 0:
       raise ValueError(f'qpm must be > 0, got {self.qpm}')
 
@@ -97,6 +93,10 @@ class PolyphonyCodec(codec.Codec):
   # The event that ends a sequence: a primer is encoded without it, and
   # generation never draws it (it would cut the output short).
   end_id = END
+
+  def empty_primer(self):
+    """START, as every encoded sequence begins."""
+    return [START]
 
   @property
   def vocab_size(self):

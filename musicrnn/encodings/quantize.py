@@ -111,7 +111,12 @@ def steps_per_second(steps_per_quarter, qpm):
 
 
 def quantize_seconds(seconds, steps_per_sec):
-  """note-seq's `quantize_to_step` on an array: int(s * rate + 0.5)."""
+  """Seconds (float array) -> steps (int64 array), rounding as note-seq.
+
+  note-seq's `quantize_to_step` is `int(seconds * steps_per_second + 0.5)`:
+  Python's `int` truncates towards zero, and so does the cast here, so
+  -0.007 s gives step 0, not -1.
+  """
   return (np.asarray(seconds, np.float64) * steps_per_sec
           + _ROUND_UP).astype(np.int64)
 

@@ -1,1 +1,7 @@
-"""Generation: samplers, primers, control schedules, and MIDI/PNG/WAV output."""
+"""Generation: a trained run's samples, as MIDI (and PNG, WAV) files.
+
+  generate  `generate(run_dir, ...)`: primers, control schedules, event
+            models sampled, piano-roll GANs walked through latent space
+  sampler   one compiled sampling loop (temperature, top-k, top-p), beam search
+  render    NoteSequence -> MIDI, a piano-roll PNG, WAV audio
+"""

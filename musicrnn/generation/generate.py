@@ -14,7 +14,6 @@ import os
 from note_seq import midi_io
 from note_seq.protobuf import music_pb2
 import numpy as np
-import tensorflow as tf
 
 from musicrnn.encodings.codec import EncodingError
 from musicrnn.errors import UsageError
@@ -53,18 +52,15 @@ def primer_events(codec, primer_midi=None, primer_pitches=None):
   else:
     sequence = None
   if sequence is None:
-    if hasattr(codec, 'time_shift_id'):
-      return np.array([codec.time_shift_id(1)], np.int32)
-    return np.array([0], np.int32)   # START for the polyphony encoding
+    return np.asarray(codec.empty_primer(), np.int32)
   try:
     events = np.asarray(codec.encode(sequence), np.int32)
   except EncodingError as e:
     raise UsageError(f'the primer cannot be encoded with {codec.spec()["name"]}: '
                      f'{e}') from e
-  end_id = getattr(codec, 'end_id', None)
-  if end_id is not None:
+  if codec.end_id is not None:
     # The primer is continued, not ended (Magenta trims its trailing END).
-    events = events[events != end_id] if len(events) > 1 else events
+    events = events[events != codec.end_id] if len(events) > 1 else events
   if len(events) == 0:
     raise UsageError('the primer has no notes')
   return events
@@ -114,59 +110,83 @@ BINARIZE = ('threshold', 'bernoulli')
 MAX_NOTE_DURATION_SECONDS = 5.0
 
 
-def _decode(codec, ids, max_note_duration):
-  """Tokens -> NoteSequence; performance notes capped at `max_note_duration`."""
-  if codec.name == 'performance' and max_note_duration:
-    return codec.decode(ids, max_note_duration=max_note_duration)
-  return codec.decode(ids)
+# The options of each kind of generation, with their defaults. A run's
+# objective picks the kind; an option of another kind is an error.
+EVENT_OPTIONS = {
+    'num_steps': None, 'duration_seconds': None, 'temperature': 1.0,
+    'top_k': 0, 'top_p': 1.0, 'primer_midi': None, 'primer_pitches': None,
+    'notes_per_second': None, 'pitch_class_histogram': None, 'beam_size': 1,
+    'branch_factor': 1, 'max_note_duration': MAX_NOTE_DURATION_SECONDS}
+PIANOROLL_OPTIONS = {'num_bars': None, 'binarize': 'threshold',
+                     'threshold': 0.5, 'latent_step': 0.5}
 
 
-def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
-             duration_seconds=None, temperature=1.0, top_k=0, top_p=1.0,
-             seed=None, primer_midi=None, primer_pitches=None,
-             notes_per_second=None, pitch_class_histogram=None,
-             render_png=False, render_wav=False, beam_size=1, branch_factor=1,
-             num_bars=None, binarize='threshold', threshold=0.5,
-             latent_step=0.5, max_note_duration=MAX_NOTE_DURATION_SECONDS):
+def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
+             render_png=False, render_wav=False, **options):
   """Samples `num_outputs` MIDI files into `output_dir`; returns their paths.
 
   Args:
-    num_steps: events to generate after the primer (default 1000); or
-    duration_seconds: generate until each output lasts this long.
+    run_dir: a run of musicrnn_train (its config and latest checkpoint).
+    seed: the same seed gives the same files.
     render_png: also write a piano-roll .png beside each .mid.
     render_wav: also write a .wav (`render.write_wav`).
-    max_note_duration: performance encodings: a note still on after this
-      many seconds ends (0: notes never turned off last to the end).
-    beam_size, branch_factor: above 1, Magenta's stochastic beam search
-      (`sampler.beam_search`) instead of plain sampling.
-    num_bars, binarize, threshold, latent_step: piano-roll GAN runs only;
-      see `generate_pianorolls`.
+    **options: for autoregressive runs (objective next_token), those of
+      `generate_events` (EVENT_OPTIONS); for piano-roll GAN runs (objective
+      adversarial), those of `generate_pianorolls` (PIANOROLL_OPTIONS).
+
+  Raises:
+    UsageError: an option the run's kind of generation does not take.
   """
+  every = {**EVENT_OPTIONS, **PIANOROLL_OPTIONS}
+  unknown = sorted(set(options) - set(every))
+  if unknown:
+    raise TypeError(f'generate() got unknown options {unknown}')
   if num_outputs < 1:
     raise UsageError(f'--num_outputs must be at least 1, got {num_outputs}')
   run = run_dir_lib.load_run(run_dir)
-  if run.config.family == 'pianoroll_gan':
-    event_flags = {'num_steps': num_steps, 'duration_seconds': duration_seconds,
-                   'primer_midi': primer_midi, 'primer_pitches': primer_pitches,
-                   'notes_per_second': notes_per_second,
-                   'pitch_class_histogram': pitch_class_histogram}
-    given = [f'--{k}' for k, v in event_flags.items() if v is not None]
-    if (given or temperature != 1.0 or top_k or top_p != 1.0 or beam_size > 1
-        or branch_factor > 1):
-      raise UsageError(f'config {run.config.name!r} is a piano-roll GAN: it '
-                       'takes --num_bars, --binarize, --threshold and '
-                       '--latent_step, not ' + (', '.join(given) or
-                                                'sampling or beam flags'))
-    return generate_pianorolls(run, output_dir, num_outputs=num_outputs,
-                               num_bars=num_bars, binarize=binarize,
-                               threshold=threshold, latent_step=latent_step,
-                               seed=seed, render_png=render_png,
-                               render_wav=render_wav)
-  if num_bars is not None or binarize != 'threshold' or threshold != 0.5 \
-      or latent_step != 0.5:
-    raise UsageError('--num_bars, --binarize, --threshold and --latent_step are '
-                     f'for piano-roll GAN runs; {run.config.name!r} is '
-                     f'a {run.config.family} run')
+  objective = run.config.train.objective
+  generator, takes = _GENERATORS[objective]
+  foreign = [f'--{name}' for name, value in options.items()
+             if name not in takes and not _is_default(value, every[name])]
+  if foreign:
+    raise UsageError(
+        f'{", ".join(foreign)}: config {run.config.name!r} is a '
+        f'{run.config.family} run (objective {objective}), which takes '
+        + ', '.join(f'--{name}' for name in takes))
+  chosen = {name: options.get(name, default) for name, default in takes.items()}
+  return generator(run, output_dir, num_outputs=num_outputs, seed=seed,
+                   render_png=render_png, render_wav=render_wav, **chosen)
+
+
+def _is_default(value, default):
+  if default is None:
+    return value is None
+  return value is not None and bool(np.array_equal(value, default))
+
+
+def generate_events(run, output_dir, *, num_outputs=1, num_steps=None,
+                    duration_seconds=None, temperature=1.0, top_k=0, top_p=1.0,
+                    seed=None, primer_midi=None, primer_pitches=None,
+                    notes_per_second=None, pitch_class_histogram=None,
+                    render_png=False, render_wav=False, beam_size=1,
+                    branch_factor=1,
+                    max_note_duration=MAX_NOTE_DURATION_SECONDS):
+  """Samples event sequences from an autoregressive run and writes them as
+  MIDI; returns the paths.
+
+  Args:
+    run: a loaded run (`run_dir.load_run`).
+    num_steps: events to generate after the primer (default 1000); or
+    duration_seconds: generate until each output lasts this long.
+    temperature, top_k, top_p: how each event is drawn (`sampler.sample`).
+    primer_midi, primer_pitches: what the outputs continue (`primer_events`).
+    notes_per_second, pitch_class_histogram: control values, for runs
+      conditioned on them.
+    max_note_duration: a note still on after this many seconds ends
+      (encodings whose tokens can leave a note on; 0: notes last to the end).
+    beam_size, branch_factor: above 1, Magenta's stochastic beam search
+      (`sampler.beam_search`) instead of plain sampling.
+  """
   if num_steps is not None and duration_seconds is not None:
     raise UsageError('give one of --num_steps and --duration_seconds, not both')
   if num_steps is None and duration_seconds is None:
@@ -179,7 +199,7 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
     raise UsageError('--beam_size and --branch_factor must be at least 1')
   values = control_values(run, notes_per_second, pitch_class_histogram)
   primer = primer_events(run.codec, primer_midi, primer_pitches)
-  primer_seconds = _decode(run.codec, primer, max_note_duration).total_time \
+  primer_seconds = run.codec.decode_generated(primer, max_note_duration).total_time \
       if primer_midi or primer_pitches else 0.0
   if duration_seconds is not None and primer_seconds >= duration_seconds:
     raise UsageError(
@@ -187,8 +207,7 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
         f'--duration_seconds={duration_seconds:g} or longer: nothing would be '
         'generated; give a longer --duration_seconds or a shorter primer')
   # An encoding's END would cut the output short: generation runs to length.
-  end_id = getattr(run.codec, 'end_id', None)
-  banned = () if end_id is None else (end_id,)
+  banned = () if run.codec.end_id is None else (run.codec.end_id,)
   tokens = np.tile(primer[None], (num_outputs, 1))
   block = num_steps if num_steps is not None else max(256, int(60 * duration_seconds))
   while True:
@@ -204,12 +223,12 @@ def generate(run_dir, output_dir, *, num_outputs=1, num_steps=None,
       tokens = sampler.sample(run.model, tokens, block, **kwargs)
     if num_steps is not None:
       break
-    sequences = [_decode(run.codec, t, max_note_duration) for t in tokens]
+    sequences = [run.codec.decode_generated(t, max_note_duration) for t in tokens]
     if min(s.total_time for s in sequences) >= duration_seconds:
       break
   sequences = []
   for ids in tokens:
-    sequence = _decode(run.codec, ids, max_note_duration)
+    sequence = run.codec.decode_generated(ids, max_note_duration)
     if duration_seconds is not None:
       sequence = _trim(sequence, duration_seconds)
     sequences.append(sequence)
@@ -306,3 +325,9 @@ def _trim(sequence, seconds):
   trimmed.total_time = min(sequence.total_time, seconds)
   return trimmed
 
+
+# config.train.objective -> (generator, the options it takes).
+_GENERATORS = {
+    'next_token': (generate_events, EVENT_OPTIONS),
+    'adversarial': (generate_pianorolls, PIANOROLL_OPTIONS),
+}

@@ -1,12 +1,14 @@
-"""Negative log-likelihood of a trained run on a dataset split."""
+"""A trained run scored on a dataset split: its objective's evaluation
+(NLL for autoregressive models, the GAN's metrics for the GAN)."""
 
 import json
 
 from musicrnn.errors import UsageError
+from musicrnn.metrics import evaluation as evaluation_lib
+from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import sources
 from musicrnn.training import run_dir as run_dir_lib
-from musicrnn.training import trainer
 
 
 def evaluate_run(run_dir, data=None, *, split='eval', batch_size=None,
@@ -33,7 +35,7 @@ def evaluate_run(run_dir, data=None, *, split='eval', batch_size=None,
   source = sources.open_source(data, tfds_data_dir)
   # Any cut of the music scores a model (a transformer trained on random
   # crops, on an LSTM's 30 s chunks); what its controls mean may not differ.
-  trainer.check_encoding(run.config, source.description, source.location,
+  description_lib.check_encoding(run.config, source.description, source.location,
                          training=False)
   if not source.has_split(split):
     raise UsageError(f'{source.location} has no {split} data')
@@ -43,8 +45,8 @@ def evaluate_run(run_dir, data=None, *, split='eval', batch_size=None,
         f'the {split} split of {source.location} holds whole performances, '
         'which the trainer crops at random; score its eval split (fixed '
         'windows), or data built with long_sequences=split')
-  metrics = trainer.evaluate_model(
-      run.model, source, batch_size or run.config.train.batch_size,
+  metrics = evaluation_lib.evaluate_model(
+      run.model, run.config, source, batch_size or run.config.train.batch_size,
       split=split, max_batches=max_batches)
   metrics.update(step=run.step, split=split,
                  data_dir=source.absolute_location(),

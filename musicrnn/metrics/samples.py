@@ -19,6 +19,7 @@ import os
 import numpy as np
 from note_seq import sequences_lib
 
+from musicrnn import splits
 from musicrnn.errors import UsageError
 from musicrnn.metrics import music
 
@@ -59,10 +60,9 @@ def read_notesequences(pattern):
 
 def split_real_data(sequences, eval_ratio, split_by='id'):
   """(eval, train) by the dataset pipeline's hash split."""
-  from musicrnn.pipelines import dataset  # pylint: disable=import-outside-toplevel
   eval_sequences, train_sequences = [], []
   for sequence in sequences:
-    if dataset.is_eval(dataset.split_key(sequence, split_by), eval_ratio):
+    if splits.split_of(sequence, eval_ratio, split_by) == 'eval':
       eval_sequences.append(sequence)
     else:
       train_sequences.append(sequence)

@@ -130,6 +130,13 @@ class DilatedCNN(keras.Model):
   def _output(self, skip_sum):
     return self.logits(ops.relu(self.output_hidden(ops.relu(skip_sum))))
 
+  # What the constructor takes from the data, and a batch that builds it.
+  data_arguments = staticmethod(inputs_lib.data_arguments)
+
+  @staticmethod
+  def example_inputs(controls):
+    return inputs_lib.example_inputs(controls)
+
   def call(self, inputs, training=False):
     """Logits [batch, time, vocab_size] for a dict of [batch, time] inputs."""
     x = self._events(inputs['tokens'])

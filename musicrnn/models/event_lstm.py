@@ -99,6 +99,13 @@ class EventLSTM(keras.Model):
       x = self.dropout(x, training=training)
     return self.logits(x), new_states
 
+  # What the constructor takes from the data, and a batch that builds it.
+  data_arguments = staticmethod(inputs_lib.data_arguments)
+
+  @staticmethod
+  def example_inputs(controls):
+    return inputs_lib.example_inputs(controls)
+
   def call(self, inputs, training=False):
     """Logits [batch, time, vocab_size] for a dict of [batch, time] inputs."""
     logits, _ = self._run(self._features(inputs), None, training)

@@ -270,6 +270,13 @@ class MusicTransformer(keras.Model):
       x = x + self.control_projection(ops.concatenate(parts, axis=-1))
     return self.dropout(x, training=training)
 
+  # What the constructor takes from the data, and a batch that builds it.
+  data_arguments = staticmethod(inputs_lib.data_arguments)
+
+  @staticmethod
+  def example_inputs(controls):
+    return inputs_lib.example_inputs(controls)
+
   def call(self, inputs, training=False):
     """Logits [batch, time, vocab_size] for a dict of [batch, time] inputs."""
     x = self._embed(inputs, training)

@@ -32,6 +32,7 @@ resume, TensorBoard and the progress display of every family.
 
 import keras
 from keras import layers
+import numpy as np
 import tensorflow as tf
 
 OBJECTIVES = ('wgan_gp',)
@@ -86,12 +87,16 @@ class PianorollGAN(keras.Model):
     objective: 'wgan_gp'.
     gradient_penalty_weight: λ of the gradient penalty.
     critic_updates_per_generator_update: critic updates in each step.
+    generator_learning_rate, critic_learning_rate: the Adams' rates
+      (`make_optimizers`).
   """
 
   def __init__(self, num_steps=64, num_pitches=84, latent_dim=128,
                generator_channels=256, critic_channels=128, objective='wgan_gp',
                gradient_penalty_weight=10.0,
-               critic_updates_per_generator_update=5, **kwargs):
+               critic_updates_per_generator_update=5,
+               generator_learning_rate=1e-3, critic_learning_rate=1e-3,
+               **kwargs):
     super().__init__(**kwargs)
     if objective not in OBJECTIVES:
       raise ValueError(f'objective must be one of {OBJECTIVES}, got {objective!r}')
@@ -105,11 +110,25 @@ class PianorollGAN(keras.Model):
     self.objective = objective
     self.gradient_penalty_weight = float(gradient_penalty_weight)
     self.critic_updates = int(critic_updates_per_generator_update)
+    self.generator_learning_rate = float(generator_learning_rate)
+    self.critic_learning_rate = float(critic_learning_rate)
     self.generator = _generator(self.num_steps, self.num_pitches,
                                 self.latent_dim, self.generator_channels)
     self.critic = _critic(self.num_steps, self.num_pitches, self.critic_channels)
     self.generator_optimizer = None
     self.critic_optimizer = None
+
+  @staticmethod
+  def data_arguments(codec, controls):
+    """The constructor's arguments from the data: the codec's segment shape."""
+    del controls
+    num_steps, num_pitches = codec.segment_shape
+    return {'num_steps': num_steps, 'num_pitches': num_pitches}
+
+  def example_inputs(self, controls):
+    """A batch of one that builds the model."""
+    del controls
+    return {'noise': np.zeros((1, self.latent_dim), np.float32)}
 
   def call(self, inputs, training=False):
     """Cell probabilities [batch, steps, pitches] for {'noise': [batch, latent]}."""
@@ -123,16 +142,15 @@ class PianorollGAN(keras.Model):
       return tf.random.stateless_normal(shape, seed)
     return tf.random.normal(shape)
 
-  def make_optimizers(self, generator_learning_rate, critic_learning_rate,
-                      loss_scale=False):
-    """Creates and builds the two Adam optimizers, each in a
-    LossScaleOptimizer with `loss_scale` (float16); returns the Adams by
-    name (for the trainer's checkpoint)."""
+  def make_optimizers(self, loss_scale=False):
+    """Creates and builds the two Adam optimizers (at the model's learning
+    rates), each in a LossScaleOptimizer with `loss_scale` (float16);
+    returns the Adams by name (for the trainer's checkpoint)."""
     adams = {
         'generator_optimizer': keras.optimizers.Adam(
-            generator_learning_rate, beta_1=0.5, beta_2=0.9),
+            self.generator_learning_rate, beta_1=0.5, beta_2=0.9),
         'critic_optimizer': keras.optimizers.Adam(
-            critic_learning_rate, beta_1=0.5, beta_2=0.9)}
+            self.critic_learning_rate, beta_1=0.5, beta_2=0.9)}
     self.generator_optimizer, self.critic_optimizer = (
         keras.optimizers.LossScaleOptimizer(adam) if loss_scale else adam
         for adam in adams.values())
@@ -194,5 +212,7 @@ class PianorollGAN(keras.Model):
                   generator_channels=self.generator_channels,
                   critic_channels=self.critic_channels, objective=self.objective,
                   gradient_penalty_weight=self.gradient_penalty_weight,
-                  critic_updates_per_generator_update=self.critic_updates)
+                  critic_updates_per_generator_update=self.critic_updates,
+                  generator_learning_rate=self.generator_learning_rate,
+                  critic_learning_rate=self.critic_learning_rate)
     return config

@@ -19,7 +19,6 @@ Outputs in `output_dir`:
 """
 
 import dataclasses
-import hashlib
 import json
 import logging
 import math
@@ -34,6 +33,7 @@ from note_seq.protobuf import music_pb2
 from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import paths
+from musicrnn import splits
 from musicrnn.encodings import codec as codec_lib
 from musicrnn.errors import UsageError
 from musicrnn.pipelines import beam_utils
@@ -44,25 +44,8 @@ from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import schema
 
 NAMESPACE = 'musicrnn.dataset'
-SPLITS = ('train', 'eval')
 DATASET_JSON = description_lib.DATASET_JSON
 STATS_JSON = description_lib.STATS_JSON
-
-
-def is_eval(key, eval_ratio):
-  """Deterministic split: the first 8 bytes of SHA-256(key) as a fraction."""
-  digest = hashlib.sha256(key.encode('utf-8')).digest()
-  return int.from_bytes(digest[:8], 'big') / 2.0**64 < eval_ratio
-
-
-def split_key(sequence, split_by):
-  """The key the eval split hashes: the id, or the file's folder."""
-  if split_by == 'id':
-    return sequence.id
-  if split_by == 'folder':
-    folder = os.path.dirname(sequence.filename)
-    return f'{sequence.collection_name}/{folder}' if folder else sequence.id
-  raise UsageError(f"data.split_by must be 'id' or 'folder', got {split_by!r}")
 
 
 def make_codec(config):
@@ -315,8 +298,7 @@ class _AssignSplit(beam.DoFn):
     self._tally = beam_utils.Tally(NAMESPACE)
 
   def process(self, sequence):
-    split = 'eval' if is_eval(split_key(sequence, self._split_by),
-                               self._eval_ratio) else 'train'
+    split = splits.split_of(sequence, self._eval_ratio, self._split_by)
     yield self._tally('notesequences_read')
     yield self._tally(f'notesequences_{split}')
     yield split, sequence
@@ -351,8 +333,8 @@ class MakeExamples(beam.PTransform):
         assigned.sequences
         | 'MakeExamples' >> beam.ParDo(_MakeExamples(
             self._config_json, self._output_fn, self._progress_dir)).with_outputs(
-                *SPLITS, beam_utils.COUNTS_TAG))
-    outputs = {split: examples[split] for split in SPLITS}
+                *splits.SPLITS, beam_utils.COUNTS_TAG))
+    outputs = {split: examples[split] for split in splits.SPLITS}
     outputs[beam_utils.COUNTS_TAG] = (
         (assigned[beam_utils.COUNTS_TAG], examples[beam_utils.COUNTS_TAG])
         | 'FlattenCounts' >> beam.Flatten())
@@ -431,8 +413,8 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
   staged = beam_utils.StagedOutputs(
       output_dir, 'dataset', overwrite,
       marker=beam_utils.join(output_dir, DATASET_JSON))
-  patterns = [beam_utils.join(output_dir, f'{s}.tfrecord*') for s in SPLITS] + [
-      beam_utils.join(output_dir, DATASET_JSON), beam_utils.join(output_dir, STATS_JSON)]
+  patterns = [beam_utils.join(output_dir, name) for name in
+              [f'{s}.tfrecord*' for s in splits.SPLITS] + [DATASET_JSON, STATS_JSON]]
   staged.refuse_existing(patterns)
   if pipeline_options is None:
     pipeline_options = beam_utils.make_pipeline_options([])
@@ -441,7 +423,7 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
                config.name, len(inputs), eval_ratio)
   start = time.time()
   if num_shards:
-    shards = {split: num_shards for split in SPLITS}
+    shards = {split: num_shards for split in splits.SPLITS}
   else:
     input_bytes = sum(m.size_in_bytes for path in inputs
                       for m in FileSystems.match([path])[0].metadata_list)
@@ -461,7 +443,7 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
           | 'MakeExamples' >> MakeExamples(config, eval_ratio,
                                            output_fn=keyed_serialize,
                                            progress_dir=reporter.folder))
-      for split in SPLITS:
+      for split in splits.SPLITS:
         # Every split is shuffled into its shards (in bounded memory): the
         # examples of one source, made one after another, end up spread
         # over the whole split, so every training batch mixes sources.
@@ -477,13 +459,14 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
     seconds = time.time() - start
     summary = DatasetSummary(
         output_dir=output_dir, config_name=config.name,
-        examples={s: stats.get(f'examples_{s}', 0) for s in SPLITS},
-        events={s: stats.get(f'events_{s}', 0) for s in SPLITS},
-        notesequences={s: stats.get(f'notesequences_{s}', 0) for s in SPLITS},
+        examples={s: stats.get(f'examples_{s}', 0) for s in splits.SPLITS},
+        events={s: stats.get(f'events_{s}', 0) for s in splits.SPLITS},
+        notesequences={s: stats.get(f'notesequences_{s}', 0)
+                       for s in splits.SPLITS},
         stats=stats, seconds=round(seconds, 2))
     moves = []
     files = {}
-    for split in SPLITS:
+    for split in splits.SPLITS:
       # Non-empty shards, named in order as one whole shard set.
       written = beam_utils.matching(staged.path(f'{split}.shuffled-*'))
       files[split] = []
@@ -508,7 +491,7 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
         'splits': {s: {'files': files[s], 'examples': summary.examples[s],
                        'events': summary.events[s],
                        'notesequences': summary.notesequences[s]}
-                   for s in SPLITS},
+                   for s in splits.SPLITS},
     }
     with FileSystems.create(staged.path(DATASET_JSON)) as f:
       f.write(json.dumps(description, indent=2, sort_keys=True).encode('utf-8'))

@@ -4,12 +4,18 @@ Written last by musicrnn_create_dataset (its presence means the dataset is
 complete); read by the trainer and by tf.data input. Fields: format_version,
 config_name, encoding (codec spec), sequence_features, config (resolved),
 eval_ratio, input, and per split: files, examples, events, notesequences.
+
+`check_encoding` says whether a config can train on (or be scored on) a
+dataset so described.
 """
 
 import json
 import os
 
+from musicrnn import configs
+from musicrnn import encodings
 from musicrnn.errors import UsageError
+from musicrnn.tfrecords import schema
 
 DATASET_JSON = 'dataset.json'
 STATS_JSON = 'stats.json'
@@ -39,3 +45,84 @@ def read_description(dataset_dir):
                      f'{description.get("format_version")!r}; this musicrnn reads '
                      f'{FORMAT_VERSION}')
   return description
+
+
+def check_encoding(config, description, data_dir, training=True):
+  """Raises UsageError when a dataset was built for another encoding, other
+  control signals, or (`training`) other data settings than `config`'s."""
+  expected = encodings.codec_from_config(config).spec()
+  if description['encoding'] != expected:
+    raise UsageError(
+        f'{data_dir} holds {description["encoding"]["name"]} data built for '
+        f'config {description.get("config_name")!r} '
+        f'({description["encoding"]}); config {config.name!r} needs '
+        f'{expected}. Build a dataset with --config={config.name}')
+  check_data_settings(config, description, data_dir, training)
+  wanted = set(schema.sequence_features_for(config))
+  if not wanted <= set(description['sequence_features']):
+    missing = sorted(wanted - set(description['sequence_features']))
+    raise UsageError(f'{data_dir} lacks the control signals {missing} that config '
+                     f'{config.name!r} conditions on; build it with '
+                     f'--config={config.name}')
+
+
+# Settings a model depends on that are fixed when the data is built: how
+# long examples are and how they were cut, and what the control signals mean.
+DATA_SETTINGS = ('data.chunk_seconds', 'data.split_on_time_changes',
+                 'data.long_sequences', 'data.max_events', 'data.length_unit')
+CONTROL_SETTINGS = {
+    'note_density': ('controls.note_density_window_seconds',
+                     'controls.note_density_bins'),
+    'pitch_histogram': ('controls.pitch_histogram_window_seconds',),
+}
+_DEFAULTS = {'data.length_unit': 'events'}
+
+
+def _setting(config, dotted):
+  """A setting of a config as JSON (a dict), None when it lacks it."""
+  value = config
+  for part in dotted.split('.'):
+    value = value.get(part) if isinstance(value, dict) else None
+  return _DEFAULTS.get(dotted) if value is None else value
+
+
+def data_settings(description):
+  """{dotted name: value} of the DATA_SETTINGS data was built with (empty for
+  data that does not record its config), for `configs.apply_overrides`: a
+  config trained on that data must have them."""
+  built = description.get('config') or {}
+  settings = {}
+  for name in DATA_SETTINGS:
+    value = _setting(built, name)
+    if value is not None:
+      settings[name] = tuple(value) if isinstance(value, list) else value
+  return settings
+
+
+def check_data_settings(config, description, data_dir, training=True):
+  """Raises UsageError, naming both values, when the data was built with
+  other settings than `config`: the meaning of the control signals the
+  config uses (CONTROL_SETTINGS) and, for training, how examples are cut
+  (DATA_SETTINGS; a model is scored on any cut of the music). Data that does
+  not record its config (a TFRecord glob) is not checked."""
+  built = description.get('config')
+  if not built:
+    return
+  ours_config = json.loads(configs.to_json(config))
+  names = list(DATA_SETTINGS) if training else []
+  for control, settings in CONTROL_SETTINGS.items():
+    if config.controls.get(control):
+      names.extend(settings)
+  differ = [(name, _setting(ours_config, name), _setting(built, name))
+            for name in names]
+  differ = [(name, ours, theirs) for name, ours, theirs in differ
+            if ours != theirs]
+  if differ:
+    built_with = ', '.join(f'{name}={theirs!r}' for name, _, theirs in differ)
+    has = ', '.join(f'{name}={ours!r}' for name, ours, _ in differ)
+    flags_ = ' '.join(f'--config.{name}={json.dumps(theirs)}'
+                      for name, _, theirs in differ)
+    remedy = (f'rebuild the data with this config, or train with {flags_}'
+              if training else 'score it on data built with its config')
+    raise UsageError(f'{data_dir} was built with {built_with}, but config '
+                     f'{config.name!r} has {has}; {remedy}')

@@ -28,29 +28,6 @@ from musicrnn.tfrecords import schema
 from musicrnn.tfrecords import sources
 
 
-def parse_fn(sequence_features, num_pitches=None):
-  """A function: serialized SequenceExample -> dict of tensors."""
-  context_spec, sequence_spec = schema.parsing_spec(sequence_features)
-
-  def parse(serialized):
-    context, sequences = tf.io.parse_single_sequence_example(
-        serialized, context_features=context_spec,
-        sequence_features=sequence_spec)
-    features = dict(sequences)
-    if schema.PIANOROLL in features:
-      packed = tf.io.decode_raw(features[schema.PIANOROLL], tf.uint8)
-      bits = tf.bitwise.right_shift(
-          packed[..., tf.newaxis], tf.constant([7, 6, 5, 4, 3, 2, 1, 0], tf.uint8))
-      bits = tf.bitwise.bitwise_and(bits, 1)
-      bits = tf.reshape(bits, [tf.shape(packed)[0], -1])[:, :num_pitches]
-      features[schema.PIANOROLL] = tf.cast(bits, tf.float32)
-    features[schema.LENGTH] = context[schema.LENGTH]
-    features[schema.ID] = context[schema.ID]
-    return features
-
-  return parse
-
-
 def to_training_example(features):
   """Shift an event example to (inputs, labels, weights), Magenta-aligned."""
   tokens = tf.cast(features[schema.TOKENS], tf.int32)
@@ -186,3 +163,14 @@ def make_dataset(data, split, batch_size, *, shuffle=True, repeat=True,
     else:
       ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
   return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def shard_per_worker(dataset, num_workers):
+  """Each worker of a multi-worker strategy (`num_workers` > 1) keeps its
+  share of every batch (sharding by file would need a file per worker)."""
+  if num_workers == 1:
+    return dataset
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = (
+      tf.data.experimental.AutoShardPolicy.DATA)
+  return dataset.with_options(options)

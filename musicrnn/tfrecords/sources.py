@@ -49,6 +49,34 @@ def _num_pitches(description):
   return settings['max_pitch'] - settings['min_pitch'] + 1
 
 
+def parse_fn(sequence_features, num_pitches=None):
+  """A function: serialized SequenceExample -> dict of tensors.
+
+  Args:
+    sequence_features: the schema's names of the feature lists to read.
+    num_pitches: piano-roll height (the packed bits of a row are cut to it).
+  """
+  context_spec, sequence_spec = schema.parsing_spec(sequence_features)
+
+  def parse(serialized):
+    context, sequences = tf.io.parse_single_sequence_example(
+        serialized, context_features=context_spec,
+        sequence_features=sequence_spec)
+    features = dict(sequences)
+    if schema.PIANOROLL in features:
+      packed = tf.io.decode_raw(features[schema.PIANOROLL], tf.uint8)
+      bits = tf.bitwise.right_shift(
+          packed[..., tf.newaxis], tf.constant([7, 6, 5, 4, 3, 2, 1, 0], tf.uint8))
+      bits = tf.bitwise.bitwise_and(bits, 1)
+      bits = tf.reshape(bits, [tf.shape(packed)[0], -1])[:, :num_pitches]
+      features[schema.PIANOROLL] = tf.cast(bits, tf.float32)
+    features[schema.LENGTH] = context[schema.LENGTH]
+    features[schema.ID] = context[schema.ID]
+    return features
+
+  return parse
+
+
 class DataSource:
   """Base: `location` reopens the source; `description` describes it."""
 
@@ -82,7 +110,6 @@ class _TFRecordSource(DataSource):
     raise NotImplementedError
 
   def records(self, split, *, shuffle, repeat, seed=None, shuffle_buffer=10_000):
-    from musicrnn.tfrecords import input as input_lib  # pylint: disable=import-outside-toplevel
     files = self.files(split)
     if not files:
       raise UsageError(f'{self.location} has no {split} files')
@@ -102,8 +129,8 @@ class _TFRecordSource(DataSource):
       # Shuffled while still serialized: a tenth of the memory of parsed
       # examples with pitch histograms.
       ds = ds.shuffle(shuffle_buffer, seed=seed)
-    return ds.map(input_lib.parse_fn(tuple(self.description['sequence_features']),
-                                     _num_pitches(self.description)),
+    return ds.map(parse_fn(tuple(self.description['sequence_features']),
+                           _num_pitches(self.description)),
                   num_parallel_calls=tf.data.AUTOTUNE)
 
 
@@ -283,22 +310,48 @@ def _check_tfds_features(version_dir):
           f'({_TFDS_FEATURE_MODULES}*); refusing to import it')
 
 
+_BUILD_HINT = ('build it with tfds build musicrnn '
+               '--imports=musicrnn.tfrecords.tfds_builders --config=CONFIG '
+               '--manual_dir=YOUR_MIDI_FOLDER, or pass --tfds_data_dir')
+
+
+def _check_tfds_name(name, data_dir):
+  """`_check_tfds_features` on every built version of the TFDS dataset
+  `name` ('musicrnn/polyphony[:1.1.0]') in `data_dir`: TFDS reads a dataset
+  whose builder is not registered from its files."""
+  folder = os.path.join(data_dir, *name.split(':', 1)[0].split('/'))
+  if not tf.io.gfile.isdir(folder):
+    return
+  for entry in tf.io.gfile.listdir(folder):
+    if _VERSION.match(entry.rstrip('/')):
+      _check_tfds_features(os.path.join(folder, entry.rstrip('/')))
+
+
 def _open_tfds_name(name, tfds_data_dir):
+  """The TFDS dataset `name` of `tfds_data_dir` (default: TFDS's).
+
+  musicrnn's builders need not be registered (`tfds_builders` runs Beam
+  pipelines; this module sits below them and does not import it): TFDS then
+  reads a built dataset from its files, as it does a config the builders do
+  not know.
+  """
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
-  # Registers the musicrnn builders, so their configs resolve by name.
-  from musicrnn.tfrecords import tfds_builders  # pylint: disable=import-outside-toplevel,unused-import
   tfds_data_dir = paths.absolute(tfds_data_dir or None)
+  _check_tfds_name(name, tfds_data_dir or tfds.core.constants.DATA_DIR)
   try:
     builder = tfds.builder(name, data_dir=tfds_data_dir)
+  except tfds.core.DatasetNotFoundError as e:
+    # TFDS's message lists every dataset it knows.
+    raise UsageError(
+        f'no TFDS dataset {name!r} is built in '
+        f'{tfds_data_dir or tfds.core.constants.DATA_DIR}; {_BUILD_HINT}') from e
   except Exception as e:  # pylint: disable=broad-except
     raise UsageError(f'no TFDS dataset {name!r} (data_dir '
                      f'{tfds_data_dir or "TFDS default"}): {e}') from e
   if not tf.io.gfile.exists(os.path.join(os.fspath(builder.data_dir),
                                          TFDS_DATASET_INFO)):
     raise UsageError(
-        f'TFDS dataset {name!r} is not built in {builder.data_dir}; build it '
-        'with tfds build musicrnn --imports=musicrnn.tfrecords.tfds_builders '
-        '--config=CONFIG --manual_dir=YOUR_MIDI_FOLDER, or pass --tfds_data_dir')
+        f'TFDS dataset {name!r} is not built in {builder.data_dir}; {_BUILD_HINT}')
   return TfdsDataset(builder)
 
 

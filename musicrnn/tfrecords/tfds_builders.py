@@ -29,6 +29,11 @@ reason and listed in the dataset's metadata.json):
 Splits: 'train' and 'eval'. metadata.json holds the codec spec, the resolved
 config, the eval ratio, every stage count and the dead letters; the trainer
 reads the encoding from it.
+
+In the import layers this module sits with the pipelines, whose
+`dataset.MakeExamples` it runs (as musicrnn_create_dataset does), above the
+rest of `musicrnn.tfrecords`: none of that imports it (`sources` opens a
+built dataset from its files).
 """
 
 import dataclasses
@@ -42,6 +47,7 @@ import tensorflow_datasets as tfds
 
 from musicrnn import configs
 from musicrnn import encodings
+from musicrnn import splits
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
@@ -49,7 +55,6 @@ from musicrnn.pipelines import readers
 from musicrnn.tfrecords import schema
 
 EVAL_RATIO = 0.1
-SPLITS = dataset.SPLITS
 
 _CITATION = """\
 @software{musicrnn,
@@ -153,7 +158,7 @@ def _check_eval_split(listing, collection_name, eval_ratio, split_by):
     else:
       with open(path, 'rb') as f:
         key = readers.sequence_id(readers.content_hash(f.read()))
-    if dataset.is_eval(key, eval_ratio):
+    if splits.is_eval(key, eval_ratio):
       return
   raise ValueError(
       f'none of the {len(listing.music_files)} music files under '
@@ -272,7 +277,7 @@ class Musicrnn(tfds.core.GeneratorBasedBuilder):
     examples = read[convert.SEQUENCES] | 'MakeExamples' >> dataset.MakeExamples(
         config, builder_config.eval_ratio, output_fn=to_tfds_example)
     _record_outcome(self.info, read, (examples[beam_utils.COUNTS_TAG],))
-    return {split: examples[split] for split in SPLITS}
+    return {split: examples[split] for split in splits.SPLITS}
 
   def _generate_examples(self):
     raise NotImplementedError('examples come from _split_generators')
@@ -296,7 +301,7 @@ class _SplitNoteSequences(beam.DoFn):
     self._tally = beam_utils.Tally(dataset.NAMESPACE)
 
   def process(self, sequence):
-    split = 'eval' if dataset.is_eval(sequence.id, self._eval_ratio) else 'train'
+    split = splits.split_of(sequence, self._eval_ratio)
     yield self._tally(f'notesequences_{split}')
     yield beam.pvalue.TaggedOutput(split, _notesequence_example(sequence))
 
@@ -351,9 +356,9 @@ class MusicrnnNotesequences(tfds.core.GeneratorBasedBuilder):
                             builder_config.eval_ratio)
     split = read[convert.SEQUENCES] | 'Split' >> beam.ParDo(
         _SplitNoteSequences(builder_config.eval_ratio)).with_outputs(
-            *SPLITS, beam_utils.COUNTS_TAG)
+            *splits.SPLITS, beam_utils.COUNTS_TAG)
     _record_outcome(self.info, read, (split[beam_utils.COUNTS_TAG],))
-    return {name: split[name] for name in SPLITS}
+    return {name: split[name] for name in splits.SPLITS}
 
   def _generate_examples(self):
     raise NotImplementedError('examples come from _split_generators')

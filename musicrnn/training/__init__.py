@@ -1,1 +1,9 @@
-"""The one trainer every model family uses (see `trainer.train`)."""
+"""Training: one loop for every model family (`trainer.train`).
+
+  trainer      the loop: data, strategy, checkpoints, logging, evaluation
+  objectives   what one step of each family does: next-token NLL, the GAN's
+               critic and generator updates
+  compilation  XLA, static input shapes and precision of the steps
+  run_dir      a run's folder: config.json, checkpoints, loading a run back
+  strategy     tf.distribute strategies by name
+"""

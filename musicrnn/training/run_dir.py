@@ -86,16 +86,22 @@ def prepare(run_dir, config, encoding_spec, dataset_description, dataset_dir=Non
 
 
 # Settings added to the configs after runs were first written, with the
-# value that gives the old behaviour: a saved config without one has it.
-NEW_SETTINGS = {('data', 'length_unit'): 'events'}
+# value that gives the old behaviour (of the saved config): a saved config
+# without one has it.
+NEW_SETTINGS = {
+    ('data', 'length_unit'): lambda config: 'events',
+    ('train', 'objective'): lambda config: (
+        'adversarial' if config.get('family') == 'pianoroll_gan'
+        else 'next_token'),
+}
 
 
 def _add_new_settings(config):
   if not isinstance(config, dict):
     return
   for (section, key), value in NEW_SETTINGS.items():
-    if isinstance(config.get(section), dict):
-      config[section].setdefault(key, value)
+    if isinstance(config.get(section), dict) and key not in config[section]:
+      config[section][key] = value(config)
 
 
 def _diff(a, b, prefix=''):
@@ -290,7 +296,6 @@ def load_run(run_dir):
     codec = encodings.codec.codec_from_spec(encoding)
     controls = encodings.controls_from_config(config)
     model = models.build_model(config, codec, controls)
-    model(models.example_inputs(config, controls))
   except Exception as e:  # pylint: disable=broad-except
     # config.json is data: a value a model cannot be built from means the
     # file was edited or damaged, not a bug to show a traceback for.

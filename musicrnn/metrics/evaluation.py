@@ -1,0 +1,188 @@
+"""How well a model does on a dataset split, one kind per training objective.
+
+  evaluation = evaluation_lib.for_config(config)(model)
+  metrics = evaluation.evaluate(data, batch_size)   # a dict
+  print(evaluation.describe(metrics))               # one line
+
+`config.train.objective` picks the kind (the trainer's objective of the
+same name evaluates with it):
+
+  next_token   autoregressive models: NLL in nats per event, perplexity and
+               accuracy of the next event over every real event of the split;
+  adversarial  the piano-roll GAN: the MuseGAN metrics of the split's
+               segments against generated ones, and the critic's
+               Wasserstein estimate.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from musicrnn import encodings
+from musicrnn.errors import UsageError
+from musicrnn.metrics import pianoroll as pianoroll_metrics
+from musicrnn.tfrecords import input as input_lib
+from musicrnn.tfrecords import schema
+from musicrnn.tfrecords import sources
+
+
+def compiled(fn, jit_compile):
+  """`fn` as an XLA-compiled tf.function, or as it is (traced into its
+  caller's tf.function)."""
+  return tf.function(fn, jit_compile=True) if jit_compile else fn
+
+
+def event_sums(model, features, labels, weights, training=False):
+  """(summed NLL in nats, correct predictions, events) over real steps."""
+  logits = model(features, training=training)
+  nll = keras.losses.sparse_categorical_crossentropy(labels, logits,
+                                                     from_logits=True)
+  correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
+                             labels), tf.float32)
+  return (tf.reduce_sum(nll * weights), tf.reduce_sum(correct * weights),
+          tf.reduce_sum(weights))
+
+
+class NextTokenEvaluation:
+  """NLL (nats per event), perplexity and accuracy of an autoregressive
+  model on every real event of a split.
+
+  Args:
+    model: the model (ids in, logits out).
+    strategy: the tf.distribute strategy the model lives under (default: the
+      current one); each replica scores its part of every batch.
+    jit_compile: XLA compiles each replica's part.
+    num_workers: hosts of a multi-worker strategy; each keeps its share of
+      every batch.
+  """
+
+  def __init__(self, model, strategy=None, jit_compile=False, num_workers=1):
+    self.model = model
+    self.strategy = strategy or tf.distribute.get_strategy()
+    self.num_workers = num_workers
+    sums = compiled(lambda f, l, w: event_sums(model, f, l, w), jit_compile)
+
+    @tf.function
+    def step(batch):
+      values = self.strategy.run(sums, args=batch)
+      return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+              for v in values]
+
+    self._step = step
+
+  def evaluate(self, data, batch_size, *, split='eval', max_batches=None,
+               seed=0, static_length=None):
+    """{'nll', 'perplexity', 'accuracy', 'events', 'batches'} over `split` of
+    `data` (a DataSource or what `sources.open_source` opens);
+    `static_length`: batches of one shape (`input.make_dataset`), the same
+    metrics."""
+    del seed   # every event is scored: nothing is drawn
+    ds = input_lib.make_dataset(data, split, batch_size, shuffle=False,
+                                repeat=False, static_length=static_length)
+    if max_batches:
+      ds = ds.take(max_batches)
+    totals = [0.0, 0.0, 0.0]
+    batches = 0
+    ds = input_lib.shard_per_worker(ds, self.num_workers)
+    for batch in self.strategy.experimental_distribute_dataset(ds):
+      totals = [t + float(v) for t, v in zip(totals, self._step(batch))]
+      batches += 1
+    nll, correct, events = totals
+    metrics = {'nll': nll / max(events, 1.0),
+               'accuracy': correct / max(events, 1.0),
+               'events': int(events), 'batches': batches}
+    metrics['perplexity'] = math.exp(min(metrics['nll'], 50.0))
+    return metrics
+
+  @staticmethod
+  def describe(metrics):
+    return (f'NLL {metrics["nll"]:.4f} nats/event, perplexity '
+            f'{metrics["perplexity"]:.2f}, accuracy {metrics["accuracy"]:.4f} '
+            f'over {metrics["events"]} events')
+
+
+class PianorollEvaluation:
+  """The piano-roll GAN, which has no likelihood: MuseGAN metrics of the
+  split's real segments and of `num_samples` generated ones (cells above
+  0.5 sound), and the critic's Wasserstein estimate mean D(real) - mean
+  D(generated). The arguments are NextTokenEvaluation's; it runs on one
+  device."""
+
+  # Segments generated per evaluation.
+  NUM_SAMPLES = 100
+
+  def __init__(self, model, strategy=None, jit_compile=False, num_workers=1):
+    del strategy, jit_compile, num_workers
+    self.model = model
+
+  def evaluate(self, data, batch_size, *, split='eval', max_batches=None,
+               seed=0, static_length=None):
+    """{'eval_data': metrics, 'generated': metrics, 'wasserstein',
+    'segments', 'batches'}; metrics as
+    `musicrnn.metrics.pianoroll.pianoroll_metrics`."""
+    del static_length   # a segment has one shape
+    source = sources.open_source(data)
+    settings = encodings.codec.codec_from_spec(
+        source.description['encoding']).settings
+    ds = input_lib.make_dataset(source, split, batch_size, shuffle=False,
+                                repeat=False)
+    if max_batches:
+      ds = ds.take(max_batches)
+    real, real_scores, batches = [], [], 0
+    for (features,) in ds:
+      rolls = features[schema.PIANOROLL]
+      real.append(rolls.numpy())
+      real_scores.append(self.model.critic(rolls[..., None]).numpy()[:, 0])
+      batches += 1
+    generated = self.model({'noise': self.model.noise(
+        self.NUM_SAMPLES, seed=(seed, 0))}).numpy()
+    generated_scores = self.model.critic(generated[..., None]).numpy()[:, 0]
+    real = (np.concatenate(real) if real
+            else np.zeros((0,) + generated.shape[1:]))
+    def metrics(rolls):
+      return pianoroll_metrics.pianoroll_metrics(rolls, settings.steps_per_bar,
+                                                 settings.min_pitch)
+    return {
+        'eval_data': metrics(real),
+        'generated': metrics(generated > 0.5),
+        'wasserstein': (float(np.concatenate(real_scores).mean()
+                              - generated_scores.mean()) if real_scores
+                        else float('nan')),
+        'segments': int(len(real)),
+        'batches': batches,
+    }
+
+  @staticmethod
+  def describe(metrics):
+    real, fake = metrics['eval_data'], metrics['generated']
+    return ('eval data vs generated: empty bars {:.3f} / {:.3f}, pitch classes '
+            'per bar {:.2f} / {:.2f}, qualified notes {:.3f} / {:.3f}; '
+            'Wasserstein estimate {:.3f}'.format(
+                real['empty_bar_rate'], fake['empty_bar_rate'],
+                real['used_pitch_classes'], fake['used_pitch_classes'],
+                real['qualified_note_rate'], fake['qualified_note_rate'],
+                metrics['wasserstein']))
+
+
+# config.train.objective -> its evaluation.
+EVALUATIONS = {
+    'next_token': NextTokenEvaluation,
+    'adversarial': PianorollEvaluation,
+}
+
+
+def for_config(config):
+  """The evaluation class of `config.train.objective`."""
+  objective = config['train']['objective']
+  if objective not in EVALUATIONS:
+    raise UsageError(f'train.objective must be one of '
+                     f'{", ".join(EVALUATIONS)}, got {objective!r}')
+  return EVALUATIONS[objective]
+
+
+def evaluate_model(model, config, data, batch_size, **kwargs):
+  """`model` (of `config`) on a split of `data`: the metrics of its
+  objective's evaluation; kwargs as `NextTokenEvaluation.evaluate`."""
+  return for_config(config)(model).evaluate(data, batch_size, **kwargs)
