@@ -33,14 +33,12 @@ import time
 
 from absl import app
 from absl import flags
-import ml_collections
 import numpy as np
 
 import data_orders
 import smoke_data
 from musicrnn import configs
 from musicrnn.metrics import nll
-from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import schema
 from musicrnn.tfrecords import sources
@@ -55,7 +53,10 @@ flags.DEFINE_integer('budget_cpu_seconds', 1200, 'CPU time of training (all '
 flags.DEFINE_string('eval_data', None, 'The dataset whose eval split scores the '
                     'run (default: --dataset), so runs trained on data cut '
                     'differently are scored on the same events.')
-flags.DEFINE_integer('checkpoint_every', 50, 'Steps between checkpoints.')
+flags.DEFINE_integer('checkpoint_every', 10, 'Steps between checkpoints (the '
+                     'run is scored at the last one before the budget ran out).')
+flags.DEFINE_list('train_flags', [], 'More musicrnn_train flags, e.g. '
+                  '--train_flags=--jit_compile=off (as before XLA).')
 flags.DEFINE_integer('seed', 1, 'Training seed.')
 flags.DEFINE_enum('reorder', None, ['sources', 'shuffled'],
                   'Train on a reordered copy of the train split.')
@@ -89,14 +90,14 @@ def cpu_seconds(pid):
 
 
 def train_for(config_name, data, run_dir, hparams, budget, seed,
-              checkpoint_every, log_path):
+              checkpoint_every, log_path, train_flags=()):
   """musicrnn_train in a process, stopped after `budget` CPU seconds from its
   first line; returns (its last events/s, CPU seconds it trained)."""
   command = [sys.executable, '-m', 'musicrnn.train', f'--config={config_name}',
              f'--train_data={data}', f'--run_dir={run_dir}', '--num_steps=10000000',
              f'--checkpoint_every={checkpoint_every}', '--eval_every=10000000',
              f'--log_every={checkpoint_every}', f'--seed={seed}',
-             f'--hparams={hparams}']
+             f'--hparams={hparams}', *train_flags]
   used = None
   with open(log_path, 'w') as log:
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -135,8 +136,9 @@ def main(argv):
   budget = 20 if FLAGS.smoke else FLAGS.budget_cpu_seconds
   if not data or not config_name:
     raise app.UsageError('--config and --dataset are required (or --smoke)')
-  description = description_lib.read_description(data)
-  config = ml_collections.ConfigDict(description['config'])
+  # The family's config with the data's cut (the trainer needs them equal)
+  # and the overrides: what musicrnn_train will train.
+  config = configs.get_config(config_name)
   configs.apply_overrides(config, hparams=FLAGS.hparams)
   label = FLAGS.label or config_name
   if FLAGS.reorder:
@@ -149,11 +151,12 @@ def main(argv):
   events_per_second, used = train_for(
       config_name, data, run_dir, FLAGS.hparams, budget, FLAGS.seed,
       5 if FLAGS.smoke else FLAGS.checkpoint_every,
-      os.path.join(work, f'{label}.log'))
+      os.path.join(work, f'{label}.log'), FLAGS.train_flags)
   eval_data = FLAGS.eval_data or data
   metrics = nll.evaluate_run(run_dir, eval_data, max_batches=FLAGS.eval_max_batches)
   result = {'label': label, 'config': config_name, 'hparams': FLAGS.hparams,
             'dataset': os.path.abspath(data), 'reorder': FLAGS.reorder,
+            'train_flags': FLAGS.train_flags,
             'eval_dataset': os.path.abspath(eval_data),
             'budget_cpu_seconds': budget, 'cpu_seconds_used': round(used, 1),
             'wall_seconds': round(time.time() - start, 1),

@@ -9,10 +9,11 @@ one layer (batch 1, `--num_heads` heads of `--head_dim`, forward and the
 gradient with respect to queries and embeddings, as in training) and
 reports its peak memory above the process's baseline: on a GPU,
 TensorFlow's allocator peak; on the CPU, the growth of the peak resident
-set (ru_maxrss). The naive form gathers an [heads, L, L, head_dim] tensor of
-embeddings (O(L²·D)); skewing needs the [heads, L, head_dim] rows and the
-[L, L] logits (O(L·D) beyond the logits every attention has). Both forms
-are checked to give the same logits first. `--smoke` uses short lengths.
+set (VmHWM; ru_maxrss off Linux). The naive form gathers an
+[heads, L, L, head_dim] tensor of embeddings (O(L²·D)); skewing needs the
+[heads, L, head_dim] rows and the [L, L] logits (O(L·D) beyond the logits
+every attention has). Both forms are checked to give the same logits first.
+`--smoke` uses short lengths.
 """
 
 import json
@@ -37,6 +38,17 @@ MIB = 1 << 20
 
 
 def _peak_rss_bytes():
+  """This process's peak resident set. On Linux its own memory's high-water
+  mark (VmHWM): ru_maxrss keeps, across fork and exec, the peak of the
+  process that started this one, so a large parent would hide this
+  process's growth."""
+  try:
+    with open('/proc/self/status') as f:
+      for line in f:
+        if line.startswith('VmHWM:'):
+          return int(line.split()[1]) * 1024
+  except OSError:
+    pass
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

@@ -53,7 +53,9 @@ flags.DEFINE_integer('steps', 20, 'Training steps timed per measurement '
 flags.DEFINE_list('sizes', ['default', 'cpu'], 'Which sizes to measure.')
 flags.DEFINE_list('families', ['event_lstm', 'music_transformer', 'dilated_cnn',
                                'pianoroll_gan'], 'Which families to measure.')
-flags.DEFINE_bool('smoke', False, 'Tiny configs on fixture datasets (tests).')
+flags.DEFINE_bool('smoke', False, 'Tiny configs on datasets of the committed '
+                  'fixtures, or on --performance_data and --pianoroll_data '
+                  'when given (tests).')
 FLAGS = flags.FLAGS
 
 # The sizes the issue 5 and 6 runs trained at on 2 CPU cores.
@@ -179,8 +181,9 @@ def main(argv):
   steps, sizes = FLAGS.steps, FLAGS.sizes
   tmp = None
   if FLAGS.smoke:
-    tmp = tempfile.TemporaryDirectory()
-    performance_data, pianoroll_data = smoke_data.fixture_datasets(tmp.name)
+    if not (performance_data or pianoroll_data):
+      tmp = tempfile.TemporaryDirectory()
+      performance_data, pianoroll_data = smoke_data.fixture_datasets(tmp.name)
     steps, sizes = 2, ['default']
   print(f'{"family":<18}{"size":<8}{"musicrnn ev/s":>14}{"keras ev/s":>14}{"ratio":>8}')
   results = run_benchmark(FLAGS.families, sizes, steps, performance_data,

@@ -44,7 +44,9 @@ flags.DEFINE_integer('steps', 20, 'Training steps timed per measurement '
                      '(after as many warm-up steps).', lower_bound=2)
 flags.DEFINE_list('families', ['event_lstm', 'music_transformer', 'dilated_cnn',
                                'pianoroll_gan'], 'Which families to measure.')
-flags.DEFINE_bool('smoke', False, 'Tiny configs on fixture datasets (tests).')
+flags.DEFINE_bool('smoke', False, 'Tiny configs on datasets of the committed '
+                  'fixtures, or on --performance_data and --pianoroll_data '
+                  'when given (tests).')
 FLAGS = flags.FLAGS
 
 CPU_HPARAMS = {
@@ -114,8 +116,9 @@ def main(argv):
   steps = FLAGS.steps
   tmp = None
   if FLAGS.smoke:
-    tmp = tempfile.TemporaryDirectory()
-    performance_data, pianoroll_data = smoke_data.fixture_datasets(tmp.name)
+    if not (performance_data or pianoroll_data):
+      tmp = tempfile.TemporaryDirectory()
+      performance_data, pianoroll_data = smoke_data.fixture_datasets(tmp.name)
     steps = 2
   print(f'{"family":<18}{"graph ev/s":>14}{"XLA ev/s":>14}{"ratio":>8}'
         f'{"warm-up s":>10}{"XLA":>10}')

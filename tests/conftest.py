@@ -1,5 +1,12 @@
-"""pytest configuration: tests import `testing_lib` from this folder."""
+"""pytest configuration: tests import `testing_lib` from this folder.
 
+The tiny datasets and briefly trained runs below are made once per test run:
+under pytest-xdist, by the first worker that asks for one, while the others
+wait for it and then read the same folder. Each is made when a test first
+asks for it. Tests copy a shared folder before they change it.
+"""
+
+import collections.abc
 import os
 import sys
 
@@ -10,61 +17,154 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import pytest  # noqa: E402
 
+import testing_lib  # noqa: E402
+
+CORPUS = os.path.join(testing_lib.REPO_ROOT, 'musicrnn', 'quickstart_corpus')
+# The configs of tiny_datasets; music_transformer_tiny's data (whole pieces
+# for random crops) serves dilated_cnn_tiny too: the same encoding and data
+# settings.
+TINY_DATASETS = ('performance_with_dynamics_tiny',
+                 'multiconditioned_performance_with_dynamics_tiny', 'polyphony_tiny',
+                 'music_transformer_tiny')
+
+
+class _Lazy(collections.abc.Mapping):
+  """{name: make(name)}, each made when first looked up."""
+
+  def __init__(self, names, make):
+    self._names = tuple(names)
+    self._make = make
+    self._made = {}
+
+  def __getitem__(self, name):
+    if name not in self._names:
+      raise KeyError(name)
+    if name not in self._made:
+      self._made[name] = self._make(name)
+    return self._made[name]
+
+  def __iter__(self):
+    return iter(self._names)
+
+  def __len__(self):
+    return len(self._names)
+
+
+def _converted(tmp_path_factory, name, input_dir):
+  """NoteSequences of a folder, converted once per test run."""
+  # pylint: disable=import-outside-toplevel
+  from musicrnn.pipelines import convert
+
+  def make(folder):
+    path = os.path.join(folder, 'ns.tfrecord')
+    convert.convert_directory(input_dir, path)
+    return path
+
+  return testing_lib.made_once(tmp_path_factory, name, make)[1]
+
+
+def _dataset(tmp_path_factory, name, notesequences, eval_ratio):
+  # pylint: disable=import-outside-toplevel
+  from musicrnn import configs
+  from musicrnn.pipelines import dataset
+
+  def make(folder):
+    path = os.path.join(folder, 'dataset')
+    dataset.create_dataset(configs.get_config(name), notesequences, path,
+                           eval_ratio=eval_ratio)
+    return path
+
+  return testing_lib.made_once(tmp_path_factory, name, make)[1]
+
+
+def _run(tmp_path_factory, name, data, **settings):
+  """(run folder, TrainSummary) of `name` trained on `data`, once."""
+  # pylint: disable=import-outside-toplevel
+  from musicrnn.training import trainer
+
+  def make(folder):
+    run_dir = os.path.join(folder, 'run')
+    summary = trainer.train(testing_lib.tiny_config(name), data, run_dir,
+                            progress=False, **settings)
+    return run_dir, summary
+
+  return testing_lib.made_once(tmp_path_factory, f'run_{name}', make)[1]
+
+
+@pytest.fixture(scope='session')
+def corpus_notesequences(tmp_path_factory):
+  """The bundled corpus (musicrnn/quickstart_corpus) as NoteSequences."""
+  return _converted(tmp_path_factory, 'corpus_ns', CORPUS)
+
 
 @pytest.fixture(scope='session')
 def tiny_datasets(tmp_path_factory):
-  """Tiny datasets of the bundled corpus, by config name."""
-  # pylint: disable=import-outside-toplevel
-  from musicrnn import configs
-  from musicrnn.pipelines import convert
-  from musicrnn.pipelines import dataset
-  import testing_lib
-  corpus = os.path.join(testing_lib.REPO_ROOT, 'musicrnn', 'quickstart_corpus')
-  ns = str(tmp_path_factory.mktemp('ns') / 'ns.tfrecord')
-  convert.convert_directory(corpus, ns)
-  out = {}
-  # music_transformer_tiny's data (whole pieces for random crops) serves
-  # dilated_cnn_tiny too: the same encoding and data settings.
-  for name in ('performance_with_dynamics_tiny',
-               'multiconditioned_performance_with_dynamics_tiny', 'polyphony_tiny',
-               'music_transformer_tiny'):
-    path = tmp_path_factory.mktemp(name)
-    dataset.create_dataset(configs.get_config(name), ns, str(path), eval_ratio=0.25)
-    out[name] = str(path)
-  return out
+  """Tiny datasets of the bundled corpus (a quarter of it eval), by config name."""
+  return _Lazy(TINY_DATASETS, lambda name: _dataset(
+      tmp_path_factory, name, _converted(tmp_path_factory, 'corpus_ns', CORPUS),
+      eval_ratio=0.25))
 
 
 @pytest.fixture(scope='session')
-def tiny_runs(tiny_datasets, tmp_path_factory):
+def tiny_trained(tiny_datasets, tmp_path_factory):
+  """{config name: (run folder, TrainSummary)} of the tiny performance
+  configs trained as testing_lib.TINY_RUN says."""
+  return _Lazy(('performance_with_dynamics_tiny',
+                'multiconditioned_performance_with_dynamics_tiny'),
+               lambda name: _run(tmp_path_factory, name, tiny_datasets[name],
+                                 **testing_lib.TINY_RUN))
+
+
+@pytest.fixture(scope='session')
+def tiny_runs(tiny_trained):
   """Briefly trained runs of the tiny performance configs, by config name."""
-  # pylint: disable=import-outside-toplevel
-  from musicrnn import configs
-  from musicrnn.training import trainer
-  out = {}
-  for name in ('performance_with_dynamics_tiny',
-               'multiconditioned_performance_with_dynamics_tiny'):
-    config = configs.get_config(name)
-    configs.apply_overrides(config, overrides={'train.learning_rate': 1e-2})
-    run_dir = str(tmp_path_factory.mktemp(f'run_{name}'))
-    trainer.train(config, tiny_datasets[name], run_dir, num_steps=40, seed=0,
-                  eval_every=40, checkpoint_every=40, progress=False)
-    out[name] = run_dir
-  return out
+  return _Lazy(tuple(tiny_trained), lambda name: tiny_trained[name][0])
 
 
 @pytest.fixture(scope='session')
-def gan_dataset(tmp_path_factory):
+def family_runs(tiny_datasets, tmp_path_factory):
+  """{config name: (run folder, TrainSummary)} of the other event families
+  (testing_lib.FAMILIES) after 60 steps."""
+  return _Lazy(testing_lib.FAMILIES, lambda name: _run(
+      tmp_path_factory, name, tiny_datasets[testing_lib.FAMILIES[name]],
+      num_steps=60, seed=1, log_every=10, eval_every=60, checkpoint_every=30))
+
+
+@pytest.fixture(scope='session')
+def fixture_datasets(tmp_path_factory):
+  """(performance, piano roll) tiny datasets of the committed fixtures, half
+  of them eval, as the training benchmarks' --smoke builds them
+  (benchmarks/smoke_data.py)."""
+  # pylint: disable=import-outside-toplevel
+  sys.path.insert(0, testing_lib.BENCHMARKS)
+  try:
+    import smoke_data
+  finally:
+    sys.path.remove(testing_lib.BENCHMARKS)
+  return testing_lib.made_once(tmp_path_factory, 'fixture_datasets',
+                               smoke_data.fixture_datasets)[1]
+
+
+@pytest.fixture(scope='session')
+def gan_dataset(fixture_datasets):
   """A tiny piano-roll dataset of the committed fixtures (the bundled
   piano-midi.de corpus changes tempo every beat, so it gives no 4-bar
   segments): about 170 train and 9 eval segments."""
+  return fixture_datasets[1]
+
+
+@pytest.fixture(scope='session')
+def gan_run(gan_dataset, tmp_path_factory):
+  """(run folder, TrainSummary) of the tiny piano-roll GAN after 6 steps."""
   # pylint: disable=import-outside-toplevel
   from musicrnn import configs
-  from musicrnn.pipelines import convert
-  from musicrnn.pipelines import dataset
-  import testing_lib
-  ns = str(tmp_path_factory.mktemp('fixtures_ns') / 'ns.tfrecord')
-  convert.convert_directory(testing_lib.TESTDATA, ns)
-  path = tmp_path_factory.mktemp('pianoroll_gan_tiny')
-  dataset.create_dataset(configs.get_config('pianoroll_gan_tiny'), ns, str(path),
-                         eval_ratio=0.5)
-  return str(path)
+  from musicrnn.training import trainer
+
+  def make(folder):
+    run_dir = os.path.join(folder, 'run')
+    summary = trainer.train(configs.get_config('pianoroll_gan_tiny'), gan_dataset,
+                            run_dir, num_steps=6, seed=1, log_every=2,
+                            eval_every=6, checkpoint_every=3, progress=False)
+    return run_dir, summary
+
+  return testing_lib.made_once(tmp_path_factory, 'run_pianoroll_gan_tiny', make)[1]

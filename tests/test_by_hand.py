@@ -1,6 +1,9 @@
-"""The README's by-hand commands, run as a newcomer runs them: the console
-scripts, in a fresh working folder, with relative paths only, the console
-read as a person reads it."""
+"""The README's by-hand commands, run as a newcomer runs them: in a fresh
+working folder, with relative paths only, the console read as a person reads
+it. Two are the console scripts in processes of their own, where a process is
+the point: musicrnn_convert on two Beam worker processes (their logging
+reaches the terminal) and `tfds build`; the others run in this process
+(tests/test_quickstart.py reads the console of a whole TensorFlow program)."""
 
 import json
 import math
@@ -17,10 +20,6 @@ import testing_lib
 
 CORPUS = os.path.join(testing_lib.REPO_ROOT, 'musicrnn', 'quickstart_corpus')
 CONFIG = 'performance_with_dynamics_tiny'
-# What only libraries print: Beam workers' logging, TensorFlow's C++ start-up.
-LIBRARY_LINES = re.compile(
-    r'^(INFO|DEBUG):|apitools|semi_persistent|cudart_stub|cuInit|'
-    r'absl::InitializeLog|oneDNN|cpu_feature_guard|Couldn.t find ffmpeg')
 
 
 def _command(name, module):
@@ -36,18 +35,21 @@ def _run(cwd, command, *args):
   return (result.stdout + result.stderr).splitlines()
 
 
+def _run_here(cwd, module, *args):
+  """The same command run in this process (`module`'s main)."""
+  result = testing_lib.run_program(module, *args, cwd=cwd)
+  assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+  return (result.stdout + result.stderr).splitlines()
+
+
 def _library_lines(lines):
-  return [line for line in lines if LIBRARY_LINES.search(line)]
+  return [line for line in lines if testing_lib.LIBRARY_LINES.search(line)]
 
 
 def test_readme_by_hand_with_relative_paths(tmp_path, monkeypatch):
   work = tmp_path / 'work'
   shutil.copytree(CORPUS, work / 'midi')
   convert = _command('musicrnn_convert', 'musicrnn.convert')
-  create_dataset = _command('musicrnn_create_dataset', 'musicrnn.create_dataset')
-  train = _command('musicrnn_train', 'musicrnn.train')
-  generate = _command('musicrnn_generate', 'musicrnn.generate')
-  evaluate = _command('musicrnn_evaluate', 'musicrnn.evaluate')
 
   # convert on two Beam worker processes: musicrnn's progress (summed over
   # the workers) and its summary once, no library chatter.
@@ -62,8 +64,9 @@ def test_readme_by_hand_with_relative_paths(tmp_path, monkeypatch):
       'ns.tfrecord.duplicates.jsonl', 'ns.tfrecord.summary.json']
 
   # The natural glob of convert's output takes in its side files too.
-  lines = _run(work, create_dataset, f'--config={CONFIG}', '--input=ns.tfrecord*',
-               '--output_dir=dataset', '--eval_ratio=0.25')
+  lines = _run_here(work, 'musicrnn.create_dataset', f'--config={CONFIG}',
+                    '--input=ns.tfrecord*', '--output_dir=dataset',
+                    '--eval_ratio=0.25')
   assert not _library_lines(lines), _library_lines(lines)
   assert len([l for l in lines if '12 NoteSequences (train' in l]) == 1
 
@@ -71,19 +74,20 @@ def test_readme_by_hand_with_relative_paths(tmp_path, monkeypatch):
   common = [f'--config={CONFIG}', '--train_data=dataset', '--run_dir=run',
             '--checkpoint_every=5', '--eval_every=10', '--log_every=5',
             '--hparams=learning_rate=1e-2', '--seed=0']
-  lines = _run(work, train, *common, '--num_steps=10')
+  lines = _run_here(work, 'musicrnn.train', *common, '--num_steps=10')
   assert not _library_lines(lines), _library_lines(lines)
   assert [l for l in lines if 'musicrnn train: step 5 loss' in l]
   assert len([l for l in lines if l.startswith('run ') and 'steps 0 -> 10' in l]) == 1
   assert len([l for l in lines if 'eval at step 10' in l]) == 1
-  lines = _run(work, train, *common, '--num_steps=15')
+  lines = _run_here(work, 'musicrnn.train', *common, '--num_steps=15')
   assert [l for l in lines if 'resumed from' in l and 'ckpt-10 at step 10' in l]
   assert len([l for l in lines if l.startswith('run ') and
               'steps 10 -> 15 (resumed)' in l]) == 1
 
-  lines = _run(work, generate, '--run_dir=run', '--output_dir=samples',
-               '--num_steps=60', '--primer_pitches=[60,64,67]', '--render_png',
-               '--render_wav', '--seed=1')
+  lines = _run_here(work, 'musicrnn.generate', '--run_dir=run',
+                    '--output_dir=samples', '--num_steps=60',
+                    '--primer_pitches=[60,64,67]', '--render_png', '--render_wav',
+                    '--seed=1')
   assert not _library_lines(lines), _library_lines(lines)
   assert sorted(os.listdir(work / 'samples')) == [
       f'{CONFIG}_000.{ext}' for ext in ('mid', 'png', 'wav')]
@@ -93,10 +97,11 @@ def test_readme_by_hand_with_relative_paths(tmp_path, monkeypatch):
   # The run folder moved elsewhere still generates, and still evaluates on
   # its dataset.
   shutil.move(str(work / 'run'), str(tmp_path / 'moved_run'))
-  _run(tmp_path, generate, '--run_dir=moved_run', '--output_dir=again',
-       '--num_steps=30', '--seed=1')
+  _run_here(tmp_path, 'musicrnn.generate', '--run_dir=moved_run',
+            '--output_dir=again', '--num_steps=30', '--seed=1')
   assert os.listdir(tmp_path / 'again') == [f'{CONFIG}_000.mid']
-  _run(tmp_path, evaluate, '--run_dir=moved_run', '--output_json=nll.json')
+  _run_here(tmp_path, 'musicrnn.evaluate', '--run_dir=moved_run',
+            '--output_json=nll.json')
   with open(tmp_path / 'nll.json') as f:
     assert math.isfinite(json.load(f)['nll'])
 

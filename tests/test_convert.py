@@ -53,11 +53,16 @@ def make_input_dir(root):
 
 @pytest.fixture(scope='module')
 def converted(tmp_path_factory):
-  """One conversion of the fixture folder, shared by the tests below."""
-  root = make_input_dir(str(tmp_path_factory.mktemp('input')))
-  output = str(tmp_path_factory.mktemp('output') / 'notesequences.tfrecord')
-  summary = convert.convert_directory(root, output, num_shards=2)
-  return root, output, summary
+  """One conversion of the fixture folder, shared by the tests below (made
+  once in a test run, whichever worker runs them)."""
+
+  def make(folder):
+    root = make_input_dir(os.path.join(folder, 'input'))
+    os.mkdir(os.path.join(folder, 'output'))
+    output = os.path.join(folder, 'output', 'notesequences.tfrecord')
+    return root, output, convert.convert_directory(root, output, num_shards=2)
+
+  return testing_lib.made_once(tmp_path_factory, 'test_convert', make)[1]
 
 
 def _read_jsonl(path):

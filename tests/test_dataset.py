@@ -28,19 +28,25 @@ PIANO = ('bach_846.mid', 'chpn-p13.mid', 'mz_545_3.mid', 'scn15_11.mid',
 
 @pytest.fixture(scope='module')
 def notesequences(tmp_path_factory):
-  """The bundled corpus plus the test MIDI, converted to NoteSequences."""
-  root = tmp_path_factory.mktemp('corpus')
-  for name in PIANO:
-    testing_lib.copy_into(os.path.join(QUICKSTART, name), str(root / 'piano'))
-  for name in ('chpn-p7.mid', 'chpn-p10.mid', 'chpn-p20.mid'):
-    testing_lib.copy_into(testing_lib.testdata('midi', name), str(root / 'chopin'))
-  # One tempo, 4/4: what the metric encodings (polyphony, piano roll) need.
-  for name in ('mr_blue_sky.mid', 'd8faddb8.mid'):
-    testing_lib.copy_into(testing_lib.testdata('pop', name), str(root / 'pop'))
-  output = str(tmp_path_factory.mktemp('ns') / 'ns.tfrecord')
-  summary = convert.convert_directory(str(root), output)
-  assert summary.converted == 10
-  return output
+  """The bundled corpus plus the test MIDI, converted to NoteSequences (made
+  once in a test run, whichever worker runs the tests below)."""
+
+  def make(folder):
+    root = os.path.join(folder, 'corpus')
+    for name in PIANO:
+      testing_lib.copy_into(os.path.join(QUICKSTART, name), os.path.join(root, 'piano'))
+    for name in ('chpn-p7.mid', 'chpn-p10.mid', 'chpn-p20.mid'):
+      testing_lib.copy_into(testing_lib.testdata('midi', name),
+                            os.path.join(root, 'chopin'))
+    # One tempo, 4/4: what the metric encodings (polyphony, piano roll) need.
+    for name in ('mr_blue_sky.mid', 'd8faddb8.mid'):
+      testing_lib.copy_into(testing_lib.testdata('pop', name), os.path.join(root, 'pop'))
+    output = os.path.join(folder, 'ns.tfrecord')
+    summary = convert.convert_directory(root, output)
+    assert summary.converted == 10
+    return output
+
+  return testing_lib.made_once(tmp_path_factory, 'test_dataset_ns', make)[1]
 
 
 def build(name, notesequences, output_dir, **kwargs):
@@ -65,9 +71,10 @@ def read_examples(output_dir, split):
 
 @pytest.fixture(scope='module')
 def perf(notesequences, tmp_path_factory):
-  out = tmp_path_factory.mktemp('perf')
-  config, summary = build('performance_with_dynamics_tiny', notesequences, out)
-  return config, summary, out
+  folder, summary = testing_lib.made_once(
+      tmp_path_factory, 'test_dataset_perf',
+      lambda out: build('performance_with_dynamics_tiny', notesequences, out)[1])
+  return configs.get_config('performance_with_dynamics_tiny'), summary, folder
 
 
 def test_splits_are_by_source_id_and_deterministic(perf, notesequences, tmp_path):

@@ -73,21 +73,84 @@ def test_tf_checkpoint_holds_every_weight(tmp_path):
   np.testing.assert_allclose(keras.ops.convert_to_numpy(other(inputs)), before)
 
 
+def _cudnn_equations(cell):
+  """A stand-in for Keras' cuDNN call (`keras.src.backend.tensorflow.rnn.
+  _cudnn_lstm` or `_cudnn_gru`): the cuDNN kernel's equations, which are
+  fixed (sigmoid gates, tanh, input and recurrent biases, for the GRU the
+  reset gate applied after the recurrent product), in TensorFlow ops, in
+  its return format. Records each call in `.calls`."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  calls = []
+
+  def lstm(inputs, initial_state_h, initial_state_c, kernel, recurrent_kernel,
+           bias, mask, time_major, go_backwards, return_sequences):
+    assert mask is None and not time_major and not go_backwards
+    w, r, b = (tf.split(tf.convert_to_tensor(v), 4, axis=-1)
+               for v in (kernel, recurrent_kernel, bias))
+
+    def step(state, x):
+      h, c = state
+      i, f, g, o = (x @ w[k] + h @ r[k] + b[k] for k in range(4))
+      c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+      return tf.sigmoid(o) * tf.tanh(c), c
+
+    h, c = tf.scan(step, tf.transpose(inputs, (1, 0, 2)),
+                   (initial_state_h, initial_state_c))
+    outputs = tf.transpose(h, (1, 0, 2))
+    calls.append(kernel.shape)
+    return outputs[:, -1], outputs if return_sequences else outputs[:, -1:], [
+        h[-1], c[-1]]
+
+  def gru(inputs, initial_state, kernel, recurrent_kernel, bias, mask,
+          time_major, go_backwards, return_sequences):
+    assert mask is None and not time_major and not go_backwards
+    w, r = (tf.split(tf.convert_to_tensor(v), 3, axis=-1)
+            for v in (kernel, recurrent_kernel))
+    input_bias, recurrent_bias = (tf.split(v, 3) for v in tf.unstack(
+        tf.convert_to_tensor(bias)))   # bias: [2, 3 x units], gates z, r, h
+
+    def step(h, x):
+      z = tf.sigmoid(x @ w[0] + input_bias[0] + h @ r[0] + recurrent_bias[0])
+      reset = tf.sigmoid(x @ w[1] + input_bias[1] + h @ r[1] + recurrent_bias[1])
+      candidate = tf.tanh(x @ w[2] + input_bias[2]
+                          + reset * (h @ r[2] + recurrent_bias[2]))
+      return (1 - z) * candidate + z * h
+
+    h = tf.scan(step, tf.transpose(inputs, (1, 0, 2)), initial_state)
+    outputs = tf.transpose(h, (1, 0, 2))
+    calls.append(kernel.shape)
+    return outputs[:, -1], outputs if return_sequences else outputs[:, -1:], [
+        h[-1]]
+
+  fn = {'lstm': lstm, 'gru': gru}[cell]
+  fn.calls = calls
+  return fn
+
+
 @pytest.mark.parametrize('cell', ['lstm', 'gru'])
-def test_recurrent_layers_meet_keras_cudnn_conditions(cell):
-  """On a GPU Keras runs the cuDNN kernel only for these arguments (no GPU
-  in CI: this checks the arguments, the GPU run itself is a benchmark's)."""
+def test_recurrent_layers_run_as_the_cudnn_kernel_would(cell, monkeypatch):
+  """On a GPU Keras hands a recurrent layer to the cuDNN kernel when the
+  layer's arguments allow (no recurrent dropout, tanh and sigmoid, not
+  unrolled, biases, the GRU's reset_after): there is no GPU in CI, so Keras
+  is told one is there and its cuDNN call is the kernel's equations. Every
+  layer of the model, with dropout between layers, in training and not, goes
+  that way, and the equations on the layers' weights give the outputs the
+  layers give on the CPU: on a GPU the model runs the cuDNN kernel and
+  computes the same function."""
   import importlib  # pylint: disable=import-outside-toplevel
   tf_rnn = importlib.import_module('keras.src.backend.tensorflow.rnn')
-  model = EventLSTM(10, rnn_layer_sizes=(4, 4), cell=cell, dropout_rate=0.2)
-  for layer in model.rnn_layers:
-    assert layer.use_cudnn in ('auto', True)
-    assert not layer.recurrent_dropout
-    kwargs = dict(activation=layer.cell.activation,
-                  recurrent_activation=layer.cell.recurrent_activation,
-                  unroll=layer.unroll, use_bias=layer.cell.use_bias)
-    if cell == 'lstm':
-      assert tf_rnn._do_lstm_arguments_support_cudnn(**kwargs)  # pylint: disable=protected-access
-    else:
-      assert tf_rnn._do_gru_arguments_support_cudnn(  # pylint: disable=protected-access
-          reset_after=layer.cell.reset_after, **kwargs)
+  controls = {'note_density': 8}
+  keras.utils.set_random_seed(3)
+  model = EventLSTM(10, rnn_layer_sizes=(6, 5), cell=cell, dropout_rate=0.2,
+                    control_sizes=controls)
+  inputs = _inputs(np.random.default_rng(3), 2, 7, 10, controls)
+  on_cpu = keras.ops.convert_to_numpy(model(inputs))
+  cudnn = _cudnn_equations(cell)
+  monkeypatch.setattr(tf_rnn, '_is_gpu_available', lambda: True)
+  monkeypatch.setattr(tf_rnn, f'_cudnn_{cell}', cudnn)
+  as_cudnn = keras.ops.convert_to_numpy(model(inputs))
+  assert cudnn.calls == [(10 + 8, 4 * 6 if cell == 'lstm' else 3 * 6),
+                         (6, 4 * 5 if cell == 'lstm' else 3 * 5)]
+  np.testing.assert_allclose(as_cudnn, on_cpu, atol=1e-5)
+  model(inputs, training=True)
+  assert len(cudnn.calls) == 4

@@ -17,33 +17,13 @@ from musicrnn.generation import generate
 from musicrnn.generation import sampler
 from musicrnn.metrics import nll
 from musicrnn.training import run_dir as run_dir_lib
-from musicrnn.training import trainer
 from musicrnn.metrics import evaluation as evaluation_lib
 from musicrnn.training import objectives
 import testing_lib
 
-# (config, tiny dataset it trains on: the transformer and the CNN use the
-# performance encoding with 32 velocity bins, as performance_with_dynamics).
-FAMILIES = {
-    'polyphony_tiny': 'polyphony_tiny',
-    'music_transformer_tiny': 'music_transformer_tiny',
-    'dilated_cnn_tiny': 'music_transformer_tiny',
-}
-
-
-@pytest.fixture(scope='module')
-def family_runs(tiny_datasets, tmp_path_factory):
-  """{config name: (run_dir, TrainSummary)} after 60 steps."""
-  out = {}
-  for name, data in FAMILIES.items():
-    config = configs.get_config(name)
-    configs.apply_overrides(config, overrides={'train.learning_rate': 1e-2})
-    run_dir = str(tmp_path_factory.mktemp(f'family_{name}'))
-    summary = trainer.train(config, tiny_datasets[data], run_dir, num_steps=60,
-                            seed=1, log_every=10, eval_every=60,
-                            checkpoint_every=30, progress=False)
-    out[name] = (run_dir, summary)
-  return out
+# {config: the tiny dataset it trains on}; conftest.py's family_runs gives
+# {config: (run_dir, TrainSummary)} after 60 steps.
+FAMILIES = testing_lib.FAMILIES
 
 
 @pytest.mark.parametrize('name', sorted(FAMILIES))

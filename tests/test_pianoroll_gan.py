@@ -23,15 +23,6 @@ import testing_lib
 NAME = 'pianoroll_gan_tiny'
 
 
-@pytest.fixture(scope='module')
-def gan_run(gan_dataset, tmp_path_factory):
-  run_dir = str(tmp_path_factory.mktemp('gan_run'))
-  summary = trainer.train(configs.get_config(NAME), gan_dataset, run_dir,
-                          num_steps=6, seed=1, log_every=2, eval_every=6,
-                          checkpoint_every=3, progress=False)
-  return run_dir, summary
-
-
 def test_trains_with_finite_losses_and_evaluates(gan_run):
   run_dir, summary = gan_run
   assert [h['step'] for h in summary.history] == [2, 4, 6]

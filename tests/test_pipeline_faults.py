@@ -80,15 +80,11 @@ def assert_same_dataset(a, b):
   assert _description(a) == _description(b)
 
 
-@pytest.fixture(scope='module')
-def reference(tmp_path_factory):
-  """An uninterrupted one-worker conversion and dataset of the corpus."""
-  root = tmp_path_factory.mktemp('reference')
-  ns = str(root / 'ns.tfrecord')
-  convert.convert_directory(CORPUS, ns)
-  out = str(root / 'dataset')
-  dataset.create_dataset(configs.get_config(CONFIG), ns, out, eval_ratio=0.25)
-  return ns, out
+@pytest.fixture
+def reference(corpus_notesequences, tiny_datasets):
+  """An uninterrupted one-worker conversion and dataset of the corpus (the
+  session's: a quarter of it eval)."""
+  return corpus_notesequences, tiny_datasets[CONFIG]
 
 
 def _kill_once_staging(args, output_dir):

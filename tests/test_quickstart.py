@@ -28,6 +28,12 @@ def test_quickstart_end_to_end(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   for number, stage in enumerate(('convert', 'dataset', 'train', 'generate'), 1):
     assert f'== [{number}/4] {stage}' in result.stdout
+  # The console as a person reads it: musicrnn's lines, none of TensorFlow's
+  # start-up or the libraries' chatter (a process of its own: TensorFlow's
+  # runtime writes those lines straight to descriptor 2 when it starts).
+  library = [line for line in (result.stdout + result.stderr).splitlines()
+             if testing_lib.LIBRARY_LINES.search(line)]
+  assert not library, library
   # Each stage's summary once (musicrnn's log line).
   assert (result.stdout + result.stderr).count(
       'files seen 12 = converted 12 + duplicates 0 + failed 0') == 1

@@ -41,20 +41,25 @@ def _config(name, musicrnn_config):
 
 @pytest.fixture(scope='module')
 def fixture_notesequences(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp('ns') / 'ns.tfrecord')
-  convert.convert_directory(testing_lib.TESTDATA, path, collection_name='testdata')
-  return path
+  def make(folder):
+    path = os.path.join(folder, 'ns.tfrecord')
+    convert.convert_directory(testing_lib.TESTDATA, path, collection_name='testdata')
+    return path
+
+  return testing_lib.made_once(tmp_path_factory, 'test_tfds_ns', make)[1]
 
 
 @pytest.fixture(scope='module')
 def tfds_dir(tmp_path_factory):
   """A TFDS data_dir holding the tiny performance config built from the
-  committed fixtures (broken files included)."""
-  data_dir = str(tmp_path_factory.mktemp('tfds'))
-  _prepare(tfds_builders.Musicrnn(
-      config=_config('pwd_tiny_eval50', 'performance_with_dynamics_tiny'),
-      data_dir=data_dir), testing_lib.TESTDATA)
-  return data_dir
+  committed fixtures (broken files included); made once in a test run."""
+
+  def make(data_dir):
+    _prepare(tfds_builders.Musicrnn(
+        config=_config('pwd_tiny_eval50', 'performance_with_dynamics_tiny'),
+        data_dir=data_dir), testing_lib.TESTDATA)
+
+  return testing_lib.made_once(tmp_path_factory, 'test_tfds_dir', make)[0]
 
 
 def _by_example_id(ds):

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -25,11 +26,8 @@ def _config(name, **overrides):
 
 @pytest.mark.parametrize('name', ['performance_with_dynamics_tiny',
                                   'multiconditioned_performance_with_dynamics_tiny'])
-def test_tiny_config_trains_and_loss_falls(name, tiny_datasets, tmp_path):
-  config = _config(name, **{'train.learning_rate': 1e-2})
-  summary = trainer.train(config, tiny_datasets[name], str(tmp_path), num_steps=60,
-                          seed=1, log_every=10, eval_every=60,
-                          checkpoint_every=30, progress=False)
+def test_tiny_config_trains_and_loss_falls(name, tiny_trained):
+  run_dir, summary = tiny_trained[name]   # as testing_lib.TINY_RUN: 60 steps
   losses = [h['loss'] for h in summary.history]
   assert len(losses) == 6
   assert losses[-1] < losses[0] - 0.5, losses
@@ -37,36 +35,39 @@ def test_tiny_config_trains_and_loss_falls(name, tiny_datasets, tmp_path):
   assert summary.evals[-1]['nll'] < losses[0]
   for key in ('accuracy', 'learning_rate', 'steps_per_second', 'events_per_second'):
     assert summary.history[-1][key] > 0
-  saved = json.load(open(tmp_path / 'config.json'))
+  saved = json.load(open(os.path.join(run_dir, 'config.json')))
   assert saved['config']['name'] == name
   assert saved['encoding']['settings']['num_velocity_bins'] == 32
-  assert os.listdir(tmp_path / 'train') and os.listdir(tmp_path / 'eval')
-  assert json.load(open(tmp_path / 'eval_metrics.json'))['step'] == 60
+  assert os.listdir(os.path.join(run_dir, 'train'))
+  assert os.listdir(os.path.join(run_dir, 'eval'))
+  with open(os.path.join(run_dir, 'eval_metrics.json')) as f:
+    assert json.load(f)['step'] == 60
 
 
-def test_resume_continues_from_the_saved_step(tiny_datasets, tmp_path):
+def test_resume_continues_from_the_saved_step(tiny_trained, tiny_datasets, tmp_path):
   name = 'performance_with_dynamics_tiny'
-  first = trainer.train(_config(name), tiny_datasets[name], str(tmp_path), num_steps=20,
-                        seed=2, checkpoint_every=10, eval_every=100,
-                        progress=False)
-  assert first.final_step == 20 and not first.resumed
+  run_dir, first = tiny_trained[name]
+  assert first.final_step == 60 and not first.resumed
+  shutil.copytree(run_dir, tmp_path, dirs_exist_ok=True)
   # A run written before data.length_unit existed resumes (its config.json
   # lacks the setting; its default is the old behaviour).
   path = tmp_path / run_dir_lib.CONFIG_JSON
   record = json.loads(path.read_text())
   del record['config']['data']['length_unit']
   path.write_text(json.dumps(record))
-  second = trainer.train(_config(name), tiny_datasets[name], str(tmp_path),
-                         num_steps=30, seed=2, checkpoint_every=10,
+  config = testing_lib.tiny_config(name)
+  second = trainer.train(config, tiny_datasets[name], str(tmp_path),
+                         num_steps=70, seed=2, checkpoint_every=10,
                          eval_every=100, progress=False)
-  assert second.resumed and second.start_step == 20 and second.final_step == 30
-  assert sorted(os.listdir(run_dir_lib.checkpoint_dir(str(tmp_path))))[-1].startswith('ckpt-30')
-  done = trainer.train(_config(name), tiny_datasets[name], str(tmp_path), num_steps=30,
+  assert second.resumed and second.start_step == 60 and second.final_step == 70
+  assert sorted(os.listdir(run_dir_lib.checkpoint_dir(str(tmp_path))))[-1].startswith('ckpt-70')
+  done = trainer.train(config, tiny_datasets[name], str(tmp_path), num_steps=70,
                        progress=False)
-  assert done.start_step == done.final_step == 30
+  assert done.start_step == done.final_step == 70
 
 
-def test_other_encoding_or_config_is_a_clear_error(tiny_datasets, tmp_path):
+def test_other_encoding_or_config_is_a_clear_error(tiny_datasets, tiny_runs,
+                                                    tmp_path):
   with pytest.raises(UsageError, match='Build a dataset with --config=performance_with_dynamics_tiny'):
     trainer.train(_config('performance_with_dynamics_tiny'),
                   tiny_datasets['polyphony_tiny'], str(tmp_path), num_steps=2)
@@ -74,11 +75,11 @@ def test_other_encoding_or_config_is_a_clear_error(tiny_datasets, tmp_path):
     trainer.train(_config('multiconditioned_performance_with_dynamics_tiny'),
                   tiny_datasets['performance_with_dynamics_tiny'], str(tmp_path), num_steps=2)
   name = 'performance_with_dynamics_tiny'
-  trainer.train(_config(name), tiny_datasets[name], str(tmp_path / 'run'), num_steps=2,
-                progress=False)
+  shutil.copytree(tiny_runs[name], tmp_path / 'run')
   with pytest.raises(UsageError, match='another config'):
-    trainer.train(_config(name, **{'train.batch_size': 2}), tiny_datasets[name],
-                  str(tmp_path / 'run'), num_steps=4, progress=False)
+    trainer.train(testing_lib.tiny_config(name, **{'train.batch_size': 2}),
+                  tiny_datasets[name], str(tmp_path / 'run'), num_steps=70,
+                  progress=False)
 
 
 @pytest.mark.parametrize('name, setting, value, built', [

@@ -138,14 +138,11 @@ def _flip_byte(path, offset):
     f.write(bytes([byte[0] ^ 0xFF]))
 
 
-@pytest.fixture(scope='module')
-def two_checkpoint_run(tiny_datasets, tmp_path_factory):
-  """A run with checkpoints at steps 10 and 20 (copy it before tampering)."""
-  run_dir = str(tmp_path_factory.mktemp('two_checkpoints'))
-  trainer.train(configs.get_config(NAME), tiny_datasets[NAME], run_dir,
-                num_steps=20, seed=3, checkpoint_every=10, eval_every=100,
-                progress=False)
-  return run_dir
+@pytest.fixture
+def two_checkpoint_run(tiny_runs):
+  """The session's tiny run, with checkpoints at steps 30 and 60 (copy it
+  before tampering)."""
+  return tiny_runs[NAME]
 
 
 def _copy(run_dir, tmp_path):
@@ -159,10 +156,10 @@ def test_restore_brings_back_the_model_and_every_optimizer_variable(
   checkpoint = _fresh_objects(configs.get_config(NAME))
   directory = run_dir_lib.checkpoint_dir(two_checkpoint_run)
   path = run_dir_lib.restore_checkpoint(checkpoint, directory)
-  assert path.endswith('ckpt-20')
+  assert path.endswith('ckpt-60')
   reader = tf.train.load_checkpoint(path)
   optimizer = checkpoint.optimizer
-  assert int(optimizer.iterations.numpy()) == 20 == int(checkpoint.step.numpy())
+  assert int(optimizer.iterations.numpy()) == 60 == int(checkpoint.step.numpy())
   # Adam's moments are restored, not zero: the optimizer state continues.
   moments = [v for v in optimizer.variables if 'momentum' in v.path or
              'velocity' in v.path]
@@ -177,7 +174,7 @@ def test_restore_brings_back_the_model_and_every_optimizer_variable(
 
 
 def _damage(run_dir, damage):
-  prefix = os.path.join(run_dir_lib.checkpoint_dir(run_dir), 'ckpt-20')
+  prefix = os.path.join(run_dir_lib.checkpoint_dir(run_dir), 'ckpt-60')
   data = prefix + '.data-00000-of-00001'
   if damage == 'truncated data':
     _truncate(data)
@@ -193,15 +190,15 @@ def test_training_skips_an_unreadable_newest_checkpoint(
   run_dir = _copy(two_checkpoint_run, tmp_path)
   _damage(run_dir, damage)
   with caplog.at_level(logging.WARNING):
-    summary = trainer.train(configs.get_config(NAME), tiny_datasets[NAME], run_dir,
-                            num_steps=22, checkpoint_every=10, eval_every=100,
-                            progress=False)
-  assert summary.start_step == 10 and summary.final_step == 22
-  assert any('ckpt-20 cannot be restored' in r.getMessage() for r in caplog.records)
+    summary = trainer.train(testing_lib.tiny_config(NAME), tiny_datasets[NAME],
+                            run_dir, num_steps=42, checkpoint_every=10,
+                            eval_every=100, progress=False)
+  assert summary.start_step == 30 and summary.final_step == 42
+  assert any('ckpt-60 cannot be restored' in r.getMessage() for r in caplog.records)
   # Loading the run to sample, the damaged checkpoint is a clear error.
   run_dir = _copy(two_checkpoint_run, tmp_path / 'again')
   _damage(run_dir, damage)
-  with pytest.raises(UsageError, match='ckpt-20 cannot be restored.*truncated, '
+  with pytest.raises(UsageError, match='ckpt-60 cannot be restored.*truncated, '
                      'tampered with or from another model'):
     run_dir_lib.load_run(run_dir)
 
@@ -212,8 +209,8 @@ def test_every_checkpoint_unreadable_is_an_error_not_a_fresh_start(
   for path in tf.io.gfile.glob(os.path.join(run_dir, 'checkpoints', '*.data-*')):
     _truncate(path)
   with pytest.raises(UsageError, match='no checkpoint under .* can be restored'):
-    trainer.train(configs.get_config(NAME), tiny_datasets[NAME], run_dir,
-                  num_steps=30, progress=False)
+    trainer.train(testing_lib.tiny_config(NAME), tiny_datasets[NAME], run_dir,
+                  num_steps=70, progress=False)
 
 
 def _free_port():

@@ -87,7 +87,7 @@ def test_pickles_in_a_run_directory_are_never_loaded(run_copy, tmp_path):
   for name in ('model.pkl', 'model.keras', 'optimizer.pickle'):
     _plant(os.path.join(run_copy, name), marker)
   run = run_dir_lib.load_run(run_copy)   # loads, ignoring the strangers
-  assert run.step == 40
+  assert run.step == 60
   _plant(os.path.join(run_copy, run_dir_lib.CONFIG_JSON), marker)
   with pytest.raises(UsageError, match='config.json is corrupt'):
     run_dir_lib.load_run(run_copy)
@@ -101,7 +101,7 @@ def test_pickles_in_a_run_directory_are_never_loaded(run_copy, tmp_path):
     (lambda r: r['encoding'].update(name='bogus'),
      "does not describe a model.*unknown encoding 'bogus'"),
     (lambda r: r['config']['model'].update(rnn_layer_sizes=[64, 64]),
-     'ckpt-40 cannot be restored.*incompatible tensor with shape'),
+     'ckpt-60 cannot be restored.*incompatible tensor with shape'),
 ])
 def test_a_tampered_config_is_a_clear_error(edit, error, run_copy):
   path = os.path.join(run_copy, run_dir_lib.CONFIG_JSON)
@@ -126,7 +126,7 @@ def test_damaged_config_or_checkpoint_index_is_a_clear_error(run_copy):
     f.write(text)
   index = os.path.join(run_copy, 'checkpoints', 'checkpoint')
   with open(index, 'w', encoding='utf-8') as f:
-    f.write('model_checkpoint_path: "ckpt-40\n garbage {{{')
+    f.write('model_checkpoint_path: "ckpt-60\n garbage {{{')
   with pytest.raises(UsageError, match='checkpoints/checkpoint is corrupt'):
     run_dir_lib.load_run(run_copy)
 

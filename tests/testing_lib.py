@@ -1,6 +1,9 @@
-"""Helpers the tests share: fixture paths, MIDI built in code, TFRecord reads."""
+"""Helpers the tests share: fixture paths, MIDI built in code, TFRecord reads,
+folders made once per test run (`made_once`), and musicrnn's programs and
+the benchmarks run in this process (`run_program`)."""
 
 import os
+import re
 import shutil
 
 import note_seq
@@ -18,6 +21,64 @@ SHARED_DATA = os.environ.get(
 requires_shared_data = pytest.mark.skipif(
     not os.path.isdir(SHARED_DATA),
     reason=f'development corpora not found at {SHARED_DATA}')
+
+
+# How the session's tiny runs (conftest.py's tiny_runs) train, with the
+# learning rate of tiny_config: six loss records, checkpoints at 30 and 60.
+TINY_RUN = dict(num_steps=60, seed=1, log_every=10, eval_every=60,
+                checkpoint_every=30)
+# The other event families the session trains (conftest.py's family_runs),
+# each with the tiny dataset it trains on: the transformer and the CNN use
+# the performance encoding with 32 velocity bins, as performance_with_dynamics.
+FAMILIES = {
+    'polyphony_tiny': 'polyphony_tiny',
+    'music_transformer_tiny': 'music_transformer_tiny',
+    'dilated_cnn_tiny': 'music_transformer_tiny',
+}
+
+
+def tiny_config(name, **overrides):
+  """A tiny config with the learning rate the tests train it at (1e-2)."""
+  from musicrnn import configs  # pylint: disable=import-outside-toplevel
+  config = configs.get_config(name)
+  configs.apply_overrides(config, overrides={'train.learning_rate': 1e-2,
+                                             **overrides})
+  return config
+
+
+# What only libraries print, never a musicrnn program's console: Beam
+# workers' logging, TensorFlow's C++ start-up, pydub's missing ffmpeg.
+LIBRARY_LINES = re.compile(
+    r'^(INFO|DEBUG):|apitools|semi_persistent|cudart_stub|cuInit|'
+    r'absl::InitializeLog|oneDNN|cpu_feature_guard|Couldn.t find ffmpeg')
+
+
+def made_once(tmp_path_factory, name, make):
+  """(folder, value): `make(folder)` run once in this test run, its value
+  pickled beside the folder. Under pytest-xdist the first worker to ask
+  makes it while the others wait, then all read the same folder: a fixture
+  that builds a dataset or trains a run shares it with every worker (copy
+  the folder before changing it)."""
+  # pylint: disable=import-outside-toplevel
+  import fcntl
+  import pickle
+  base = tmp_path_factory.getbasetemp()
+  if os.environ.get('PYTEST_XDIST_WORKER'):
+    base = base.parent    # this run's folder, above each worker's own
+  root = base / 'made_once'
+  root.mkdir(exist_ok=True)
+  folder, value = root / name, root / f'{name}.pickle'
+  with open(root / f'{name}.lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not value.exists():
+      shutil.rmtree(folder, ignore_errors=True)
+      folder.mkdir()
+      made = make(str(folder))
+      with open(str(value) + '.tmp', 'wb') as f:
+        pickle.dump(made, f)
+      os.rename(str(value) + '.tmp', value)
+    with open(value, 'rb') as f:
+      return str(folder), pickle.load(f)
 
 
 def testdata(*parts):
@@ -171,9 +232,9 @@ def run_program(module_name, *args, cwd=None):
   benchmark = not module_name.startswith('musicrnn.')
   stdout, stderr = io.StringIO(), io.StringIO()
   saved_argv, saved_path, saved_cwd = sys.argv, list(sys.path), os.getcwd()
-  root = logging.getLogger()
-  saved_logging = (root.handlers[:], root.level,
-                   logging.getLogger('tensorflow').level)
+  # cli.run sets the console's logging up; this process's is put back after.
+  root, tf_logger = logging.getLogger(), logging.getLogger('tensorflow')
+  saved_logging = root.handlers[:], root.level, tf_logger.level
   code = None
   try:
     if benchmark:
@@ -199,10 +260,10 @@ def run_program(module_name, *args, cwd=None):
     sys.argv = saved_argv
     sys.path[:] = saved_path
     os.chdir(saved_cwd)
-    root.handlers[:], _, _ = saved_logging
+    root.handlers[:] = saved_logging[0]
     root.setLevel(saved_logging[1])
-    logging.getLogger('tensorflow').setLevel(saved_logging[2])
-    for name in list(flags.FLAGS):
+    tf_logger.setLevel(saved_logging[2])
+    for name in list(flags.FLAGS):   # another program may define them next
       if flags.FLAGS.find_module_defining_flag(name) == module_name:
         delattr(flags.FLAGS, name)
   if isinstance(code, str):    # sys.exit('message'): printed, status 1

@@ -15,16 +15,18 @@ one that builds it.
   inputs             the token and control-signal inputs the event models share
 """
 
-import importlib
-
 from musicrnn.errors import UsageError
+from musicrnn.models.dilated_cnn import DilatedCNN
+from musicrnn.models.event_lstm import EventLSTM
+from musicrnn.models.music_transformer import MusicTransformer
+from musicrnn.models.pianoroll_gan import PianorollGAN
 
-# family -> (module, class) of its model.
+# family -> its model class.
 FAMILIES = {
-    'event_lstm': ('musicrnn.models.event_lstm', 'EventLSTM'),
-    'music_transformer': ('musicrnn.models.music_transformer', 'MusicTransformer'),
-    'dilated_cnn': ('musicrnn.models.dilated_cnn', 'DilatedCNN'),
-    'pianoroll_gan': ('musicrnn.models.pianoroll_gan', 'PianorollGAN'),
+    'event_lstm': EventLSTM,
+    'music_transformer': MusicTransformer,
+    'dilated_cnn': DilatedCNN,
+    'pianoroll_gan': PianorollGAN,
 }
 TRAINABLE_FAMILIES = tuple(FAMILIES)
 
@@ -34,8 +36,7 @@ def model_class(family):
   if family not in FAMILIES:
     raise UsageError(f'model family {family!r} cannot be trained yet; trainable '
                      f'families: {", ".join(TRAINABLE_FAMILIES)}')
-  module, name = FAMILIES[family]
-  return getattr(importlib.import_module(module), name)
+  return FAMILIES[family]
 
 
 def build_model(config, codec, controls):

@@ -111,11 +111,11 @@ class DilatedCNN(keras.Model):
       x = ops.one_hot(tokens, self.vocab_size)
     return self.input_projection(x)
 
-  def _controls(self, inputs, dtype):
+  def _controls(self, inputs, dtype, time_axis=True):
     if not self.control_sizes:
       return None
-    return ops.concatenate(
-        inputs_lib.control_parts(inputs, self.control_sizes, dtype), axis=-1)
+    return ops.concatenate(inputs_lib.control_parts(
+        inputs, self.control_sizes, dtype, time_axis=time_axis), axis=-1)
 
   def _layer(self, i, pre_activation, controls, x, training):
     """Gating, conditioning, skip and residual of layer i."""
@@ -166,7 +166,7 @@ class DilatedCNN(keras.Model):
     positions, queues = states[0], states[1:]
     position = positions[0]
     x = self._events(inputs['tokens'])                        # [batch, C]
-    controls = self._controls(inputs, x.dtype)
+    controls = self._controls(inputs, x.dtype, time_axis=False)
     batch = tf.shape(x)[0]
     skip_sum = 0.0
     new_queues = []

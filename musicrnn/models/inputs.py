@@ -1,13 +1,14 @@
 """Model inputs shared by every event model: events and control signals.
 
-A batch is a dict {'tokens': int [batch, time], control name: values}: an
-integer control (a class per step, e.g. 'note_density') is one-hot encoded
-to its size; a float control ('pitch_histogram') is a vector of its size per
-step. Each control says which it is (`input_dtype` of
-`musicrnn.encodings.controls`).
+A batch is a dict {'tokens': int [batch, time], control name: values}: a
+control of shape [batch, time] holds a class per step (e.g. 'note_density'),
+which the model one-hot encodes to its size; one of shape [batch, time,
+size] holds a vector per step ('pitch_histogram'). Each control says which
+it gives (`input_dtype` of `musicrnn.encodings.controls`: int32 classes or
+float32 vectors). The shape decides, not the dtype, so Keras can rebuild a
+saved model from float placeholders of the recorded shapes.
 """
 
-import keras
 from keras import ops
 import numpy as np
 
@@ -28,9 +29,10 @@ def example_inputs(controls):
   return inputs
 
 
-def control_parts(inputs, control_sizes, dtype):
+def control_parts(inputs, control_sizes, dtype, time_axis=True):
   """[tensor [batch, time, size]] for each control of `control_sizes`, sorted;
-  integer inputs (classes) are one-hot encoded.
+  classes ([batch, time]) are one-hot encoded. Without `time_axis`, inputs
+  of one step: classes [batch], vectors [batch, size].
 
   Raises:
     ValueError: the inputs lack a control the model is conditioned on.
@@ -41,7 +43,7 @@ def control_parts(inputs, control_sizes, dtype):
       raise ValueError(f'this model is conditioned on {name!r}, which the '
                        'inputs lack')
     value = inputs[name]
-    if 'int' in keras.backend.standardize_dtype(value.dtype):
+    if len(value.shape) == (2 if time_axis else 1):
       value = ops.one_hot(ops.cast(value, 'int32'), size)
     parts.append(ops.cast(value, dtype))
   return parts

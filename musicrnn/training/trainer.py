@@ -130,12 +130,7 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
   resumed = chief and run_dir_lib.prepare(
       run_dir, config, codec.spec(), train_source.description,
       train_source.absolute_location())
-  if seed is not None:
-    keras.utils.set_random_seed(seed)
-    # Same seed, same curve: deterministic kernels (and tf.data order).
-    tf.config.experimental.enable_op_determinism()
-  elif workers > 1:
-    seed = 0   # every worker shuffles alike and keeps its share of each batch
+  seed = _seed(seed, workers)
   tpu = strategy_lib.is_tpu(strategy)
   jit_compile = compilation.use_jit_compile(
       config, jit_compile, replicas=strategy.num_replicas_in_sync, tpu=tpu)
@@ -208,6 +203,17 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
   checkpoints.close()
   summary.final_step = int(step.numpy())
   return summary
+
+
+def _seed(seed, workers):
+  """The seed of the run's data order: with a seed, TensorFlow's op
+  determinism is on (same seed, same curve); several workers without one
+  shuffle alike (seed 0), each keeping its share of every batch."""
+  if seed is not None:
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    return seed
+  return 0 if workers > 1 else None
 
 
 def _open_data(config, train_data, eval_data, tfds_data_dir):
