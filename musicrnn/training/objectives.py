@@ -184,9 +184,7 @@ assert set(OBJECTIVES) == set(evaluation_lib.EVALUATIONS)
 
 
 def for_config(config):
-  """The objective class of `config.train.objective`."""
-  name = config['train']['objective']
-  if name not in OBJECTIVES:
-    raise UsageError(f'train.objective must be one of {", ".join(OBJECTIVES)}, '
-                     f'got {name!r}')
-  return OBJECTIVES[name]
+  """The objective class of `config.train.objective` (an unknown name is the
+  evaluation's UsageError: both tables have the same names)."""
+  evaluation_lib.for_config(config)
+  return OBJECTIVES[config['train']['objective']]
