@@ -19,6 +19,20 @@ import pytest  # noqa: E402
 
 import testing_lib  # noqa: E402
 
+
+@pytest.fixture(scope='session', autouse=True)
+def mirrored_cpu_devices():
+  """Splits the CPU into testing_lib.MIRRORED_CPU_DEVICES logical devices
+  before any test starts TensorFlow's runtime (as musicrnn_train
+  --strategy=mirrored --cpu_devices=2 does), so MirroredStrategy runs in the
+  test process; ops without a device keep running on the first, as on an
+  unsplit CPU."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  tf.config.set_logical_device_configuration(
+      tf.config.list_physical_devices('CPU')[0],
+      [tf.config.LogicalDeviceConfiguration()] * testing_lib.MIRRORED_CPU_DEVICES)
+
+
 CORPUS = os.path.join(testing_lib.REPO_ROOT, 'musicrnn', 'quickstart_corpus')
 # The configs of tiny_datasets; music_transformer_tiny's data (whole pieces
 # for random crops) serves dilated_cnn_tiny too: the same encoding and data

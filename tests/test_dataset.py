@@ -1,6 +1,7 @@
 """musicrnn_create_dataset: NoteSequences -> SequenceExample train/eval splits."""
 
 import collections
+import functools
 import json
 import os
 import shutil
@@ -56,17 +57,25 @@ def build(name, notesequences, output_dir, **kwargs):
 
 
 def read_examples(output_dir, split):
-  source = sources.DatasetFolder(str(output_dir))
-  files = source.files(split)
+  """Every example of a split as a dict of NumPy arrays (context included),
+  parsed in one tf.data pipeline; cached, since the folders are read-only."""
+  return _read_examples(str(output_dir), split)
+
+
+@functools.lru_cache(maxsize=None)
+def _read_examples(output_dir, split):
+  source = sources.DatasetFolder(output_dir)
   parse = sources.parse_fn(tuple(source.description['sequence_features']), 84)
-  out = []
-  for record in tf.data.TFRecordDataset(files):
+
+  def parse_all(record):
     context, _ = tf.io.parse_single_sequence_example(
         record, context_features=schema.parsing_spec(())[0])
     features = parse(record)
-    features.update({k: v for k, v in context.items()})
-    out.append({k: v.numpy() for k, v in features.items()})
-  return out
+    features.update(context)
+    return features
+
+  records = tf.data.TFRecordDataset(source.files(split)).map(parse_all)
+  return [{k: v.numpy() for k, v in features.items()} for features in records]
 
 
 @pytest.fixture(scope='module')

@@ -5,6 +5,7 @@ their full pass, and generate MIDI that note-seq reads back."""
 
 import json
 import os
+import shutil
 
 import note_seq
 import numpy as np
@@ -109,30 +110,31 @@ def test_polyphony_primer_is_continued_and_never_ended(family_runs):
   assert polyphony.END not in tokens[:, len(primer):]
 
 
-def test_cli_trains_and_generates_a_transformer(tiny_datasets, tmp_path):
+def test_cli_trains_and_generates_a_transformer(family_runs, tiny_datasets, tmp_path):
   """musicrnn_train and musicrnn_generate drive a new family with no new
   scripts; a warm-up schedule continues across a resume."""
   run_dir = str(tmp_path / 'run')
+  shutil.copytree(family_runs['music_transformer_tiny'][0], run_dir)
   data = tiny_datasets['music_transformer_tiny']
-  common = ['--config=music_transformer_tiny', f'--train_data={data}',
-            f'--run_dir={run_dir}', '--log_every=5', '--checkpoint_every=5',
-            '--eval_every=100', '--seed=1',
-            # XLA's compile time, paid by each run; family_runs trains the
-            # transformer with XLA.
-            '--jit_compile=off']
-  for steps in (5, 10):
-    result = testing_lib.run_program('musicrnn.train', *common,
-                                     f'--num_steps={steps}')
-    assert result.returncode == 0, result.stderr[-3000:]
-  assert 'steps 5 -> 10 (resumed)' in result.stdout
-  # Warm-up over 10 steps: lr grows linearly and continues after the resume.
-  train_config = configs.get_config('music_transformer_tiny').train
+  # XLA's compile time is paid by each run; family_runs trains with XLA.
+  result = testing_lib.run_program(
+      'musicrnn.train', '--config=music_transformer_tiny', f'--train_data={data}',
+      f'--run_dir={run_dir}', '--log_every=5', '--checkpoint_every=5',
+      '--eval_every=100', '--seed=1', '--jit_compile=off', '--num_steps=65',
+      # The learning rate family_runs trained at (testing_lib.tiny_config).
+      '--hparams=learning_rate=1e-2')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'steps 60 -> 65 (resumed)' in result.stdout
+  # A warm-up over 10 steps, then rsqrt decay: the resumed run's rate is
+  # the schedule's at step 65, not at 5 (a schedule started again).
+  train_config = testing_lib.tiny_config('music_transformer_tiny').train
   schedule = objectives.learning_rate(train_config)
   assert train_config.warmup_steps == 10
-  rates = [float(line.split(' lr ')[1].split()[0])
-           for line in result.stderr.splitlines() if ' lr ' in line]
-  assert rates[-1] == pytest.approx(float(schedule(10)), rel=0.05)
   assert float(schedule(4)) == pytest.approx(train_config.learning_rate / 2)
+  (rate,) = [float(line.split(' lr ')[1].split()[0])
+             for line in result.stderr.splitlines() if ' lr ' in line]
+  assert rate == pytest.approx(float(schedule(65)), rel=0.05)
+  assert rate != pytest.approx(float(schedule(5)), rel=0.05)
   out = tmp_path / 'out'
   result = testing_lib.run_program(
       'musicrnn.generate', f'--run_dir={run_dir}', f'--output_dir={out}',

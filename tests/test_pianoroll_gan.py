@@ -77,6 +77,24 @@ def test_gradient_penalty_of_a_linear_critic():
   assert float(gan.gradient_penalty(real, fake)) == pytest.approx(4.0, rel=1e-4)
 
 
+
+def test_each_step_updates_the_critic_as_often_as_configured():
+  """The default config's 5 critic updates per generator update (the tiny
+  config, which the shared runs train, makes one)."""
+  assert configs.get_config('pianoroll_gan').model.critic_updates_per_generator_update == 5
+  gan = PianorollGAN(num_steps=16, num_pitches=12, latent_dim=4,
+                     generator_channels=4, critic_channels=4,
+                     critic_updates_per_generator_update=3)
+  gan(gan.example_inputs([]))
+  gan.make_optimizers()
+  critic_before = [w.numpy() for w in gan.critic.weights]
+  values = gan.train_step(tf.random.uniform((2, 16, 12)))
+  assert int(gan.critic_optimizer.iterations) == 3
+  assert int(gan.generator_optimizer.iterations) == 1
+  assert all(np.isfinite(float(v)) for v in values.values())
+  assert any(np.abs(a - b.numpy()).max() > 0
+             for a, b in zip(critic_before, gan.critic.weights))
+
 def test_generates_midi_of_the_asked_length(gan_run, tmp_path):
   run_dir, _ = gan_run
   paths = generate.generate(run_dir, str(tmp_path), num_outputs=2, num_bars=6,

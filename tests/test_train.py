@@ -4,8 +4,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -132,19 +130,26 @@ def test_cli_trains_and_reports_flag_mistakes(tiny_datasets, tmp_path):
 
 
 def test_mirrored_strategy_over_two_cpu_devices(tiny_datasets, tmp_path):
-  # A process of its own: the CPU is split into logical devices before
-  # TensorFlow starts its runtime, which this process has done.
+  # The CPU was split into two logical devices before TensorFlow started
+  # (conftest.py), as --cpu_devices=2 does in a process of its own.
   name = 'performance_with_dynamics_tiny'
-  result = subprocess.run(
-      [sys.executable, '-m', 'musicrnn.train', f'--config={name}',
-       f'--train_data={tiny_datasets[name]}', f'--run_dir={tmp_path / "run"}',
-       '--strategy=mirrored', '--cpu_devices=2', '--num_steps=40', '--log_every=10',
-       '--eval_every=40', '--seed=1', '--config.train.learning_rate=0.01'],
-      capture_output=True, text=True, timeout=600, cwd=testing_lib.REPO_ROOT)
+  result = testing_lib.run_program(
+      'musicrnn.train', f'--config={name}', f'--train_data={tiny_datasets[name]}',
+      f'--run_dir={tmp_path / "run"}', '--strategy=mirrored',
+      f'--cpu_devices={testing_lib.MIRRORED_CPU_DEVICES}', '--num_steps=40',
+      '--log_every=10', '--eval_every=40', '--seed=1',
+      '--config.train.learning_rate=0.01')
   assert result.returncode == 0, result.stderr[-3000:]
   assert '2 replica(s)' in result.stderr
   losses = [float(x) for x in re.findall(r'step \d+ loss ([\d.]+)', result.stderr)]
   assert len(losses) == 4 and losses[-1] < losses[0]
+  # Another split than the one TensorFlow started with cannot be made.
+  result = testing_lib.run_program(
+      'musicrnn.train', f'--config={name}', f'--train_data={tiny_datasets[name]}',
+      f'--run_dir={tmp_path / "y"}', '--strategy=mirrored', '--cpu_devices=3')
+  assert result.returncode == 2
+  assert 'cannot split the CPU once TensorFlow has started (it has 2 CPU device(s))' \
+      in result.stderr
   result = testing_lib.run_program(
       'musicrnn.train', f'--config={name}', f'--train_data={tiny_datasets[name]}',
       f'--run_dir={tmp_path / "x"}', '--cpu_devices=2')

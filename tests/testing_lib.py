@@ -11,6 +11,9 @@ from note_seq.protobuf import music_pb2
 import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The logical CPU devices conftest.py splits the CPU into, for MirroredStrategy
+# in the test process.
+MIRRORED_CPU_DEVICES = 2
 TESTDATA = os.path.join(REPO_ROOT, 'tests', 'testdata')
 # The development corpora (../shared/data beside the checkout); absent on a
 # user's fresh clone, where the tests that need them skip.

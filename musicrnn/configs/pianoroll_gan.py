@@ -15,7 +15,8 @@ from musicrnn.configs.registry import register
 
 
 @register('pianoroll_gan', tiny=base.tiny_variant(
-    model={'latent_dim': 16, 'generator_channels': 16, 'critic_channels': 16},
+    model={'latent_dim': 16, 'generator_channels': 16, 'critic_channels': 16,
+           'critic_updates_per_generator_update': 1},
     data={'min_events': 1, 'max_events': 0}))
 def pianoroll_gan():
   return base.make_config(

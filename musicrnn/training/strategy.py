@@ -27,11 +27,15 @@ def make_strategy(name, tpu=None, cpu_devices=0):
   if name == 'mirrored':
     if cpu_devices:
       cpu = tf.config.list_physical_devices('CPU')[0]
-      try:
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
-      except RuntimeError as e:
-        raise UsageError(f'cannot split the CPU once TensorFlow has started: {e}') from e
+      split = tf.config.get_logical_device_configuration(cpu) or []
+      # A process that split the CPU so already (a second run in it) keeps it.
+      if len(split) != cpu_devices:
+        try:
+          tf.config.set_logical_device_configuration(
+              cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
+        except RuntimeError as e:
+          raise UsageError('cannot split the CPU once TensorFlow has started '
+                           f'(it has {max(len(split), 1)} CPU device(s)): {e}') from e
       return tf.distribute.MirroredStrategy(
           [f'/cpu:{i}' for i in range(cpu_devices)])
     return tf.distribute.MirroredStrategy()
