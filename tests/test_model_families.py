@@ -11,7 +11,6 @@ import note_seq
 import numpy as np
 import pytest
 
-from musicrnn import configs
 from musicrnn.errors import UsageError
 from musicrnn.encodings import polyphony
 from musicrnn.generation import generate
