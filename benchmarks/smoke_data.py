@@ -48,6 +48,17 @@ def fixture_datasets(root):
   return out
 
 
+def fixture_frame_dataset(root):
+  """A frame-roll dataset (pianoroll_lstm_tiny) of the committed fixtures,
+  half of it eval, built in `root`."""
+  notesequences = os.path.join(root, 'ns.tfrecord')
+  convert.convert_directory(FIXTURES, notesequences)
+  out = os.path.join(root, 'pianoroll_lstm_tiny')
+  dataset.create_dataset(configs.get_config('pianoroll_lstm_tiny'), notesequences,
+                         out, eval_ratio=0.5)
+  return out
+
+
 def corpus_dataset(root, config_name):
   """A dataset of the bundled quickstart corpus for `config_name` (a tiny
   config), built in `root`; a quarter of it eval."""

@@ -54,10 +54,12 @@ flags.DEFINE_bool('render_wav', False,
 flags.DEFINE_integer('num_bars', None,
                      'Piano-roll GAN: bars per output (default one segment); '
                      'longer outputs join segments along a latent walk.')
-flags.DEFINE_enum('binarize', 'threshold', ['threshold', 'bernoulli'],
-                  'Piano-roll GAN: how cell probabilities become notes.')
+flags.DEFINE_enum('binarize', None, ['threshold', 'bernoulli'],
+                  'Piano rolls: how cell probabilities become notes (default: '
+                  'threshold for the piano-roll GAN, bernoulli for the '
+                  'piano-roll LSTM).')
 flags.DEFINE_float('threshold', 0.5,
-                   'Piano-roll GAN: probability above which a cell sounds '
+                   'Piano rolls: probability above which a cell sounds '
                    '(--binarize=threshold).')
 flags.DEFINE_float('latent_step', 0.5,
                    'Piano-roll GAN: how far the noise moves between joined '

@@ -106,6 +106,16 @@ def _run(tmp_path_factory, name, data, **settings):
 
 
 @pytest.fixture(scope='session')
+def frame_dataset(tmp_path_factory):
+  """A tiny frame-roll dataset (pianoroll_lstm_tiny; the focal config's data
+  is the same) of the committed fixtures, half of them eval: the bundled
+  corpus changes tempo every beat, too often for 32-frame examples."""
+  notesequences = _converted(tmp_path_factory, 'fixture_ns', testing_lib.TESTDATA)
+  return _dataset(tmp_path_factory, 'pianoroll_lstm_tiny', notesequences,
+                  eval_ratio=0.5)
+
+
+@pytest.fixture(scope='session')
 def corpus_notesequences(tmp_path_factory):
   """The bundled corpus (musicrnn/quickstart_corpus) as NoteSequences."""
   return _converted(tmp_path_factory, 'corpus_ns', CORPUS)

@@ -149,6 +149,26 @@ def test_mixing_benchmark_smoke(tiny_datasets, tmp_path):
       orders['project']['eval_nll'] - orders['shuffled']['eval_nll'])
 
 
+def test_focal_loss_benchmark_smoke(frame_dataset, tmp_path):
+  # --smoke's tiny configs on the session's frame dataset (the one --smoke
+  # builds: benchmarks/smoke_data.py's fixture_frame_dataset).
+  results, result = _smoke_run('focal_loss_benchmark', tmp_path,
+                               f'--dataset={frame_dataset}')
+  runs = results['runs']
+  assert list(runs) == ['pianoroll_lstm', 'pianoroll_lstm_focal']
+  assert [r['loss_kind'] for r in runs.values()] == ['bce', 'focal']
+  # Both scored on the same eval frames; the BCE run's loss is its BCE, the
+  # focal run's well below it.
+  assert runs['pianoroll_lstm']['frames'] == runs['pianoroll_lstm_focal']['frames']
+  assert runs['pianoroll_lstm']['loss'] == pytest.approx(runs['pianoroll_lstm']['bce'])
+  assert runs['pianoroll_lstm_focal']['loss'] < runs['pianoroll_lstm_focal']['bce']
+  for run in runs.values():
+    assert set(run['generated_silent_share']) == {'bernoulli', 'threshold'}
+    assert all(0 <= v <= 1 for v in run['generated_silent_share'].values())
+  assert 0 <= results['eval_silent_share'] < 0.5
+  assert 'eval data:' in result.stdout
+
+
 def _smoke_run(benchmark, tmp_path, *flags, smoke=True):
   """Runs benchmarks/<benchmark>.py [--smoke] in this process; returns the
   JSON it wrote and its ProgramResult."""

@@ -17,6 +17,8 @@ _inputs = testing_lib.random_event_inputs
     ('gru', 0, {}),
     ('lstm', 6, {'note_density': 8, 'pitch_histogram': 12}),
     ('gru', 0, {'note_density': 8}),
+    ('rnn', 0, {}),
+    ('rnn', 6, {'note_density': 8, 'pitch_histogram': 12}),
 ])
 def test_step_by_step_logits_equal_the_full_pass(cell, embedding_size, controls):
   rng = np.random.default_rng(0)
@@ -52,8 +54,8 @@ def test_missing_control_and_bad_cell_are_errors():
   model = EventLSTM(10, rnn_layer_sizes=(4,), control_sizes={'note_density': 8})
   with pytest.raises(ValueError, match='note_density'):
     model({'tokens': np.zeros((1, 3), 'int32')})
-  with pytest.raises(ValueError, match='cell'):
-    EventLSTM(10, cell='rnn')
+  with pytest.raises(ValueError, match=r"cell must be one of \('lstm', 'gru', 'rnn'\)"):
+    EventLSTM(10, cell='transformer')
 
 
 def test_tf_checkpoint_holds_every_weight(tmp_path):

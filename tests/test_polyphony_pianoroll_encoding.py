@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from musicrnn.encodings import codec
+from musicrnn.encodings import frames as frames_lib
 from musicrnn.encodings import pianoroll
 from musicrnn.encodings import polyphony
 from musicrnn.encodings import quantize
@@ -594,3 +595,78 @@ def test_spec_names_and_bad_settings():
 # That these codecs import no TensorFlow is checked in one fresh interpreter
 # with the performance codecs: test_performance_encoding.py's
 # test_no_tensorflow_in_encodings.
+
+
+# -------------------------------------------------------------- frame rolls
+
+
+def check_frames_on_real(sequences, settings):
+  """Frames against note-seq: the sounding keys (onset or held) are
+  PianorollSequence's cells, the onsets the quantized note starts; decoding
+  and encoding again gives the same frames."""
+  frame_codec = frames_lib.FrameRollCodec(settings)
+  keys = settings.num_keys
+  checked = 0
+  for name, sequence in sequences.items():
+    quantized, reason = note_seq_reason(sequence, settings.steps_per_quarter)
+    if quantized is None:
+      with pytest.raises(codec.EncodingError) as refused:
+        frame_codec.encode(sequence)
+      assert refused.value.reason == reason, name
+      continue
+    encoded = frame_codec.encode(sequence)
+    assert encoded.shape == (quantized.total_quantized_steps, 2 * keys), name
+    onset, held = encoded[:, :keys], encoded[:, keys:]
+    assert not (onset & held).any(), name
+    cells = note_seq_pianoroll(quantized, pianoroll.PianorollSettings(
+        min_pitch=settings.min_pitch, max_pitch=settings.max_pitch,
+        require_4_4=False))
+    np.testing.assert_array_equal(onset | held, cells[:len(encoded)], err_msg=name)
+    starts = np.zeros_like(onset)
+    for note in quantized.notes:
+      if (not note.is_drum and settings.min_pitch <= note.pitch <= settings.max_pitch
+          and note.quantized_start_step < len(encoded)):
+        starts[note.quantized_start_step, note.pitch - settings.min_pitch] = 1
+    np.testing.assert_array_equal(onset, starts, err_msg=name)
+    np.testing.assert_array_equal(frame_codec.encode(frame_codec.decode(encoded)),
+                                  encoded, err_msg=name)
+    checked += 1
+  return checked
+
+
+def test_frames_equal_note_seq_on_fixtures():
+  assert check_frames_on_real(fixture_sequences(), frames_lib.FrameRollSettings()) == 4
+
+
+@testing_lib.requires_shared_data
+def test_frames_equal_note_seq_on_nottingham():
+  assert check_frames_on_real(nottingham_sample(),
+                              frames_lib.FrameRollSettings()) >= 30
+
+
+def test_frames_hand_built():
+  """A re-struck key is two notes; a held key with no onset starts one;
+  drums and keys out of range are left out."""
+  sequence = make([(60, 0.0, 0.5), (60, 0.5, 1.0), (64, 0.25, 0.75),
+                   (36, 0.0, 1.0, True), (110, 0.0, 0.5)])
+  settings = frames_lib.FrameRollSettings()
+  frame_codec = frames_lib.FrameRollCodec(settings)
+  assert frame_codec.vocab_size == 176
+  encoded = frame_codec.encode(sequence)   # 8 sixteenths at 120 qpm
+  c4, e4 = 60 - 21, 64 - 21
+  assert encoded.shape == (8, 176)
+  assert encoded[:, c4].tolist() == [1, 0, 0, 0, 1, 0, 0, 0]
+  assert encoded[:, 88 + c4].tolist() == [0, 1, 1, 1, 0, 1, 1, 1]
+  assert encoded[:, e4].tolist() == [0, 0, 1, 0, 0, 0, 0, 0]
+  assert encoded[:, 88 + e4].tolist() == [0, 0, 0, 1, 1, 1, 0, 0]
+  assert encoded.sum() == 2 + 6 + 1 + 3
+  decoded = frame_codec.decode(encoded)
+  assert [(n.pitch, n.start_time, n.end_time) for n in decoded.notes] == [
+      (60, 0.0, 0.5), (64, 0.25, 0.75), (60, 0.5, 1.0)]
+  held_only = np.zeros((4, 176), np.uint8)
+  held_only[1:3, 88 + c4] = 1
+  assert [(n.pitch, n.start_time, n.end_time)
+          for n in frame_codec.decode(held_only).notes] == [(60, 0.125, 0.375)]
+  with pytest.raises(ValueError, match='frames must be'):
+    frame_codec.decode(np.zeros((4, 88)))
+  assert codec.codec_from_spec(json.loads(json.dumps(frame_codec.spec()))) == frame_codec

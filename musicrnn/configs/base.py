@@ -62,7 +62,8 @@ def controls_config(note_density=False, pitch_histogram=False):
 def train_config(**overrides):
   """How a model trains. `objective` names what a step optimises and how
   the eval split is scored (`musicrnn.training.objectives`): 'next_token'
-  (autoregressive NLL) or 'adversarial' (the piano-roll GAN)."""
+  (autoregressive NLL), 'adversarial' (the piano-roll GAN) or 'multi_label'
+  (frame models; `loss` 'bce' or 'focal' with `focal_alpha`, `focal_gamma`)."""
   config = ml_collections.ConfigDict({
       'objective': 'next_token',
       'batch_size': 64,

@@ -17,7 +17,7 @@ from musicrnn.configs.registry import register
 
 def event_lstm_model(**overrides):
   config = ml_collections.ConfigDict({
-      'cell': 'lstm',                    # 'lstm' or 'gru'
+      'cell': 'lstm',                    # 'lstm', 'gru' or 'rnn' (plain)
       'rnn_layer_sizes': (512, 512, 512),
       'dropout_rate': 0.0,
       'embedding_size': 0,               # 0: one-hot inputs, as Magenta

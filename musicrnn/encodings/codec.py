@@ -41,6 +41,13 @@ class Codec:
 
   name = None
   settings_class = None
+  # The feature list of `musicrnn.tfrecords.schema` that holds what `encode`
+  # gives, a row per step: 'tokens' (ids) or 'pianoroll' (0/1 cells).
+  sequence_feature = 'tokens'
+  # Whether `encode` gives fixed-size segments [segments, steps, ...], each
+  # an example of its own (the GAN's piano rolls), rather than one sequence
+  # that the dataset pipeline cuts to length.
+  segmented = False
 
   def __init__(self, settings=None):
     self.settings = settings if settings is not None else self.settings_class()
@@ -129,6 +136,14 @@ def from_spec(spec, registry, kind='encoding'):
 def codec_from_spec(spec):
   """Rebuilds a codec from `codec.spec()` (e.g. read from dataset.json)."""
   return from_spec(spec, _REGISTRY)
+
+
+def codec_class(name):
+  """The codec class registered as `name` (ValueError if none is)."""
+  if name not in _REGISTRY:
+    raise ValueError(
+        f'unknown encoding {name!r}; known: {", ".join(sorted(_REGISTRY))}')
+  return _REGISTRY[name]
 
 
 def check_pitch_range(min_pitch, max_pitch):

@@ -93,6 +93,8 @@ class PianorollCodec(codec.Codec):
   """NoteSequence ⇄ binary piano-roll segments (see the module docstring)."""
 
   settings_class = PianorollSettings
+  sequence_feature = 'pianoroll'
+  segmented = True
 
   @property
   def vocab_size(self):

@@ -103,7 +103,7 @@ def _schedules(values, batch, total):
 
 
 DEFAULT_NUM_STEPS = 1000
-BINARIZE = ('threshold', 'bernoulli')
+BINARIZE = sampler.BINARIZE
 # Magenta's Performance RNN generator ends a note its sampled events never
 # turn off after 5 s (performance_lib.MAX_NOTE_DURATION_SECONDS); without a
 # cap such a note sounds to the end of the file.
@@ -117,8 +117,13 @@ EVENT_OPTIONS = {
     'top_k': 0, 'top_p': 1.0, 'primer_midi': None, 'primer_pitches': None,
     'notes_per_second': None, 'pitch_class_histogram': None, 'beam_size': 1,
     'branch_factor': 1, 'max_note_duration': MAX_NOTE_DURATION_SECONDS}
-PIANOROLL_OPTIONS = {'num_bars': None, 'binarize': 'threshold',
+# binarize None: each kind's own default ('threshold' for the GAN's rolls,
+# 'bernoulli' for frames).
+PIANOROLL_OPTIONS = {'num_bars': None, 'binarize': None,
                      'threshold': 0.5, 'latent_step': 0.5}
+FRAME_OPTIONS = {'num_steps': None, 'duration_seconds': None,
+                 'temperature': 1.0, 'binarize': None, 'threshold': 0.5,
+                 'primer_midi': None, 'primer_pitches': None}
 
 
 def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
@@ -132,12 +137,14 @@ def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
     render_wav: also write a .wav (`render.write_wav`).
     **options: for autoregressive runs (objective next_token), those of
       `generate_events` (EVENT_OPTIONS); for piano-roll GAN runs (objective
-      adversarial), those of `generate_pianorolls` (PIANOROLL_OPTIONS).
+      adversarial), those of `generate_pianorolls` (PIANOROLL_OPTIONS); for
+      frame models (objective multi_label), those of `generate_frames`
+      (FRAME_OPTIONS).
 
   Raises:
     UsageError: an option the run's kind of generation does not take.
   """
-  every = {**EVENT_OPTIONS, **PIANOROLL_OPTIONS}
+  every = {**EVENT_OPTIONS, **PIANOROLL_OPTIONS, **FRAME_OPTIONS}
   unknown = sorted(set(options) - set(every))
   if unknown:
     raise TypeError(f'generate() got unknown options {unknown}')
@@ -268,7 +275,7 @@ def latent_walk(num_outputs, num_segments, latent_dim, latent_step, rng):
 
 
 def generate_pianorolls(run, output_dir, *, num_outputs=1, num_bars=None,
-                        binarize='threshold', threshold=0.5, latent_step=0.5,
+                        binarize=None, threshold=0.5, latent_step=0.5,
                         seed=None, render_png=False, render_wav=False):
   """Samples piano rolls from a GAN run and writes them as MIDI.
 
@@ -277,17 +284,15 @@ def generate_pianorolls(run, output_dir, *, num_outputs=1, num_bars=None,
     num_bars: bars per output (default one segment). Longer outputs join
       segments end to end, generated from a latent walk (`latent_walk`), so
       neighbouring segments share material; the last one is cut to length.
-    binarize: 'threshold' (a cell sounds where its probability exceeds
-      `threshold`) or 'bernoulli' (each cell drawn with its probability).
+    binarize: 'threshold' (the default: a cell sounds where its
+      probability exceeds `threshold`) or 'bernoulli' (each cell drawn with
+      its probability).
     latent_step: 0..1, how far the noise moves between joined segments.
 
   Returns:
     The paths of the MIDI files.
   """
-  if binarize not in BINARIZE:
-    raise UsageError(f'--binarize must be one of {BINARIZE}, got {binarize!r}')
-  if not 0 < threshold < 1:
-    raise UsageError(f'--threshold must be in (0, 1), got {threshold}')
+  binarize = _binarize(binarize or 'threshold', threshold)
   if not 0 <= latent_step <= 1:
     raise UsageError(f'--latent_step must be in [0, 1], got {latent_step}')
   settings = run.codec.settings
@@ -313,6 +318,60 @@ def generate_pianorolls(run, output_dir, *, num_outputs=1, num_bars=None,
   return _write(run, sequences, output_dir, render_png, render_wav)
 
 
+def _binarize(binarize, threshold):
+  if binarize not in BINARIZE:
+    raise UsageError(f'--binarize must be one of {BINARIZE}, got {binarize!r}')
+  if not 0 < threshold < 1:
+    raise UsageError(f'--threshold must be in (0, 1), got {threshold}')
+  return binarize
+
+
+def generate_frames(run, output_dir, *, num_outputs=1, num_steps=None,
+                    duration_seconds=None, temperature=1.0, binarize=None,
+                    threshold=0.5, primer_midi=None, primer_pitches=None,
+                    seed=None, render_png=False, render_wav=False):
+  """Samples frame rolls from a frame model (the piano-roll LSTM) and
+  writes them as MIDI; returns the paths.
+
+  Args:
+    run: a loaded run of a frame model.
+    num_steps: frames to generate after the primer (default 1000); or
+    duration_seconds: the output's length, primer included, at the codec's
+      tempo (`settings.qpm`).
+    temperature: divides every bit's logit before its sigmoid.
+    binarize: 'bernoulli' (the default: each bit drawn with its
+      probability) or 'threshold' (set where its probability exceeds
+      `threshold`); a key is held only after it sounded
+      (`sampler.sample_frames`).
+    primer_midi, primer_pitches: what the outputs continue
+      (`primer_events`; frames of the primer).
+  """
+  if num_steps is not None and duration_seconds is not None:
+    raise UsageError('give one of --num_steps and --duration_seconds, not both')
+  if temperature <= 0:
+    raise UsageError(f'--temperature must be > 0, got {temperature}')
+  binarize = _binarize(binarize or 'bernoulli', threshold)
+  codec = run.codec
+  primer = primer_events(codec, primer_midi, primer_pitches)
+  frames_per_second = codec.settings.steps_per_quarter * codec.settings.qpm / 60.0
+  if duration_seconds is not None:
+    num_steps = int(round(duration_seconds * frames_per_second)) - len(primer)
+    if num_steps < 1:
+      raise UsageError(
+          f'the primer lasts {len(primer) / frames_per_second:.1f} s, as long '
+          f'as --duration_seconds={duration_seconds:g} or longer: nothing would '
+          'be generated; give a longer --duration_seconds or a shorter primer')
+  elif num_steps is None:
+    num_steps = DEFAULT_NUM_STEPS
+  frames = sampler.sample_frames(
+      run.model, np.tile(primer[None], (num_outputs, 1, 1)), num_steps,
+      temperature=temperature, binarize=binarize, threshold=threshold, seed=seed)
+  primer_seconds = (len(primer) / frames_per_second
+                    if primer_midi or primer_pitches else 0.0)
+  return _write(run, [codec.decode(f) for f in frames], output_dir, render_png,
+                render_wav, primer_seconds)
+
+
 def _trim(sequence, seconds):
   trimmed = music_pb2.NoteSequence()
   trimmed.CopyFrom(sequence)
@@ -330,4 +389,5 @@ def _trim(sequence, seconds):
 _GENERATORS = {
     'next_token': (generate_events, EVENT_OPTIONS),
     'adversarial': (generate_pianorolls, PIANOROLL_OPTIONS),
+    'multi_label': (generate_frames, FRAME_OPTIONS),
 }

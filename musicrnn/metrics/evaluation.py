@@ -1,6 +1,6 @@
 """How well a model does on a dataset split, one kind per training objective.
 
-  evaluation = evaluation_lib.for_config(config)(model)
+  evaluation = evaluation_lib.for_config(config)(model, config)
   metrics = evaluation.evaluate(data, batch_size)   # a dict
   print(evaluation.describe(metrics))               # one line
 
@@ -11,7 +11,10 @@ same name evaluates with it):
                accuracy of the next event over every real event of the split;
   adversarial  the piano-roll GAN: the MuseGAN metrics of the split's
                segments against generated ones, and the critic's
-               Wasserstein estimate.
+               Wasserstein estimate;
+  multi_label  the piano-roll LSTM: the training loss (binary cross-entropy
+               or focal loss per bit), BCE per bit, and the onset precision,
+               recall and F1 of the next frame over every real frame.
 """
 
 import math
@@ -45,24 +48,16 @@ def event_sums(model, features, labels, weights, training=False):
           tf.reduce_sum(weights))
 
 
-class NextTokenEvaluation:
-  """NLL (nats per event), perplexity and accuracy of an autoregressive
-  model on every real event of a split.
+class _SummedEvaluation:
+  """Base of the evaluations that sum values over every batch of a split:
+  `sums(features, labels, weights)` runs on each replica's part of a batch
+  (XLA-compiled with `jit_compile`); `_totals` adds them up."""
 
-  Args:
-    model: the model (ids in, logits out).
-    strategy: the tf.distribute strategy the model lives under (default: the
-      current one); each replica scores its part of every batch.
-    jit_compile: XLA compiles each replica's part.
-    num_workers: hosts of a multi-worker strategy; each keeps its share of
-      every batch.
-  """
-
-  def __init__(self, model, strategy=None, jit_compile=False, num_workers=1):
+  def __init__(self, model, sums, strategy, jit_compile, num_workers):
     self.model = model
     self.strategy = strategy or tf.distribute.get_strategy()
     self.num_workers = num_workers
-    sums = compiled(lambda f, l, w: event_sums(model, f, l, w), jit_compile)
+    sums = compiled(sums, jit_compile)
 
     @tf.function
     def step(batch):
@@ -72,6 +67,44 @@ class NextTokenEvaluation:
 
     self._step = step
 
+  def _totals(self, data, batch_size, split, max_batches, static_length):
+    """([the values summed over every batch], batches), or (None, 0) for
+    a split without a batch."""
+    ds = input_lib.make_dataset(data, split, batch_size, shuffle=False,
+                                repeat=False, static_length=static_length)
+    if max_batches:
+      ds = ds.take(max_batches)
+    totals = None
+    batches = 0
+    ds = input_lib.shard_per_worker(ds, self.num_workers)
+    for batch in self.strategy.experimental_distribute_dataset(ds):
+      values = [float(v) for v in self._step(batch)]
+      totals = values if totals is None else [
+          t + v for t, v in zip(totals, values)]
+      batches += 1
+    return totals, batches
+
+
+class NextTokenEvaluation(_SummedEvaluation):
+  """NLL (nats per event), perplexity and accuracy of an autoregressive
+  model on every real event of a split.
+
+  Args:
+    model: the model (ids in, logits out).
+    config: the run's config.
+    strategy: the tf.distribute strategy the model lives under (default: the
+      current one); each replica scores its part of every batch.
+    jit_compile: XLA compiles each replica's part.
+    num_workers: hosts of a multi-worker strategy; each keeps its share of
+      every batch.
+  """
+
+  def __init__(self, model, config, strategy=None, jit_compile=False,
+               num_workers=1):
+    del config
+    super().__init__(model, lambda f, l, w: event_sums(model, f, l, w),
+                     strategy, jit_compile, num_workers)
+
   def evaluate(self, data, batch_size, *, split='eval', max_batches=None,
                seed=0, static_length=None):
     """{'nll', 'perplexity', 'accuracy', 'events', 'batches'} over `split` of
@@ -79,17 +112,9 @@ class NextTokenEvaluation:
     `static_length`: batches of one shape (`input.make_dataset`), the same
     metrics."""
     del seed   # every event is scored: nothing is drawn
-    ds = input_lib.make_dataset(data, split, batch_size, shuffle=False,
-                                repeat=False, static_length=static_length)
-    if max_batches:
-      ds = ds.take(max_batches)
-    totals = [0.0, 0.0, 0.0]
-    batches = 0
-    ds = input_lib.shard_per_worker(ds, self.num_workers)
-    for batch in self.strategy.experimental_distribute_dataset(ds):
-      totals = [t + float(v) for t, v in zip(totals, self._step(batch))]
-      batches += 1
-    nll, correct, events = totals
+    totals, batches = self._totals(data, batch_size, split, max_batches,
+                                   static_length)
+    nll, correct, events = totals or [0.0, 0.0, 0.0]
     metrics = {'nll': nll / max(events, 1.0),
                'accuracy': correct / max(events, 1.0),
                'events': int(events), 'batches': batches}
@@ -113,8 +138,9 @@ class PianorollEvaluation:
   # Segments generated per evaluation.
   NUM_SAMPLES = 100
 
-  def __init__(self, model, strategy=None, jit_compile=False, num_workers=1):
-    del strategy, jit_compile, num_workers
+  def __init__(self, model, config, strategy=None, jit_compile=False,
+               num_workers=1):
+    del config, strategy, jit_compile, num_workers
     self.model = model
 
   def evaluate(self, data, batch_size, *, split='eval', max_batches=None,
@@ -166,10 +192,102 @@ class PianorollEvaluation:
                 metrics['wasserstein']))
 
 
+LOSSES = ('bce', 'focal')
+
+
+def frame_loss(labels, logits, train_config):
+  """[batch, time] loss of each frame, the mean over its bits: binary
+  cross-entropy (`train.loss='bce'`) or focal loss (`'focal'`, with
+  `train.focal_alpha` weighting set bits against clear ones and
+  `train.focal_gamma` down-weighting bits already predicted well, Lin et
+  al. 2017)."""
+  loss = train_config.get('loss', 'bce')
+  if loss not in LOSSES:
+    raise UsageError(f'train.loss must be one of {", ".join(LOSSES)}, got {loss!r}')
+  if loss == 'bce':
+    return keras.losses.binary_crossentropy(labels, logits, from_logits=True)
+  return keras.losses.binary_focal_crossentropy(
+      labels, logits, apply_class_balancing=True,
+      alpha=train_config.focal_alpha, gamma=train_config.focal_gamma,
+      from_logits=True)
+
+
+def frame_sums(model, train_config, features, labels, weights, training=False):
+  """Sums over the real frames of a batch: (loss, BCE per bit, frames,
+  onset true positives, predicted onsets, true onsets, silent frames of
+  the data, silent frames predicted). A bit is predicted where its
+  probability exceeds 0.5; the onset bits are the first half of a frame."""
+  logits = model(features, training=training)
+  labels = tf.cast(labels, logits.dtype)
+  loss = frame_loss(labels, logits, train_config)
+  bce = keras.losses.binary_crossentropy(labels, logits, from_logits=True)
+  predicted = tf.cast(logits > 0.0, logits.dtype)
+  keys = logits.shape[-1] // 2
+  onsets, true_onsets = predicted[..., :keys], labels[..., :keys]
+
+  def frames(value):
+    return tf.reduce_sum(value * weights)
+
+  return (frames(loss), frames(bce), tf.reduce_sum(weights),
+          frames(tf.reduce_sum(onsets * true_onsets, -1)),
+          frames(tf.reduce_sum(onsets, -1)), frames(tf.reduce_sum(true_onsets, -1)),
+          frames(tf.cast(tf.reduce_max(labels, -1) == 0, logits.dtype)),
+          frames(tf.cast(tf.reduce_max(predicted, -1) == 0, logits.dtype)))
+
+
+class MultiLabelEvaluation(_SummedEvaluation):
+  """A frame model (independent sigmoids per bit) on every real frame of a
+  split: the training loss per bit, BCE per bit, the next frame's onset
+  precision, recall and F1 (bits above 0.5), and the share of silent frames
+  in the data and among the predicted next frames. Arguments as
+  NextTokenEvaluation's."""
+
+  def __init__(self, model, config, strategy=None, jit_compile=False,
+               num_workers=1):
+    train_config = config['train']
+    self.loss = train_config.get('loss', 'bce')
+    super().__init__(
+        model, lambda f, l, w: frame_sums(model, train_config, f, l, w),
+        strategy, jit_compile, num_workers)
+
+  def evaluate(self, data, batch_size, *, split='eval', max_batches=None,
+               seed=0, static_length=None):
+    """{'loss', 'bce', 'onset_precision', 'onset_recall', 'onset_f1',
+    'silent_frames_data', 'silent_frames_predicted', 'frames', 'batches'}
+    over `split` of `data`; arguments as NextTokenEvaluation.evaluate."""
+    del seed
+    totals, batches = self._totals(data, batch_size, split, max_batches,
+                                   static_length)
+    loss, bce, frames, hits, predicted, true, silent, silent_predicted = (
+        totals or [0.0] * 8)
+    precision = hits / max(predicted, 1.0)
+    recall = hits / max(true, 1.0)
+    return {
+        'loss': loss / max(frames, 1.0), 'loss_kind': self.loss,
+        'bce': bce / max(frames, 1.0),
+        'onset_precision': precision, 'onset_recall': recall,
+        'onset_f1': (2 * precision * recall / (precision + recall)
+                     if precision + recall else 0.0),
+        'silent_frames_data': silent / max(frames, 1.0),
+        'silent_frames_predicted': silent_predicted / max(frames, 1.0),
+        'frames': int(frames), 'batches': batches}
+
+  @staticmethod
+  def describe(metrics):
+    return (f'{metrics["loss_kind"]} loss {metrics["loss"]:.4f}, BCE '
+            f'{metrics["bce"]:.4f} per bit, onset F1 {metrics["onset_f1"]:.3f} '
+            f'(precision {metrics["onset_precision"]:.3f}, recall '
+            f'{metrics["onset_recall"]:.3f}), silent frames '
+            f'{metrics["silent_frames_predicted"]:.3f} predicted / '
+            f'{metrics["silent_frames_data"]:.3f} in the data, over '
+            f'{metrics["frames"]} frames')
+
+
 # config.train.objective -> its evaluation.
 EVALUATIONS = {
     'next_token': NextTokenEvaluation,
     'adversarial': PianorollEvaluation,
+    'multi_label': MultiLabelEvaluation,
 }
 
 
@@ -185,4 +303,4 @@ def for_config(config):
 def evaluate_model(model, config, data, batch_size, **kwargs):
   """`model` (of `config`) on a split of `data`: the metrics of its
   objective's evaluation; kwargs as `NextTokenEvaluation.evaluate`."""
-  return for_config(config)(model).evaluate(data, batch_size, **kwargs)
+  return for_config(config)(model, config).evaluate(data, batch_size, **kwargs)

@@ -1,7 +1,9 @@
 """A trained run scored on a dataset split: its objective's evaluation
-(NLL for autoregressive models, the GAN's metrics for the GAN)."""
+(NLL for autoregressive models, the GAN's metrics for the GAN, loss and
+onset F1 for frame models)."""
 
 import json
+import logging
 
 from musicrnn.errors import UsageError
 from musicrnn.metrics import evaluation as evaluation_lib
@@ -13,7 +15,8 @@ from musicrnn.training import run_dir as run_dir_lib
 
 def evaluate_run(run_dir, data=None, *, split='eval', batch_size=None,
                  max_batches=None, tfds_data_dir=None):
-  """NLL (nats per event), perplexity and accuracy of a run's latest checkpoint.
+  """The metrics of a run's latest checkpoint on a split (NLL, perplexity
+  and accuracy for an autoregressive model), also logged as one line.
 
   Args:
     run_dir: a run directory of musicrnn_train.
@@ -51,6 +54,8 @@ def evaluate_run(run_dir, data=None, *, split='eval', batch_size=None,
   metrics.update(step=run.step, split=split,
                  data_dir=source.absolute_location(),
                  config_name=run.config.name)
+  logging.info('musicrnn evaluate: %s at step %d, %s split: %s', run_dir,
+               run.step, split, evaluation_lib.for_config(run.config).describe(metrics))
   return metrics
 
 

@@ -12,6 +12,7 @@ one that builds it.
   music_transformer  relative-attention decoder (Music Transformer)
   dilated_cnn        WaveNet-style causal convolutions
   pianoroll_gan      convolutional WGAN-GP over multi-bar piano rolls
+  pianoroll_lstm     the event LSTM's stack over frame rolls, a sigmoid per bit
   inputs             the token and control-signal inputs the event models share
 """
 
@@ -20,6 +21,7 @@ from musicrnn.models.dilated_cnn import DilatedCNN
 from musicrnn.models.event_lstm import EventLSTM
 from musicrnn.models.music_transformer import MusicTransformer
 from musicrnn.models.pianoroll_gan import PianorollGAN
+from musicrnn.models.pianoroll_lstm import PianorollLSTM
 
 # family -> its model class.
 FAMILIES = {
@@ -27,6 +29,7 @@ FAMILIES = {
     'music_transformer': MusicTransformer,
     'dilated_cnn': DilatedCNN,
     'pianoroll_gan': PianorollGAN,
+    'pianoroll_lstm': PianorollLSTM,
 }
 TRAINABLE_FAMILIES = tuple(FAMILIES)
 

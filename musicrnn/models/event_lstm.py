@@ -2,8 +2,8 @@
 
 ids in, logits out, no file I/O. The input at each step is the event (one-hot
 or embedded) concatenated with the control signals of the config, if any;
-a stack of LSTM (or GRU) layers; a dense layer to logits over the codec's
-vocabulary.
+a stack of LSTM (or GRU, or plain RNN) layers; a dense layer to logits over
+the codec's vocabulary.
 
   model = EventLSTM(vocab_size=388, rnn_layer_sizes=(512, 512, 512),
                     control_sizes={'note_density': 8, 'pitch_histogram': 12})
@@ -24,7 +24,9 @@ from keras import ops
 
 from musicrnn.models import inputs as inputs_lib
 
-CELLS = ('lstm', 'gru')
+# cell -> its Keras layer: LSTM, GRU, or a plain (Elman) RNN with tanh.
+CELLS = {'lstm': keras.layers.LSTM, 'gru': keras.layers.GRU,
+         'rnn': keras.layers.SimpleRNN}
 
 
 @keras.saving.register_keras_serializable('musicrnn')
@@ -34,7 +36,7 @@ class EventLSTM(keras.Model):
   Args:
     vocab_size: number of event ids.
     rnn_layer_sizes: units per recurrent layer.
-    cell: 'lstm' or 'gru'.
+    cell: 'lstm', 'gru' or 'rnn' (a plain tanh RNN).
     dropout_rate: dropout between layers and before the output, in training.
     embedding_size: 0 feeds one-hot events (as Magenta); > 0 learns an
       embedding of this size.
@@ -47,7 +49,7 @@ class EventLSTM(keras.Model):
                **kwargs):
     super().__init__(**kwargs)
     if cell not in CELLS:
-      raise ValueError(f'cell must be one of {CELLS}, got {cell!r}')
+      raise ValueError(f'cell must be one of {tuple(CELLS)}, got {cell!r}')
     if not rnn_layer_sizes:
       raise ValueError('rnn_layer_sizes must name at least one layer')
     self.vocab_size = int(vocab_size)
@@ -59,7 +61,7 @@ class EventLSTM(keras.Model):
     self.embedding = (keras.layers.Embedding(vocab_size, embedding_size,
                                              name='embedding')
                       if embedding_size else None)
-    layer = keras.layers.LSTM if cell == 'lstm' else keras.layers.GRU
+    layer = CELLS[cell]
     self.rnn_layers = [
         layer(units, return_sequences=True, return_state=True,
               name=f'{cell}_{i}')
@@ -112,7 +114,8 @@ class EventLSTM(keras.Model):
     return logits
 
   def initial_state(self, batch_size, max_length=None):  # pylint: disable=unused-argument
-    """Zero states: a list of [batch, units] tensors, per layer (h, c).
+    """Zero states: a list of [batch, units] tensors, per layer (h, c for
+    an LSTM; h for a GRU or plain RNN).
 
     `max_length` (the longest sequence to be generated) is part of the step
     interface every family shares; a recurrent state does not need it.

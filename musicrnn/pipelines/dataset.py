@@ -75,6 +75,10 @@ def check_data_config(config, codec):
       raise UsageError("data.length_unit='steps' goes with "
                        f"data.long_sequences='discard' (Magenta's extractor), "
                        f'not {mode!r}')
+  if codec.sequence_feature != schema.TOKENS and (
+      config.controls.note_density or config.controls.pitch_histogram):
+    raise UsageError(f'control signals are computed from event tokens; the '
+                     f'{codec.name} encoding has none')
   if mode == 'crop' and not data.max_events:
     raise UsageError("data.long_sequences='crop' needs data.max_events, the crop "
                      'length')
@@ -149,7 +153,8 @@ class ExampleMaker:
     whole, or 'crop': kept whole for training (the reader crops it at random
     each pass) and split into fixed windows for evaluation."""
     data = self._config.data
-    tokens = features[schema.TOKENS]
+    main = self._codec.sequence_feature
+    tokens = features[main]
     length = self._length(tokens)
     mode = data.long_sequences
     starts = [0]
@@ -169,23 +174,23 @@ class ExampleMaker:
         starts = list(range(0, len(tokens), size))
     pieces = [{k: v[start:start + size] for k, v in features.items()}
               for start in starts]
-    too_short = [self._length(p[schema.TOKENS]) < data.min_events for p in pieces]
+    too_short = [self._length(p[main]) < data.min_events for p in pieces]
     return pieces, too_short
 
   def _encode(self, chunk, split, count, source_id, tag, transposition, stretch):
-    config, codec = self._config, self._codec
+    codec = self._codec
     try:
       encoded = codec.encode(chunk)
     except codec_lib.EncodingError as e:
       count(f'encode_failed_{e.reason}')
       return
     count('chunks_encoded')
-    if config.encoding.name == 'pianoroll':
+    if codec.segmented:
       # One example per segment; its length is its number of steps.
-      pieces = [{schema.PIANOROLL: segment} for segment in encoded]
+      pieces = [{codec.sequence_feature: segment} for segment in encoded]
       too_short = [False] * len(pieces)
     else:
-      features = {schema.TOKENS: encoded}
+      features = {codec.sequence_feature: encoded}
       for name, control in self._controls_list:
         features[name] = (control.classes(encoded, codec)
                           if name == schema.NOTE_DENSITY

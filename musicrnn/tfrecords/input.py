@@ -14,8 +14,13 @@ control signals of event i+1 and predicts event i+1):
   features['pitch_histogram']  float32 [batch, time, 12] of events 1..n-1
   labels                       int32 [batch, time]       events 1..n-1
   weights                      float32 [batch, time]     1 on real steps, 0 on padding
-For piano rolls the elements are 1-tuples (features,), with
-features['pianoroll'] float32 [batch, steps, pitches] of 0/1.
+For frame rolls (the piano-roll LSTM) the same alignment holds, frame for
+frame:
+  features['pianoroll']        float32 [batch, time, cells]  frames 0..n-2
+  labels                       float32 [batch, time, cells]  frames 1..n-1
+  weights                      float32 [batch, time]
+For the GAN's piano-roll segments the elements are 1-tuples (features,),
+with features['pianoroll'] float32 [batch, steps, pitches] of 0/1.
 
 Batches are padded to their longest example, or, with `static_length`, all
 have one shape [batch_size, static_length]: XLA compiles a step once per
@@ -24,26 +29,32 @@ input shape, and TPUStrategy needs one.
 
 import tensorflow as tf
 
+from musicrnn import encodings
 from musicrnn.tfrecords import schema
 from musicrnn.tfrecords import sources
 
 
 def to_training_example(features):
-  """Shift an event example to (inputs, labels, weights), Magenta-aligned."""
-  tokens = tf.cast(features[schema.TOKENS], tf.int32)
-  inputs = {schema.TOKENS: tokens[:-1]}
+  """Shift a sequence example to (inputs, labels, weights), Magenta-aligned:
+  its tokens (int32) or frames (float32 pianoroll rows) and the controls."""
+  if schema.TOKENS in features:
+    main, steps = schema.TOKENS, tf.cast(features[schema.TOKENS], tf.int32)
+  else:
+    main, steps = schema.PIANOROLL, features[schema.PIANOROLL]
+  inputs = {main: steps[:-1]}
   if schema.NOTE_DENSITY in features:
     inputs[schema.NOTE_DENSITY] = tf.cast(features[schema.NOTE_DENSITY][1:], tf.int32)
   if schema.PITCH_HISTOGRAM in features:
     inputs[schema.PITCH_HISTOGRAM] = features[schema.PITCH_HISTOGRAM][1:]
-  labels = tokens[1:]
-  weights = tf.ones_like(labels, tf.float32)
+  labels = steps[1:]
+  weights = tf.ones(tf.shape(labels)[:1], tf.float32)
   return inputs, labels, weights
 
 
 def fit_to_length(length):
   """A function: a training example -> the same, truncated or padded with
-  zeros (weight 0, token 0, controls 0) to exactly `length` steps."""
+  zeros (weight 0, token 0, silent frame, controls 0) to exactly `length`
+  steps."""
 
   def fit(tensor):
     tensor = tensor[:length]
@@ -84,7 +95,8 @@ def random_crops(ds, length, seed=None):
   of a repeated dataset."""
 
   def crop(index, features):
-    n = tf.shape(features[schema.TOKENS], out_type=tf.int64)[0]
+    main = schema.TOKENS if schema.TOKENS in features else schema.PIANOROLL
+    n = tf.shape(features[main], out_type=tf.int64)[0]
     room = tf.maximum(n - length, 0) + 1
     if seed is None:
       offset = tf.random.uniform([], 0, room, dtype=tf.int64)
@@ -139,9 +151,11 @@ def make_dataset(data, split, batch_size, *, shuffle=True, repeat=True,
     shuffle_buffer = 1_000 if crop_length else 10_000
   ds = source.records(split, shuffle=shuffle, repeat=repeat, seed=seed,
                       shuffle_buffer=shuffle_buffer)
-  if crop_length and schema.PIANOROLL not in source.description['sequence_features']:
+  segmented = encodings.codec.codec_from_spec(
+      source.description['encoding']).segmented
+  if crop_length and not segmented:
     ds = random_crops(ds, crop_length, seed)
-  if schema.PIANOROLL in source.description['sequence_features']:
+  if segmented:
     ds = ds.map(lambda f: ({schema.PIANOROLL: f[schema.PIANOROLL]},))
     ds = ds.batch(batch_size,
                   drop_remainder=drop_remainder or static_length is not None)

@@ -12,8 +12,10 @@ Feature lists (one entry per step; only those the config uses are present):
   tokens           int64 x 1     event ids of the codec (event codecs)
   note_density     int64 x 1     note-density bin at each event
   pitch_histogram  float x 12    pitch-class histogram at each event
-  pianoroll        bytes x 1     the step's active pitches, np.packbits of a
-                                 0/1 vector of `num_pitches` (piano rolls)
+  pianoroll        bytes x 1     the step's 0/1 cells, np.packbits of a vector
+                                 of the codec's `vocab_size`: a piano roll's
+                                 active pitches, or a frame roll's onset and
+                                 held bits
 
 Token ids are stored as ids, not one-hot floats: a 512-event example is about
 3 KB instead of Magenta's 800 KB.
@@ -23,6 +25,8 @@ import functools
 import json
 
 import numpy as np
+
+from musicrnn.encodings import codec as codec_lib
 
 ID = 'id'
 EXAMPLE_ID = 'example_id'
@@ -41,9 +45,11 @@ SEQUENCE_FEATURES = (TOKENS, NOTE_DENSITY, PITCH_HISTOGRAM, PIANOROLL)
 
 
 def sequence_features_for(config):
-  """The feature lists a config's examples carry, in schema order."""
-  if config.encoding.name == 'pianoroll':
-    return (PIANOROLL,)
+  """The feature lists a config's examples carry, in schema order: its
+  codec's `sequence_feature`, then the control signals of event codecs."""
+  main = codec_lib.codec_class(config.encoding.name).sequence_feature
+  if main != TOKENS:
+    return (main,)
   features = [TOKENS]
   if config.controls.note_density:
     features.append(NOTE_DENSITY)
@@ -155,7 +161,8 @@ def serialize_sequence_example(*, source_id, example_id, encoding_spec,
     tokens: int array [length] of event ids (>= 0).
     note_density: int array [length] of density classes.
     pitch_histogram: float array [length, 12].
-    pianoroll: 0/1 array [length, num_pitches].
+    pianoroll: 0/1 array [length, cells] (piano-roll pitches, or a frame
+      roll's bits).
 
   Returns:
     bytes that tf.io.parse_single_sequence_example reads with

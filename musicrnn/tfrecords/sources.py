@@ -11,7 +11,7 @@ Every source has a `description` (the fields of dataset.json the trainer
 needs: config_name, encoding, sequence_features) and gives each split as a
 tf.data.Dataset of feature dicts named by `musicrnn.tfrecords.schema`:
 tokens int, note_density int, pitch_histogram float32 [time, 12], pianoroll
-float32 [steps, pitches], length int64, id string.
+float32 [steps, cells], length int64, id string.
 
 A TFRecord glob holds one unnamed split of musicrnn SequenceExamples; its
 encoding is read from the first record, and it serves whichever split it is
@@ -24,6 +24,7 @@ import re
 
 import tensorflow as tf
 
+from musicrnn import encodings
 from musicrnn import paths
 from musicrnn.errors import UsageError
 from musicrnn.tfrecords import description as description_lib
@@ -42,19 +43,19 @@ FORMS = (
     'SequenceExample TFRecord files')
 
 
-def _num_pitches(description):
+def _num_cells(description):
+  """The cells of a pianoroll row (the codec's vocab_size), or None."""
   if schema.PIANOROLL not in description['sequence_features']:
     return None
-  settings = description['encoding']['settings']
-  return settings['max_pitch'] - settings['min_pitch'] + 1
+  return encodings.codec.codec_from_spec(description['encoding']).vocab_size
 
 
-def parse_fn(sequence_features, num_pitches=None):
+def parse_fn(sequence_features, num_cells=None):
   """A function: serialized SequenceExample -> dict of tensors.
 
   Args:
     sequence_features: the schema's names of the feature lists to read.
-    num_pitches: piano-roll height (the packed bits of a row are cut to it).
+    num_cells: cells of a pianoroll row (its packed bits are cut to it).
   """
   context_spec, sequence_spec = schema.parsing_spec(sequence_features)
 
@@ -68,7 +69,7 @@ def parse_fn(sequence_features, num_pitches=None):
       bits = tf.bitwise.right_shift(
           packed[..., tf.newaxis], tf.constant([7, 6, 5, 4, 3, 2, 1, 0], tf.uint8))
       bits = tf.bitwise.bitwise_and(bits, 1)
-      bits = tf.reshape(bits, [tf.shape(packed)[0], -1])[:, :num_pitches]
+      bits = tf.reshape(bits, [tf.shape(packed)[0], -1])[:, :num_cells]
       features[schema.PIANOROLL] = tf.cast(bits, tf.float32)
     features[schema.LENGTH] = context[schema.LENGTH]
     features[schema.ID] = context[schema.ID]
@@ -130,7 +131,7 @@ class _TFRecordSource(DataSource):
       # examples with pitch histograms.
       ds = ds.shuffle(shuffle_buffer, seed=seed)
     return ds.map(parse_fn(tuple(self.description['sequence_features']),
-                           _num_pitches(self.description)),
+                           _num_cells(self.description)),
                   num_parallel_calls=tf.data.AUTOTUNE)
 
 

@@ -91,11 +91,18 @@ def features_for(config):
       schema.LENGTH: tfds.features.Scalar(np.int32, doc='steps in the example'),
   }
   codec = encodings.codec_from_config(config)
-  if config.encoding.name == 'pianoroll':
+  if codec.segmented:
     features[schema.PIANOROLL] = tfds.features.Tensor(
         shape=codec.segment_shape, dtype=np.bool_,
         encoding=tfds.features.Encoding.ZLIB,
         doc='[steps, pitches]: True where a pitch sounds')
+    return tfds.features.FeaturesDict(features)
+  if codec.sequence_feature == schema.PIANOROLL:
+    features[schema.PIANOROLL] = tfds.features.Tensor(
+        shape=(None, codec.vocab_size), dtype=np.bool_,
+        encoding=tfds.features.Encoding.ZLIB,
+        doc=f'[steps, {codec.vocab_size}]: the {codec.name} codec\'s bits of '
+            'each step')
     return tfds.features.FeaturesDict(features)
   for name in schema.sequence_features_for(config):
     if name == schema.TOKENS:

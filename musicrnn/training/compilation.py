@@ -21,11 +21,15 @@ XLA_FAMILIES = ('music_transformer', 'pianoroll_gan')
 PRECISIONS = ('none', 'mixed_bfloat16', 'mixed_float16')
 
 
+def _segmented(config):
+  return encodings.codec.codec_class(config['encoding']['name']).segmented
+
+
 def _has_static_shape(config):
   """Whether one shape fits every example: a piano roll's segment, or at
   most data.max_events tokens (not when max_events counts steps)."""
   data = config['data']
-  return config['encoding']['name'] == 'pianoroll' or bool(
+  return _segmented(config) or bool(
       data['max_events'] and data.get('length_unit', 'events') == 'events')
 
 
@@ -87,7 +91,7 @@ def static_input_length(config, *, static_shapes=None, tpu=False,
         f'data.max_events tokens, and config {config["name"]!r} bounds no '
         'token length (data.max_events unset, or counted in steps); train '
         'without them (--jit_compile=off, not on a TPU)')
-  if config['encoding']['name'] == 'pianoroll':
+  if _segmented(config):
     return encodings.codec_from_config(config).segment_shape[0]
   return int(config['data']['max_events'])
 

@@ -5,7 +5,10 @@ same for all of them (strategy, checkpoints, logging, evaluation):
 
   next_token   autoregressive models (event LSTM, transformer, CNN): Adam on
                the mean NLL of every real next event, global-norm clipping;
-  adversarial  the piano-roll GAN: its critic and generator updates.
+  adversarial  the piano-roll GAN: its critic and generator updates;
+  multi_label  frame models (the piano-roll LSTM): Adam on the mean loss per
+               bit of every real next frame (binary cross-entropy or focal
+               loss, `train.loss`), global-norm clipping.
 
 An objective, made in the strategy's scope, has
   optimizers            {name: optimizer} the checkpoint holds;
@@ -84,6 +87,7 @@ class NextTokenObjective:
   def __init__(self, model, config, strategy, loss_scale=False):
     del strategy
     self.model = model
+    self.config = config
     adam = keras.optimizers.Adam(learning_rate(config.train),
                                  global_clipnorm=config.train.clip_norm)
     # The checkpoint holds Adam's state, not the loss scale (which starts
@@ -93,21 +97,26 @@ class NextTokenObjective:
                       else adam)
     self.optimizer.build(model.trainable_variables)
 
+  def sums(self, features, labels, weights):
+    """(summed loss, then what `record` reports) over a replica's batch."""
+    nll, correct, events = evaluation_lib.event_sums(
+        self.model, features, labels, weights, training=True)
+    return nll, {'nll': nll, 'correct': correct, 'events': events}
+
   def replica_step(self, features, labels, weights):
     context = tf.distribute.get_replica_context()
     global_weight = context.all_reduce(tf.distribute.ReduceOp.SUM,
                                        tf.reduce_sum(weights))
     variables = self.model.trainable_variables
     with tf.GradientTape() as tape:
-      nll, correct, weight = evaluation_lib.event_sums(
-          self.model, features, labels, weights, training=True)
-      loss = nll / tf.maximum(global_weight, 1.0)
+      summed, values = self.sums(features, labels, weights)
+      loss = summed / tf.maximum(global_weight, 1.0)
       # Adam leaves the loss as it is; a LossScaleOptimizer scales it, and
       # unscales the gradients before clipping them.
       loss = self.optimizer.scale_loss(loss)
     grads = tape.gradient(loss, variables)
     self.optimizer.apply_gradients(zip(grads, variables))
-    return {'nll': nll, 'correct': correct, 'events': weight}
+    return values
 
   def record(self, totals, steps, elapsed):
     del steps
@@ -175,10 +184,50 @@ class AdversarialObjective:
             '{segments_per_second:.0f} segments/s'.format(**record))
 
 
+class MultiLabelObjective(NextTokenObjective):
+  """Frame models: Adam on the summed loss of the real frames (the mean
+  over each frame's bits: `train.loss` 'bce' or 'focal') over the global
+  batch's frames; the optimizer as NextTokenObjective's."""
+
+  evaluation = evaluation_lib.MultiLabelEvaluation
+  bar_labels = ['loss', 'onset F1', 'lr', 'frames/s']
+
+  def sums(self, features, labels, weights):
+    loss, bce, frames, hits, predicted, true, _, _ = evaluation_lib.frame_sums(
+        self.model, self.config.train, features, labels, weights, training=True)
+    return loss, {'loss': loss, 'bce': bce, 'frames': frames,
+                  'onset_hits': hits, 'onsets_predicted': predicted,
+                  'onsets': true}
+
+  def record(self, totals, steps, elapsed):
+    del steps
+    frames = max(totals['frames'], 1.0)
+    hits = totals['onset_hits']
+    return {'loss': totals['loss'] / frames, 'bce': totals['bce'] / frames,
+            'onset_f1': 2 * hits / max(totals['onsets_predicted']
+                                       + totals['onsets'], 1.0),
+            'learning_rate': learning_rate_value(self.optimizer),
+            'frames': totals['frames'],
+            'frames_per_second': totals['frames'] / elapsed}
+
+  @staticmethod
+  def bar_values(record):
+    return [('loss', record['loss']), ('onset F1', record['onset_f1']),
+            ('lr', record['learning_rate']),
+            ('frames/s', record['frames_per_second'])]
+
+  @staticmethod
+  def log_line(record):
+    return ('loss {loss:.4f} bce {bce:.4f} onset_f1 {onset_f1:.3f} lr '
+            '{learning_rate:.2g} {steps_per_second:.2f} steps/s '
+            '{frames_per_second:.0f} frames/s'.format(**record))
+
+
 # config.train.objective -> objective; the same names as the evaluations.
 OBJECTIVES = {
     'next_token': NextTokenObjective,
     'adversarial': AdversarialObjective,
+    'multi_label': MultiLabelObjective,
 }
 assert set(OBJECTIVES) == set(evaluation_lib.EVALUATIONS)
 

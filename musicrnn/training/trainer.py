@@ -170,7 +170,7 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
             for name, value in values.items()}
 
   evaluation = None if eval_source is None else objective.evaluation(
-      model, strategy, jit_compile=jit_compile, num_workers=workers)
+      model, config, strategy, jit_compile=jit_compile, num_workers=workers)
   report = _Report(run_dir, chief, objective, num_steps, progress, summary)
   logging.info('musicrnn train: config %s, %s, steps %d -> %d, batch %d, '
                '%d replica(s), XLA %s, %s, precision %s', config.name,

@@ -1,0 +1,138 @@
+"""Frame rolls for the piano-roll LSTM: one frame per sixteenth note, each
+key onset, held or off.
+
+  frames = FrameRollCodec().encode(sequence)   # uint8 [steps, 2 * 88]
+  sequence = FrameRollCodec().decode(frames)
+
+A piece is quantized on the metric grid (its own tempo, 4 steps a quarter
+by default; see quantize.py). Each frame holds two bits per key of the
+range (88 keys, A0-C8, by default): columns [0, keys) are the onsets (a
+note starts on this step), columns [keys, 2 * keys) the held keys (a note
+started earlier still sounds). A key's (onset, held) pair is (1, 0), (0, 1)
+or (0, 0): the onset / held / off states of a frame-wise piano roll.
+
+Semantics worth knowing:
+  - A re-struck key is an onset again, so two notes of one pitch that touch
+    stay two notes. Notes of one pitch that overlap sound as one key: the
+    later onset ends the earlier note.
+  - Drum notes and notes outside [min_pitch, max_pitch] are left out.
+  - The sounding keys of a frame (onset or held) are the active pitches of
+    `note_seq.pianoroll_lib.PianorollSequence` on the same grid, and the
+    onsets its quantized note starts (tests check both on real MIDI).
+  - `vocab_size` is the frame's width, 2 * keys: the model predicts each of
+    those bits.
+
+Refusals (codec.EncodingError reasons): those of quantize.py, plus
+'too_short' (no step at all).
+"""
+
+import dataclasses
+
+from note_seq import constants
+import numpy as np
+
+from musicrnn.encodings import codec
+from musicrnn.encodings import quantize
+
+REASON_TOO_SHORT = 'too_short'
+# Velocity of every decoded note.
+DECODE_VELOCITY = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameRollSettings:
+  """Settings of the frame-roll codec (saved with every dataset).
+
+  Attributes:
+    steps_per_quarter: metric grid, steps per quarter note (4: sixteenths).
+    min_pitch: MIDI pitch of the first key (inclusive); 21 is A0.
+    max_pitch: MIDI pitch of the last key (inclusive); 108 is C8.
+    qpm: tempo used by `decode` only, quarter notes per minute.
+  """
+  steps_per_quarter: int = 4
+  min_pitch: int = 21
+  max_pitch: int = 108
+  qpm: float = constants.DEFAULT_QUARTERS_PER_MINUTE
+
+  def __post_init__(self):
+    if self.steps_per_quarter <= 0:
+      raise ValueError(f'steps_per_quarter must be > 0, got {self.steps_per_quarter}')
+    codec.check_pitch_range(self.min_pitch, self.max_pitch)
+    if not self.qpm > 0:
+      raise ValueError(f'qpm must be > 0, got {self.qpm}')
+
+  @property
+  def num_keys(self):
+    return self.max_pitch - self.min_pitch + 1
+
+
+@codec.register('frame_roll')
+class FrameRollCodec(codec.Codec):
+  """NoteSequence ⇄ frames of onset and held bits (see the module docstring)."""
+
+  settings_class = FrameRollSettings
+  sequence_feature = 'pianoroll'
+
+  @property
+  def vocab_size(self):
+    """Bits per frame: an onset and a held bit for each key (176 for 88)."""
+    return 2 * self.settings.num_keys
+
+  def empty_primer(self):
+    """One silent frame."""
+    return np.zeros((1, self.vocab_size), np.uint8)
+
+  def encode(self, sequence):
+    """Encodes a NoteSequence (seconds) as frames.
+
+    Args:
+      sequence: an unquantized NoteSequence with one tempo and one time
+        signature.
+
+    Returns:
+      uint8 array [steps, 2 * keys]: onset bits, then held bits.
+
+    Raises:
+      codec.EncodingError: reasons in the module docstring.
+    """
+    settings = self.settings
+    notes = quantize.quantize_sequence(sequence, settings.steps_per_quarter)
+    if notes.total_steps <= 0:
+      raise codec.EncodingError(REASON_TOO_SHORT, 'the sequence has no step')
+    keep = ((notes.pitch >= settings.min_pitch)
+            & (notes.pitch <= settings.max_pitch) & ~notes.is_drum)
+    held, onset = quantize.held_cells(
+        notes.pitch[keep] - settings.min_pitch, notes.start_step[keep],
+        notes.end_step[keep], notes.total_steps, settings.num_keys)
+    return np.concatenate([onset, held & ~onset], axis=1).astype(np.uint8)
+
+  def decode(self, frames, threshold=0.5):
+    """Decodes frames to a NoteSequence in seconds.
+
+    A note starts at an onset and lasts while its key is held; a held key
+    with no onset before it starts a note too.
+
+    Args:
+      frames: [steps, 2 * keys] array, 0/1, bool or probabilities.
+      threshold: a bit is set where frames > threshold.
+
+    Returns:
+      NoteSequence with times in seconds at `settings.qpm`, a 4/4 time
+      signature, velocity 100, `total_time` covering every frame.
+
+    Raises:
+      ValueError: frames of another shape.
+    """
+    settings = self.settings
+    frames = np.asarray(frames)
+    if frames.ndim != 2 or frames.shape[1] != self.vocab_size:
+      raise ValueError(f'frames must be [steps, {self.vocab_size}], got shape '
+                       f'{frames.shape}')
+    bits = frames > threshold
+    keys = settings.num_keys
+    onset = bits[:, :keys]
+    sounding = onset | bits[:, keys:]
+    column, start, end, _ = quantize.runs_to_notes(sounding, onset)
+    return quantize.steps_to_sequence(
+        column + settings.min_pitch, start, end, settings.steps_per_quarter,
+        settings.qpm, total_steps=len(frames), velocity=DECODE_VELOCITY)
