@@ -22,6 +22,7 @@ import dataclasses
 import json
 import os
 import shutil
+import sys
 import time
 
 from absl import flags
@@ -255,13 +256,24 @@ def _print_where(summary, config_name, hparams):
   ]
   for name, text in rows:
     print(f'  {name:<24} {text}')
-  print('\nGenerate more: musicrnn_generate --run_dir='
+  print(f'\nGenerate more: {_script("musicrnn_generate")} --run_dir='
         f'{summary.run_dir} --output_dir={os.path.join(summary.output_dir, "more")} '
         '--num_outputs=4 --render_png --render_wav\n'
-        f'Train longer:  musicrnn_train --config={config_name} '
+        f'Train longer:  {_script("musicrnn_train")} --config={config_name} '
         + (f'--hparams="{hparams}" ' if hparams else '')
         + f'--train_data={summary.dataset} '
         f'--run_dir={summary.run_dir} --num_steps=5000')
+
+
+def _script(name):
+  """How to run the console script `name` from here: its path relative to
+  the working folder when it lies beside this Python (a virtual environment
+  not activated, as the README installs it), else its name."""
+  path = os.path.join(os.path.dirname(sys.executable), name)
+  if not os.path.exists(path):
+    return name
+  relative = os.path.relpath(path)
+  return relative if not relative.startswith('..') else path
 
 
 def main(argv):

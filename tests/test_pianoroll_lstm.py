@@ -154,6 +154,20 @@ def test_generates_midi_note_seq_reads(frame_runs, tmp_path):
   (threshold,) = generate.generate(run_dir, str(tmp_path / 't'), binarize='threshold',
                                    threshold=0.9, duration_seconds=3.0, seed=1)
   assert note_seq.midi_file_to_note_sequence(threshold).total_time <= 3.0
+  # A primer that changes tempo primes with its part before the change.
+  primer = note_seq.NoteSequence(ticks_per_quarter=220)
+  primer.tempos.add(time=0.0, qpm=120.0)
+  primer.tempos.add(time=1.0, qpm=90.0)
+  for i, pitch in enumerate((60, 62, 64, 65, 67)):
+    primer.notes.add(pitch=pitch, velocity=80, start_time=0.5 * i,
+                     end_time=0.5 * i + 0.5)
+  primer.total_time = 2.5
+  note_seq.sequence_proto_to_midi_file(primer, str(tmp_path / 'primer.mid'))
+  (primed,) = generate.generate(run_dir, str(tmp_path / 'p'), num_steps=8,
+                                primer_midi=str(tmp_path / 'primer.mid'), seed=1)
+  starts = sorted((n.start_time, n.pitch)
+                  for n in note_seq.midi_file_to_note_sequence(primed).notes)
+  assert starts[:2] == [(0.0, 60), (0.5, 62)]
   with pytest.raises(UsageError, match='--beam_size'):
     generate.generate(run_dir, str(tmp_path), beam_size=2)
   with pytest.raises(UsageError, match='--num_bars'):

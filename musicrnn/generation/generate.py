@@ -12,6 +12,7 @@ import logging
 import os
 
 from note_seq import midi_io
+from note_seq import sequences_lib
 from note_seq.protobuf import music_pb2
 import numpy as np
 
@@ -56,14 +57,36 @@ def primer_events(codec, primer_midi=None, primer_pitches=None):
   try:
     events = np.asarray(codec.encode(sequence), np.int32)
   except EncodingError as e:
-    raise UsageError(f'the primer cannot be encoded with {codec.spec()["name"]}: '
-                     f'{e}') from e
+    # Metric encodings take one tempo and meter: a primer that changes
+    # either is continued from its first section with notes.
+    events = _first_section(codec, sequence)
+    if events is None:
+      raise UsageError(f'the primer cannot be encoded with '
+                       f'{codec.spec()["name"]}: {e}') from e
   if codec.end_id is not None:
     # The primer is continued, not ended (Magenta trims its trailing END).
     events = events[events != codec.end_id] if len(events) > 1 else events
   if len(events) == 0:
     raise UsageError('the primer has no notes')
   return events
+
+
+def _first_section(codec, sequence):
+  """The ids of the first section of `sequence` between tempo and time
+  signature changes that has notes and that `codec` encodes, or None."""
+  for section in sequences_lib.split_note_sequence_on_time_changes(sequence):
+    if not section.notes:
+      continue
+    try:
+      events = np.asarray(codec.encode(section), np.int32)
+    except EncodingError:
+      continue
+    logging.info('musicrnn generate: the primer changes tempo or time signature '
+                 '(the %s encoding takes one of each): its first section with '
+                 'notes, %.1f s, primes the outputs', codec.spec()['name'],
+                 section.total_time)
+    return events
+  return None
 
 
 def control_values(run, notes_per_second=None, pitch_class_histogram=None):
