@@ -7,6 +7,8 @@
   pianoroll    fixed-size binary bar segments, for the GAN
   frames       onset and held bits of each key, a frame per step (the
                piano-roll LSTM)
+  note_tuple   a (chord, offset, duration) token per onset (the
+               note/offset/duration LSTM)
   controls     note density and pitch-class histogram control signals
   quantize     note-seq's metric quantization, vectorised; step-grid helpers
 
@@ -19,6 +21,7 @@ Importing this package registers every codec with `codec.codec_from_spec`.
 from musicrnn.encodings import codec
 from musicrnn.encodings import controls
 from musicrnn.encodings import frames
+from musicrnn.encodings import note_tuple
 from musicrnn.encodings import performance
 from musicrnn.encodings import pianoroll
 from musicrnn.encodings import polyphony
@@ -49,5 +52,5 @@ def controls_from_config(config):
   return result
 
 
-__all__ = ['codec', 'controls', 'frames', 'performance', 'pianoroll', 'polyphony',
-           'codec_from_config', 'controls_from_config']
+__all__ = ['codec', 'controls', 'frames', 'note_tuple', 'performance',
+           'pianoroll', 'polyphony', 'codec_from_config', 'controls_from_config']
