@@ -34,13 +34,18 @@ from musicrnn.tfrecords import schema
 from musicrnn.tfrecords import sources
 
 
+def _main_feature(features):
+  """The feature list a sequence example steps through: tokens, or frames."""
+  return schema.TOKENS if schema.TOKENS in features else schema.PIANOROLL
+
+
 def to_training_example(features):
   """Shift a sequence example to (inputs, labels, weights), Magenta-aligned:
   its tokens (int32) or frames (float32 pianoroll rows) and the controls."""
-  if schema.TOKENS in features:
-    main, steps = schema.TOKENS, tf.cast(features[schema.TOKENS], tf.int32)
-  else:
-    main, steps = schema.PIANOROLL, features[schema.PIANOROLL]
+  main = _main_feature(features)
+  steps = features[main]
+  if main == schema.TOKENS:
+    steps = tf.cast(steps, tf.int32)
   inputs = {main: steps[:-1]}
   if schema.NOTE_DENSITY in features:
     inputs[schema.NOTE_DENSITY] = tf.cast(features[schema.NOTE_DENSITY][1:], tf.int32)
@@ -95,8 +100,7 @@ def random_crops(ds, length, seed=None):
   of a repeated dataset."""
 
   def crop(index, features):
-    main = schema.TOKENS if schema.TOKENS in features else schema.PIANOROLL
-    n = tf.shape(features[main], out_type=tf.int64)[0]
+    n = tf.shape(features[_main_feature(features)], out_type=tf.int64)[0]
     room = tf.maximum(n - length, 0) + 1
     if seed is None:
       offset = tf.random.uniform([], 0, room, dtype=tf.int64)
