@@ -26,6 +26,10 @@ flags.DEFINE_float('duration_seconds', None,
                    'Generate until each output lasts this long (instead of '
                    '--num_steps).')
 flags.DEFINE_float('temperature', 1.0, 'Softmax temperature (> 0).')
+flags.DEFINE_string('head_temperatures', None,
+                    'Note LSTM: a temperature per head, chord, offset and '
+                    'duration, e.g. "[1.0,0.5,0.5]" (default: --temperature '
+                    'for each).')
 flags.DEFINE_integer('top_k', 0, 'Sample among the k likeliest events (0: all).')
 flags.DEFINE_float('top_p', 1.0, 'Nucleus sampling mass (1: off).')
 flags.DEFINE_integer('seed', None, 'Random seed: the same seed gives the same MIDI.')
@@ -92,7 +96,9 @@ def main(argv):
       FLAGS.run_dir, FLAGS.output_dir, num_outputs=FLAGS.num_outputs,
       num_steps=FLAGS.num_steps, duration_seconds=FLAGS.duration_seconds,
       max_note_duration=FLAGS.max_note_duration,
-      temperature=FLAGS.temperature, top_k=FLAGS.top_k, top_p=FLAGS.top_p,
+      temperature=FLAGS.temperature,
+      head_temperatures=_list_flag('head_temperatures'),
+      top_k=FLAGS.top_k, top_p=FLAGS.top_p,
       seed=FLAGS.seed, primer_midi=FLAGS.primer_midi,
       primer_pitches=_list_flag('primer_pitches'),
       notes_per_second=FLAGS.notes_per_second,

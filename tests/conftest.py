@@ -106,12 +106,25 @@ def _run(tmp_path_factory, name, data, **settings):
 
 
 @pytest.fixture(scope='session')
-def frame_dataset(tmp_path_factory):
+def frame_dataset(fixture_notesequences, tmp_path_factory):
   """A tiny frame-roll dataset (pianoroll_lstm_tiny; the focal config's data
   is the same) of the committed fixtures, half of them eval: the bundled
   corpus changes tempo every beat, too often for 32-frame examples."""
-  notesequences = _converted(tmp_path_factory, 'fixture_ns', testing_lib.TESTDATA)
-  return _dataset(tmp_path_factory, 'pianoroll_lstm_tiny', notesequences,
+  return _dataset(tmp_path_factory, 'pianoroll_lstm_tiny', fixture_notesequences,
+                  eval_ratio=0.5)
+
+
+@pytest.fixture(scope='session')
+def fixture_notesequences(tmp_path_factory):
+  """The committed fixtures (tests/testdata) as NoteSequences."""
+  return _converted(tmp_path_factory, 'fixture_ns', testing_lib.TESTDATA)
+
+
+@pytest.fixture(scope='session')
+def note_dataset(fixture_notesequences, tmp_path_factory):
+  """A tiny note-tuple dataset (note_lstm_tiny, its chord vocabulary counted
+  from the train split) of the committed fixtures, half of them eval."""
+  return _dataset(tmp_path_factory, 'note_lstm_tiny', fixture_notesequences,
                   eval_ratio=0.5)
 
 

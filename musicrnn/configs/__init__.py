@@ -11,7 +11,7 @@ that trains in seconds on a CPU (tests use those). A config is an
   base        the pieces of every config (encoding, controls, data, train)
               and the tiny variants' shrinking (`tiny_variant`)
   performance, polyphony, music_transformer, dilated_cnn, pianoroll_gan,
-  pianoroll_lstm
+  pianoroll_lstm, note_lstm
               one module per family: its configs and their defaults
   registry    names -> configs, `--hparams` and dotted overrides
 
@@ -22,6 +22,7 @@ are imported, here: the registry itself imports none of them.
 # pylint: disable=unused-import
 from musicrnn.configs import dilated_cnn  # noqa: F401
 from musicrnn.configs import music_transformer  # noqa: F401
+from musicrnn.configs import note_lstm  # noqa: F401
 from musicrnn.configs import performance  # noqa: F401
 from musicrnn.configs import pianoroll_gan  # noqa: F401
 from musicrnn.configs import pianoroll_lstm  # noqa: F401

@@ -32,6 +32,22 @@ def codec_from_config(config):
   return codec.codec_from_spec(config.encoding.to_dict())
 
 
+def with_learned_settings(config, spec):
+  """A copy of `config` whose encoding has the settings the codec learns
+  from data (`Codec.learned_settings`, e.g. a chord vocabulary) taken from
+  `spec` (the codec spec of a dataset built for it); `config` itself when its
+  codec learns nothing or already has them."""
+  ours = codec_from_config(config)
+  if not ours.needs_counts or spec.get('name') != ours.name:
+    return config
+  learned = codec.codec_from_spec(spec).settings
+  config = config.copy_and_resolve_references()
+  with config.unlocked():
+    for name in ours.learned_settings:
+      config.encoding.settings[name] = getattr(learned, name)
+  return config
+
+
 def controls_from_config(config):
   """[(schema feature name, control object)] for the config's controls.
 

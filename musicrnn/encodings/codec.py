@@ -20,6 +20,7 @@ A codec turns an *unquantized* NoteSequence (times in seconds, as
 """
 
 import dataclasses
+import json
 
 
 class EncodingError(ValueError):
@@ -81,6 +82,31 @@ class Codec:
     del max_note_duration
     return self.decode(ids)
 
+  # Settings the dataset pipeline learns from the training split (a
+  # vocabulary), empty in the config until then: it counts
+  # `vocabulary_items` of every training sequence (augmentations included)
+  # and builds the data with `with_counts`' codec, whose spec dataset.json
+  # keeps.
+  learned_settings = ()
+
+  @property
+  def needs_counts(self):
+    """Whether a learned setting is still empty (to be counted from data)."""
+    return any(not getattr(self.settings, name) for name in self.learned_settings)
+
+  def vocabulary_items(self, sequence):
+    """The hashable items one sequence adds to the counts (codecs with
+    `learned_settings` only)."""
+    raise NotImplementedError(f'the {self.name} encoding learns nothing from data')
+
+  def with_counts(self, counts):
+    """This codec with its learned settings made from {item: count}."""
+    raise NotImplementedError(f'the {self.name} encoding learns nothing from data')
+
+  def describe_learned(self, counts):
+    """One line for the log: what this codec learned from {item: count}."""
+    raise NotImplementedError(f'the {self.name} encoding learns nothing from data')
+
   # Metric encodings count quantized steps in their tokens (Magenta measures
   # polyphonic sequences in steps); they set this and define `num_steps`.
   counts_steps = False
@@ -105,8 +131,10 @@ def register(name):
 
 
 def spec_of(obj):
-  """The spec of a codec or control: its `name` and settings, JSON-able."""
-  return {'name': obj.name, 'settings': dataclasses.asdict(obj.settings)}
+  """The spec of a codec or control: its `name` and settings, as JSON gives
+  them back (lists, not tuples), so a spec equals the one dataset.json holds."""
+  return json.loads(json.dumps({'name': obj.name,
+                                'settings': dataclasses.asdict(obj.settings)}))
 
 
 def from_spec(spec, registry, kind='encoding'):

@@ -112,6 +112,7 @@ class NoteTupleCodec(codec.Codec):
   module docstring)."""
 
   settings_class = NoteTupleSettings
+  learned_settings = ('chord_vocabulary',)
 
   @property
   def head_sizes(self):
@@ -161,6 +162,20 @@ class NoteTupleCodec(codec.Codec):
   def chords(self, sequence):
     """The chord tuple of each onset (what `with_vocabulary` counts)."""
     return [chord for _, chord, _ in self.onsets(sequence)]
+
+  def vocabulary_items(self, sequence):
+    return self.chords(sequence)
+
+  def with_counts(self, counts):
+    return self.with_vocabulary(counts)
+
+  def describe_learned(self, counts):
+    known = set(self.settings.chord_vocabulary)
+    total = sum(counts.values())
+    covered = sum(n for chord, n in counts.items() if chord in known)
+    return (f'{len(known)} chords kept of {len(counts)} distinct: '
+            f'{100 * covered / max(total, 1):.1f}% of the {total:,} onsets '
+            'counted; the rest are "other"')
 
   def with_vocabulary(self, chord_counts):
     """This codec with the `max_chords` most frequent chords of

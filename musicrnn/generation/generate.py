@@ -144,6 +144,9 @@ EVENT_OPTIONS = {
 # 'bernoulli' for frames).
 PIANOROLL_OPTIONS = {'num_bars': None, 'binarize': None,
                      'threshold': 0.5, 'latent_step': 0.5}
+TUPLE_OPTIONS = {'num_steps': None, 'duration_seconds': None,
+                 'temperature': 1.0, 'head_temperatures': None,
+                 'primer_midi': None, 'primer_pitches': None}
 FRAME_OPTIONS = {'num_steps': None, 'duration_seconds': None,
                  'temperature': 1.0, 'binarize': None, 'threshold': 0.5,
                  'primer_midi': None, 'primer_pitches': None}
@@ -162,12 +165,14 @@ def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
       `generate_events` (EVENT_OPTIONS); for piano-roll GAN runs (objective
       adversarial), those of `generate_pianorolls` (PIANOROLL_OPTIONS); for
       frame models (objective multi_label), those of `generate_frames`
-      (FRAME_OPTIONS).
+      (FRAME_OPTIONS); for multi-head models (objective multi_head, the
+      note LSTM), those of `generate_tuples` (TUPLE_OPTIONS).
 
   Raises:
     UsageError: an option the run's kind of generation does not take.
   """
-  every = {**EVENT_OPTIONS, **PIANOROLL_OPTIONS, **FRAME_OPTIONS}
+  every = {**EVENT_OPTIONS, **PIANOROLL_OPTIONS, **FRAME_OPTIONS,
+           **TUPLE_OPTIONS}
   unknown = sorted(set(options) - set(every))
   if unknown:
     raise TypeError(f'generate() got unknown options {unknown}')
@@ -228,6 +233,34 @@ def generate_events(run, output_dir, *, num_outputs=1, num_steps=None,
   if beam_size < 1 or branch_factor < 1:
     raise UsageError('--beam_size and --branch_factor must be at least 1')
   values = control_values(run, notes_per_second, pitch_class_histogram)
+  # An encoding's END would cut the output short: generation runs to length.
+  banned = () if run.codec.end_id is None else (run.codec.end_id,)
+
+  def draw(tokens, steps, seed):
+    kwargs = dict(controls=_schedules(values, num_outputs, tokens.shape[1] + steps),
+                  temperature=temperature, top_k=top_k, top_p=top_p,
+                  seed=seed, banned_ids=banned)
+    if beam_size > 1 or branch_factor > 1:
+      return sampler.beam_search(run.model, tokens, steps, beam_size=beam_size,
+                                 branch_factor=branch_factor, **kwargs)
+    return sampler.sample(run.model, tokens, steps, **kwargs)
+
+  return _generate_tokens(run, output_dir, draw, num_outputs=num_outputs,
+                          num_steps=num_steps, duration_seconds=duration_seconds,
+                          seed=seed, primer_midi=primer_midi,
+                          primer_pitches=primer_pitches, render_png=render_png,
+                          render_wav=render_wav,
+                          max_note_duration=max_note_duration)
+
+
+def _generate_tokens(run, output_dir, draw, *, num_outputs, num_steps,
+                     duration_seconds, seed, primer_midi, primer_pitches,
+                     render_png, render_wav, max_note_duration=None):
+  """Token generation of every kind: `draw(tokens, steps, seed)` continues
+  the [outputs, length] tokens by `steps`; with `duration_seconds`, blocks
+  are drawn until every output lasts that long, then trimmed."""
+  if num_steps is None and duration_seconds is None:
+    num_steps = DEFAULT_NUM_STEPS
   primer = primer_events(run.codec, primer_midi, primer_pitches)
   primer_seconds = run.codec.decode_generated(primer, max_note_duration).total_time \
       if primer_midi or primer_pitches else 0.0
@@ -236,21 +269,10 @@ def generate_events(run, output_dir, *, num_outputs=1, num_steps=None,
         f'the primer lasts {primer_seconds:.1f} s, as long as '
         f'--duration_seconds={duration_seconds:g} or longer: nothing would be '
         'generated; give a longer --duration_seconds or a shorter primer')
-  # An encoding's END would cut the output short: generation runs to length.
-  banned = () if run.codec.end_id is None else (run.codec.end_id,)
   tokens = np.tile(primer[None], (num_outputs, 1))
   block = num_steps if num_steps is not None else max(256, int(60 * duration_seconds))
   while True:
-    total = tokens.shape[1] + block
-    kwargs = dict(controls=_schedules(values, num_outputs, total),
-                  temperature=temperature, top_k=top_k, top_p=top_p,
-                  seed=seed if seed is None else seed + tokens.shape[1],
-                  banned_ids=banned)
-    if beam_size > 1 or branch_factor > 1:
-      tokens = sampler.beam_search(run.model, tokens, block, beam_size=beam_size,
-                                   branch_factor=branch_factor, **kwargs)
-    else:
-      tokens = sampler.sample(run.model, tokens, block, **kwargs)
+    tokens = draw(tokens, block, seed if seed is None else seed + tokens.shape[1])
     if num_steps is not None:
       break
     sequences = [run.codec.decode_generated(t, max_note_duration) for t in tokens]
@@ -264,6 +286,48 @@ def generate_events(run, output_dir, *, num_outputs=1, num_steps=None,
     sequences.append(sequence)
   return _write(run, sequences, output_dir, render_png, render_wav,
                 primer_seconds)
+
+
+def generate_tuples(run, output_dir, *, num_outputs=1, num_steps=None,
+                    duration_seconds=None, temperature=1.0,
+                    head_temperatures=None, primer_midi=None,
+                    primer_pitches=None, seed=None, render_png=False,
+                    render_wav=False):
+  """Samples note tuples from a multi-head run (the note LSTM) and writes
+  them as MIDI; returns the paths.
+
+  Args:
+    run: a loaded run of a multi-head model.
+    num_steps: onsets to generate after the primer (default 1000); or
+    duration_seconds: generate until each output lasts this long.
+    temperature: every head's temperature, unless
+    head_temperatures: one per head (chord, offset, duration), e.g.
+      [1.0, 0.5, 0.5]: each head is sampled at its own
+      (`sampler.sample_heads`).
+    primer_midi, primer_pitches: what the outputs continue (`primer_events`;
+      a MIDI primer is a window of real music, its onsets as the codec
+      encodes them).
+  """
+  if num_steps is not None and duration_seconds is not None:
+    raise UsageError('give one of --num_steps and --duration_seconds, not both')
+  heads = run.model.head_names
+  temperatures = (list(head_temperatures) if head_temperatures is not None
+                  else [temperature] * len(heads))
+  if len(temperatures) != len(heads) or min(temperatures) <= 0:
+    raise UsageError(f'--head_temperatures needs {len(heads)} numbers > 0 '
+                     f'({", ".join(heads)}), got {temperatures}')
+  if temperature <= 0:
+    raise UsageError(f'--temperature must be > 0, got {temperature}')
+
+  def draw(tokens, steps, seed):
+    return sampler.sample_heads(run.model, tokens, steps,
+                                temperatures=temperatures, seed=seed)
+
+  return _generate_tokens(run, output_dir, draw, num_outputs=num_outputs,
+                          num_steps=num_steps, duration_seconds=duration_seconds,
+                          seed=seed, primer_midi=primer_midi,
+                          primer_pitches=primer_pitches, render_png=render_png,
+                          render_wav=render_wav)
 
 
 def _write(run, sequences, output_dir, render_png, render_wav, primer_seconds=0.0):
@@ -413,4 +477,5 @@ _GENERATORS = {
     'next_token': (generate_events, EVENT_OPTIONS),
     'adversarial': (generate_pianorolls, PIANOROLL_OPTIONS),
     'multi_label': (generate_frames, FRAME_OPTIONS),
+    'multi_head': (generate_tuples, TUPLE_OPTIONS),
 }

@@ -68,6 +68,57 @@ def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
     int32 array [batch, primer_length + num_steps]: the primer, then the
     sampled events.
   """
+  banned_ids = tuple(int(i) for i in banned_ids)
+  temperature, top_k, top_p = float(temperature), int(top_k), float(top_p)
+
+  def draw(logits, step_seed):
+    logits = filter_logits(logits, temperature, top_k, top_p, banned_ids)
+    return tf.random.stateless_categorical(logits, 1, seed=step_seed)[:, 0]
+
+  return _sample_tokens(model, ('events', temperature, top_k, top_p, banned_ids),
+                        draw, primer, num_steps, controls, seed)
+
+
+def sample_heads(model, primer, num_steps, *, temperatures, seed=None):
+  """Continues `primer` by `num_steps` sampled steps of a multi-head model
+  (the note LSTM: `head_names`, `split_logits`, `pack`), for a batch at
+  once, in one compiled loop: each head's part of the next step is drawn
+  from its own softmax at its own temperature (the "diversity" that breaks
+  a model's loops), and the parts are packed into the step's token.
+
+  Args:
+    model: a multi-head model with the step interface of `sample`.
+    primer: int array [batch, primer_length >= 1] of token ids.
+    num_steps: steps to draw after the primer.
+    temperatures: one per head (`model.head_names`), each > 0.
+    seed: makes the draw reproducible.
+
+  Returns:
+    int32 array [batch, primer_length + num_steps].
+  """
+  temperatures = tuple(float(t) for t in temperatures)
+  if len(temperatures) != len(model.head_names) or min(temperatures) <= 0:
+    raise ValueError(f'temperatures needs {len(model.head_names)} values > 0 '
+                     f'({", ".join(model.head_names)}), got {temperatures}')
+
+  def draw(logits, step_seed):
+    parts = []
+    for i, (part, temperature) in enumerate(zip(model.split_logits(logits),
+                                                temperatures)):
+      parts.append(tf.cast(tf.random.stateless_categorical(
+          part / temperature, 1,
+          seed=tf.random.experimental.stateless_fold_in(step_seed, i))[:, 0],
+                           tf.int32))
+    return model.pack(*parts)
+
+  return _sample_tokens(model, ('heads', temperatures), draw, primer,
+                        num_steps, None, seed)
+
+
+def _sample_tokens(model, key, draw, primer, num_steps, controls, seed):
+  """The loop of `sample` and `sample_heads`: `draw(logits [batch, ...],
+  seed pair) -> token ids [batch]` picks each next token; `key` names the
+  draw, for the cache of compiled loops."""
   primer = tf.convert_to_tensor(primer, tf.int32)
   controls = {k: tf.convert_to_tensor(v) for k, v in (controls or {}).items()}
   batch = int(primer.shape[0])
@@ -81,18 +132,17 @@ def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
                        f'needs {total}')
   seed_pair = tf.constant([seed or 0, 0 if seed is not None else
                            np.random.randint(1 << 30)], tf.int64)
-  fn = _compiled_loop(model, float(temperature), int(top_k), float(top_p),
-                      tuple(int(i) for i in banned_ids))
-  return fn(primer, controls, tf.constant(num_steps), seed_pair).numpy()[:batch]
+  key = (id(model),) + key
+  if key not in _LOOPS:
+    _LOOPS[key] = _token_loop(model, draw)
+  return _LOOPS[key](primer, controls, tf.constant(num_steps),
+                     seed_pair).numpy()[:batch]
 
 
 _LOOPS = {}
 
 
-def _compiled_loop(model, temperature, top_k, top_p, banned_ids):
-  key = (id(model), temperature, top_k, top_p, banned_ids)
-  if key in _LOOPS:
-    return _LOOPS[key]
+def _token_loop(model, draw):
 
   @tf.function
   def loop(primer, controls, num_steps, seed_pair):
@@ -119,10 +169,8 @@ def _compiled_loop(model, temperature, top_k, top_p, banned_ids):
 
     def sample_body(t, token, states, output):
       logits, states = model.step(inputs_at(t, token), states)
-      logits = filter_logits(logits, temperature, top_k, top_p, banned_ids)
       step_seed = tf.random.experimental.stateless_fold_in(seed_pair, t)
-      token = tf.cast(tf.random.stateless_categorical(
-          logits, 1, seed=step_seed)[:, 0], tf.int32)
+      token = tf.cast(draw(logits, step_seed), tf.int32)
       return t + 1, token, states, output.write(t + 1, token)
 
     _, _, _, output = tf.while_loop(
@@ -130,7 +178,6 @@ def _compiled_loop(model, temperature, top_k, top_p, banned_ids):
         (primer_length - 1, primer[:, -1], states, output))
     return tf.transpose(output.stack())
 
-  _LOOPS[key] = loop
   return loop
 
 

@@ -14,7 +14,9 @@ same name evaluates with it):
                Wasserstein estimate;
   multi_label  the piano-roll LSTM: the training loss (binary cross-entropy
                or focal loss per bit), BCE per bit, and the onset precision,
-               recall and F1 of the next frame over every real frame.
+               recall and F1 of the next frame over every real frame;
+  multi_head   the note LSTM: NLL per step in total and per head (chord,
+               offset, duration), and each head's accuracy.
 """
 
 import math
@@ -283,11 +285,73 @@ class MultiLabelEvaluation(_SummedEvaluation):
             f'{metrics["frames"]} frames')
 
 
+def head_sums(model, features, labels, weights, training=False):
+  """Sums over the real steps of a multi-head model (`model.head_names`,
+  `split_logits`, `split_tokens`): (NLL of all heads, then each head's NLL,
+  each head's correct predictions, steps right in every head, steps)."""
+  logits = model(features, training=training)
+  nlls, corrects = [], []
+  for part_logits, part in zip(model.split_logits(logits),
+                               model.split_tokens(labels)):
+    nlls.append(tf.reduce_sum(weights * keras.losses.sparse_categorical_crossentropy(
+        part, part_logits, from_logits=True)))
+    corrects.append(tf.cast(tf.equal(
+        tf.argmax(part_logits, -1, output_type=tf.int32), part), tf.float32))
+  every = tf.reduce_min(tf.stack(corrects), axis=0)
+  return ((tf.add_n(nlls), *nlls,
+           *[tf.reduce_sum(c * weights) for c in corrects],
+           tf.reduce_sum(every * weights), tf.reduce_sum(weights)))
+
+
+class MultiHeadEvaluation(_SummedEvaluation):
+  """A model with one softmax head per part of a step (the note LSTM's
+  chord, offset and duration) on every real step of a split: NLL in nats
+  per step, in total (the heads' sum: the NLL of the whole step) and per
+  head, and each head's accuracy. Arguments as NextTokenEvaluation's."""
+
+  def __init__(self, model, config, strategy=None, jit_compile=False,
+               num_workers=1):
+    del config
+    super().__init__(model, lambda f, l, w: head_sums(model, f, l, w),
+                     strategy, jit_compile, num_workers)
+
+  def evaluate(self, data, batch_size, *, split='eval', max_batches=None,
+               seed=0, static_length=None):
+    """{'nll', 'perplexity', 'accuracy' (every head right), 'nll_<head>',
+    'accuracy_<head>', 'heads', 'events', 'batches'} over `split` of `data`;
+    arguments as NextTokenEvaluation.evaluate."""
+    del seed
+    heads = self.model.head_names
+    totals, batches = self._totals(data, batch_size, split, max_batches,
+                                   static_length)
+    totals = totals or [0.0] * (2 * len(heads) + 3)
+    steps = max(totals[-1], 1.0)
+    nll, correct = totals[1:1 + len(heads)], totals[1 + len(heads):-2]
+    metrics = {'nll': totals[0] / steps, 'accuracy': totals[-2] / steps,
+               'heads': list(heads), 'events': int(totals[-1]),
+               'batches': batches}
+    for name, value, right in zip(heads, nll, correct):
+      metrics[f'nll_{name}'] = value / steps
+      metrics[f'accuracy_{name}'] = right / steps
+    metrics['perplexity'] = math.exp(min(metrics['nll'], 50.0))
+    return metrics
+
+  @staticmethod
+  def describe(metrics):
+    heads = ', '.join(f'{name} {metrics[f"nll_{name}"]:.4f}'
+                      for name in metrics['heads'])
+    accuracy = ', '.join(f'{name} {metrics[f"accuracy_{name}"]:.3f}'
+                         for name in metrics['heads'])
+    return (f'NLL {metrics["nll"]:.4f} nats/step ({heads}), accuracy '
+            f'{accuracy} over {metrics["events"]} steps')
+
+
 # config.train.objective -> its evaluation.
 EVALUATIONS = {
     'next_token': NextTokenEvaluation,
     'adversarial': PianorollEvaluation,
     'multi_label': MultiLabelEvaluation,
+    'multi_head': MultiHeadEvaluation,
 }
 
 

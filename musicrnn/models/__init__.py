@@ -13,6 +13,8 @@ one that builds it.
   dilated_cnn        WaveNet-style causal convolutions
   pianoroll_gan      convolutional WGAN-GP over multi-bar piano rolls
   pianoroll_lstm     the event LSTM's stack over frame rolls, a sigmoid per bit
+  note_lstm          the event LSTM's stack over note tuples, a softmax head
+                     each for chord, offset and duration
   inputs             the token and control-signal inputs the event models share
 """
 
@@ -20,6 +22,7 @@ from musicrnn.errors import UsageError
 from musicrnn.models.dilated_cnn import DilatedCNN
 from musicrnn.models.event_lstm import EventLSTM
 from musicrnn.models.music_transformer import MusicTransformer
+from musicrnn.models.note_lstm import NoteLSTM
 from musicrnn.models.pianoroll_gan import PianorollGAN
 from musicrnn.models.pianoroll_lstm import PianorollLSTM
 
@@ -30,6 +33,7 @@ FAMILIES = {
     'dilated_cnn': DilatedCNN,
     'pianoroll_gan': PianorollGAN,
     'pianoroll_lstm': PianorollLSTM,
+    'note_lstm': NoteLSTM,
 }
 TRAINABLE_FAMILIES = tuple(FAMILIES)
 

@@ -107,8 +107,16 @@ class ExampleMaker:
     """Yields each example as the keyword arguments of
     `schema.serialize_sequence_example` (ids, encoding spec, transposition,
     stretch and numpy feature lists); `count(name, n)` records stats."""
-    config = self._config
-    data = config.data
+    for chunk, tag, transposition, stretch in self.augmented(sequence, split,
+                                                             count):
+      yield from self._encode(chunk, split, count, sequence.id, tag,
+                              transposition, stretch)
+
+  def augmented(self, sequence, split, count):
+    """Yields (chunk, tag, transposition, stretch) for each chunk of a
+    sequence the config makes examples of: sustain applied, and for the
+    train split every time stretch and transposition."""
+    data = self._config.data
     if data.sustain:
       sequence = sequences_lib.apply_sustain_control_changes(sequence)
     train = split == 'train'
@@ -126,9 +134,14 @@ class ExampleMaker:
                 chunk, transposition, in_place=False)
             if dropped:
               count('notes_dropped_by_transposition', dropped)
-          yield from self._encode(moved, split, count, sequence.id,
-                                  f'{chunk_index}:s{stretch:g}:t{transposition:+d}',
-                                  transposition, stretch)
+          yield (moved, f'{chunk_index}:s{stretch:g}:t{transposition:+d}',
+                 transposition, stretch)
+
+  def vocabulary_items(self, sequence):
+    """What a training sequence adds to the counts of a codec that learns
+    its settings (`Codec.vocabulary_items` of every augmented chunk)."""
+    for chunk, _, _, _ in self.augmented(sequence, 'train', lambda *_: None):
+      yield from self._codec.vocabulary_items(chunk)
 
   def _chunks(self, sequence, count):
     data = self._config.data
@@ -295,6 +308,73 @@ class _MakeExamples(beam.DoFn):
     self._progress.flush()
 
 
+class _VocabularyItems(beam.DoFn):
+  """(split, NoteSequence) -> the items a training sequence adds to the
+  counts of a codec that learns its settings (eval sequences add none)."""
+
+  def __init__(self, config_json):
+    self._config_json = config_json
+
+  def setup(self):
+    self._maker = ExampleMaker(self._config_json)
+
+  def process(self, element):
+    split, sequence = element
+    if split != 'train':
+      return
+    try:
+      yield from self._maker.vocabulary_items(sequence)
+    except Exception:  # pylint: disable=broad-except
+      # The examples pass counts and logs this sequence's failure.
+      return
+
+
+def learn_encoding(config, inputs, eval_ratio, pipeline_options, path):
+  """`config` with the settings its codec learns from data (a chord
+  vocabulary) counted over the train split, augmentations included, in a
+  Beam pass of its own; the counts are written to `path` (JSON).
+
+  Raises:
+    UsageError: the train split has nothing to count.
+  """
+  codec = make_codec(config)
+  logging.info('musicrnn dataset: counting the %s encoding\'s %s over the '
+               'train split', codec.name, ', '.join(codec.learned_settings))
+  with beam_utils.make_pipeline(pipeline_options) as p:
+    assigned = (p
+                | 'InputFiles' >> beam.Create(inputs)
+                | 'ReadNoteSequences' >> beam.io.ReadAllFromTFRecord(
+                    coder=beam.coders.ProtoCoder(music_pb2.NoteSequence))
+                | 'Spread' >> beam.Reshuffle()
+                | 'AssignSplit' >> beam.ParDo(_AssignSplit(
+                    eval_ratio, config.data.split_by)).with_outputs(
+                        beam_utils.COUNTS_TAG, main='sequences'))
+    _ = (assigned.sequences
+         | 'Items' >> beam.ParDo(_VocabularyItems(configs.to_json(config)))
+         | 'Count' >> beam.combiners.Count.PerElement()
+         | 'Collect' >> beam.combiners.ToList()
+         | 'Json' >> beam.Map(json.dumps)
+         | 'Write' >> beam.io.WriteToText(path, num_shards=1,
+                                         shard_name_template=''))
+  with FileSystems.open(path) as f:
+    pairs = json.loads(f.read().decode('utf-8') or '[]')
+  counts = {_hashable(item): n for item, n in pairs}
+  if not counts:
+    raise UsageError(
+        f'the train split has nothing for the {codec.name} encoding to learn '
+        f'its {", ".join(codec.learned_settings)} from: give more input or a '
+        'smaller --eval_ratio')
+  learned = codec.with_counts(counts)
+  logging.info('musicrnn dataset: %s encoding: %s', codec.name,
+               learned.describe_learned(counts))
+  return encodings.with_learned_settings(config, learned.spec())
+
+
+def _hashable(item):
+  """A JSON value read back as the hashable item it was (lists -> tuples)."""
+  return tuple(_hashable(i) for i in item) if isinstance(item, list) else item
+
+
 class _AssignSplit(beam.DoFn):
 
   def __init__(self, eval_ratio, split_by):
@@ -438,6 +518,10 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
       total=sum(beam_utils.count_records(path) for path in inputs),
       enabled=beam_utils.is_local(pipeline_options))
   try:
+    if make_codec(config).needs_counts:
+      config = learn_encoding(config, inputs, eval_ratio, pipeline_options,
+                              staged.path('vocabulary.json'))
+      config_json = configs.to_json(config)
     with reporter, beam_utils.make_pipeline(pipeline_options) as p:
       examples = (
           p

@@ -51,12 +51,22 @@ def check_encoding(config, description, data_dir, training=True):
   """Raises UsageError when a dataset was built for another encoding, other
   control signals, or (`training`) other data settings than `config`'s."""
   expected = encodings.codec_from_config(config).spec()
-  if description['encoding'] != expected:
+  found = description['encoding']
+  if found != expected:
+    if found.get('name') == expected['name']:
+      theirs, ours = found.get('settings', {}), expected['settings']
+      differ = sorted(k for k in set(theirs) | set(ours)
+                      if theirs.get(k) != ours.get(k))
+      # A learned vocabulary is long: name the setting, not its value.
+      what = ('other encoding settings: ' + ', '.join(
+          f'{k}={_short(theirs.get(k))} (config {config.name!r}: '
+          f'{_short(ours.get(k))})' for k in differ))
+    else:
+      what = f'{found}; config {config.name!r} needs {expected}'
     raise UsageError(
-        f'{data_dir} holds {description["encoding"]["name"]} data built for '
-        f'config {description.get("config_name")!r} '
-        f'({description["encoding"]}); config {config.name!r} needs '
-        f'{expected}. Build a dataset with --config={config.name}')
+        f'{data_dir} holds {found["name"]} data built for config '
+        f'{description.get("config_name")!r} ({what}). Build a dataset with '
+        f'--config={config.name}')
   check_data_settings(config, description, data_dir, training)
   wanted = set(schema.sequence_features_for(config))
   if not wanted <= set(description['sequence_features']):
@@ -64,6 +74,11 @@ def check_encoding(config, description, data_dir, training=True):
     raise UsageError(f'{data_dir} lacks the control signals {missing} that config '
                      f'{config.name!r} conditions on; build it with '
                      f'--config={config.name}')
+
+
+def _short(value):
+  text = json.dumps(value)
+  return text if len(text) <= 40 else f'{text[:30]}... ({len(value)} items)'
 
 
 # Settings a model depends on that are fixed when the data is built: how

@@ -48,6 +48,7 @@ import tensorflow_datasets as tfds
 from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import splits
+from musicrnn.errors import UsageError
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
@@ -222,6 +223,16 @@ class MusicrnnConfig(tfds.core.BuilderConfig):
     """The musicrnn ConfigDict, overrides applied."""
     config = configs.get_config(self.musicrnn_config or self.name)
     configs.apply_overrides(config, hparams=self.hparams)
+    codec = encodings.codec_from_config(config)
+    if codec.needs_counts:
+      # TFDS fixes a dataset's features and metadata before it reads any
+      # music; this codec's vocabulary comes from counting the music first.
+      raise UsageError(
+          f'config {config.name!r}: the {codec.name} encoding learns its '
+          f'{", ".join(codec.learned_settings)} from the training data, which '
+          'a TFDS build cannot do; build the dataset with '
+          f'musicrnn_create_dataset --config={config.name} (a folder '
+          'musicrnn_train reads as it reads a TFDS dataset)')
     return config
 
 

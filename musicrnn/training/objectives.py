@@ -8,7 +8,9 @@ same for all of them (strategy, checkpoints, logging, evaluation):
   adversarial  the piano-roll GAN: its critic and generator updates;
   multi_label  frame models (the piano-roll LSTM): Adam on the mean loss per
                bit of every real next frame (binary cross-entropy or focal
-               loss, `train.loss`), global-norm clipping.
+               loss, `train.loss`), global-norm clipping;
+  multi_head   models with a softmax head per part of a step (the note
+               LSTM): Adam on the mean of the heads' summed NLL per step.
 
 An objective, made in the strategy's scope, has
   optimizers            {name: optimizer} the checkpoint holds;
@@ -223,11 +225,44 @@ class MultiLabelObjective(NextTokenObjective):
             '{frames_per_second:.0f} frames/s'.format(**record))
 
 
+class MultiHeadObjective(NextTokenObjective):
+  """Models with a softmax head per part of a step (the note LSTM): Adam on
+  the summed NLL of every head (the NLL of the whole step) over the global
+  batch's steps; the optimizer as NextTokenObjective's."""
+
+  evaluation = evaluation_lib.MultiHeadEvaluation
+
+  def sums(self, features, labels, weights):
+    values = evaluation_lib.head_sums(self.model, features, labels, weights,
+                                      training=True)
+    heads = self.model.head_names
+    named = {'nll': values[0], 'correct': values[-2], 'events': values[-1]}
+    named.update({f'nll_{name}': value
+                  for name, value in zip(heads, values[1:1 + len(heads)])})
+    return values[0], named
+
+  def record(self, totals, steps, elapsed):
+    record = super().record(totals, steps, elapsed)
+    events = max(totals['events'], 1.0)
+    for name in self.model.head_names:
+      record[f'loss_{name}'] = totals[f'nll_{name}'] / events
+    return record
+
+  def log_line(self, record):
+    heads = ' '.join(f'{name} {record[f"loss_{name}"]:.4f}'
+                     for name in self.model.head_names)
+    return (f'loss {record["loss"]:.4f} ({heads}) accuracy '
+            f'{record["accuracy"]:.4f} lr {record["learning_rate"]:.2g} '
+            f'{record["steps_per_second"]:.2f} steps/s '
+            f'{record["events_per_second"]:.0f} onsets/s')
+
+
 # config.train.objective -> objective; the same names as the evaluations.
 OBJECTIVES = {
     'next_token': NextTokenObjective,
     'adversarial': AdversarialObjective,
     'multi_label': MultiLabelObjective,
+    'multi_head': MultiHeadObjective,
 }
 assert set(OBJECTIVES) == set(evaluation_lib.EVALUATIONS)
 

@@ -121,8 +121,8 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
     raise UsageError(f'--num_steps must be at least 1, got {num_steps}')
   run_dir = paths.absolute(run_dir)
   strategy = strategy or tf.distribute.get_strategy()
-  train_source, eval_source = _open_data(config, train_data, eval_data,
-                                         tfds_data_dir)
+  config, train_source, eval_source = _open_data(config, train_data, eval_data,
+                                                 tfds_data_dir)
   codec = encodings.codec_from_config(config)
   controls = encodings.controls_from_config(config)
   chief = strategy_lib.is_chief(strategy)
@@ -217,8 +217,12 @@ def _seed(seed, workers):
 
 
 def _open_data(config, train_data, eval_data, tfds_data_dir):
-  """(train source, eval source or None), both checked against `config`."""
+  """(config, train source, eval source or None), both sources checked
+  against the config, which takes what its codec learned from the training
+  data (a chord vocabulary) from the train source's description."""
   train_source = sources.open_source(train_data, tfds_data_dir)
+  config = encodings.with_learned_settings(
+      config, train_source.description.get('encoding') or {})
   description_lib.check_encoding(config, train_source.description,
                                  train_source.location)
   if eval_data is not None:
@@ -230,8 +234,8 @@ def _open_data(config, train_data, eval_data, tfds_data_dir):
   if eval_source is None or not eval_source.has_split('eval'):
     logging.info('musicrnn train: no eval data (pass --eval_data); training '
                  'without evaluation')
-    return train_source, None
-  return train_source, eval_source
+    return config, train_source, None
+  return config, train_source, eval_source
 
 
 class _Checkpoints:
