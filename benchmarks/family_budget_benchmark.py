@@ -19,6 +19,10 @@ windows: min(length, max_events)). `--reorder=sources` first rewrites the
 train split in the order musicrnn_create_dataset wrote before issue 16 (each
 source's examples together), for a before/after comparison. Results are
 appended to `--output_json` (a JSON list), one entry per call.
+With `--samples=N`, the run then generates N files of `--sample_seconds`
+(seed 1) and reports their musical metrics against the eval split
+(`musicrnn_evaluate --samples_dir`: histogram distances, and the mean of
+each scalar for the samples and the reference).
 `--smoke` runs the tiny transformer on the bundled corpus for a few seconds.
 """
 
@@ -38,7 +42,10 @@ import numpy as np
 import data_orders
 import smoke_data
 from musicrnn import configs
+from musicrnn.generation import generate
+from musicrnn.metrics import music
 from musicrnn.metrics import nll
+from musicrnn.metrics import samples
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import schema
 from musicrnn.tfrecords import sources
@@ -65,10 +72,13 @@ flags.DEFINE_string('work_dir', None, 'Where runs (and copies) go (default: '
                     'a temporary folder).')
 flags.DEFINE_integer('eval_max_batches', None, 'Cap on eval batches.')
 flags.DEFINE_string('output_json', None, 'JSON list the result is appended to.')
+flags.DEFINE_integer('samples', 0, 'Files to generate after training and '
+                     'score with the musical metrics (0: none).')
+flags.DEFINE_float('sample_seconds', 30.0, 'Length of each generated file.')
 flags.DEFINE_bool('smoke', False, 'Tiny transformer on the bundled corpus.')
 FLAGS = flags.FLAGS
 
-_EVENTS_PER_SECOND = re.compile(r'(\d+) events/s')
+_EVENTS_PER_SECOND = re.compile(r'(\d+) (?:events|onsets)/s')
 
 
 def mean_training_length(data, config, limit=5000):
@@ -79,6 +89,20 @@ def mean_training_length(data, config, limit=5000):
   if crop:
     lengths = np.minimum(lengths, crop)
   return float(lengths.mean())
+
+
+def sample_metrics(run_dir, folder, num_outputs, seconds):
+  """Generates `num_outputs` files of `seconds` from the run (seed 1) into
+  `folder`; returns their musical metrics against the eval split, in short:
+  each histogram's distance and each scalar's mean, samples / reference."""
+  generate.generate(run_dir, folder, num_outputs=num_outputs,
+                    duration_seconds=seconds, seed=1)
+  report = samples.evaluate_samples(folder, run_dir=run_dir)
+  short = {name: round(report[name]['distance'], 4) for name in music.HISTOGRAMS}
+  for name in music.SCALARS:
+    short[name] = [round(report[name][side]['mean'], 3)
+                   for side in ('generated', 'reference')]
+  return short
 
 
 def cpu_seconds(pid):
@@ -161,9 +185,14 @@ def main(argv):
             'budget_cpu_seconds': budget, 'cpu_seconds_used': round(used, 1),
             'wall_seconds': round(time.time() - start, 1),
             'step': metrics['step'], 'eval_nll': metrics['nll'],
+            'eval_metrics': {k: v for k, v in metrics.items()
+                             if k.startswith(('nll_', 'accuracy'))},
             'eval_events': metrics['events'],
             'events_per_second': events_per_second,
             'mean_training_length': mean_training_length(data, config)}
+  if FLAGS.samples:
+    result['samples'] = sample_metrics(run_dir, os.path.join(work, f'samples_{label}'),
+                                       FLAGS.samples, FLAGS.sample_seconds)
   print(json.dumps(result))
   if FLAGS.output_json:
     results = []
