@@ -10,6 +10,12 @@ For every NoteSequence, as Magenta's performance pipeline but on Beam:
   for random training crops (eval: fixed windows) ─ SequenceExample ─
   shuffled into seeded shards (`shuffle.ShuffleToShards`)
 
+A codec that learns settings from data (`Codec.learned_settings`: the note
+tuple's chord vocabulary) gets them first, from a Beam pass of its own that
+counts `vocabulary_items` over the train split's augmented chunks
+(`learn_encoding`); the examples, dataset.json's encoding and its config
+then carry the learned codec.
+
 Outputs in `output_dir`:
   train.tfrecord-SSSSS-of-NNNNN, eval.tfrecord-SSSSS-of-NNNNN (examples in
                 a random order fixed by the seed)
@@ -312,27 +318,35 @@ class _VocabularyItems(beam.DoFn):
   """(split, NoteSequence) -> the items a training sequence adds to the
   counts of a codec that learns its settings (eval sequences add none)."""
 
-  def __init__(self, config_json):
+  def __init__(self, config_json, progress_dir):
     self._config_json = config_json
+    self._progress_dir = progress_dir
 
   def setup(self):
     self._maker = ExampleMaker(self._config_json)
+    self._progress = progress.Counter(self._progress_dir, 'vocabulary',
+                                      'NoteSequences')
 
   def process(self, element):
     split, sequence = element
-    if split != 'train':
-      return
     try:
-      yield from self._maker.vocabulary_items(sequence)
+      if split == 'train':
+        yield from self._maker.vocabulary_items(sequence)
     except Exception:  # pylint: disable=broad-except
       # The examples pass counts and logs this sequence's failure.
-      return
+      pass
+    self._progress.add()
+
+  def finish_bundle(self):
+    self._progress.flush()
 
 
-def learn_encoding(config, inputs, eval_ratio, pipeline_options, path):
+def learn_encoding(config, inputs, eval_ratio, pipeline_options, path,
+                   total=None):
   """`config` with the settings its codec learns from data (a chord
   vocabulary) counted over the train split, augmentations included, in a
-  Beam pass of its own; the counts are written to `path` (JSON).
+  Beam pass of its own; the counts are written to `path` (JSON). `total`:
+  the NoteSequences in `inputs`, for the progress line.
 
   Raises:
     UsageError: the train split has nothing to count.
@@ -340,7 +354,9 @@ def learn_encoding(config, inputs, eval_ratio, pipeline_options, path):
   codec = make_codec(config)
   logging.info('musicrnn dataset: counting the %s encoding\'s %s over the '
                'train split', codec.name, ', '.join(codec.learned_settings))
-  with beam_utils.make_pipeline(pipeline_options) as p:
+  reporter = progress.Reporter('vocabulary', 'NoteSequences', total=total,
+                               enabled=beam_utils.is_local(pipeline_options))
+  with reporter, beam_utils.make_pipeline(pipeline_options) as p:
     assigned = (p
                 | 'InputFiles' >> beam.Create(inputs)
                 | 'ReadNoteSequences' >> beam.io.ReadAllFromTFRecord(
@@ -350,7 +366,8 @@ def learn_encoding(config, inputs, eval_ratio, pipeline_options, path):
                     eval_ratio, config.data.split_by)).with_outputs(
                         beam_utils.COUNTS_TAG, main='sequences'))
     _ = (assigned.sequences
-         | 'Items' >> beam.ParDo(_VocabularyItems(configs.to_json(config)))
+         | 'Items' >> beam.ParDo(_VocabularyItems(configs.to_json(config),
+                                                  reporter.folder))
          | 'Count' >> beam.combiners.Count.PerElement()
          | 'Collect' >> beam.combiners.ToList()
          | 'Json' >> beam.Map(json.dumps)
@@ -513,14 +530,13 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
     input_bytes = sum(m.size_in_bytes for path in inputs
                       for m in FileSystems.match([path])[0].metadata_list)
     shards = auto_num_shards(config, input_bytes, eval_ratio)
-  reporter = progress.Reporter(
-      'dataset', 'NoteSequences',
-      total=sum(beam_utils.count_records(path) for path in inputs),
-      enabled=beam_utils.is_local(pipeline_options))
+  total = sum(beam_utils.count_records(path) for path in inputs)
+  reporter = progress.Reporter('dataset', 'NoteSequences', total=total,
+                               enabled=beam_utils.is_local(pipeline_options))
   try:
     if make_codec(config).needs_counts:
       config = learn_encoding(config, inputs, eval_ratio, pipeline_options,
-                              staged.path('vocabulary.json'))
+                              staged.path('vocabulary.json'), total)
       config_json = configs.to_json(config)
     with reporter, beam_utils.make_pipeline(pipeline_options) as p:
       examples = (
