@@ -49,6 +49,8 @@ class Codec:
   # an example of its own (the GAN's piano rolls), rather than one sequence
   # that the dataset pipeline cuts to length.
   segmented = False
+  # What one step of `encode` is called in logs and summaries.
+  step_name = 'events'
 
   def __init__(self, settings=None):
     self.settings = settings if settings is not None else self.settings_class()

@@ -72,6 +72,7 @@ class FrameRollCodec(codec.Codec):
 
   settings_class = FrameRollSettings
   sequence_feature = 'pianoroll'
+  step_name = 'frames'
 
   @property
   def vocab_size(self):

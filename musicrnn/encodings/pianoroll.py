@@ -95,6 +95,7 @@ class PianorollCodec(codec.Codec):
   settings_class = PianorollSettings
   sequence_feature = 'pianoroll'
   segmented = True
+  step_name = 'steps'
 
   @property
   def vocab_size(self):

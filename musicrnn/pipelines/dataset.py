@@ -453,15 +453,16 @@ class DatasetSummary:
   notesequences: dict
   stats: dict
   seconds: float
+  step_name: str = 'events'   # what `events` counts (the codec's step_name)
 
   def line(self):
     s = self.stats
     return (f'{s.get("notesequences_read", 0)} NoteSequences '
             f'(train {self.notesequences["train"]}, eval '
             f'{self.notesequences["eval"]}) -> train {self.examples["train"]} '
-            f'examples / {self.events["train"]} events, eval '
-            f'{self.examples["eval"]} examples / {self.events["eval"]} events; '
-            f'{self.seconds:.1f} s')
+            f'examples / {self.events["train"]} {self.step_name}, eval '
+            f'{self.examples["eval"]} examples / {self.events["eval"]} '
+            f'{self.step_name}; {self.seconds:.1f} s')
 
 
 def check_stats(stats):
@@ -568,7 +569,8 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
         events={s: stats.get(f'events_{s}', 0) for s in splits.SPLITS},
         notesequences={s: stats.get(f'notesequences_{s}', 0)
                        for s in splits.SPLITS},
-        stats=stats, seconds=round(seconds, 2))
+        stats=stats, seconds=round(seconds, 2),
+        step_name=make_codec(config).step_name)
     moves = []
     files = {}
     for split in splits.SPLITS:
