@@ -111,3 +111,18 @@ def test_spec_round_trips_and_bad_settings():
   with pytest.raises(codec.EncodingError) as refused:
     note_tuple.NoteTupleCodec().encode(_sequence([(36, 0, 1, True)]))
   assert refused.value.reason == 'too_short'
+
+
+def test_learned_vocabulary_is_counted_and_described():
+  """`with_counts` keeps the most frequent chords; the log line says how
+  many onsets they cover and, when too few, which setting keeps more."""
+  blank = note_tuple.NoteTupleCodec(note_tuple.NoteTupleSettings(max_chords=1))
+  assert blank.needs_counts and blank.learned_settings == ('chord_vocabulary',)
+  learned = blank.with_counts({(60,): 9, (62, 65): 1})
+  assert not learned.needs_counts
+  assert learned.settings.chord_vocabulary == ((60,),)
+  line = learned.describe_learned({(60,): 9, (62, 65): 1})
+  assert line.startswith('1 chords kept of 2 distinct: 90.0% of the 10 onsets')
+  assert 'max_chords' not in line
+  assert 'max_chords' in learned.describe_learned({(60,): 5, (62, 65): 5})
+  assert codec.codec_from_spec(learned.spec()) == learned

@@ -174,9 +174,14 @@ class NoteTupleCodec(codec.Codec):
     known = set(self.settings.chord_vocabulary)
     total = sum(counts.values())
     covered = sum(n for chord, n in counts.items() if chord in known)
-    return (f'{len(known)} chords kept of {len(counts)} distinct: '
-            f'{100 * covered / max(total, 1):.1f}% of the {total:,} onsets '
-            'counted; the rest are "other"')
+    share = covered / max(total, 1)
+    line = (f'{len(known)} chords kept of {len(counts)} distinct: '
+            f'{100 * share:.1f}% of the {total:,} onsets counted; the rest '
+            'are "other"')
+    if share < 0.9 and len(known) < len(counts):
+      line += (' (decoded as silence; keep more with '
+               '--config.encoding.settings.max_chords)')
+    return line
 
   def with_vocabulary(self, chord_counts):
     """This codec with the `max_chords` most frequent chords of
