@@ -55,6 +55,7 @@ setuptools.setup(
             'musicrnn_train=musicrnn.train:run',
             'musicrnn_generate=musicrnn.generate:run',
             'musicrnn_evaluate=musicrnn.evaluate:run',
+            'musicrnn_import_magenta=musicrnn.import_magenta:run',
         ],
     },
 )

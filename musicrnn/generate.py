@@ -2,6 +2,8 @@ r"""musicrnn_generate: sample MIDI from a trained run.
 
   musicrnn_generate --run_dir=/tmp/perf_run --output_dir=/tmp/samples \
     --num_outputs=8 --num_steps=2000 --primer_pitches="[60,64,67]"
+  musicrnn_generate --bundle_file=performance_with_dynamics.mag \
+    --output_dir=/tmp/samples --num_steps=2000
 
 Conditional configs take --notes_per_second and
 --pitch_class_histogram="[2,0,1,0,1,1,0,1,0,1,0,1]" (defaults as Magenta:
@@ -10,14 +12,21 @@ without them.
 """
 
 import ast
+import os
+import shutil
+import tempfile
 
 from absl import flags
 
 from musicrnn import cli
 from musicrnn.errors import UsageError
 from musicrnn.generation import generate
+from musicrnn.training import magenta
 
 flags.DEFINE_string('run_dir', None, 'A run directory written by musicrnn_train.')
+flags.DEFINE_string('bundle_file', None,
+                    'A Magenta .mag bundle (Performance RNN or Polyphony RNN) '
+                    'to generate from instead of --run_dir.')
 flags.DEFINE_string('output_dir', None, 'Where to write the MIDI files.')
 flags.DEFINE_integer('num_outputs', 1, 'Number of files to generate.', lower_bound=1)
 flags.DEFINE_integer('num_steps', None,
@@ -91,9 +100,24 @@ def _list_flag(name, length=None):
 def main(argv):
   if len(argv) > 1:
     raise UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  cli.require('run_dir', 'output_dir')
+  cli.require('output_dir')
+  if bool(FLAGS.run_dir) == bool(FLAGS.bundle_file):
+    raise UsageError('give --run_dir (a musicrnn run) or --bundle_file (a '
+                     'Magenta .mag bundle)')
+  if FLAGS.bundle_file:
+    folder = tempfile.mkdtemp(prefix='musicrnn-bundle-')
+    try:
+      _generate(magenta.import_bundle(FLAGS.bundle_file,
+                                      os.path.join(folder, 'run')))
+    finally:
+      shutil.rmtree(folder, ignore_errors=True)
+  else:
+    _generate(FLAGS.run_dir)
+
+
+def _generate(run_dir):
   paths = generate.generate(
-      FLAGS.run_dir, FLAGS.output_dir, num_outputs=FLAGS.num_outputs,
+      run_dir, FLAGS.output_dir, num_outputs=FLAGS.num_outputs,
       num_steps=FLAGS.num_steps, duration_seconds=FLAGS.duration_seconds,
       max_note_duration=FLAGS.max_note_duration,
       temperature=FLAGS.temperature,

@@ -50,6 +50,7 @@ LAYERS = {
     'musicrnn.create_dataset': 5,
     'musicrnn.evaluate': 5,
     'musicrnn.generate': 5,
+    'musicrnn.import_magenta': 5,
     'musicrnn.quickstart': 5,
     'musicrnn.train': 5,
 }

@@ -183,7 +183,8 @@ def random_event_inputs(rng, batch, time, vocab, controls):
 # every other program are dropped and its module is loaded again, so that it
 # parses its command line from its own flags at their defaults.
 ENTRY_POINTS = ('musicrnn.convert', 'musicrnn.create_dataset', 'musicrnn.train',
-                'musicrnn.generate', 'musicrnn.evaluate', 'musicrnn.quickstart')
+                'musicrnn.generate', 'musicrnn.evaluate', 'musicrnn.quickstart',
+                'musicrnn.import_magenta')
 BENCHMARKS = os.path.join(REPO_ROOT, 'benchmarks')
 _PROGRAMS = set(ENTRY_POINTS)
 

@@ -1,0 +1,65 @@
+r"""musicrnn_import_magenta: a Magenta Performance RNN or Polyphony RNN as a run.
+
+  musicrnn_import_magenta --bundle_file=performance_with_dynamics.mag \
+    --run_dir=/tmp/pwd_magenta
+  musicrnn_import_magenta --checkpoint=/tmp/magenta_train/model.ckpt-1000 \
+    --config=polyphony --run_dir=/tmp/poly_magenta
+
+The run generates (musicrnn_generate --run_dir=...), evaluates on a dataset
+of its config (musicrnn_evaluate --run_dir=... --data=...) and fine-tunes
+(musicrnn_train --config=<the config> --run_dir=... --train_data=...) as any
+run (--hparams="batch_size=16,learning_rate=1e-4" at import sets what
+fine-tuning uses; musicrnn_train then takes the same). Layer sizes come
+from the checkpoint; its id (a bundle's generator id,
+or --config) names the encoding and controls. Imports: performance,
+performance_with_dynamics, density_conditioned_performance_with_dynamics,
+pitch_conditioned_performance_with_dynamics,
+multiconditioned_performance_with_dynamics and polyphony.
+"""
+
+from absl import flags
+
+from musicrnn import cli
+from musicrnn.errors import UsageError
+from musicrnn.training import magenta
+
+flags.DEFINE_string('bundle_file', None, 'A Magenta .mag bundle.')
+flags.DEFINE_string('checkpoint', None,
+                    'A Magenta training checkpoint (instead of --bundle_file), '
+                    'with --config naming its Magenta config.')
+flags.DEFINE_enum('config', None, list(magenta.GENERATOR_IDS),
+                  'The Magenta config of --checkpoint.')
+flags.DEFINE_string('run_dir', None, 'The new run folder.')
+flags.DEFINE_string('hparams', '', 'Overrides for fine-tuning the run, e.g. '
+                    '"batch_size=16,learning_rate=1e-4" (musicrnn_train on it '
+                    'then takes the same); layer sizes come from the checkpoint.')
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  cli.require('run_dir')
+  if bool(FLAGS.bundle_file) == bool(FLAGS.checkpoint):
+    raise UsageError('give --bundle_file or --checkpoint (with --config)')
+  if FLAGS.bundle_file:
+    if FLAGS.config:
+      raise UsageError('--config is for --checkpoint; a bundle names its own')
+    run_dir = magenta.import_bundle(FLAGS.bundle_file, FLAGS.run_dir,
+                                    FLAGS.hparams)
+  else:
+    if not FLAGS.config:
+      raise UsageError('--checkpoint needs --config, the Magenta config it was '
+                       f'trained with: one of {", ".join(magenta.GENERATOR_IDS)}')
+    run_dir = magenta.import_checkpoint(FLAGS.checkpoint, FLAGS.config,
+                                        FLAGS.run_dir, hparams=FLAGS.hparams)
+  print(run_dir)
+
+
+def run():
+  cli.run(main)
+
+
+if __name__ == '__main__':
+  run()
