@@ -56,6 +56,7 @@ setuptools.setup(
             'musicrnn_generate=musicrnn.generate:run',
             'musicrnn_evaluate=musicrnn.evaluate:run',
             'musicrnn_import_magenta=musicrnn.import_magenta:run',
+            'musicrnn_export=musicrnn.export:run',
         ],
     },
 )

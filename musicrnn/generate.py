@@ -3,7 +3,7 @@ r"""musicrnn_generate: sample MIDI from a trained run.
   musicrnn_generate --run_dir=/tmp/perf_run --output_dir=/tmp/samples \
     --num_outputs=8 --num_steps=2000 --primer_pitches="[60,64,67]"
   musicrnn_generate --bundle_file=performance_with_dynamics.mag \
-    --output_dir=/tmp/samples --num_steps=2000
+    --output_dir=/tmp/samples --num_steps=2000     # or a musicrnn .mrnn file
 
 Conditional configs take --notes_per_second and
 --pitch_class_histogram="[2,0,1,0,1,1,0,1,0,1,0,1]" (defaults as Magenta:
@@ -22,11 +22,13 @@ from musicrnn import cli
 from musicrnn.errors import UsageError
 from musicrnn.generation import generate
 from musicrnn.training import magenta
+from musicrnn.training import model_file
 
 flags.DEFINE_string('run_dir', None, 'A run directory written by musicrnn_train.')
 flags.DEFINE_string('bundle_file', None,
-                    'A Magenta .mag bundle (Performance RNN or Polyphony RNN) '
-                    'to generate from instead of --run_dir.')
+                    'A model file to generate from instead of --run_dir: '
+                    'musicrnn_export\'s .mrnn, or a Magenta .mag bundle '
+                    '(Performance RNN or Polyphony RNN).')
 flags.DEFINE_string('output_dir', None, 'Where to write the MIDI files.')
 flags.DEFINE_integer('num_outputs', 1, 'Number of files to generate.', lower_bound=1)
 flags.DEFINE_integer('num_steps', None,
@@ -102,13 +104,16 @@ def main(argv):
     raise UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   cli.require('output_dir')
   if bool(FLAGS.run_dir) == bool(FLAGS.bundle_file):
-    raise UsageError('give --run_dir (a musicrnn run) or --bundle_file (a '
-                     'Magenta .mag bundle)')
+    raise UsageError('give --run_dir (a musicrnn run) or --bundle_file (an '
+                     '.mrnn model file or a Magenta .mag bundle)')
   if FLAGS.bundle_file:
     folder = tempfile.mkdtemp(prefix='musicrnn-bundle-')
+    run_dir = os.path.join(folder, 'run')
     try:
-      _generate(magenta.import_bundle(FLAGS.bundle_file,
-                                      os.path.join(folder, 'run')))
+      if model_file.is_model_file(FLAGS.bundle_file):
+        _generate(model_file.unpack(FLAGS.bundle_file, run_dir))
+      else:
+        _generate(magenta.import_bundle(FLAGS.bundle_file, run_dir))
     finally:
       shutil.rmtree(folder, ignore_errors=True)
   else:

@@ -15,7 +15,8 @@ GPUs) or mixed_float16 (GPUs, with loss scaling) computes in 16 bits.
 
 Override hparams Magenta-style (--hparams="batch_size=32,rnn_layer_sizes=[256,256]")
 or with dotted flags (--config.train.learning_rate=3e-4). A killed run resumes
-from its last checkpoint when started again with the same --run_dir.
+from its last checkpoint when started again with the same --run_dir;
+--init_from=model.mrnn (or a run folder) starts a new run from trained weights.
 """
 
 from absl import flags
@@ -66,6 +67,10 @@ flags.DEFINE_enum('static_shapes', 'auto', ['auto', 'on', 'off'],
 flags.DEFINE_enum('mixed_precision', 'none', list(compilation.PRECISIONS),
                   'Compute in bfloat16 or float16 (variables, logits and loss '
                   'stay float32; float16 scales the loss).')
+flags.DEFINE_string('init_from', None,
+                    'Start a new run from the weights of a model file '
+                    '(musicrnn_export\'s .mrnn) or a run folder of the same '
+                    'model settings (fine-tuning: a fresh optimizer, step 0).')
 
 FLAGS = flags.FLAGS
 
@@ -89,7 +94,7 @@ def main(argv):
       eval_max_batches=FLAGS.eval_max_batches, log_every=FLAGS.log_every,
       jit_compile=_SWITCH[FLAGS.jit_compile],
       static_shapes=_SWITCH[FLAGS.static_shapes],
-      mixed_precision=FLAGS.mixed_precision)
+      mixed_precision=FLAGS.mixed_precision, init_from=FLAGS.init_from)
   print(f'run {summary.run_dir}: steps {summary.start_step} -> '
         f'{summary.final_step}' + (' (resumed)' if summary.resumed else ''))
 

@@ -51,6 +51,7 @@ LAYERS = {
     'musicrnn.evaluate': 5,
     'musicrnn.generate': 5,
     'musicrnn.import_magenta': 5,
+    'musicrnn.export': 5,
     'musicrnn.quickstart': 5,
     'musicrnn.train': 5,
 }

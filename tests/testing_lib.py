@@ -184,7 +184,7 @@ def random_event_inputs(rng, batch, time, vocab, controls):
 # parses its command line from its own flags at their defaults.
 ENTRY_POINTS = ('musicrnn.convert', 'musicrnn.create_dataset', 'musicrnn.train',
                 'musicrnn.generate', 'musicrnn.evaluate', 'musicrnn.quickstart',
-                'musicrnn.import_magenta')
+                'musicrnn.import_magenta', 'musicrnn.export')
 BENCHMARKS = os.path.join(REPO_ROOT, 'benchmarks')
 _PROGRAMS = set(ENTRY_POINTS)
 

@@ -65,6 +65,7 @@ from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import sources
 from musicrnn.training import compilation
+from musicrnn.training import model_file
 from musicrnn.training import objectives
 from musicrnn.training import run_dir as run_dir_lib
 from musicrnn.training import strategy as strategy_lib
@@ -85,7 +86,7 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
           tfds_data_dir=None, strategy=None, seed=None, checkpoint_every=200,
           keep_checkpoints=5, eval_every=200, log_every=20,
           eval_max_batches=None, progress=True, jit_compile=None,
-          static_shapes=None, mixed_precision='none'):
+          static_shapes=None, mixed_precision='none', init_from=None):
   """Trains the config's model until the run reaches `num_steps`.
 
   Args:
@@ -113,6 +114,9 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
     mixed_precision: 'none' (float32), 'mixed_bfloat16' or 'mixed_float16'
       (with loss scaling): the Keras dtype policy the model is built with;
       variables, logits and the loss stay float32.
+    init_from: a new run starts from the weights of this .mrnn file or run
+      folder (same model settings and encoding; a fresh optimizer, step 0);
+      a run that resumes keeps its own.
 
   Returns:
     TrainSummary.
@@ -144,6 +148,14 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
   checkpoints = _Checkpoints(run_dir, strategy, keep_checkpoints, model=model,
                              step=step, **objective.optimizers)
   start_step = int(step.numpy())
+  if init_from and start_step == 0 and not resumed:
+    model_file.check_compatible(init_from, config, codec.spec())
+    from_step = model_file.restore_weights(model, init_from)
+    logging.info('musicrnn train: weights from %s (its step %d); this run '
+                 'starts at step 0 with a fresh optimizer', init_from, from_step)
+  elif init_from:
+    logging.info('musicrnn train: %s resumes from its own checkpoint; '
+                 '--init_from is not used', run_dir)
   summary = TrainSummary(run_dir, start_step, start_step,
                          resumed or start_step > 0, [], [])
   if start_step >= num_steps:

@@ -1,0 +1,102 @@
+"""One file per trained model: musicrnn_export writes an .mrnn file that
+musicrnn_generate --bundle_file and musicrnn_train --init_from take; a file
+that is not one (another member, a path, another version) is refused."""
+
+import json
+import os
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+from musicrnn.errors import UsageError
+from musicrnn.generation import generate
+from musicrnn.training import model_file
+from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.training import trainer
+import testing_lib
+
+NAME = 'performance_with_dynamics_tiny'
+
+
+@pytest.fixture(scope='module')
+def exported(tiny_runs, tmp_path_factory):
+  path = str(tmp_path_factory.mktemp('export') / 'perf.mrnn')
+  result = testing_lib.run_program('musicrnn.export', f'--run_dir={tiny_runs[NAME]}',
+                                   f'--output={path}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  return path
+
+
+def test_the_file_holds_config_encoding_and_weights_only(exported, tiny_runs):
+  with zipfile.ZipFile(exported) as archive:
+    assert sorted(archive.namelist()) == sorted(model_file._MEMBERS)  # pylint: disable=protected-access
+  metadata = model_file.read_metadata(exported)
+  config, encoding = run_dir_lib.load(tiny_runs[NAME])
+  assert metadata['config'] == json.loads(json.dumps(config.to_dict()))
+  assert metadata['encoding'] == encoding
+  assert metadata['step'] == run_dir_lib.load_run(tiny_runs[NAME]).step
+  result = testing_lib.run_program('musicrnn.export', f'--run_dir={tiny_runs[NAME]}',
+                                   f'--output={exported}')
+  assert result.returncode == 2 and 'exists' in result.stderr
+
+
+def test_generating_from_the_file_equals_generating_from_the_run(
+    exported, tiny_runs, tmp_path):
+  (from_run,) = generate.generate(tiny_runs[NAME], str(tmp_path / 'run'),
+                                  num_steps=80, seed=3)
+  result = testing_lib.run_program(
+      'musicrnn.generate', f'--bundle_file={exported}',
+      f'--output_dir={tmp_path / "file"}', '--num_steps=80', '--seed=3')
+  assert result.returncode == 0, result.stderr[-3000:]
+  from_file = tmp_path / 'file' / os.path.basename(from_run)
+  assert from_file.read_bytes() == open(from_run, 'rb').read()
+
+
+def test_init_from_starts_a_new_run_from_the_weights(exported, tiny_runs,
+                                                     tiny_datasets, tmp_path):
+  run = run_dir_lib.load_run(tiny_runs[NAME])
+  config = testing_lib.tiny_config(NAME)
+  fresh = run_dir_lib.load_run(tiny_runs[NAME]).model
+  for variable in fresh.weights:
+    variable.assign(np.zeros(variable.shape, variable.dtype))
+  assert model_file.restore_weights(fresh, exported) == run.step
+  for ours, theirs in zip(fresh.weights, run.model.weights):
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(ours),
+                                  keras.ops.convert_to_numpy(theirs))
+  # A new run from the file: step 0, a fresh optimizer, the trained weights
+  # (its first loss is the trained model's, far below a new model's).
+  tuned = trainer.train(config, tiny_datasets[NAME], str(tmp_path / 'tuned'),
+                        num_steps=2, log_every=1, seed=1, progress=False,
+                        init_from=exported)
+  scratch = trainer.train(config, tiny_datasets[NAME], str(tmp_path / 'new'),
+                          num_steps=2, log_every=1, seed=1, progress=False)
+  assert tuned.start_step == 0 and not tuned.resumed
+  assert tuned.history[0]['loss'] < scratch.history[0]['loss'] - 0.5
+  # Other model settings are named, not a shape error.
+  other = testing_lib.tiny_config(NAME, **{'model.rnn_layer_sizes': (8,)})
+  with pytest.raises(UsageError, match=r'differs in: model\.rnn_layer_sizes'):
+    trainer.train(other, tiny_datasets[NAME], str(tmp_path / 'other'), num_steps=1,
+                  progress=False, init_from=exported)
+
+
+@pytest.mark.parametrize('members, message', [
+    ({'../evil': b'x'}, 'not a musicrnn model file'),
+    ({model_file.METADATA: b'{"format": "musicrnn_model", "format_version": 9, '
+      b'"config": {}, "encoding": {}}', 'weights.index': b'',
+      'weights.data-00000-of-00001': b''}, 'format_version 9'),
+    ({model_file.METADATA: b'not json', 'weights.index': b'',
+      'weights.data-00000-of-00001': b''}, 'not valid JSON'),
+])
+def test_files_that_are_not_model_files_are_refused(tmp_path, members, message):
+  path = tmp_path / 'bad.mrnn'
+  with zipfile.ZipFile(path, 'w') as archive:
+    for name, data in members.items():
+      archive.writestr(name, data)
+  with pytest.raises(UsageError, match=message):
+    model_file.unpack(str(path), str(tmp_path / 'run'))
+  (tmp_path / 'plain.mrnn').write_bytes(b'plain bytes')
+  with pytest.raises(UsageError, match='not a musicrnn model file'):
+    model_file.read_metadata(str(tmp_path / 'plain.mrnn'))
+  assert not os.path.exists(tmp_path / 'run' / 'config.json')
