@@ -6,17 +6,33 @@ The .mrnn file holds the run's config, codec spec and latest weights (JSON
 and a TensorFlow tensor bundle in a zip; no pickles, nothing executed on
 load). Others generate from it (musicrnn_generate --bundle_file=perf.mrnn)
 or fine-tune it (musicrnn_train --init_from=perf.mrnn).
+
+  musicrnn_export --run_dir=/tmp/perf_run --format=saved_model \
+    --output=/tmp/perf_saved_model
+
+writes a TensorFlow SavedModel whose "generate" signature (primer token ids,
+num_steps, temperature, top_k, top_p, seed; notes_per_second and
+pitch_class_histogram for conditioned models) returns sampled token ids,
+with the codec spec in assets/musicrnn_codec.json: it loads where musicrnn
+is not installed (TF Serving, another language).
 """
 
 from absl import flags
 
 from musicrnn import cli
 from musicrnn.errors import UsageError
+from musicrnn.generation import saved_model
 from musicrnn.training import model_file
 
 flags.DEFINE_string('run_dir', None, 'A run folder of musicrnn_train (or of '
                     'musicrnn_import_magenta).')
-flags.DEFINE_string('output', None, 'The file to write (.mrnn).')
+flags.DEFINE_string('output', None, 'The file (.mrnn) or, with '
+                    '--format=saved_model, the folder to write.')
+flags.DEFINE_enum('format', 'mrnn', ['mrnn', 'saved_model'],
+                  'mrnn: one file for musicrnn (generate, fine-tune); '
+                  'saved_model: a TensorFlow SavedModel whose "generate" '
+                  'signature samples token ids, for TF Serving and other '
+                  'languages (token models only).')
 
 FLAGS = flags.FLAGS
 
@@ -25,8 +41,11 @@ def main(argv):
   if len(argv) > 1:
     raise UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   cli.require('run_dir', 'output')
-  path, step = model_file.export_run(FLAGS.run_dir, FLAGS.output)
-  print(f'{path} (step {step})')
+  if FLAGS.format == 'saved_model':
+    print(saved_model.export(FLAGS.run_dir, FLAGS.output))
+  else:
+    path, step = model_file.export_run(FLAGS.run_dir, FLAGS.output)
+    print(f'{path} (step {step})')
 
 
 def run():

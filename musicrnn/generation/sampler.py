@@ -20,27 +20,38 @@ import tensorflow as tf
 def filter_logits(logits, temperature=1.0, top_k=0, top_p=1.0, banned_ids=()):
   """Temperature, then top-k, then nucleus (top-p) filtering of [batch, vocab]
   logits; filtered-out entries and `banned_ids` (events generation must not
-  produce, such as the polyphony encoding's END) become -inf."""
+  produce, such as the polyphony encoding's END) become -inf. `temperature`,
+  `top_k` and `top_p` may be numbers or scalar tensors (a SavedModel's
+  inputs); top_k 0 and top_p 1 filter nothing either way."""
   logits = logits / tf.maximum(tf.cast(temperature, logits.dtype), 1e-6)
   vocab = tf.shape(logits)[-1]
   if banned_ids:
     banned = tf.reduce_sum(tf.one_hot(list(banned_ids), vocab), axis=0) > 0
     logits = tf.where(banned[None], tf.constant(-np.inf, logits.dtype), logits)
-  if top_k:
-    k = tf.minimum(top_k, vocab)
+  if tf.is_tensor(top_k) or top_k:
+    top_k = tf.cast(top_k, tf.int32)
+    k = tf.where(top_k > 0, tf.minimum(top_k, vocab), vocab)
     kth = tf.math.top_k(logits, k=k).values[:, -1:]
     logits = tf.where(logits < kth, tf.constant(-np.inf, logits.dtype), logits)
+  if tf.is_tensor(top_p):
+    top_p = tf.cast(top_p, logits.dtype)
+    return tf.where(top_p < 1.0, _nucleus(logits, top_p), logits)
   if top_p < 1.0:
-    sorted_logits = tf.sort(logits, direction='DESCENDING', axis=-1)
-    probs = tf.nn.softmax(sorted_logits, axis=-1)
-    cumulative = tf.cumsum(probs, axis=-1, exclusive=True)
-    # Keep the smallest prefix whose mass reaches top_p (at least one entry).
-    keep = cumulative < top_p
-    cutoff = tf.reduce_min(tf.where(keep, sorted_logits,
-                                    tf.constant(np.inf, logits.dtype)),
-                           axis=-1, keepdims=True)
-    logits = tf.where(logits < cutoff, tf.constant(-np.inf, logits.dtype), logits)
+    logits = _nucleus(logits, top_p)
   return logits
+
+
+def _nucleus(logits, top_p):
+  """Logits outside the smallest set of top mass `top_p` become -inf."""
+  sorted_logits = tf.sort(logits, direction='DESCENDING', axis=-1)
+  probs = tf.nn.softmax(sorted_logits, axis=-1)
+  cumulative = tf.cumsum(probs, axis=-1, exclusive=True)
+  # Keep the smallest prefix whose mass reaches top_p (at least one entry).
+  keep = cumulative < top_p
+  cutoff = tf.reduce_min(tf.where(keep, sorted_logits,
+                                  tf.constant(np.inf, logits.dtype)),
+                         axis=-1, keepdims=True)
+  return tf.where(logits < cutoff, tf.constant(-np.inf, logits.dtype), logits)
 
 
 def _control_at(controls, t):
@@ -134,7 +145,7 @@ def _sample_tokens(model, key, draw, primer, num_steps, controls, seed):
                            np.random.randint(1 << 30)], tf.int64)
   key = (id(model),) + key
   if key not in _LOOPS:
-    _LOOPS[key] = _token_loop(model, draw)
+    _LOOPS[key] = tf.function(token_loop(model, draw))
   return _LOOPS[key](primer, controls, tf.constant(num_steps),
                      seed_pair).numpy()[:batch]
 
@@ -142,9 +153,12 @@ def _sample_tokens(model, key, draw, primer, num_steps, controls, seed):
 _LOOPS = {}
 
 
-def _token_loop(model, draw):
+def token_loop(model, draw):
+  """The sampling loop of `sample`, to trace in a tf.function:
+  `loop(primer [batch, n] int32, controls {name: [batch, n + num_steps,
+  ...]}, num_steps, seed_pair)` -> int32 [batch, n + num_steps];
+  `draw(logits, seed pair)` picks each next token."""
 
-  @tf.function
   def loop(primer, controls, num_steps, seed_pair):
     batch = tf.shape(primer)[0]
     primer_length = tf.shape(primer)[1]
