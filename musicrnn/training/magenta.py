@@ -35,6 +35,7 @@ import logging
 import os
 import re
 import tempfile
+import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -74,6 +75,11 @@ def read_bundle(path):
   from google.protobuf import message  # pylint: disable=import-outside-toplevel
   if not tf.io.gfile.exists(path):
     raise UsageError(f'--bundle_file={path} does not exist')
+  if zipfile.is_zipfile(path):
+    raise UsageError(f'{path} is a musicrnn model file (.mrnn), not a Magenta '
+                     'bundle: generate from it with musicrnn_generate '
+                     '--bundle_file, or fine-tune it with musicrnn_train '
+                     '--init_from')
   with tf.io.gfile.GFile(path, 'rb') as f:
     data = f.read()
   bundle = generator_pb2.GeneratorBundle()
