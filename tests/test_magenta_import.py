@@ -127,23 +127,34 @@ def test_performance_with_dynamics_logits_and_nll_equal_magentas(tmp_path):
                              atol=2e-4)
 
 
-def test_multiconditioned_controls_are_reordered_as_magenta_feeds_them(tmp_path):
+@pytest.mark.parametrize('name, density, pitch', [
+    ('density_conditioned_performance_with_dynamics', True, False),
+    ('pitch_conditioned_performance_with_dynamics', False, True),
+    ('multiconditioned_performance_with_dynamics', True, True)])
+def test_controls_are_reordered_as_magenta_feeds_them(tmp_path, name, density,
+                                                      pitch):
   """Magenta's input is [note density one-hot (8), pitch histogram (12),
   event (388)]; the event LSTM's is [event, note density, pitch histogram]."""
   rng = np.random.default_rng(1)
-  layers, output = magenta_weights(rng, 8 + 12 + 388, (9,), 388)
+  width = 388 + 8 * density + 12 * pitch
+  layers, output = magenta_weights(rng, width, (9,), 388)
   checkpoint, _ = write_checkpoint(tmp_path, layers, output, old_names=True)
-  run_dir = magenta.import_checkpoint(
-      checkpoint, 'multiconditioned_performance_with_dynamics', str(tmp_path / 'run'))
-  run = run_dir_lib.load_run(run_dir)
+  run = run_dir_lib.load_run(
+      magenta.import_checkpoint(checkpoint, name, str(tmp_path / 'run')))
   tokens = rng.integers(0, 388, (2, 15))
-  density = rng.integers(0, 8, (2, 15))
+  classes = rng.integers(0, 8, (2, 15))
   histogram = rng.random((2, 15, 12)).astype(np.float32)
   histogram /= histogram.sum(-1, keepdims=True)
-  ours = keras.ops.convert_to_numpy(run.model(
-      {'tokens': tokens, 'note_density': density, 'pitch_histogram': histogram}))
-  theirs = magenta_logits(layers, output, np.concatenate(
-      [np.eye(8)[density], histogram, np.eye(388)[tokens]], axis=-1))
+  inputs, parts = {'tokens': tokens}, []
+  if density:
+    inputs['note_density'] = classes
+    parts.append(np.eye(8)[classes])
+  if pitch:
+    inputs['pitch_histogram'] = histogram
+    parts.append(histogram)
+  ours = keras.ops.convert_to_numpy(run.model(inputs))
+  theirs = magenta_logits(layers, output,
+                          np.concatenate(parts + [np.eye(388)[tokens]], axis=-1))
   np.testing.assert_allclose(ours, theirs, atol=2e-4)
 
 
@@ -189,6 +200,11 @@ def test_polyphony_bundle_imports_generates_and_fine_tunes(
                           progress=False)
   assert summary.resumed and summary.final_step == 2
   assert np.isfinite(summary.history[-1]['loss'])
+  # musicrnn_evaluate scores it on data of its config.
+  result = testing_lib.run_program('musicrnn.evaluate', f'--run_dir={run_dir}',
+                                   f'--data={data}', '--split=train')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'nats/event' in result.stderr
 
 
 def test_what_cannot_be_imported_is_named(tmp_path):
