@@ -24,6 +24,9 @@ setuptools.setup(
         # at a file's events before pretty_midi sizes its tables by them.
         'mido>=1.3',
         'pretty-midi>=0.2.10',
+        # The default MIDI parser (C++), whose NoteSequences equal note-seq's
+        # (musicrnn/pipelines/fast_midi.py; tests/test_fast_midi.py).
+        'symusic>=0.6,<0.7',
         'apache-beam>=2.70,<3',
         # TFRecord checksums for Beam's TFRecord sink and source.
         'google-crc32c>=1.5',

@@ -12,6 +12,7 @@ pipeline's counts, and the speed ratio pipeline / baseline. `--smoke` runs
 on the committed test fixtures in seconds (the test suite does this).
 """
 
+import itertools
 import json
 import os
 import platform
@@ -29,6 +30,8 @@ from musicrnn.pipelines import readers
 flags.DEFINE_string('input_dir', None, 'Folder of music files to convert.')
 flags.DEFINE_string('output_json', None, 'Where to write the results.')
 flags.DEFINE_list('workers', ['1', '2'], 'Beam worker counts to measure.')
+flags.DEFINE_list('midi_readers', list(readers.MIDI_READERS),
+                  'MIDI readers to measure (musicrnn_convert --midi_reader).')
 flags.DEFINE_bool('smoke', False,
                   'Run on the committed test fixtures (seconds), for tests.')
 FLAGS = flags.FLAGS
@@ -59,7 +62,7 @@ def count_notes(paths):
              for r in tf.data.TFRecordDataset(paths))
 
 
-def run_benchmark(input_dir, workers):
+def run_benchmark(input_dir, workers, midi_readers=readers.MIDI_READERS):
   listing = convert.list_music_files(input_dir)
   midi = [p for p in listing.music_files if readers.music_format(p) == 'midi']
   base_seconds, base_ok, base_notes = baseline(midi)
@@ -79,16 +82,18 @@ def run_benchmark(input_dir, workers):
       },
       'pipeline': [],
   }
-  for n in workers:
+  for n, midi_reader in itertools.product(workers, midi_readers):
     args = ([] if n == 1 else
             ['--direct_running_mode=multi_processing', f'--direct_num_workers={n}'])
     with tempfile.TemporaryDirectory() as tmp:
       summary = convert.convert_directory(
           input_dir, os.path.join(tmp, 'ns.tfrecord'), num_shards=max(n, 1),
+          limits=readers.ReadLimits(midi_reader=midi_reader),
           pipeline_options=beam_utils.make_pipeline_options(args))
       notes = count_notes(summary.output_files[:max(n, 1)])
     results['pipeline'].append({
-        'workers': n,
+        'workers': n, 'midi_reader': midi_reader,
+        'read_by_note_seq': summary.read_by_note_seq,
         'files_seen': summary.files_seen, 'converted': summary.converted,
         'duplicates': summary.duplicates, 'failed': summary.failed,
         'failed_by_reason': summary.failed_by_reason,
@@ -108,15 +113,17 @@ def main(argv):
   input_dir = os.path.join(_FIXTURES, 'midi') if FLAGS.smoke else FLAGS.input_dir
   if not input_dir or not FLAGS.output_json:
     raise app.UsageError('--input_dir (or --smoke) and --output_json are required')
-  results = run_benchmark(input_dir, [int(w) for w in FLAGS.workers])
+  results = run_benchmark(input_dir, [int(w) for w in FLAGS.workers],
+                          FLAGS.midi_readers)
   with open(FLAGS.output_json, 'w') as f:
     json.dump(results, f, indent=2)
   b = results['baseline']
-  print(f'{"run":<28}{"files":>7}{"seconds":>10}{"files/s":>10}{"notes/s":>12}{"ratio":>8}')
-  print(f'{"note-seq serial (baseline)":<28}{b["midi_files"]:>7}{b["seconds"]:>10}'
+  print(f'{"run":<40}{"files":>7}{"seconds":>10}{"files/s":>10}{"notes/s":>12}{"ratio":>8}')
+  print(f'{"note-seq serial (baseline)":<40}{b["midi_files"]:>7}{b["seconds"]:>10}'
         f'{b["files_per_second"]:>10}{b["notes_per_second"]:>12}{1.0:>8}')
   for r in results['pipeline']:
-    print(f'{"musicrnn_convert, " + str(r["workers"]) + " worker(s)":<28}'
+    name = f'musicrnn_convert, {r["midi_reader"]}, {r["workers"]} worker(s)'
+    print(f'{name:<40}'
           f'{r["files_seen"]:>7}{r["seconds"]:>10}{r["files_per_second"]:>10}'
           f'{r["notes_per_second"]:>12}{r["speed_ratio_vs_baseline"]:>8}')
   print(f'wrote {FLAGS.output_json}')

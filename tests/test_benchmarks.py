@@ -19,13 +19,14 @@ def test_convert_benchmark_smoke(tmp_path):
   results, result = _smoke_run('convert_benchmark', tmp_path, '--workers=1')
   baseline = results['baseline']
   assert baseline['midi_files'] == 4
-  (run,) = results['pipeline']
-  assert run['files_seen'] == run['converted'] + run['duplicates'] + run['failed']
-  # The same notes read both ways; the ratio is of the two rates.
-  assert run['notes'] == baseline['notes'] > 0
-  assert run['speed_ratio_vs_baseline'] == pytest.approx(
-      run['files_per_second'] / baseline['files_per_second'], rel=0.02, abs=1e-3)
-  assert 'musicrnn_convert, 1 worker(s)' in result.stdout
+  assert [r['midi_reader'] for r in results['pipeline']] == ['symusic', 'note_seq']
+  for run in results['pipeline']:
+    assert run['files_seen'] == run['converted'] + run['duplicates'] + run['failed']
+    # The same notes read every way; the ratio is of the two rates.
+    assert run['notes'] == baseline['notes'] > 0
+    assert run['speed_ratio_vs_baseline'] == pytest.approx(
+        run['files_per_second'] / baseline['files_per_second'], rel=0.02, abs=1e-3)
+  assert 'musicrnn_convert, symusic, 1 worker(s)' in result.stdout
 
 
 def test_generation_benchmark_smoke(tmp_path):

@@ -6,6 +6,7 @@ import zipfile
 import note_seq
 import pytest
 
+from musicrnn.pipelines import fast_midi
 from musicrnn.pipelines import readers
 import testing_lib
 
@@ -15,14 +16,16 @@ def _read(path, limits=readers.ReadLimits()):
     return readers.read_music_bytes(f.read(), path, limits)
 
 
-def test_midi_matches_note_seq_and_id_is_content_hash():
+@pytest.mark.parametrize('midi_reader', readers.MIDI_READERS)
+def test_midi_matches_note_seq_and_id_is_content_hash(midi_reader):
   path = testing_lib.testdata('midi', 'chpn-p7.mid')
-  (sequence,), failures = _read(path)
+  (sequence,), failures = _read(path, readers.ReadLimits(midi_reader=midi_reader))
   assert not failures
   with open(path, 'rb') as f:
     data = f.read()
   assert sequence.id == hashlib.sha256(data).hexdigest()
-  expected = note_seq.midi_file_to_note_sequence(path)
+  # note-seq's NoteSequence, its notes in the readers' order.
+  expected = fast_midi.canonical_note_order(note_seq.midi_file_to_note_sequence(path))
   assert testing_lib.without_identity(sequence) == expected
 
 

@@ -200,6 +200,9 @@ class _ConvertFile(beam.DoFn):
       yield self._tally('failed_tunes')
     yield self._tally('converted_files')
     yield self._tally('notesequences', len(sequences))
+    for name, n in self._reader.counts.items():
+      yield self._tally(name, n)
+    self._reader.counts.clear()
     self._progress.add()
 
   def finish_bundle(self):
@@ -353,12 +356,17 @@ class ConversionSummary:
   seconds: float
   files_per_second: float
   output_files: list
+  # The MIDI parser (readers.ReadLimits.midi_reader), and the MIDI files
+  # the symusic one left to note-seq's, by reason (fast_midi).
+  midi_reader: str = 'symusic'
+  read_by_note_seq: dict = dataclasses.field(default_factory=dict)
 
   def adds_up(self):
     return self.files_seen == self.converted + self.duplicates + self.failed
 
   def line(self):
     reasons = ', '.join(f'{k} {v}' for k, v in sorted(self.failed_by_reason.items()))
+    fallbacks = ', '.join(f'{k} {v}' for k, v in sorted(self.read_by_note_seq.items()))
     return (
         f'files seen {self.files_seen} = converted {self.converted} + '
         f'duplicates {self.duplicates} + failed {self.failed}'
@@ -366,6 +374,8 @@ class ConversionSummary:
         + f'; {self.notesequences} NoteSequences written'
         + (f', {self.failed_tunes} ABC tunes failed' if self.failed_tunes else '')
         + f'; {self.ignored_files} non-music files ignored'
+        + (f'; {sum(self.read_by_note_seq.values())} MIDI files read by '
+           f'note-seq ({fallbacks})' if self.read_by_note_seq else '')
         + f'; {self.seconds:.1f} s, {self.files_per_second:.1f} files/s')
 
 
@@ -455,7 +465,11 @@ def convert_directory(input_dir, output_file, *, num_shards=1,
         ignored_files=len(listing.other_files),
         seconds=round(seconds, 3),
         files_per_second=round(len(listing.music_files) / max(seconds, 1e-9), 2),
-        output_files=output_paths(output_file, num_shards))
+        output_files=output_paths(output_file, num_shards),
+        midi_reader=limits.midi_reader,
+        read_by_note_seq={
+            k[len(readers.FALLBACK_PREFIX):]: v for k, v in counts.items()
+            if k.startswith(readers.FALLBACK_PREFIX)})
     if not summary.adds_up():
       raise RuntimeError(f'conversion counts do not add up: {summary.line()}')
     with FileSystems.create(staged.path(name + SUMMARY_SUFFIX)) as f:

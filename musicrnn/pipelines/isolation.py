@@ -32,6 +32,7 @@ not a multiprocessing one: 'spawn' would re-import the parent's `__main__`
 Beam worker runs.
 """
 
+import collections
 import dataclasses
 import json
 import os
@@ -79,11 +80,14 @@ class IsolatedReader:
   Attributes:
     limits: the readers.ReadLimits applied to every file.
     restarts: children started after the first (timeouts, crashes, memory).
+    counts: a collections.Counter of what the readers counted (MIDI files
+      the symusic reader left to note-seq's, by reason), over every file.
   """
 
   def __init__(self, limits=readers.ReadLimits()):
     self.limits = limits
     self.restarts = 0
+    self.counts = collections.Counter()
     self._process = None
     self._finalizer = None
     self._started_once = False
@@ -105,7 +109,8 @@ class IsolatedReader:
       ReaderStartError: the child process could not be started.
     """
     if not self.limits.isolated:
-      return readers.read_music_bytes(data, path, self.limits, digest=digest)
+      return readers.read_music_bytes(data, path, self.limits, digest=digest,
+                                      counts=self.counts)
     readers.check_size(data, self.limits)   # no need to ship 1 GB to refuse it
     if self._process is not None and self._process.poll() is not None:
       self._stop()   # died between files (e.g. the OOM killer): not this one's fault.
@@ -136,6 +141,7 @@ class IsolatedReader:
       # the next file gets a fresh one.
       self._stop()
     if reply.get('kind') == 'ok':
+      self.counts.update(reply.get('counts', {}))
       return ([music_pb2.NoteSequence.FromString(b) for b in blobs],
               [readers.ConversionError(*f) for f in reply['failures']])
     error = readers.ConversionError(*reply['error'])
@@ -326,9 +332,11 @@ def _child_read(request):
   if limits.max_seconds_per_file:
     _set_cpu_backstop(limits.max_seconds_per_file)
   try:
-    sequences, failures = readers.read_music_bytes(data, path, limits, digest)
+    counts = collections.Counter()
+    sequences, failures = readers.read_music_bytes(data, path, limits, digest,
+                                                   counts)
     return ('ok', ([s.SerializeToString() for s in sequences],
-                   [_fields(f) for f in failures]))
+                   [_fields(f) for f in failures], dict(counts)))
   except readers.ConversionError as e:
     return ('error', _fields(e))
   except MemoryError:
@@ -373,9 +381,9 @@ def _child_main(memory_mb):
       kind, payload = _child_read(source.read(size))
       retiring = bool(retire_above) and _footprint() > retire_above
       if kind == 'ok':
-        blobs, failures = payload
-        reply = _pack({'kind': kind, 'failures': failures, 'retiring': retiring},
-                      blobs)
+        blobs, failures, counts = payload
+        reply = _pack({'kind': kind, 'failures': failures, 'counts': counts,
+                       'retiring': retiring}, blobs)
       else:
         reply = _pack({'kind': kind, 'error': payload, 'retiring': retiring})
     except MemoryError:

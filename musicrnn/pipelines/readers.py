@@ -8,6 +8,7 @@ Every way a file can fail is a `ConversionError` carrying a short reason code
 (used as a Beam counter name and in the dead-letter file) and a human message.
 """
 
+import collections
 import dataclasses
 import hashlib
 import io
@@ -21,7 +22,13 @@ from note_seq import midi_io
 from note_seq import musicxml_reader
 import pretty_midi
 
+from musicrnn.pipelines import fast_midi
+
 MIDI_EXTENSIONS = ('.mid', '.midi', '.kar')
+MIDI_READERS = ('symusic', 'note_seq')
+# The counter of files the symusic reader handed to note-seq's, one per
+# reason (`FALLBACK_PREFIX` + fast_midi.NotReproducible's reason).
+FALLBACK_PREFIX = 'midi_read_by_note_seq_'
 MUSICXML_EXTENSIONS = ('.xml', '.mxl', '.musicxml')
 ABC_EXTENSIONS = ('.abc',)
 MUSIC_EXTENSIONS = MIDI_EXTENSIONS + MUSICXML_EXTENSIONS + ABC_EXTENSIONS
@@ -85,6 +92,10 @@ class ReadLimits:
       for one file beyond its own footprint after start-up (reason
       `out_of_memory`); 0 for no limit. Enforced with RLIMIT_AS (Linux).
       With both of these at 0 files are read in the calling process.
+    midi_reader: the MIDI parser, one of MIDI_READERS: 'symusic' (the
+      default: symusic's C++ parser, giving note-seq's NoteSequences;
+      `fast_midi` says how, and reads a file it cannot reproduce with
+      note-seq) or 'note_seq' (note-seq's pretty_midi reader, pure Python).
   """
   min_qpm: float = 5.0
   max_qpm: float = 1000.0
@@ -92,10 +103,14 @@ class ReadLimits:
   max_file_bytes: int = 64 * 1024 * 1024
   max_seconds_per_file: float = 60.0
   max_memory_per_file_mb: int = 2048
+  midi_reader: str = 'symusic'
 
   def __post_init__(self):
+    if self.midi_reader not in MIDI_READERS:
+      raise ValueError(f'ReadLimits.midi_reader must be one of '
+                       f'{", ".join(MIDI_READERS)}, got {self.midi_reader!r}')
     for field in dataclasses.fields(self):
-      if getattr(self, field.name) < 0:
+      if field.name != 'midi_reader' and getattr(self, field.name) < 0:
         raise ValueError(
             f'ReadLimits.{field.name} must not be negative, got '
             f'{getattr(self, field.name)}')
@@ -168,7 +183,7 @@ def _check_last_tick(midi_file, limits):
         f'qpm; over the limit of {limits.max_duration_seconds:g} s')
 
 
-def _read_midi(data, limits):
+def _read_midi(data, limits, counts):
   if _midi_format_type(data) == 2:
     # Type 2 holds independent sequential patterns; reading its tracks as
     # simultaneous parts (what pretty_midi does) would produce wrong music.
@@ -176,6 +191,12 @@ def _read_midi(data, limits):
         REASON_UNSUPPORTED_MIDI_TYPE,
         'MIDI format type 2 (independent sequential patterns) is not '
         'supported; only types 0 and 1 are')
+  if limits.midi_reader == 'symusic':
+    try:
+      return [(None, fast_midi.read_midi(data, limits.max_duration_seconds,
+                                         limits.max_qpm))]
+    except fast_midi.NotReproducible as e:
+      counts[FALLBACK_PREFIX + e.args[0]] += 1
   try:
     # What midi_io.midi_to_note_sequence(data) does, with a look at the
     # parsed events before pretty_midi sizes its tables by them.
@@ -189,7 +210,10 @@ def _read_midi(data, limits):
       # note-seq's message for the same errors, so dead letters stay alike.
       raise midi_io.MIDIConversionError(
           f'Midi decoding error {type(e)}: {e}') from e
-    return [(None, midi_io.midi_to_note_sequence(midi))]
+    sequence = midi_io.midi_to_note_sequence(midi)
+    # Notes in the order the symusic reader gives too (note-seq lists them
+    # by their note-off events).
+    return [(None, fast_midi.canonical_note_order(sequence))]
   except midi_io.MIDIConversionError as e:
     raise ConversionError(REASON_MIDI_PARSE_ERROR, str(e),
                           type(e).__name__) from e
@@ -260,7 +284,7 @@ def sequence_id(digest, tune_number=None):
   return digest if tune_number is None else f'{digest}#{tune_number}'
 
 
-def read_music_bytes(data, path, limits=ReadLimits(), digest=None):
+def read_music_bytes(data, path, limits=ReadLimits(), digest=None, counts=None):
   """Parses one music file's bytes into NoteSequences.
 
   Args:
@@ -268,6 +292,9 @@ def read_music_bytes(data, path, limits=ReadLimits(), digest=None):
     path: the file's path, used for its extension and error messages only.
     limits: the ReadLimits every NoteSequence must meet.
     digest: `content_hash(data)`, when the caller has it already.
+    counts: a collections.Counter that gains, when the file is read, the
+      reader's counts (`FALLBACK_PREFIX` + reason: the symusic reader left
+      it to note-seq's), or None.
 
   Returns:
     (sequences, failures): `sequences` is a list of NoteSequences with `id`
@@ -282,9 +309,10 @@ def read_music_bytes(data, path, limits=ReadLimits(), digest=None):
   check_size(data, limits)
   fmt = music_format(path)
   failures = []
+  counted = collections.Counter()
   try:
     if fmt == 'midi':
-      parsed = _read_midi(data, limits)
+      parsed = _read_midi(data, limits, counted)
     elif fmt == 'musicxml':
       parsed = _read_musicxml(data, path)
     elif fmt == 'abc':
@@ -324,4 +352,6 @@ def read_music_bytes(data, path, limits=ReadLimits(), digest=None):
         failures[0].reason if failures else REASON_NO_NOTES,
         f'no usable tune: {"; ".join(str(f) for f in failures)}',
         failures[0].exception_type if failures else None)
+  if counts is not None:
+    counts.update(counted)
   return sequences, failures

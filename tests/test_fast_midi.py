@@ -1,0 +1,140 @@
+"""The symusic MIDI reader (musicrnn.pipelines.fast_midi) gives note-seq's
+NoteSequences, field for field, or hands the file to note-seq's reader and
+says why; musicrnn_convert counts those files."""
+
+import collections
+import glob
+import os
+import warnings
+
+import note_seq
+import pytest
+
+import midi_mutations as mm
+from musicrnn.pipelines import convert
+from musicrnn.pipelines import fast_midi
+from musicrnn.pipelines import readers
+import testing_lib
+
+IN_PROCESS = dict(max_seconds_per_file=0, max_memory_per_file_mb=0)
+FIXTURES = sorted(
+    glob.glob(os.path.join(testing_lib.TESTDATA, '**', '*.mid'), recursive=True)
+    + glob.glob(os.path.join(testing_lib.REPO_ROOT, 'musicrnn',
+                             'quickstart_corpus', '*.mid')))
+
+
+def _note_seq(data):
+  """note-seq's own reading, notes in the readers' order; None if it fails."""
+  with warnings.catch_warnings():
+    warnings.simplefilter('ignore')
+    try:
+      sequence = note_seq.midi_to_note_sequence(data)
+    except Exception:  # pylint: disable=broad-except
+      return None
+  return fast_midi.canonical_note_order(sequence)
+
+
+def _compare(paths):
+  """{outcome: [paths]}: 'equal', 'different', 'both_fail',
+  'fast_reads_what_note_seq_refuses', or 'fallback_<reason>'."""
+  outcomes = collections.defaultdict(list)
+  for path in paths:
+    with open(path, 'rb') as f:
+      data = f.read()
+    expected = _note_seq(data)
+    try:
+      got = fast_midi.read_midi(data)
+    except fast_midi.NotReproducible as e:
+      outcomes['fallback_' + e.args[0] if expected is not None
+               else 'both_fail'].append(path)
+      continue
+    if expected is None:
+      outcomes['fast_reads_what_note_seq_refuses'].append(path)
+    else:
+      outcomes['equal' if got == expected else 'different'].append(path)
+  return outcomes
+
+
+def test_every_fixture_reads_as_note_seq_or_falls_back():
+  outcomes = _compare(FIXTURES)
+  assert not outcomes['different'], outcomes['different']
+  assert not outcomes['fast_reads_what_note_seq_refuses']
+  readable = len(FIXTURES) - len(outcomes['both_fail'])
+  assert len(outcomes['equal']) >= 0.7 * readable, dict(outcomes)
+  # Chopin's prelude 13 repeats notes on one pitch before releasing them:
+  # pretty_midi closes them together, at a tick where a new note starts too.
+  assert any(p.endswith('chpn-p13.mid')
+             for p in outcomes['fallback_overlapping_notes_of_one_pitch'])
+
+
+def test_overlapping_notes_of_one_pitch_close_together():
+  # Two notes of one pitch on at 0 and 100, off at 200 and 300: pretty_midi
+  # ends both at 200 (the note-off at 300 finds none open); symusic pairs
+  # them one by one. The fast reader gives pretty_midi's notes.
+  track = (b'\x00\x90\x3c\x40' b'\x64\x90\x3c\x50' b'\x64\x80\x3c\x00'
+           b'\x64\x80\x3c\x00' b'\x00\x90\x40\x40' b'\x60\x80\x40\x00')
+  data = mm.midi_file([track])
+  got = fast_midi.read_midi(data)
+  assert got == _note_seq(data)
+  assert sorted((n.pitch, n.velocity, round(n.start_time, 6), round(n.end_time, 6))
+                for n in got.notes) == [
+                    (60, 64, 0.0, 0.208333), (60, 80, 0.104167, 0.208333),
+                    (64, 64, 0.3125, 0.4125)]
+
+
+def test_a_note_off_on_its_own_tick_drops_the_note():
+  # On and off of pitch 62 at tick 50 (pretty_midi forgets it), then a note.
+  track = (b'\x32\x90\x3e\x40' b'\x00\x80\x3e\x00' b'\x00\x90\x3c\x40'
+           b'\x60\x80\x3c\x00')
+  data = mm.midi_file([track])
+  got = fast_midi.read_midi(data)
+  assert got == _note_seq(data)
+  assert [n.pitch for n in got.notes] == [60]
+
+
+@pytest.mark.parametrize('midi_reader', readers.MIDI_READERS)
+def test_both_readers_give_equal_sequences(midi_reader):
+  limits = readers.ReadLimits(midi_reader=midi_reader, **IN_PROCESS)
+  path = testing_lib.testdata('pop', 'mr_blue_sky.mid')
+  with open(path, 'rb') as f:
+    data = f.read()
+  counts = collections.Counter()
+  (sequence,), _ = readers.read_music_bytes(data, path, limits, counts=counts)
+  assert testing_lib.without_identity(sequence) == _note_seq(data)
+  # This one overlaps notes of one pitch at a tick where another starts.
+  assert counts == ({readers.FALLBACK_PREFIX + 'overlapping_notes_of_one_pitch': 1}
+                    if midi_reader == 'symusic' else {})
+
+
+def test_convert_counts_the_files_read_by_note_seq(tmp_path):
+  folder = tmp_path / 'midi'
+  for name in ('bach_846.mid', 'chpn-p13.mid'):
+    testing_lib.copy_into(os.path.join(testing_lib.REPO_ROOT, 'musicrnn',
+                                       'quickstart_corpus', name), folder)
+  summary = convert.convert_directory(str(folder), str(tmp_path / 'ns.tfrecord'))
+  assert summary.converted == 2 and summary.midi_reader == 'symusic'
+  assert summary.read_by_note_seq == {'overlapping_notes_of_one_pitch': 1}
+  assert '1 MIDI files read by note-seq (overlapping_notes_of_one_pitch 1)' in summary.line()
+
+
+def test_unknown_reader_names_the_choices():
+  with pytest.raises(ValueError, match='symusic, note_seq'):
+    readers.ReadLimits(midi_reader='mido')
+
+
+@testing_lib.requires_shared_data
+def test_shared_corpora_read_as_note_seq_or_fall_back():
+  """Every 10th MIDI file of each development corpus, and every edge case
+  (benchmarks/convert_benchmark.py --compare_readers reads them all)."""
+  paths = []
+  for corpus in sorted(os.listdir(testing_lib.SHARED_DATA)):
+    files = sorted(p for p in glob.glob(os.path.join(
+        testing_lib.SHARED_DATA, corpus, '**', '*'), recursive=True)
+                   if p.lower().endswith(readers.MIDI_EXTENSIONS))
+    paths += files if corpus == 'edge_cases' else files[::10]
+  outcomes = _compare(paths)
+  assert not outcomes['different'], outcomes['different'][:10]
+  assert not outcomes['fast_reads_what_note_seq_refuses'], (
+      outcomes['fast_reads_what_note_seq_refuses'][:10])
+  assert len(outcomes['equal']) >= 0.8 * len(paths), {
+      k: len(v) for k, v in outcomes.items()}
