@@ -404,8 +404,8 @@ def _extend(sequence, field, columns):
   """Appends to the repeated message field `field` one message per row of
   `columns` ({sub-field name: array}), as protobuf wire bytes built with
   numpy: each sub-field's tag and value (a one-byte varint for integers in
-  0..127, eight bytes for doubles) in one packed record per message. Rows
-  with a larger or negative integer go through `add` instead."""
+  0..127, eight bytes for doubles) in one packed record per message. With a
+  larger or negative integer anywhere, every row goes through `add`."""
   descriptor = sequence.DESCRIPTOR.fields_by_name[field]
   fields = descriptor.message_type.fields_by_name
   rows = len(next(iter(columns.values())))
@@ -419,24 +419,17 @@ def _extend(sequence, field, columns):
     else:
       small &= (values >= 0) & (values < 0x80)
       layout += [(name + '_tag', 'u1'), (name, 'u1')]
-  records = np.zeros(int(small.sum()), np.dtype(layout))
+  if not small.all():
+    # Rare large values (an instrument number over 127): message by message.
+    repeated = getattr(sequence, field)
+    for row in range(rows):
+      repeated.add(**{name: values[row].item() for name, values in columns.items()})
+    return
+  records = np.zeros(rows, np.dtype(layout))
   records['tag'] = (descriptor.number << 3) | 2
   records['size'] = records.dtype.itemsize - 2
   for name, values in columns.items():
     double = fields[name].type == fields[name].TYPE_DOUBLE
     records[name + '_tag'] = (fields[name].number << 3) | (1 if double else 0)
-    records[name] = values[small]
-  if not small.all():
-    # Rare large values: message by message, then back in row order.
-    messages = [None] * rows
-    wire = iter(music_pb2.NoteSequence.FromString(records.tobytes()).ListFields()[0][1]
-                if len(records) else ())
-    for row in range(rows):
-      if small[row]:
-        messages[row] = next(wire)
-      else:
-        messages[row] = descriptor.message_type._concrete_class(
-            **{name: values[row].item() for name, values in columns.items()})
-    getattr(sequence, field).extend(messages)
-    return
+    records[name] = values
   sequence.MergeFromString(records.tobytes())
