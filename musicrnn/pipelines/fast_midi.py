@@ -23,10 +23,14 @@ raises `NotReproducible` with a short reason and the caller reads the file
 with note-seq: overlapping notes of one pitch (pretty_midi closes them
 together, symusic one by one), several instruments of one track whose first
 notes end together, controls or pitch bends in a track that holds several
-instruments (pretty_midi's straggler rules), a file symusic refuses, chunks
-other than one header and its tracks, SMPTE time division, and key
-signatures mido refuses. tests/test_fast_midi.py checks equality on every
-fixture and, when ../shared/data is present, on every MIDI file there.
+instruments (pretty_midi's straggler rules), notes never released (symusic
+drops them and pairs later note-offs differently), an event without a status
+byte after a sysex event and key signatures out of range (mido refuses
+both), tempo events at one tick, non-ASCII track names it cannot match, an
+event past the duration limit, a file symusic refuses, chunks other than one
+header and its tracks, and SMPTE time division. tests/test_fast_midi.py
+checks equality on every fixture and, when ../shared/data is present, on
+every 10th MIDI file of each corpus and every edge case.
 """
 
 import struct
