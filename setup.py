@@ -46,9 +46,13 @@ setuptools.setup(
     ],
     extras_require={
         'gpu': ['tensorflow[and-cuda]>=2.21,<2.22'],
+        # Beam's DaskRunner (--runner=DaskRunner --dask_client_address=...).
+        'dask': ['dask[distributed]>=2024.4'],
         # hypothesis: tests/test_fuzz.py feeds mutated MIDI to the readers;
-        # pytest-xdist: the suite runs on two processes (-n 2), one per core.
-        'test': ['pytest>=8', 'pytest-xdist>=3.5', 'hypothesis>=6.100'],
+        # pytest-xdist: the suite runs on two processes (-n 2), one per core;
+        # dask: tests/test_runners.py runs the pipelines on a Dask cluster.
+        'test': ['pytest>=8', 'pytest-xdist>=3.5', 'hypothesis>=6.100',
+                 'dask[distributed]>=2024.4'],
     },
     entry_points={
         'console_scripts': [

@@ -25,6 +25,9 @@ _NOISE = re.compile('|'.join([
     r'^[WE]\d{4} [\d:.]+\s+\d+ (cudart_stub|cuda_platform|cuda_executor|'
     r'cuda_diagnostics|cpu_feature_guard|port)\.cc:\d+\]',
     r'^To enable the following instructions: .* rebuild TensorFlow',
+    # On CPUs without AVX-512 (seen as an error line, though TensorFlow
+    # only falls back to Eigen).
+    r'^E\d{4} [\d:.]+\s+\d+ util\.cc:\d+\] oneDNN supports \S+ only on platforms',
     # Python logging of Beam's worker processes (logging's default format).
     r'^(INFO|DEBUG):',
     r'^WARNING:root:apitools not found',

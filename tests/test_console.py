@@ -20,6 +20,9 @@ def test_library_start_up_lines_are_noise_and_real_warnings_are_not():
       'to cuInit: INTERNAL: CUDA error',
       'To enable the following instructions: AVX2 FMA, in other operations, '
       'rebuild TensorFlow with the appropriate compiler flags.',
+      'E0000 00:00:1796240903.863942   13912 util.cc:131] oneDNN supports '
+      'DT_INT32 only on platforms with AVX-512. Falling back to the default '
+      'Eigen-based implementation if present.',
       'INFO:apache_beam.runners.worker.sdk_worker:Control channel established.',
       'INFO:__main__:Logging handler created.',
       'WARNING:root:apitools not found, and bigquery client libraries are not '
@@ -58,12 +61,29 @@ def test_progress_is_summed_over_the_counters_of_every_worker():
     second.add()
     first.flush()
     second.flush()
-    assert reporter.counts() == (5, 1)
+    assert reporter.counts() == (5, 1, 0)
     line = reporter.line(5, 1, elapsed=2.0)
     folder = reporter.folder
   assert line == ('musicrnn convert: 5/10 files (50%), 1 failed, 2.5 files/s, '
                   'about 2 s left')
   assert not os.path.exists(folder)
+
+
+def test_a_total_listed_in_the_pipeline_reaches_the_progress_line():
+  with progress.Reporter('convert', 'files', interval=3600) as reporter:
+    lister = progress.Counter(reporter.folder, 'convert', 'files')
+    worker = progress.Counter(reporter.folder, 'convert', 'files')
+    assert reporter.line(*reporter.counts()[:2], elapsed=1.0) == (
+        'musicrnn convert: 0 files')
+    lister.add_total(6)
+    lister.add_total(2)
+    worker.add(4)
+    lister.flush()
+    worker.flush()
+    done, failed, listed = reporter.counts()
+    assert (done, failed, listed) == (4, 0, 8)
+    assert reporter.line(done, failed, 2.0, listed) == (
+        'musicrnn convert: 4/8 files (50%), 2.0 files/s, about 2 s left')
 
 
 def test_without_a_shared_folder_each_worker_logs_its_own_counts(caplog):

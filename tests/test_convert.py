@@ -14,42 +14,9 @@ from musicrnn.pipelines import convert
 from musicrnn.pipelines import fast_midi
 import testing_lib
 
-BROKEN = {
-    'test-empty-file.mid': 'empty_file',
-    'test-empty.mid': 'no_notes',
-    'test-not-a-midi-file.mid': 'midi_parse_error',
-    'test-corrupt-file-missing-byte.mid': 'midi_parse_error',
-    'test-non-midi-track.mid': 'midi_parse_error',
-    'test-2-tracks-type-2.mid': 'unsupported_midi_type',
-    'broken.mxl': 'musicxml_parse_error',
-    'absurd_tempo.mid': 'absurd_tempo',
-}
-GOOD_MIDI = ['chpn-p7.mid', 'chpn-p10.mid', 'chpn-p20.mid', 'karaoke.kar']
-
-
-def make_input_dir(root):
-  """A folder as users have them: music in sub-folders, junk, a duplicate."""
-  for name in GOOD_MIDI:
-    testing_lib.copy_into(testing_lib.testdata('midi', name),
-                          os.path.join(root, 'chopin'))
-  testing_lib.copy_into(testing_lib.testdata('musicxml', 'two_bars.musicxml'),
-                        os.path.join(root, 'scores'))
-  testing_lib.copy_into(testing_lib.testdata('musicxml', 'two_bars.mxl'),
-                        os.path.join(root, 'scores'), 'TWO_BARS.MXL')
-  testing_lib.copy_into(testing_lib.testdata('abc', 'tunebook.abc'),
-                        os.path.join(root, 'folk'))
-  for name in BROKEN:
-    if name != 'absurd_tempo.mid':
-      testing_lib.copy_into(testing_lib.testdata('broken', name),
-                            os.path.join(root, 'broken'))
-  testing_lib.write_midi(os.path.join(root, 'broken', 'absurd_tempo.mid'),
-                         testing_lib.make_sequence([60, 64], qpm=20000))
-  # A byte-identical copy under another name and letter case.
-  testing_lib.copy_into(testing_lib.testdata('midi', 'chpn-p7.mid'),
-                        os.path.join(root, 'copies'), 'Prelude7.MID')
-  with open(os.path.join(root, 'README.txt'), 'w') as f:
-    f.write('not music\n')
-  return root
+BROKEN = testing_lib.CONVERT_BROKEN
+GOOD_MIDI = testing_lib.CONVERT_GOOD_MIDI
+make_input_dir = testing_lib.make_convert_input_dir
 
 
 @pytest.fixture(scope='module')

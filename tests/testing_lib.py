@@ -275,3 +275,39 @@ def run_program(module_name, *args, cwd=None):
     code = 1
   return ProgramResult([module_name, *args], code or 0, stdout.getvalue(),
                        stderr.getvalue())
+
+
+# The folder musicrnn_convert's tests read: music in sub-folders, broken
+# files (by the reason each fails), junk and a duplicate.
+CONVERT_BROKEN = {
+    'test-empty-file.mid': 'empty_file',
+    'test-empty.mid': 'no_notes',
+    'test-not-a-midi-file.mid': 'midi_parse_error',
+    'test-corrupt-file-missing-byte.mid': 'midi_parse_error',
+    'test-non-midi-track.mid': 'midi_parse_error',
+    'test-2-tracks-type-2.mid': 'unsupported_midi_type',
+    'broken.mxl': 'musicxml_parse_error',
+    'absurd_tempo.mid': 'absurd_tempo',
+}
+CONVERT_GOOD_MIDI = ['chpn-p7.mid', 'chpn-p10.mid', 'chpn-p20.mid', 'karaoke.kar']
+
+
+def make_convert_input_dir(root):
+  """A folder as users have them: music in sub-folders, junk, a duplicate."""
+  for name in CONVERT_GOOD_MIDI:
+    copy_into(testdata('midi', name), os.path.join(root, 'chopin'))
+  copy_into(testdata('musicxml', 'two_bars.musicxml'), os.path.join(root, 'scores'))
+  copy_into(testdata('musicxml', 'two_bars.mxl'), os.path.join(root, 'scores'),
+            'TWO_BARS.MXL')
+  copy_into(testdata('abc', 'tunebook.abc'), os.path.join(root, 'folk'))
+  for name in CONVERT_BROKEN:
+    if name != 'absurd_tempo.mid':
+      copy_into(testdata('broken', name), os.path.join(root, 'broken'))
+  write_midi(os.path.join(root, 'broken', 'absurd_tempo.mid'),
+             make_sequence([60, 64], qpm=20000))
+  # A byte-identical copy under another name and letter case.
+  copy_into(testdata('midi', 'chpn-p7.mid'), os.path.join(root, 'copies'),
+            'Prelude7.MID')
+  with open(os.path.join(root, 'README.txt'), 'w') as f:
+    f.write('not music\n')
+  return root

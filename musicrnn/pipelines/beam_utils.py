@@ -9,6 +9,9 @@
   left; an existing complete output is refused unless `overwrite` is set.
 - `Tally`: a named Beam counter that is also emitted as data, so that a run's
   summary counts come from the pipeline itself on every runner.
+- `ParDoWithOutputs` and `end`: what every runner musicrnn is tested on can
+  run (see their docstrings: Beam's DaskRunner runs neither a multi-output
+  ParDo nor more than one sink).
 """
 
 import difflib
@@ -28,6 +31,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.options import pipeline_options as beam_options
 
 from musicrnn.errors import UsageError
+from musicrnn.errors import first_line
 
 COUNTS_TAG = 'counts'
 
@@ -42,6 +46,23 @@ def _beam_argument_parser():
     seen.add(str(cls))
     cls._add_argparse_args(parser)  # pylint: disable=protected-access
   return parser
+
+
+DASK_RUNNER_NAMES = ('DaskRunner', 'dask')
+
+
+def _register_dask_options(beam_args):
+  """Imports Beam's Dask runner, whose options (--dask_client_address, ...)
+  exist only once its module is imported, when `beam_args` ask for it."""
+  if not any(a.lstrip('-').startswith('dask_') or a.split('=', 1)[-1] in
+             DASK_RUNNER_NAMES for a in beam_args):
+    return
+  try:
+    import apache_beam.runners.dask.dask_runner  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+  except ImportError as e:
+    raise UsageError(
+        f'the Dask runner needs dask ({first_line(e)}); install it with '
+        'pip install -e ".[dask]" (or pip install "dask[distributed]")') from e
 
 
 def make_pipeline_options(beam_args, own_flags=()):
@@ -60,6 +81,7 @@ def make_pipeline_options(beam_args, own_flags=()):
       naming the closest valid flag.
   """
   beam_args = list(beam_args)
+  _register_dask_options(beam_args)
   try:
     parser = _beam_argument_parser()
   except AttributeError:  # Beam changed its private parser: skip the check.
@@ -91,8 +113,20 @@ def make_pipeline(options):
   at run time; musicrnn must not download anything. For DirectRunner we run
   the FnApiRunner (what DirectRunner falls back to for batch pipelines, and
   what honours --direct_running_mode and --direct_num_workers) ourselves.
-  Every other runner (Dataflow, Flink, Spark, Prism, ...) is Beam's own.
+  `--runner=DaskRunner` is Beam's Dask runner (which Beam knows only by its
+  module path). Every other runner (Dataflow, Flink, Spark, Portable, Prism,
+  ...) is Beam's own.
   """
+  runner = options.view_as(beam_options.StandardOptions).runner
+  if runner in DASK_RUNNER_NAMES:
+    _register_dask_options(['--runner=DaskRunner'])
+    from apache_beam.runners.dask import dask_runner  # pylint: disable=import-outside-toplevel
+    _spread_on_reshuffle()
+    # Its Create warns, once per Create, that its default partition size
+    # changed in Beam 2.6x; the Reshuffles above set the partitions that count.
+    logging.getLogger('apache_beam.runners.dask.transform_evaluator').setLevel(
+        logging.ERROR)
+    return _DaskPipeline(runner=dask_runner.DaskRunner(), options=options)
   if not is_local(options):
     return beam.Pipeline(options=options)
   # pylint: disable=import-outside-toplevel
@@ -106,6 +140,56 @@ def make_pipeline(options):
   return beam.Pipeline(
       runner=fn_runner.FnApiRunner(provision_info=provision_info),
       options=options)
+
+
+def _spread_on_reshuffle():
+  """Makes Beam's DaskRunner run a Reshuffle as a split of its input into
+  more partitions (--dask_npartitions, default two per Dask worker) instead
+  of as nothing.
+
+  Beam's DaskRunner keeps the partitions of a pipeline's `Create` all the way
+  through: musicrnn_convert starts from one element (the input folder), so
+  without this every file would be read in one partition by one worker. A
+  partition sets its DoFns up again (convert starts a parsing process), so
+  they are few and large.
+  """
+  # pylint: disable=import-outside-toplevel,protected-access
+  from apache_beam.runners.dask import overrides
+  from apache_beam.runners.dask import transform_evaluator
+
+  class Spread(transform_evaluator.DaskBagOp):
+
+    def apply(self, input_bag, side_inputs=None):
+      wanted = self.bag_kwargs.get('npartitions') or 2 * _dask_workers()
+      if input_bag.npartitions >= wanted:
+        return input_bag
+      return input_bag.repartition(npartitions=wanted)
+
+  transform_evaluator.TRANSLATIONS[overrides._Reshuffle] = Spread
+
+
+def _dask_workers():
+  """The workers of the Dask cluster the runner is connected to (1 if that
+  cannot be told)."""
+  try:
+    from dask import distributed  # pylint: disable=import-outside-toplevel
+    return max(1, len(distributed.default_client().scheduler_info()['workers']))
+  except Exception:  # pylint: disable=broad-except
+    return 1
+
+
+class _DaskPipeline(beam.Pipeline):
+  """A pipeline that closes the Dask client its runner opened (and the
+  local cluster the client started, without --dask_client_address) once the
+  run has ended; Beam's DaskRunner leaves it open."""
+
+  def __exit__(self, exc_type, exc_val, exc_tb):
+    try:
+      super().__exit__(exc_type, exc_val, exc_tb)
+    finally:
+      client = getattr(getattr(self, 'result', None), 'client', None)
+      if client is not None:
+        client.close()
 
 
 def is_local(options):
@@ -284,14 +368,137 @@ class Tally:
     return beam.pvalue.TaggedOutput(COUNTS_TAG, (name, n))
 
 
+class _TagOutputs(beam.DoFn):
+  """Runs `fn` and yields each of its outputs as (tag, value), the main
+  ones under `main`."""
+
+  def __init__(self, fn, main):
+    self._fn = fn
+    self._main = main
+
+  def setup(self):
+    self._fn.setup()
+
+  def start_bundle(self):
+    self._fn.start_bundle()
+
+  def process(self, element):
+    for output in self._fn.process(element) or ():
+      if isinstance(output, beam.pvalue.TaggedOutput):
+        yield output.tag, output.value
+      else:
+        yield self._main, output
+
+  def finish_bundle(self):
+    if list(self._fn.finish_bundle() or ()):
+      raise ValueError(f'{type(self._fn).__name__}.finish_bundle yields '
+                       'outputs, which some runners drop (Dask)')
+
+  def teardown(self):
+    self._fn.teardown()
+
+
+class _OnlyTag(beam.DoFn):
+
+  def __init__(self, tag):
+    self._tag = tag
+
+  def process(self, element):
+    tag, value = element
+    if tag == self._tag:
+      yield value
+
+
+class ParDoWithOutputs(beam.PTransform):
+  """`beam.ParDo(fn).with_outputs(*tags, main=main)` for every runner.
+
+  `fn` yields its main outputs and `beam.pvalue.TaggedOutput`s as usual;
+  the result is a dict, tag -> PCollection (the main one under `main`).
+  Beam's DaskRunner puts every output of a multi-output ParDo into each of
+  its PCollections; here the DoFn has one output of (tag, value) pairs and
+  each tag is picked out by a ParDo of its own, which every runner runs
+  (fused with the DoFn on the local and portable runners).
+  """
+
+  def __init__(self, fn, *tags, main='main'):
+    super().__init__()
+    self._fn = fn
+    self._tags = tags
+    self._main = main
+
+  def expand(self, pcoll):
+    tagged = pcoll | 'Run' >> beam.ParDo(_TagOutputs(self._fn, self._main))
+    return {tag: tagged | f'Only_{tag}' >> beam.ParDo(_OnlyTag(tag))
+            for tag in (self._main,) + tuple(self._tags)}
+
+
+def end(*results):
+  """Joins the last PCollections of a pipeline's branches (what its sinks
+  return) into one, applied last.
+
+  Beam's DaskRunner computes only the last transform applied and what it
+  depends on: without this, a pipeline's other sinks would not run there.
+  """
+  return (results
+          | 'EndFlatten' >> beam.Flatten()
+          | 'End' >> beam.Filter(lambda unused: False))
+
+
+def _gather(pcoll, label):
+  """All elements of `pcoll` as one list, in one element (none when the
+  collection is empty): a GroupByKey on one key, which every runner runs
+  (`beam.combiners.ToList` fills an empty input from a side input, which
+  Beam's DaskRunner computes again from the start of the pipeline)."""
+  return (pcoll
+          | f'{label}Key' >> beam.Map(lambda element: (None, element))
+          | f'{label}Group' >> beam.GroupByKey()
+          | f'{label}Values' >> beam.Map(lambda keyed: list(keyed[1])))
+
+
 def sum_counts(count_pcolls, label='SumCounts'):
   """Sums ('name', n) pairs into a PCollection of one dict, name -> total."""
   return (
-      count_pcolls
-      | f'{label}Flatten' >> beam.Flatten()
-      | f'{label}Sum' >> beam.CombinePerKey(sum)
-      | f'{label}ToList' >> beam.combiners.ToList()
+      _gather(count_pcolls
+              | f'{label}Flatten' >> beam.Flatten()
+              | f'{label}Sum' >> beam.CombinePerKey(sum), f'{label}Gather')
       | f'{label}Dict' >> beam.Map(lambda kv: dict(sorted(kv))))
+
+
+class _WriteLines(beam.DoFn):
+
+  def __init__(self, path):
+    self._path = path
+
+  def process(self, lines):
+    with FileSystems.create(self._path) as f:
+      for line in sorted(lines):
+        f.write(line.encode('utf-8') + b'\n')
+    yield self._path
+
+
+class WriteLines(beam.PTransform):
+  """Strings -> the text file `path`, one per line in sorted order, written
+  by one worker at once (no temporary files, no side inputs: Beam's
+  WriteToText needs both, and Beam's DaskRunner computes every side input
+  again from the start of the pipeline). For small outputs: dead letters,
+  counts. An empty collection writes nothing (`read_text` gives '').
+  Yields the path."""
+
+  def __init__(self, path):
+    super().__init__()
+    self._path = path
+
+  def expand(self, lines):
+    return (_gather(lines, 'Gather')
+            | 'Write' >> beam.ParDo(_WriteLines(self._path)))
+
+
+def read_text(path):
+  """The text of a `WriteLines` file; '' when it wrote nothing."""
+  if not FileSystems.exists(path):
+    return ''
+  with FileSystems.open(path) as f:
+    return f.read().decode('utf-8')
 
 
 def total_counts(count_pcolls, path, label='TotalCounts'):
@@ -299,8 +506,12 @@ def total_counts(count_pcolls, path, label='TotalCounts'):
   return (
       sum_counts(count_pcolls, label)
       | f'{label}Json' >> beam.Map(json.dumps)
-      | f'{label}Write' >> beam.io.WriteToText(
-          path, num_shards=1, shard_name_template=''))
+      | f'{label}Write' >> WriteLines(path))
+
+
+def read_counts(path):
+  """The counts `total_counts` wrote ({} when there were none)."""
+  return json.loads(read_text(path) or '{}')
 
 
 def write_tfrecord(file_handle, record):

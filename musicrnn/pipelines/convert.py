@@ -1,13 +1,15 @@
 """Beam pipeline: a folder of music files -> NoteSequence TFRecords.
 
-    files ─ Reshuffle ─ HashFile ─ GroupByKey(content hash) ─ PickCanonical
-                          │                                     │      │
-                      dead letter                        duplicates  ConvertFile
-                                                                       │      │
-                                                       NoteSequence TFRecord  dead letter
+    folder ─ ListFolder ─ Reshuffle ─ HashFile ─ GroupByKey(content hash) ─ PickCanonical
+                                         │                                   │      │
+                                     dead letter                      duplicates  ConvertFile
+                                                                                   │      │
+                                                                NoteSequence TFRecord  dead letter
 
-Every file found ends up converted, counted as a duplicate of a byte-identical
-file (the first path in sorted order is converted), or written to the
+The folder is listed inside the pipeline, by a worker: the job holds the
+folder's name, not its files, however many there are. Every music file
+found ends up converted, counted as a duplicate of a byte-identical file
+(the first path in sorted order is converted), or written to the
 dead-letter JSONL with its reason. The NoteSequence id is the SHA-256 of the
 file's bytes (plus '#<X number>' per ABC tune), so it is stable across runs,
 machines and renames.
@@ -39,11 +41,13 @@ from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import isolation
 from musicrnn.pipelines import progress
 from musicrnn.pipelines import readers
+from musicrnn.pipelines import shuffle
 
 NAMESPACE = 'musicrnn.convert'
 DEADLETTER_SUFFIX = '.deadletter.jsonl'
 DUPLICATES_SUFFIX = '.duplicates.jsonl'
 SUMMARY_SUFFIX = '.summary.json'
+_SHARD_NAME = 'notesequences'   # staged shards: notesequences-SSSSS
 _DEADLETTER_TAG = 'deadletter'
 _DUPLICATE_TAG = 'duplicate'
 
@@ -56,8 +60,43 @@ class FileListing:
   other_files: tuple
 
 
+def input_folder(input_dir):
+  """`input_dir` made absolute (local) and without a trailing '/'.
+
+  Raises:
+    UsageError: a local folder that does not exist.
+  """
+  if '://' not in input_dir:
+    input_dir = os.path.abspath(os.path.expanduser(input_dir))
+    if not os.path.isdir(input_dir):
+      raise UsageError(f'--input_dir={input_dir} is not a directory')
+  return input_dir.rstrip('/')
+
+
+def walk_files(input_dir):
+  """Yields the path of every file under `input_dir` (an `input_folder`),
+  recursively, on any Beam file system, in no particular order."""
+  if '://' in input_dir:
+    result = FileSystems.match([beam_utils.join(input_dir, '**')])[0]
+    for metadata in result.metadata_list:
+      yield metadata.path
+    return
+  # Beam's local file system does not follow symlinked folders; people
+  # often link their corpora into one folder, so walk it ourselves.
+  for folder, _, names in os.walk(input_dir, followlinks=True):
+    for name in names:
+      yield os.path.join(folder, name)
+
+
+def no_music_files(input_dir):
+  return UsageError(
+      f'no music files under {input_dir} (looked for '
+      f'{", ".join(readers.MUSIC_EXTENSIONS)}, in any letter case)')
+
+
 def list_music_files(input_dir):
-  """Lists music files under `input_dir`, recursively (any Beam file system).
+  """Lists music files under `input_dir`, recursively (any Beam file system),
+  on this machine (pipelines list theirs with `ListMusicFiles`).
 
   Returns:
     FileListing with sorted absolute paths.
@@ -65,26 +104,63 @@ def list_music_files(input_dir):
   Raises:
     UsageError: the folder does not exist or holds no music file.
   """
-  if '://' not in input_dir:
-    input_dir = os.path.abspath(input_dir)
-    if not os.path.isdir(input_dir):
-      raise UsageError(f'--input_dir={input_dir} is not a directory')
-  input_dir = input_dir.rstrip('/')
-  if '://' in input_dir:
-    paths = beam_utils.matching(beam_utils.join(input_dir, '**'))
-  else:
-    # Beam's local file system does not follow symlinked folders; people
-    # often link their corpora into one folder, so walk it ourselves.
-    paths = sorted(os.path.join(d, name)
-                   for d, _, names in os.walk(input_dir, followlinks=True)
-                   for name in names)
+  input_dir = input_folder(input_dir)
+  paths = sorted(walk_files(input_dir))
   music = tuple(p for p in paths if readers.music_format(p))
   other = tuple(p for p in paths if not readers.music_format(p))
   if not music:
-    raise UsageError(
-        f'no music files under {input_dir} (looked for '
-        f'{", ".join(readers.MUSIC_EXTENSIONS)}, in any letter case)')
+    raise no_music_files(input_dir)
   return FileListing(input_dir, music, other)
+
+
+class _ListFolder(beam.DoFn):
+  """A folder -> the paths of its music files, recursively; the files that
+  are not music are counted (ignored_files), the music ones too
+  (music_files), and the latter are the progress line's total."""
+
+  def __init__(self, progress_dir):
+    self._progress_dir = progress_dir
+    self._tally = beam_utils.Tally(NAMESPACE)
+
+  def setup(self):
+    self._progress = progress.Counter(self._progress_dir, 'convert', 'files')
+
+  def process(self, input_dir):
+    music = other = 0
+    for path in walk_files(input_dir):
+      if readers.music_format(path):
+        music += 1
+        yield path
+        if music % 1000 == 0:
+          self._progress.add_total(1000)
+      else:
+        other += 1
+    self._progress.add_total(music % 1000)
+    self._progress.flush()
+    yield self._tally('music_files', music)
+    yield self._tally('ignored_files', other)
+
+
+class ListMusicFiles(beam.PTransform):
+  """Pipeline start -> the paths of the music files under `input_dir` (an
+  `input_folder`), listed by a worker, and their counts.
+
+  Returns a dict: 'paths' and beam_utils.COUNTS_TAG (music_files,
+  ignored_files).
+  """
+
+  def __init__(self, input_dir, progress_dir=None):
+    super().__init__()
+    self._input_dir = input_dir
+    self._progress_dir = progress_dir
+
+  def expand(self, pbegin):
+    listed = (pbegin
+              | 'Folder' >> beam.Create([self._input_dir])
+              | 'ListFolder' >> beam_utils.ParDoWithOutputs(
+                  _ListFolder(self._progress_dir), beam_utils.COUNTS_TAG,
+                  main='paths'))
+    return listed
 
 
 def relative_path(path, input_dir):
@@ -240,22 +316,23 @@ class ReadMusicFiles(beam.PTransform):
     hashed = (
         paths
         | 'Spread' >> beam.Reshuffle()
-        | 'HashFile' >> beam.ParDo(_HashFile(
-            self._input_dir, self._limits)).with_outputs(
-                _DEADLETTER_TAG, beam_utils.COUNTS_TAG, main='hashed'))
+        | 'HashFile' >> beam_utils.ParDoWithOutputs(
+            _HashFile(self._input_dir, self._limits),
+            _DEADLETTER_TAG, beam_utils.COUNTS_TAG, main='hashed'))
     picked = (
-        hashed.hashed
+        hashed['hashed']
         | 'GroupByContent' >> beam.GroupByKey()
-        | 'PickCanonical' >> beam.ParDo(_PickCanonical()).with_outputs(
-            _DUPLICATE_TAG, beam_utils.COUNTS_TAG, main='canonical'))
+        | 'PickCanonical' >> beam_utils.ParDoWithOutputs(
+            _PickCanonical(), _DUPLICATE_TAG, beam_utils.COUNTS_TAG,
+            main='canonical'))
     converted = (
-        picked.canonical
-        | 'ConvertFile' >> beam.ParDo(_ConvertFile(
-            self._input_dir, self._collection_name, self._limits,
-            self._progress_dir)).with_outputs(
-                _DEADLETTER_TAG, beam_utils.COUNTS_TAG, main='sequences'))
+        picked['canonical']
+        | 'ConvertFile' >> beam_utils.ParDoWithOutputs(
+            _ConvertFile(self._input_dir, self._collection_name, self._limits,
+                         self._progress_dir),
+            _DEADLETTER_TAG, beam_utils.COUNTS_TAG, main='sequences'))
     return {
-        SEQUENCES: converted.sequences,
+        SEQUENCES: converted['sequences'],
         DEADLETTERS: ((hashed[_DEADLETTER_TAG], converted[_DEADLETTER_TAG])
                       | 'FlattenDeadLetters' >> beam.Flatten()),
         DUPLICATES: picked[_DUPLICATE_TAG],
@@ -405,8 +482,7 @@ def convert_directory(input_dir, output_file, *, num_shards=1,
   if '://' not in output_file:
     output_file = os.path.abspath(output_file)
     os.makedirs(os.path.dirname(output_file), exist_ok=True)
-  listing = list_music_files(input_dir)
-  input_dir = listing.input_dir
+  input_dir = input_folder(input_dir)
   if collection_name is None:
     collection_name = os.path.basename(input_dir.rstrip('/'))
 
@@ -414,46 +490,48 @@ def convert_directory(input_dir, output_file, *, num_shards=1,
   staged = beam_utils.StagedOutputs(output_dir, name, overwrite,
                                     marker=output_file + SUMMARY_SUFFIX)
   staged.refuse_existing(_existing_output_patterns(output_file))
-  logging.info('musicrnn convert: %d music files under %s (%d other files ignored)',
-               len(listing.music_files), input_dir, len(listing.other_files))
+  logging.info('musicrnn convert: reading the music files under %s', input_dir)
 
   if pipeline_options is None:
     pipeline_options = beam_utils.make_pipeline_options([])
   start = time.time()
-  reporter = progress.Reporter('convert', 'files', total=len(listing.music_files),
+  reporter = progress.Reporter('convert', 'files',
                                enabled=beam_utils.is_local(pipeline_options))
   try:
     with reporter, beam_utils.make_pipeline(pipeline_options) as p:
-      read = (p
-              | 'ListFiles' >> beam.Create(listing.music_files)
+      listed = p | 'ListMusicFiles' >> ListMusicFiles(input_dir, reporter.folder)
+      read = (listed['paths']
               | 'ReadMusicFiles' >> ReadMusicFiles(
                   input_dir, collection_name, limits, reporter.folder))
-      _ = (read[SEQUENCES]
-           | 'WriteNoteSequences' >> beam.io.WriteToTFRecord(
-               staged.path(name),
-               coder=beam.coders.ProtoCoder(music_pb2.NoteSequence),
-               num_shards=num_shards,
-               shard_name_template='' if num_shards == 1 else '-SSSSS-of-NNNNN'))
-      _ = (read[DEADLETTERS]
-           | 'DeadLetterJson' >> beam.Map(json.dumps, sort_keys=True)
-           | 'WriteDeadLetters' >> beam.io.WriteToText(
-               staged.path(name + DEADLETTER_SUFFIX), num_shards=1,
-               shard_name_template=''))
-      _ = (read[DUPLICATES]
-           | 'DuplicateJson' >> beam.Map(json.dumps, sort_keys=True)
-           | 'WriteDuplicates' >> beam.io.WriteToText(
-               staged.path(name + DUPLICATES_SUFFIX), num_shards=1,
-               shard_name_template=''))
-      beam_utils.total_counts((read[beam_utils.COUNTS_TAG],),
-                              staged.path('counts.json'))
+      # Each NoteSequence goes to a shard fixed by its id, on every runner;
+      # written without Beam's file sinks (see beam_utils.WriteLines).
+      written = (read[SEQUENCES]
+                 | 'KeyById' >> beam.Map(
+                     lambda sequence: (sequence.id, sequence.SerializeToString()))
+                 | 'WriteNoteSequences' >> shuffle.ShuffleToShards(
+                     staged.dir, _SHARD_NAME, num_shards, sort=False))
+      dead = (read[DEADLETTERS]
+              | 'DeadLetterJson' >> beam.Map(json.dumps, sort_keys=True)
+              | 'WriteDeadLetters' >> beam_utils.WriteLines(
+                  staged.path(name + DEADLETTER_SUFFIX)))
+      duplicates = (read[DUPLICATES]
+                    | 'DuplicateJson' >> beam.Map(json.dumps, sort_keys=True)
+                    | 'WriteDuplicates' >> beam_utils.WriteLines(
+                        staged.path(name + DUPLICATES_SUFFIX)))
+      counted = beam_utils.total_counts(
+          (listed[beam_utils.COUNTS_TAG], read[beam_utils.COUNTS_TAG]),
+          staged.path('counts.json'))
+      beam_utils.end(written, dead, duplicates, counted)
 
     seconds = time.time() - start
-    with FileSystems.open(staged.path('counts.json')) as f:
-      counts = json.loads(f.read().decode('utf-8') or '{}')
+    counts = beam_utils.read_counts(staged.path('counts.json'))
+    files_seen = counts.get('music_files', 0)
+    if not files_seen:
+      raise no_music_files(input_dir)
     summary = ConversionSummary(
         input_dir=input_dir,
         output_file=output_file,
-        files_seen=len(listing.music_files),
+        files_seen=files_seen,
         converted=counts.get('converted_files', 0),
         duplicates=counts.get('duplicate_files', 0),
         failed=counts.get('failed_files', 0),
@@ -462,9 +540,9 @@ def convert_directory(input_dir, output_file, *, num_shards=1,
         failed_by_reason={k[len('failed_'):]: v for k, v in counts.items()
                           if k.startswith('failed_')
                           and k not in ('failed_files', 'failed_tunes')},
-        ignored_files=len(listing.other_files),
+        ignored_files=counts.get('ignored_files', 0),
         seconds=round(seconds, 3),
-        files_per_second=round(len(listing.music_files) / max(seconds, 1e-9), 2),
+        files_per_second=round(files_seen / max(seconds, 1e-9), 2),
         output_files=output_paths(output_file, num_shards),
         midi_reader=limits.midi_reader,
         read_by_note_seq={
@@ -476,7 +554,12 @@ def convert_directory(input_dir, output_file, *, num_shards=1,
       f.write(json.dumps(dataclasses.asdict(summary), indent=2).encode('utf-8'))
 
     finals = output_paths(output_file, num_shards)
-    moves = [(staged.path(os.path.basename(p)), p) for p in finals[:-1]]
+    staged_files = [staged.path(f'{_SHARD_NAME}-{i:05d}') for i in range(num_shards)]
+    staged_files += [staged.path(os.path.basename(p)) for p in finals[num_shards:-1]]
+    for path in staged_files:
+      if not FileSystems.exists(path):   # an empty shard, no dead letter, ...
+        FileSystems.create(path).close()
+    moves = list(zip(staged_files, finals[:-1]))
     staged.publish(moves, (staged.path(name + SUMMARY_SUFFIX), finals[-1]),
                    _existing_output_patterns(output_file))
   finally:

@@ -362,19 +362,16 @@ def learn_encoding(config, inputs, eval_ratio, pipeline_options, path,
                 | 'ReadNoteSequences' >> beam.io.ReadAllFromTFRecord(
                     coder=beam.coders.ProtoCoder(music_pb2.NoteSequence))
                 | 'Spread' >> beam.Reshuffle()
-                | 'AssignSplit' >> beam.ParDo(_AssignSplit(
-                    eval_ratio, config.data.split_by)).with_outputs(
-                        beam_utils.COUNTS_TAG, main='sequences'))
-    _ = (assigned.sequences
+                | 'AssignSplit' >> beam_utils.ParDoWithOutputs(
+                    _AssignSplit(eval_ratio, config.data.split_by),
+                    beam_utils.COUNTS_TAG, main='sequences'))
+    _ = (assigned['sequences']
          | 'Items' >> beam.ParDo(_VocabularyItems(configs.to_json(config),
                                                   reporter.folder))
          | 'Count' >> beam.combiners.Count.PerElement()
-         | 'Collect' >> beam.combiners.ToList()
          | 'Json' >> beam.Map(json.dumps)
-         | 'Write' >> beam.io.WriteToText(path, num_shards=1,
-                                         shard_name_template=''))
-  with FileSystems.open(path) as f:
-    pairs = json.loads(f.read().decode('utf-8') or '[]')
+         | 'Write' >> beam_utils.WriteLines(path))
+  pairs = [json.loads(line) for line in beam_utils.read_text(path).splitlines()]
   counts = {_hashable(item): n for item, n in pairs}
   if not counts:
     raise UsageError(
@@ -428,14 +425,15 @@ class MakeExamples(beam.PTransform):
   def expand(self, sequences):
     assigned = (
         sequences
-        | 'AssignSplit' >> beam.ParDo(_AssignSplit(
-            self._eval_ratio, self._split_by)).with_outputs(
-                beam_utils.COUNTS_TAG, main='sequences'))
+        | 'AssignSplit' >> beam_utils.ParDoWithOutputs(
+            _AssignSplit(self._eval_ratio, self._split_by),
+            beam_utils.COUNTS_TAG, main='sequences'))
     examples = (
-        assigned.sequences
-        | 'MakeExamples' >> beam.ParDo(_MakeExamples(
-            self._config_json, self._output_fn, self._progress_dir)).with_outputs(
-                *splits.SPLITS, beam_utils.COUNTS_TAG))
+        assigned['sequences']
+        | 'MakeExamples' >> beam_utils.ParDoWithOutputs(
+            _MakeExamples(self._config_json, self._output_fn,
+                          self._progress_dir),
+            *splits.SPLITS, beam_utils.COUNTS_TAG))
     outputs = {split: examples[split] for split in splits.SPLITS}
     outputs[beam_utils.COUNTS_TAG] = (
         (assigned[beam_utils.COUNTS_TAG], examples[beam_utils.COUNTS_TAG])
@@ -549,18 +547,17 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
           | 'MakeExamples' >> MakeExamples(config, eval_ratio,
                                            output_fn=keyed_serialize,
                                            progress_dir=reporter.folder))
-      for split in splits.SPLITS:
-        # Every split is shuffled into its shards (in bounded memory): the
-        # examples of one source, made one after another, end up spread
-        # over the whole split, so every training batch mixes sources.
-        _ = (examples[split]
-             | f'Shuffle{split}' >> shuffle.ShuffleToShards(
-                 staged.dir, f'{split}.shuffled', shards[split], seed=seed))
-      beam_utils.total_counts((examples[beam_utils.COUNTS_TAG],),
-                              staged.path('counts.json'))
+      # Every split is shuffled into its shards (in bounded memory): the
+      # examples of one source, made one after another, end up spread over
+      # the whole split, so every training batch mixes sources.
+      written = [examples[split]
+                 | f'Shuffle{split}' >> shuffle.ShuffleToShards(
+                     staged.dir, f'{split}.shuffled', shards[split], seed=seed)
+                 for split in splits.SPLITS]
+      beam_utils.end(*written, beam_utils.total_counts(
+          (examples[beam_utils.COUNTS_TAG],), staged.path('counts.json')))
 
-    with FileSystems.open(staged.path('counts.json')) as f:
-      stats = json.loads(f.read().decode('utf-8') or '{}')
+    stats = beam_utils.read_counts(staged.path('counts.json'))
     check_stats(stats)
     seconds = time.time() - start
     summary = DatasetSummary(

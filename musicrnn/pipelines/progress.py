@@ -50,12 +50,19 @@ class Counter:
     self._path = folder and os.path.join(folder, f'{uuid.uuid4().hex}.json')
     self.done = 0
     self.failed = 0
+    self.total = 0
     self._start = time.time()
     self._last = 0.0
 
   def add(self, n=1, failed=0):
     self.done += n
     self.failed += failed
+    self.flush(force=False)
+
+  def add_total(self, n):
+    """Adds `n` to the run's total (for work that is listed in the
+    pipeline, such as the files of an input folder)."""
+    self.total += n
     self.flush(force=False)
 
   def flush(self, force=True):
@@ -75,7 +82,8 @@ class Counter:
     tmp = f'{self._path}.tmp'
     try:
       with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump({'done': self.done, 'failed': self.failed}, f)
+        json.dump({'done': self.done, 'failed': self.failed,
+                   'total': self.total}, f)
       os.replace(tmp, self._path)
     except OSError:
       pass  # the run has ended and its folder is gone: nothing to report
@@ -87,7 +95,8 @@ class Reporter:
   A context manager: unless `enabled` is False (a remote runner, whose
   workers cannot reach a local folder), a thread logs `musicrnn LABEL: 812/1615 files (50%),
   3 failed, 24.1 files/s, about 33 s left` every `interval` seconds while
-  the counts move, and the folder is removed on exit.
+  the counts move, and the folder is removed on exit. Without a `total`,
+  the Counters' `add_total` calls give it.
   """
 
   def __init__(self, label, unit, total=None, interval=_REPORT_SECONDS,
@@ -101,11 +110,14 @@ class Reporter:
     self._stop = threading.Event()
     self._thread = None
     self._start = None
-    self._reported = -1
+    self._reported = None
 
   def __enter__(self):
     if not self.enabled:
-      return self   # folder None: each Counter logs its own counts
+      # folder None: each Counter logs its own counts
+      logging.info('musicrnn %s: each worker logs its own progress (the '
+                   'runner\'s log viewer shows it by worker)', self.label)
+      return self
     self.folder = tempfile.mkdtemp(prefix=f'musicrnn-{self.label}-progress-')
     self._start = time.time()
     self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -121,8 +133,8 @@ class Reporter:
     return False
 
   def counts(self):
-    """(done, failed), summed over the Counters' files."""
-    done = failed = 0
+    """(done, failed, total), summed over the Counters' files."""
+    done = failed = total = 0
     for name in os.listdir(self.folder):
       if not name.endswith('.json'):
         continue
@@ -133,21 +145,25 @@ class Reporter:
         continue  # replaced while being read: counted next time
       done += record.get('done', 0)
       failed += record.get('failed', 0)
-    return done, failed
+      total += record.get('total', 0)
+    return done, failed, total
 
-  def line(self, done, failed, elapsed):
+  def line(self, done, failed, elapsed, listed=0):
+    """The progress line; `listed`: the Counters' total, used when the
+    Reporter was given none."""
     rate = done / max(elapsed, 1e-9)
+    total = self.total or listed
     text = f'musicrnn {self.label}: {done}'
-    if self.total:
-      text += f'/{self.total} {self.unit} ({100 * done / self.total:.0f}%)'
+    if total:
+      text += f'/{total} {self.unit} ({100 * done / total:.0f}%)'
     else:
       text += f' {self.unit}'
     if failed:
       text += f', {failed} failed'
     if done:
       text += f', {rate:.1f} {self.unit}/s'
-    if self.total and 0 < done < self.total and rate > 0:
-      text += f', about {(self.total - done) / rate:.0f} s left'
+    if total and 0 < done < total and rate > 0:
+      text += f', about {(total - done) / rate:.0f} s left'
     return text
 
   def _loop(self):
@@ -155,7 +171,8 @@ class Reporter:
     wait = min(_FIRST_REPORT_SECONDS, self.interval)
     while not self._stop.wait(wait):
       wait = self.interval
-      done, failed = self.counts()
-      if done != self._reported:
-        self._reported = done
-        logging.info('%s', self.line(done, failed, time.time() - self._start))
+      done, failed, listed = self.counts()
+      if (done, listed) != self._reported:
+        self._reported = (done, listed)
+        logging.info('%s', self.line(done, failed, time.time() - self._start,
+                                     listed))

@@ -12,7 +12,9 @@ Two stages, so no runner holds the records in memory (a GroupByKey of the
 records themselves would: the local runner keeps all of it in RAM):
 
   1. each bundle appends every record to a temporary file per shard (at most
-     `num_shards` files open per worker), and yields (shard, file) pairs;
+     `num_shards` files open per worker), and yields a (shard, file) pair as
+     it opens each file (not when the bundle ends: Beam's DaskRunner drops
+     what `finish_bundle` yields);
   2. a GroupByKey of those (small) pairs gives each shard its files; one
      worker reads a shard's records (about 1/num_shards of the data), sorts
      them and writes the shard. The temporary files are left for the caller
@@ -27,7 +29,6 @@ import uuid
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.transforms import window
 
 from musicrnn.pipelines import beam_utils
 
@@ -46,7 +47,9 @@ def shard_of(key, num_shards):
 
 class _WriteBuckets(beam.DoFn):
   """(id, record) -> the record, prefixed by its order key, appended to its
-  shard's temporary file of this bundle; (shard, file) when the bundle ends."""
+  shard's temporary file of this bundle; (shard, file) when the bundle opens
+  the file. The files are closed when the bundle ends, before any runner
+  hands the pairs on."""
 
   def __init__(self, folder, num_shards, seed):
     self._folder = folder
@@ -65,13 +68,13 @@ class _WriteBuckets(beam.DoFn):
     if entry is None:
       path = beam_utils.join(self._folder, f'{shard:05d}-{self._bundle}')
       entry = self._files[shard] = (path, FileSystems.create(path))
+      yield shard, path
     beam_utils.write_tfrecord(entry[1], key + record)
 
   def finish_bundle(self):
     files, self._files = self._files, {}
-    for shard, (path, handle) in sorted(files.items()):
+    for _, handle in files.values():
       handle.close()
-      yield window.GlobalWindows.windowed_value((shard, path))
 
   def teardown(self):
     # A bundle that failed leaves its files open: close them (the retry
@@ -86,31 +89,39 @@ class _WriteBuckets(beam.DoFn):
 class _WriteShard(beam.DoFn):
   """(shard, [temporary files]) -> the shard's records, sorted by their order
   key (then their bytes: ids repeated across inputs keep one order), written
-  to `prefix-SSSSS`. The temporary files stay until the caller removes the
-  folder, so a retried step reads them again."""
+  to `prefix-SSSSS`; or, unsorted, streamed in the order of the files. The
+  temporary files stay until the caller removes the folder, so a retried
+  step reads them again."""
 
-  def __init__(self, prefix):
+  def __init__(self, prefix, sort):
     self._prefix = prefix
+    self._sort = sort
 
   def process(self, element):
     shard, paths = element
-    paths = sorted(paths)
-    records = []
-    for path in paths:
-      records.extend(beam_utils.read_tfrecords(path))
-    records.sort()
+    records = (record for path in sorted(paths)
+               for record in beam_utils.read_tfrecords(path))
+    if self._sort:
+      records = sorted(records)
     path = f'{self._prefix}-{shard:05d}'
+    count = 0
     with FileSystems.create(path) as f:
       for record in records:
         beam_utils.write_tfrecord(f, record[_KEY_BYTES:])
-    yield shard, path, len(records)
+        count += 1
+    yield shard, path, count
 
 
 class ShuffleToShards(beam.PTransform):
   """(id, serialized record) -> shards `folder/name-SSSSS` in a random order
-  fixed by the ids and `seed`; yields (shard, path, number of records)."""
+  fixed by the ids and `seed`; yields (shard, path, number of records).
 
-  def __init__(self, folder, name, num_shards, seed=0):
+  `sort=False` keeps each shard out of memory: a record's shard is still
+  fixed by its id, its place in the shard is not (musicrnn_convert's
+  NoteSequences, whose order nothing depends on).
+  """
+
+  def __init__(self, folder, name, num_shards, seed=0, sort=True):
     super().__init__()
     if num_shards < 1:
       raise ValueError(f'num_shards must be at least 1, got {num_shards}')
@@ -118,6 +129,7 @@ class ShuffleToShards(beam.PTransform):
     self._name = name
     self._num_shards = num_shards
     self._seed = seed
+    self._sort = sort
 
   def expand(self, records):
     scratch = beam_utils.join(self._folder, f'{self._name}.buckets')
@@ -126,4 +138,4 @@ class ShuffleToShards(beam.PTransform):
                 scratch, self._num_shards, self._seed))
             | 'GroupBuckets' >> beam.GroupByKey()
             | 'WriteShards' >> beam.ParDo(_WriteShard(
-                beam_utils.join(self._folder, self._name))))
+                beam_utils.join(self._folder, self._name), self._sort)))

@@ -179,17 +179,24 @@ def _check_eval_split(listing, collection_name, eval_ratio, split_by):
 
 def _read_manual_dir(pipeline, manual_dir, collection_name, eval_ratio,
                      split_by='id'):
-  """Reads every music file of `manual_dir`: ReadMusicFiles' outputs."""
-  listing = convert.list_music_files(os.fspath(manual_dir))
-  collection_name = collection_name or os.path.basename(listing.input_dir)
-  if '://' not in listing.input_dir:
+  """Reads every music file of `manual_dir` (listed in the pipeline):
+  ReadMusicFiles' outputs, the listing's counts among its counts."""
+  input_dir = convert.input_folder(os.fspath(manual_dir))
+  collection_name = collection_name or os.path.basename(input_dir)
+  if '://' not in input_dir:
+    listing = convert.list_music_files(input_dir)
     _check_eval_split(listing, collection_name, eval_ratio, split_by)
-  logging.info('musicrnn tfds: %d music files under %s', len(listing.music_files),
-               listing.input_dir)
-  return (pipeline
-          | 'ListFiles' >> beam.Create(listing.music_files)
+    logging.info('musicrnn tfds: %d music files under %s',
+                 len(listing.music_files), input_dir)
+  listed = pipeline | 'ListMusicFiles' >> convert.ListMusicFiles(input_dir)
+  read = (listed['paths']
           | 'ReadMusicFiles' >> convert.ReadMusicFiles(
-              listing.input_dir, collection_name, readers.ReadLimits()))
+              input_dir, collection_name, readers.ReadLimits()))
+  read = dict(read)
+  read[beam_utils.COUNTS_TAG] = (
+      (listed[beam_utils.COUNTS_TAG], read[beam_utils.COUNTS_TAG])
+      | 'FlattenListingCounts' >> beam.Flatten())
+  return read
 
 
 def _record_outcome(info, read, more_counts=()):
@@ -372,9 +379,9 @@ class MusicrnnNotesequences(tfds.core.GeneratorBasedBuilder):
     read = _read_manual_dir(pipeline, dl_manager.manual_dir,
                             builder_config.collection_name,
                             builder_config.eval_ratio)
-    split = read[convert.SEQUENCES] | 'Split' >> beam.ParDo(
-        _SplitNoteSequences(builder_config.eval_ratio)).with_outputs(
-            *splits.SPLITS, beam_utils.COUNTS_TAG)
+    split = read[convert.SEQUENCES] | 'Split' >> beam_utils.ParDoWithOutputs(
+        _SplitNoteSequences(builder_config.eval_ratio),
+        *splits.SPLITS, beam_utils.COUNTS_TAG)
     _record_outcome(self.info, read, (split[beam_utils.COUNTS_TAG],))
     return {name: split[name] for name in splits.SPLITS}
 
