@@ -10,8 +10,19 @@ the same folder with `note_seq.midi_file_to_note_sequence` in a plain Python
 loop (what a Magenta user's script did). It reports files/s, notes/s, the
 pipeline's counts, and the speed ratio pipeline / baseline. `--smoke` runs
 on the committed test fixtures in seconds (the test suite does this).
+
+  python benchmarks/convert_benchmark.py --compare_readers --input_dir=../shared/data \
+    --output_json=/tmp/compare_readers.json
+
+reads every MIDI file under each sub-folder of --input_dir (a corpus) with
+both readers and reports, per corpus, the files whose NoteSequences are
+equal, different (the target is none), left to note-seq's reader by the
+symusic one (the fallback rate, by reason), refused by both, or read only
+by symusic, with the paths of the different ones.
 """
 
+import collections
+import glob
 import itertools
 import json
 import os
@@ -25,6 +36,7 @@ from absl import flags
 
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import convert
+from musicrnn.pipelines import fast_midi
 from musicrnn.pipelines import readers
 
 flags.DEFINE_string('input_dir', None, 'Folder of music files to convert.')
@@ -32,6 +44,9 @@ flags.DEFINE_string('output_json', None, 'Where to write the results.')
 flags.DEFINE_list('workers', ['1', '2'], 'Beam worker counts to measure.')
 flags.DEFINE_list('midi_readers', list(readers.MIDI_READERS),
                   'MIDI readers to measure (musicrnn_convert --midi_reader).')
+flags.DEFINE_bool('compare_readers', False,
+                  'Compare the two MIDI readers\' NoteSequences on every MIDI '
+                  'file of each corpus (sub-folder) of --input_dir instead.')
 flags.DEFINE_bool('smoke', False,
                   'Run on the committed test fixtures (seconds), for tests.')
 FLAGS = flags.FLAGS
@@ -108,8 +123,56 @@ def run_benchmark(input_dir, workers, midi_readers=readers.MIDI_READERS):
   return results
 
 
+def compare_readers(input_dir):
+  """Per corpus (sub-folder of `input_dir`, or `input_dir` itself when it
+  has none): what `fast_midi.compare_with_note_seq` says of each MIDI file."""
+  input_dir = os.path.abspath(input_dir)
+  corpora = sorted(d for d in os.listdir(input_dir)
+                   if os.path.isdir(os.path.join(input_dir, d))) or ['.']
+  results = {'input_dir': input_dir, 'corpora': {}}
+  for corpus in corpora:
+    paths = sorted(p for p in glob.glob(os.path.join(input_dir, corpus, '**', '*'),
+                                        recursive=True)
+                   if p.lower().endswith(readers.MIDI_EXTENSIONS))
+    if not paths:
+      continue
+    outcomes = collections.Counter()
+    different = []
+    start = time.time()
+    for path in paths:
+      with open(path, 'rb') as f:
+        outcome = fast_midi.compare_with_note_seq(f.read())
+      outcomes[outcome] += 1
+      if outcome == fast_midi.DIFFERENT:
+        different.append(os.path.relpath(path, input_dir))
+    fallbacks = {k[len(fast_midi.FALLBACK_PREFIX):]: v for k, v in outcomes.items()
+                 if k.startswith(fast_midi.FALLBACK_PREFIX)}
+    readable = len(paths) - outcomes[fast_midi.BOTH_FAIL]
+    results['corpora'][corpus] = {
+        'midi_files': len(paths),
+        'equal': outcomes[fast_midi.EQUAL],
+        'different': outcomes[fast_midi.DIFFERENT],
+        'read_by_note_seq': fallbacks,
+        'fallback_rate': round(sum(fallbacks.values()) / max(readable, 1), 4),
+        'both_fail': outcomes[fast_midi.BOTH_FAIL],
+        'only_symusic_reads': outcomes[fast_midi.ONLY_FAST_READS],
+        'different_files': different,
+        'seconds': round(time.time() - start, 1),
+    }
+    print(f'{corpus}: {results["corpora"][corpus]}', flush=True)
+  return results
+
+
 def main(argv):
   del argv
+  if FLAGS.compare_readers:
+    if not FLAGS.input_dir or not FLAGS.output_json:
+      raise app.UsageError('--compare_readers needs --input_dir and --output_json')
+    results = compare_readers(FLAGS.input_dir)
+    with open(FLAGS.output_json, 'w') as f:
+      json.dump(results, f, indent=2)
+    print(f'wrote {FLAGS.output_json}')
+    return
   input_dir = os.path.join(_FIXTURES, 'midi') if FLAGS.smoke else FLAGS.input_dir
   if not input_dir or not FLAGS.output_json:
     raise app.UsageError('--input_dir (or --smoke) and --output_json are required')

@@ -29,6 +29,25 @@ def test_convert_benchmark_smoke(tmp_path):
   assert 'musicrnn_convert, symusic, 1 worker(s)' in result.stdout
 
 
+def test_convert_benchmark_compares_the_readers_file_by_file(tmp_path):
+  results, result = _smoke_run(
+      'convert_benchmark', tmp_path, '--compare_readers',
+      f'--input_dir={testing_lib.TESTDATA}', smoke=False)
+  corpora = results['corpora']
+  assert sorted(corpora) == ['broken', 'midi', 'pop']
+  for found in corpora.values():
+    assert found['different'] == 0 and found['different_files'] == []
+    assert found['midi_files'] == (
+        found['equal'] + sum(found['read_by_note_seq'].values())
+        + found['both_fail'] + found['only_symusic_reads'])
+  assert corpora['midi']['equal'] == 4
+  # mr_blue_sky.mid holds a note-on and a note-off of one pitch on one tick.
+  assert corpora['pop']['read_by_note_seq'] == {'overlapping_notes_of_one_pitch': 1}
+  assert corpora['pop']['fallback_rate'] == 0.5
+  assert corpora['broken']['both_fail'] == 4
+  assert 'pop: ' in result.stdout
+
+
 def test_generation_benchmark_smoke(tmp_path):
   results, _ = _smoke_run('generation_benchmark', tmp_path, '--batch_sizes=1,2')
   assert [r['batch_size'] for r in results['runs']] == [1, 2]

@@ -24,34 +24,18 @@ FIXTURES = sorted(
 
 
 def _note_seq(data):
-  """note-seq's own reading, notes in the readers' order; None if it fails."""
+  """note-seq's own reading, notes in the readers' order."""
   with warnings.catch_warnings():
     warnings.simplefilter('ignore')
-    try:
-      sequence = note_seq.midi_to_note_sequence(data)
-    except Exception:  # pylint: disable=broad-except
-      return None
-  return fast_midi.canonical_note_order(sequence)
+    return fast_midi.canonical_note_order(note_seq.midi_to_note_sequence(data))
 
 
 def _compare(paths):
-  """{outcome: [paths]}: 'equal', 'different', 'both_fail',
-  'fast_reads_what_note_seq_refuses', or 'fallback_<reason>'."""
+  """{outcome: [paths]}, by fast_midi.compare_with_note_seq."""
   outcomes = collections.defaultdict(list)
   for path in paths:
     with open(path, 'rb') as f:
-      data = f.read()
-    expected = _note_seq(data)
-    try:
-      got = fast_midi.read_midi(data)
-    except fast_midi.NotReproducible as e:
-      outcomes['fallback_' + e.args[0] if expected is not None
-               else 'both_fail'].append(path)
-      continue
-    if expected is None:
-      outcomes['fast_reads_what_note_seq_refuses'].append(path)
-    else:
-      outcomes['equal' if got == expected else 'different'].append(path)
+      outcomes[fast_midi.compare_with_note_seq(f.read())].append(path)
   return outcomes
 
 
@@ -125,7 +109,8 @@ def test_unknown_reader_names_the_choices():
 @testing_lib.requires_shared_data
 def test_shared_corpora_read_as_note_seq_or_fall_back():
   """Every 10th MIDI file of each development corpus, and every edge case
-  (benchmarks/convert_benchmark.py --compare_readers reads them all)."""
+  (benchmarks/convert_benchmark.py --compare_readers reads them all).
+  """
   paths = []
   for corpus in sorted(os.listdir(testing_lib.SHARED_DATA)):
     files = sorted(p for p in glob.glob(os.path.join(

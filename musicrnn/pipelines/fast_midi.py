@@ -437,3 +437,35 @@ def _extend(sequence, field, columns):
     records[name + '_tag'] = (fields[name].number << 3) | (1 if double else 0)
     records[name] = values
   sequence.MergeFromString(records.tobytes())
+
+
+# What `compare_with_note_seq` finds.
+EQUAL = 'equal'
+DIFFERENT = 'different'
+BOTH_FAIL = 'both_fail'
+ONLY_FAST_READS = 'fast_reads_what_note_seq_refuses'
+FALLBACK_PREFIX = 'fallback_'
+
+
+def compare_with_note_seq(data):
+  """What `read_midi` and note-seq's own reader make of the MIDI bytes
+  `data`: EQUAL (the same NoteSequence, notes in `canonical_note_order`),
+  DIFFERENT, FALLBACK_PREFIX + reason (`read_midi` leaves the file to
+  note-seq, which reads it), BOTH_FAIL, or ONLY_FAST_READS."""
+  import warnings  # pylint: disable=import-outside-toplevel
+  import note_seq  # pylint: disable=import-outside-toplevel
+  with warnings.catch_warnings():
+    warnings.simplefilter('ignore')
+    try:
+      expected = canonical_note_order(note_seq.midi_to_note_sequence(data))
+    except Exception:  # pylint: disable=broad-except
+      expected = None
+  try:
+    got = read_midi(data)
+  except NotReproducible as e:
+    return BOTH_FAIL if expected is None else FALLBACK_PREFIX + e.args[0]
+  except Exception:  # pylint: disable=broad-except
+    return BOTH_FAIL if expected is None else DIFFERENT
+  if expected is None:
+    return ONLY_FAST_READS
+  return EQUAL if got == expected else DIFFERENT
