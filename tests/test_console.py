@@ -74,7 +74,7 @@ def test_a_total_listed_in_the_pipeline_reaches_the_progress_line():
     lister = progress.Counter(reporter.folder, 'convert', 'files')
     worker = progress.Counter(reporter.folder, 'convert', 'files')
     assert reporter.line(*reporter.counts()[:2], elapsed=1.0) == (
-        'musicrnn convert: 0 files')
+        'musicrnn convert: 0 files (of a total not known yet)')
     lister.add_total(6)
     lister.add_total(2)
     worker.add(4)

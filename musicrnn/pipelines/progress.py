@@ -32,6 +32,7 @@ import uuid
 _WRITE_SECONDS = 1.0
 _REPORT_SECONDS = 10.0
 _FIRST_REPORT_SECONDS = 3.0
+_POLL_SECONDS = 1.0
 
 
 class Counter:
@@ -157,7 +158,7 @@ class Reporter:
     if total:
       text += f'/{total} {self.unit} ({100 * done / total:.0f}%)'
     else:
-      text += f' {self.unit}'
+      text += f' {self.unit} (of a total not known yet)'
     if failed:
       text += f', {failed} failed'
     if done:
@@ -167,12 +168,24 @@ class Reporter:
     return text
 
   def _loop(self):
-    # A first line soon, showing the run has started; then every interval.
-    wait = min(_FIRST_REPORT_SECONDS, self.interval)
-    while not self._stop.wait(wait):
-      wait = self.interval
+    # A first line soon, showing the run has started; then a line every
+    # interval while the counts move, and one as soon as a total listed in
+    # the pipeline changes (the listing is done: the line gains its '/N').
+    first = min(_FIRST_REPORT_SECONDS, self.interval)
+    next_report = time.time() + first
+    reported_listed = 0
+    while not self._stop.wait(min(_POLL_SECONDS, first)):
+      now = time.time()
+      due = now >= next_report
+      if not due and (self.total or not self._listed_changed(reported_listed)):
+        continue
       done, failed, listed = self.counts()
       if (done, listed) != self._reported:
         self._reported = (done, listed)
-        logging.info('%s', self.line(done, failed, time.time() - self._start,
-                                     listed))
+        reported_listed = listed
+        logging.info('%s', self.line(done, failed, now - self._start, listed))
+      if due:
+        next_report = now + self.interval
+
+  def _listed_changed(self, reported):
+    return self.counts()[2] != reported
