@@ -13,8 +13,17 @@ weights time the same as trained ones) and each position p, in one run:
 - recomputed: the compiled full forward pass over the p + 1 events of the
   prefix, which is what each token costs without a cache (the logits of the
   last position are the next token's distribution).
-Reports seconds per token for both and their ratio, batch 1. `--smoke`
-uses the tiny configs and short positions (the tests run it).
+Reports seconds per token for both and their ratio, at each of
+`--batch_sizes` (a step of batch b makes b tokens; the times are per step).
+
+Beside them, the bound this machine sets for the cached step, measured in
+the same run: the bytes a step must read (every weight but the input
+embedding tables, of which it reads a row per sequence; the relative
+embeddings; the state, of which a cache along the sequence is read up to
+the position) divided by the bandwidth of a large array copy (bytes copied
+per second, the best of 5 copies of a 256 MiB array). `bound_ratio` is the
+cached step's time over that bound. `--smoke` uses the tiny configs and
+short positions (the tests run it).
 """
 
 import json
@@ -36,7 +45,8 @@ flags.DEFINE_string('hparams', '', 'Overrides applied to every config, e.g. '
                     '"num_layers=4,model_dim=256".')
 flags.DEFINE_list('positions', ['256', '1024', '2048'],
                   'Prefix lengths at which a token is timed.')
-flags.DEFINE_integer('repeats', 8, 'Tokens timed per position and method.')
+flags.DEFINE_integer('repeats', 8, 'Steps timed per position and method.')
+flags.DEFINE_list('batch_sizes', ['1'], 'Batch sizes timed.')
 flags.DEFINE_string('output_json', None, 'Where to write the results.')
 flags.DEFINE_bool('smoke', False, 'Tiny configs and positions (tests).')
 FLAGS = flags.FLAGS
@@ -51,8 +61,44 @@ def build(name, hparams):
   return config, model, codec.vocab_size
 
 
+def copy_bandwidth(megabytes=256, repeats=5):
+  """Bytes copied per second by the best of `repeats` copies of a large
+  array: the memory bandwidth a step that streams its weights can reach."""
+  source = np.ones(megabytes * (1 << 20) // 4, np.float32)
+  target = np.empty_like(source)
+  best = float('inf')
+  for _ in range(repeats):
+    start = time.perf_counter()
+    np.copyto(target, source)
+    best = min(best, time.perf_counter() - start)
+  return source.nbytes / best
+
+
+def step_bytes(model, vocab_size, states, batch, position, cache_length):
+  """The bytes one cached step at `position` must read: the weights (an
+  input embedding table [vocab, width] only a row per sequence), and the
+  states, a state with a `cache_length` axis only up to `position`."""
+  total = 0
+  for weight in model.weights:
+    shape = tuple(weight.shape)
+    itemsize = np.dtype(weight.dtype).itemsize
+    size = int(np.prod(shape)) * itemsize
+    if len(shape) == 2 and shape[0] in (vocab_size, vocab_size + 1) and (
+        'embed' in weight.path):
+      size = batch * shape[1] * itemsize
+    total += size
+  for state in states:
+    shape = tuple(state.shape)
+    size = int(np.prod(shape)) * np.dtype(state.dtype.as_numpy_dtype).itemsize
+    if cache_length in shape[1:]:
+      size = size * (position + 1) // cache_length
+    total += size
+  return total
+
+
 def _stepper(model):
-  """A compiled loop of `model.step` over [1, n] tokens, from given states."""
+  """A compiled loop of `model.step` over [batch, n] tokens, from given
+  states."""
 
   @tf.function(reduce_retracing=True)
   def run_steps(tokens, states):
@@ -66,11 +112,13 @@ def _stepper(model):
   return run_steps
 
 
-def time_model(model, vocab_size, positions, repeats, rng):
-  """[{position, cached_seconds_per_token, recomputed_seconds_per_token,
-  speed_ratio}] for one model, batch 1."""
+def time_model(model, vocab_size, positions, repeats, rng, batch=1,
+               bandwidth=None):
+  """[{position, batch_size, cached_seconds_per_token (per step),
+  recomputed_seconds_per_token, speed_ratio, step_bytes,
+  bound_seconds_per_step, bound_ratio}] for one model."""
   longest = max(positions) + 2 * repeats + 1
-  tokens = rng.integers(0, vocab_size, size=(1, longest)).astype(np.int32)
+  tokens = rng.integers(0, vocab_size, size=(batch, longest)).astype(np.int32)
   run_steps = _stepper(model)
   forward = tf.function(lambda t: model({'tokens': t})[:, -1],
                         reduce_retracing=True)
@@ -79,8 +127,8 @@ def time_model(model, vocab_size, positions, repeats, rng):
     # Build the state up to `position`, warm the timed loop up on the next
     # `repeats` tokens, then time `repeats` more: the position advances by
     # `repeats` during the timing, which the ratio reports honestly.
-    states = run_steps(tf.constant(tokens[:, :position]),
-                       model.initial_state(1, longest))
+    initial = model.initial_state(batch, longest)
+    states = run_steps(tf.constant(tokens[:, :position]), initial)
     window = tf.constant(tokens[:, position:position + repeats])
     warm = run_steps(window, states)
     [s.numpy() for s in warm]
@@ -94,10 +142,17 @@ def time_model(model, vocab_size, positions, repeats, rng):
     for _ in range(repeats):
       forward(prefix).numpy()
     recomputed = (time.perf_counter() - start) / repeats
-    rows.append({'position': position,
-                 'cached_seconds_per_token': round(cached, 6),
-                 'recomputed_seconds_per_token': round(recomputed, 6),
-                 'speed_ratio': round(recomputed / cached, 2)})
+    row = {'position': position, 'batch_size': batch,
+           'cached_seconds_per_token': round(cached, 6),
+           'recomputed_seconds_per_token': round(recomputed, 6),
+           'speed_ratio': round(recomputed / cached, 2)}
+    if bandwidth:
+      needed = step_bytes(model, vocab_size, initial, batch,
+                          position + repeats // 2, longest)
+      bound = needed / bandwidth
+      row.update(step_bytes=needed, bound_seconds_per_step=round(bound, 6),
+                 bound_ratio=round(cached / bound, 2))
+    rows.append(row)
   return rows
 
 
@@ -108,28 +163,37 @@ def main(argv):
   names, positions, hparams = FLAGS.configs, [int(p) for p in FLAGS.positions], \
       FLAGS.hparams
   repeats = FLAGS.repeats
+  batch_sizes = [int(b) for b in FLAGS.batch_sizes]
   if FLAGS.smoke:
     names = [n if n.endswith('_tiny') else n + '_tiny' for n in names]
     positions, repeats = [8, 32], 4
   rng = np.random.default_rng(0)
-  results = {'device': strategy_lib.describe_devices(), 'batch_size': 1,
-             'repeats': repeats, 'models': []}
+  bandwidth = copy_bandwidth()
+  results = {'device': strategy_lib.describe_devices(), 'batch_sizes': batch_sizes,
+             'repeats': repeats, 'copy_bytes_per_second': round(bandwidth),
+             'models': []}
   for name in names:
     config, model, vocab_size = build(name, hparams)
+    runs = []
+    for batch in batch_sizes:
+      runs += time_model(model, vocab_size, positions, repeats, rng, batch,
+                         bandwidth)
     results['models'].append({
         'config': name, 'family': config.family,
         'model': config.model.to_dict(),
-        'parameters': int(model.count_params()),
-        'runs': time_model(model, vocab_size, positions, repeats, rng)})
+        'parameters': int(model.count_params()), 'runs': runs})
   with open(FLAGS.output_json, 'w') as f:
     json.dump(results, f, indent=2)
-  print(f'seconds per generated token, batch 1, on {results["device"]}')
-  print(f'{"config":<22}{"position":>9}{"cached":>12}{"recomputed":>12}{"ratio":>8}')
+  print(f'seconds per step on {results["device"]}; copy bandwidth '
+        f'{bandwidth / 1e9:.1f} GB/s')
+  print(f'{"config":<22}{"batch":>6}{"position":>9}{"cached":>11}'
+        f'{"recomputed":>12}{"ratio":>7}{"bound":>10}{"x bound":>8}')
   for entry in results['models']:
     for r in entry['runs']:
-      print(f'{entry["config"]:<22}{r["position"]:>9}'
-            f'{r["cached_seconds_per_token"]:>12.5f}'
-            f'{r["recomputed_seconds_per_token"]:>12.5f}{r["speed_ratio"]:>8}')
+      print(f'{entry["config"]:<22}{r["batch_size"]:>6}{r["position"]:>9}'
+            f'{r["cached_seconds_per_token"]:>11.5f}'
+            f'{r["recomputed_seconds_per_token"]:>12.5f}{r["speed_ratio"]:>7}'
+            f'{r["bound_seconds_per_step"]:>10.5f}{r["bound_ratio"]:>8}')
 
 
 if __name__ == '__main__':

@@ -63,14 +63,37 @@ def test_cached_step_benchmark_smoke(tmp_path):
   # to cost what it does: the cache's step is cheaper there.
   results, _ = _smoke_run('cached_step_benchmark', tmp_path,
                           '--configs=music_transformer_tiny,dilated_cnn_tiny',
-                          '--positions=8,128', '--repeats=8', smoke=False)
+                          '--positions=8,128', '--repeats=8',
+                          '--batch_sizes=1,2', smoke=False)
   assert [m['family'] for m in results['models']] == ['music_transformer',
                                                       'dilated_cnn']
+  assert results['copy_bytes_per_second'] > 1e8
   for model in results['models']:
-    assert [r['position'] for r in model['runs']] == [8, 128]
-    longest = model['runs'][-1]
+    runs = {(r['batch_size'], r['position']): r for r in model['runs']}
+    assert sorted(runs) == [(1, 8), (1, 128), (2, 8), (2, 128)]
+    longest = runs[1, 128]
     assert 0 < longest['cached_seconds_per_token'] < longest[
         'recomputed_seconds_per_token'], model
+    for r in runs.values():
+      # No step beats reading what it must read at the copy bandwidth.
+      assert r['bound_ratio'] > 1, r
+      assert r['bound_seconds_per_step'] == pytest.approx(
+          r['step_bytes'] / results['copy_bytes_per_second'], rel=1e-3, abs=2e-6)
+    # A second sequence reads the weights once more only for its own rows.
+    assert runs[1, 8]['step_bytes'] < runs[2, 8]['step_bytes'] < (
+        2 * runs[1, 8]['step_bytes'])
+  transformer = results['models'][0]
+  runs = {(r['batch_size'], r['position']): r for r in transformer['runs']}
+  # Its key/value cache is read up to the position: per sequence, 2 tensors
+  # of model_dim float32s per layer and position.
+  hp = transformer['model']
+  per_position = 2 * hp['num_layers'] * hp['model_dim'] * 4
+  for batch in (1, 2):
+    assert (runs[batch, 128]['step_bytes'] - runs[batch, 8]['step_bytes']
+            == batch * 120 * per_position)
+  # The dilated CNN's queues do not grow with the position.
+  cnn = {(r['batch_size'], r['position']): r for r in results['models'][1]['runs']}
+  assert cnn[1, 8]['step_bytes'] == cnn[1, 128]['step_bytes']
 
 
 def test_relative_attention_benchmark_smoke(tmp_path):
