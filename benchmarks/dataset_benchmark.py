@@ -131,7 +131,7 @@ def run_benchmark(pattern, config, limit, workers):
       'events_per_second': round(events / seconds, 1)}
   for run in results['pipeline']:
     run['speed_ratio_vs_baseline'] = round(
-        run['notes_per_second'] / results['baseline']['notes_per_second'], 2)
+        run['notes_per_second'] / results['baseline']['notes_per_second'], 3)
   return results
 
 
