@@ -7,9 +7,10 @@ against recomputing the full forward pass over the prefix.
 
 For each config (its default model, or `--hparams` overrides; untrained
 weights time the same as trained ones) and each position p, in one run:
-- cached: the state is built up to p with the model's `step` in a compiled
-  loop (as the sampler runs it), then a loop of `--repeats` further steps
-  from p is timed; each step is one token;
+- cached: the state, sized for an output that ends just after p, is built
+  up to p with the model's `step` in an XLA-compiled loop (as the sampler
+  runs it), then a loop of `--repeats` further steps from p is timed; each
+  step is one token;
 - recomputed: the compiled full forward pass over the p + 1 events of the
   prefix, which is what each token costs without a cache (the logits of the
   last position are the next token's distribution).
@@ -39,14 +40,15 @@ from musicrnn import encodings
 from musicrnn import models
 from musicrnn.training import strategy as strategy_lib
 
-flags.DEFINE_list('configs', ['music_transformer', 'dilated_cnn'],
+flags.DEFINE_list('configs', ['performance_with_dynamics', 'music_transformer',
+                               'dilated_cnn'],
                   'Configs whose models are timed.')
 flags.DEFINE_string('hparams', '', 'Overrides applied to every config, e.g. '
                     '"num_layers=4,model_dim=256".')
 flags.DEFINE_list('positions', ['256', '1024', '2048'],
                   'Prefix lengths at which a token is timed.')
 flags.DEFINE_integer('repeats', 8, 'Steps timed per position and method.')
-flags.DEFINE_list('batch_sizes', ['1'], 'Batch sizes timed.')
+flags.DEFINE_list('batch_sizes', ['1', '8'], 'Batch sizes timed.')
 flags.DEFINE_string('output_json', None, 'Where to write the results.')
 flags.DEFINE_bool('smoke', False, 'Tiny configs and positions (tests).')
 FLAGS = flags.FLAGS
@@ -97,10 +99,10 @@ def step_bytes(model, vocab_size, states, batch, position, cache_length):
 
 
 def _stepper(model):
-  """A compiled loop of `model.step` over [batch, n] tokens, from given
-  states."""
+  """A loop of `model.step` over [batch, n] tokens, from given states,
+  compiled with XLA as the sampler compiles its loop."""
 
-  @tf.function(reduce_retracing=True)
+  @tf.function(reduce_retracing=True, jit_compile=True)
   def run_steps(tokens, states):
     def body(i, states):
       _, states = model.step({'tokens': tokens[:, i]}, states)
@@ -117,8 +119,8 @@ def time_model(model, vocab_size, positions, repeats, rng, batch=1,
   """[{position, batch_size, cached_seconds_per_token (per step),
   recomputed_seconds_per_token, speed_ratio, step_bytes,
   bound_seconds_per_step, bound_ratio}] for one model."""
-  longest = max(positions) + 2 * repeats + 1
-  tokens = rng.integers(0, vocab_size, size=(batch, longest)).astype(np.int32)
+  tokens = rng.integers(0, vocab_size, size=(batch, max(positions) + 2 * repeats + 1)
+                        ).astype(np.int32)
   run_steps = _stepper(model)
   forward = tf.function(lambda t: model({'tokens': t})[:, -1],
                         reduce_retracing=True)
@@ -126,7 +128,9 @@ def time_model(model, vocab_size, positions, repeats, rng, batch=1,
   for position in positions:
     # Build the state up to `position`, warm the timed loop up on the next
     # `repeats` tokens, then time `repeats` more: the position advances by
-    # `repeats` during the timing, which the ratio reports honestly.
+    # `repeats` during the timing, which the ratio reports honestly. The
+    # state is sized for an output that ends there, as the sampler sizes it.
+    longest = position + 2 * repeats + 1
     initial = model.initial_state(batch, longest)
     states = run_steps(tf.constant(tokens[:, :position]), initial)
     window = tf.constant(tokens[:, position:position + repeats])

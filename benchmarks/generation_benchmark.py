@@ -3,13 +3,21 @@ r"""Benchmark: compiled batch sampling against a naive per-event Python loop.
   python benchmarks/generation_benchmark.py --run_dir=/tmp/perf_run \
     --output_json=/tmp/generation.json --batch_sizes=1,8 --num_steps=500
 
+  python benchmarks/generation_benchmark.py --config=music_transformer \
+    --hparams="num_layers=3,num_heads=4,model_dim=128,feed_forward_dim=512,max_relative_distance=512" \
+    --output_json=/tmp/beam.json --batch_sizes=8 --beam_size=4 --branch_factor=2
+
 For each batch size it times musicrnn's sampler (one tf.function with a
 tf.while_loop over events, after a warm-up call that traces it) and, in the
 same run, the naive loop a first script would write: Python calls the model
 eagerly once per event, carrying the recurrent state, and samples with
 numpy. Reports events/s (events generated across the batch per second) and
-the ratio. `--smoke` uses an untrained tiny event LSTM (seconds; the tests
-run it).
+the ratio. With `--beam_size` or `--branch_factor` above 1 it times beam
+search instead, and the naive loop is `sampler.beam_search_naively` (the
+same search with a host round trip per step). The model is a trained run's
+(`--run_dir`) or an untrained one of `--config` with `--hparams` (a step
+costs the same either way). `--smoke` uses an untrained tiny event LSTM
+(seconds; the tests run it).
 """
 
 import json
@@ -19,12 +27,22 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from musicrnn import configs
+from musicrnn import encodings
+from musicrnn import models
 from musicrnn.generation import sampler
 from musicrnn.models.event_lstm import EventLSTM
 from musicrnn.training import run_dir as run_dir_lib
 from musicrnn.training import strategy as strategy_lib
 
 flags.DEFINE_string('run_dir', None, 'A trained run to sample from.')
+flags.DEFINE_string('config', None, 'Or an untrained model of this config.')
+flags.DEFINE_string('hparams', '', 'Overrides of --config\'s model.')
+flags.DEFINE_integer('beam_size', 1, 'Above 1: time beam search.', lower_bound=1)
+flags.DEFINE_integer('branch_factor', 1, 'Beam search branches per sequence.',
+                     lower_bound=1)
+flags.DEFINE_integer('steps_per_iteration', 1,
+                     'Beam search steps between prunings.', lower_bound=1)
 flags.DEFINE_string('output_json', None, 'Where to write the results.')
 flags.DEFINE_list('batch_sizes', ['1', '8'], 'Batch sizes to measure.')
 flags.DEFINE_integer('num_steps', 500, 'Events per output.')
@@ -61,40 +79,72 @@ def _controls(model, batch, total):
   return controls
 
 
-def run_benchmark(model, batch_sizes, num_steps, description):
-  results = {'device': strategy_lib.describe_devices(), 'model': description, 'num_steps': num_steps,
-             'runs': []}
+def run_benchmark(model, batch_sizes, num_steps, description, beam=None):
+  """Events/s of the compiled sampler against the naive loop per batch size;
+  with `beam` (beam_size, branch_factor, steps_per_iteration), of compiled
+  beam search against the same search without XLA."""
+  results = {'device': strategy_lib.describe_devices(), 'model': description,
+             'num_steps': num_steps, 'runs': []}
+  if beam:
+    results['beam'] = dict(zip(('beam_size', 'branch_factor',
+                                'steps_per_iteration'), beam))
   for batch in batch_sizes:
     primer = np.zeros((batch, 1), np.int32)
     controls = _controls(model, batch, num_steps + 1)
-    sampler.sample(model, primer, num_steps, controls=controls, seed=0)  # trace
+    if beam:
+      def run(seed, jit_compile=True):
+        return sampler.beam_search(
+            model, primer, num_steps, controls=controls, seed=seed,
+            jit_compile=jit_compile, **results['beam'])
+      naive_run = lambda: run(1, jit_compile=False)  # pylint: disable=unnecessary-lambda-assignment
+      run(0, jit_compile=False)                       # trace
+    else:
+      def run(seed):
+        return sampler.sample(model, primer, num_steps, controls=controls,
+                              seed=seed)
+      naive_run = lambda: naive_loop(model, primer, num_steps, controls)  # pylint: disable=unnecessary-lambda-assignment
+    run(0)                                             # trace and compile
     start = time.perf_counter()
-    sampler.sample(model, primer, num_steps, controls=controls, seed=1)
+    run(1)
     compiled = time.perf_counter() - start
     start = time.perf_counter()
-    naive_loop(model, primer, num_steps, controls)
+    naive_run()
     naive = time.perf_counter() - start
     results['runs'].append({
         'batch_size': batch,
-        'compiled_seconds': round(compiled, 3),
+        'compiled_seconds': round(compiled, 6),
         'compiled_events_per_second': round(batch * num_steps / compiled, 1),
-        'naive_seconds': round(naive, 3),
+        'naive_seconds': round(naive, 6),
         'naive_events_per_second': round(batch * num_steps / naive, 1),
         'speed_ratio': round(naive / compiled, 2),
     })
   return results
 
 
+def untrained(name, hparams):
+  """An untrained model of config `name` with `hparams` applied."""
+  config = configs.get_config(name)
+  configs.apply_overrides(config, hparams=hparams)
+  model = models.build_model(config, encodings.codec_from_config(config), [])
+  return model, f'{name} {type(model).__name__} (untrained) {hparams}'.strip()
+
+
 def main(argv):
   del argv
+  beam = (FLAGS.beam_size, FLAGS.branch_factor, FLAGS.steps_per_iteration)
+  if beam[:2] == (1, 1):
+    beam = None
   if FLAGS.smoke:
     model = EventLSTM(40, rnn_layer_sizes=(16,), control_sizes={'note_density': 8})
     model({'tokens': np.zeros((1, 1), np.int32),
            'note_density': np.zeros((1, 1), np.int32)})
     description, num_steps = 'untrained EventLSTM 1x16 (smoke)', 20
+  elif FLAGS.config:
+    model, description = untrained(FLAGS.config, FLAGS.hparams)
+    num_steps = FLAGS.num_steps
   else:
     if not FLAGS.run_dir:
-      raise app.UsageError('--run_dir (or --smoke) is required')
+      raise app.UsageError('--run_dir or --config (or --smoke) is required')
     run = run_dir_lib.load_run(FLAGS.run_dir)
     model, num_steps = run.model, FLAGS.num_steps
     description = (f'{run.config.name} {type(model).__name__} '
@@ -102,11 +152,13 @@ def main(argv):
   if not FLAGS.output_json:
     raise app.UsageError('--output_json is required')
   results = run_benchmark(model, [int(b) for b in FLAGS.batch_sizes], num_steps,
-                          description)
+                          description, beam)
   with open(FLAGS.output_json, 'w') as f:
     json.dump(results, f, indent=2)
-  print(f'{results["model"]} on {results["device"]}, {num_steps} events per output')
-  print(f'{"batch":>6}{"compiled ev/s":>16}{"naive ev/s":>14}{"ratio":>8}')
+  print(f'{results["model"]} on {results["device"]}, {num_steps} events per output'
+        + (f', beam search {results["beam"]}' if beam else ''))
+  baseline = 'no XLA' if beam else 'naive'
+  print(f'{"batch":>6}{"compiled ev/s":>16}{baseline + " ev/s":>14}{"ratio":>8}')
   for r in results['runs']:
     print(f'{r["batch_size"]:>6}{r["compiled_events_per_second"]:>16}'
           f'{r["naive_events_per_second"]:>14}{r["speed_ratio"]:>8}')

@@ -55,7 +55,11 @@ flags.DEFINE_integer('beam_size', 1,
                      'Sequences kept by beam search (1 with --branch_factor=1: '
                      'plain sampling).', lower_bound=1)
 flags.DEFINE_integer('branch_factor', 1,
-                     'Continuations each beam draws per step.', lower_bound=1)
+                     'Copies each beam branches into per iteration.',
+                     lower_bound=1)
+flags.DEFINE_integer('steps_per_iteration', 1,
+                     'Beam search: events generated between prunings.',
+                     lower_bound=1)
 flags.DEFINE_float('max_note_duration', generate.MAX_NOTE_DURATION_SECONDS,
                    'Performance encodings: end a note still on after this many '
                    'seconds, as Magenta does (0: let it sound to the end).',
@@ -134,6 +138,7 @@ def _generate(run_dir):
       pitch_class_histogram=_list_flag('pitch_class_histogram', 12),
       render_png=FLAGS.render_png, render_wav=FLAGS.render_wav,
       beam_size=FLAGS.beam_size, branch_factor=FLAGS.branch_factor,
+      steps_per_iteration=FLAGS.steps_per_iteration,
       num_bars=FLAGS.num_bars, binarize=FLAGS.binarize, threshold=FLAGS.threshold,
       latent_step=FLAGS.latent_step)
   for path in paths:

@@ -58,6 +58,20 @@ def test_generation_benchmark_smoke(tmp_path):
   assert 'CPU' in results['device'] or 'GPU' in results['device']
 
 
+def test_generation_benchmark_beam_smoke(tmp_path):
+  results, _ = _smoke_run('generation_benchmark', tmp_path, '--batch_sizes=2',
+                          '--beam_size=2', '--branch_factor=2',
+                          '--steps_per_iteration=3')
+  assert results['beam'] == {'beam_size': 2, 'branch_factor': 2,
+                             'steps_per_iteration': 3}
+  (run,) = results['runs']
+  assert run['batch_size'] == 2
+  assert run['compiled_events_per_second'] == pytest.approx(
+      2 * results['num_steps'] / run['compiled_seconds'], rel=0.01)
+  assert run['speed_ratio'] == pytest.approx(
+      run['naive_seconds'] / run['compiled_seconds'], rel=0.05)
+
+
 def test_cached_step_benchmark_smoke(tmp_path):
   # The tiny configs (as --smoke) at a position long enough for the full pass
   # to cost what it does: the cache's step is cheaper there.

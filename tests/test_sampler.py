@@ -83,3 +83,55 @@ def test_beam_search_greedy_and_likelier_than_sampling(model):
   beam_ll = _log_likelihood(model, beam, controls, 4)
   sample_ll = np.mean([_log_likelihood(model, s, controls, 4) for s in samples], axis=0)
   assert (beam_ll > sample_ll).all()
+
+
+def test_compiled_and_uncompiled_loops_agree_where_the_draw_is_greedy(model):
+  # XLA and TF kernels draw different random numbers, but the same argmax.
+  rng = np.random.default_rng(5)
+  primer = rng.integers(0, 24, (3, 4)).astype('int32')
+  controls = _controls(3, 4 + 10, rng)
+  for search in (sampler.sample, lambda *a, **k: sampler.beam_search(
+      *a, beam_size=2, branch_factor=3, steps_per_iteration=2, **k)):
+    xla = search(model, primer, 10, controls=controls, top_k=1)
+    graph = search(model, primer, 10, controls=controls, top_k=1,
+                   jit_compile=False)
+    np.testing.assert_array_equal(xla, graph)
+  # Each is reproducible for a seed.
+  for jit in (True, False):
+    a, b = (sampler.beam_search(model, primer, 10, beam_size=3, branch_factor=2,
+                                steps_per_iteration=4, controls=controls,
+                                seed=2, jit_compile=jit) for _ in range(2))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_beam_search_iterations_follow_magenta(model):
+  # 10 events in iterations of 4: the first takes the remainder (2).
+  assert sampler.first_iteration_steps(10, 4) == 2
+  assert sampler.first_iteration_steps(8, 4) == 4
+  assert sampler.first_iteration_steps(7, 1) == 1
+  rng = np.random.default_rng(6)
+  primer = rng.integers(0, 24, (2, 3)).astype('int32')
+  controls = _controls(2, 3 + 10, rng)
+  samples = [sampler.sample(model, primer, 10, controls=controls, seed=s)
+             for s in range(4)]
+  sample_ll = np.mean([_log_likelihood(model, s, controls, 3) for s in samples],
+                      axis=0)
+  for spi in (1, 4, 10):
+    beam = sampler.beam_search(model, primer, 10, beam_size=4, branch_factor=3,
+                               steps_per_iteration=spi, controls=controls, seed=1)
+    np.testing.assert_array_equal(beam[:, :3], primer)
+    # Pruning by likelihood finds likelier continuations than plain draws.
+    assert (_log_likelihood(model, beam, controls, 3) > sample_ll).all(), spi
+  with pytest.raises(ValueError, match='steps_per_iteration'):
+    sampler.beam_search(model, primer, 10, beam_size=2, branch_factor=2,
+                        steps_per_iteration=0)
+
+
+def test_top_k_given_as_a_tensor_compiles_with_xla():
+  logits = tf.constant([[1.0, 3.0, 2.0, 0.0], [0.0, 1.0, 5.0, 4.0]])
+  filtered = tf.function(
+      lambda x, k: sampler.filter_logits(x, top_k=k), jit_compile=True)
+  for k in (0, 1, 2, 9):
+    expected = sampler.filter_logits(logits, top_k=k).numpy()
+    np.testing.assert_array_equal(filtered(logits, tf.constant(k)).numpy(),
+                                  expected)

@@ -139,7 +139,8 @@ EVENT_OPTIONS = {
     'num_steps': None, 'duration_seconds': None, 'temperature': 1.0,
     'top_k': 0, 'top_p': 1.0, 'primer_midi': None, 'primer_pitches': None,
     'notes_per_second': None, 'pitch_class_histogram': None, 'beam_size': 1,
-    'branch_factor': 1, 'max_note_duration': MAX_NOTE_DURATION_SECONDS}
+    'branch_factor': 1, 'steps_per_iteration': 1,
+    'max_note_duration': MAX_NOTE_DURATION_SECONDS}
 # binarize None: each kind's own default ('threshold' for the GAN's rolls,
 # 'bernoulli' for frames).
 PIANOROLL_OPTIONS = {'num_bars': None, 'binarize': None,
@@ -204,7 +205,7 @@ def generate_events(run, output_dir, *, num_outputs=1, num_steps=None,
                     seed=None, primer_midi=None, primer_pitches=None,
                     notes_per_second=None, pitch_class_histogram=None,
                     render_png=False, render_wav=False, beam_size=1,
-                    branch_factor=1,
+                    branch_factor=1, steps_per_iteration=1,
                     max_note_duration=MAX_NOTE_DURATION_SECONDS):
   """Samples event sequences from an autoregressive run and writes them as
   MIDI; returns the paths.
@@ -220,7 +221,8 @@ def generate_events(run, output_dir, *, num_outputs=1, num_steps=None,
     max_note_duration: a note still on after this many seconds ends
       (encodings whose tokens can leave a note on; 0: notes last to the end).
     beam_size, branch_factor: above 1, Magenta's stochastic beam search
-      (`sampler.beam_search`) instead of plain sampling.
+      (`sampler.beam_search`) instead of plain sampling, pruning every
+      `steps_per_iteration` events.
   """
   if num_steps is not None and duration_seconds is not None:
     raise UsageError('give one of --num_steps and --duration_seconds, not both')
@@ -230,8 +232,9 @@ def generate_events(run, output_dir, *, num_outputs=1, num_steps=None,
     raise UsageError(f'--temperature must be > 0, got {temperature}')
   if not 0 < top_p <= 1:
     raise UsageError(f'--top_p must be in (0, 1], got {top_p}')
-  if beam_size < 1 or branch_factor < 1:
-    raise UsageError('--beam_size and --branch_factor must be at least 1')
+  if min(beam_size, branch_factor, steps_per_iteration) < 1:
+    raise UsageError('--beam_size, --branch_factor and --steps_per_iteration '
+                     'must be at least 1')
   values = control_values(run, notes_per_second, pitch_class_histogram)
   # An encoding's END would cut the output short: generation runs to length.
   banned = () if run.codec.end_id is None else (run.codec.end_id,)
@@ -242,7 +245,9 @@ def generate_events(run, output_dir, *, num_outputs=1, num_steps=None,
                   seed=seed, banned_ids=banned)
     if beam_size > 1 or branch_factor > 1:
       return sampler.beam_search(run.model, tokens, steps, beam_size=beam_size,
-                                 branch_factor=branch_factor, **kwargs)
+                                 branch_factor=branch_factor,
+                                 steps_per_iteration=steps_per_iteration,
+                                 **kwargs)
     return sampler.sample(run.model, tokens, steps, **kwargs)
 
   return _generate_tokens(run, output_dir, draw, num_outputs=num_outputs,

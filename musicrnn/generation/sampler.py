@@ -10,7 +10,15 @@ Fast WaveNet queues. States are lists of tensors with the batch first.
 
 The whole loop — priming the state with the primer, then drawing one event
 at a time for every output of the batch — runs as one tf.function with a
-tf.while_loop: no Python per event.
+tf.while_loop, compiled with XLA (`jit_compile`, on by default): no Python
+per event, and each step's state (the transformer's cache, the CNN's queues)
+and the output are updated in place rather than copied. Beam search runs in
+the same kind of loop, pruning on the device.
+
+Draws are Gumbel-max on `tf.random.stateless_uniform`: reproducible for a
+seed. XLA's random numbers are not TF's kernels' ones, so a compiled loop and
+an uncompiled one (`jit_compile=False`, as a SavedModel runs it) draw
+differently for the same seed; each is reproducible.
 """
 
 import numpy as np
@@ -28,9 +36,16 @@ def filter_logits(logits, temperature=1.0, top_k=0, top_p=1.0, banned_ids=()):
   if banned_ids:
     banned = tf.reduce_sum(tf.one_hot(list(banned_ids), vocab), axis=0) > 0
     logits = tf.where(banned[None], tf.constant(-np.inf, logits.dtype), logits)
-  if tf.is_tensor(top_k) or top_k:
+  if tf.is_tensor(top_k):
+    # A k known only at run time: the k-th largest from a sort (XLA needs a
+    # static k for top_k, not for a gather).
     top_k = tf.cast(top_k, tf.int32)
     k = tf.where(top_k > 0, tf.minimum(top_k, vocab), vocab)
+    kth = tf.gather(tf.sort(logits, direction='DESCENDING', axis=-1),
+                    [k - 1], axis=-1)
+    logits = tf.where(logits < kth, tf.constant(-np.inf, logits.dtype), logits)
+  elif top_k:
+    k = top_k if logits.shape[-1] is None else min(top_k, logits.shape[-1])
     kth = tf.math.top_k(logits, k=k).values[:, -1:]
     logits = tf.where(logits < kth, tf.constant(-np.inf, logits.dtype), logits)
   if tf.is_tensor(top_p):
@@ -54,13 +69,35 @@ def _nucleus(logits, top_p):
   return tf.where(logits < cutoff, tf.constant(-np.inf, logits.dtype), logits)
 
 
+def categorical(logits, seed):
+  """One id per row of [batch, vocab] logits, drawn from their softmax
+  (-inf never drawn) by the Gumbel-max trick on stateless uniforms: a seed
+  pair gives the same draws every time, with or without XLA (which has no
+  kernel for TF's multinomial)."""
+  uniform = tf.random.stateless_uniform(
+      tf.shape(logits), seed, minval=np.finfo(np.float32).tiny, maxval=1.0)
+  gumbel = -tf.math.log(-tf.math.log(uniform))
+  return tf.argmax(tf.cast(logits, tf.float32) + gumbel, axis=-1,
+                   output_type=tf.int32)
+
+
+def compiled(function, jit_compile=True):
+  """`function` as a tf.function, XLA-compiled unless `jit_compile` is False."""
+  return tf.function(function, jit_compile=bool(jit_compile))
+
+
+def _seed_pair(seed, stream):
+  return tf.constant([seed or 0, stream if seed is not None else
+                      np.random.randint(1 << 30)], tf.int64)
+
+
 def _control_at(controls, t):
   """Controls for step t from {name: [batch, time, ...]} schedules."""
   return {name: value[:, t] for name, value in controls.items()}
 
 
 def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
-           top_k=0, top_p=1.0, seed=None, banned_ids=()):
+           top_k=0, top_p=1.0, seed=None, banned_ids=(), jit_compile=True):
   """Continues `primer` by `num_steps` sampled events, for a batch at once.
 
   Args:
@@ -74,6 +111,7 @@ def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
     temperature, top_k, top_p: sampling filters (top_k 0 and top_p 1 are off).
     seed: makes the draw reproducible.
     banned_ids: event ids never drawn.
+    jit_compile: compile the loop with XLA (in-place state updates).
 
   Returns:
     int32 array [batch, primer_length + num_steps]: the primer, then the
@@ -83,14 +121,15 @@ def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
   temperature, top_k, top_p = float(temperature), int(top_k), float(top_p)
 
   def draw(logits, step_seed):
-    logits = filter_logits(logits, temperature, top_k, top_p, banned_ids)
-    return tf.random.stateless_categorical(logits, 1, seed=step_seed)[:, 0]
+    return categorical(
+        filter_logits(logits, temperature, top_k, top_p, banned_ids), step_seed)
 
   return _sample_tokens(model, ('events', temperature, top_k, top_p, banned_ids),
-                        draw, primer, num_steps, controls, seed)
+                        draw, primer, num_steps, controls, seed, jit_compile)
 
 
-def sample_heads(model, primer, num_steps, *, temperatures, seed=None):
+def sample_heads(model, primer, num_steps, *, temperatures, seed=None,
+                 jit_compile=True):
   """Continues `primer` by `num_steps` sampled steps of a multi-head model
   (the note LSTM: `head_names`, `split_logits`, `pack`), for a batch at
   once, in one compiled loop: each head's part of the next step is drawn
@@ -103,6 +142,7 @@ def sample_heads(model, primer, num_steps, *, temperatures, seed=None):
     num_steps: steps to draw after the primer.
     temperatures: one per head (`model.head_names`), each > 0.
     seed: makes the draw reproducible.
+    jit_compile: compile the loop with XLA.
 
   Returns:
     int32 array [batch, primer_length + num_steps].
@@ -116,41 +156,84 @@ def sample_heads(model, primer, num_steps, *, temperatures, seed=None):
     parts = []
     for i, (part, temperature) in enumerate(zip(model.split_logits(logits),
                                                 temperatures)):
-      parts.append(tf.cast(tf.random.stateless_categorical(
-          part / temperature, 1,
-          seed=tf.random.experimental.stateless_fold_in(step_seed, i))[:, 0],
-                           tf.int32))
+      parts.append(categorical(
+          part / temperature, tf.random.experimental.stateless_fold_in(step_seed, i)))
     return model.pack(*parts)
 
   return _sample_tokens(model, ('heads', temperatures), draw, primer,
-                        num_steps, None, seed)
+                        num_steps, None, seed, jit_compile)
 
 
-def _sample_tokens(model, key, draw, primer, num_steps, controls, seed):
-  """The loop of `sample` and `sample_heads`: `draw(logits [batch, ...],
-  seed pair) -> token ids [batch]` picks each next token; `key` names the
-  draw, for the cache of compiled loops."""
+def _check_inputs(primer, num_steps, controls):
+  """The primer and controls as tensors, checked against each other."""
   primer = tf.convert_to_tensor(primer, tf.int32)
   controls = {k: tf.convert_to_tensor(v) for k, v in (controls or {}).items()}
-  batch = int(primer.shape[0])
-  primer_length = int(primer.shape[1])
-  if primer_length < 1:
+  if int(primer.shape[1]) < 1:
     raise ValueError('the primer needs at least one event')
-  total = primer_length + num_steps
+  if num_steps < 1:
+    raise ValueError(f'num_steps must be at least 1, got {num_steps}')
+  total = int(primer.shape[1]) + num_steps
   for name, value in controls.items():
     if int(value.shape[1]) != total:
       raise ValueError(f'control {name} covers {value.shape[1]} positions, '
                        f'needs {total}')
-  seed_pair = tf.constant([seed or 0, 0 if seed is not None else
-                           np.random.randint(1 << 30)], tf.int64)
-  key = (id(model),) + key
+  return primer, controls
+
+
+def _loop(model, key, jit_compile, make):
+  """The compiled loop of `model` for `key`, made by `make()` once."""
+  key = (id(model), bool(jit_compile)) + key
   if key not in _LOOPS:
-    _LOOPS[key] = tf.function(token_loop(model, draw))
-  return _LOOPS[key](primer, controls, tf.constant(num_steps),
-                     seed_pair).numpy()[:batch]
+    _LOOPS[key] = compiled(make(), jit_compile)
+  return _LOOPS[key]
+
+
+def _sample_tokens(model, key, draw, primer, num_steps, controls, seed,
+                   jit_compile):
+  """The loop of `sample` and `sample_heads`: `draw(logits [batch, ...],
+  seed pair) -> token ids [batch]` picks each next token; `key` names the
+  draw, for the cache of compiled loops."""
+  primer, controls = _check_inputs(primer, num_steps, controls)
+  loop = _loop(model, key, jit_compile, lambda: token_loop(model, draw))
+  return loop(primer, controls, tf.constant(num_steps),
+              _seed_pair(seed, 0)).numpy()
 
 
 _LOOPS = {}
+
+
+def _inputs_at(controls, t, token):
+  """The step input after position t's `token`: it carries the control of
+  position t + 1."""
+  inputs = {'tokens': token}
+  inputs.update(_control_at(controls, t + 1) if controls else {})
+  return inputs
+
+
+def _primed(model, primer, controls, total):
+  """The states after primer events 0 .. n-2 (the last one starts the
+  sampling), for outputs of `total` events."""
+  states = model.initial_state(tf.shape(primer)[0], total)
+
+  def body(t, states):
+    _, states = model.step(_inputs_at(controls, t, primer[:, t]), states)
+    return t + 1, states
+
+  _, states = tf.while_loop(lambda t, s: t < tf.shape(primer)[1] - 1, body,
+                            (tf.constant(0), states))
+  return states
+
+
+def _output_buffer(primer, num_steps):
+  """[total, batch, ...]: the primer, then room for `num_steps` steps; a
+  step writes its row in place (under XLA) with `_write_row`."""
+  primer = tf.experimental.numpy.moveaxis(primer, 1, 0)
+  room = tf.concat([[num_steps], tf.shape(primer)[1:]], axis=0)
+  return tf.concat([primer, tf.zeros(room, primer.dtype)], axis=0)
+
+
+def _write_row(buffer, t, row):
+  return tf.tensor_scatter_nd_update(buffer, [[t]], row[None])
 
 
 def token_loop(model, draw):
@@ -160,37 +243,21 @@ def token_loop(model, draw):
   `draw(logits, seed pair)` picks each next token."""
 
   def loop(primer, controls, num_steps, seed_pair):
-    batch = tf.shape(primer)[0]
     primer_length = tf.shape(primer)[1]
     total = primer_length + num_steps
-    states = model.initial_state(batch, total)
-    output = tf.TensorArray(tf.int32, size=total)
-    output = output.scatter(tf.range(primer_length), tf.transpose(primer))
+    states = _primed(model, primer, controls, total)
+    output = _output_buffer(primer, num_steps)
 
-    def inputs_at(t, token):
-      inputs = {'tokens': token}
-      # The input at position t carries the control of position t + 1.
-      inputs.update(_control_at(controls, t + 1) if controls else {})
-      return inputs
-
-    # Prime: feed primer events 0 .. n-2; the last one starts the sampling.
-    def prime_body(t, states):
-      _, states = model.step(inputs_at(t, primer[:, t]), states)
-      return t + 1, states
-
-    _, states = tf.while_loop(lambda t, s: t < primer_length - 1, prime_body,
-                              (tf.constant(0), states))
-
-    def sample_body(t, token, states, output):
-      logits, states = model.step(inputs_at(t, token), states)
+    def body(t, token, states, output):
+      logits, states = model.step(_inputs_at(controls, t, token), states)
       step_seed = tf.random.experimental.stateless_fold_in(seed_pair, t)
       token = tf.cast(draw(logits, step_seed), tf.int32)
-      return t + 1, token, states, output.write(t + 1, token)
+      return t + 1, token, states, _write_row(output, t + 1, token)
 
     _, _, _, output = tf.while_loop(
-        lambda t, *_: t < total - 1, sample_body,
+        lambda t, *_: t < total - 1, body,
         (primer_length - 1, primer[:, -1], states, output))
-    return tf.transpose(output.stack())
+    return tf.transpose(output)
 
   return loop
 
@@ -199,7 +266,8 @@ BINARIZE = ('threshold', 'bernoulli')
 
 
 def sample_frames(model, primer, num_steps, *, temperature=1.0,
-                  binarize='bernoulli', threshold=0.5, seed=None):
+                  binarize='bernoulli', threshold=0.5, seed=None,
+                  jit_compile=True):
   """Continues frame rolls (`musicrnn.encodings.frames`) by `num_steps`
   frames, for a batch at once, in one compiled loop.
 
@@ -215,6 +283,7 @@ def sample_frames(model, primer, num_steps, *, temperature=1.0,
       half held bits.
     primer: 0/1 array [batch, primer_length >= 1, cells].
     num_steps: frames to draw after the primer.
+    jit_compile: compile the loop with XLA.
 
   Returns:
     uint8 array [batch, primer_length + num_steps, cells].
@@ -224,29 +293,21 @@ def sample_frames(model, primer, num_steps, *, temperature=1.0,
   primer = tf.convert_to_tensor(primer, tf.float32)
   if int(primer.shape[1]) < 1:
     raise ValueError('the primer needs at least one frame')
-  seed_pair = tf.constant([seed or 0, 0 if seed is not None else
-                           np.random.randint(1 << 30)], tf.int64)
-  key = (id(model), 'frames', float(temperature), binarize, float(threshold))
-  if key not in _LOOPS:
-    _LOOPS[key] = _frame_loop(model, float(temperature), binarize,
-                              float(threshold))
-  frames = _LOOPS[key](primer, tf.constant(num_steps), seed_pair)
+  loop = _loop(model, ('frames', float(temperature), binarize, float(threshold)),
+               jit_compile, lambda: _frame_loop(model, float(temperature),
+                                                binarize, float(threshold)))
+  frames = loop(primer, tf.constant(num_steps), _seed_pair(seed, 0))
   return frames.numpy().astype(np.uint8)
 
 
 def _frame_loop(model, temperature, binarize, threshold):
 
-  @tf.function
   def loop(primer, num_steps, seed_pair):
-    batch = tf.shape(primer)[0]
     primer_length = tf.shape(primer)[1]
-    cells = primer.shape[2]
-    keys = cells // 2
+    keys = primer.shape[2] // 2
     total = primer_length + num_steps
-    states = model.initial_state(batch, total)
-    output = tf.TensorArray(tf.float32, size=total, element_shape=[None, cells])
-    output = output.scatter(tf.range(primer_length),
-                            tf.transpose(primer, [1, 0, 2]))
+    states = model.initial_state(tf.shape(primer)[0], total)
+    output = _output_buffer(primer, num_steps)
 
     def prime_body(t, states):
       _, states = model.step({'pianoroll': primer[:, t]}, states)
@@ -269,12 +330,12 @@ def _frame_loop(model, temperature, binarize, threshold):
       sounded = (frame[:, :keys] + frame[:, keys:]) > 0
       held = bits[:, keys:] & sounded & ~onset
       frame = tf.cast(tf.concat([onset, held], axis=1), tf.float32)
-      return t + 1, frame, states, output.write(t + 1, frame)
+      return t + 1, frame, states, _write_row(output, t + 1, frame)
 
     _, _, _, output = tf.while_loop(
         lambda t, *_: t < total - 1, sample_body,
         (primer_length - 1, primer[:, -1], states, output))
-    return tf.transpose(output.stack(), [1, 0, 2])
+    return tf.transpose(output, [1, 0, 2])
 
   return loop
 
@@ -302,68 +363,161 @@ def sample_naively(model, primer, num_steps, *, controls=None, temperature=1.0,
 
 
 def beam_search(model, primer, num_steps, *, beam_size, branch_factor,
-                controls=None, temperature=1.0, top_k=0, top_p=1.0, seed=None,
-                banned_ids=()):
-  """Magenta's stochastic beam search, for a batch of outputs.
+                steps_per_iteration=1, controls=None, temperature=1.0, top_k=0,
+                top_p=1.0, seed=None, banned_ids=(), jit_compile=True):
+  """Magenta's stochastic beam search, for a batch of outputs, in one
+  compiled loop.
 
-  Every step, each of the `beam_size` sequences of an output draws
-  `branch_factor` continuations from the (filtered) model distribution; the
-  `beam_size` candidates with the highest total log-probability of their
-  generated events survive. One compiled call per step advances every beam
-  of every output.
+  Each output keeps `beam_size` sequences, all the primer at first. Every
+  iteration, each sequence branches into `branch_factor` copies, every copy
+  is extended by `steps_per_iteration` sampled events (the first iteration
+  by the remainder, so that the rest divide evenly), and the `beam_size`
+  copies with the highest total log-probability of their generated events
+  survive; the best one is returned. The pruning happens on the device: the
+  states of the survivors are gathered inside the loop, with no round trip
+  to the host.
 
   Args: as `sample`, plus
     beam_size: sequences kept per output.
-    branch_factor: continuations drawn per sequence and step.
+    branch_factor: copies each sequence branches into per iteration.
+    steps_per_iteration: events generated between prunings.
 
   Returns:
     int32 array [batch, primer_length + num_steps]: each output's best beam.
   """
-  primer = np.asarray(primer, np.int32)
-  controls = {k: np.asarray(v) for k, v in (controls or {}).items()}
-  batch, primer_length = primer.shape
-  beams = batch * beam_size
-  rng_seed = tf.constant([seed or 0, 1 if seed is not None else
-                          np.random.randint(1 << 30)], tf.int64)
+  for name, value in (('beam_size', beam_size), ('branch_factor', branch_factor),
+                      ('steps_per_iteration', steps_per_iteration)):
+    if int(value) < 1:
+      raise ValueError(f'{name} must be at least 1, got {value}')
+  primer, controls = _check_inputs(primer, num_steps, controls)
+  banned_ids = tuple(int(i) for i in banned_ids)
+  temperature, top_k, top_p = float(temperature), int(top_k), float(top_p)
+  shape = (int(beam_size), int(branch_factor), int(steps_per_iteration))
 
-  def controls_at(t, repeat):
-    return {k: np.repeat(v[:, t], repeat, axis=0) for k, v in controls.items()}
+  def scores(logits):
+    return tf.nn.log_softmax(tf.cast(
+        filter_logits(logits, temperature, top_k, top_p, banned_ids), tf.float32))
 
-  step_fn = tf.function(model.step)
-  states = model.initial_state(batch, primer_length + num_steps)
-  for t in range(primer_length - 1):
-    _, states = step_fn({'tokens': primer[:, t], **controls_at(t + 1, 1)}, states)
-  states = [tf.repeat(s, beam_size, axis=0) for s in states]
-  history = np.repeat(primer[:, None, :], beam_size, axis=1)   # [batch, beam, T]
-  # Only the first beam of each output is live at the start, so the first
-  # expansion does not fill the beam with copies of one continuation.
-  scores = np.tile(np.array([0.0] + [-np.inf] * (beam_size - 1)), (batch, 1))
+  loop = _loop(model, ('beam',) + shape + (temperature, top_k, top_p, banned_ids),
+               jit_compile, lambda: beam_loop(model, scores, *shape))
+  return loop(primer, controls, tf.constant(num_steps),
+              _seed_pair(seed, 1)).numpy()
 
-  @tf.function
-  def expand(tokens, control_inputs, states, step_seed):
-    logits, states = model.step({'tokens': tokens, **control_inputs}, states)
-    logits = filter_logits(logits, temperature, top_k, top_p, banned_ids)
-    log_probs = tf.nn.log_softmax(logits)
-    draws = tf.random.stateless_categorical(logits, branch_factor, seed=step_seed,
-                                            dtype=tf.int32)
-    return draws, tf.gather(log_probs, draws, batch_dims=1), states
 
-  for t in range(primer_length - 1, primer_length - 1 + num_steps):
-    tokens = history[:, :, -1].reshape(beams)
-    draws, log_probs, states = expand(
-        tokens, controls_at(t + 1, beam_size), states,
-        tf.random.experimental.stateless_fold_in(rng_seed, t))
-    draws = draws.numpy().reshape(batch, beam_size * branch_factor)
-    candidates = (np.repeat(scores, branch_factor, axis=1)
-                  + log_probs.numpy().reshape(batch, beam_size * branch_factor))
-    best = np.argsort(-candidates, axis=1, kind='stable')[:, :beam_size]
-    parents = best // branch_factor
-    scores = np.take_along_axis(candidates, best, axis=1)
-    chosen = np.take_along_axis(draws, best, axis=1)
-    history = np.concatenate(
-        [np.take_along_axis(history, parents[:, :, None], axis=1),
-         chosen[:, :, None]], axis=2)
-    flat_parents = (parents + np.arange(batch)[:, None] * beam_size).reshape(beams)
-    states = [tf.gather(s, flat_parents) for s in states]
-  winners = np.argmax(scores, axis=1)
-  return history[np.arange(batch), winners]
+def first_iteration_steps(num_steps, steps_per_iteration):
+  """Events of beam search's first iteration: the rest take
+  `steps_per_iteration` each (Magenta's rule)."""
+  return (num_steps - 1) % steps_per_iteration + 1
+
+
+def _survivors(totals, beam_size):
+  """[batch, candidates] total log-probabilities -> [batch, beam_size] the
+  candidates kept: the best `beam_size` (ties to the lower candidate), in
+  candidate order."""
+  return tf.sort(tf.math.top_k(totals, k=beam_size).indices, axis=1)
+
+
+def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
+  """The loop of `beam_search`, to trace in a tf.function: `loop(primer,
+  controls, num_steps, seed_pair)` -> int32 [batch, n + num_steps];
+  `scores(logits)` gives the log-probabilities each event is drawn from.
+
+  The model runs on `beam_size` sequences per output and, within an
+  iteration after its first event, on their `beam_size * branch_factor`
+  copies: an iteration's first event of every copy of a sequence is drawn
+  from one step of that sequence, so with one step per iteration the
+  copies are never materialized.
+  """
+  entries = beam_size * branch_factor
+
+  def loop(primer, controls, num_steps, seed_pair):
+    batch = tf.shape(primer)[0]
+    primer_length = tf.shape(primer)[1]
+    total = primer_length + num_steps
+    first = first_iteration_steps(num_steps, steps_per_iteration)
+
+    def offsets(width):
+      return (tf.range(batch) * width)[:, None]
+
+    def repeat(x, times):
+      return tf.repeat(x, times, axis=0)
+
+    def keep(totals, width):
+      """Flat indices [batch * beam_size] of the survivors among `width`
+      candidates per output, and their totals."""
+      best = _survivors(tf.reshape(totals, [batch, width]), beam_size)
+      flat = tf.reshape(best + offsets(width), [-1])
+      return flat, tf.gather(totals, flat)
+
+    def advance(t, states, output, totals, controls):
+      """One event for every sequence: position t's token in, t + 1's out."""
+      logits, states = model.step(_inputs_at(controls, t, output[t]), states)
+      log_probs = scores(logits)
+      token = categorical(log_probs,
+                          tf.random.experimental.stateless_fold_in(seed_pair, t))
+      totals += tf.gather(log_probs, token[:, None], batch_dims=1)[:, 0]
+      return states, _write_row(output, t + 1, token), totals
+
+    states = [repeat(s, beam_size) for s in _primed(model, primer, controls, total)]
+    beam_controls = {k: repeat(v, beam_size) for k, v in controls.items()}
+    copy_controls = {k: repeat(v, entries) for k, v in controls.items()}
+    output = _output_buffer(repeat(primer, beam_size), num_steps)
+
+    def gather(tensors, indices, like, axis=0):
+      """tf.gather of each tensor, with the static shape of its loop
+      variable in `like` (a loop variable's shape must not change)."""
+      gathered = [tf.gather(x, indices, axis=axis) for x in tensors]
+      for x, g in zip(like, gathered):
+        g.set_shape(x.shape)
+      return gathered
+
+    def iteration(t, states, output, totals):
+      entry = states, output, totals
+      length = tf.where(t == primer_length - 1, first, steps_per_iteration)
+      # The first event of each copy, drawn from its sequence's step.
+      logits, states = model.step(_inputs_at(beam_controls, t, output[t]), states)
+      log_probs = repeat(scores(logits), branch_factor)
+      token = categorical(log_probs,
+                          tf.random.experimental.stateless_fold_in(seed_pair, t))
+      totals = (repeat(totals, branch_factor)
+                + tf.gather(log_probs, token[:, None], batch_dims=1)[:, 0])
+      if branch_factor == 1:
+        # Every sequence survives, in its place: nothing to reorder.
+        def body(u, states, output, totals):
+          states, output, totals = advance(u, states, output, totals,
+                                           beam_controls)
+          return u + 1, states, output, totals
+
+        output = _write_row(output, t + 1, token)
+        return tf.while_loop(lambda u, *_: u < t + length, body,
+                             (t + 1, states, output, totals))
+      if steps_per_iteration == 1:
+        flat, totals = keep(totals, entries)
+        parents = flat // branch_factor
+        (output,) = gather([output], parents, [entry[1]], axis=1)
+        output = _write_row(output, t + 1, tf.gather(token, flat))
+        totals.set_shape(entry[2].shape)
+        return t + 1, gather(states, parents, entry[0]), output, totals
+      copies = [repeat(s, branch_factor) for s in states]
+      output = _write_row(tf.transpose(repeat(tf.transpose(output), branch_factor)),
+                          t + 1, token)
+
+      def copy_body(u, copies, output, totals):
+        copies, output, totals = advance(u, copies, output, totals, copy_controls)
+        return u + 1, copies, output, totals
+
+      _, copies, output, totals = tf.while_loop(
+          lambda u, *_: u < t + length, copy_body, (t + 1, copies, output, totals))
+      flat, totals = keep(totals, entries)
+      (output,) = gather([output], flat, [entry[1]], axis=1)
+      totals.set_shape(entry[2].shape)
+      return t + length, gather(copies, flat, entry[0]), output, totals
+
+    _, _, output, totals = tf.while_loop(
+        lambda t, *_: t < total - 1, iteration,
+        (primer_length - 1, states, output, tf.zeros([batch * beam_size])))
+    best = tf.argmax(tf.reshape(totals, [batch, beam_size]), axis=1,
+                     output_type=tf.int32)
+    return tf.gather(tf.transpose(output), best + offsets(beam_size)[:, 0])
+
+  return loop

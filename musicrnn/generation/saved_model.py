@@ -9,8 +9,9 @@
       temperature=tf.constant(1.0), top_k=tf.constant(0),
       top_p=tf.constant(1.0), seed=tf.constant(1, tf.int64))['tokens']
 
-The signature runs the compiled sampler of `musicrnn.generation.sampler`
-(the same draws as `sampler.sample` for the same seed): primer token ids
+The signature runs the sampling loop of `musicrnn.generation.sampler`
+without XLA, so that any TensorFlow serves it (the same draws as
+`sampler.sample(..., jit_compile=False)` for the same seed): primer token ids
 [batch, n] in, [batch, n + num_steps] token ids out. A conditioned model
 also takes `notes_per_second` [batch] and `pitch_class_histogram` [batch,
 12] (the values held for the whole output, as musicrnn_generate's flags).
@@ -90,7 +91,7 @@ def export(run_dir, output):
 
     def draw(logits, step_seed):
       logits = sampler.filter_logits(logits, temperature, top_k, top_p, banned)
-      return tf.random.stateless_categorical(logits, 1, seed=step_seed)[:, 0]
+      return sampler.categorical(logits, step_seed)
 
     values = {_CONTROL_INPUTS[name][0]: value for name, value in zip(names, controls)}
     total = tf.shape(primer)[1] + num_steps

@@ -22,10 +22,12 @@ That needs O(L·D) memory for the relative embeddings per layer, where the
 naive form (`relative_logits_naive`, gathering an [L, L, head size] tensor of
 embeddings per head) needs O(L²·D).
 
-Generation keeps a key/value cache per layer: a step computes the new
-token's query, key and value, writes the key and value at the step's
-position and attends over the positions so far, so a token costs one step
-through the layers instead of a pass over the whole prefix.
+Generation keeps a key/value cache per layer, [batch, heads, max_length,
+depth]: a step computes the new token's query, key and value, writes the
+key and value at the step's position (in place under XLA) and attends over
+the whole cache with the later positions masked, so a token costs one step
+through the layers instead of a pass over the whole prefix, and no step
+copies or slices the cache.
 
 Optional conditioning: the Performance RNN's control signals, projected to
 the model width and added to the event embedding.
@@ -78,6 +80,17 @@ def relative_logits_naive(queries, embeddings):
   distances = tf.minimum(positions[None, :] - positions[:, None], 0)
   pairs = _distance_rows(embeddings, distances)           # [heads, L, L, depth]
   return tf.einsum('bhid,hijd->bhij', queries, pairs)
+
+
+def write_at(cache, update, position):
+  """`cache` [batch, heads, length, depth] with `update` [batch, heads, 1,
+  depth] written at `position` along the length axis; under XLA the write
+  happens in place, without copying the cache."""
+  shape = tf.shape(update)
+  batch, heads = shape[0], shape[1]
+  index = tf.stack(tf.meshgrid(tf.range(batch), tf.range(heads), [position],
+                               indexing='ij'), axis=-1)   # [batch, heads, 1, 3]
+  return tf.tensor_scatter_nd_update(cache, index, update)
 
 
 def causal_mask(length):
@@ -138,22 +151,37 @@ class RelativeSelfAttention(keras.layers.Layer):
         tf.reshape(attended, [shape[0], shape[1], self.model_dim]))
 
   def step(self, x, cache_keys, cache_values, position):
-    """One position: x [batch, D], caches [batch, max_length, heads, depth],
-    position (scalar int32) -> output [batch, D] and the updated caches."""
-    queries, keys, values = self._split_heads(self.qkv(x[:, None]))
-    batch = tf.shape(x)[0]
-    index = tf.stack([tf.range(batch), tf.fill([batch], position)], axis=1)
-    cache_keys = tf.tensor_scatter_nd_update(cache_keys, index, keys[:, 0])
-    cache_values = tf.tensor_scatter_nd_update(cache_values, index, values[:, 0])
-    query = queries[:, 0] * self.head_dim ** -0.5          # [batch, heads, depth]
-    past_keys = cache_keys[:, :position + 1]
-    past_values = cache_values[:, :position + 1]
-    rows = _distance_rows(self.relative_embeddings,
-                          tf.range(position + 1) - position)
-    logits = (tf.einsum('bhd,bjhd->bhj', query, past_keys)
-              + tf.einsum('bhd,hjd->bhj', query, rows))
+    """One position: x [batch, D], caches [batch, heads, max_length, depth],
+    position (scalar int32) -> output [batch, D] and the updated caches.
+
+    The new key and value are written in place at `position` (a
+    dynamic-update-slice under XLA) and the query attends over the whole
+    fixed-size cache with the positions after it masked, so no step copies
+    or slices the cache. The relative term is the query against the rows of
+    E that keys of this cache can use (every distance up to max_length - 1),
+    gathered by distance.
+    """
+    queries, keys, values = (tf.transpose(t, [0, 2, 1, 3])
+                             for t in self._split_heads(self.qkv(x[:, None])))
+    cache_keys = write_at(cache_keys, keys, position)
+    cache_values = write_at(cache_values, values, position)
+    query = queries * self.head_dim ** -0.5                # [batch, heads, 1, depth]
+    length = tf.shape(cache_keys)[2]
+    size = self.max_relative_distance
+    # Distance -d uses row size - 1 - d (clipped at 0); a cache of `length`
+    # positions needs rows size - length .. size - 1 of them.
+    first = tf.maximum(size - length, 0)
+    relative = tf.einsum('bhqd,hnd->bhqn', query,
+                         self.relative_embeddings[:, first:])
+    keys_at = tf.range(length)
+    rows = tf.clip_by_value(keys_at - position + size - 1 - first, 0,
+                            size - 1 - first)
+    logits = (tf.matmul(query, cache_keys, transpose_b=True)
+              + tf.gather(relative, rows, axis=3))
+    logits = tf.where(keys_at <= position, logits, logits.dtype.min)
     weights = tf.nn.softmax(logits, axis=-1)
-    attended = tf.einsum('bhj,bjhd->bhd', weights, past_values)
+    attended = tf.matmul(weights, cache_values)             # [batch, heads, 1, depth]
+    batch = tf.shape(x)[0]
     output = self.output_projection(tf.reshape(attended, [batch, self.model_dim]))
     return output, cache_keys, cache_values
 
@@ -285,12 +313,12 @@ class MusicTransformer(keras.Model):
     return self.logits(self.final_norm(x))
 
   def initial_state(self, batch_size, max_length=None):
-    """[position [batch], then keys and values [batch, max_length, heads,
+    """[position [batch], then keys and values [batch, heads, max_length,
     depth] per layer]: an empty cache for sequences up to `max_length`."""
     if max_length is None:
       raise ValueError('the transformer\'s key/value cache needs max_length')
     head_dim = self.model_dim // self.num_heads
-    cache = tf.zeros((batch_size, max_length, self.num_heads, head_dim))
+    cache = tf.zeros((batch_size, self.num_heads, max_length, head_dim))
     return [tf.zeros((batch_size,), tf.int32)] + [cache] * (2 * self.num_layers)
 
   def step(self, inputs, states):
