@@ -449,14 +449,20 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
       flat = tf.reshape(best + offsets(width), [-1])
       return flat, tf.gather(totals, flat)
 
-    def advance(t, states, output, totals, controls):
-      """One event for every sequence: position t's token in, t + 1's out."""
-      logits, states = model.step(_inputs_at(controls, t, output[t]), states)
-      log_probs = scores(logits)
-      token = categorical(log_probs,
-                          tf.random.experimental.stateless_fold_in(seed_pair, t))
-      totals += tf.gather(log_probs, token[:, None], batch_dims=1)[:, 0]
-      return states, _write_row(output, t + 1, token), totals
+    def run(start, end, states, output, totals, controls):
+      """Events start + 1 .. end for every sequence, each drawn from its
+      own step: -> (states, output, totals)."""
+
+      def body(t, states, output, totals):
+        logits, states = model.step(_inputs_at(controls, t, output[t]), states)
+        log_probs = scores(logits)
+        token = categorical(log_probs,
+                            tf.random.experimental.stateless_fold_in(seed_pair, t))
+        totals += tf.gather(log_probs, token[:, None], batch_dims=1)[:, 0]
+        return t + 1, states, _write_row(output, t + 1, token), totals
+
+      return tf.while_loop(lambda t, *_: t < end, body,
+                           (start, states, output, totals))[1:]
 
     states = [repeat(s, beam_size) for s in _primed(model, primer, controls, total)]
     beam_controls = {k: repeat(v, beam_size) for k, v in controls.items()}
@@ -483,14 +489,9 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
                 + tf.gather(log_probs, token[:, None], batch_dims=1)[:, 0])
       if branch_factor == 1:
         # Every sequence survives, in its place: nothing to reorder.
-        def body(u, states, output, totals):
-          states, output, totals = advance(u, states, output, totals,
-                                           beam_controls)
-          return u + 1, states, output, totals
-
-        output = _write_row(output, t + 1, token)
-        return tf.while_loop(lambda u, *_: u < t + length, body,
-                             (t + 1, states, output, totals))
+        return (t + length,) + run(t + 1, t + length, states,
+                                   _write_row(output, t + 1, token), totals,
+                                   beam_controls)
       if steps_per_iteration == 1:
         flat, totals = keep(totals, entries)
         parents = flat // branch_factor
@@ -498,16 +499,10 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
         output = _write_row(output, t + 1, tf.gather(token, flat))
         totals.set_shape(entry[2].shape)
         return t + 1, gather(states, parents, entry[0]), output, totals
-      copies = [repeat(s, branch_factor) for s in states]
-      output = _write_row(tf.transpose(repeat(tf.transpose(output), branch_factor)),
-                          t + 1, token)
-
-      def copy_body(u, copies, output, totals):
-        copies, output, totals = advance(u, copies, output, totals, copy_controls)
-        return u + 1, copies, output, totals
-
-      _, copies, output, totals = tf.while_loop(
-          lambda u, *_: u < t + length, copy_body, (t + 1, copies, output, totals))
+      copies, output, totals = run(
+          t + 1, t + length, [repeat(s, branch_factor) for s in states],
+          _write_row(tf.transpose(repeat(tf.transpose(output), branch_factor)),
+                     t + 1, token), totals, copy_controls)
       flat, totals = keep(totals, entries)
       (output,) = gather([output], flat, [entry[1]], axis=1)
       totals.set_shape(entry[2].shape)
