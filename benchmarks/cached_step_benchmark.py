@@ -35,9 +35,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from musicrnn import configs
-from musicrnn import encodings
-from musicrnn import models
+import smoke_data
 from musicrnn.training import strategy as strategy_lib
 
 flags.DEFINE_list('configs', ['performance_with_dynamics', 'music_transformer',
@@ -55,11 +53,7 @@ FLAGS = flags.FLAGS
 
 
 def build(name, hparams):
-  config = configs.get_config(name)
-  configs.apply_overrides(config, hparams=hparams)
-  codec = encodings.codec_from_config(config)
-  model = models.build_model(config, codec, [])
-  model({'tokens': np.zeros((1, 2), np.int32)})
+  config, model, codec = smoke_data.untrained_model(name, hparams)
   return config, model, codec.vocab_size
 
 

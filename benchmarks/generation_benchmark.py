@@ -13,8 +13,8 @@ same run, the naive loop a first script would write: Python calls the model
 eagerly once per event, carrying the recurrent state, and samples with
 numpy. Reports events/s (events generated across the batch per second) and
 the ratio. With `--beam_size` or `--branch_factor` above 1 it times beam
-search instead, and the naive loop is `sampler.beam_search_naively` (the
-same search with a host round trip per step). The model is a trained run's
+search instead, and the baseline is the same search without XLA
+(`jit_compile=False`). The model is a trained run's
 (`--run_dir`) or an untrained one of `--config` with `--hparams` (a step
 costs the same either way). `--smoke` uses an untrained tiny event LSTM
 (seconds; the tests run it).
@@ -27,9 +27,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from musicrnn import configs
-from musicrnn import encodings
-from musicrnn import models
+import smoke_data
 from musicrnn.generation import sampler
 from musicrnn.models.event_lstm import EventLSTM
 from musicrnn.training import run_dir as run_dir_lib
@@ -41,6 +39,9 @@ flags.DEFINE_string('hparams', '', 'Overrides of --config\'s model.')
 flags.DEFINE_integer('beam_size', 1, 'Above 1: time beam search.', lower_bound=1)
 flags.DEFINE_integer('branch_factor', 1, 'Beam search branches per sequence.',
                      lower_bound=1)
+flags.DEFINE_bool('naive_baseline', True,
+                  'Also time the baseline (off: the compiled loop only, for '
+                  'outputs too long for the naive loop).')
 flags.DEFINE_integer('steps_per_iteration', 1,
                      'Beam search steps between prunings.', lower_bound=1)
 flags.DEFINE_string('output_json', None, 'Where to write the results.')
@@ -79,10 +80,12 @@ def _controls(model, batch, total):
   return controls
 
 
-def run_benchmark(model, batch_sizes, num_steps, description, beam=None):
+def run_benchmark(model, batch_sizes, num_steps, description, beam=None,
+                  baseline=True):
   """Events/s of the compiled sampler against the naive loop per batch size;
   with `beam` (beam_size, branch_factor, steps_per_iteration), of compiled
-  beam search against the same search without XLA."""
+  beam search against the same search without XLA; without `baseline`, of
+  the compiled loop alone."""
   results = {'device': strategy_lib.describe_devices(), 'model': description,
              'num_steps': num_steps, 'runs': []}
   if beam:
@@ -107,26 +110,19 @@ def run_benchmark(model, batch_sizes, num_steps, description, beam=None):
     start = time.perf_counter()
     run(1)
     compiled = time.perf_counter() - start
-    start = time.perf_counter()
-    naive_run()
-    naive = time.perf_counter() - start
-    results['runs'].append({
-        'batch_size': batch,
-        'compiled_seconds': round(compiled, 6),
-        'compiled_events_per_second': round(batch * num_steps / compiled, 1),
-        'naive_seconds': round(naive, 6),
-        'naive_events_per_second': round(batch * num_steps / naive, 1),
-        'speed_ratio': round(naive / compiled, 2),
-    })
+    row = {'batch_size': batch,
+           'compiled_seconds': round(compiled, 6),
+           'compiled_events_per_second': round(batch * num_steps / compiled, 1),
+           'compiled_seconds_per_step': round(compiled / num_steps, 6)}
+    if baseline:
+      start = time.perf_counter()
+      naive_run()
+      naive = time.perf_counter() - start
+      row.update(naive_seconds=round(naive, 6),
+                 naive_events_per_second=round(batch * num_steps / naive, 1),
+                 speed_ratio=round(naive / compiled, 2))
+    results['runs'].append(row)
   return results
-
-
-def untrained(name, hparams):
-  """An untrained model of config `name` with `hparams` applied."""
-  config = configs.get_config(name)
-  configs.apply_overrides(config, hparams=hparams)
-  model = models.build_model(config, encodings.codec_from_config(config), [])
-  return model, f'{name} {type(model).__name__} (untrained) {hparams}'.strip()
 
 
 def main(argv):
@@ -140,7 +136,9 @@ def main(argv):
            'note_density': np.zeros((1, 1), np.int32)})
     description, num_steps = 'untrained EventLSTM 1x16 (smoke)', 20
   elif FLAGS.config:
-    model, description = untrained(FLAGS.config, FLAGS.hparams)
+    _, model, _ = smoke_data.untrained_model(FLAGS.config, FLAGS.hparams)
+    description = (f'{FLAGS.config} {type(model).__name__} (untrained) '
+                   f'{FLAGS.hparams}').strip()
     num_steps = FLAGS.num_steps
   else:
     if not FLAGS.run_dir:
@@ -152,16 +150,19 @@ def main(argv):
   if not FLAGS.output_json:
     raise app.UsageError('--output_json is required')
   results = run_benchmark(model, [int(b) for b in FLAGS.batch_sizes], num_steps,
-                          description, beam)
+                          description, beam, FLAGS.naive_baseline)
   with open(FLAGS.output_json, 'w') as f:
     json.dump(results, f, indent=2)
   print(f'{results["model"]} on {results["device"]}, {num_steps} events per output'
         + (f', beam search {results["beam"]}' if beam else ''))
   baseline = 'no XLA' if beam else 'naive'
-  print(f'{"batch":>6}{"compiled ev/s":>16}{baseline + " ev/s":>14}{"ratio":>8}')
+  print(f'{"batch":>6}{"compiled ev/s":>16}{"s/step":>10}{baseline + " ev/s":>14}'
+        f'{"ratio":>8}')
   for r in results['runs']:
     print(f'{r["batch_size"]:>6}{r["compiled_events_per_second"]:>16}'
-          f'{r["naive_events_per_second"]:>14}{r["speed_ratio"]:>8}')
+          f'{r["compiled_seconds_per_step"]:>10.5f}'
+          f'{r.get("naive_events_per_second", "-"):>14}'
+          f'{r.get("speed_ratio", "-"):>8}')
 
 
 if __name__ == '__main__':

@@ -1,9 +1,12 @@
-"""What the benchmarks that train share (a library: no flags): each model
-family's config, and tiny datasets for their --smoke runs."""
+"""What the benchmarks share (a library: no flags): each model family's
+config, tiny datasets for their --smoke runs, and untrained models of a
+config (a step costs the same trained or not)."""
 
 import os
 
 from musicrnn import configs
+from musicrnn import encodings
+from musicrnn import models
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
 from musicrnn.tfrecords import sources
@@ -32,6 +35,15 @@ def family_config(family, data, smoke, hparams=None):
   configs.apply_overrides(config, overrides=description_lib.data_settings(
       sources.open_source(data).description))
   return config
+
+
+def untrained_model(name, hparams=''):
+  """(config, built model, codec) of config `name` with `hparams` applied,
+  its weights untrained."""
+  config = configs.get_config(name)
+  configs.apply_overrides(config, hparams=hparams)
+  codec = encodings.codec_from_config(config)
+  return config, models.build_model(config, codec, []), codec
 
 
 def fixture_datasets(root):

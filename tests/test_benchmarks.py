@@ -58,6 +58,15 @@ def test_generation_benchmark_smoke(tmp_path):
   assert 'CPU' in results['device'] or 'GPU' in results['device']
 
 
+def test_generation_benchmark_without_baseline_smoke(tmp_path):
+  results, _ = _smoke_run('generation_benchmark', tmp_path, '--batch_sizes=1',
+                          '--nonaive_baseline')
+  (run,) = results['runs']
+  assert 'naive_seconds' not in run and 'speed_ratio' not in run
+  assert run['compiled_seconds_per_step'] == pytest.approx(
+      run['compiled_seconds'] / results['num_steps'], rel=0.01)
+
+
 def test_generation_benchmark_beam_smoke(tmp_path):
   results, _ = _smoke_run('generation_benchmark', tmp_path, '--batch_sizes=2',
                           '--beam_size=2', '--branch_factor=2',

@@ -154,8 +154,8 @@ class RelativeSelfAttention(keras.layers.Layer):
     """One position: x [batch, D], caches [batch, heads, max_length, depth],
     position (scalar int32) -> output [batch, D] and the updated caches.
 
-    The new key and value are written in place at `position` (a
-    dynamic-update-slice under XLA) and the query attends over the whole
+    The new key and value are written at `position` (`write_at`: a
+    scatter, which XLA does in place) and the query attends over the whole
     fixed-size cache with the positions after it masked, so no step copies
     or slices the cache. The relative term is the query against the rows of
     E that keys of this cache can use (every distance up to max_length - 1),
