@@ -70,10 +70,16 @@ def copy_bandwidth(megabytes=256, repeats=5):
   return source.nbytes / best
 
 
-def step_bytes(model, vocab_size, states, batch, position, cache_length):
+def _state_bytes(states):
+  return [int(np.prod(tuple(s.shape))) * np.dtype(s.dtype.as_numpy_dtype).itemsize
+          for s in states]
+
+
+def step_bytes(model, vocab_size, batch, position):
   """The bytes one cached step at `position` must read: the weights (an
   input embedding table [vocab, width] only a row per sequence), and the
-  states, a state with a `cache_length` axis only up to `position`."""
+  states, those that grow with the output length (a cache) only up to
+  `position`, at the bytes per position measured between two lengths."""
   total = 0
   for weight in model.weights:
     shape = tuple(weight.shape)
@@ -83,13 +89,12 @@ def step_bytes(model, vocab_size, states, batch, position, cache_length):
         'embed' in weight.path):
       size = batch * shape[1] * itemsize
     total += size
-  for state in states:
-    shape = tuple(state.shape)
-    size = int(np.prod(shape)) * np.dtype(state.dtype.as_numpy_dtype).itemsize
-    if cache_length in shape[1:]:
-      size = size * (position + 1) // cache_length
-    total += size
-  return total
+  short, long = 1024, 2048
+  for at_short, at_long in zip(_state_bytes(model.initial_state(batch, short)),
+                               _state_bytes(model.initial_state(batch, long))):
+    per_position = (at_long - at_short) / (long - short)
+    total += per_position * (position + 1) if per_position else at_short
+  return int(round(total))
 
 
 def _stepper(model):
@@ -145,8 +150,7 @@ def time_model(model, vocab_size, positions, repeats, rng, batch=1,
            'recomputed_seconds_per_token': round(recomputed, 6),
            'speed_ratio': round(recomputed / cached, 2)}
     if bandwidth:
-      needed = step_bytes(model, vocab_size, initial, batch,
-                          position + repeats // 2, longest)
+      needed = step_bytes(model, vocab_size, batch, position + repeats // 2)
       bound = needed / bandwidth
       row.update(step_bytes=needed, bound_seconds_per_step=round(bound, 6),
                  bound_ratio=round(cached / bound, 2))

@@ -69,6 +69,34 @@ def test_reloaded_run_steps_as_its_full_pass(name, family_runs, tiny_datasets):
 
 
 @pytest.mark.parametrize('name', sorted(FAMILIES))
+def test_reordered_states_step_as_the_reordered_full_pass(name, family_runs):
+  """Beam search's `reorder_states`, compiled as the sampler compiles it,
+  then steps: the logits are the full pass over the reordered histories,
+  across the transformer's cache chunks (shared, not copied) and their
+  boundaries."""
+  import tensorflow as tf
+  model = run_dir_lib.load_run(family_runs[name][0]).model
+  length = 150
+  tokens = np.random.default_rng(1).integers(
+      0, model.vocab_size, size=(3, length)).astype(np.int32)
+  step = tf.function(lambda t, s: model.step({'tokens': t}, s), jit_compile=True)
+  reorder = tf.function(model.reorder_states, jit_compile=True)
+  reorders = {31: [2, 2, 0], 64: [1, 0, 1], 100: [0, 0, 2], 128: [2, 1, 1],
+              140: [1, 2, 0]}
+  states = model.initial_state(3, length)
+  history = tokens[:, :0]
+  for t in range(length):
+    if t in reorders:
+      states = reorder(states, tf.constant(reorders[t], tf.int32))
+      history = history[reorders[t]]
+    history = np.concatenate([history, tokens[:, t:t + 1]], axis=1)
+    logits, states = step(tokens[:, t], states)
+    if t in reorders or t == length - 1:
+      full = model({'tokens': history}).numpy()[:, -1]
+      np.testing.assert_allclose(logits.numpy(), full, atol=1e-4)
+
+
+@pytest.mark.parametrize('name', sorted(FAMILIES))
 def test_generates_midi_note_seq_reads(name, family_runs, tmp_path):
   run_dir, _ = family_runs[name]
   paths = generate.generate(run_dir, str(tmp_path), num_outputs=2, num_steps=150,

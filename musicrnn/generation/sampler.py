@@ -1,9 +1,10 @@
 """Sampling event sequences from an autoregressive model, compiled.
 
-Works with any model exposing `initial_state(batch, max_length)` and
-`step(inputs, states) -> (logits [batch, vocab], states)`: the event LSTM's
-recurrent state, the Music Transformer's key/value cache, the dilated CNN's
-Fast WaveNet queues. States are lists of tensors with the batch first.
+Works with any model exposing `initial_state(batch, max_length)`,
+`step(inputs, states) -> (logits [batch, vocab], states)` and, for beam
+search, `reorder_states(states, indices)`: the event LSTM's recurrent state,
+the Music Transformer's key/value cache, the dilated CNN's Fast WaveNet
+queues. States are lists of tensors with the batch first.
 
   tokens = sample(model, primer, num_steps=512, controls={'note_density': d},
                   temperature=1.0, top_k=0, top_p=1.0, seed=1)
@@ -422,13 +423,17 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
   controls, num_steps, seed_pair)` -> int32 [batch, n + num_steps];
   `scores(logits)` gives the log-probabilities each event is drawn from.
 
-  The model runs on `beam_size` sequences per output and, within an
-  iteration after its first event, on their `beam_size * branch_factor`
-  copies: an iteration's first event of every copy of a sequence is drawn
-  from one step of that sequence, so with one step per iteration the
-  copies are never materialized.
+  The model runs on a fixed set of slots per output: with one step per
+  iteration (or no branching) one per sequence, since an iteration's first
+  event of every copy of a sequence is drawn from one step of that
+  sequence, so the copies are never materialized; otherwise one per copy.
+  The survivors of an iteration are copied into the slots with
+  `model.reorder_states`, which keeps the states' shapes (the transformer
+  moves its chunk table and current chunk only, sharing the rest).
   """
   entries = beam_size * branch_factor
+  per_sequence = steps_per_iteration == 1 or branch_factor == 1
+  width = beam_size if per_sequence else entries
 
   def loop(primer, controls, num_steps, seed_pair):
     batch = tf.shape(primer)[0]
@@ -436,83 +441,80 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
     total = primer_length + num_steps
     first = first_iteration_steps(num_steps, steps_per_iteration)
 
-    def offsets(width):
-      return (tf.range(batch) * width)[:, None]
-
     def repeat(x, times):
       return tf.repeat(x, times, axis=0)
 
-    def keep(totals, width):
-      """Flat indices [batch * beam_size] of the survivors among `width`
-      candidates per output, and their totals."""
-      best = _survivors(tf.reshape(totals, [batch, width]), beam_size)
-      flat = tf.reshape(best + offsets(width), [-1])
-      return flat, tf.gather(totals, flat)
+    def offsets(columns):
+      return (tf.range(batch) * columns)[:, None]
 
-    def run(start, end, states, output, totals, controls):
-      """Events start + 1 .. end for every sequence, each drawn from its
-      own step: -> (states, output, totals)."""
+    def keep(totals, columns):
+      """Flat indices [batch * beam_size] of the survivors among `columns`
+      candidates per output."""
+      best = _survivors(tf.reshape(totals, [batch, columns]), beam_size)
+      return tf.reshape(best + offsets(columns), [-1])
+
+    slot_controls = {k: repeat(v, width) for k, v in controls.items()}
+    slot_primer = repeat(primer, width)
+    states = _primed(model, slot_primer, slot_controls, total)
+    output = _output_buffer(slot_primer, num_steps)   # [total, batch * width]
+
+    def draw(t, logits, totals):
+      """The next token of every candidate (`branch_factor` per slot with
+      one step per iteration, else one) and its total."""
+      log_probs = scores(logits)
+      if per_sequence:
+        log_probs = repeat(log_probs, branch_factor)
+        totals = repeat(totals, branch_factor)
+      token = categorical(log_probs,
+                          tf.random.experimental.stateless_fold_in(seed_pair, t))
+      return token, totals + tf.gather(log_probs, token[:, None], batch_dims=1)[:, 0]
+
+    def reordered(slots, states, output, totals, like):
+      """The states and outputs of `slots`, and `totals`, with the static
+      shapes of the loop variables `like` (a loop variable's shape must not
+      change)."""
+      tensors = (model.reorder_states(states, slots)
+                 + [tf.gather(output, slots, axis=1), totals])
+      for tensor, loop_variable in zip(tensors, like):
+        tensor.set_shape(loop_variable.shape)
+      return tensors[:-2], tensors[-2], tensors[-1]
+
+    def run(start, end, states, output, totals):
+      """Events start + 1 .. end for every slot, each drawn from its own
+      step: -> (states, output, totals)."""
 
       def body(t, states, output, totals):
-        logits, states = model.step(_inputs_at(controls, t, output[t]), states)
-        log_probs = scores(logits)
-        token = categorical(log_probs,
-                            tf.random.experimental.stateless_fold_in(seed_pair, t))
-        totals += tf.gather(log_probs, token[:, None], batch_dims=1)[:, 0]
+        logits, states = model.step(_inputs_at(slot_controls, t, output[t]), states)
+        token, totals = draw(t, logits, totals)
         return t + 1, states, _write_row(output, t + 1, token), totals
 
       return tf.while_loop(lambda t, *_: t < end, body,
                            (start, states, output, totals))[1:]
 
-    states = [repeat(s, beam_size) for s in _primed(model, primer, controls, total)]
-    beam_controls = {k: repeat(v, beam_size) for k, v in controls.items()}
-    copy_controls = {k: repeat(v, entries) for k, v in controls.items()}
-    output = _output_buffer(repeat(primer, beam_size), num_steps)
-
-    def gather(tensors, indices, like, axis=0):
-      """tf.gather of each tensor, with the static shape of its loop
-      variable in `like` (a loop variable's shape must not change)."""
-      gathered = [tf.gather(x, indices, axis=axis) for x in tensors]
-      for x, g in zip(like, gathered):
-        g.set_shape(x.shape)
-      return gathered
-
     def iteration(t, states, output, totals):
-      entry = states, output, totals
+      like = list(states) + [output, totals]
+      if per_sequence and branch_factor > 1:
+        logits, states = model.step(_inputs_at(slot_controls, t, output[t]), states)
+        token, totals = draw(t, logits, totals)
+        flat = keep(totals, entries)
+        # A survivor's parent is its sequence's slot.
+        states, output, totals = reordered(flat // branch_factor, states, output,
+                                           tf.gather(totals, flat), like)
+        return t + 1, states, _write_row(output, t + 1, tf.gather(token, flat)), totals
       length = tf.where(t == primer_length - 1, first, steps_per_iteration)
-      # The first event of each copy, drawn from its sequence's step.
-      logits, states = model.step(_inputs_at(beam_controls, t, output[t]), states)
-      log_probs = repeat(scores(logits), branch_factor)
-      token = categorical(log_probs,
-                          tf.random.experimental.stateless_fold_in(seed_pair, t))
-      totals = (repeat(totals, branch_factor)
-                + tf.gather(log_probs, token[:, None], batch_dims=1)[:, 0])
-      if branch_factor == 1:
-        # Every sequence survives, in its place: nothing to reorder.
-        return (t + length,) + run(t + 1, t + length, states,
-                                   _write_row(output, t + 1, token), totals,
-                                   beam_controls)
-      if steps_per_iteration == 1:
-        flat, totals = keep(totals, entries)
-        parents = flat // branch_factor
-        (output,) = gather([output], parents, [entry[1]], axis=1)
-        output = _write_row(output, t + 1, tf.gather(token, flat))
-        totals.set_shape(entry[2].shape)
-        return t + 1, gather(states, parents, entry[0]), output, totals
-      copies, output, totals = run(
-          t + 1, t + length, [repeat(s, branch_factor) for s in states],
-          _write_row(tf.transpose(repeat(tf.transpose(output), branch_factor)),
-                     t + 1, token), totals, copy_controls)
-      flat, totals = keep(totals, entries)
-      (output,) = gather([output], flat, [entry[1]], axis=1)
-      totals.set_shape(entry[2].shape)
-      return t + length, gather(copies, flat, entry[0]), output, totals
+      states, output, totals = run(t, t + length, states, output, totals)
+      if branch_factor > 1:
+        # Each survivor goes on in `branch_factor` slots.
+        slots = repeat(keep(totals, entries), branch_factor)
+        states, output, totals = reordered(slots, states, output,
+                                           tf.gather(totals, slots), like)
+      return t + length, states, output, totals
 
     _, _, output, totals = tf.while_loop(
         lambda t, *_: t < total - 1, iteration,
-        (primer_length - 1, states, output, tf.zeros([batch * beam_size])))
-    best = tf.argmax(tf.reshape(totals, [batch, beam_size]), axis=1,
+        (primer_length - 1, states, output, tf.zeros([batch * width])))
+    best = tf.argmax(tf.reshape(totals, [batch, width]), axis=1,
                      output_type=tf.int32)
-    return tf.gather(tf.transpose(output), best + offsets(beam_size)[:, 0])
+    return tf.gather(tf.transpose(output), best + offsets(width)[:, 0])
 
   return loop

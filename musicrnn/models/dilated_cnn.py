@@ -160,6 +160,9 @@ class DilatedCNN(keras.Model):
                               self.residual_channels)))
     return states
 
+  # The survivors of a beam search: every state gathered.
+  reorder_states = staticmethod(inputs_lib.reorder_states)
+
   def step(self, inputs, states):
     """One event: inputs of shape [batch] (controls [batch, size]) -> logits
     [batch, vocab_size] and the next states; equals `call` step by step."""

@@ -125,6 +125,9 @@ class EventLSTM(keras.Model):
       states.extend([ops.zeros((batch_size, units))] * self.states_per_layer)
     return states
 
+  # The survivors of a beam search: every state gathered.
+  reorder_states = staticmethod(inputs_lib.reorder_states)
+
   def step(self, inputs, states):
     """One event: inputs of shape [batch] (controls [batch, size]) -> logits
     [batch, vocab_size] and the next states; equals `call` step by step."""

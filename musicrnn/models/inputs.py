@@ -1,4 +1,5 @@
-"""Model inputs shared by every event model: events and control signals.
+"""Model inputs shared by every event model: events and control signals,
+and the default of the step interface's `reorder_states`.
 
 A batch is a dict {'tokens': int [batch, time], control name: values}: a
 control of shape [batch, time] holds a class per step (e.g. 'note_density'),
@@ -52,3 +53,11 @@ def control_parts(inputs, control_sizes, dtype, time_axis=True):
 def as_one_step(inputs):
   """Step inputs ([batch], controls [batch, size]) as sequences of length 1."""
   return {name: ops.expand_dims(value, 1) for name, value in inputs.items()}
+
+
+def reorder_states(states, indices):
+  """The step states of sequences `indices` [batch] (each an index into the
+  batch), in that order, as beam search keeps its survivors: every state
+  tensor gathered along its batch axis. A model whose state holds an empty
+  part (the transformer's cache beyond the position) gathers less."""
+  return [ops.take(state, indices, axis=0) for state in states]

@@ -22,12 +22,18 @@ That needs O(L·D) memory for the relative embeddings per layer, where the
 naive form (`relative_logits_naive`, gathering an [L, L, head size] tensor of
 embeddings per head) needs O(L²·D).
 
-Generation keeps a key/value cache per layer, [batch, heads, max_length,
-depth]: a step computes the new token's query, key and value, writes the
-key and value at the step's position (in place under XLA) and attends over
-the whole cache with the later positions masked, so a token costs one step
-through the layers instead of a pass over the whole prefix, and no step
-copies or slices the cache.
+Generation keeps a key/value cache per layer in chunks of `CACHE_CHUNK`
+positions, [chunks, batch, heads, CACHE_CHUNK, depth], and one table
+[batch, chunks] saying whose chunk each sequence reads (its own, until beam
+search reorders). A step computes the new token's query, key and value,
+writes the key and value at the step's position in the sequence's own chunk
+(in place under XLA) and attends chunk by chunk over the filled chunks only
+(an online softmax), so a token costs one step through the layers and reads
+the cache up to its position, never the empty rest, and no step copies the
+cache. A chunk no sequence writes again (every one before the current) is
+shared, not copied, when beam search reorders the sequences
+(`reorder_states`): only the table and the current chunk move, as paged
+attention shares a prefix.
 
 Optional conditioning: the Performance RNN's control signals, projected to
 the model width and added to the event embedding.
@@ -82,15 +88,35 @@ def relative_logits_naive(queries, embeddings):
   return tf.einsum('bhid,hijd->bhij', queries, pairs)
 
 
+# Positions per block of the generation cache: attention and beam
+# reordering touch the chunks up to the current position, not the rest.
+CACHE_CHUNK = 64
+
+
 def write_at(cache, update, position):
-  """`cache` [batch, heads, length, depth] with `update` [batch, heads, 1,
-  depth] written at `position` along the length axis; under XLA the write
-  happens in place, without copying the cache."""
+  """`cache` [chunks, batch, heads, CACHE_CHUNK, depth] with `update`
+  [batch, heads, depth] written at `position`, each sequence in its own
+  chunk; under XLA the write happens in place, without copying the cache."""
   shape = tf.shape(update)
-  batch, heads = shape[0], shape[1]
-  index = tf.stack(tf.meshgrid(tf.range(batch), tf.range(heads), [position],
-                               indexing='ij'), axis=-1)   # [batch, heads, 1, 3]
-  return tf.tensor_scatter_nd_update(cache, index, update)
+  index = tf.stack(tf.meshgrid([position // CACHE_CHUNK], tf.range(shape[0]),
+                               tf.range(shape[1]), [position % CACHE_CHUNK],
+                               indexing='ij'), axis=-1)     # [1, batch, heads, 1, 4]
+  return tf.tensor_scatter_nd_update(cache, index[0, :, :, 0], update)
+
+
+def read_chunk(cache, table, chunk):
+  """[batch, heads, CACHE_CHUNK, depth]: chunk `chunk` of each sequence,
+  from the sequence `table` [batch, chunks] names."""
+  owners = table[:, chunk]
+  return tf.gather_nd(cache, tf.stack([tf.fill(tf.shape(owners), chunk), owners],
+                                      axis=1))
+
+
+def empty_cache(batch_size, num_heads, max_length, depth):
+  """Zeros [chunks, batch, heads, CACHE_CHUNK, depth] for `max_length`
+  positions (a number or a scalar tensor), rounded up to whole chunks."""
+  chunks = (max_length + CACHE_CHUNK - 1) // CACHE_CHUNK
+  return tf.zeros((chunks, batch_size, num_heads, CACHE_CHUNK, depth))
 
 
 def causal_mask(length):
@@ -150,39 +176,49 @@ class RelativeSelfAttention(keras.layers.Layer):
     return self.output_projection(
         tf.reshape(attended, [shape[0], shape[1], self.model_dim]))
 
-  def step(self, x, cache_keys, cache_values, position):
-    """One position: x [batch, D], caches [batch, heads, max_length, depth],
-    position (scalar int32) -> output [batch, D] and the updated caches.
+  def step(self, x, cache_keys, cache_values, position, table):
+    """One position: x [batch, D], caches [chunks, batch, heads,
+    CACHE_CHUNK, depth] (`empty_cache`), position (scalar int32), table
+    [batch, chunks] (whose chunk each sequence reads) -> output [batch, D]
+    and the updated caches.
 
     The new key and value are written at `position` (`write_at`: a
-    scatter, which XLA does in place) and the query attends over the whole
-    fixed-size cache with the positions after it masked, so no step copies
-    or slices the cache. The relative term is the query against the rows of
-    E that keys of this cache can use (every distance up to max_length - 1),
-    gathered by distance.
+    scatter, which XLA does in place). The query then attends over the
+    chunks up to `position` one at a time, keeping the running maximum,
+    sum and weighted values of a softmax (exact, as a softmax over the
+    whole prefix), so a step reads the filled part of the cache only. The
+    relative term of a chunk is the query against the rows of E for its
+    distances.
     """
-    queries, keys, values = (tf.transpose(t, [0, 2, 1, 3])
-                             for t in self._split_heads(self.qkv(x[:, None])))
+    queries, keys, values = (t[:, 0] for t in self._split_heads(self.qkv(x[:, None])))
     cache_keys = write_at(cache_keys, keys, position)
     cache_values = write_at(cache_values, values, position)
-    query = queries * self.head_dim ** -0.5                # [batch, heads, 1, depth]
-    length = tf.shape(cache_keys)[2]
-    size = self.max_relative_distance
-    # Distance -d uses row size - 1 - d (clipped at 0); a cache of `length`
-    # positions needs rows size - length .. size - 1 of them.
-    first = tf.maximum(size - length, 0)
-    relative = tf.einsum('bhqd,hnd->bhqn', query,
-                         self.relative_embeddings[:, first:])
-    keys_at = tf.range(length)
-    rows = tf.clip_by_value(keys_at - position + size - 1 - first, 0,
-                            size - 1 - first)
-    logits = (tf.matmul(query, cache_keys, transpose_b=True)
-              + tf.gather(relative, rows, axis=3))
-    logits = tf.where(keys_at <= position, logits, logits.dtype.min)
-    weights = tf.nn.softmax(logits, axis=-1)
-    attended = tf.matmul(weights, cache_values)             # [batch, heads, 1, depth]
-    batch = tf.shape(x)[0]
-    output = self.output_projection(tf.reshape(attended, [batch, self.model_dim]))
+    query = queries[:, :, None] * self.head_dim ** -0.5    # [batch, heads, 1, depth]
+    offsets = tf.range(CACHE_CHUNK)
+
+    def attend(chunk, peak, total, attended):
+      keys_at = chunk * CACHE_CHUNK + offsets
+      relative = tf.einsum('bhqd,hnd->bhqn', query, _distance_rows(
+          self.relative_embeddings, tf.minimum(keys_at - position, 0)))
+      logits = (tf.matmul(query, read_chunk(cache_keys, table, chunk), transpose_b=True)
+                + relative)
+      logits = tf.where(keys_at <= position, logits, logits.dtype.min)
+      new_peak = tf.maximum(peak, tf.reduce_max(logits, axis=-1, keepdims=True))
+      scale = tf.exp(peak - new_peak)
+      weights = tf.exp(logits - new_peak)
+      return (chunk + 1, new_peak,
+              total * scale + tf.reduce_sum(weights, axis=-1, keepdims=True),
+              attended * scale + tf.matmul(weights, read_chunk(cache_values, table, chunk)))
+
+    shape = tf.shape(query)
+    # The running maximum starts at the dtype's lowest value, which the
+    # first chunk (holding position 0) always exceeds.
+    start = (tf.constant(0), tf.fill([shape[0], shape[1], 1, 1], query.dtype.min),
+             tf.zeros([shape[0], shape[1], 1, 1], query.dtype), tf.zeros_like(query))
+    _, _, total, attended = tf.while_loop(
+        lambda chunk, *_: chunk <= position // CACHE_CHUNK, attend, start)
+    attended /= total                                       # [batch, heads, 1, depth]
+    output = self.output_projection(tf.reshape(attended, [shape[0], self.model_dim]))
     return output, cache_keys, cache_values
 
   def get_config(self):
@@ -233,9 +269,9 @@ class TransformerBlock(keras.layers.Layer):
                          training=training)
     return self._feed_forward(x, training)
 
-  def step(self, x, cache_keys, cache_values, position):
+  def step(self, x, cache_keys, cache_values, position, table):
     attended, cache_keys, cache_values = self.attention.step(
-        self.attention_norm(x), cache_keys, cache_values, position)
+        self.attention_norm(x), cache_keys, cache_values, position, table)
     return self._feed_forward(x + attended), cache_keys, cache_values
 
   def get_config(self):
@@ -313,26 +349,50 @@ class MusicTransformer(keras.Model):
     return self.logits(self.final_norm(x))
 
   def initial_state(self, batch_size, max_length=None):
-    """[position [batch], then keys and values [batch, heads, max_length,
-    depth] per layer]: an empty cache for sequences up to `max_length`."""
+    """[position [batch], chunk table [batch, chunks], then keys and values
+    [chunks, batch, heads, CACHE_CHUNK, depth] per layer]: an empty cache
+    for sequences up to `max_length` (rounded up to whole chunks), each
+    sequence reading its own chunks."""
     if max_length is None:
       raise ValueError('the transformer\'s key/value cache needs max_length')
-    head_dim = self.model_dim // self.num_heads
-    cache = tf.zeros((batch_size, self.num_heads, max_length, head_dim))
-    return [tf.zeros((batch_size,), tf.int32)] + [cache] * (2 * self.num_layers)
+    cache = empty_cache(batch_size, self.num_heads, max_length,
+                        self.model_dim // self.num_heads)
+    table = tf.tile(tf.range(batch_size)[:, None], [1, tf.shape(cache)[0]])
+    return ([tf.zeros((batch_size,), tf.int32), table]
+            + [cache] * (2 * self.num_layers))
+
+  @staticmethod
+  def reorder_states(states, indices):
+    """The states of sequences `indices` [batch] (each an index into the
+    batch), in that order. Chunks before the current one are never written
+    again, so sequence i takes over the table entries of sequence
+    indices[i] for them and shares those chunks; the current chunk, which
+    it goes on writing, is copied into its own (one chunk per cache, in
+    place under XLA)."""
+    positions, table, caches = states[0], states[1], states[2:]
+    current = positions[0] // CACHE_CHUNK
+    own = tf.range(tf.shape(indices)[0])
+    table = tf.where(tf.range(tf.shape(table)[1]) < current,
+                     tf.gather(table, indices), own[:, None])
+    rows = tf.stack([tf.fill(tf.shape(indices), current), indices], axis=1)
+    caches = [tf.tensor_scatter_nd_update(cache, [[current]],
+                                          tf.gather_nd(cache, rows)[None])
+              for cache in caches]
+    return [tf.gather(positions, indices), table] + caches
 
   def step(self, inputs, states):
     """One event: inputs of shape [batch] (controls [batch, size]) -> logits
     [batch, vocab_size] and the next states; equals `call` step by step."""
-    positions, caches = states[0], states[1:]
+    positions, table, caches = states[0], states[1], states[2:]
     position = positions[0]
     x = self._embed(inputs_lib.as_one_step(inputs), False)[:, 0]
     new_caches = []
     for i, block in enumerate(self.blocks):
-      x, keys, values = block.step(x, caches[2 * i], caches[2 * i + 1], position)
+      x, keys, values = block.step(x, caches[2 * i], caches[2 * i + 1], position,
+                                   table)
       new_caches.extend([keys, values])
     logits = self.logits(self.final_norm(x))
-    return logits, [positions + 1] + new_caches
+    return logits, [positions + 1, table] + new_caches
 
   def get_config(self):
     config = super().get_config()
