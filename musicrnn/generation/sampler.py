@@ -4,7 +4,9 @@ Works with any model exposing `initial_state(batch, max_length)`,
 `step(inputs, states) -> (logits [batch, vocab], states)` and, for beam
 search, `reorder_states(states, indices)`: the event LSTM's recurrent state,
 the Music Transformer's key/value cache, the dilated CNN's Fast WaveNet
-queues. States are lists of tensors with the batch first.
+queues. States are lists of tensors laid out as each model chooses (the
+transformer's cache puts its chunks first): the sampler passes them back to
+the model and never indexes them.
 
   tokens = sample(model, primer, num_steps=512, controls={'note_density': d},
                   temperature=1.0, top_k=0, top_p=1.0, seed=1)

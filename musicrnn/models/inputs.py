@@ -58,6 +58,7 @@ def as_one_step(inputs):
 def reorder_states(states, indices):
   """The step states of sequences `indices` [batch] (each an index into the
   batch), in that order, as beam search keeps its survivors: every state
-  tensor gathered along its batch axis. A model whose state holds an empty
-  part (the transformer's cache beyond the position) gathers less."""
+  tensor gathered along its batch axis. A model that can share part of its
+  states between sequences (the transformer's finished cache chunks) moves
+  less."""
   return [ops.take(state, indices, axis=0) for state in states]
