@@ -107,6 +107,35 @@ def test_shards_are_a_seeded_permutation_of_the_examples(many_sources, tmp_path)
   assert sorted(example_ids(other)) == sorted(ids) and example_ids(other) != ids
 
 
+def _first_example_ids(data, seed, count=None):
+  """(source, tokens) of the examples in the order the reader gives them, shuffle buffer of one
+  (the interleaved shards as read), one pass."""
+  records = sources.open_source(data).records('train', shuffle=True, repeat=False,
+                                              seed=seed, shuffle_buffer=1)
+  if count:
+    records = records.take(count)
+  return [_identity(r) for r in records]
+
+
+def _identity(record):
+  return record[schema.ID].numpy().decode(), record[schema.TOKENS].numpy().tobytes()
+
+
+def test_each_seed_starts_every_shard_at_its_own_record(many_sources):
+  data, summary = many_sources
+  stored = [_identity(r) for r in sources.open_source(data).records(
+      'train', shuffle=False, repeat=False)]
+  first = {seed: _first_example_ids(data, seed) for seed in (0, 1)}
+  # A pass still reads every record once.
+  for ids in first.values():
+    assert sorted(ids) == sorted(stored) and len(ids) == summary.examples['train']
+  # Not the same first record of each of the 4 shards for every seed (a run
+  # shorter than a pass would train on the same part whatever its seed).
+  assert set(first[0][:8]) != set(first[1][:8])
+  assert not set(first[0][:4]) & set(first[1][:4])
+  assert _first_example_ids(data, 0, 8) == first[0][:8]
+
+
 def test_order_key_spreads_shards_evenly():
   keys = [shuffle.order_key(f'id{i}', 0) for i in range(8000)]
   counts = np.bincount([shuffle.shard_of(k, 8) for k in keys], minlength=8)

@@ -22,6 +22,7 @@ import json
 import os
 import re
 
+import numpy as np
 import tensorflow as tf
 
 from musicrnn import encodings
@@ -104,6 +105,21 @@ class DataSource:
     return f'{type(self).__name__}({self.location!r})'
 
 
+def _start_records(num_examples, num_files, seed):
+  """Where each of `num_files` shards is first read: a seeded record among
+  the shard's share of `num_examples` (0 when the count is unknown)."""
+  per_file = (num_examples or 0) // num_files
+  return np.random.default_rng(None if seed is None else [seed, 1]).integers(
+      0, max(per_file, 1), size=num_files)
+
+
+def _rotated(path, start):
+  """The records of `path` from record `start` on, then those before it:
+  every record once a pass."""
+  return tf.data.TFRecordDataset(path).skip(start).concatenate(
+      tf.data.TFRecordDataset(path).take(start))
+
+
 class _TFRecordSource(DataSource):
   """SequenceExample TFRecord files: parsed with the schema's spec."""
 
@@ -114,15 +130,24 @@ class _TFRecordSource(DataSource):
     files = self.files(split)
     if not files:
       raise UsageError(f'{self.location} has no {split} files')
-    ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
-      ds = ds.shuffle(len(files), seed=seed)
+      # Each shard is read from a seeded record on (then its first records):
+      # the shards are already a random permutation, and without this every
+      # seed, and every resumed run, would start on the same first records of
+      # every shard, and a run shorter than a pass over the data would train
+      # on the same part of it whatever its seed.
+      files = [files[i] for i in np.random.default_rng(seed).permutation(len(files))]
+      starts = _start_records(self.num_examples(split), len(files), seed)
+      ds = tf.data.Dataset.from_tensor_slices((files, starts))
+      read = _rotated
+    else:
+      ds = tf.data.Dataset.from_tensor_slices(files)
+      read = tf.data.TFRecordDataset
     # Up to MAX_OPEN_FILES shards open at once, read a record at a time in
     # turn: the stream mixes them before the shuffle buffer
     # (musicrnn_create_dataset also writes the examples in a random order).
-    ds = ds.interleave(tf.data.TFRecordDataset,
-                       cycle_length=min(len(files), MAX_OPEN_FILES), block_length=1,
-                       num_parallel_calls=tf.data.AUTOTUNE,
+    ds = ds.interleave(read, cycle_length=min(len(files), MAX_OPEN_FILES),
+                       block_length=1, num_parallel_calls=tf.data.AUTOTUNE,
                        deterministic=seed is not None or not shuffle)
     if repeat:
       ds = ds.repeat()
