@@ -12,8 +12,9 @@ the model and never indexes them.
                   temperature=1.0, top_k=0, top_p=1.0, seed=1)
 
 The whole loop — priming the state with the primer, then drawing one event
-at a time for every output of the batch — runs as one tf.function with a
-tf.while_loop, compiled with XLA (`jit_compile`, on by default): no Python
+at a time for every output of the batch, both through the same call of the
+model's step (so the step is traced and compiled once) — runs as one
+tf.function with a tf.while_loop, compiled with XLA (`jit_compile`, on by default): no Python
 per event, and each step's state (the transformer's cache, the CNN's queues)
 and the output are updated in place rather than copied. Beam search runs in
 the same kind of loop, pruning on the device.
@@ -213,20 +214,6 @@ def _inputs_at(controls, t, token):
   return inputs
 
 
-def _primed(model, primer, controls, total):
-  """The states after primer events 0 .. n-2 (the last one starts the
-  sampling), for outputs of `total` events."""
-  states = model.initial_state(tf.shape(primer)[0], total)
-
-  def body(t, states):
-    _, states = model.step(_inputs_at(controls, t, primer[:, t]), states)
-    return t + 1, states
-
-  _, states = tf.while_loop(lambda t, s: t < tf.shape(primer)[1] - 1, body,
-                            (tf.constant(0), states))
-  return states
-
-
 def _output_buffer(primer, num_steps):
   """[total, batch, ...]: the primer, then room for `num_steps` steps; a
   step writes its row in place (under XLA) with `_write_row`."""
@@ -239,6 +226,13 @@ def _write_row(buffer, t, row):
   return tf.tensor_scatter_nd_update(buffer, [[t]], row[None])
 
 
+def _primer_or(t, primer_length, output, drawn):
+  """The next row after step `t`: the primer's while the step primes (the
+  loops prime the states with the same step they sample with, so that the
+  model is traced and compiled once per loop), else `drawn`."""
+  return tf.where(t + 1 < primer_length, output[t + 1], drawn)
+
+
 def token_loop(model, draw):
   """The sampling loop of `sample`, to trace in a tf.function:
   `loop(primer [batch, n] int32, controls {name: [batch, n + num_steps,
@@ -248,18 +242,18 @@ def token_loop(model, draw):
   def loop(primer, controls, num_steps, seed_pair):
     primer_length = tf.shape(primer)[1]
     total = primer_length + num_steps
-    states = _primed(model, primer, controls, total)
+    states = model.initial_state(tf.shape(primer)[0], total)
     output = _output_buffer(primer, num_steps)
 
-    def body(t, token, states, output):
-      logits, states = model.step(_inputs_at(controls, t, token), states)
+    def body(t, states, output):
+      logits, states = model.step(_inputs_at(controls, t, output[t]), states)
       step_seed = tf.random.experimental.stateless_fold_in(seed_pair, t)
-      token = tf.cast(draw(logits, step_seed), tf.int32)
-      return t + 1, token, states, _write_row(output, t + 1, token)
+      token = _primer_or(t, primer_length, output,
+                         tf.cast(draw(logits, step_seed), tf.int32))
+      return t + 1, states, _write_row(output, t + 1, token)
 
-    _, _, _, output = tf.while_loop(
-        lambda t, *_: t < total - 1, body,
-        (primer_length - 1, primer[:, -1], states, output))
+    _, _, output = tf.while_loop(lambda t, *_: t < total - 1, body,
+                                 (tf.constant(0), states, output))
     return tf.transpose(output)
 
   return loop
@@ -312,14 +306,8 @@ def _frame_loop(model, temperature, binarize, threshold):
     states = model.initial_state(tf.shape(primer)[0], total)
     output = _output_buffer(primer, num_steps)
 
-    def prime_body(t, states):
-      _, states = model.step({'pianoroll': primer[:, t]}, states)
-      return t + 1, states
-
-    _, states = tf.while_loop(lambda t, s: t < primer_length - 1, prime_body,
-                              (tf.constant(0), states))
-
-    def sample_body(t, frame, states, output):
+    def body(t, states, output):
+      frame = output[t]
       logits, states = model.step({'pianoroll': frame}, states)
       probabilities = tf.sigmoid(tf.cast(logits, tf.float32) / temperature)
       if binarize == 'bernoulli':
@@ -333,11 +321,11 @@ def _frame_loop(model, temperature, binarize, threshold):
       sounded = (frame[:, :keys] + frame[:, keys:]) > 0
       held = bits[:, keys:] & sounded & ~onset
       frame = tf.cast(tf.concat([onset, held], axis=1), tf.float32)
-      return t + 1, frame, states, _write_row(output, t + 1, frame)
+      return t + 1, states, _write_row(output, t + 1,
+                                       _primer_or(t, primer_length, output, frame))
 
-    _, _, _, output = tf.while_loop(
-        lambda t, *_: t < total - 1, sample_body,
-        (primer_length - 1, primer[:, -1], states, output))
+    _, _, output = tf.while_loop(lambda t, *_: t < total - 1, body,
+                                 (tf.constant(0), states, output))
     return tf.transpose(output, [1, 0, 2])
 
   return loop
@@ -457,7 +445,7 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
 
     slot_controls = {k: repeat(v, width) for k, v in controls.items()}
     slot_primer = repeat(primer, width)
-    states = _primed(model, slot_primer, slot_controls, total)
+    states = model.initial_state(tf.shape(slot_primer)[0], total)
     output = _output_buffer(slot_primer, num_steps)   # [total, batch * width]
 
     def draw(t, logits, totals):
@@ -487,8 +475,11 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
 
       def body(t, states, output, totals):
         logits, states = model.step(_inputs_at(slot_controls, t, output[t]), states)
-        token, totals = draw(t, logits, totals)
-        return t + 1, states, _write_row(output, t + 1, token), totals
+        token, drawn_totals = draw(t, logits, totals)
+        priming = t + 1 < primer_length
+        return (t + 1, states,
+                _write_row(output, t + 1, _primer_or(t, primer_length, output, token)),
+                tf.where(priming, totals, drawn_totals))
 
       return tf.while_loop(lambda t, *_: t < end, body,
                            (start, states, output, totals))[1:]
@@ -497,13 +488,24 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
       like = list(states) + [output, totals]
       if per_sequence and branch_factor > 1:
         logits, states = model.step(_inputs_at(slot_controls, t, output[t]), states)
-        token, totals = draw(t, logits, totals)
-        flat = keep(totals, entries)
-        # A survivor's parent is its sequence's slot.
-        states, output, totals = reordered(flat // branch_factor, states, output,
-                                           tf.gather(totals, flat), like)
-        return t + 1, states, _write_row(output, t + 1, tf.gather(token, flat)), totals
-      length = tf.where(t == primer_length - 1, first, steps_per_iteration)
+
+        def prune():
+          token, drawn_totals = draw(t, logits, totals)
+          flat = keep(drawn_totals, entries)
+          # A survivor's parent is its sequence's slot.
+          survivors, rows, kept = reordered(flat // branch_factor, states, output,
+                                            tf.gather(drawn_totals, flat), like)
+          return survivors, _write_row(rows, t + 1, tf.gather(token, flat)), kept
+
+        # Over the primer the step only primes the states (the next row
+        # already holds the primer's event).
+        states, output, totals = tf.cond(t + 1 < primer_length,
+                                         lambda: (states, output, totals), prune)
+        return t + 1, states, output, totals
+      # The primer in one run (the states only), then the first iteration's
+      # steps, then steps_per_iteration at a time.
+      length = tf.where(t < primer_length - 1, primer_length - 1 - t,
+                        tf.where(t == primer_length - 1, first, steps_per_iteration))
       states, output, totals = run(t, t + length, states, output, totals)
       if branch_factor > 1:
         # Each survivor goes on in `branch_factor` slots.
@@ -514,7 +516,7 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
 
     _, _, output, totals = tf.while_loop(
         lambda t, *_: t < total - 1, iteration,
-        (primer_length - 1, states, output, tf.zeros([batch * width])))
+        (tf.constant(0), states, output, tf.zeros([batch * width])))
     best = tf.argmax(tf.reshape(totals, [batch, width]), axis=1,
                      output_type=tf.int32)
     return tf.gather(tf.transpose(output), best + offsets(width)[:, 0])
