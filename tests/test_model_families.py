@@ -16,7 +16,6 @@ from musicrnn.encodings import polyphony
 from musicrnn.generation import generate
 from musicrnn.generation import sampler
 from musicrnn.metrics import nll
-from musicrnn.models import music_transformer
 from musicrnn.training import run_dir as run_dir_lib
 from musicrnn.metrics import evaluation as evaluation_lib
 from musicrnn.training import objectives
@@ -69,18 +68,13 @@ def test_reloaded_run_steps_as_its_full_pass(name, family_runs, tiny_datasets):
     np.testing.assert_allclose(logits.numpy(), full[:, t], atol=1e-4)
 
 
-@pytest.mark.parametrize('name,chunk', [(name, None) for name in sorted(FAMILIES)]
-                         + [('music_transformer_tiny', 16)])
-def test_reordered_states_step_as_the_reordered_full_pass(name, chunk, family_runs,
-                                                          monkeypatch):
+@pytest.mark.parametrize('name', sorted(FAMILIES))
+def test_reordered_states_step_as_the_reordered_full_pass(name, family_runs):
   """Beam search's `reorder_states`, compiled as the sampler compiles it,
   then steps: the logits are the full pass over the reordered histories,
   across the transformer's cache chunks (shared, not copied) and their
-  boundaries (with chunks of 16, also across groups of chunks attended at
-  once)."""
+  boundaries."""
   import tensorflow as tf
-  if chunk:
-    monkeypatch.setattr(music_transformer, 'CACHE_CHUNK', chunk)
   model = run_dir_lib.load_run(family_runs[name][0]).model
   length = 150
   tokens = np.random.default_rng(1).integers(

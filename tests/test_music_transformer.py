@@ -53,11 +53,8 @@ def _inputs(rng, batch, time, controls):
   return testing_lib.random_event_inputs(rng, batch, time, 24, controls)
 
 
-@pytest.mark.parametrize('controls,chunk', [({}, None), ({}, 2),
-                                            ({'note_density': 8, 'pitch_histogram': 12}, None)])
-def test_cached_steps_equal_the_full_pass(controls, chunk, monkeypatch):
-  if chunk:   # 8 chunks: two groups of CACHE_GROUP, one at a time at the end
-    monkeypatch.setattr(mt, 'CACHE_CHUNK', chunk)
+@pytest.mark.parametrize('controls', [{}, {'note_density': 8, 'pitch_histogram': 12}])
+def test_cached_steps_equal_the_full_pass(controls):
   rng = np.random.default_rng(0)
   model = _model(control_sizes=controls)
   time = 15   # longer than max_relative_distance: clipping is exercised

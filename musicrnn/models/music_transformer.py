@@ -27,8 +27,8 @@ positions, [chunks, batch, heads, CACHE_CHUNK, depth], and one table
 [batch, chunks] saying whose chunk each sequence reads (its own, until beam
 search reorders). A step computes the new token's query, key and value,
 writes the key and value at the step's position in the sequence's own chunk
-(in place under XLA) and attends over the filled chunks only, a few at a
-time (an online softmax), so a token costs one step through the layers and reads
+(in place under XLA) and attends chunk by chunk over the filled chunks only
+(an online softmax), so a token costs one step through the layers and reads
 the cache up to its position, never the empty rest, and no step copies the
 cache. A chunk no sequence writes again (every one before the current) is
 shared, not copied, when beam search reorders the sequences
@@ -91,9 +91,6 @@ def relative_logits_naive(queries, embeddings):
 # Positions per block of the generation cache: attention and beam
 # reordering touch the chunks up to the current position, not the rest.
 CACHE_CHUNK = 64
-# Chunks a step attends to at once while that many are filled (the rest one
-# at a time): fewer loop iterations, whose fixed cost shows at batch 1.
-CACHE_GROUP = 4
 
 
 def write_at(cache, update, position):
@@ -107,17 +104,12 @@ def write_at(cache, update, position):
   return tf.tensor_scatter_nd_update(cache, index[0, :, :, 0], update)
 
 
-def read_chunks(cache, table, first, count):
-  """[batch, heads, count * CACHE_CHUNK, depth]: chunks `first` to `first +
-  count - 1` of each sequence, each from the sequence `table` [batch,
-  chunks] names (`count` a Python int)."""
-  chunks = first + tf.range(count)
-  owners = tf.gather(table, chunks, axis=1)                       # [batch, count]
-  index = tf.stack([tf.broadcast_to(chunks, tf.shape(owners)), owners], axis=-1)
-  got = tf.gather_nd(cache, index)           # [batch, count, heads, CACHE_CHUNK, depth]
-  shape = tf.shape(got)
-  return tf.reshape(tf.transpose(got, [0, 2, 1, 3, 4]),
-                    [shape[0], shape[2], count * CACHE_CHUNK, shape[4]])
+def read_chunk(cache, table, chunk):
+  """[batch, heads, CACHE_CHUNK, depth]: chunk `chunk` of each sequence,
+  from the sequence `table` [batch, chunks] names."""
+  owners = table[:, chunk]
+  return tf.gather_nd(cache, tf.stack([tf.fill(tf.shape(owners), chunk), owners],
+                                      axis=1))
 
 
 def empty_cache(batch_size, num_heads, max_length, depth):
@@ -192,10 +184,9 @@ class RelativeSelfAttention(keras.layers.Layer):
 
     The new key and value are written at `position` (`write_at`: a
     scatter, which XLA does in place). The query then attends over the
-    chunks up to `position`, CACHE_GROUP at a time while that many are
-    filled and then one at a time, keeping the running maximum, sum and
-    weighted values of a softmax (exact, as a softmax over the whole
-    prefix), so a step reads the filled part of the cache only. The
+    chunks up to `position` one at a time, keeping the running maximum,
+    sum and weighted values of a softmax (exact, as a softmax over the
+    whole prefix), so a step reads the filled part of the cache only. The
     relative term of a chunk is the query against the rows of E for its
     distances.
     """
@@ -203,39 +194,29 @@ class RelativeSelfAttention(keras.layers.Layer):
     cache_keys = write_at(cache_keys, keys, position)
     cache_values = write_at(cache_values, values, position)
     query = queries[:, :, None] * self.head_dim ** -0.5    # [batch, heads, 1, depth]
-    current = position // CACHE_CHUNK
+    offsets = tf.range(CACHE_CHUNK)
 
-    def attend(count):
-      """A loop body over `count` chunks from `chunk` on."""
-      offsets = tf.range(count * CACHE_CHUNK)
-
-      def body(chunk, peak, total, attended):
-        keys_at = chunk * CACHE_CHUNK + offsets
-        relative = tf.einsum('bhqd,hnd->bhqn', query, _distance_rows(
-            self.relative_embeddings, tf.minimum(keys_at - position, 0)))
-        logits = (tf.matmul(query, read_chunks(cache_keys, table, chunk, count),
-                            transpose_b=True) + relative)
-        logits = tf.where(keys_at <= position, logits, logits.dtype.min)
-        new_peak = tf.maximum(peak, tf.reduce_max(logits, axis=-1, keepdims=True))
-        scale = tf.exp(peak - new_peak)
-        weights = tf.exp(logits - new_peak)
-        return (chunk + count, new_peak,
-                total * scale + tf.reduce_sum(weights, axis=-1, keepdims=True),
-                attended * scale + tf.matmul(
-                    weights, read_chunks(cache_values, table, chunk, count)))
-      return body
+    def attend(chunk, peak, total, attended):
+      keys_at = chunk * CACHE_CHUNK + offsets
+      relative = tf.einsum('bhqd,hnd->bhqn', query, _distance_rows(
+          self.relative_embeddings, tf.minimum(keys_at - position, 0)))
+      logits = (tf.matmul(query, read_chunk(cache_keys, table, chunk), transpose_b=True)
+                + relative)
+      logits = tf.where(keys_at <= position, logits, logits.dtype.min)
+      new_peak = tf.maximum(peak, tf.reduce_max(logits, axis=-1, keepdims=True))
+      scale = tf.exp(peak - new_peak)
+      weights = tf.exp(logits - new_peak)
+      return (chunk + 1, new_peak,
+              total * scale + tf.reduce_sum(weights, axis=-1, keepdims=True),
+              attended * scale + tf.matmul(weights, read_chunk(cache_values, table, chunk)))
 
     shape = tf.shape(query)
     # The running maximum starts at the dtype's lowest value, which the
     # first chunk (holding position 0) always exceeds.
     start = (tf.constant(0), tf.fill([shape[0], shape[1], 1, 1], query.dtype.min),
              tf.zeros([shape[0], shape[1], 1, 1], query.dtype), tf.zeros_like(query))
-    # CACHE_GROUP chunks at a time while that many are filled, then the
-    # rest (up to the current one) one at a time.
-    grouped = tf.while_loop(lambda chunk, *_: chunk + CACHE_GROUP - 1 <= current,
-                            attend(CACHE_GROUP), start)
-    _, _, total, attended = tf.while_loop(lambda chunk, *_: chunk <= current,
-                                          attend(1), grouped)
+    _, _, total, attended = tf.while_loop(
+        lambda chunk, *_: chunk <= position // CACHE_CHUNK, attend, start)
     attended /= total                                       # [batch, heads, 1, depth]
     output = self.output_projection(tf.reshape(attended, [shape[0], self.model_dim]))
     return output, cache_keys, cache_values
