@@ -100,7 +100,9 @@ def main(argv):
 
 
 def run():
-  cli.run(main)
+  # Names other tools give the training data: Magenta's trainers'
+  # --sequence_example_file, musicrnn_evaluate's --data.
+  cli.run(main, aliases={'sequence_example_file': 'train_data', 'data': 'train_data'})
 
 
 if __name__ == '__main__':

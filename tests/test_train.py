@@ -117,6 +117,10 @@ def test_cli_trains_and_reports_flag_mistakes(tiny_datasets, tmp_path):
   saved = json.load(open(tmp_path / 'run' / 'config.json'))
   assert saved['config']['model']['cell'] == 'gru'
   assert saved['config']['train']['batch_size'] == 2
+  result = cli(f'--config={name}', f'--sequence_example_file={tiny_datasets[name]}',
+               f'--run_dir={tmp_path}/x')
+  assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].endswith(
+      'unknown flag --sequence_example_file; this program calls it --train_data')
   result = cli('--config=performace', f'--train_data={tiny_datasets[name]}',
                f'--run_dir={tmp_path}/x')
   assert result.returncode == 2 and "unknown config 'performace'" in result.stderr
