@@ -21,16 +21,35 @@ import testing_lib  # noqa: E402
 
 
 @pytest.fixture(scope='session', autouse=True)
-def mirrored_cpu_devices():
-  """Splits the CPU into testing_lib.MIRRORED_CPU_DEVICES logical devices
-  before any test starts TensorFlow's runtime (as musicrnn_train
-  --strategy=mirrored --cpu_devices=2 does), so MirroredStrategy runs in the
-  test process; ops without a device keep running on the first, as on an
-  unsplit CPU."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  tf.config.set_logical_device_configuration(
-      tf.config.list_physical_devices('CPU')[0],
-      [tf.config.LogicalDeviceConfiguration()] * testing_lib.MIRRORED_CPU_DEVICES)
+def tensorflow_for_tests(tmp_path_factory):
+  """Sets up TensorFlow before any test starts its runtime:
+
+  - Splits the CPU into testing_lib.MIRRORED_CPU_DEVICES logical devices (as
+    musicrnn_train --strategy=mirrored --cpu_devices=2 does), so
+    MirroredStrategy runs in the test process; ops without a device keep
+    running on the first, as on an unsplit CPU.
+  - Shares XLA's compiled programs between the tests and workers of this
+    test run (TensorFlow's persistent compilation cache, in a folder of the
+    run): the tests compile the same tiny models' steps and sampling loops
+    many times, and a program is reused only when its HLO is the same, byte
+    for byte. The processes tests start do not inherit the setting.
+  """
+  cache = testing_lib.run_folder(tmp_path_factory, 'xla_cache')
+  before = os.environ.get('TF_XLA_FLAGS')
+  os.environ['TF_XLA_FLAGS'] = ' '.join(
+      filter(None, [before, f'--tf_xla_persistent_cache_directory={cache}']))
+  try:
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    tf.config.set_logical_device_configuration(
+        tf.config.list_physical_devices('CPU')[0],
+        [tf.config.LogicalDeviceConfiguration()] * testing_lib.MIRRORED_CPU_DEVICES)
+    # TensorFlow reads TF_XLA_FLAGS once, at its first XLA compile.
+    tf.function(lambda x: x + 1, jit_compile=True)(tf.constant(1))
+  finally:
+    if before is None:
+      del os.environ['TF_XLA_FLAGS']
+    else:
+      os.environ['TF_XLA_FLAGS'] = before
 
 
 CORPUS = os.path.join(testing_lib.REPO_ROOT, 'musicrnn', 'quickstart_corpus')

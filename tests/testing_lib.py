@@ -56,6 +56,17 @@ LIBRARY_LINES = re.compile(
     r'absl::InitializeLog|oneDNN|cpu_feature_guard|Couldn.t find ffmpeg')
 
 
+def run_folder(tmp_path_factory, name):
+  """A folder `name` that every worker of this test run shares (under
+  pytest-xdist, in the run's folder above each worker's own)."""
+  base = tmp_path_factory.getbasetemp()
+  if os.environ.get('PYTEST_XDIST_WORKER'):
+    base = base.parent
+  folder = base / name
+  folder.mkdir(exist_ok=True)
+  return folder
+
+
 def made_once(tmp_path_factory, name, make):
   """(folder, value): `make(folder)` run once in this test run, its value
   pickled beside the folder. Under pytest-xdist the first worker to ask
@@ -65,11 +76,7 @@ def made_once(tmp_path_factory, name, make):
   # pylint: disable=import-outside-toplevel
   import fcntl
   import pickle
-  base = tmp_path_factory.getbasetemp()
-  if os.environ.get('PYTEST_XDIST_WORKER'):
-    base = base.parent    # this run's folder, above each worker's own
-  root = base / 'made_once'
-  root.mkdir(exist_ok=True)
+  root = run_folder(tmp_path_factory, 'made_once')
   folder, value = root / name, root / f'{name}.pickle'
   with open(root / f'{name}.lock', 'w') as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
