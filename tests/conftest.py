@@ -32,24 +32,38 @@ def tensorflow_for_tests(tmp_path_factory):
     test run (TensorFlow's persistent compilation cache, in a folder of the
     run): the tests compile the same tiny models' steps and sampling loops
     many times, and a program is reused only when its HLO is the same, byte
-    for byte. The processes tests start do not inherit the setting.
+    for byte.
+  - Compiles for a tiny model's sake: XLA without LLVM's costly passes
+    (a fifth less CPU to compile the tiny GAN's step, and a tiny model's
+    step runs in microseconds either way), and TensorFlow's graphs without
+    Grappler's rewrites (a sixth of a tiny event-LSTM run's CPU). Tests that
+    compare compiled and uncompiled steps compare XLA with TensorFlow's own
+    kernels still. The processes tests start (the quick start, killed and
+    resumed runs, multi-worker training) inherit none of this and run as
+    users run.
   """
   cache = testing_lib.run_folder(tmp_path_factory, 'xla_cache')
-  before = os.environ.get('TF_XLA_FLAGS')
-  os.environ['TF_XLA_FLAGS'] = ' '.join(
-      filter(None, [before, f'--tf_xla_persistent_cache_directory={cache}']))
+  settings = {
+      'TF_XLA_FLAGS': f'--tf_xla_persistent_cache_directory={cache}',
+      'XLA_FLAGS': '--xla_backend_optimization_level=0 '
+                   '--xla_llvm_disable_expensive_passes=true'}
+  before = {name: os.environ.get(name) for name in settings}
+  for name, value in settings.items():
+    os.environ[name] = ' '.join(filter(None, [before[name], value]))
   try:
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     tf.config.set_logical_device_configuration(
         tf.config.list_physical_devices('CPU')[0],
         [tf.config.LogicalDeviceConfiguration()] * testing_lib.MIRRORED_CPU_DEVICES)
-    # TensorFlow reads TF_XLA_FLAGS once, at its first XLA compile.
+    tf.config.optimizer.set_experimental_options({'disable_meta_optimizer': True})
+    # TensorFlow and XLA read their flags once, at the first XLA compile.
     tf.function(lambda x: x + 1, jit_compile=True)(tf.constant(1))
   finally:
-    if before is None:
-      del os.environ['TF_XLA_FLAGS']
-    else:
-      os.environ['TF_XLA_FLAGS'] = before
+    for name, value in before.items():
+      if value is None:
+        del os.environ[name]
+      else:
+        os.environ[name] = value
 
 
 CORPUS = os.path.join(testing_lib.REPO_ROOT, 'musicrnn', 'quickstart_corpus')
@@ -191,12 +205,7 @@ def fixture_datasets(tmp_path_factory):
   """(performance, piano roll) tiny datasets of the committed fixtures, half
   of them eval, as the training benchmarks' --smoke builds them
   (benchmarks/smoke_data.py)."""
-  # pylint: disable=import-outside-toplevel
-  sys.path.insert(0, testing_lib.BENCHMARKS)
-  try:
-    import smoke_data
-  finally:
-    sys.path.remove(testing_lib.BENCHMARKS)
+  smoke_data = testing_lib.import_benchmark_library('smoke_data')
   return testing_lib.made_once(tmp_path_factory, 'fixture_datasets',
                                smoke_data.fixture_datasets)[1]
 

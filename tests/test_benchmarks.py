@@ -8,6 +8,7 @@ form's peak memory in a fresh process of its own."""
 
 import json
 import math
+import sys
 
 import pytest
 
@@ -83,41 +84,55 @@ def test_generation_benchmark_beam_smoke(tmp_path):
 
 def test_cached_step_benchmark_smoke(tmp_path):
   # The tiny configs (as --smoke) at a position long enough for the full pass
-  # to cost what it does: the cache's step is cheaper there.
+  # to cost what it does: the cache's step is cheaper there. Timed at batch
+  # 1 (each batch and position is a compile of its own); the bytes a step
+  # reads are checked at batch 2 below, from the benchmark's own count.
   results, _ = _smoke_run('cached_step_benchmark', tmp_path,
                           '--configs=music_transformer_tiny,dilated_cnn_tiny',
                           '--positions=8,128', '--repeats=8',
-                          '--batch_sizes=1,2', smoke=False)
+                          '--batch_sizes=1', smoke=False)
   assert [m['family'] for m in results['models']] == ['music_transformer',
                                                       'dilated_cnn']
   assert results['copy_bytes_per_second'] > 1e8
   for model in results['models']:
-    runs = {(r['batch_size'], r['position']): r for r in model['runs']}
-    assert sorted(runs) == [(1, 8), (1, 128), (2, 8), (2, 128)]
-    longest = runs[1, 128]
-    assert 0 < longest['cached_seconds_per_token'] < longest[
+    runs = {r['position']: r for r in model['runs']}
+    assert sorted(runs) == [8, 128] and {r['batch_size'] for r in runs.values()} == {1}
+    assert 0 < runs[128]['cached_seconds_per_token'] < runs[128][
         'recomputed_seconds_per_token'], model
     for r in runs.values():
       # No step beats reading what it must read at the copy bandwidth.
       assert r['bound_ratio'] > 1, r
       assert r['bound_seconds_per_step'] == pytest.approx(
           r['step_bytes'] / results['copy_bytes_per_second'], rel=1e-3, abs=2e-6)
+  benchmark = sys.modules['cached_step_benchmark']
+  smoke_data = testing_lib.import_benchmark_library('smoke_data')
+  step_bytes = {}
+  for name in ('music_transformer_tiny', 'dilated_cnn_tiny'):
+    config, model, codec = smoke_data.untrained_model(name)
+    step_bytes[config.family] = {
+        (batch, position): benchmark.step_bytes(model, codec.vocab_size, batch, position)
+        for batch in (1, 2) for position in (8, 128)}
+    # What the benchmark reported at batch 1 (each position advanced by half
+    # the timed steps).
+    reported = {r['position']: r['step_bytes'] for r in results['models'][
+        0 if config.family == 'music_transformer' else 1]['runs']}
+    assert reported == {p: benchmark.step_bytes(model, codec.vocab_size, 1, p + 4)
+                        for p in (8, 128)}
     # A second sequence reads the weights once more only for its own rows.
-    assert runs[1, 8]['step_bytes'] < runs[2, 8]['step_bytes'] < (
-        2 * runs[1, 8]['step_bytes'])
-  transformer = results['models'][0]
-  runs = {(r['batch_size'], r['position']): r for r in transformer['runs']}
-  # Its key/value cache is read up to the position: per sequence, 2 tensors
-  # of model_dim float32s per layer and position (and a table entry per
-  # chunk of positions).
-  hp = transformer['model']
+    counts = step_bytes[config.family]
+    assert counts[1, 8] < counts[2, 8] < 2 * counts[1, 8]
+  # The transformer's key/value cache is read up to the position: per
+  # sequence, 2 tensors of model_dim float32s per layer and position (and a
+  # table entry per chunk of positions).
+  hp = results['models'][0]['model']
   per_position = 2 * hp['num_layers'] * hp['model_dim'] * 4
   for batch in (1, 2):
-    assert (runs[batch, 128]['step_bytes'] - runs[batch, 8]['step_bytes']
+    counts = step_bytes['music_transformer']
+    assert (counts[batch, 128] - counts[batch, 8]
             == pytest.approx(batch * 120 * per_position, rel=1e-3))
   # The dilated CNN's queues do not grow with the position.
-  cnn = {(r['batch_size'], r['position']): r for r in results['models'][1]['runs']}
-  assert cnn[1, 8]['step_bytes'] == cnn[1, 128]['step_bytes']
+  counts = step_bytes['dilated_cnn']
+  assert counts[1, 8] == counts[1, 128] and counts[2, 8] == counts[2, 128]
 
 
 def test_relative_attention_benchmark_smoke(tmp_path):

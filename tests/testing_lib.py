@@ -210,6 +210,18 @@ class ProgramResult:
             f'stderr={self.stderr[-2000:]!r})')
 
 
+def import_benchmark_library(module_name):
+  """A module of benchmarks/ that defines no flags (smoke_data, say)."""
+  # pylint: disable=import-outside-toplevel
+  import importlib
+  import sys
+  sys.path.insert(0, BENCHMARKS)
+  try:
+    return importlib.import_module(module_name)
+  finally:
+    sys.path.remove(BENCHMARKS)
+
+
 def _load_program(module_name):
   # pylint: disable=import-outside-toplevel
   import importlib

@@ -179,16 +179,19 @@ def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
     raise TypeError(f'generate() got unknown options {unknown}')
   if num_outputs < 1:
     raise UsageError(f'--num_outputs must be at least 1, got {num_outputs}')
-  run = run_dir_lib.load_run(run_dir)
-  objective = run.config.train.objective
+  # The options are checked against config.json before the model is built
+  # and its checkpoint read: a flag of the other kind is a quick error.
+  config, _ = run_dir_lib.load(run_dir)
+  objective = config.train.objective
   generator, takes = _GENERATORS[objective]
   foreign = [f'--{name}' for name, value in options.items()
              if name not in takes and not _is_default(value, every[name])]
   if foreign:
     raise UsageError(
-        f'{", ".join(foreign)}: config {run.config.name!r} is a '
-        f'{run.config.family} run (objective {objective}), which takes '
+        f'{", ".join(foreign)}: config {config.name!r} is a '
+        f'{config.family} run (objective {objective}), which takes '
         + ', '.join(f'--{name}' for name in takes))
+  run = run_dir_lib.load_run(run_dir)
   chosen = {name: options.get(name, default) for name, default in takes.items()}
   return generator(run, output_dir, num_outputs=num_outputs, seed=seed,
                    render_png=render_png, render_wav=render_wav, **chosen)

@@ -4,6 +4,7 @@
               a dead-letter file
   readers     MIDI / MusicXML / ABC bytes -> NoteSequence (no Beam)
   isolation   the readers in a child process, under time and memory limits
+              (the child: `isolation_child`)
   dataset     NoteSequences -> train/eval SequenceExamples (`MakeExamples`,
               shared with the TFDS builder)
   shuffle     a global shuffle of records into seeded shards

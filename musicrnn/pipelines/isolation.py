@@ -8,7 +8,7 @@ quadratic time) or allocate gigabytes (pretty_midi's tick-to-time table).
 and a MemoryError in a shared worker is no good either, so `IsolatedReader`
 keeps one long-lived child process that reads the files, one at a time:
 
-    parent (Beam DoFn)                    child (python -m ...isolation)
+    parent (Beam DoFn)                    child (python -m ...isolation_child)
       read(data, path) ── JSON(path, limits, digest) + bytes ──▶ RLIMIT_AS set
                        ◀── JSON(failures or error fields)  ──    once at start;
                            + serialized NoteSequences            read_music_bytes
@@ -21,12 +21,13 @@ child that dies (a segfault, the kernel's OOM killer) fails the file as
 `reader_crashed`. The next file gets a fresh child after a timeout or a
 crash, and after a file that left the child holding more than half its
 memory allowance (a MemoryError alone usually frees everything). Starting a
-child costs about 2 s (note-seq's imports); reusing it, a pipe per file
+child costs under a second (note-seq's parsers, not its notebook helpers:
+`isolation_child`); reusing it, a pipe per file
 (benchmarks/fuzz_benchmark.py measures the overhead). Messages are a JSON
 header and raw bytes, never pickles: the parent must not run anything a
 child that parsed a hostile file might send.
 
-The child is a plain `python -m musicrnn.pipelines.isolation` subprocess,
+The child is a plain `python -m musicrnn.pipelines.isolation_child` subprocess,
 not a multiprocessing one: 'spawn' would re-import the parent's `__main__`
 (Beam, TensorFlow, a CLI's flags) and 'fork' is unsafe with the threads a
 Beam worker runs.
@@ -49,8 +50,8 @@ from note_seq.protobuf import music_pb2
 
 from musicrnn.pipelines import readers
 
-# Seconds the child may take to start (it imports note-seq: about 2 s, more
-# on a loaded machine). A child that cannot start is an environment error.
+# Seconds the child may take to start (it imports note-seq's parsers: under
+# a second, more on a loaded machine). A child that cannot start is an environment error.
 _START_TIMEOUT_SECONDS = 120.0
 _HEADER = struct.Struct('>Q')
 _READY = b'ready'
@@ -137,7 +138,7 @@ class IsolatedReader:
           f'the reader process died while reading this file '
           f'({_describe_status(status)})', type(e).__name__) from None
     if reply.get('retiring'):
-      # The child kept too much memory after this file (see _child_main);
+      # The child kept too much memory after this file (see child_main);
       # the next file gets a fresh one.
       self._stop()
     if reply.get('kind') == 'ok':
@@ -177,7 +178,7 @@ class IsolatedReader:
       env[name] = '1'
     memory_mb = self.limits.max_memory_per_file_mb
     process = subprocess.Popen(
-        [sys.executable, '-m', 'musicrnn.pipelines.isolation', str(memory_mb)],
+        [sys.executable, '-m', 'musicrnn.pipelines.isolation_child', str(memory_mb)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
     self._process = process
     self._finalizer = weakref.finalize(self, _kill, process)
@@ -351,7 +352,9 @@ def _fields(error):
   return (error.reason, str(error), error.exception_type)
 
 
-def _child_main(memory_mb):
+def child_main(memory_mb):
+  """The child's loop (`isolation_child` runs it): reads requests from stdin
+  and answers each on stdout until the parent closes the pipe."""
   # The protocol owns the real stdout; stray prints of a parser go to stderr.
   out = os.fdopen(os.dup(1), 'wb')
   os.dup2(2, 1)
@@ -394,6 +397,3 @@ def _child_main(memory_mb):
                      'retiring': True})
     send(reply)
 
-
-if __name__ == '__main__':
-  _child_main(int(sys.argv[1]))
