@@ -188,8 +188,8 @@ def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
              if name not in takes and not _is_default(value, every[name])]
   if foreign:
     raise UsageError(
-        f'{", ".join(foreign)}: config {config.name!r} is a '
-        f'{config.family} run (objective {objective}), which takes '
+        f'{", ".join(foreign)}: the run of config {config.name!r} (family '
+        f'{config.family}, objective {objective}) takes '
         + ', '.join(f'--{name}' for name in takes))
   run = run_dir_lib.load_run(run_dir)
   chosen = {name: options.get(name, default) for name, default in takes.items()}
