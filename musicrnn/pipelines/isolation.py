@@ -51,7 +51,8 @@ from note_seq.protobuf import music_pb2
 from musicrnn.pipelines import readers
 
 # Seconds the child may take to start (it imports note-seq's parsers: under
-# a second, more on a loaded machine). A child that cannot start is an environment error.
+# a second, more on a loaded machine). A child that cannot start is an
+# environment error.
 _START_TIMEOUT_SECONDS = 120.0
 _HEADER = struct.Struct('>Q')
 _READY = b'ready'
