@@ -76,18 +76,37 @@ def test_a_note_off_on_its_own_tick_drops_the_note():
   assert [n.pitch for n in got.notes] == [60]
 
 
-@pytest.mark.xfail(strict=True, reason='not detected yet (issue 20): pretty_midi '
-                   'files a note under the program in force at its note-off, '
-                   'symusic under the one at its note-on')
-def test_a_program_change_while_a_note_sounds_reads_as_note_seq():
-  # Channel 0: pitch 60 on under program 0, a change to program 40, pitch 64
-  # on, then both off. note-seq gives both notes program 40, one instrument.
-  track = (b'\x00\xc0\x00' b'\x00\x90\x3c\x50' b'\x83\x60\xc0\x28'
-           b'\x00\x90\x40\x50' b'\x83\x60\x80\x3c\x00' b'\x83\x60\x80\x40\x00')
+# Channel 0 plays pitch 60 from tick 0 to 960 and pitch 64 from 480 to 960;
+# an event at tick 480, before pitch 64's note-on, changes a program.
+_ON_60 = b'\x00\xc0\x00' b'\x00\x90\x3c\x50'
+_OFFS = b'\x00\x90\x40\x50' b'\x83\x60\x80\x3c\x00' b'\x00\x80\x40\x00'
+
+
+@pytest.mark.parametrize('change, expected', [
+    # pretty_midi files a note under the program in force at its note-off,
+    # symusic under the one at its note-on: pitch 60 gets program 40 from
+    # note-seq, 0 from symusic. The file goes to note-seq.
+    (b'\x83\x60\xc0\x28', fast_midi.FALLBACK_PREFIX + 'program_change_while_a_note_sounds'),
+    # The same change in running status after a first one on channel 0.
+    (b'\x83\x60\xc0\x00\x00\x28', fast_midi.FALLBACK_PREFIX + 'program_change_while_a_note_sounds'),
+    # A change on another channel, or to the program in force: no difference.
+    (b'\x83\x60\xc1\x28', fast_midi.EQUAL),
+    (b'\x83\x60\xc0\x00', fast_midi.EQUAL),
+    # A meta event (a marker) whose length byte is C0: the walk skips it.
+    (b'\x83\x60\xff\x06\x01\xc0', fast_midi.EQUAL),
+])
+def test_a_program_change_while_a_note_sounds_reads_as_note_seq(change, expected):
+  data = mm.midi_file([_ON_60 + change + _OFFS])
+  assert fast_midi.compare_with_note_seq(data) == expected
+
+
+def test_a_program_change_between_notes_is_read_fast():
+  track = (mm.note_track([60, 62], channel=0) + b'\x00\xc0\x28'
+           + mm.note_track([64], channel=0))
   data = mm.midi_file([track])
-  assert [(n.pitch, n.program) for n in _note_seq(data).notes] == [(60, 40), (64, 40)]
-  assert fast_midi.compare_with_note_seq(data) in (
-      fast_midi.EQUAL, fast_midi.FALLBACK_PREFIX + 'program_change_while_a_note_sounds')
+  assert [(n.pitch, n.program) for n in fast_midi.read_midi(data).notes] == [
+      (60, 0), (62, 0), (64, 40)]
+  assert fast_midi.compare_with_note_seq(data) == fast_midi.EQUAL
 
 
 @pytest.mark.parametrize('midi_reader', readers.MIDI_READERS)

@@ -24,7 +24,9 @@ with note-seq: overlapping notes of one pitch (pretty_midi closes them
 together, symusic one by one), several instruments of one track whose first
 notes end together, controls or pitch bends in a track that holds several
 instruments (pretty_midi's straggler rules), notes never released (symusic
-drops them and pairs later note-offs differently), an event without a status
+drops them and pairs later note-offs differently), a program change while a
+note of its channel sounds (pretty_midi files the note under the program at
+its note-off, symusic at its note-on), an event without a status
 byte after a sysex event and key signatures out of range (mido refuses
 both), tempo events at one tick, non-ASCII track names it cannot match, an
 event past the duration limit, a file symusic refuses, chunks other than one
@@ -269,6 +271,88 @@ def _check_running_status_after_sysex(file_bytes):
     start = file_bytes.find(b'\xf0', start + 1)
 
 
+def _last_program_change_after_notes(body):
+  """The offset in the track body `body` of the last byte that may be a
+  program change following a note-on (-1: none can be). A program change's
+  status byte is a C0-CF byte and a data byte (a running-status program
+  change follows one), not in a tempo event's data; a note-on's, a 90-9F
+  byte, a data byte and a velocity of 1-127 (the track's first note-on has
+  one). False positives (such bytes in delta times or other events' data)
+  only cost the exact walk of `_check_program_changes`."""
+  data = np.frombuffer(body, np.uint8)
+  if len(data) < 3:
+    return -1
+  data_byte = data < 0x80
+  status = (data & 0xF0) == 0xC0
+  # The three bytes of a tempo event (FF 51 03 tt tt tt) are no status.
+  tempos = np.flatnonzero((data[:-2] == 0xFF) & (data[1:-1] == 0x51)
+                          & (data[2:] == 0x03))
+  for shift in (3, 4, 5):
+    status[tempos[tempos + shift < len(data)] + shift] = False
+  changes = np.flatnonzero(status[:-1] & data_byte[1:])
+  note_ons = np.flatnonzero(((data[:-2] & 0xF0) == 0x90) & data_byte[1:-1]
+                            & data_byte[2:] & (data[2:] > 0))
+  if not len(changes) or not len(note_ons) or changes[-1] < note_ons[0]:
+    return -1
+  return int(changes[-1])
+
+
+def _check_program_changes(file_bytes):
+  """Raises NotReproducible when a program change comes while a note of its
+  channel sounds. pretty_midi files a note under the program in force at its
+  note-off, symusic under the one at its note-on. The track is walked event
+  by event, as mido reads it (a meta event keeps the running status), only
+  when `_last_program_change_after_notes` says a change may follow a note,
+  and as far as the last such change (and any running-status ones after it)."""
+  body = file_bytes[_HEADER.size + 8:]
+  last = _last_program_change_after_notes(body)
+  if last < 0:
+    return
+  programs = [0] * 16
+  sounding = [dict() for _ in range(16)]   # channel -> {pitch: open note-ons}
+  offset, status = 0, None
+  # Past `last`, only program changes in running status can follow.
+  while offset < len(body) and (
+      offset <= last or (status is not None and status & 0xF0 == 0xC0)):
+    _, offset = _varint(body, offset)
+    if offset >= len(body):
+      break
+    byte = body[offset]
+    if byte >= 0x80:
+      offset += 1
+      if byte != 0xFF:
+        status = byte
+      event = byte
+    elif status is None:
+      raise NotReproducible('running_status_without_status')
+    else:
+      event = status
+    if event == 0xFF:
+      size, offset = _varint(body, offset + 1)
+      offset += size
+    elif event in (0xF0, 0xF7):
+      size, offset = _varint(body, offset)
+      offset += size
+    else:
+      kind, channel = event & 0xF0, event & 0x0F
+      if kind in (0xC0, 0xD0):
+        if kind == 0xC0 and offset < len(body):
+          program = body[offset]
+          if program != programs[channel] and any(sounding[channel].values()):
+            raise NotReproducible('program_change_while_a_note_sounds')
+          programs[channel] = program
+        offset += 1
+        continue
+      if offset + 1 >= len(body):
+        break
+      pitch, velocity = body[offset], body[offset + 1]
+      offset += 2
+      if kind == 0x90 and velocity:
+        sounding[channel][pitch] = sounding[channel].get(pitch, 0) + 1
+      elif kind in (0x80, 0x90):
+        sounding[channel][pitch] = 0
+
+
 def _last_tick(score):
   """The tick of the score's last event symusic keeps (a lower bound of the
   file's last event: symusic skips text, sysex and other meta events)."""
@@ -304,6 +388,7 @@ def read_midi(data, max_duration_seconds=None, max_qpm=None):
   for file_bytes, score in zip(files, scores):
     _check_running_status_after_sysex(file_bytes)
     _check_all_closed(file_bytes, score)
+    _check_program_changes(file_bytes)
   for score in scores:
     keys = score.key_signatures.numpy()
     if np.any(np.abs(keys['key'].astype(int)) > 7) or np.any(keys['tonality'] > 1):
