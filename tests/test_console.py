@@ -62,10 +62,15 @@ def test_progress_is_summed_over_the_counters_of_every_worker():
     first.flush()
     second.flush()
     assert reporter.counts() == (5, 1, 0)
-    line = reporter.line(5, 1, elapsed=2.0)
+    # The first line that shows work done gives no time left: the time so
+    # far went mostly to starting the pipeline.
+    first_line = reporter.line(5, 1, elapsed=2.0)
+    # Later lines count from it: 4 more files in 0.5 s.
+    line = reporter.line(9, 1, elapsed=2.5, first=(5, 2.0))
     folder = reporter.folder
-  assert line == ('musicrnn convert: 5/10 files (50%), 1 failed, 2.5 files/s, '
-                  'about 2 s left')
+  assert first_line == 'musicrnn convert: 5/10 files (50%), 1 failed, 2.5 files/s'
+  assert line == ('musicrnn convert: 9/10 files (90%), 1 failed, 8.0 files/s, '
+                  'about 1 s left')
   assert not os.path.exists(folder)
 
 
@@ -82,7 +87,7 @@ def test_a_total_listed_in_the_pipeline_reaches_the_progress_line():
     worker.flush()
     done, failed, listed = reporter.counts()
     assert (done, failed, listed) == (4, 0, 8)
-    assert reporter.line(done, failed, 2.0, listed) == (
+    assert reporter.line(done, failed, 2.0, listed, first=(2, 1.0)) == (
         'musicrnn convert: 4/8 files (50%), 2.0 files/s, about 2 s left')
 
 

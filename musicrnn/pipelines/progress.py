@@ -112,6 +112,7 @@ class Reporter:
     self._thread = None
     self._start = None
     self._reported = None
+    self._first = None
 
   def __enter__(self):
     if not self.enabled:
@@ -149,10 +150,19 @@ class Reporter:
       total += record.get('total', 0)
     return done, failed, total
 
-  def line(self, done, failed, elapsed, listed=0):
+  def line(self, done, failed, elapsed, listed=0, first=None):
     """The progress line; `listed`: the Counters' total, used when the
-    Reporter was given none."""
-    rate = done / max(elapsed, 1e-9)
+    Reporter was given none. `first`: (done, elapsed) when a line first
+    showed work done. The rate and the time left count from there: the
+    time before it went to starting the pipeline and its workers, which
+    the rest of the run does not pay again. Until then, the line gives the
+    rate since the start and no time left."""
+    if first is not None and done > first[0] and elapsed > first[1]:
+      rate = (done - first[0]) / (elapsed - first[1])
+      since_first = True
+    else:
+      rate = done / max(elapsed, 1e-9)
+      since_first = False
     total = self.total or listed
     text = f'musicrnn {self.label}: {done}'
     if total:
@@ -163,8 +173,8 @@ class Reporter:
       text += f', {failed} failed'
     if done:
       text += f', {rate:.1f} {self.unit}/s'
-    if total and 0 < done < total and rate > 0:
-      text += f', about {(total - done) / rate:.0f} s left'
+    if total and 0 < done < total and rate > 0 and since_first:
+      text += f', about {max(1, round((total - done) / rate))} s left'
     return text
 
   def _loop(self):
@@ -183,7 +193,10 @@ class Reporter:
       if (done, listed) != self._reported:
         self._reported = (done, listed)
         reported_listed = listed
-        logging.info('%s', self.line(done, failed, now - self._start, listed))
+        logging.info('%s', self.line(done, failed, now - self._start, listed,
+                                     self._first))
+        if done and self._first is None:
+          self._first = (done, now - self._start)
       if due:
         next_report = now + self.interval
 
