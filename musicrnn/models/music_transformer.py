@@ -193,31 +193,34 @@ class RelativeSelfAttention(keras.layers.Layer):
     queries, keys, values = (t[:, 0] for t in self._split_heads(self.qkv(x[:, None])))
     cache_keys = write_at(cache_keys, keys, position)
     cache_values = write_at(cache_values, values, position)
-    query = queries[:, :, None] * self.head_dim ** -0.5    # [batch, heads, 1, depth]
+    query = queries * self.head_dim ** -0.5                # [batch, heads, depth]
     offsets = tf.range(CACHE_CHUNK)
 
+    # Products and sums rather than dots: XLA fuses them with the reads of
+    # the chunk and of E's rows, where a dot would read copies of them.
     def attend(chunk, peak, total, attended):
       keys_at = chunk * CACHE_CHUNK + offsets
-      relative = tf.einsum('bhqd,hnd->bhqn', query, _distance_rows(
-          self.relative_embeddings, tf.minimum(keys_at - position, 0)))
-      logits = (tf.matmul(query, read_chunk(cache_keys, table, chunk), transpose_b=True)
-                + relative)
+      rows = _distance_rows(self.relative_embeddings,
+                            tf.minimum(keys_at - position, 0))   # [heads, chunk, depth]
+      logits = tf.reduce_sum(
+          query[:, :, None] * (read_chunk(cache_keys, table, chunk) + rows), -1)
       logits = tf.where(keys_at <= position, logits, logits.dtype.min)
       new_peak = tf.maximum(peak, tf.reduce_max(logits, axis=-1, keepdims=True))
       scale = tf.exp(peak - new_peak)
-      weights = tf.exp(logits - new_peak)
+      weights = tf.exp(logits - new_peak)                  # [batch, heads, chunk]
       return (chunk + 1, new_peak,
               total * scale + tf.reduce_sum(weights, axis=-1, keepdims=True),
-              attended * scale + tf.matmul(weights, read_chunk(cache_values, table, chunk)))
+              attended * scale + tf.reduce_sum(
+                  weights[..., None] * read_chunk(cache_values, table, chunk), -2))
 
     shape = tf.shape(query)
     # The running maximum starts at the dtype's lowest value, which the
     # first chunk (holding position 0) always exceeds.
-    start = (tf.constant(0), tf.fill([shape[0], shape[1], 1, 1], query.dtype.min),
-             tf.zeros([shape[0], shape[1], 1, 1], query.dtype), tf.zeros_like(query))
+    start = (tf.constant(0), tf.fill([shape[0], shape[1], 1], query.dtype.min),
+             tf.zeros([shape[0], shape[1], 1], query.dtype), tf.zeros_like(query))
     _, _, total, attended = tf.while_loop(
         lambda chunk, *_: chunk <= position // CACHE_CHUNK, attend, start)
-    attended /= total                                       # [batch, heads, 1, depth]
+    attended /= total                                       # [batch, heads, depth]
     output = self.output_projection(tf.reshape(attended, [shape[0], self.model_dim]))
     return output, cache_keys, cache_values
 
