@@ -135,3 +135,23 @@ def test_top_k_given_as_a_tensor_compiles_with_xla():
     expected = sampler.filter_logits(logits, top_k=k).numpy()
     np.testing.assert_array_equal(filtered(logits, tf.constant(k)).numpy(),
                                   expected)
+
+
+def test_compiled_loops_do_not_keep_their_model_alive():
+  """A notebook that samples from one model after another frees each: the
+  cache of compiled loops holds a model weakly, and its loops with it."""
+  import gc  # pylint: disable=import-outside-toplevel
+  import weakref  # pylint: disable=import-outside-toplevel
+  model = EventLSTM(12, rnn_layer_sizes=(8,))
+  primer = np.zeros((2, 1), 'int32')
+  first = sampler.sample(model, primer, 4, seed=1, jit_compile=False)
+  # The loop is made once per model and reused.
+  np.testing.assert_array_equal(
+      sampler.sample(model, primer, 4, seed=1, jit_compile=False), first)
+  sampler.beam_search(model, primer, 4, beam_size=2, branch_factor=2, seed=1,
+                      jit_compile=False)
+  assert len(sampler._LOOPS[model]) == 2  # pylint: disable=protected-access
+  gone = weakref.ref(model)
+  del model
+  gc.collect()
+  assert gone() is None

@@ -25,6 +25,8 @@ an uncompiled one (`jit_compile=False`, as a SavedModel runs it) draw
 differently for the same seed; each is reproducible.
 """
 
+import weakref
+
 import numpy as np
 import tensorflow as tf
 
@@ -124,7 +126,7 @@ def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
   banned_ids = tuple(int(i) for i in banned_ids)
   temperature, top_k, top_p = float(temperature), int(top_k), float(top_p)
 
-  def draw(logits, step_seed):
+  def draw(unused_model, logits, step_seed):
     return categorical(
         filter_logits(logits, temperature, top_k, top_p, banned_ids), step_seed)
 
@@ -156,7 +158,7 @@ def sample_heads(model, primer, num_steps, *, temperatures, seed=None,
     raise ValueError(f'temperatures needs {len(model.head_names)} values > 0 '
                      f'({", ".join(model.head_names)}), got {temperatures}')
 
-  def draw(logits, step_seed):
+  def draw(model, logits, step_seed):
     parts = []
     for i, (part, temperature) in enumerate(zip(model.split_logits(logits),
                                                 temperatures)):
@@ -185,25 +187,31 @@ def _check_inputs(primer, num_steps, controls):
 
 
 def _loop(model, key, jit_compile, make):
-  """The compiled loop of `model` for `key`, made by `make()` once."""
-  key = (id(model), bool(jit_compile)) + key
-  if key not in _LOOPS:
-    _LOOPS[key] = compiled(make(), jit_compile)
-  return _LOOPS[key]
+  """The compiled loop of `model` for `key`, made by `make(model)` once.
+
+  The loops are kept per model for as long as the model lives: `make` gets
+  a weak proxy of it, so that a cached loop does not keep its model (and
+  the model's variables) alive after the caller lets go of it.
+  """
+  loops = _LOOPS.setdefault(model, {})
+  key = (bool(jit_compile),) + key
+  if key not in loops:
+    loops[key] = compiled(make(weakref.proxy(model)), jit_compile)
+  return loops[key]
 
 
 def _sample_tokens(model, key, draw, primer, num_steps, controls, seed,
                    jit_compile):
-  """The loop of `sample` and `sample_heads`: `draw(logits [batch, ...],
-  seed pair) -> token ids [batch]` picks each next token; `key` names the
-  draw, for the cache of compiled loops."""
+  """The loop of `sample` and `sample_heads`: `draw(model, logits [batch,
+  ...], seed pair) -> token ids [batch]` picks each next token; `key` names
+  the draw, for the cache of compiled loops."""
   primer, controls = _check_inputs(primer, num_steps, controls)
-  loop = _loop(model, key, jit_compile, lambda: token_loop(model, draw))
+  loop = _loop(model, key, jit_compile, lambda proxy: token_loop(proxy, draw))
   return loop(primer, controls, tf.constant(num_steps),
               _seed_pair(seed, 0)).numpy()
 
 
-_LOOPS = {}
+_LOOPS = weakref.WeakKeyDictionary()   # model -> {key: compiled loop}
 
 
 def _inputs_at(controls, t, token):
@@ -237,7 +245,7 @@ def token_loop(model, draw):
   """The sampling loop of `sample`, to trace in a tf.function:
   `loop(primer [batch, n] int32, controls {name: [batch, n + num_steps,
   ...]}, num_steps, seed_pair)` -> int32 [batch, n + num_steps];
-  `draw(logits, seed pair)` picks each next token."""
+  `draw(model, logits, seed pair)` picks each next token."""
 
   def loop(primer, controls, num_steps, seed_pair):
     primer_length = tf.shape(primer)[1]
@@ -249,7 +257,7 @@ def token_loop(model, draw):
       logits, states = model.step(_inputs_at(controls, t, output[t]), states)
       step_seed = tf.random.experimental.stateless_fold_in(seed_pair, t)
       token = _primer_or(t, primer_length, output,
-                         tf.cast(draw(logits, step_seed), tf.int32))
+                         tf.cast(draw(model, logits, step_seed), tf.int32))
       return t + 1, states, _write_row(output, t + 1, token)
 
     _, _, output = tf.while_loop(lambda t, *_: t < total - 1, body,
@@ -291,8 +299,8 @@ def sample_frames(model, primer, num_steps, *, temperature=1.0,
   if int(primer.shape[1]) < 1:
     raise ValueError('the primer needs at least one frame')
   loop = _loop(model, ('frames', float(temperature), binarize, float(threshold)),
-               jit_compile, lambda: _frame_loop(model, float(temperature),
-                                                binarize, float(threshold)))
+               jit_compile, lambda proxy: _frame_loop(proxy, float(temperature),
+                                                      binarize, float(threshold)))
   frames = loop(primer, tf.constant(num_steps), _seed_pair(seed, 0))
   return frames.numpy().astype(np.uint8)
 
@@ -390,7 +398,7 @@ def beam_search(model, primer, num_steps, *, beam_size, branch_factor,
         filter_logits(logits, temperature, top_k, top_p, banned_ids), tf.float32))
 
   loop = _loop(model, ('beam',) + shape + (temperature, top_k, top_p, banned_ids),
-               jit_compile, lambda: beam_loop(model, scores, *shape))
+               jit_compile, lambda proxy: beam_loop(proxy, scores, *shape))
   return loop(primer, controls, tf.constant(num_steps),
               _seed_pair(seed, 1)).numpy()
 

@@ -89,7 +89,7 @@ def export(run_dir, output):
 
   def generate(primer, num_steps, temperature, top_k, top_p, seed, *controls):
 
-    def draw(logits, step_seed):
+    def draw(unused_model, logits, step_seed):
       logits = sampler.filter_logits(logits, temperature, top_k, top_p, banned)
       return sampler.categorical(logits, step_seed)
 
