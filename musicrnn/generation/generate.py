@@ -349,8 +349,12 @@ def _write(run, sequences, output_dir, render_png, render_wav, primer_seconds=0.
       render.write_png(sequence, stem + '.png', primer_seconds=primer_seconds)
     if render_wav:
       render.write_wav(sequence, stem + '.wav')
-  logging.info('musicrnn generate: wrote %d files to %s (checkpoint step %d)',
-               len(paths), output_dir, run.step)
+  extras = [ext for ext, wanted in (('.png', render_png), ('.wav', render_wav))
+            if wanted]
+  logging.info('musicrnn generate: wrote %d MIDI file%s%s to %s (checkpoint step %d)',
+               len(paths), '' if len(paths) == 1 else 's',
+               f' with their {" and ".join(extras)}' if extras else '',
+               output_dir, run.step)
   return paths
 
 
