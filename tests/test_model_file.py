@@ -112,52 +112,57 @@ except ImportError:
   pass
 import numpy as np
 import tensorflow as tf
-loaded = tf.saved_model.load(sys.argv[1])
-fn = loaded.signatures['generate']
-args = dict(primer=tf.constant([[355, 10], [355, 20]], tf.int32),
-            num_steps=tf.constant(40), temperature=tf.constant(0.9),
-            top_k=tf.constant(0), top_p=tf.constant(1.0),
-            seed=tf.constant(7, tf.int64))
-if 'notes_per_second' in fn.structured_input_signature[1]:
-  args['notes_per_second'] = tf.constant([4.0, 12.0])
-  args['pitch_class_histogram'] = tf.ones([2, 12])
-tokens = fn(**args)['tokens'].numpy()
-spec = json.load(open(loaded.codec_spec.asset_path.numpy().decode()))
-print(json.dumps({'tokens': tokens.tolist(), 'codec': spec['encoding']['name'],
-                  'inputs': sorted(fn.structured_input_signature[1])}))
+for path in sys.argv[1:]:
+  loaded = tf.saved_model.load(path)
+  fn = loaded.signatures['generate']
+  args = dict(primer=tf.constant([[355, 10], [355, 20]], tf.int32),
+              num_steps=tf.constant(40), temperature=tf.constant(0.9),
+              top_k=tf.constant(0), top_p=tf.constant(1.0),
+              seed=tf.constant(7, tf.int64))
+  if 'notes_per_second' in fn.structured_input_signature[1]:
+    args['notes_per_second'] = tf.constant([4.0, 12.0])
+    args['pitch_class_histogram'] = tf.ones([2, 12])
+  tokens = fn(**args)['tokens'].numpy()
+  spec = json.load(open(loaded.codec_spec.asset_path.numpy().decode()))
+  print(json.dumps({'tokens': tokens.tolist(), 'codec': spec['encoding']['name'],
+                    'inputs': sorted(fn.structured_input_signature[1])}))
 '''
 
 
-@pytest.mark.parametrize('name', ['performance_with_dynamics_tiny',
-                                  'multiconditioned_performance_with_dynamics_tiny'])
-def test_saved_model_generates_without_musicrnn(name, tiny_runs, tmp_path):
-  """The SavedModel loads and samples in a process where `import musicrnn`
-  fails (a process is the point), and draws what `sampler.sample` draws
-  for the same seed and controls."""
+def test_saved_models_generate_without_musicrnn(tiny_runs, tmp_path):
+  """SavedModels of an unconditioned and a conditioned run load and sample
+  in a process where `import musicrnn` fails (a process is the point; one
+  serves both), and draw what `sampler.sample` draws for the same seed and
+  controls."""
   import subprocess  # pylint: disable=import-outside-toplevel
   import sys  # pylint: disable=import-outside-toplevel
   from musicrnn.generation import generate as generate_lib  # pylint: disable=import-outside-toplevel
   from musicrnn.generation import sampler  # pylint: disable=import-outside-toplevel
-  output = str(tmp_path / 'saved')
-  result = testing_lib.run_program('musicrnn.export', f'--run_dir={tiny_runs[name]}',
-                                   f'--output={output}', '--format=saved_model')
-  assert result.returncode == 0, result.stderr[-3000:]
-  served = subprocess.run([sys.executable, '-c', SERVE, output], capture_output=True,
+  names = ['performance_with_dynamics_tiny',
+           'multiconditioned_performance_with_dynamics_tiny']
+  outputs = []
+  for name in names:
+    outputs.append(str(tmp_path / f'saved_{name}'))
+    result = testing_lib.run_program('musicrnn.export', f'--run_dir={tiny_runs[name]}',
+                                     f'--output={outputs[-1]}', '--format=saved_model')
+    assert result.returncode == 0, result.stderr[-3000:]
+  served = subprocess.run([sys.executable, '-c', SERVE, *outputs], capture_output=True,
                           text=True, timeout=300, cwd=str(tmp_path))
   assert served.returncode == 0, served.stderr[-3000:]
-  report = json.loads(served.stdout.strip().splitlines()[-1])
-  assert report['codec'] == 'performance'
-  run = run_dir_lib.load_run(tiny_runs[name])
-  primer = np.array([[355, 10], [355, 20]], np.int32)
-  values = generate_lib.control_values(
-      run, *((4.0, [1.0] * 12) if run.controls else (None, None)))
-  schedules = {k: np.broadcast_to(v, (2, 42) + np.shape(v)).copy()
-               for k, v in values.items()}
-  if run.controls:   # the two outputs asked for different densities
-    schedules['note_density'][1] = run.controls[0][1].class_of(12.0)
-  # The SavedModel runs the loop without XLA (servable anywhere).
-  expected = sampler.sample(run.model, primer, 40, controls=schedules,
-                            temperature=0.9, seed=7, jit_compile=False)
-  np.testing.assert_array_equal(np.array(report['tokens']), expected)
-  if run.controls:
-    assert {'notes_per_second', 'pitch_class_histogram'} <= set(report['inputs'])
+  reports = [json.loads(line) for line in served.stdout.strip().splitlines()[-2:]]
+  for name, report in zip(names, reports):
+    assert report['codec'] == 'performance'
+    run = run_dir_lib.load_run(tiny_runs[name])
+    primer = np.array([[355, 10], [355, 20]], np.int32)
+    values = generate_lib.control_values(
+        run, *((4.0, [1.0] * 12) if run.controls else (None, None)))
+    schedules = {k: np.broadcast_to(v, (2, 42) + np.shape(v)).copy()
+                 for k, v in values.items()}
+    if run.controls:   # the two outputs asked for different densities
+      schedules['note_density'][1] = run.controls[0][1].class_of(12.0)
+    # The SavedModel runs the loop without XLA (servable anywhere).
+    expected = sampler.sample(run.model, primer, 40, controls=schedules,
+                              temperature=0.9, seed=7, jit_compile=False)
+    np.testing.assert_array_equal(np.array(report['tokens']), expected)
+    assert bool(run.controls) == ('notes_per_second' in report['inputs'])
+  assert {'notes_per_second', 'pitch_class_histogram'} <= set(reports[1]['inputs'])
