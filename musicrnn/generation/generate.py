@@ -351,10 +351,11 @@ def _write(run, sequences, output_dir, render_png, render_wav, primer_seconds=0.
       render.write_wav(sequence, stem + '.wav')
   extras = [ext for ext, wanted in (('.png', render_png), ('.wav', render_wav))
             if wanted]
+  one = len(paths) == 1
   logging.info('musicrnn generate: wrote %d MIDI file%s%s to %s (checkpoint step %d)',
-               len(paths), '' if len(paths) == 1 else 's',
-               f' with their {" and ".join(extras)}' if extras else '',
-               output_dir, run.step)
+               len(paths), '' if one else 's',
+               f' with {"its" if one else "their"} {" and ".join(extras)}'
+               if extras else '', output_dir, run.step)
   return paths
 
 
