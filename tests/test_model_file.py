@@ -150,6 +150,7 @@ def test_saved_models_generate_without_musicrnn(tiny_runs, tmp_path):
                           text=True, timeout=300, cwd=str(tmp_path))
   assert served.returncode == 0, served.stderr[-3000:]
   reports = [json.loads(line) for line in served.stdout.strip().splitlines()[-2:]]
+  assert len(reports) == 2, served.stdout
   for name, report in zip(names, reports):
     assert report['codec'] == 'performance'
     run = run_dir_lib.load_run(tiny_runs[name])
