@@ -123,13 +123,16 @@ def test_cached_step_benchmark_smoke(tmp_path):
     assert counts[1, 8] < counts[2, 8] < 2 * counts[1, 8]
   # The transformer's key/value cache is read up to the position: per
   # sequence, 2 tensors of model_dim float32s per layer and position (and a
-  # table entry per chunk of positions).
+  # table entry per chunk of positions); its relative embeddings, laid out
+  # in the state, once for the batch: model_dim float32s per layer and
+  # distance, up to the position.
   hp = results['models'][0]['model']
   per_position = 2 * hp['num_layers'] * hp['model_dim'] * 4
+  relative_per_position = hp['num_layers'] * hp['model_dim'] * 4
   for batch in (1, 2):
     counts = step_bytes['music_transformer']
-    assert (counts[batch, 128] - counts[batch, 8]
-            == pytest.approx(batch * 120 * per_position, rel=1e-3))
+    assert (counts[batch, 128] - counts[batch, 8] == pytest.approx(
+        120 * (batch * per_position + relative_per_position), rel=1e-3))
   # The dilated CNN's queues do not grow with the position.
   counts = step_bytes['dilated_cnn']
   assert counts[1, 8] == counts[1, 128] and counts[2, 8] == counts[2, 128]

@@ -41,6 +41,18 @@ def test_skew_moves_distance_columns_to_key_positions():
       assert out[i, j] == j - i + length - 1
 
 
+def test_relative_rows_by_depth_hold_clipped_distances_by_column():
+  # Column k is distance k - (max_length - 1): the farthest share E's first
+  # row (clipped), positive distances (masked keys only) distance 0's row.
+  embeddings = np.random.default_rng(5).normal(size=(2, 5, 3)).astype(np.float32)
+  max_length = 8
+  rows = mt.relative_rows_by_depth(tf.constant(embeddings), max_length).numpy()
+  assert rows.shape == (2, 3, max_length - 1 + mt.CACHE_CHUNK)
+  for distance, row in [(-7, 0), (-4, 0), (-3, 1), (-1, 3), (0, 4), (3, 4)]:
+    np.testing.assert_array_equal(rows[:, :, distance + max_length - 1],
+                                  embeddings[:, row])
+
+
 def _model(**kwargs):
   keras.utils.set_random_seed(3)
   settings = dict(num_layers=2, num_heads=2, model_dim=8, feed_forward_dim=16,
