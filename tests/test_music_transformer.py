@@ -79,6 +79,21 @@ def test_cached_steps_equal_the_full_pass(controls):
   assert int(states[0][0]) == time
 
 
+def test_compiled_steps_fill_the_whole_last_chunk():
+  # The cache is rounded up to whole chunks; every position it holds steps
+  # as the full pass under XLA (which clamps an out-of-range slice silently).
+  rng = np.random.default_rng(6)
+  model = _model()
+  time = 12
+  inputs = _inputs(rng, 2, time, {})
+  full = model(inputs).numpy()
+  step = tf.function(model.step, jit_compile=True)
+  states = model.initial_state(2, max_length=5)
+  for t in range(time):
+    logits, states = step({'tokens': inputs['tokens'][:, t]}, states)
+    np.testing.assert_allclose(logits.numpy(), full[:, t], atol=1e-4)
+
+
 def test_cache_needs_max_length_and_heads_must_divide_width():
   with pytest.raises(ValueError, match='max_length'):
     _model().initial_state(2)
