@@ -11,7 +11,7 @@ system) after its first line, so start-up is not counted and runs that share
 the machine with other work still get the same compute. The last
 checkpoint (every `--checkpoint_every` steps) is kept: a stopped run loses
 nothing before it. The run is then scored
-on `--eval_data`'s eval split (default `--dataset`'s) (`nll.evaluate_run`:
+on `--eval_data`'s eval split (default `--dataset`'s) (`evaluate_lib.evaluate_run`:
 fixed windows, so every run is scored on the same events). Reports eval NLL
 (nats/event), steps reached, the trainer's last events/s, and the mean
 length of a training example as the model sees it (a crop config's random
@@ -42,10 +42,9 @@ import numpy as np
 import data_orders
 import smoke_data
 from musicrnn import configs
-from musicrnn.generation import generate
+from musicrnn.runs import generate
 from musicrnn.metrics import music
-from musicrnn.metrics import nll
-from musicrnn.metrics import samples
+from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import schema
 from musicrnn.tfrecords import sources
@@ -97,7 +96,7 @@ def sample_metrics(run_dir, folder, num_outputs, seconds):
   each histogram's distance and each scalar's mean, samples / reference."""
   generate.generate(run_dir, folder, num_outputs=num_outputs,
                     duration_seconds=seconds, seed=1)
-  report = samples.evaluate_samples(folder, run_dir=run_dir)
+  report = evaluate_lib.evaluate_samples(folder, run_dir=run_dir)
   short = {name: round(report[name]['distance'], 4) for name in music.HISTOGRAMS}
   for name in music.SCALARS:
     short[name] = [round(report[name][side]['mean'], 3)
@@ -177,7 +176,7 @@ def main(argv):
       5 if FLAGS.smoke else FLAGS.checkpoint_every,
       os.path.join(work, f'{label}.log'), FLAGS.train_flags)
   eval_data = FLAGS.eval_data or data
-  metrics = nll.evaluate_run(run_dir, eval_data, max_batches=FLAGS.eval_max_batches)
+  metrics = evaluate_lib.evaluate_run(run_dir, eval_data, max_batches=FLAGS.eval_max_batches)
   result = {'label': label, 'config': config_name, 'hparams': FLAGS.hparams,
             'dataset': os.path.abspath(data), 'reorder': FLAGS.reorder,
             'train_flags': FLAGS.train_flags,

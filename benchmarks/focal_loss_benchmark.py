@@ -30,9 +30,9 @@ import numpy as np
 import smoke_data
 from musicrnn import configs
 from musicrnn.generation import sampler
-from musicrnn.metrics import nll
+from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.tfrecords import input as input_lib
-from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.training import trainer
 
 flags.DEFINE_string('dataset', None, 'A frame-roll dataset (musicrnn_create_'
@@ -84,7 +84,7 @@ def run_benchmark(dataset, num_steps, hparams, seed, num_outputs, num_frames,
                             seed=seed, log_every=max(1, num_steps // 10),
                             eval_every=num_steps, checkpoint_every=num_steps,
                             progress=False)
-    metrics = nll.evaluate_run(run_dir)
+    metrics = evaluate_lib.evaluate_run(run_dir)
     results['runs'][name] = {
         'cpu_seconds': time.process_time() - start,
         'train_loss_first': summary.history[0]['loss'],

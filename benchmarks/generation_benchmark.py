@@ -30,7 +30,7 @@ import numpy as np
 import smoke_data
 from musicrnn.generation import sampler
 from musicrnn.models.event_lstm import EventLSTM
-from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.training import strategy as strategy_lib
 
 flags.DEFINE_string('run_dir', None, 'A trained run to sample from.')

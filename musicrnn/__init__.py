@@ -1,20 +1,39 @@
 """musicrnn: Magenta-style symbolic music generation on TensorFlow 2 / Keras 3.
 
-Packages, in data-flow order (imports run the same way: encodings -> configs,
-models -> pipelines, tfrecords -> training, generation, metrics):
+Layers, lowest first. A module imports only from its own layer and those
+below it, and no two packages import each other, not even inside a function
+(tests/test_imports.py reads this table):
+
+  0  encodings, console, errors, paths, splits
+  1  configs, models
+  2  tfrecords
+  3  pipelines
+  4  generation, metrics
+  5  tasks
+  6  runs
+  7  training
+  8  cli, convert, create_dataset, evaluate, export, generate, import_magenta,
+     quickstart, train
 
   encodings   NoteSequence <-> token ids or piano rolls, control signals (numpy)
   configs     named configs: an encoding, a model family and its hparams
-  models      Keras 3 models, one file per family
-  pipelines   Beam: music files -> NoteSequences -> SequenceExamples
-  tfrecords   the SequenceExample schema, dataset.json, tf.data input, TFDS
-  training    the one trainer, run folders, distribution strategies
-  generation  sampling a trained run to MIDI (and PNG, WAV)
-  metrics     NLL of a run on data, musical statistics of generated music
+  models      Keras 3 models, one file per family, and the protocols a family
+              declares (next-token model, multi-head model, frame model,
+              adversarial pair)
+  tfrecords   the SequenceExample schema, dataset.json, tf.data input
+  pipelines   Beam: music files -> NoteSequences -> SequenceExamples; the
+              TFDS builders that run them
+  generation  sampling loops, primers, MIDI / PNG / WAV output
+  metrics     musical statistics of generated and real music
+  tasks       what each kind of model is trained and used for: its step and
+              loss, evaluation, generation and export, in one registry
+  runs        a trained run's folder, and generating from, evaluating and
+              exporting it
+  training    the one trainer, distribution strategies, XLA and precision
 
-The modules here are the entry points (convert, create_dataset, train,
-generate, evaluate, quickstart; flags are defined only there and in cli) and
-what they and the packages share (cli, console, errors, paths, splits).
+console, errors, paths and splits are the small modules every layer shares;
+the modules of layer 8 are the entry points (the absl binaries and `cli`, the
+only modules that define flags).
 """
 
 import warnings

@@ -26,7 +26,7 @@ from absl import flags
 
 from musicrnn import cli
 from musicrnn.errors import UsageError
-from musicrnn.metrics import nll
+from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.metrics import samples
 from musicrnn.tfrecords import sources
 
@@ -76,11 +76,11 @@ def main(argv):
     if FLAGS[name].present:
       raise UsageError(f'--{name} goes with --samples_dir')
   cli.require('run_dir')
-  metrics = nll.evaluate_run(FLAGS.run_dir, FLAGS.data, split=FLAGS.split,
+  metrics = evaluate_lib.evaluate_run(FLAGS.run_dir, FLAGS.data, split=FLAGS.split,
                              batch_size=FLAGS.batch_size,
                              max_batches=FLAGS.max_batches,
                              tfds_data_dir=FLAGS.tfds_data_dir)
-  text = nll.to_json(metrics)
+  text = evaluate_lib.to_json(metrics)
   if FLAGS.output_json:
     with open(FLAGS.output_json, 'w') as f:
       f.write(text + '\n')
@@ -92,7 +92,7 @@ def _evaluate_samples():
     if FLAGS[name].present:
       raise UsageError(f'--{name} scores a run on data; it does not go with '
                        '--samples_dir')
-  report = samples.evaluate_samples(
+  report = evaluate_lib.evaluate_samples(
       FLAGS.samples_dir, run_dir=FLAGS.run_dir, data=FLAGS.data,
       notesequences=FLAGS.notesequences,
       eval_ratio=FLAGS.eval_ratio, chunk_seconds=FLAGS.chunk_seconds,

@@ -21,8 +21,8 @@ from absl import flags
 
 from musicrnn import cli
 from musicrnn.errors import UsageError
-from musicrnn.generation import saved_model
-from musicrnn.training import model_file
+from musicrnn.runs import saved_model
+from musicrnn.runs import model_file
 
 flags.DEFINE_string('run_dir', None, 'A run folder of musicrnn_train (or of '
                     'musicrnn_import_magenta).')

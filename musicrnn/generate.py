@@ -20,9 +20,10 @@ from absl import flags
 
 from musicrnn import cli
 from musicrnn.errors import UsageError
-from musicrnn.generation import generate
-from musicrnn.training import magenta
-from musicrnn.training import model_file
+from musicrnn.runs import generate
+from musicrnn.runs import magenta
+from musicrnn.runs import model_file
+from musicrnn.tasks import next_token
 
 flags.DEFINE_string('run_dir', None, 'A run directory written by musicrnn_train.')
 flags.DEFINE_string('bundle_file', None,
@@ -60,7 +61,7 @@ flags.DEFINE_integer('branch_factor', 1,
 flags.DEFINE_integer('steps_per_iteration', 1,
                      'Beam search: events generated between prunings.',
                      lower_bound=1)
-flags.DEFINE_float('max_note_duration', generate.MAX_NOTE_DURATION_SECONDS,
+flags.DEFINE_float('max_note_duration', next_token.MAX_NOTE_DURATION_SECONDS,
                    'Performance encodings: end a note still on after this many '
                    'seconds, as Magenta does (0: let it sound to the end).',
                    lower_bound=0.0)

@@ -21,7 +21,7 @@ from absl import flags
 
 from musicrnn import cli
 from musicrnn.errors import UsageError
-from musicrnn.training import magenta
+from musicrnn.runs import magenta
 
 flags.DEFINE_string('bundle_file', None, 'A Magenta .mag bundle.')
 flags.DEFINE_string('checkpoint', None,

@@ -29,13 +29,14 @@ from absl import flags
 
 from musicrnn import cli
 from musicrnn import configs
+from musicrnn import tasks
 from musicrnn.errors import UsageError
-from musicrnn.generation import generate as generate_lib
+from musicrnn.runs import generate as generate_lib
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
 from musicrnn.tfrecords import description as description_lib
-from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.training import trainer
 
 QUICKSTART_CORPUS = os.path.join(os.path.dirname(__file__), 'quickstart_corpus')
@@ -150,11 +151,13 @@ def run_quickstart(output_dir, *, overwrite=False, config_name=CONFIG,
     QuickstartSummary (also written to output_dir/quickstart.json).
   """
   config = configs.get_config(config_name)
-  if config.train.objective != 'next_token':
-    raise UsageError(f'the quick start trains an event model; config '
-                     f'{config_name!r} trains for objective '
-                     f'{config.train.objective}: train it with musicrnn_train '
-                     '(see the README)')
+  task = tasks.for_config(config)
+  if 'duration_seconds' not in task.options:
+    raise UsageError(f'the quick start generates music of a duration; config '
+                     f'{config_name!r} is a {config.family} (task {task.name}), '
+                     f'whose generation takes '
+                     f'{", ".join("--" + o for o in task.options)}: train it '
+                     'with musicrnn_train (see the README)')
   if hparams is None:
     hparams = HPARAMS if config_name == CONFIG else ''
   configs.apply_overrides(config, hparams=hparams)

@@ -60,7 +60,7 @@ flags.DEFINE_integer('eval_max_batches', None,
 flags.DEFINE_integer('log_every', 20, 'Steps between log lines.', lower_bound=1)
 flags.DEFINE_enum('jit_compile', 'auto', ['auto', 'on', 'off'],
                   'XLA-compile the train and eval steps; auto: on for the model '
-                  'families XLA trains faster (compilation.XLA_FAMILIES).')
+                  'families XLA trains faster on a CPU (the transformer, the GAN).')
 flags.DEFINE_enum('static_shapes', 'auto', ['auto', 'on', 'off'],
                   'Pad every batch to one shape [batch_size, data.max_events]; '
                   'auto: on with XLA and on TPUs.')

@@ -122,7 +122,7 @@ def test_run_and_dataset_moved_together_are_found_again(tiny_runs, tiny_datasets
                                                         tmp_path, monkeypatch):
   """A working folder (dataset and run side by side) copied elsewhere: the
   run finds its dataset beside it once the original is gone."""
-  from musicrnn.metrics import nll  # pylint: disable=import-outside-toplevel
+  from musicrnn.runs import evaluate as evaluate_lib  # pylint: disable=import-outside-toplevel
   original = tmp_path / 'original'
   shutil.copytree(tiny_datasets[CONFIG], original / 'dataset')
   monkeypatch.chdir(original)
@@ -135,18 +135,18 @@ def test_run_and_dataset_moved_together_are_found_again(tiny_runs, tiny_datasets
   record['dataset']['dir_from_run'] = os.path.join('..', 'dataset')
   with open(original / 'run' / 'config.json', 'w') as f:
     json.dump(record, f)
-  before = nll.evaluate_run('run')['nll']
+  before = evaluate_lib.evaluate_run('run')['nll']
   shutil.copytree(original, tmp_path / 'copy')
   shutil.rmtree(original)
   monkeypatch.chdir(tmp_path / 'copy')
-  metrics = nll.evaluate_run('run')
+  metrics = evaluate_lib.evaluate_run('run')
   assert metrics['nll'] == pytest.approx(before, rel=1e-6)
   assert metrics['data_dir'] == str(tmp_path / 'copy' / 'dataset')
 
 
 def test_prepare_records_the_dataset_relative_to_the_run(tmp_path, monkeypatch):
   from musicrnn import configs  # pylint: disable=import-outside-toplevel
-  from musicrnn.training import run_dir as run_dir_lib  # pylint: disable=import-outside-toplevel
+  from musicrnn.runs import run_dir as run_dir_lib  # pylint: disable=import-outside-toplevel
   monkeypatch.chdir(tmp_path)
   os.makedirs('data/perf')
   run_dir_lib.prepare('runs/a', configs.get_config(CONFIG), {'name': 'x'},
@@ -162,7 +162,7 @@ def test_checkpoints_are_found_in_their_folder_whatever_the_index_says(
     tiny_runs, tmp_path, monkeypatch):
   """An index written with the run's old relative or absolute paths (before
   the fix, or before a move) still names checkpoints of this folder."""
-  from musicrnn.training import run_dir as run_dir_lib  # pylint: disable=import-outside-toplevel
+  from musicrnn.runs import run_dir as run_dir_lib  # pylint: disable=import-outside-toplevel
   shutil.copytree(tiny_runs[CONFIG], tmp_path / 'run_a')
   index = tmp_path / 'run_a' / 'checkpoints' / 'checkpoint'
   text = index.read_text()

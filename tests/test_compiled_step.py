@@ -15,8 +15,8 @@ from musicrnn.errors import UsageError
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.training import trainer
 from musicrnn.training import compilation
-from musicrnn.training import objectives
-from musicrnn.metrics import evaluation as evaluation_lib
+from musicrnn import tasks
+from musicrnn.tasks import next_token
 
 NAME = 'performance_with_dynamics_tiny'
 
@@ -94,7 +94,7 @@ def test_loss_scaling_unscales_before_clipping(tiny_datasets):
   for loss_scale in (False, True):
     keras.utils.set_random_seed(0)
     model = models.build_model(config, codec, [])
-    objective = objectives.NextTokenObjective(model, config, strategy,
+    objective = next_token.NextTokenObjective(model, config, strategy,
                                         loss_scale=loss_scale)
     strategy.run(objective.replica_step, args=(features, labels, weights))
     adams.append(objective.optimizers['optimizer'])
@@ -137,10 +137,10 @@ def test_tpu_picks_static_shapes_and_their_pipeline_runs(tiny_datasets):
   assert compilation.static_input_length(config) is None
   assert compilation.static_input_length(config, tpu=True, static_shapes=False) is None
   # The TPU compiles every step itself; XLA off is the default elsewhere
-  # for families outside XLA_FAMILIES.
+  # for the families XLA trains no faster (the event LSTM).
   assert compilation.use_jit_compile(config, None, tpu=True) is False
-  assert compilation.use_jit_compile(config, None) is (
-      config.family in compilation.XLA_FAMILIES)
+  assert compilation.use_jit_compile(config, None) is False
+  assert compilation.use_jit_compile(_config('music_transformer_tiny'), None)
   # The pipeline --strategy=tpu reads: one shape for every batch.
   data = tiny_datasets[NAME]
   batches = list(input_lib.make_dataset(data, 'train', 4, seed=0,
@@ -172,8 +172,9 @@ def test_static_eval_fills_the_last_batch_and_keeps_the_metrics(tiny_datasets):
       float(tf.reduce_sum(b[2])) for b in padded)
   controls = encodings.controls_from_config(config)
   model = models.build_model(config, encodings.codec_from_config(config), controls)
-  ours = evaluation_lib.evaluate_model(model, config, data, 3, static_length=64)
-  theirs = evaluation_lib.evaluate_model(model, config, data, 3)
+  evaluation = tasks.for_config(config).evaluation(model, config)
+  ours = evaluation.evaluate(data, 3, static_length=64)
+  theirs = evaluation.evaluate(data, 3)
   assert ours['events'] == theirs['events']
   assert ours['nll'] == pytest.approx(theirs['nll'], rel=1e-5)
 

@@ -6,9 +6,9 @@ import math
 import pytest
 
 from musicrnn.errors import UsageError
-from musicrnn.metrics import nll
+from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.tfrecords import sources
-from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.tfrecords import description as description_lib
 import testing_lib
 
@@ -16,7 +16,7 @@ PLAIN = 'performance_with_dynamics_tiny'
 
 
 def test_evaluate_run_matches_the_trainers_last_eval(tiny_runs):
-  metrics = nll.evaluate_run(tiny_runs[PLAIN])
+  metrics = evaluate_lib.evaluate_run(tiny_runs[PLAIN])
   with open(f'{tiny_runs[PLAIN]}/eval_metrics.json') as f:
     trained = json.load(f)
   assert metrics['step'] == trained['step'] == 60
@@ -28,7 +28,7 @@ def test_evaluate_run_matches_the_trainers_last_eval(tiny_runs):
 
 def test_other_encoding_is_refused(tiny_runs, tiny_datasets):
   with pytest.raises(UsageError, match='Build a dataset'):
-    nll.evaluate_run(tiny_runs[PLAIN], tiny_datasets['polyphony_tiny'])
+    evaluate_lib.evaluate_run(tiny_runs[PLAIN], tiny_datasets['polyphony_tiny'])
 
 
 def test_any_cut_of_the_music_scores_a_run(tiny_runs, tiny_datasets):
@@ -36,7 +36,7 @@ def test_any_cut_of_the_music_scores_a_run(tiny_runs, tiny_datasets):
   data), the same encoding cut otherwise; a control window that means
   something else is refused."""
   windows = tiny_datasets['music_transformer_tiny']
-  metrics = nll.evaluate_run(tiny_runs[PLAIN], windows)
+  metrics = evaluate_lib.evaluate_run(tiny_runs[PLAIN], windows)
   assert metrics['events'] > 0 and math.isfinite(metrics['nll'])
   multi = 'multiconditioned_performance_with_dynamics_tiny'
   config, _ = run_dir_lib.load(tiny_runs[multi])

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from musicrnn.errors import UsageError
-from musicrnn.generation import generate
-from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.runs import generate
+from musicrnn.runs import run_dir as run_dir_lib
+from musicrnn.tasks import next_token
 import testing_lib
 
 MULTI = 'multiconditioned_performance_with_dynamics_tiny'
@@ -54,8 +55,8 @@ def test_same_seed_same_midi_and_duration(tiny_runs, tmp_path):
 
 def test_controls_reach_the_model(tiny_runs, tmp_path, monkeypatch):
   run = run_dir_lib.load_run(tiny_runs[MULTI])
-  sparse = generate.control_values(run, notes_per_second=1.0)
-  dense = generate.control_values(run, notes_per_second=64.0,
+  sparse = next_token.control_values(run, notes_per_second=1.0)
+  dense = next_token.control_values(run, notes_per_second=64.0,
                                   pitch_class_histogram=[1] + [0] * 11)
   assert sparse['note_density'] == 1 and dense['note_density'] == 7
   np.testing.assert_allclose(dense['pitch_histogram'][0], 1.0, atol=1e-3)
@@ -194,7 +195,7 @@ def test_notes_never_turned_off_end_after_five_seconds_as_magenta():
   types, values = codec.events(ids)
   ids = ids[~((types == performance.NOTE_OFF) & (values == 60))]  # never off
   uncapped = codec.decode_generated(ids, 0)
-  capped = codec.decode_generated(ids, generate.MAX_NOTE_DURATION_SECONDS)
+  capped = codec.decode_generated(ids, next_token.MAX_NOTE_DURATION_SECONDS)
   length = {n.pitch: n.end_time - n.start_time for n in capped.notes}
   assert length[60] == pytest.approx(5.0)
   assert length[64] == pytest.approx(0.5)

@@ -1,5 +1,6 @@
-"""Imports run downward: no cycles among musicrnn's modules, and each module
-imports only from its own layer or below (DESIGN.md, "Imports run downward").
+"""Imports run downward: no cycles among musicrnn's modules or between its
+packages, and each module imports only from its own layer or below, as the
+package docstring's table of layers says (musicrnn/__init__.py, read here).
 
 The graph is read from the source with `ast`, nothing is imported: every
 `import` and `from ... import` of a musicrnn module, at module level or in a
@@ -7,56 +8,50 @@ function. `import musicrnn.a.b` and `from musicrnn.a import b` (b a module)
 import musicrnn.a.b; `from musicrnn.a import name` imports musicrnn.a, the
 package's __init__. Python also runs a package's __init__ before any module
 of it; that edge is not counted, so an __init__ may import its own modules
-to re-export or register them (`encodings`, `configs`), as long as those
-modules do not import the package back by its name.
+to re-export or register them (`encodings`, `configs`, `tasks`), as long as
+those modules do not import the package back by its name.
 """
 
 import ast
 import collections
 import dataclasses
 import os
+import re
 
 import testing_lib
 
 PACKAGE = 'musicrnn'
 
-# Layers along the data flow, lowest first: {module or package: layer}. A
-# module's layer is that of its longest entry (the bare 'musicrnn' is the
-# package's __init__ only). A module imports from its own layer or below.
-LAYERS = {
-    # Numpy-only codecs, and the small modules every layer uses (the hash
-    # train/eval split, errors, paths, console output).
-    'musicrnn': 0,
-    'musicrnn.console': 0,
-    'musicrnn.encodings': 0,
-    'musicrnn.errors': 0,
-    'musicrnn.paths': 0,
-    'musicrnn.splits': 0,
-    # Named configs (plain data); Keras models, ids in, logits out.
-    'musicrnn.configs': 1,
-    'musicrnn.models': 1,
-    # The SequenceExample schema, dataset.json and the tf.data readers.
-    'musicrnn.tfrecords': 2,
-    # Beam pipelines, and the TFDS builders that run them (MakeExamples).
-    'musicrnn.pipelines': 3,
-    'musicrnn.tfrecords.tfds_builders': 3,
-    # What uses data and models: the trainer, generation, metrics.
-    'musicrnn.generation': 4,
-    'musicrnn.metrics': 4,
-    'musicrnn.training': 4,
-    # Entry points: the absl binaries and `cli`, the only modules with flags.
-    'musicrnn.cli': 5,
-    'musicrnn.convert': 5,
-    'musicrnn.create_dataset': 5,
-    'musicrnn.evaluate': 5,
-    'musicrnn.generate': 5,
-    'musicrnn.import_magenta': 5,
-    'musicrnn.export': 5,
-    'musicrnn.quickstart': 5,
-    'musicrnn.train': 5,
-}
-LAYER_NAMES = ('encodings and utilities', 'configs and models', 'tfrecords',
-               'pipelines', 'training, generation and metrics', 'entry points')
+
+def read_layers(docstring):
+  """{package or top-level module: layer} from the table of layers of the
+  package docstring: rows '  N  name, name, ...', a row's names running on
+  to lines indented further. Packages are named as musicrnn.<package>."""
+  lines = docstring.splitlines()
+  start = next(i for i, line in enumerate(lines) if re.match(r'\s+0\s', line))
+  layers, layer = {}, None
+  for line in lines[start:]:
+    row = re.match(r'\s+(\d+)\s+(.*)$', line)
+    if row:
+      layer, names = int(row.group(1)), row.group(2)
+    elif line.strip() and layer is not None and line.startswith('     '):
+      names = line
+    else:
+      break
+    for name in re.split(r'[,\s]+', names.strip()):
+      if name:
+        layers[f'{PACKAGE}.{name}'] = layer
+  return layers
+
+
+def _package_docstring():
+  path = os.path.join(testing_lib.REPO_ROOT, PACKAGE, '__init__.py')
+  with open(path, encoding='utf-8') as f:
+    return ast.get_docstring(ast.parse(f.read()))
+
+
+# {package or top-level module: layer}, as the package docstring says.
+LAYERS = read_layers(_package_docstring())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,18 +208,32 @@ def find_cycles(graph):
   return result
 
 
+def unit_of(module):
+  """The package a module belongs to (musicrnn.<package>), or the module
+  itself for a top-level module and the bare package."""
+  parts = module.split('.')
+  return '.'.join(parts[:2])
+
+
 def layer_of(module):
-  """The layer of `module` in LAYERS (longest entry), or None."""
-  best = None
-  for key in LAYERS:
-    if module == key or (key != PACKAGE and module.startswith(key + '.')):
-      if best is None or len(key) > len(best):
-        best = key
-  return None if best is None else LAYERS[best]
+  """The layer of `module`'s package or top-level module, or None."""
+  return LAYERS.get(unit_of(module))
 
 
-def _describe(layer):
-  return f'{LAYER_NAMES[layer]} (layer {layer})'
+def _describe(module):
+  return f'{unit_of(module)} (layer {layer_of(module)})'
+
+
+def _unit_graph(graph):
+  """{package or top-level module: {another: [Import, ...]}} of the imports
+  between them."""
+  units = collections.defaultdict(lambda: collections.defaultdict(list))
+  for source, targets in graph.items():
+    units[unit_of(source)]   # every unit, importing or not
+    for target, edges in targets.items():
+      if unit_of(target) != unit_of(source):
+        units[unit_of(source)][unit_of(target)] += edges
+  return units
 
 
 def test_imports_of_reads_every_form_of_import():
@@ -293,18 +302,55 @@ def test_no_import_cycles():
   assert not lines, 'import cycles among musicrnn modules:\n' + '\n'.join(lines)
 
 
+def test_no_two_packages_import_each_other():
+  graph, _ = _graph()
+  units = _unit_graph(graph)
+  lines = []
+  for members, cycles in find_cycles(units):
+    lines.append(f'{len(members)} packages import each other: {", ".join(members)}')
+    for cycle in cycles:
+      lines.append('  ' + ' -> '.join([cycle[0].source] + [e.target for e in cycle]))
+      lines += [f'    {edge}' for edge in cycle]
+  assert not lines, 'import cycles among musicrnn packages:\n' + '\n'.join(lines)
+
+
+def test_read_layers_reads_rows_and_their_continuations():
+  docstring = 'Intro.\n\n  0  a, b\n  1  c\n  2  d, e,\n     f\n\n  a  text\n'
+  assert read_layers(docstring) == {
+      'musicrnn.a': 0, 'musicrnn.b': 0, 'musicrnn.c': 1, 'musicrnn.d': 2,
+      'musicrnn.e': 2, 'musicrnn.f': 2}
+
+
 def test_imports_run_downward_through_the_layers():
   graph, _ = _graph()
-  unplaced = sorted(module for module in graph if layer_of(module) is None)
-  assert not unplaced, f'modules with no layer in LAYERS (add them): {unplaced}'
-  stale = sorted(set(LAYERS) - set(graph))
-  assert not stale, f'LAYERS names modules that do not exist: {stale}'
+  unplaced = sorted({unit_of(module) for module in graph
+                     if layer_of(module) is None and module != PACKAGE})
+  assert not unplaced, (f'packages or modules with no layer in the table of '
+                        f'musicrnn/__init__.py (add them): {unplaced}')
+  stale = sorted(set(LAYERS) - {unit_of(module) for module in graph})
+  assert not stale, f'the table of layers names what does not exist: {stale}'
   upward = []
   for source, targets in sorted(graph.items()):
+    if source == PACKAGE:
+      continue
     for target, edges in sorted(targets.items()):
-      if layer_of(target) > layer_of(source):
-        upward += [f'{edge}  ({_describe(layer_of(source))} imports '
-                   f'{_describe(layer_of(target))})' for edge in edges]
+      if target != PACKAGE and layer_of(target) > layer_of(source):
+        upward += [f'{edge}  ({_describe(source)} imports {_describe(target)})'
+                   for edge in edges]
   assert not upward, (
       'imports that run upward (a module imports from its own layer or below; '
-      'see LAYERS in tests/test_imports.py):\n  ' + '\n  '.join(upward))
+      'see the table of layers in musicrnn/__init__.py):\n  ' + '\n  '.join(upward))
+
+
+def test_the_readme_and_docs_state_no_other_layer_order():
+  """The layer order is stated once: the package docstring."""
+  for folder, _, files in os.walk(testing_lib.REPO_ROOT):
+    if '.git' in folder or '.venv' in folder or 'node_modules' in folder:
+      continue
+    for name in files:
+      if name.endswith('.md'):
+        with open(os.path.join(folder, name), encoding='utf-8') as f:
+          text = f.read()
+        assert not re.search(r'encodings\s*(->|→)\s*configs', text), (
+            f'{os.path.join(folder, name)} restates the layer order; point to '
+            'musicrnn/__init__.py instead')

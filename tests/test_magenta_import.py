@@ -18,10 +18,10 @@ import tensorflow as tf
 
 from musicrnn import configs
 from musicrnn.errors import UsageError
-from musicrnn.generation import generate
+from musicrnn.runs import generate
 from musicrnn.pipelines import dataset
-from musicrnn.training import magenta
-from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.runs import magenta
+from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.training import trainer
 import testing_lib
 

@@ -11,14 +11,14 @@ import note_seq
 import numpy as np
 import pytest
 
-from musicrnn.errors import UsageError
 from musicrnn.encodings import polyphony
-from musicrnn.generation import generate
+from musicrnn.errors import UsageError
+from musicrnn.generation import primers
 from musicrnn.generation import sampler
-from musicrnn.metrics import nll
-from musicrnn.training import run_dir as run_dir_lib
-from musicrnn.metrics import evaluation as evaluation_lib
-from musicrnn.training import objectives
+from musicrnn.runs import evaluate as evaluate_lib
+from musicrnn.runs import generate
+from musicrnn.runs import run_dir as run_dir_lib
+from musicrnn.tasks import optimization
 import testing_lib
 
 # {config: the tiny dataset it trains on}; conftest.py's family_runs gives
@@ -41,10 +41,10 @@ def test_a_crop_run_scores_fixed_windows_only(family_runs):
   """The transformer trained on random crops: its eval split (fixed windows)
   scores it; the train split holds whole pieces and is refused."""
   run_dir, summary = family_runs['music_transformer_tiny']
-  metrics = nll.evaluate_run(run_dir)
+  metrics = evaluate_lib.evaluate_run(run_dir)
   assert metrics['nll'] == pytest.approx(summary.evals[-1]['nll'], rel=1e-4)
   with pytest.raises(UsageError, match='holds whole performances'):
-    nll.evaluate_run(run_dir, split='train')
+    evaluate_lib.evaluate_run(run_dir, split='train')
 
 
 @pytest.mark.parametrize('name', sorted(FAMILIES))
@@ -56,8 +56,8 @@ def test_reloaded_run_steps_as_its_full_pass(name, family_runs, tiny_datasets):
                                       'music_transformer_tiny': 'MusicTransformer',
                                       'dilated_cnn_tiny': 'DilatedCNN'}[name]
   # The reloaded weights are the trained ones: the eval NLL is the trainer's.
-  metrics = evaluation_lib.evaluate_model(run.model, run.config, tiny_datasets[FAMILIES[name]],
-                                   batch_size=4)
+  metrics = run.task.evaluation(run.model, run.config).evaluate(
+      tiny_datasets[FAMILIES[name]], batch_size=4)
   assert metrics['nll'] == pytest.approx(summary.evals[-1]['nll'], rel=1e-4)
   tokens = np.random.default_rng(0).integers(
       0, run.codec.vocab_size, size=(2, 40)).astype(np.int32)
@@ -128,7 +128,7 @@ def test_compiled_sampler_equals_the_naive_loop(name, family_runs):
 
 def test_polyphony_primer_is_continued_and_never_ended(family_runs):
   run = run_dir_lib.load_run(family_runs['polyphony_tiny'][0])
-  primer = generate.primer_events(run.codec, primer_pitches=[60, 64, 67])
+  primer = primers.primer_events(run.codec, primer_pitches=[60, 64, 67])
   assert primer[0] == polyphony.START and polyphony.END not in primer
   # Four 16th-note steps of a held triad.
   assert list(primer).count(polyphony.STEP_END) == 4
@@ -155,7 +155,7 @@ def test_cli_trains_and_generates_a_transformer(family_runs, tiny_datasets, tmp_
   # A warm-up over 10 steps, then rsqrt decay: the resumed run's rate is
   # the schedule's at step 65, not at 5 (a schedule started again).
   train_config = testing_lib.tiny_config('music_transformer_tiny').train
-  schedule = objectives.learning_rate(train_config)
+  schedule = optimization.learning_rate(train_config)
   assert train_config.warmup_steps == 10
   assert float(schedule(4)) == pytest.approx(train_config.learning_rate / 2)
   (rate,) = [float(line.split(' lr ')[1].split()[0])

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from musicrnn.errors import UsageError
-from musicrnn.generation import generate
-from musicrnn.training import model_file
-from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.runs import generate
+from musicrnn.runs import model_file
+from musicrnn.tasks import next_token
+from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.training import trainer
 import testing_lib
 
@@ -136,7 +137,7 @@ def test_saved_models_generate_without_musicrnn(tiny_runs, tmp_path):
   controls."""
   import subprocess  # pylint: disable=import-outside-toplevel
   import sys  # pylint: disable=import-outside-toplevel
-  from musicrnn.generation import generate as generate_lib  # pylint: disable=import-outside-toplevel
+  from musicrnn.runs import generate as generate_lib  # pylint: disable=import-outside-toplevel
   from musicrnn.generation import sampler  # pylint: disable=import-outside-toplevel
   names = ['performance_with_dynamics_tiny',
            'multiconditioned_performance_with_dynamics_tiny']
@@ -155,7 +156,7 @@ def test_saved_models_generate_without_musicrnn(tiny_runs, tmp_path):
     assert report['codec'] == 'performance'
     run = run_dir_lib.load_run(tiny_runs[name])
     primer = np.array([[355, 10], [355, 20]], np.int32)
-    values = generate_lib.control_values(
+    values = next_token.control_values(
         run, *((4.0, [1.0] * 12) if run.controls else (None, None)))
     schedules = {k: np.broadcast_to(v, (2, 42) + np.shape(v)).copy()
                  for k, v in values.items()}

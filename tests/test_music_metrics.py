@@ -13,6 +13,7 @@ from note_seq.protobuf import music_pb2
 from musicrnn.errors import UsageError
 from musicrnn.metrics import music
 from musicrnn.metrics import samples
+from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.pipelines import convert
 import testing_lib
 
@@ -140,4 +141,4 @@ def test_samples_need_real_data(tmp_path):
   note_seq.sequence_proto_to_midi_file(testing_lib.make_sequence(C_MAJOR),
                                        str(tmp_path / 'a.mid'))
   with pytest.raises(UsageError, match='--run_dir.*--notesequences'):
-    samples.evaluate_samples(str(tmp_path))
+    evaluate_lib.evaluate_samples(str(tmp_path))

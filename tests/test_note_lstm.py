@@ -18,15 +18,15 @@ from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import splits
 from musicrnn.errors import UsageError
-from musicrnn.generation import generate
 from musicrnn.generation import sampler
-from musicrnn.metrics import evaluation as evaluation_lib
 from musicrnn.models.note_lstm import NoteLSTM
 from musicrnn.pipelines import dataset
 from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import tfds_builders
-from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.runs import generate
+from musicrnn.runs import run_dir as run_dir_lib
+from musicrnn.tasks import multi_head
 from musicrnn.training import trainer
 import testing_lib
 
@@ -57,7 +57,7 @@ def _model(**settings):
 def test_configs_are_listed_with_their_tiny_variants():
   assert {'note_lstm', 'note_lstm_tiny'} <= set(configs.names())
   config = configs.get_config('note_lstm')
-  assert config.train.objective == 'multi_head' and config.family == 'note_lstm'
+  assert config.family == 'note_lstm' and NoteLSTM.task == 'multi_head'
   codec = encodings.codec_from_config(config)
   assert codec.needs_counts and codec.settings.max_chords == 256
   assert config.model.rnn_layer_sizes == (512, 512) and config.model.dropout_rate > 0
@@ -109,7 +109,8 @@ def test_step_by_step_logits_equal_the_full_pass_and_it_round_trips(tmp_path):
                                            dropout_rate=0.2, **s),
         {'tokens': tokens}, folder)
   with pytest.raises(ValueError, match='no control signals'):
-    NoteLSTM(head_sizes=HEADS, control_sizes={'note_density': 8})
+    NoteLSTM.data_arguments(None, encodings.controls_from_config(
+        configs.get_config('density_conditioned_performance_with_dynamics')))
   with pytest.raises(ValueError, match='chord, offset, duration'):
     NoteLSTM(head_sizes=(3, 4))
 
@@ -134,7 +135,7 @@ def test_the_loss_is_the_sum_of_the_heads_cross_entropies():
   labels = rng.integers(0, int(np.prod(HEADS)), (3, 5)).astype(np.int32)
   weights = np.ones((3, 5), np.float32)
   weights[2, 3:] = 0
-  values = [float(v) for v in evaluation_lib.head_sums(
+  values = [float(v) for v in multi_head.head_sums(
       model, {'tokens': tokens}, tf.constant(labels), tf.constant(weights))]
   logits = keras.ops.convert_to_numpy(model({'tokens': tokens})).astype(np.float64)
   edges = np.cumsum(HEADS)[:-1]
@@ -175,9 +176,8 @@ def test_tiny_config_trains_evaluates_and_reloads(note_run):
   assert run.codec == encodings.codec.codec_from_spec(
       description_lib.read_description(run_dir_lib.dataset_dir(run_dir))['encoding'])
   assert run.model.head_sizes == run.codec.head_sizes
-  again = evaluation_lib.evaluate_model(
-      run.model, run.config, run_dir_lib.dataset_dir(run_dir),
-      run.config.train.batch_size)
+  again = run.task.evaluation(run.model, run.config).evaluate(
+      run_dir_lib.dataset_dir(run_dir), run.config.train.batch_size)
   assert again['nll'] == pytest.approx(metrics['nll'], rel=1e-5)
   # Resuming with the same config (its vocabulary still empty) continues.
   resumed = trainer.train(testing_lib.tiny_config('note_lstm_tiny'),

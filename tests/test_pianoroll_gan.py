@@ -13,11 +13,11 @@ import tensorflow as tf
 
 from musicrnn import configs
 from musicrnn.errors import UsageError
-from musicrnn.generation import generate
 from musicrnn.models.pianoroll_gan import PianorollGAN
-from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.runs import generate
+from musicrnn.runs import run_dir as run_dir_lib
+from musicrnn.tasks import adversarial
 from musicrnn.training import trainer
-from musicrnn.metrics import evaluation as evaluation_lib
 import testing_lib
 
 NAME = 'pianoroll_gan_tiny'
@@ -36,7 +36,7 @@ def test_trains_with_finite_losses_and_evaluates(gan_run):
   for part in ('eval_data', 'generated'):
     assert 0 <= evaluation[part]['empty_bar_rate'] <= 1
     assert evaluation[part]['bars'] > 0
-  assert evaluation['generated']['bars'] == evaluation_lib.PianorollEvaluation.NUM_SAMPLES * 4
+  assert evaluation['generated']['bars'] == adversarial.AdversarialEvaluation.NUM_SAMPLES * 4
   saved = json.load(open(os.path.join(run_dir, 'eval_metrics.json')))
   assert saved['step'] == 6 and 'generated' in saved
   assert os.listdir(os.path.join(run_dir, 'train'))
@@ -88,7 +88,7 @@ def test_each_step_updates_the_critic_as_often_as_configured():
   gan(gan.example_inputs([]))
   gan.make_optimizers()
   critic_before = [w.numpy() for w in gan.critic.weights]
-  values = gan.train_step(tf.random.uniform((2, 16, 12)))
+  values = gan.adversarial_step(tf.random.uniform((2, 16, 12)))
   assert int(gan.critic_optimizer.iterations) == 3
   assert int(gan.generator_optimizer.iterations) == 1
   assert all(np.isfinite(float(v)) for v in values.values())
@@ -116,11 +116,11 @@ def test_generates_midi_of_the_asked_length(gan_run, tmp_path):
 
 def test_latent_walk_keeps_the_noise_standard_normal():
   rng = np.random.default_rng(0)
-  z = generate.latent_walk(2000, 3, 8, 0.5, rng)
+  z = adversarial.latent_walk(2000, 3, 8, 0.5, rng)
   assert abs(z.std() - 1) < 0.03
   corr = np.corrcoef(z[:, 0].ravel(), z[:, 1].ravel())[0, 1]
   assert corr == pytest.approx(np.sqrt(1 - 0.25), abs=0.03)
-  same = generate.latent_walk(2, 3, 8, 0.0, rng)
+  same = adversarial.latent_walk(2, 3, 8, 0.0, rng)
   np.testing.assert_allclose(same[:, 0], same[:, 2])
 
 
@@ -149,4 +149,4 @@ def test_cli_generates_and_evaluates(gan_run, tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   metrics = json.load(open(metrics_json))
   assert metrics['segments'] == 9 and 'generated' in metrics
-  assert metrics['generated']['bars'] == evaluation_lib.PianorollEvaluation.NUM_SAMPLES * 4
+  assert metrics['generated']['bars'] == adversarial.AdversarialEvaluation.NUM_SAMPLES * 4

@@ -14,12 +14,13 @@ import tensorflow as tf
 
 from musicrnn import configs
 from musicrnn.errors import UsageError
-from musicrnn.generation import generate
+from musicrnn import encodings
 from musicrnn.generation import sampler
-from musicrnn.metrics import evaluation as evaluation_lib
 from musicrnn.models.pianoroll_lstm import PianorollLSTM
+from musicrnn.runs import generate
+from musicrnn.runs import run_dir as run_dir_lib
+from musicrnn.tasks import multi_label
 from musicrnn.tfrecords import input as input_lib
-from musicrnn.training import run_dir as run_dir_lib
 from musicrnn.training import trainer
 import testing_lib
 
@@ -76,19 +77,19 @@ def test_focal_loss_is_lin_et_als():
   train = configs.get_config('pianoroll_lstm_focal').train
   train.focal_alpha = 0.25
   np.testing.assert_allclose(
-      evaluation_lib.frame_loss(labels, logits, train), expected, rtol=1e-4)
+      multi_label.frame_loss(labels, logits, train), expected, rtol=1e-4)
   train.focal_alpha, train.focal_gamma = 0.5, 0.0
   bce = -(labels * np.log(p) + (1 - labels) * np.log(1 - p)).mean(-1)
   np.testing.assert_allclose(
-      evaluation_lib.frame_loss(labels, logits, train), 0.5 * bce, rtol=1e-4)
+      multi_label.frame_loss(labels, logits, train), 0.5 * bce, rtol=1e-4)
   train.loss = 'hinge'
   with pytest.raises(UsageError, match="train.loss must be one of bce, focal, got 'hinge'"):
-    evaluation_lib.frame_loss(labels, logits, train)
+    multi_label.frame_loss(labels, logits, train)
 
 
 def test_step_by_step_logits_equal_the_full_pass_and_it_reloads(tmp_path):
   keras.utils.set_random_seed(3)
-  model = PianorollLSTM(vocab_size=12, rnn_layer_sizes=(8, 6), dropout_rate=0.2)
+  model = PianorollLSTM(frame_size=12, rnn_layer_sizes=(8, 6), dropout_rate=0.2)
   frames = (np.random.default_rng(1).random((2, 7, 12)) < 0.3).astype('float32')
   full = keras.ops.convert_to_numpy(model({'pianoroll': frames}))
   assert full.shape == (2, 7, 12)
@@ -103,7 +104,8 @@ def test_step_by_step_logits_equal_the_full_pass_and_it_reloads(tmp_path):
   np.testing.assert_allclose(
       keras.ops.convert_to_numpy(reloaded({'pianoroll': frames})), full, atol=1e-6)
   with pytest.raises(ValueError, match='no control signals'):
-    PianorollLSTM(vocab_size=12, control_sizes={'note_density': 8})
+    PianorollLSTM.data_arguments(None, encodings.controls_from_config(
+        configs.get_config('density_conditioned_performance_with_dynamics')))
 
 
 @pytest.mark.parametrize('name', NAMES)
@@ -123,9 +125,8 @@ def test_tiny_config_trains_evaluates_and_reloads(name, frame_runs):
   assert saved['loss'] == pytest.approx(metrics['loss'])
   run = run_dir_lib.load_run(run_dir)
   assert run.step == 60 and isinstance(run.model, PianorollLSTM)
-  again = evaluation_lib.evaluate_model(
-      run.model, run.config, run_dir_lib.dataset_dir(run_dir),
-      run.config.train.batch_size)
+  again = run.task.evaluation(run.model, run.config).evaluate(
+      run_dir_lib.dataset_dir(run_dir), run.config.train.batch_size)
   assert again['loss'] == pytest.approx(metrics['loss'], rel=1e-5)
 
 
@@ -178,7 +179,7 @@ def test_sampled_frames_hold_a_key_only_after_it_sounded():
   """A model that wants every bit set: onsets everywhere, no held bit
   without one before it (held wins nothing over an onset)."""
   keras.utils.set_random_seed(0)
-  model = PianorollLSTM(vocab_size=8, rnn_layer_sizes=(4,))
+  model = PianorollLSTM(frame_size=8, rnn_layer_sizes=(4,))
   model(model.example_inputs([]))
   model.logits.bias.assign(np.full(8, 20.0, 'float32'))
   model.logits.kernel.assign(np.zeros_like(model.logits.kernel.numpy()))

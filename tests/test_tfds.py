@@ -15,7 +15,7 @@ from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import splits
 from musicrnn.errors import UsageError
-from musicrnn.metrics import nll
+from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
 from musicrnn.tfrecords import input as input_lib
@@ -195,7 +195,7 @@ def test_trainer_trains_from_tfds_by_name_and_folder(tfds_dir, tmp_path):
   assert summary.history[-1]['loss'] < summary.history[0]['loss']
   assert summary.evals and np.isfinite(summary.evals[-1]['nll'])
   # musicrnn_evaluate finds the TFDS data the run recorded.
-  metrics = nll.evaluate_run(str(tmp_path / 'by_name'))
+  metrics = evaluate_lib.evaluate_run(str(tmp_path / 'by_name'))
   assert metrics['nll'] == pytest.approx(summary.evals[-1]['nll'], rel=1e-5)
   assert metrics['events'] == summary.evals[-1]['events']
   # The dataset's folder (without its version) reads as the same data.

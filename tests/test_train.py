@@ -10,9 +10,9 @@ import pytest
 from musicrnn import configs
 from musicrnn import errors
 from musicrnn.errors import UsageError
-from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.runs import run_dir as run_dir_lib
+from musicrnn.tasks import next_token
 from musicrnn.training import trainer
-from musicrnn.training import objectives
 import testing_lib
 
 
@@ -171,7 +171,7 @@ def test_out_of_memory_is_a_one_line_error(tiny_datasets, tmp_path, monkeypatch)
         None, None, 'Graph execution error:\n\nOut of memory while trying to '
         'allocate 47.75GiB.\n [[{{node StatefulPartitionedCall}}]]')
 
-  monkeypatch.setattr(objectives.NextTokenObjective, 'replica_step', exhausted)  # pylint: disable=protected-access
+  monkeypatch.setattr(next_token.NextTokenObjective, 'replica_step', exhausted)  # pylint: disable=protected-access
   name = 'performance_with_dynamics_tiny'
   with pytest.raises(errors.OutOfMemoryError) as info:
     trainer.train(_config(name), tiny_datasets[name], str(tmp_path), num_steps=2,

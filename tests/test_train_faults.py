@@ -28,8 +28,8 @@ from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import models
 from musicrnn.errors import UsageError
-from musicrnn.generation import generate
-from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.runs import generate
+from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.training import trainer
 
 import testing_lib

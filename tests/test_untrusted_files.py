@@ -14,7 +14,7 @@ import pytest
 from musicrnn import configs
 from musicrnn.errors import UsageError
 from musicrnn.tfrecords import sources
-from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.training import trainer
 
 import testing_lib

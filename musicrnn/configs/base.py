@@ -60,12 +60,10 @@ def controls_config(note_density=False, pitch_histogram=False):
 
 
 def train_config(**overrides):
-  """How a model trains. `objective` names what a step optimises and how
-  the eval split is scored (`musicrnn.training.objectives`): 'next_token'
-  (autoregressive NLL), 'adversarial' (the piano-roll GAN) or 'multi_label'
-  (frame models; `loss` 'bce' or 'focal' with `focal_alpha`, `focal_gamma`)."""
+  """How a model trains: batch size, Adam's learning rate and clipping, and
+  what the family's task (`musicrnn.tasks`) reads, e.g. frame models'
+  `loss` ('bce' or 'focal', with `focal_alpha` and `focal_gamma`)."""
   config = ml_collections.ConfigDict({
-      'objective': 'next_token',
       'batch_size': 64,
       'learning_rate': 1e-3,
       'clip_norm': 3.0,

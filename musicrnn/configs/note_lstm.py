@@ -44,5 +44,5 @@ def note_lstm():
       data=base.data_config(chunk_seconds=0.0, split_on_time_changes=True,
                             stretch_factors=(1.0,), min_events=32,
                             max_events=256),
-      train=base.train_config(objective='multi_head', batch_size=64,
+      train=base.train_config(batch_size=64,
                               learning_rate=1e-3))

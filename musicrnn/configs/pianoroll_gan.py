@@ -28,7 +28,6 @@ def pianoroll_gan():
           'latent_dim': 128,
           'generator_channels': 256,
           'critic_channels': 128,
-          'objective': 'wgan_gp',
           'gradient_penalty_weight': 10.0,
           'critic_updates_per_generator_update': 5,
           'generator_learning_rate': 1e-3,
@@ -37,4 +36,4 @@ def pianoroll_gan():
       data=base.data_config(chunk_seconds=0.0, split_on_time_changes=True,
                             sustain=False, stretch_factors=(1.0,),
                             min_events=1, max_events=0),
-      train=base.train_config(objective='adversarial', batch_size=64))
+      train=base.train_config(batch_size=64))

@@ -19,8 +19,9 @@ transposed by -3..+3 semitones for training (a time stretch does not change
 a metric grid).
 """
 
+import ml_collections
+
 from musicrnn.configs import base
-from musicrnn.configs.performance import event_lstm_model
 from musicrnn.configs.registry import register
 
 TINY = base.tiny_variant(model={'rnn_layer_sizes': (32, 32)},
@@ -32,11 +33,12 @@ def _pianoroll_lstm(loss):
       family='pianoroll_lstm',
       encoding=base.encoding('frame_roll', steps_per_quarter=4, min_pitch=21,
                              max_pitch=108),
-      model=event_lstm_model(rnn_layer_sizes=(512, 512), dropout_rate=0.3),
+      model=ml_collections.ConfigDict({
+          'cell': 'lstm', 'rnn_layer_sizes': (512, 512), 'dropout_rate': 0.3}),
       data=base.data_config(chunk_seconds=0.0, split_on_time_changes=True,
                             stretch_factors=(1.0,), min_events=32,
                             max_events=256),
-      train=base.train_config(objective='multi_label', loss=loss,
+      train=base.train_config(loss=loss,
                               focal_alpha=0.5, focal_gamma=2.0, batch_size=64,
                               learning_rate=1e-3))
 

@@ -1,8 +1,11 @@
-"""Generation: a trained run's samples, as MIDI (and PNG, WAV) files.
+"""Generation's building blocks, which the tasks (`musicrnn.tasks`) compose.
 
-  generate  `generate(run_dir, ...)`: primers, control schedules, event
-            models sampled, piano-roll GANs walked through latent space
-  sampler   one compiled sampling loop (temperature, top-k, top-p), beam search
+  sampler   one compiled sampling loop (temperature, top-k, top-p), beam
+            search, per-head and frame sampling
+  primers   what generated music continues, as a codec's ids
+  outputs   the token loop of the token tasks, option checks, the files
+            written (MIDI, and PNG and WAV through render)
   render    NoteSequence -> MIDI, a piano-roll PNG, WAV audio
-  saved_model  a token model as a SavedModel with a `generate` signature
+
+Generating from a run folder is `musicrnn.runs.generate`.
 """

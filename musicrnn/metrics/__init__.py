@@ -1,9 +1,10 @@
-"""Metrics: how well a run models data, and how its music compares.
+"""Metrics: musical statistics, computed on NoteSequences and piano rolls.
 
-  nll         a trained run scored on a dataset split (musicrnn_evaluate)
-  evaluation  each training objective's evaluation: NLL, perplexity and
-              accuracy; the GAN's piano-roll metrics and critic estimate
   music       musical statistics of generated against real NoteSequences
-  samples     those statistics for a folder of generated MIDI and a run's data
-  pianoroll   MuseGAN's piano-roll metrics (numpy only: the trainer uses them)
+  samples     reading generated MIDI and real data for them; the report
+              as JSON and a figure
+  pianoroll   MuseGAN's piano-roll metrics (numpy only)
+
+A run's scores (its task's evaluation, its samples against its data) are
+`musicrnn.runs.evaluate`.
 """

@@ -1,6 +1,9 @@
-"""Musical metrics of a folder of generated MIDI against a run's real data.
+"""What musical metrics of generated MIDI are compared with: reading the
+generated files and the real NoteSequences, their split and chunks, and the
+report as JSON and a figure.
 
-  report = samples.evaluate_samples('/tmp/samples', run_dir='/tmp/perf_run')
+  report = musicrnn.runs.evaluate.evaluate_samples('/tmp/samples',
+                                                   run_dir='/tmp/perf_run')
   samples.write_figure(report, '/tmp/samples/musical_metrics.png')
 
 The real data are the NoteSequences the run's dataset was built from (its
@@ -22,6 +25,7 @@ from note_seq import sequences_lib
 from musicrnn import splits
 from musicrnn.errors import UsageError
 from musicrnn.metrics import music
+from musicrnn.pipelines import convert
 
 MIDI_EXTENSIONS = ('.mid', '.midi')
 
@@ -52,7 +56,6 @@ def read_notesequences(pattern):
   """Every NoteSequence of the TFRecord files matching `pattern`."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from note_seq.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
-  from musicrnn.pipelines import convert  # pylint: disable=import-outside-toplevel
   files = convert.notesequence_files(pattern)
   return [music_pb2.NoteSequence.FromString(r.numpy())
           for r in tf.data.TFRecordDataset(files)]
@@ -79,84 +82,6 @@ def chunk(sequences, seconds):
       if piece.notes and piece.total_time >= seconds / 2:
         out.append(piece)
   return out
-
-
-def _real_data_of_dataset(data=None, run_dir=None):
-  """(NoteSequence pattern, eval ratio, split_by, sustain) of a dataset
-  folder (default: the one the run was trained on), as it was built."""
-  from musicrnn.tfrecords import sources  # pylint: disable=import-outside-toplevel
-  from musicrnn.training import run_dir as run_dir_lib  # pylint: disable=import-outside-toplevel
-  data = data or run_dir_lib.dataset_dir(run_dir)
-  if not data:
-    raise UsageError(f'{run_dir} does not record its dataset; pass --data '
-                     '(its dataset folder) or --notesequences')
-  source = sources.open_source(data)
-  # A dataset folder's description is its whole dataset.json.
-  description = source.description
-  pattern = description.get('input')
-  if not isinstance(source, sources.DatasetFolder) or not pattern:
-    raise UsageError(f'{data} does not name the NoteSequences it was built '
-                     'from; pass --notesequences')
-  data_config = description.get('config', {}).get('data', {})
-  return (pattern, description.get('eval_ratio', 0.1),
-          data_config.get('split_by', 'id'), bool(data_config.get('sustain', True)))
-
-
-def evaluate_samples(samples_dir, *, run_dir=None, data=None, notesequences=None,
-                     eval_ratio=None, split_by='id', sustain=True,
-                     chunk_seconds=None, max_reference=None, seed=0):
-  """Compares the MIDI of `samples_dir` with the eval split of real data.
-
-  Args:
-    samples_dir: folder of generated .mid files.
-    run_dir: the run that generated them: gives the NoteSequences, eval ratio,
-      split and sustain of its dataset.
-    data: a dataset folder to take them from instead of the run's.
-    notesequences: NoteSequence TFRecord glob (instead of, or overriding,
-      the run's); then `eval_ratio` (default 0.1), `split_by` and `sustain`.
-    chunk_seconds: reference chunk length (default: the median duration of
-      the generated files).
-    max_reference: at most this many reference chunks (a seeded sample).
-
-  Returns:
-    `music.compare`'s report plus 'samples_dir', 'notesequences',
-    'chunk_seconds'.
-  """
-  generated = read_midi_dir(samples_dir)
-  if run_dir is not None or data is not None:
-    pattern, run_ratio, split_by, sustain = _real_data_of_dataset(data, run_dir)
-    notesequences = notesequences or pattern
-    eval_ratio = run_ratio if eval_ratio is None else eval_ratio
-  if notesequences is None:
-    raise UsageError('pass --run_dir (the run that made the samples) or '
-                     '--notesequences (the real data, musicrnn_convert\'s output)')
-  eval_ratio = 0.1 if eval_ratio is None else eval_ratio
-  real = read_notesequences(notesequences)
-  eval_sequences, train_sequences = split_real_data(real, eval_ratio, split_by)
-  if sustain:   # as the training data (n-grams do not depend on it)
-    eval_sequences = [sequences_lib.apply_sustain_control_changes(s)
-                      for s in eval_sequences]
-  if not eval_sequences:
-    raise UsageError(f'no eval NoteSequences in {notesequences} at eval ratio '
-                     f'{eval_ratio:g}')
-  if chunk_seconds is None:
-    chunk_seconds = float(np.median([s.total_time for s in generated]))
-  reference = chunk(eval_sequences, chunk_seconds) if chunk_seconds > 0 \
-      else eval_sequences
-  if max_reference and len(reference) > max_reference:
-    keep = np.random.default_rng(seed).choice(len(reference), max_reference,
-                                              replace=False)
-    reference = [reference[i] for i in sorted(keep)]
-  logging.info('musicrnn evaluate: %d generated files against %d reference '
-               'chunks of %.1f s from %d eval pieces; n-grams of %d train pieces',
-               len(generated), len(reference), chunk_seconds,
-               len(eval_sequences), len(train_sequences))
-  report = music.compare(generated, reference, train_sequences or None)
-  report.update(samples_dir=os.path.abspath(samples_dir),
-                notesequences=notesequences, eval_ratio=eval_ratio,
-                chunk_seconds=chunk_seconds,
-                eval_pieces=len(eval_sequences), train_pieces=len(train_sequences))
-  return report
 
 
 def to_json(report):

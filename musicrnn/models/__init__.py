@@ -2,19 +2,23 @@
 
 `build_model(config, codec, controls)` makes and builds the model a config
 names in `config.family`; the trainer and generator call it, never a family
-directly. A family's constructor takes the config's `model` section as its
-keyword arguments (and `get_config()` gives them back), plus what comes from
-the data (`data_arguments(codec, controls)`: vocabulary size and control
-sizes, or a piano roll's shape); `example_inputs(controls)` is a batch of
-one that builds it.
+directly. A family subclasses one protocol (`protocols`: next-token model,
+multi-head model, frame model, adversarial pair), which names its task
+(`musicrnn.tasks`). Its constructor takes the config's `model` section as
+its keyword arguments (and `get_config()` gives them back), plus what comes
+from the data (`data_arguments(codec, controls)`: vocabulary size and
+control sizes, or a piano roll's shape); `example_inputs(controls)` is a
+batch of one that builds it.
 
   event_lstm         Performance RNN and Polyphony RNN (LSTM or GRU stack)
   music_transformer  relative-attention decoder (Music Transformer)
   dilated_cnn        WaveNet-style causal convolutions
   pianoroll_gan      convolutional WGAN-GP over multi-bar piano rolls
-  pianoroll_lstm     the event LSTM's stack over frame rolls, a sigmoid per bit
-  note_lstm          the event LSTM's stack over note tuples, a softmax head
+  pianoroll_lstm     the recurrent stack over frame rolls, a sigmoid per bit
+  note_lstm          the recurrent stack over note tuples, a softmax head
                      each for chord, offset and duration
+  protocols          what a family is: the abstract bases above
+  recurrent          the recurrent stack and step the LSTM families share
   inputs             the token and control-signal inputs the event models share
 """
 

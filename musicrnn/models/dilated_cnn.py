@@ -28,10 +28,11 @@ from keras import ops
 import tensorflow as tf
 
 from musicrnn.models import inputs as inputs_lib
+from musicrnn.models import protocols
 
 
 @keras.saving.register_keras_serializable('musicrnn')
-class DilatedCNN(keras.Model):
+class DilatedCNN(protocols.NextTokenModel):
   """Gated dilated causal convolutions (see the module docstring).
 
   Args:

@@ -51,6 +51,7 @@ from keras import ops
 import tensorflow as tf
 
 from musicrnn.models import inputs as inputs_lib
+from musicrnn.models import protocols
 
 
 def _distance_rows(embeddings, distances):
@@ -317,7 +318,7 @@ class TransformerBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable('musicrnn')
-class MusicTransformer(keras.Model):
+class MusicTransformer(protocols.NextTokenModel):
   """Decoder-only relative-attention transformer (see the module docstring).
 
   Args:
@@ -327,6 +328,9 @@ class MusicTransformer(keras.Model):
     max_relative_distance: distinct relative position embeddings per head.
     control_sizes: {control name: size}; empty for an unconditioned model.
   """
+
+  # benchmarks/xla_benchmark.py: XLA trains it 1.5-1.6x faster on a CPU.
+  trains_faster_with_xla = True
 
   def __init__(self, vocab_size, num_layers=6, num_heads=8, model_dim=512,
                feed_forward_dim=2048, dropout_rate=0.1,

@@ -1,13 +1,13 @@
 """Note LSTM: one step per onset, three softmax heads (chord, offset, duration).
 
-The event LSTM's stack (and its step interface) over note tuples
-(`musicrnn.encodings.note_tuple`): each token packs the onset's chord, its
-offset since the previous onset and its duration; the model reads the three
-parts (one-hot, or a learned embedding each) and predicts each part of the
-next onset with its own softmax head. The heads are independent given the
-past, so the loss is the sum of their cross-entropies
-(`training.objectives`, objective 'multi_head'), and generation samples each
-head at its own temperature.
+The recurrent stack of the LSTM families (`models.recurrent`) over note
+tuples (`musicrnn.encodings.note_tuple`): each token packs the onset's
+chord, its offset since the previous onset and its duration; the model reads
+the three parts (one-hot, or a learned embedding each) and predicts each part
+of the next onset with its own softmax head. The heads are independent given
+the past, so the loss is the sum of their cross-entropies (the 'multi_head'
+task, `musicrnn.tasks.multi_head`), and generation samples each head at its
+own temperature.
 
   model = NoteLSTM(head_sizes=(257, 13, 12), rnn_layer_sizes=(512, 512))
   logits = model({'tokens': ids})           # [batch, time, 257 + 13 + 12]
@@ -17,12 +17,14 @@ head at its own temperature.
 
 import keras
 from keras import ops
+import numpy as np
 
-from musicrnn.models.event_lstm import EventLSTM
+from musicrnn.models import protocols
+from musicrnn.models import recurrent
 
 
 @keras.saving.register_keras_serializable('musicrnn')
-class NoteLSTM(EventLSTM):
+class NoteLSTM(recurrent.RecurrentStack, protocols.MultiHeadModel):
   """A recurrent stack over note tuples with one head per part (see the
   module docstring).
 
@@ -30,7 +32,7 @@ class NoteLSTM(EventLSTM):
     head_sizes: the vocabulary of each part (chords incl. "other", offsets,
       durations), from the codec; a token is (chord * offsets + offset) *
       durations + duration.
-    rnn_layer_sizes, cell, dropout_rate: as `EventLSTM`.
+    rnn_layer_sizes, cell, dropout_rate: the recurrent stack's.
     embedding_size: 0 feeds each part one-hot; > 0 learns an embedding of
       this size per part.
   """
@@ -38,19 +40,16 @@ class NoteLSTM(EventLSTM):
   head_names = ('chord', 'offset', 'duration')
 
   def __init__(self, head_sizes, rnn_layer_sizes=(512, 512), cell='lstm',
-               dropout_rate=0.0, embedding_size=0, control_sizes=None,
-               **kwargs):
-    if control_sizes:
-      raise ValueError('a note LSTM takes no control signals')
+               dropout_rate=0.0, embedding_size=0, **kwargs):
+    super().__init__(**kwargs)
     head_sizes = tuple(int(n) for n in head_sizes)
     if len(head_sizes) != len(self.head_names) or min(head_sizes) < 1:
       raise ValueError(f'head_sizes needs {len(self.head_names)} sizes >= 1 '
                        f'({", ".join(self.head_names)}), got {head_sizes}')
-    # The output layer is the three heads side by side.
-    super().__init__(sum(head_sizes), rnn_layer_sizes=rnn_layer_sizes,
-                     cell=cell, dropout_rate=dropout_rate, **kwargs)
     self.head_sizes = head_sizes
     self.embedding_size = int(embedding_size)
+    # The output layer is the three heads side by side.
+    self._build_stack(rnn_layer_sizes, cell, dropout_rate, sum(head_sizes))
     self.part_embeddings = [
         keras.layers.Embedding(size, self.embedding_size, name=f'{name}_embedding')
         for name, size in zip(self.head_names, head_sizes)
@@ -60,9 +59,16 @@ class NoteLSTM(EventLSTM):
 
   @staticmethod
   def data_arguments(codec, controls):
-    """The three vocabularies, from the codec."""
-    del controls
+    """The three vocabularies, from the codec (a note LSTM takes no control
+    signals)."""
+    if controls:
+      raise ValueError('a note LSTM takes no control signals')
     return {'head_sizes': codec.head_sizes}
+
+  def example_inputs(self, controls):
+    """A batch of one, two onsets long."""
+    del controls
+    return {'tokens': np.zeros((1, 2), np.int32)}
 
   def split_tokens(self, tokens):
     """[chord, offset, duration] int32 ids of packed token ids."""
@@ -91,7 +97,6 @@ class NoteLSTM(EventLSTM):
 
   def get_config(self):
     config = super().get_config()
-    del config['vocab_size'], config['control_sizes']
-    config.update(head_sizes=list(self.head_sizes),
+    config.update(head_sizes=list(self.head_sizes), **self._stack_config(),
                   embedding_size=self.embedding_size)
     return config

@@ -11,12 +11,8 @@ import contextlib
 import keras
 
 from musicrnn import encodings
+from musicrnn import models
 from musicrnn.errors import UsageError
-
-# Families whose steps XLA trains faster on a CPU (benchmarks/xla_benchmark.py:
-# the transformer 1.5-1.6x, the GAN 1.2-1.8x; the event LSTM 0.3-0.4x, its
-# recurrent loop; the dilated CNN 0.95x): jit_compile=None turns XLA on for them.
-XLA_FAMILIES = ('music_transformer', 'pianoroll_gan')
 
 PRECISIONS = ('none', 'mixed_bfloat16', 'mixed_float16')
 
@@ -38,8 +34,11 @@ def use_jit_compile(config, jit_compile=None, *, replicas=1, tpu=False):
 
   Args:
     config: the run's config.
-    jit_compile: True or False; None (auto): on for XLA_FAMILIES when one
-      shape fits every example (XLA needs static shapes,
+    jit_compile: True or False; None (auto): on for the families XLA trains
+      faster on a CPU (the model class's `trains_faster_with_xla`:
+      benchmarks/xla_benchmark.py measured the transformer 1.5-1.6x, the GAN
+      1.2-1.8x; the event LSTM 0.3-0.4x, its recurrent loop; the dilated CNN
+      0.95x) when one shape fits every example (XLA needs static shapes,
       `static_input_length`).
     replicas: replicas in sync. XLA would compile a replica's step with its
       all-reduce, which MirroredStrategy runs outside XLA: several replicas
@@ -49,7 +48,8 @@ def use_jit_compile(config, jit_compile=None, *, replicas=1, tpu=False):
   if tpu:
     return False
   if jit_compile is None:
-    return (replicas == 1 and config['family'] in XLA_FAMILIES
+    return (replicas == 1
+            and models.model_class(config['family']).trains_faster_with_xla
             and _has_static_shape(config))
   if jit_compile and replicas > 1:
     raise UsageError(f'XLA (--jit_compile=on) compiles one replica\'s step; '

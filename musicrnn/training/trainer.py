@@ -20,24 +20,24 @@
   writes the run directory, the others checkpoint to a scratch folder that
   they delete (TensorFlow's multi-worker pattern), and each worker reads
   its share of every batch.
-- With a seed, TensorFlow's op determinism is on: the same seed gives the
-  same loss curve.
+- With a seed, TensorFlow's op determinism is on while it trains (and as
+  it was after): the same seed gives the same loss curve.
 - XLA (`jit_compile`) compiles the replica's train and eval steps, by
-  default for the families it trains faster (XLA_FAMILIES). It then reads
+  default for the families it trains faster (the model class's
+  `trains_faster_with_xla`). It then reads
   static-shape batches (`static_input_length`), as it does on TPUs: XLA compiles
   once per input shape.
 - Mixed precision (`mixed_precision`): the model computes in bfloat16 or
   float16 with float32 variables, logits and loss; float16 scales the loss
   (keras.optimizers.LossScaleOptimizer).
-- What a step does and reports is the config's objective
-  (`musicrnn.training.objectives`: next-token NLL, the GAN's critic and
+- What a step does and reports is the task's objective (`musicrnn.tasks`:
+  next-token NLL, multi-head NLL, frame losses, the GAN's critic and
   generator updates); the loop logs its metrics to TensorBoard
   (run_dir/train) and the console, and every `eval_every` steps scores the
-  eval split with the objective's evaluation (`musicrnn.metrics.evaluation`;
-  run_dir/eval, eval_metrics.json).
+  eval split with the task's evaluation (run_dir/eval, eval_metrics.json).
 
 Outline: `train` opens the data and the run, builds the model and its
-objective under the strategy, and runs the loop; `_Checkpoints` restores
+task's objective under the strategy, and runs the loop; `_Checkpoints` restores
 and saves, `_Interval` sums a log interval's step values and times it,
 `_Report` writes the console, TensorBoard and eval_metrics.json.
 """
@@ -45,6 +45,7 @@ and saves, `_Interval` sums a log interval's step values and times it,
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -53,21 +54,24 @@ import time
 
 import keras
 import tensorflow as tf
+# TensorFlow's public API turns op determinism on, never off; its framework
+# module has both, which `train` needs to leave the process as it found it.
+from tensorflow.python.framework import config as tf_framework_config
 
 from musicrnn import encodings
 from musicrnn import models
 from musicrnn import paths
+from musicrnn import tasks
 from musicrnn.errors import OutOfMemoryError
 from musicrnn.errors import UsageError
 from musicrnn.errors import first_line
-from musicrnn.metrics import evaluation as evaluation_lib
 from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import sources
+from musicrnn.runs import model_file
+from musicrnn.runs import run_dir as run_dir_lib
+from musicrnn.tasks import base as tasks_base
 from musicrnn.training import compilation
-from musicrnn.training import model_file
-from musicrnn.training import objectives
-from musicrnn.training import run_dir as run_dir_lib
 from musicrnn.training import strategy as strategy_lib
 
 
@@ -78,10 +82,27 @@ class TrainSummary:
   start_step: int
   final_step: int
   resumed: bool
-  history: list        # the objective's record per log interval, with 'step'
+  history: list        # the task objective's record per log interval, with 'step'
   evals: list          # the evaluation's metrics per evaluation, with 'step'
 
 
+def _restores_op_determinism(function):
+  """`function`, leaving TensorFlow's op determinism as it was before the
+  call (a seeded run turns it on for itself)."""
+
+  @functools.wraps(function)
+  def wrapped(*args, **kwargs):
+    before = tf_framework_config.is_op_determinism_enabled()
+    try:
+      return function(*args, **kwargs)
+    finally:
+      if not before and tf_framework_config.is_op_determinism_enabled():
+        tf_framework_config.disable_op_determinism()
+
+  return wrapped
+
+
+@_restores_op_determinism
 def train(config, train_data, run_dir, *, num_steps, eval_data=None,
           tfds_data_dir=None, strategy=None, seed=None, checkpoint_every=200,
           keep_checkpoints=5, eval_every=200, log_every=20,
@@ -143,7 +164,8 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
   with strategy.scope(), compilation.dtype_policy(mixed_precision):
     model = models.build_model(config, codec, controls)
     step = tf.Variable(0, dtype=tf.int64, name='step', trainable=False)
-    objective = objectives.for_config(config)(
+    task = tasks.for_config(config)
+    objective = task.objective(
         model, config, strategy, loss_scale=mixed_precision == 'mixed_float16')
   checkpoints = _Checkpoints(run_dir, strategy, keep_checkpoints, model=model,
                              step=step, **objective.optimizers)
@@ -172,7 +194,7 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
       crop_length=input_lib.crop_length(config), static_length=length)
   batches = iter(strategy.experimental_distribute_dataset(
       input_lib.shard_per_worker(train_ds, workers)))
-  replica_step = evaluation_lib.compiled(objective.replica_step, jit_compile)
+  replica_step = tasks_base.compiled(objective.replica_step, jit_compile)
 
   @tf.function
   def train_step(batches):
@@ -181,9 +203,10 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
     return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
             for name, value in values.items()}
 
-  evaluation = None if eval_source is None else objective.evaluation(
+  evaluation = None if eval_source is None else task.evaluation(
       model, config, strategy, jit_compile=jit_compile, num_workers=workers)
-  report = _Report(run_dir, chief, objective, num_steps, progress, summary)
+  report = _Report(run_dir, chief, objective, task.evaluation, num_steps,
+                   progress, summary)
   logging.info('musicrnn train: config %s, %s, steps %d -> %d, batch %d, '
                '%d replica(s), XLA %s, %s, precision %s', config.name,
                type(model).__name__, start_step, num_steps, batch_size,
@@ -219,7 +242,7 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
 
 def _seed(seed, workers):
   """The seed of the run's data order: with a seed, TensorFlow's op
-  determinism is on (same seed, same curve); several workers without one
+  determinism is on for the run (same seed, same curve); several workers without one
   shuffle alike (seed 0), each keeping its share of every batch."""
   if seed is not None:
     keras.utils.set_random_seed(seed)
@@ -309,11 +332,14 @@ class _Report:
   """Where a run's progress goes: the console (a progress bar in a
   terminal, which redraws its line; in a log file a line per interval),
   TensorBoard (run_dir/train, run_dir/eval), eval_metrics.json (the chief
-  only) and the TrainSummary."""
+  only) and the TrainSummary. The task's objective and evaluation class say
+  what a line holds."""
 
-  def __init__(self, run_dir, chief, objective, num_steps, progress, summary):
+  def __init__(self, run_dir, chief, objective, evaluation, num_steps,
+               progress, summary):
     self.run_dir, self.chief, self.summary = run_dir, chief, summary
     self.objective = objective
+    self.describe = evaluation.describe
     if chief:
       self.writer = tf.summary.create_file_writer(os.path.join(run_dir, 'train'))
       self.eval_writer = tf.summary.create_file_writer(
@@ -356,7 +382,7 @@ class _Report:
       run_dir_lib.write_json_atomically(
           os.path.join(self.run_dir, run_dir_lib.EVAL_METRICS_JSON), metrics)
     logging.info('musicrnn train: eval at step %d: %s', step,
-                 self.objective.evaluation.describe(metrics))
+                 self.describe(metrics))
     self.summary.evals.append(metrics)
 
   def close(self):

@@ -44,8 +44,8 @@ from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import models
 from musicrnn.errors import UsageError
-from musicrnn.training import objectives
-from musicrnn.training import run_dir as run_dir_lib
+from musicrnn import tasks
+from musicrnn.runs import run_dir as run_dir_lib
 
 # Magenta generator ids musicrnn runs (its configs of the same names).
 GENERATOR_IDS = (
@@ -230,8 +230,8 @@ def import_checkpoint(checkpoint, generator_id, run_dir, source=None, hparams=''
   set_weights(model, layers, output,
               [(name, control.size) for name, control in controls])
   step = tf.Variable(0, dtype=tf.int64, name='step', trainable=False)
-  objective = objectives.for_config(config)(model, config,
-                                            tf.distribute.get_strategy())
+  objective = tasks.for_config(config).objective(
+      model, config, tf.distribute.get_strategy())
   run_dir_lib.prepare(run_dir, config, codec.spec(),
                       {'config_name': generator_id,
                        'input': f'magenta:{source or checkpoint}'})

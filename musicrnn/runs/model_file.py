@@ -24,7 +24,7 @@ import zipfile
 import tensorflow as tf
 
 from musicrnn.errors import UsageError
-from musicrnn.training import run_dir as run_dir_lib
+from musicrnn.runs import run_dir as run_dir_lib
 
 FORMAT = 'musicrnn_model'
 FORMAT_VERSION = 1

@@ -8,7 +8,9 @@
     eval_metrics.json  the latest evaluation
 
 `musicrnn_generate` and `musicrnn_evaluate` need only the run directory:
-config.json says how to rebuild the codec, the controls and the model.
+config.json says how to rebuild the codec, the controls and the model (and
+so its task, `musicrnn.tasks`). A config.json written by an older musicrnn
+reads as today's configs write it (`upgrade`).
 """
 
 import dataclasses
@@ -23,6 +25,7 @@ import tensorflow as tf
 from musicrnn import encodings
 from musicrnn import models
 from musicrnn import paths
+from musicrnn import tasks
 from musicrnn.errors import UsageError
 from musicrnn.errors import first_line
 
@@ -70,7 +73,7 @@ def prepare(run_dir, config, encoding_spec, dataset_description, dataset_dir=Non
   record['dataset']['dir_from_run'] = paths.relative_to(dataset_dir, run_dir)
   if tf.io.gfile.exists(path):
     saved = _read_json(path)
-    _add_new_settings(saved.get('config'))
+    upgrade(saved.get('config'))
     if saved.get('config') != record['config']:
       changed = sorted(_diff(saved.get('config', {}), record['config']))
       raise UsageError(
@@ -86,22 +89,35 @@ def prepare(run_dir, config, encoding_spec, dataset_description, dataset_dir=Non
 
 
 # Settings added to the configs after runs were first written, with the
-# value that gives the old behaviour (of the saved config): a saved config
-# without one has it.
-NEW_SETTINGS = {
-    ('data', 'length_unit'): lambda config: 'events',
-    ('train', 'objective'): lambda config: (
-        'adversarial' if config.get('family') == 'pianoroll_gan'
-        else 'next_token'),
-}
+# value that gives the old behaviour: a saved config without one has it.
+NEW_SETTINGS = {('data', 'length_unit'): 'events'}
+# Settings runs were written with that configs no longer have: what kind of
+# model a run is comes from its family's protocol (`musicrnn.models.protocols`),
+# not from `train.objective`.
+RETIRED_SETTINGS = (('train', 'objective'),)
 
 
-def _add_new_settings(config):
+def upgrade(config):
+  """Makes a saved config dict read as today's configs write it, in place:
+  NEW_SETTINGS added, RETIRED_SETTINGS dropped, and the model arguments its
+  family retired (the model class's `RETIRED_ARGUMENTS`, at the one value
+  they could hold) dropped. Anything else is left for the model to refuse.
+  Returns `config`."""
   if not isinstance(config, dict):
-    return
+    return config
   for (section, key), value in NEW_SETTINGS.items():
     if isinstance(config.get(section), dict) and key not in config[section]:
-      config[section][key] = value(config)
+      config[section][key] = value
+  for section, key in RETIRED_SETTINGS:
+    if isinstance(config.get(section), dict):
+      config[section].pop(key, None)
+  family = config.get('family')
+  model = config.get('model')
+  if family in models.FAMILIES and isinstance(model, dict):
+    for key, value in models.model_class(family).RETIRED_ARGUMENTS.items():
+      if key in model and model[key] == value:
+        del model[key]
+  return config
 
 
 def _diff(a, b, prefix=''):
@@ -127,7 +143,8 @@ def load(run_dir):
   if not isinstance(record, dict) or not all(
       isinstance(record.get(key), dict) for key in ('config', 'encoding')):
     raise UsageError(f'{path} lacks its config or encoding')
-  return ml_collections.ConfigDict(record['config']), record['encoding']
+  return (ml_collections.ConfigDict(upgrade(record['config'])),
+          record['encoding'])
 
 
 def dataset_dir(run_dir):
@@ -154,11 +171,13 @@ def checkpoint_dir(run_dir):
 
 @dataclasses.dataclass
 class LoadedRun:
-  """A trained run, ready to sample: config, codec, controls, model, step."""
+  """A trained run, ready to sample: config, codec, controls, model, its
+  task (`musicrnn.tasks`) and step."""
   config: object
   codec: object
   controls: list
   model: object
+  task: object
   step: int
 
 
@@ -307,4 +326,5 @@ def load_run(run_dir):
   checkpoint = tf.train.Checkpoint(model=model, step=step)
   if restore_checkpoint(checkpoint, checkpoint_dir(run_dir), partial=True) is None:
     raise UsageError(f'{run_dir} has no checkpoint yet; train it with musicrnn_train')
-  return LoadedRun(config, codec, controls, model, int(step.numpy()))
+  return LoadedRun(config, codec, controls, model, tasks.for_config(config),
+                   int(step.numpy()))

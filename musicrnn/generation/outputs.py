@@ -1,0 +1,153 @@
+"""Generated music written out, the checks of the options generation
+shares, and the token loop of the token tasks.
+
+  paths = outputs.generate_tokens(run, 'samples', draw, num_outputs=3,
+                                  num_steps=None, duration_seconds=20.0,
+                                  seed=1, primer_midi=None,
+                                  primer_pitches=[60, 64, 67],
+                                  render_png=True, render_wav=False)
+  paths = outputs.write_outputs('perf', sequences, 'samples', step=600)
+"""
+
+import logging
+import os
+
+from note_seq.protobuf import music_pb2
+import numpy as np
+
+from musicrnn.errors import UsageError
+from musicrnn.generation import primers
+from musicrnn.generation import render
+from musicrnn.generation import sampler
+
+# Steps generated after the primer when neither a number of steps nor a
+# duration is given.
+DEFAULT_NUM_STEPS = 1000
+
+
+def check_steps(num_steps, duration_seconds):
+  """Raises a UsageError when both a number of steps and a duration are
+  given."""
+  if num_steps is not None and duration_seconds is not None:
+    raise UsageError('give one of --num_steps and --duration_seconds, not both')
+
+
+def check_temperature(temperature):
+  if temperature <= 0:
+    raise UsageError(f'--temperature must be > 0, got {temperature}')
+
+
+def check_binarize(binarize, threshold):
+  """`binarize` ('threshold' or 'bernoulli'), checked with `threshold`."""
+  if binarize not in sampler.BINARIZE:
+    raise UsageError(f'--binarize must be one of {sampler.BINARIZE}, got '
+                     f'{binarize!r}')
+  if not 0 < threshold < 1:
+    raise UsageError(f'--threshold must be in (0, 1), got {threshold}')
+  return binarize
+
+
+def generate_tokens(run, output_dir, draw, *, num_outputs, num_steps,
+                    duration_seconds, seed, primer_midi, primer_pitches,
+                    render_png, render_wav, max_note_duration=None):
+  """Token outputs of a loaded run written as MIDI; returns the paths: the
+  primer (`primers.primer_events`), `draw`'s blocks (`draw_tokens`), the
+  files (`write_outputs`). Arguments as those functions'."""
+  primer = primers.primer_events(run.codec, primer_midi, primer_pitches)
+  primer_seconds = (run.codec.decode_generated(primer, max_note_duration).total_time
+                    if primer_midi or primer_pitches else 0.0)
+  sequences = draw_tokens(
+      run.codec, draw, primer, num_outputs=num_outputs, num_steps=num_steps,
+      duration_seconds=duration_seconds, seed=seed,
+      primer_seconds=primer_seconds, max_note_duration=max_note_duration)
+  return write_outputs(run.config.name, sequences, output_dir, step=run.step,
+                       render_png=render_png, render_wav=render_wav,
+                       primer_seconds=primer_seconds)
+
+
+def draw_tokens(codec, draw, primer, *, num_outputs, num_steps,
+                duration_seconds, seed, primer_seconds, max_note_duration=None):
+  """The NoteSequences of token outputs that continue `primer`.
+
+  Args:
+    codec: the run's codec (`decode_generated`).
+    draw: `draw(tokens, steps, seed)` continues [outputs, length] tokens by
+      `steps`.
+    primer: the primer's ids [n].
+    num_steps: tokens to generate after the primer; or
+    duration_seconds: blocks are drawn until every output lasts this long,
+      then each is trimmed to it. With neither, DEFAULT_NUM_STEPS.
+    seed: the same seed gives the same outputs.
+    primer_seconds: how long the primer lasts (0 for the codec's empty one).
+    max_note_duration: a note still on after this many seconds ends (the
+      codec's `decode_generated`).
+
+  Raises:
+    UsageError: the primer lasts `duration_seconds` or longer.
+  """
+  if num_steps is None and duration_seconds is None:
+    num_steps = DEFAULT_NUM_STEPS
+  if duration_seconds is not None and primer_seconds >= duration_seconds:
+    raise UsageError(
+        f'the primer lasts {primer_seconds:.1f} s, as long as '
+        f'--duration_seconds={duration_seconds:g} or longer: nothing would be '
+        'generated; give a longer --duration_seconds or a shorter primer')
+  tokens = np.tile(primer[None], (num_outputs, 1))
+  block = num_steps if num_steps is not None else max(256, int(60 * duration_seconds))
+  while True:
+    tokens = draw(tokens, block, seed if seed is None else seed + tokens.shape[1])
+    if num_steps is not None:
+      break
+    sequences = [codec.decode_generated(t, max_note_duration) for t in tokens]
+    if min(s.total_time for s in sequences) >= duration_seconds:
+      break
+  sequences = []
+  for ids in tokens:
+    sequence = codec.decode_generated(ids, max_note_duration)
+    if duration_seconds is not None:
+      sequence = trim(sequence, duration_seconds)
+    sequences.append(sequence)
+  return sequences
+
+
+def trim(sequence, seconds):
+  """A copy of `sequence` cut at `seconds`: later notes dropped, sounding
+  ones ended there."""
+  trimmed = music_pb2.NoteSequence()
+  trimmed.CopyFrom(sequence)
+  del trimmed.notes[:]
+  for note in sequence.notes:
+    if note.start_time < seconds:
+      new = trimmed.notes.add()
+      new.CopyFrom(note)
+      new.end_time = min(note.end_time, seconds)
+  trimmed.total_time = min(sequence.total_time, seconds)
+  return trimmed
+
+
+def write_outputs(name, sequences, output_dir, *, step, render_png=False,
+                  render_wav=False, primer_seconds=0.0):
+  """Writes each NoteSequence as `output_dir/<name>_NNN.mid` (and .png with
+  the primer marked, .wav); returns the MIDI paths.
+
+  Args:
+    name: the files' stem (the run's config name).
+    step: the checkpoint step the console line names.
+  """
+  os.makedirs(output_dir, exist_ok=True)
+  paths = []
+  for i, sequence in enumerate(sequences):
+    stem = os.path.join(output_dir, f'{name}_{i:03d}')
+    paths.append(render.write_midi(sequence, stem + '.mid'))
+    if render_png:
+      render.write_png(sequence, stem + '.png', primer_seconds=primer_seconds)
+    if render_wav:
+      render.write_wav(sequence, stem + '.wav')
+  extras = [ext for ext, wanted in (('.png', render_png), ('.wav', render_wav))
+            if wanted]
+  one = len(paths) == 1
+  logging.info('musicrnn generate: wrote %d MIDI file%s%s to %s (checkpoint step %d)',
+               len(paths), '' if one else 's',
+               f' with {"its" if one else "their"} {" and ".join(extras)}'
+               if extras else '', output_dir, step)
+  return paths

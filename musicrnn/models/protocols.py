@@ -1,0 +1,194 @@
+"""What a model family is: the small abstract bases every family subclasses.
+
+A family states what it is by subclassing one protocol; the protocol names
+the task that trains and uses it (`musicrnn.tasks`) and the methods that task
+calls. A family that lacks one of them fails when its class is defined, not
+when a run reaches the missing call:
+
+  NextTokenModel   token ids (and control signals) in, logits over the
+                   vocabulary out, with a cached step: event LSTM, Music
+                   Transformer, dilated CNN (task 'next_token')
+  MultiHeadModel   tokens that pack several parts in, a softmax head per part
+                   out, with a cached step: the note LSTM (task 'multi_head')
+  FrameModel       frames of bits in, a logit per bit of the next frame out,
+                   with a cached step: the piano-roll LSTM (task 'multi_label')
+  AdversarialPair  a generator (noise in, piano rolls out) and its critic,
+                   with their own update: the piano-roll GAN (task
+                   'adversarial')
+
+  class MyModel(protocols.NextTokenModel):
+    ...   # data_arguments, example_inputs, call, initial_state, step,
+          # reorder_states, get_config
+
+Every family also has, from `FamilyModel`: `data_arguments(codec, controls)`
+(the constructor arguments that come from the data), `example_inputs(controls)`
+(a batch of one that builds it) and the facts the trainer asks
+(`trains_faster_with_xla`).
+"""
+
+import abc
+
+import keras
+
+
+def _lacks(cls, name):
+  """Whether `cls` has no `name` of its own or of a family base: absent,
+  or still a protocol's abstract method."""
+  value = getattr(cls, name, None)
+  return value is None or getattr(value, '__isabstractmethod__', False)
+
+
+class FamilyModel(keras.Model):
+  """The base of every protocol: a Keras model that `models.build_model`
+  makes from a config, the codec and the controls.
+
+  Class attributes:
+    task: the name of the task (`musicrnn.tasks`) that trains, evaluates,
+      samples and exports this kind of model; set by each protocol.
+    trains_faster_with_xla: XLA compiles its train step into a faster one on
+      a CPU (benchmarks/xla_benchmark.py); the trainer's `jit_compile=None`
+      then turns XLA on when one shape fits every example.
+    RETIRED_ARGUMENTS: {constructor argument: the one value it could hold}
+      that the family no longer takes; a run folder written with one loads
+      without it (`musicrnn.runs.run_dir.upgrade`).
+  """
+
+  task = None
+  trains_faster_with_xla = False
+  RETIRED_ARGUMENTS = {}
+
+  # Methods a concrete family defines; each protocol adds its own.
+  REQUIRED = ('data_arguments', 'example_inputs', 'call', 'get_config')
+
+  def __init_subclass__(cls, abstract=False, **kwargs):
+    """Checks a concrete family (not `abstract=True`) against its protocol:
+    every method of REQUIRED defined, and a task named."""
+    super().__init_subclass__(**kwargs)
+    if abstract:
+      return
+    missing = [name for name in cls.REQUIRED if _lacks(cls, name)]
+    if cls.task is None or missing:
+      protocol = next((base.__name__ for base in cls.__mro__[1:]
+                       if base.__module__ == __name__), 'FamilyModel')
+      raise TypeError(
+          f'{cls.__name__} is a {protocol} but '
+          + (f'does not define {", ".join(missing)}' if missing
+             else 'names no task (subclass a protocol, not FamilyModel)'))
+
+  @staticmethod
+  @abc.abstractmethod
+  def data_arguments(codec, controls):
+    """{constructor argument: value} that come from the data (a vocabulary
+    size, control sizes, a piano roll's shape)."""
+
+  @abc.abstractmethod
+  def example_inputs(self, controls):
+    """A batch of one that builds the model (its weights made)."""
+
+  @abc.abstractmethod
+  def call(self, inputs, training=False):
+    """The model's forward pass over a batch."""
+
+  @abc.abstractmethod
+  def get_config(self):
+    """Every constructor argument, as Keras saves it."""
+
+
+class _CachedStep(FamilyModel, abstract=True):
+  """A model that generates one step at a time from states it carries
+  (an RNN's state, a transformer's key/value cache, a CNN's queues), whose
+  step's logits equal the full forward pass's."""
+
+  REQUIRED = FamilyModel.REQUIRED + ('initial_state', 'step', 'reorder_states')
+
+  @abc.abstractmethod
+  def initial_state(self, batch_size, max_length=None):
+    """The states before the first step, for sequences of at most
+    `max_length` steps."""
+
+  @abc.abstractmethod
+  def step(self, inputs, states):
+    """(logits of one step [batch, ...], the next states) for one step's
+    inputs ([batch] ids, or [batch, ...] values)."""
+
+  @abc.abstractmethod
+  def reorder_states(self, states, indices):
+    """The states of sequences `indices` [batch], in that order (beam
+    search's survivors)."""
+
+
+class NextTokenModel(_CachedStep, abstract=True):
+  """Token ids in ({'tokens': int [batch, time], control name: values}),
+  logits [batch, time, vocab_size] over the next token out.
+
+  Instance attribute: `vocab_size`."""
+
+  task = 'next_token'
+
+
+class MultiHeadModel(_CachedStep, abstract=True):
+  """Tokens that pack one id per part in ({'tokens': int [batch, time]}),
+  the heads' logits side by side out; the parts of the next step are
+  independent given the past.
+
+  Class attribute: `head_names`, the parts in order. Instance attribute:
+  `head_sizes`, each part's vocabulary."""
+
+  task = 'multi_head'
+  head_names = ()
+  REQUIRED = _CachedStep.REQUIRED + ('split_tokens', 'split_logits', 'pack')
+
+  def __init_subclass__(cls, abstract=False, **kwargs):
+    super().__init_subclass__(abstract=abstract, **kwargs)
+    if not abstract and not cls.head_names:
+      raise TypeError(f'{cls.__name__} is a MultiHeadModel but names no '
+                      'head_names')
+
+  @abc.abstractmethod
+  def split_tokens(self, tokens):
+    """[ids of each part] of packed token ids."""
+
+  @abc.abstractmethod
+  def split_logits(self, logits):
+    """[logits of each head] of the heads side by side."""
+
+  @abc.abstractmethod
+  def pack(self, *parts):
+    """Packed token ids of one id per part."""
+
+
+class FrameModel(_CachedStep, abstract=True):
+  """Frames in ({'pianoroll': [batch, time, frame_size]} of 0/1 bits), one
+  logit per bit of the next frame out [batch, time, frame_size]; the bits
+  are independent given the past.
+
+  Instance attribute: `frame_size`."""
+
+  task = 'multi_label'
+
+
+class AdversarialPair(FamilyModel, abstract=True):
+  """A generator ({'noise': [batch, latent_dim]} in, cell probabilities
+  [batch, steps, pitches] out) and a critic that scores rolls, trained by
+  their own alternating updates.
+
+  Instance attributes: `latent_dim`, `critic` (a Keras model: rolls
+  [batch, steps, pitches, 1] in, scores [batch, 1] out)."""
+
+  task = 'adversarial'
+  REQUIRED = FamilyModel.REQUIRED + ('noise', 'make_optimizers',
+                                     'adversarial_step')
+
+  @abc.abstractmethod
+  def noise(self, batch_size, seed=None):
+    """Noise [batch_size, latent_dim] the generator was trained on."""
+
+  @abc.abstractmethod
+  def make_optimizers(self, loss_scale=False):
+    """Creates and builds the pair's optimizers; returns them by name (the
+    names the checkpoint holds them under)."""
+
+  @abc.abstractmethod
+  def adversarial_step(self, real):
+    """One update of critic and generator on a replica's real rolls;
+    returns {metric: replica-local mean}."""

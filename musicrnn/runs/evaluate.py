@@ -1,0 +1,150 @@
+"""A trained run scored: on a dataset split, by its task's evaluation (NLL
+for autoregressive models, the GAN's metrics for the GAN, loss and onset F1
+for frame models); its generated MIDI against the real music of its data.
+
+  metrics = evaluate.evaluate_run('/tmp/perf_run')
+  report = evaluate.evaluate_samples('/tmp/samples', run_dir='/tmp/perf_run')
+"""
+
+import json
+import logging
+import os
+
+from note_seq import sequences_lib
+import numpy as np
+
+from musicrnn.errors import UsageError
+from musicrnn.metrics import music
+from musicrnn.metrics import samples
+from musicrnn.runs import run_dir as run_dir_lib
+from musicrnn.tfrecords import description as description_lib
+from musicrnn.tfrecords import input as input_lib
+from musicrnn.tfrecords import sources
+
+
+def evaluate_run(run_dir, data=None, *, split='eval', batch_size=None,
+                 max_batches=None, tfds_data_dir=None):
+  """The metrics of a run's latest checkpoint on a split (NLL, perplexity
+  and accuracy for an autoregressive model), also logged as one line.
+
+  Args:
+    run_dir: a run directory of musicrnn_train.
+    data: the data to score, in any form `sources.open_source` takes
+      (default: what the run was trained on).
+    split: 'eval' or 'train'.
+    batch_size: default the config's.
+    max_batches: cap on batches (default: the whole split).
+    tfds_data_dir: where tfds:NAME datasets live (default: TFDS's).
+
+  Returns:
+    dict with nll, perplexity, accuracy, events, batches, step, split,
+    data_dir, config_name.
+  """
+  run = run_dir_lib.load_run(run_dir)
+  data = data or run_dir_lib.dataset_dir(run_dir)
+  if not data:
+    raise UsageError(f'{run_dir} does not record its dataset; pass --data')
+  source = sources.open_source(data, tfds_data_dir)
+  # Any cut of the music scores a model (a transformer trained on random
+  # crops, on an LSTM's 30 s chunks); what its controls mean may not differ.
+  description_lib.check_encoding(run.config, source.description, source.location,
+                         training=False)
+  if not source.has_split(split):
+    raise UsageError(f'{source.location} has no {split} data')
+  built = source.description.get('config')
+  if split != 'eval' and built and input_lib.crop_length(built):
+    raise UsageError(
+        f'the {split} split of {source.location} holds whole performances, '
+        'which the trainer crops at random; score its eval split (fixed '
+        'windows), or data built with long_sequences=split')
+  evaluation = run.task.evaluation(run.model, run.config)
+  metrics = evaluation.evaluate(
+      source, batch_size or run.config.train.batch_size, split=split,
+      max_batches=max_batches)
+  metrics.update(step=run.step, split=split,
+                 data_dir=source.absolute_location(),
+                 config_name=run.config.name)
+  logging.info('musicrnn evaluate: %s at step %d, %s split: %s', run_dir,
+               run.step, split, evaluation.describe(metrics))
+  return metrics
+
+
+def to_json(metrics):
+  return json.dumps(metrics, indent=2, sort_keys=True)
+
+
+def _real_data_of_dataset(data=None, run_dir=None):
+  """(NoteSequence pattern, eval ratio, split_by, sustain) of a dataset
+  folder (default: the one the run was trained on), as it was built."""
+  data = data or run_dir_lib.dataset_dir(run_dir)
+  if not data:
+    raise UsageError(f'{run_dir} does not record its dataset; pass --data '
+                     '(its dataset folder) or --notesequences')
+  source = sources.open_source(data)
+  # A dataset folder's description is its whole dataset.json.
+  description = source.description
+  pattern = description.get('input')
+  if not isinstance(source, sources.DatasetFolder) or not pattern:
+    raise UsageError(f'{data} does not name the NoteSequences it was built '
+                     'from; pass --notesequences')
+  data_config = description.get('config', {}).get('data', {})
+  return (pattern, description.get('eval_ratio', 0.1),
+          data_config.get('split_by', 'id'), bool(data_config.get('sustain', True)))
+
+
+def evaluate_samples(samples_dir, *, run_dir=None, data=None, notesequences=None,
+                     eval_ratio=None, split_by='id', sustain=True,
+                     chunk_seconds=None, max_reference=None, seed=0):
+  """Compares the MIDI of `samples_dir` with the eval split of real data.
+
+  Args:
+    samples_dir: folder of generated .mid files.
+    run_dir: the run that generated them: gives the NoteSequences, eval ratio,
+      split and sustain of its dataset.
+    data: a dataset folder to take them from instead of the run's.
+    notesequences: NoteSequence TFRecord glob (instead of, or overriding,
+      the run's); then `eval_ratio` (default 0.1), `split_by` and `sustain`.
+    chunk_seconds: reference chunk length (default: the median duration of
+      the generated files).
+    max_reference: at most this many reference chunks (a seeded sample).
+
+  Returns:
+    `metrics.music.compare`'s report plus 'samples_dir', 'notesequences',
+    'chunk_seconds'.
+  """
+  generated = samples.read_midi_dir(samples_dir)
+  if run_dir is not None or data is not None:
+    pattern, run_ratio, split_by, sustain = _real_data_of_dataset(data, run_dir)
+    notesequences = notesequences or pattern
+    eval_ratio = run_ratio if eval_ratio is None else eval_ratio
+  if notesequences is None:
+    raise UsageError('pass --run_dir (the run that made the samples) or '
+                     '--notesequences (the real data, musicrnn_convert\'s output)')
+  eval_ratio = 0.1 if eval_ratio is None else eval_ratio
+  real = samples.read_notesequences(notesequences)
+  eval_sequences, train_sequences = samples.split_real_data(real, eval_ratio,
+                                                            split_by)
+  if sustain:   # as the training data (n-grams do not depend on it)
+    eval_sequences = [sequences_lib.apply_sustain_control_changes(s)
+                      for s in eval_sequences]
+  if not eval_sequences:
+    raise UsageError(f'no eval NoteSequences in {notesequences} at eval ratio '
+                     f'{eval_ratio:g}')
+  if chunk_seconds is None:
+    chunk_seconds = float(np.median([s.total_time for s in generated]))
+  reference = samples.chunk(eval_sequences, chunk_seconds) if chunk_seconds > 0 \
+      else eval_sequences
+  if max_reference and len(reference) > max_reference:
+    keep = np.random.default_rng(seed).choice(len(reference), max_reference,
+                                              replace=False)
+    reference = [reference[i] for i in sorted(keep)]
+  logging.info('musicrnn evaluate: %d generated files against %d reference '
+               'chunks of %.1f s from %d eval pieces; n-grams of %d train pieces',
+               len(generated), len(reference), chunk_seconds,
+               len(eval_sequences), len(train_sequences))
+  report = music.compare(generated, reference, train_sequences or None)
+  report.update(samples_dir=os.path.abspath(samples_dir),
+                notesequences=notesequences, eval_ratio=eval_ratio,
+                chunk_seconds=chunk_seconds,
+                eval_pieces=len(eval_sequences), train_pieces=len(train_sequences))
+  return report

@@ -1,0 +1,48 @@
+"""Tasks: what each kind of model is trained and used for, in one registry.
+
+A task (`base.Task`) owns a kind of model's training step and loss, its
+evaluation (what musicrnn_evaluate prints), its generation (the sampling
+loop, the options it takes and their checks, what it decodes to) and its
+SavedModel signature. A model family names its kind by subclassing a
+protocol of `musicrnn.models.protocols`, whose `task` is a key of TASKS:
+
+  next_token   autoregressive models over token ids (`next_token`)
+  multi_head   a softmax head per part of a step (`multi_head`)
+  multi_label  frame models, a sigmoid per bit (`multi_label`)
+  adversarial  a generator and its critic (`adversarial`)
+
+  task = tasks.for_config(config)
+  objective = task.objective(model, config, strategy)
+  metrics = task.evaluation(model, config).evaluate(data, batch_size)
+  paths = task.generate(run, 'samples', num_outputs=3, **options)
+
+A new kind of model is one more module here with its Task, listed in TASKS.
+"""
+
+from musicrnn import models
+from musicrnn.tasks import adversarial
+from musicrnn.tasks import base
+from musicrnn.tasks import multi_head
+from musicrnn.tasks import multi_label
+from musicrnn.tasks import next_token
+
+# task name -> the task.
+TASKS = {task.name: task for task in (next_token.TASK, multi_head.TASK,
+                                      multi_label.TASK, adversarial.TASK)}
+
+
+def for_config(config):
+  """The task of `config.family`'s model class (`models.model_class`)."""
+  return TASKS[models.model_class(config['family']).task]
+
+
+def every_option():
+  """{generation option: default} of every task: what a flag left alone
+  holds."""
+  options = {}
+  for task in TASKS.values():
+    options.update(task.options)
+  return options
+
+
+__all__ = ['TASKS', 'base', 'every_option', 'for_config']

@@ -1,0 +1,165 @@
+"""What every task is: the `Task` base, and the evaluation pieces tasks share.
+
+A task is what a kind of model (a protocol of `musicrnn.models.protocols`) is
+trained and used for, in one place:
+
+  objective        its training step: a class made in the strategy's scope,
+                   `objective(model, config, strategy, loss_scale=False)`,
+                   with `optimizers` (what the checkpoint holds),
+                   `replica_step(*batch)` (one replica's update, returning
+                   {name: value summed over the replica}), `record(totals,
+                   steps, elapsed)` (a log interval's metrics), and the
+                   console's `log_line(record)`, `bar_labels`,
+                   `bar_values(record)`;
+  evaluation       how it is scored on a split: a class,
+                   `evaluation(model, config, strategy=None, jit_compile=False,
+                   num_workers=1)`, with `evaluate(data, batch_size, ...)`
+                   (a dict) and `describe(metrics)` (what musicrnn_evaluate
+                   prints);
+  options          the generation options it takes, with their defaults;
+  generate(run, output_dir, ...)
+                   samples a loaded run and writes MIDI (and PNG, WAV);
+  export_signature(run)
+                   the SavedModel signature it exports, or a UsageError
+                   naming the format that does export it.
+
+The trainer, the generator, the evaluator, the SavedModel export, the quick
+start and the run folders ask a config's task (`musicrnn.tasks.for_config`);
+nothing else keeps a table keyed by family or objective.
+"""
+
+import abc
+
+import numpy as np
+import tensorflow as tf
+
+from musicrnn.errors import UsageError
+from musicrnn.tfrecords import input as input_lib
+
+
+class Task(abc.ABC):
+  """A kind of model's training, evaluation, generation and export (see the
+  module docstring). Subclasses set every class attribute; a subclass that
+  lacks one fails when it is defined.
+
+  Class attributes:
+    name: the task's name (each protocol's `task`).
+    protocol: the model protocol it trains (`musicrnn.models.protocols`).
+    objective, evaluation: its training step and evaluation classes.
+    options: {generation option: default}; `generate` takes these.
+  """
+
+  name = None
+  protocol = None
+  objective = None
+  evaluation = None
+  options = None
+
+  def __init_subclass__(cls, **kwargs):
+    super().__init_subclass__(**kwargs)
+    missing = [name for name in ('name', 'protocol', 'objective', 'evaluation',
+                                 'options') if getattr(cls, name) is None]
+    if missing:
+      raise TypeError(f'task {cls.__name__} sets no {", ".join(missing)}')
+    if cls.protocol.task != cls.name:
+      raise TypeError(f'task {cls.__name__} is {cls.name!r}, and its protocol '
+                      f'{cls.protocol.__name__} names task {cls.protocol.task!r}')
+
+  def check_options(self, config, options, every_option):
+    """Raises a UsageError for an option of another task that was given a
+    value other than its default: the run of `config` does not take it.
+
+    Args:
+      config: the run's config.
+      options: {option: value} the caller gave.
+      every_option: {option: default} of every task (what a flag left
+        alone holds).
+    """
+    foreign = [f'--{name}' for name, value in options.items()
+               if name not in self.options
+               and not _is_default(value, every_option[name])]
+    if foreign:
+      raise UsageError(
+          f'{", ".join(foreign)}: the run of config {config.name!r} (family '
+          f'{config.family}, task {self.name}) takes '
+          + ', '.join(f'--{name}' for name in self.options))
+
+  @abc.abstractmethod
+  def generate(self, run, output_dir, *, num_outputs=1, seed=None,
+               render_png=False, render_wav=False, **options):
+    """Samples `num_outputs` outputs of a loaded run (`runs.run_dir.LoadedRun`)
+    into `output_dir` as MIDI (and .png, .wav); returns the MIDI paths.
+    `options` are the task's (`options`)."""
+
+  def export_signature(self, run):
+    """(tf.function with its input signature, {input name: the flag or
+    control it stands for}) of the SavedModel `generate` signature of a
+    loaded run.
+
+    Raises:
+      UsageError: this task exports no SavedModel (the default).
+    """
+    raise UsageError(
+        f'--format=saved_model exports token models (event LSTM, Music '
+        f'Transformer, dilated CNN); {run.config.name!r} is a '
+        f'{run.config.family} run (task {self.name}); export it as an .mrnn '
+        'file')
+
+
+def _is_default(value, default):
+  if default is None:
+    return value is None
+  return value is not None and bool(np.array_equal(value, default))
+
+
+def compiled(fn, jit_compile):
+  """`fn` as an XLA-compiled tf.function, or as it is (traced into its
+  caller's tf.function)."""
+  return tf.function(fn, jit_compile=True) if jit_compile else fn
+
+
+class SummedEvaluation:
+  """Base of the evaluations that sum values over every batch of a split:
+  `sums(features, labels, weights)` runs on each replica's part of a batch
+  (XLA-compiled with `jit_compile`); `_totals` adds them up.
+
+  Args:
+    model: the model.
+    sums: the replica function.
+    strategy: the tf.distribute strategy the model lives under (default: the
+      current one); each replica scores its part of every batch.
+    jit_compile: XLA compiles each replica's part.
+    num_workers: hosts of a multi-worker strategy; each keeps its share of
+      every batch.
+  """
+
+  def __init__(self, model, sums, strategy, jit_compile, num_workers):
+    self.model = model
+    self.strategy = strategy or tf.distribute.get_strategy()
+    self.num_workers = num_workers
+    sums = compiled(sums, jit_compile)
+
+    @tf.function
+    def step(batch):
+      values = self.strategy.run(sums, args=batch)
+      return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+              for v in values]
+
+    self._step = step
+
+  def _totals(self, data, batch_size, split, max_batches, static_length):
+    """([the values summed over every batch], batches), or (None, 0) for
+    a split without a batch."""
+    ds = input_lib.make_dataset(data, split, batch_size, shuffle=False,
+                                repeat=False, static_length=static_length)
+    if max_batches:
+      ds = ds.take(max_batches)
+    totals = None
+    batches = 0
+    ds = input_lib.shard_per_worker(ds, self.num_workers)
+    for batch in self.strategy.experimental_distribute_dataset(ds):
+      values = [float(v) for v in self._step(batch)]
+      totals = values if totals is None else [
+          t + v for t, v in zip(totals, values)]
+      batches += 1
+    return totals, batches

@@ -1,0 +1,314 @@
+"""The 'next_token' task: autoregressive models over token ids (event LSTM,
+Music Transformer, dilated CNN; `protocols.NextTokenModel`).
+
+- Training: Adam on the summed NLL of the real next tokens over the global
+  batch's tokens, global-norm clipping; with `loss_scale` (float16), Adam in
+  a LossScaleOptimizer.
+- Evaluation: NLL in nats per event, perplexity and accuracy of the next
+  event over every real event of a split.
+- Generation: sampling (temperature, top-k, top-p) or Magenta's stochastic
+  beam search from a primer, with the run's control signals held at the
+  user's values; decoded by the codec, notes left on capped.
+- Export: a SavedModel `generate` signature running the sampling loop.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from musicrnn.errors import UsageError
+from musicrnn.generation import outputs
+from musicrnn.generation import sampler
+from musicrnn.models import protocols
+from musicrnn.tasks import base
+from musicrnn.tasks import optimization
+
+# Magenta's Performance RNN generator ends a note its sampled events never
+# turn off after 5 s (performance_lib.MAX_NOTE_DURATION_SECONDS); without a
+# cap such a note sounds to the end of the file.
+MAX_NOTE_DURATION_SECONDS = 5.0
+
+
+def event_sums(model, features, labels, weights, training=False):
+  """(summed NLL in nats, correct predictions, events) over real steps."""
+  logits = model(features, training=training)
+  nll = keras.losses.sparse_categorical_crossentropy(labels, logits,
+                                                     from_logits=True)
+  correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
+                             labels), tf.float32)
+  return (tf.reduce_sum(nll * weights), tf.reduce_sum(correct * weights),
+          tf.reduce_sum(weights))
+
+
+class NextTokenObjective:
+  """Adam on the summed NLL of the real events over the global batch's
+  events; with `loss_scale` (float16), Adam in a LossScaleOptimizer. The
+  protocol of every objective is `musicrnn.tasks.base`'s."""
+
+  bar_labels = ['loss', 'accuracy', 'lr', 'events/s']
+
+  def __init__(self, model, config, strategy, loss_scale=False):
+    del strategy
+    self.model = model
+    self.config = config
+    adam = keras.optimizers.Adam(optimization.learning_rate(config.train),
+                                 global_clipnorm=config.train.clip_norm)
+    # The checkpoint holds Adam's state, not the loss scale (which starts
+    # afresh on resume): a run resumes at any precision.
+    self.optimizers = {'optimizer': adam}
+    self.optimizer = (keras.optimizers.LossScaleOptimizer(adam) if loss_scale
+                      else adam)
+    self.optimizer.build(model.trainable_variables)
+
+  def sums(self, features, labels, weights):
+    """(summed loss, then what `record` reports) over a replica's batch."""
+    nll, correct, events = event_sums(self.model, features, labels, weights,
+                                      training=True)
+    return nll, {'nll': nll, 'correct': correct, 'events': events}
+
+  def replica_step(self, features, labels, weights):
+    context = tf.distribute.get_replica_context()
+    global_weight = context.all_reduce(tf.distribute.ReduceOp.SUM,
+                                       tf.reduce_sum(weights))
+    variables = self.model.trainable_variables
+    with tf.GradientTape() as tape:
+      summed, values = self.sums(features, labels, weights)
+      loss = summed / tf.maximum(global_weight, 1.0)
+      # Adam leaves the loss as it is; a LossScaleOptimizer scales it, and
+      # unscales the gradients before clipping them.
+      loss = self.optimizer.scale_loss(loss)
+    grads = tape.gradient(loss, variables)
+    self.optimizer.apply_gradients(zip(grads, variables))
+    return values
+
+  def record(self, totals, steps, elapsed):
+    del steps
+    events = max(totals['events'], 1.0)
+    return {'loss': totals['nll'] / events, 'accuracy': totals['correct'] / events,
+            'learning_rate': optimization.learning_rate_value(self.optimizer),
+            'events': totals['events'],
+            'events_per_second': totals['events'] / elapsed}
+
+  @staticmethod
+  def bar_values(record):
+    return [('loss', record['loss']), ('accuracy', record['accuracy']),
+            ('lr', record['learning_rate']),
+            ('events/s', record['events_per_second'])]
+
+  @staticmethod
+  def log_line(record):
+    return ('loss {loss:.4f} accuracy {accuracy:.4f} lr {learning_rate:.2g} '
+            '{steps_per_second:.2f} steps/s {events_per_second:.0f} '
+            'events/s'.format(**record))
+
+
+class NextTokenEvaluation(base.SummedEvaluation):
+  """NLL (nats per event), perplexity and accuracy of an autoregressive
+  model on every real event of a split.
+
+  Args:
+    model: the model (ids in, logits out).
+    config: the run's config.
+    strategy, jit_compile, num_workers: as `base.SummedEvaluation`'s.
+  """
+
+  def __init__(self, model, config, strategy=None, jit_compile=False,
+               num_workers=1):
+    del config
+    super().__init__(model, lambda f, l, w: event_sums(model, f, l, w),
+                     strategy, jit_compile, num_workers)
+
+  def evaluate(self, data, batch_size, *, split='eval', max_batches=None,
+               seed=0, static_length=None):
+    """{'nll', 'perplexity', 'accuracy', 'events', 'batches'} over `split` of
+    `data` (a DataSource or what `sources.open_source` opens);
+    `static_length`: batches of one shape (`input.make_dataset`), the same
+    metrics."""
+    del seed   # every event is scored: nothing is drawn
+    totals, batches = self._totals(data, batch_size, split, max_batches,
+                                   static_length)
+    nll, correct, events = totals or [0.0, 0.0, 0.0]
+    metrics = {'nll': nll / max(events, 1.0),
+               'accuracy': correct / max(events, 1.0),
+               'events': int(events), 'batches': batches}
+    metrics['perplexity'] = math.exp(min(metrics['nll'], 50.0))
+    return metrics
+
+  @staticmethod
+  def describe(metrics):
+    return (f'NLL {metrics["nll"]:.4f} nats/event, perplexity '
+            f'{metrics["perplexity"]:.2f}, accuracy {metrics["accuracy"]:.4f} '
+            f'over {metrics["events"]} events')
+
+
+def control_values(run, notes_per_second=None, pitch_class_histogram=None):
+  """{control name: value per step} for the run's controls.
+
+  Raises:
+    UsageError: a control the model was not trained with.
+  """
+  names = {name for name, _ in run.controls}
+  if notes_per_second is not None and 'note_density' not in names:
+    raise UsageError(f'--notes_per_second: config {run.config.name!r} was not '
+                     'trained with a note-density control')
+  if pitch_class_histogram is not None and 'pitch_histogram' not in names:
+    raise UsageError(f'--pitch_class_histogram: config {run.config.name!r} was '
+                     'not trained with a pitch-histogram control')
+  values = {}
+  for name, control in run.controls:
+    if name == 'note_density':
+      value = (control.default_value if notes_per_second is None
+               else notes_per_second)
+      if value < 0:
+        raise UsageError(f'--notes_per_second must be >= 0, got {value}')
+      values[name] = np.int32(control.class_of(value))
+    else:
+      histogram = (pitch_class_histogram if pitch_class_histogram is not None
+                   else [1.0] * 12)
+      if len(histogram) != 12 or min(histogram) < 0 or sum(histogram) <= 0:
+        raise UsageError('--pitch_class_histogram needs 12 non-negative weights, '
+                         f'not all zero; got {histogram}')
+      values[name] = control.constant_inputs(histogram).astype(np.float32)
+  return values
+
+
+def _schedules(values, batch, total):
+  return {name: np.broadcast_to(value, (batch, total) + np.shape(value)).copy()
+          for name, value in values.items()}
+
+
+class NextTokenTask(base.Task):
+  """Autoregressive models over token ids (see the module docstring)."""
+
+  name = 'next_token'
+  protocol = protocols.NextTokenModel
+  objective = NextTokenObjective
+  evaluation = NextTokenEvaluation
+  options = {
+      'num_steps': None, 'duration_seconds': None, 'temperature': 1.0,
+      'top_k': 0, 'top_p': 1.0, 'primer_midi': None, 'primer_pitches': None,
+      'notes_per_second': None, 'pitch_class_histogram': None, 'beam_size': 1,
+      'branch_factor': 1, 'steps_per_iteration': 1,
+      'max_note_duration': MAX_NOTE_DURATION_SECONDS}
+
+  def generate(self, run, output_dir, *, num_outputs=1, seed=None,
+               render_png=False, render_wav=False, num_steps=None,
+               duration_seconds=None, temperature=1.0, top_k=0, top_p=1.0,
+               primer_midi=None, primer_pitches=None, notes_per_second=None,
+               pitch_class_histogram=None, beam_size=1, branch_factor=1,
+               steps_per_iteration=1,
+               max_note_duration=MAX_NOTE_DURATION_SECONDS):
+    """Samples event sequences and writes them as MIDI; returns the paths.
+
+    Args:
+      run: a loaded run.
+      num_steps: events to generate after the primer (default 1000); or
+      duration_seconds: generate until each output lasts this long.
+      temperature, top_k, top_p: how each event is drawn (`sampler.sample`).
+      primer_midi, primer_pitches: what the outputs continue
+        (`primers.primer_events`).
+      notes_per_second, pitch_class_histogram: control values, for runs
+        conditioned on them.
+      max_note_duration: a note still on after this many seconds ends
+        (encodings whose tokens can leave a note on; 0: notes last to the
+        end).
+      beam_size, branch_factor: above 1, Magenta's stochastic beam search
+        (`sampler.beam_search`) instead of plain sampling, pruning every
+        `steps_per_iteration` events.
+    """
+    outputs.check_steps(num_steps, duration_seconds)
+    outputs.check_temperature(temperature)
+    if not 0 < top_p <= 1:
+      raise UsageError(f'--top_p must be in (0, 1], got {top_p}')
+    if min(beam_size, branch_factor, steps_per_iteration) < 1:
+      raise UsageError('--beam_size, --branch_factor and --steps_per_iteration '
+                       'must be at least 1')
+    values = control_values(run, notes_per_second, pitch_class_histogram)
+    # An encoding's END would cut the output short: generation runs to length.
+    banned = () if run.codec.end_id is None else (run.codec.end_id,)
+
+    def draw(tokens, steps, seed):
+      kwargs = dict(controls=_schedules(values, num_outputs,
+                                        tokens.shape[1] + steps),
+                    temperature=temperature, top_k=top_k, top_p=top_p,
+                    seed=seed, banned_ids=banned)
+      if beam_size > 1 or branch_factor > 1:
+        return sampler.beam_search(run.model, tokens, steps, beam_size=beam_size,
+                                   branch_factor=branch_factor,
+                                   steps_per_iteration=steps_per_iteration,
+                                   **kwargs)
+      return sampler.sample(run.model, tokens, steps, **kwargs)
+
+    return outputs.generate_tokens(
+        run, output_dir, draw, num_outputs=num_outputs, num_steps=num_steps,
+        duration_seconds=duration_seconds, seed=seed, primer_midi=primer_midi,
+        primer_pitches=primer_pitches, render_png=render_png,
+        render_wav=render_wav, max_note_duration=max_note_duration)
+
+  def export_signature(self, run):
+    """The sampling loop of `musicrnn.generation.sampler` without XLA (any
+    TensorFlow serves it; the same draws as `sampler.sample(...,
+    jit_compile=False)` for a seed): primer ids [batch, n], num_steps,
+    temperature, top_k, top_p and seed in, {'tokens': [batch, n +
+    num_steps]} out; a conditioned run also takes each control's value per
+    output (`notes_per_second` [batch], `pitch_class_histogram` [batch, 12])."""
+    banned = () if run.codec.end_id is None else (int(run.codec.end_id),)
+    names = [name for name, _ in run.controls]
+    specs = [tf.TensorSpec([None, None], tf.int32, name='primer'),
+             tf.TensorSpec([], tf.int32, name='num_steps'),
+             tf.TensorSpec([], tf.float32, name='temperature'),
+             tf.TensorSpec([], tf.int32, name='top_k'),
+             tf.TensorSpec([], tf.float32, name='top_p'),
+             tf.TensorSpec([], tf.int64, name='seed')]
+    for name in names:
+      flag, spec = _CONTROL_INPUTS[name]
+      specs.append(tf.TensorSpec(spec.shape, spec.dtype, name=flag))
+
+    def generate(primer, num_steps, temperature, top_k, top_p, seed, *controls):
+
+      def draw(unused_model, logits, step_seed):
+        logits = sampler.filter_logits(logits, temperature, top_k, top_p, banned)
+        return sampler.categorical(logits, step_seed)
+
+      values = {_CONTROL_INPUTS[name][0]: value
+                for name, value in zip(names, controls)}
+      total = tf.shape(primer)[1] + num_steps
+      schedules = _tf_schedules(run, values, total)
+      seed_pair = tf.stack([seed, tf.constant(0, tf.int64)])
+      tokens = sampler.token_loop(run.model, draw)(primer, schedules, num_steps,
+                                                   seed_pair)
+      return {'tokens': tokens}
+
+    inputs = {name: _CONTROL_INPUTS[name][0] for name in names}
+    return tf.function(generate, input_signature=specs), inputs
+
+
+def _tf_schedules(run, values, total):
+  """{control name: [batch, total, ...]} from the signature's values."""
+  schedules = {}
+  for name, control in run.controls:
+    if name == 'note_density':
+      bins = tf.constant(control.settings.density_bin_ranges, tf.float32)
+      classes = tf.searchsorted(bins, values['notes_per_second'], side='right')
+      schedules[name] = tf.tile(tf.cast(classes, tf.int32)[:, None], [1, total])
+    else:
+      histogram = values['pitch_class_histogram']
+      total_mass = tf.reduce_sum(histogram, axis=-1, keepdims=True)
+      normal = tf.where(total_mass > 0,
+                        histogram / tf.where(total_mass > 0, total_mass, 1.0),
+                        tf.fill(tf.shape(histogram), 1.0 / 12))
+      schedules[name] = tf.tile(normal[:, None, :], [1, total, 1])
+  return schedules
+
+
+# The control inputs of the signature: musicrnn_generate's flags.
+_CONTROL_INPUTS = {
+    'note_density': ('notes_per_second', tf.TensorSpec([None], tf.float32)),
+    'pitch_histogram': ('pitch_class_histogram',
+                        tf.TensorSpec([None, 12], tf.float32)),
+}
+
+
+TASK = NextTokenTask()
