@@ -154,7 +154,7 @@ def run_quickstart(output_dir, *, overwrite=False, config_name=CONFIG,
     raise UsageError(f'the quick start trains an event model; config '
                      f'{config_name!r} trains for objective '
                      f'{config.train.objective}: train it with musicrnn_train '
-                     '(see the README)')
+                     '(see docs/training.md)')
   if hparams is None:
     hparams = HPARAMS if config_name == CONFIG else ''
   configs.apply_overrides(config, hparams=hparams)
