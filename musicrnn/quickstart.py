@@ -157,7 +157,7 @@ def run_quickstart(output_dir, *, overwrite=False, config_name=CONFIG,
                      f'{config_name!r} is a {config.family} (task {task.name}), '
                      f'whose generation takes '
                      f'{", ".join("--" + o for o in task.options)}: train it '
-                     'with musicrnn_train (see the README)')
+                     'with musicrnn_train (see docs/training.md)')
   if hparams is None:
     hparams = HPARAMS if config_name == CONFIG else ''
   configs.apply_overrides(config, hparams=hparams)
