@@ -17,7 +17,7 @@ dilated CNN, piano-roll GAN), at its default config and at a CPU size
             direct Keras code: `model.compile` + `model.fit` on NumPy arrays
             already in memory (the same batches, padded to one length, real
             events weighted 1); the GAN, which has no `fit` objective, runs
-            its own train step in a tf.function over the NumPy batches.
+            its own step (`adversarial_step`) in a tf.function over the NumPy batches.
 
 and reports events/s (real, non-padding events; piano-roll steps for the
 GAN) and the ratio musicrnn / baseline: what the input pipeline and the
@@ -129,13 +129,13 @@ def time_keras_fit(config, arrays, steps, seed=0):
 
 
 def time_gan_loop(config, rolls, steps, seed=0):
-  """Piano-roll steps/s of the GAN's own train step over NumPy batches."""
+  """Piano-roll steps/s of the GAN's own step (`adversarial_step`) over NumPy batches."""
   keras.utils.set_random_seed(seed)
   codec = encodings.codec_from_config(config)
   model = models.build_model(config, codec, [])
   model.make_optimizers()
   batch = config.train.batch_size
-  step_fn = tf.function(model.train_step)
+  step_fn = tf.function(model.adversarial_step)
   batches = [rolls[i * batch:(i + 1) * batch] for i in range(len(rolls) // batch)]
   for b in batches:       # traces and warms up
     step_fn(b)

@@ -91,7 +91,9 @@ class FamilyModel(keras.Model):
 
   @abc.abstractmethod
   def get_config(self):
-    """Every constructor argument, as Keras saves it."""
+    """Every constructor argument, as Keras saves it: a family's own adds
+    its arguments to this (Keras' name, trainable and dtype)."""
+    return super().get_config()
 
 
 class _CachedStep(FamilyModel, abstract=True):
