@@ -4,7 +4,7 @@ Layers, lowest first. A module imports only from its own layer and those
 below it, and no two packages import each other, not even inside a function
 (tests/test_imports.py reads this table):
 
-  0  encodings, console, errors, paths, splits
+  0  encodings, console, errors, modules, paths, splits
   1  configs, models
   2  tfrecords
   3  pipelines
@@ -31,9 +31,9 @@ below it, and no two packages import each other, not even inside a function
               exporting it
   training    the one trainer, distribution strategies, XLA and precision
 
-console, errors, paths and splits are the small modules every layer shares;
-the modules of layer 8 are the entry points (the absl binaries and `cli`, the
-only modules that define flags).
+console, errors, modules, paths and splits are the small modules every layer
+shares; the modules of layer 8 are the entry points (the absl binaries and
+`cli`, the only modules that define flags).
 """
 
 import warnings

@@ -16,22 +16,17 @@ that trains in seconds on a CPU (tests use those). A config is an
   registry    names -> configs, `--hparams` and dotted overrides
 
 The family modules register their configs with `registry.register` when they
-are imported, here: the registry itself imports none of them.
+are imported; this package imports every module of its folder (a new
+family's configs are one more file here), the registry itself none.
 """
 
-# pylint: disable=unused-import
-from musicrnn.configs import dilated_cnn  # noqa: F401
-from musicrnn.configs import music_transformer  # noqa: F401
-from musicrnn.configs import note_lstm  # noqa: F401
-from musicrnn.configs import performance  # noqa: F401
-from musicrnn.configs import pianoroll_gan  # noqa: F401
-from musicrnn.configs import pianoroll_lstm  # noqa: F401
-from musicrnn.configs import polyphony  # noqa: F401
-# pylint: enable=unused-import
+from musicrnn import modules
 from musicrnn.configs.registry import apply_overrides
 from musicrnn.configs.registry import get_config
 from musicrnn.configs.registry import names
 from musicrnn.configs.registry import parse_hparams
 from musicrnn.configs.registry import to_json
+
+modules.import_all(__name__, __path__)
 
 __all__ = ['apply_overrides', 'get_config', 'names', 'parse_hparams', 'to_json']

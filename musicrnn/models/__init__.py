@@ -1,8 +1,9 @@
 """Keras 3 models, one file per family: ids in, logits out, no file I/O.
 
 `build_model(config, codec, controls)` makes and builds the model a config
-names in `config.family`; the trainer and generator call it, never a family
-directly. A family subclasses one protocol (`protocols`: next-token model,
+names in `config.family` (the name of the family's file here); the trainer
+and generator call it, never a family directly. A family subclasses one
+protocol (`protocols`: next-token model,
 multi-head model, frame model, adversarial pair), which names its task
 (`musicrnn.tasks`). Its constructor takes the config's `model` section as
 its keyword arguments (and `get_config()` gives them back), plus what comes
@@ -20,26 +21,21 @@ batch of one that builds it.
   protocols          what a family is: the abstract bases above
   recurrent          the recurrent stack and step the LSTM families share
   inputs             the token and control-signal inputs the event models share
+
+Importing the package imports every module of its folder: a family
+registers its class when it is defined, so a new family is one more file.
 """
 
+from musicrnn import modules
 from musicrnn.errors import UsageError
-from musicrnn.models.dilated_cnn import DilatedCNN
-from musicrnn.models.event_lstm import EventLSTM
-from musicrnn.models.music_transformer import MusicTransformer
-from musicrnn.models.note_lstm import NoteLSTM
-from musicrnn.models.pianoroll_gan import PianorollGAN
-from musicrnn.models.pianoroll_lstm import PianorollLSTM
+from musicrnn.models import protocols
 
-# family -> its model class.
-FAMILIES = {
-    'event_lstm': EventLSTM,
-    'music_transformer': MusicTransformer,
-    'dilated_cnn': DilatedCNN,
-    'pianoroll_gan': PianorollGAN,
-    'pianoroll_lstm': PianorollLSTM,
-    'note_lstm': NoteLSTM,
-}
-TRAINABLE_FAMILIES = tuple(FAMILIES)
+modules.import_all(__name__, __path__)
+
+# family -> its model class, each family registered by its own file
+# (`protocols.FAMILIES`).
+FAMILIES = protocols.FAMILIES
+TRAINABLE_FAMILIES = tuple(sorted(FAMILIES))
 
 
 def model_class(family):

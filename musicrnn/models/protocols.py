@@ -30,6 +30,11 @@ import abc
 
 import keras
 
+# family (the name of its module in musicrnn/models/) -> its model class:
+# every concrete family registers itself here when its class is defined.
+FAMILIES = {}
+_PACKAGE = __name__.rsplit('.', 1)[0] + '.'
+
 
 def _lacks(cls, name):
   """Whether `cls` has no `name` of its own or of a family base: absent,
@@ -74,6 +79,13 @@ class FamilyModel(keras.Model):
           f'{cls.__name__} is a {protocol} but '
           + (f'does not define {", ".join(missing)}' if missing
              else 'names no task (subclass a protocol, not FamilyModel)'))
+    if cls.__module__.startswith(_PACKAGE):
+      family = cls.__module__[len(_PACKAGE):]
+      if FAMILIES.get(family, cls) is not cls:
+        raise TypeError(f'{cls.__module__} defines two families, '
+                        f'{FAMILIES[family].__name__} and {cls.__name__}: '
+                        'one family per file')
+      FAMILIES[family] = cls
 
   @staticmethod
   @abc.abstractmethod

@@ -16,19 +16,18 @@ protocol of `musicrnn.models.protocols`, whose `task` is a key of TASKS:
   metrics = task.evaluation(model, config).evaluate(data, batch_size)
   paths = task.generate(run, 'samples', num_outputs=3, **options)
 
-A new kind of model is one more module here with its Task, listed in TASKS.
+A task registers itself when its class is defined, and this package imports
+every module of its folder: a new kind of model is one more module here.
 """
 
 from musicrnn import models
-from musicrnn.tasks import adversarial
+from musicrnn import modules
 from musicrnn.tasks import base
-from musicrnn.tasks import multi_head
-from musicrnn.tasks import multi_label
-from musicrnn.tasks import next_token
+
+modules.import_all(__name__, __path__)
 
 # task name -> the task.
-TASKS = {task.name: task for task in (next_token.TASK, multi_head.TASK,
-                                      multi_label.TASK, adversarial.TASK)}
+TASKS = base.TASKS
 
 
 def for_config(config):

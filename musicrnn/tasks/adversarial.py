@@ -201,5 +201,3 @@ class AdversarialTask(base.Task):
                                  step=run.step, render_png=render_png,
                                  render_wav=render_wav)
 
-
-TASK = AdversarialTask()

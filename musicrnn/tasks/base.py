@@ -36,6 +36,10 @@ import tensorflow as tf
 from musicrnn.errors import UsageError
 from musicrnn.tfrecords import input as input_lib
 
+# task name -> the task: every task registers itself when its class is
+# defined.
+TASKS = {}
+
 
 class Task(abc.ABC):
   """A kind of model's training, evaluation, generation and export (see the
@@ -64,6 +68,10 @@ class Task(abc.ABC):
     if cls.protocol.task != cls.name:
       raise TypeError(f'task {cls.__name__} is {cls.name!r}, and its protocol '
                       f'{cls.protocol.__name__} names task {cls.protocol.task!r}')
+    if cls.name in TASKS:
+      raise TypeError(f'task {cls.name!r} is defined twice: '
+                      f'{type(TASKS[cls.name]).__name__} and {cls.__name__}')
+    TASKS[cls.name] = cls()
 
   def check_options(self, config, options, every_option):
     """Raises a UsageError for an option of another task that was given a

@@ -157,5 +157,3 @@ class MultiHeadTask(base.Task):
         primer_pitches=primer_pitches, render_png=render_png,
         render_wav=render_wav)
 
-
-TASK = MultiHeadTask()

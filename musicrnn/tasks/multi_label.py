@@ -209,5 +209,3 @@ class MultiLabelTask(base.Task):
         step=run.step, render_png=render_png, render_wav=render_wav,
         primer_seconds=primer_seconds)
 
-
-TASK = MultiLabelTask()

@@ -310,5 +310,3 @@ _CONTROL_INPUTS = {
                         tf.TensorSpec([None, 12], tf.float32)),
 }
 
-
-TASK = NextTokenTask()
