@@ -6,9 +6,11 @@ a stack of LSTM (or GRU, or plain RNN) layers; a dense layer to logits over
 the codec's vocabulary.
 
   model = EventLSTM(vocab_size=388, rnn_layer_sizes=(512, 512, 512),
-                    control_sizes={'note_density': 8, 'pitch_histogram': 12})
-  logits = model({'tokens': ids, 'note_density': d, 'pitch_histogram': h})
-  # ids, d: int32 [batch, time]; h: float32 [batch, time, 12]
+                    control_sizes={name: control.size
+                                   for name, control in controls})
+  logits = model({'tokens': ids, **control_inputs})
+  # ids: int32 [batch, time]; a control's input: int32 [batch, time] classes
+  # or float32 [batch, time, size] vectors (`musicrnn.encodings.controls`)
   # logits: float32 [batch, time, vocab_size]
 
   states = model.initial_state(batch_size)
@@ -40,8 +42,8 @@ class EventLSTM(keras.Model):
     dropout_rate: dropout between layers and before the output, in training.
     embedding_size: 0 feeds one-hot events (as Magenta); > 0 learns an
       embedding of this size.
-    control_sizes: {control name: size}, e.g. {'note_density': 8,
-      'pitch_histogram': 12}; empty for an unconditioned model.
+    control_sizes: {control name: size} (`Control.size`: classes or vector
+      width); empty for an unconditioned model.
   """
 
   def __init__(self, vocab_size, rnn_layer_sizes=(512, 512, 512), cell='lstm',
