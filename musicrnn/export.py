@@ -11,10 +11,10 @@ or fine-tune it (musicrnn_train --init_from=perf.mrnn).
     --output=/tmp/perf_saved_model
 
 writes a TensorFlow SavedModel whose "generate" signature (primer token ids,
-num_steps, temperature, top_k, top_p, seed; notes_per_second and
-pitch_class_histogram for conditioned models) returns sampled token ids,
-with the codec spec in assets/musicrnn_codec.json: it loads where musicrnn
-is not installed (TF Serving, another language).
+num_steps, temperature, top_k, top_p, seed; for a conditioned model, a value
+per output of each control, named as musicrnn_generate's flag for it)
+returns sampled token ids, with the codec spec in assets/musicrnn_codec.json:
+it loads where musicrnn is not installed (TF Serving, another language).
 """
 
 from absl import flags

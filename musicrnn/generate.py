@@ -5,10 +5,10 @@ r"""musicrnn_generate: sample MIDI from a trained run.
   musicrnn_generate --bundle_file=performance_with_dynamics.mag \
     --output_dir=/tmp/samples --num_steps=2000     # or a musicrnn .mrnn file
 
-Conditional configs take --notes_per_second and
---pitch_class_histogram="[2,0,1,0,1,1,0,1,0,1,0,1]" (defaults as Magenta:
-15 notes/s and a uniform histogram); they are an error for a model trained
-without them.
+Conditional configs take a flag per control signal they were trained with
+(`musicrnn.encodings.controls.CONTROLS`; each flag's help gives its form and
+Magenta's default); a control's flag is an error for a model trained without
+it.
 """
 
 import ast
@@ -19,6 +19,7 @@ import tempfile
 from absl import flags
 
 from musicrnn import cli
+from musicrnn.encodings import controls
 from musicrnn.errors import UsageError
 from musicrnn.runs import generate
 from musicrnn.runs import magenta
@@ -48,9 +49,9 @@ flags.DEFINE_integer('seed', None, 'Random seed: the same seed gives the same MI
 flags.DEFINE_string('primer_midi', None, 'A MIDI file to continue.')
 flags.DEFINE_string('primer_pitches', None,
                     'A starting chord, e.g. "[60,64,67]" (a quarter note).')
-flags.DEFINE_float('notes_per_second', None, 'Note-density control.')
-flags.DEFINE_string('pitch_class_histogram', None,
-                    'Pitch-class control: 12 weights, C first.')
+# One flag per control signal; each control parses its own text.
+for _control in controls.CONTROLS:
+  flags.DEFINE_string(_control.flag, None, _control.flag_help)
 
 flags.DEFINE_integer('beam_size', 1,
                      'Sequences kept by beam search (1 with --branch_factor=1: '
@@ -68,8 +69,8 @@ flags.DEFINE_float('max_note_duration', next_token.MAX_NOTE_DURATION_SECONDS,
 flags.DEFINE_bool('render_png', False,
                   'Also write a piano-roll .png per output (the primer shaded).')
 flags.DEFINE_bool('render_wav', False,
-                  'Also write a .wav per output (General MIDI soundfont, '
-                  'synthesized by symusic).')
+                  'Also write a .wav per output (rendered by midirenderer '
+                  'with pretty_midi\'s General MIDI soundfont).')
 
 flags.DEFINE_integer('num_bars', None,
                      'Piano-roll GAN: bars per output (default one segment); '
@@ -88,7 +89,7 @@ flags.DEFINE_float('latent_step', 0.5,
 FLAGS = flags.FLAGS
 
 
-def _list_flag(name, length=None):
+def _list_flag(name):
   text = FLAGS[name].value
   if text is None:
     return None
@@ -99,8 +100,6 @@ def _list_flag(name, length=None):
   if not isinstance(value, (list, tuple)) or not all(
       isinstance(v, (int, float)) for v in value):
     raise UsageError(f'--{name}={text} is not a list of numbers')
-  if length is not None and len(value) != length:
-    raise UsageError(f'--{name} needs {length} numbers, got {len(value)}')
   return list(value)
 
 
@@ -135,8 +134,8 @@ def _generate(run_dir):
       top_k=FLAGS.top_k, top_p=FLAGS.top_p,
       seed=FLAGS.seed, primer_midi=FLAGS.primer_midi,
       primer_pitches=_list_flag('primer_pitches'),
-      notes_per_second=FLAGS.notes_per_second,
-      pitch_class_histogram=_list_flag('pitch_class_histogram', 12),
+      **{control.flag: control.parse_flag(FLAGS[control.flag].value)
+         for control in controls.CONTROLS},
       render_png=FLAGS.render_png, render_wav=FLAGS.render_wav,
       beam_size=FLAGS.beam_size, branch_factor=FLAGS.branch_factor,
       steps_per_iteration=FLAGS.steps_per_iteration,

@@ -182,14 +182,14 @@ def test_controls_in_conditional_dataset(notesequences, tmp_path):
   examples = read_examples(tmp_path, 'eval')
   example = examples[0]
   n = len(example[schema.TOKENS])
-  assert example[schema.NOTE_DENSITY].shape == (n,)
-  assert example[schema.PITCH_HISTOGRAM].shape == (n, 12)
-  np.testing.assert_allclose(example[schema.PITCH_HISTOGRAM].sum(axis=1), 1.0, rtol=1e-5)
-  assert example[schema.NOTE_DENSITY].max() < 8
+  assert example['note_density'].shape == (n,)
+  assert example['pitch_histogram'].shape == (n, 12)
+  np.testing.assert_allclose(example['pitch_histogram'].sum(axis=1), 1.0, rtol=1e-5)
+  assert example['note_density'].max() < 8
   ds = input_lib.make_dataset(str(tmp_path), 'train', batch_size=2, seed=0)
   features, labels, _ = next(iter(ds))
-  assert features[schema.NOTE_DENSITY].shape == labels.shape
-  assert features[schema.PITCH_HISTOGRAM].shape == labels.shape + (12,)
+  assert features['note_density'].shape == labels.shape
+  assert features['pitch_histogram'].shape == labels.shape + (12,)
 
 
 @pytest.mark.parametrize('name', ['polyphony_tiny', 'pianoroll_gan_tiny'])

@@ -157,13 +157,13 @@ def _long_examples(lengths):
   def gen():
     for i, n in enumerate(lengths):
       yield {schema.TOKENS: np.arange(n, dtype=np.int64),
-             schema.NOTE_DENSITY: np.arange(n, dtype=np.int64) % 7,
-             schema.PITCH_HISTOGRAM: np.tile(np.arange(n, dtype=np.float32)[:, None],
-                                             (1, 12)),
+             'note_density': np.arange(n, dtype=np.int64) % 7,
+             'pitch_histogram': np.tile(np.arange(n, dtype=np.float32)[:, None],
+                                        (1, 12)),
              schema.LENGTH: np.int64(n), schema.ID: f'piece{i}'.encode()}
   spec = {schema.TOKENS: tf.TensorSpec([None], tf.int64),
-          schema.NOTE_DENSITY: tf.TensorSpec([None], tf.int64),
-          schema.PITCH_HISTOGRAM: tf.TensorSpec([None, 12], tf.float32),
+          'note_density': tf.TensorSpec([None], tf.int64),
+          'pitch_histogram': tf.TensorSpec([None, 12], tf.float32),
           schema.LENGTH: tf.TensorSpec([], tf.int64),
           schema.ID: tf.TensorSpec([], tf.string)}
   return tf.data.Dataset.from_generator(gen, output_signature=spec)
@@ -180,8 +180,8 @@ def test_random_crops_vary_reach_both_ends_and_are_seeded():
   for c in long_crops:
     start = c[schema.TOKENS][0]
     np.testing.assert_array_equal(c[schema.TOKENS], np.arange(start, start + length))
-    np.testing.assert_array_equal(c[schema.NOTE_DENSITY], c[schema.TOKENS] % 7)
-    np.testing.assert_array_equal(c[schema.PITCH_HISTOGRAM][:, 5], c[schema.TOKENS])
+    np.testing.assert_array_equal(c['note_density'], c[schema.TOKENS] % 7)
+    np.testing.assert_array_equal(c['pitch_histogram'][:, 5], c[schema.TOKENS])
     assert c[schema.LENGTH] == length
   short = [c for c in crops if c[schema.ID] == b'piece1']
   assert all(len(c[schema.TOKENS]) == 10 and c[schema.LENGTH] == 10 for c in short)

@@ -9,11 +9,12 @@
                piano-roll LSTM)
   note_tuple   a (chord, offset, duration) token per onset (the
                note/offset/duration LSTM)
-  controls     note density and pitch-class histogram control signals
+  controls     control signals (`controls.CONTROLS`: note density,
+               pitch-class histogram)
   quantize     note-seq's metric quantization, vectorised; step-grid helpers
 
   codec = encodings.codec_from_config(config)
-  controls = encodings.controls_from_config(config)   # [(feature name, control)]
+  controls = encodings.controls_from_config(config)   # [(name, control)]
 
 Importing this package registers every codec with `codec.codec_from_spec`.
 """
@@ -48,24 +49,8 @@ def with_learned_settings(config, spec):
   return config
 
 
-def controls_from_config(config):
-  """[(schema feature name, control object)] for the config's controls.
-
-  Feature names are `musicrnn.tfrecords.schema.NOTE_DENSITY` and
-  `PITCH_HISTOGRAM` ('note_density', 'pitch_histogram').
-  """
-  result = []
-  c = config.controls
-  if c.note_density:
-    result.append(('note_density', controls.NoteDensityControl(
-        controls.NoteDensitySettings(
-            window_size_seconds=c.note_density_window_seconds,
-            density_bin_ranges=tuple(c.note_density_bins)))))
-  if c.pitch_histogram:
-    result.append(('pitch_histogram', controls.PitchHistogramControl(
-        controls.PitchHistogramSettings(
-            window_size_seconds=c.pitch_histogram_window_seconds))))
-  return result
+# [(name, control)] of the controls a config switches on, in registry order.
+controls_from_config = controls.controls_from_config
 
 
 __all__ = ['codec', 'controls', 'frames', 'note_tuple', 'performance',

@@ -1,13 +1,35 @@
-"""Performance control signals: note density and pitch-class histogram.
+"""Control signals: what a conditional model is told about the music ahead.
 
 Conditional Performance RNN (Magenta's `density_conditioned_...`,
 `pitch_conditioned_...` and `multiconditioned_...` configs) feeds the model,
 beside each performance token, a control computed from the music that follows
-it. These classes compute them from token ids of a `PerformanceCodec`, with
-the values of note-seq's `NoteDensityPerformanceControlSignal` and
+it; when generating, the user sets its value. Each control is one `Control`
+subclass, listed in `CONTROLS`; everything that handles controls iterates
+over that list. Under one name (`Control.name`: its switch in a config's
+`controls` section, its SequenceExample feature and its model input) a
+control owns:
+
+  settings     a frozen dataclass, read from and written to the config's
+               `controls` section (`config_keys`: config key -> field)
+  feature      its feature list (`feature`: dtype, per-step shape, TFDS
+               dtype), computed from token ids by `compute`
+  model input  per step: a class the model one-hot encodes, or a vector
+               (`input_dtype`, `input_shape`, `size`)
+  user value   its musicrnn_generate flag (`flag`, `flag_help`), parsed by
+               `parse_flag` and checked by `check_value`, `default_value`,
+               and `input_for_value`: the model input for values, one
+               definition run by numpy and, in a SavedModel's graph, by
+               tf.experimental.numpy (`value_spec` is that input's signature)
+
+  controls = controls_from_config(config)       # [(name, control)]
+  inputs = user_inputs(controls, {'notes_per_second': 4.0}, config.name)
+  # {name: the model's input at every step}, defaults for values not given
+
+The two controls here compute from token ids of a `PerformanceCodec` the
+values of note-seq's `NoteDensityPerformanceControlSignal` and
 `PitchHistogramPerformanceControlSignal` (`extract`, then the signal's
-encoder), vectorised with prefix sums and `searchsorted` instead of note-seq's
-scan of the window at every event.
+encoder), vectorised with prefix sums and `searchsorted` instead of
+note-seq's scan of the window at every event.
 
 note-seq's semantics, which these reproduce:
 
@@ -27,6 +49,8 @@ note-seq's semantics, which these reproduce:
   normalised to sum to 1.
 """
 
+import abc
+import ast
 import dataclasses
 import numbers
 
@@ -34,11 +58,235 @@ import numpy as np
 
 from musicrnn.encodings import codec as codec_lib
 from musicrnn.encodings import performance
+from musicrnn.errors import UsageError
 
 NOTES_PER_OCTAVE = 12
 # note-seq's defaults for a control the user does not set.
 DEFAULT_NOTE_DENSITY = 15.0
 DEFAULT_PITCH_HISTOGRAM = (1.0,) * NOTES_PER_OCTAVE
+
+
+@dataclasses.dataclass(frozen=True)
+class Feature:
+  """A control's SequenceExample feature list, as plain data: no TensorFlow
+  here, `musicrnn.tfrecords` builds the writer, the parser and the TFDS
+  feature from it.
+
+  Attributes:
+    dtype: what each step stores: 'int64' (one int, e.g. a class) or
+      'float32' (floats of `shape`). Its parsing spec is
+      tf.io.FixedLenSequenceFeature(shape, dtype).
+    shape: the shape of one step: () or (size,).
+    tfds_dtype: the numpy dtype of its TFDS feature, a Tensor of shape
+      (None,) + shape.
+    doc: what it holds, for the TFDS metadata.
+    bytes_factor: about how many bytes it adds to a serialized example per
+      event, as a multiple of a note's bytes in a NoteSequence (to size
+      shards).
+  """
+  dtype: str
+  shape: tuple
+  tfds_dtype: str
+  doc: str
+  bytes_factor: float
+
+  def __post_init__(self):
+    # The writer stores an int64 feature as one int per step.
+    if self.dtype not in ('int64', 'float32') or (
+        self.dtype == 'int64' and self.shape != ()):
+      raise ValueError(f'a control feature is int64 of shape () or float32, '
+                       f'not {self.dtype} of shape {self.shape}')
+
+
+# The attributes every control sets (the base leaves them None).
+_REQUIRED = ('name', 'flag', 'flag_help', 'title', 'settings_class',
+             'config_keys', 'feature', 'input_dtype', 'value_shape',
+             'default_value')
+
+
+class Control(abc.ABC):
+  """Base of every control signal (see the module docstring).
+
+  A subclass sets every attribute the base leaves None (`_REQUIRED`) and
+  implements every abstract method; one that misses any fails where it is
+  defined. The base gives construction from settings or a config, equality,
+  `spec`, flag parsing, the SavedModel input signature and the input for a
+  user's value.
+  """
+
+  # The canonical name: the switch in `config.controls`, the feature name in
+  # SequenceExamples and the key of the model's input.
+  name = None
+  # musicrnn_generate's flag for the user's value, and its help.
+  flag = None
+  flag_help = None
+  # What messages call it: "not trained with a <title> control".
+  title = None
+  settings_class = None
+  # {key in the config's `controls` section: field of `settings_class`}.
+  config_keys = None
+  # Its SequenceExample feature list (`Feature`).
+  feature = None
+  # The model's input per step: 'int32' (a class, which the model one-hot
+  # encodes to `size`) or 'float32' (a vector of `size`).
+  input_dtype = None
+  # The shape of one user value: () a number, (n,) a list of n numbers.
+  value_shape = None
+  # The value when the user gives none.
+  default_value = None
+  # The dtype of a value in a SavedModel's signature.
+  value_dtype = 'float32'
+
+  def __init_subclass__(cls, **kwargs):
+    super().__init_subclass__(**kwargs)
+    missing = [name for name in _REQUIRED if getattr(cls, name) is None]
+    # abc only refuses to instantiate such a class; say so where it is made.
+    missing += [name for name in sorted(Control.__abstractmethods__)
+                if getattr(getattr(cls, name), '__isabstractmethod__', False)]
+    if missing:
+      raise TypeError(f'control {cls.__name__} lacks {", ".join(missing)}')
+    if cls.input_dtype not in ('int32', 'float32'):
+      raise TypeError(f'control {cls.__name__}: input_dtype is int32 or '
+                      f'float32, not {cls.input_dtype!r}')
+    fields = {f.name for f in dataclasses.fields(cls.settings_class)}
+    unknown = sorted(set(cls.config_keys.values()) - fields)
+    if unknown:
+      raise TypeError(f'control {cls.__name__}: config_keys name no field of '
+                      f'{cls.settings_class.__name__}: {unknown}')
+
+  def __init__(self, settings=None):
+    self.settings = settings if settings is not None else self.settings_class()
+
+  def __eq__(self, other):
+    return type(other) is type(self) and other.settings == self.settings
+
+  def __hash__(self):
+    return hash((type(self), self.settings))
+
+  def __repr__(self):
+    return f'{type(self).__name__}({self.settings!r})'
+
+  def spec(self):
+    """JSON-able {'name', 'settings'}; `control_from_spec` rebuilds it."""
+    return codec_lib.spec_of(self)
+
+  @classmethod
+  def from_config(cls, config):
+    """This control with the settings of `config.controls`; None when the
+    config does not switch it on. A settings key the section lacks (a config
+    written before the setting existed) keeps the dataclass default."""
+    section = config.controls
+    if not section.get(cls.name, False):
+      return None
+    return cls(cls.settings_class(**{
+        field: section[key] for key, field in cls.config_keys.items()
+        if key in section}))
+
+  def config_values(self):
+    """{key: value} of this control in a config's `controls` section: its
+    switch, on, and its settings; `from_config` reads them back."""
+    values = {self.name: True}
+    for key, field in self.config_keys.items():
+      values[key] = getattr(self.settings, field)
+    return values
+
+  @property
+  @abc.abstractmethod
+  def size(self):
+    """The width of the model's input: classes, or the vector's length."""
+
+  @property
+  def input_shape(self):
+    """The shape of the model's input at one step: () for a class, (size,)
+    for a vector."""
+    return () if self.input_dtype == 'int32' else (self.size,)
+
+  @abc.abstractmethod
+  def compute(self, ids, codec):
+    """The feature at each event of a performance.
+
+    Args:
+      ids: int array [n] of token ids.
+      codec: the codec (or its settings) that made them.
+
+    Returns:
+      array [n] + feature.shape: int32 classes or float32 vectors.
+    """
+
+  @classmethod
+  def parse_flag(cls, text):
+    """The value of `--flag=text`: a float, or a list of floats for a vector
+    (e.g. "[2,0,1]"); None for None. Its range is `check_value`'s to check.
+
+    Raises:
+      UsageError: text that is not a Python number (list) of `value_shape`.
+    """
+    if text is None:
+      return None
+    what = ('a number' if cls.value_shape == ()
+            else f'a list of {" x ".join(map(str, cls.value_shape))} numbers')
+    try:
+      value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as e:
+      raise UsageError(f'--{cls.flag}={text} is not {what}') from e
+    array = np.asarray(value, dtype=object)
+    if array.shape != cls.value_shape or not all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool)
+        for v in array.flat):
+      raise UsageError(f'--{cls.flag}={text} is not {what}')
+    return array.astype(np.float64).tolist()
+
+  @classmethod
+  @abc.abstractmethod
+  def check_value(cls, value):
+    """A user's value as a float64 array of `value_shape`.
+
+    Raises:
+      UsageError: a value out of range, naming the flag.
+    """
+
+  @abc.abstractmethod
+  def input_for_value(self, value, xp=np):
+    """The model's input at a step for values of the control, the same code
+    in numpy and, inside a TensorFlow graph, tf.experimental.numpy.
+
+    Args:
+      value: float array [...] + value_shape: checked values (a SavedModel's
+        batch [batch] + value_shape).
+      xp: the array namespace, numpy or tf.experimental.numpy; only what
+        both have, behaving alike, is used.
+
+    Returns:
+      [...] + input_shape of `input_dtype`.
+    """
+
+  def user_input(self, value=None):
+    """numpy `input_for_value` of a user's value (None: `default_value`).
+
+    Raises:
+      UsageError: a value out of range (`check_value`).
+    """
+    return self.input_for_value(self.check_value(
+        self.default_value if value is None else value))
+
+  @classmethod
+  def value_spec(cls):
+    """The SavedModel signature's input for this control's values, in plain
+    data: {'name': flag, 'shape': [None] + value_shape (a value per output),
+    'dtype'}; e.g. tf.TensorSpec(spec['shape'], spec['dtype'],
+    name=spec['name'])."""
+    return {'name': cls.flag, 'shape': [None, *cls.value_shape],
+            'dtype': cls.value_dtype}
+
+
+def _float_array(value):
+  """`value` as a float64 array, None when it is not numbers."""
+  if isinstance(value, (str, bytes)):
+    return None
+  try:
+    return np.asarray(value, np.float64)
+  except (TypeError, ValueError):
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,31 +381,33 @@ class _Windows:
     return np.clip(ends, self.anchors, n), window_steps
 
 
-class NoteDensityControl:
+class NoteDensityControl(Control):
   """Notes per second in a window after each event, and its class.
 
   Example:
     control = NoteDensityControl()
-    classes = control.classes(ids, codec)       # int32 [n], in [0, size)
-    x = control.constant_inputs(4.0)            # float32 [size], one-hot
+    classes = control.compute(ids, codec)       # int32 [n], in [0, size)
+    x = control.input_for_value(4.0)            # int32 [], the class: 3
   """
 
-  name = 'notes_per_second'
+  name = 'note_density'
+  flag = 'notes_per_second'
+  flag_help = ('Conditioned models: the note density to generate, in notes '
+               'per second (default 15, as Magenta).')
+  title = 'note-density'
   settings_class = NoteDensitySettings
-  default_value = DEFAULT_NOTE_DENSITY
-  # A model's input: the class at each step, which the model one-hot encodes.
+  config_keys = {'note_density_window_seconds': 'window_size_seconds',
+                 'note_density_bins': 'density_bin_ranges'}
+  feature = Feature(dtype='int64', shape=(), tfds_dtype='int32',
+                    doc='note-density bin at each event', bytes_factor=0.3)
   input_dtype = 'int32'
-
-  def __init__(self, settings=NoteDensitySettings()):
-    self.settings = settings
+  value_shape = ()
+  default_value = DEFAULT_NOTE_DENSITY
 
   @property
   def size(self):
     """Number of classes (model input width): len(density_bin_ranges) + 1."""
     return len(self.settings.density_bin_ranges) + 1
-
-  def spec(self):
-    return codec_lib.spec_of(self)
 
   def values(self, ids, codec):
     """Note density at each event, as note-seq's `extract`.
@@ -181,17 +431,17 @@ class NoteDensityControl:
     return density[w.anchor_of]
 
   def class_of(self, notes_per_second):
-    """Density (notes/s; number or array) -> class, note-seq's encode_event.
-
-    Class k covers [density_bin_ranges[k-1], density_bin_ranges[k]), class 0
-    starts at 0 and the last class is unbounded.
-    """
-    return np.searchsorted(self.settings.density_bin_ranges, notes_per_second,
-                           side='right').astype(np.int32)
+    """Density (notes/s; number or array) -> int32 class, note-seq's
+    encode_event: `input_for_value` in float64."""
+    return self.input_for_value(np.asarray(notes_per_second, np.float64))
 
   def classes(self, ids, codec):
     """int32 [n]: the density class at each event."""
     return self.class_of(self.values(ids, codec))
+
+  def compute(self, ids, codec):
+    """int32 [n]: the density class at each event (`classes`)."""
+    return self.classes(ids, codec)
 
   def inputs(self, ids, codec):
     """float32 [n, size]: one-hot classes, note-seq's `events_to_input`."""
@@ -205,28 +455,60 @@ class NoteDensityControl:
           f'notes_per_second must be a number >= 0: {notes_per_second!r}')
     return np.eye(self.size, dtype=np.float32)[self.class_of(notes_per_second)]
 
+  @classmethod
+  def check_value(cls, value):
+    """A user's notes per second -> float64 []; UsageError unless >= 0."""
+    array = _float_array(value)
+    if array is None or array.shape != () or not array >= 0:
+      raise UsageError(f'--{cls.flag} must be a number >= 0 (notes per '
+                       f'second), got {value!r}')
+    return array
 
-class PitchHistogramControl:
+  def input_for_value(self, value, xp=np):
+    """Notes per second -> the class the model gets, note-seq's encode_event.
+
+    Args:
+      value: float [...] notes per second, e.g. [] or [batch]; float32 or
+        float64 (the bins are compared in its dtype).
+      xp: numpy, or tf.experimental.numpy inside a TensorFlow graph.
+
+    Returns:
+      int32 [...]: class k covers [density_bin_ranges[k-1],
+      density_bin_ranges[k]), class 0 starts at 0, the last is unbounded.
+    """
+    value = xp.asarray(value)
+    bins = xp.asarray(self.settings.density_bin_ranges, dtype=value.dtype)
+    # The number of boundaries at or below the value: numpy's
+    # searchsorted(side='right') on the increasing bins, which
+    # tf.experimental.numpy lacks.
+    reached = xp.asarray(xp.expand_dims(value, -1) >= bins, dtype=xp.int32)
+    return xp.asarray(xp.sum(reached, axis=-1), dtype=xp.int32)
+
+
+class PitchHistogramControl(Control):
   """Pitch-class histogram of a window after each event.
 
   Example:
     control = PitchHistogramControl()
-    x = control.inputs(ids, codec)     # float32 [n, 12], rows sum to 1
-    c_major = control.constant_inputs([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1])
+    x = control.compute(ids, codec)    # float32 [n, 12], rows sum to 1
+    c_major = control.input_for_value([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1])
   """
 
-  name = 'pitch_class_histogram'
+  name = 'pitch_histogram'
+  flag = 'pitch_class_histogram'
+  flag_help = ('Conditioned models: how much of each pitch class to play, 12 '
+               'weights >= 0 from C, e.g. "[2,0,1,0,1,1,0,1,0,1,0,1]" '
+               '(default: uniform).')
+  title = 'pitch-histogram'
   settings_class = PitchHistogramSettings
+  config_keys = {'pitch_histogram_window_seconds': 'window_size_seconds'}
+  feature = Feature(dtype='float32', shape=(NOTES_PER_OCTAVE,),
+                    tfds_dtype='float32',
+                    doc='pitch-class histogram at each event', bytes_factor=8.0)
+  input_dtype = 'float32'
+  value_shape = (NOTES_PER_OCTAVE,)
   default_value = DEFAULT_PITCH_HISTOGRAM
   size = NOTES_PER_OCTAVE
-  # A model's input: the histogram at each step.
-  input_dtype = 'float32'
-
-  def __init__(self, settings=PitchHistogramSettings()):
-    self.settings = settings
-
-  def spec(self):
-    return codec_lib.spec_of(self)
 
   def values(self, ids, codec):
     """Unnormalised histograms at each event, as note-seq's `extract`.
@@ -282,21 +564,32 @@ class PitchHistogramControl:
     histogram = self.settings.prior_count + steps.T / w.steps_per_second
     return histogram, w.anchor_of
 
-  def normalize(self, histogram):
-    """[..., 12] -> float32 [..., 12] summing to 1, note-seq's encoder.
+  def input_for_value(self, value, xp=np):
+    """Histograms -> what the model gets: normalised, note-seq's encoder.
 
-    All-zero rows become uniform (1/12 each).
+    Args:
+      value: float [..., 12] weights >= 0, C first (e.g. [12] or
+        [batch, 12]).
+      xp: numpy, or tf.experimental.numpy inside a TensorFlow graph.
+
+    Returns:
+      float32 [..., 12], each row summing to 1; an all-zero row becomes
+      uniform (1/12 each). The division is in the dtype of `value`.
     """
-    histogram = np.asarray(histogram, np.float64)
-    total = histogram.sum(axis=-1, keepdims=True)
-    uniform = np.full_like(histogram, 1.0 / NOTES_PER_OCTAVE)
-    return np.where(total > 0, histogram / np.where(total > 0, total, 1.0),
-                    uniform).astype(np.float32)
+    value = xp.asarray(value)
+    total = xp.sum(value, axis=-1, keepdims=True)
+    normal = xp.where(total > 0, value / xp.where(total > 0, total, 1),
+                      xp.ones_like(value) / NOTES_PER_OCTAVE)
+    return xp.asarray(normal, dtype=xp.float32)
 
   def inputs(self, ids, codec):
     """float32 [n, 12]: normalised histograms, note-seq's `events_to_input`."""
     histogram, anchor_of = self._anchor_values(ids, codec)
-    return self.normalize(histogram)[anchor_of]
+    return self.input_for_value(histogram)[anchor_of]
+
+  def compute(self, ids, codec):
+    """float32 [n, 12]: the normalised histogram at each event (`inputs`)."""
+    return self.inputs(ids, codec)
 
   def constant_inputs(self, histogram=DEFAULT_PITCH_HISTOGRAM):
     """float32 [12]: the input for a user's histogram (12 weights >= 0, C
@@ -305,12 +598,81 @@ class PitchHistogramControl:
     if histogram.shape != (NOTES_PER_OCTAVE,) or np.any(histogram < 0):
       raise ValueError(f'a pitch class histogram is {NOTES_PER_OCTAVE} '
                        f'weights >= 0, got {histogram.tolist()!r}')
-    return self.normalize(histogram)
+    return self.input_for_value(histogram)
+
+  @classmethod
+  def check_value(cls, value):
+    """A user's histogram -> float64 [12]; UsageError unless 12 weights >= 0,
+    not all zero (an all-zero histogram asks for no pitch at all)."""
+    array = _float_array(value)
+    if (array is None or array.shape != cls.value_shape or np.any(array < 0)
+        or not array.sum() > 0):
+      raise UsageError(f'--{cls.flag} needs {NOTES_PER_OCTAVE} non-negative '
+                       f'weights, not all zero; got {value}')
+    return array
 
 
-_CONTROLS = {c.name: c for c in (NoteDensityControl, PitchHistogramControl)}
+# Every control, in the order of a model's inputs in Magenta's checkpoints
+# and of feature lists in examples.
+CONTROLS = (NoteDensityControl, PitchHistogramControl)
+
+
+def _by(attribute):
+  """{attribute value: control class} of CONTROLS; each value names one."""
+  found = {getattr(cls, attribute): cls for cls in CONTROLS}
+  if len(found) != len(CONTROLS):
+    raise TypeError(f'two controls share a {attribute}')
+  return found
+
+
+_BY_NAME = _by('name')
+_BY_FLAG = _by('flag')
+
+
+def controls_from_config(config):
+  """[(name, control)] of the controls `config.controls` switches on, in
+  CONTROLS order; a name is the control's feature and model input."""
+  found = [cls.from_config(config) for cls in CONTROLS]
+  return [(control.name, control) for control in found if control is not None]
 
 
 def control_from_spec(spec):
-  """Rebuilds a control from its `spec()` (e.g. read from dataset.json)."""
-  return codec_lib.from_spec(spec, _CONTROLS, kind='control')
+  """Rebuilds a control from its `spec()` (e.g. a SavedModel's asset).
+
+  Specs written before controls were named by their feature carry the
+  flag's name ('notes_per_second'), and still load.
+  """
+  return codec_lib.from_spec(spec, {**_BY_FLAG, **_BY_NAME}, kind='control')
+
+
+def user_inputs(controls, values, config_name):
+  """The model's input at every step for a user's control values.
+
+  Args:
+    controls: [(name, control)] a run was trained with
+      (`controls_from_config`).
+    values: {flag: value or None}, e.g. {'notes_per_second': 4.0,
+      'pitch_class_histogram': None}; a control with no value (None or left
+      out) takes its `default_value`.
+    config_name: the run's config, for messages.
+
+  Returns:
+    {name: numpy input}: int32 [] (a class) or float32 [size], per
+    `Control.input_for_value`.
+
+  Raises:
+    UsageError: a value for a control the run was not trained with, or one
+      out of range.
+    ValueError: a key that is no control's flag.
+  """
+  unknown = sorted(set(values) - set(_BY_FLAG))
+  if unknown:
+    raise ValueError(f'{unknown} are not control flags; they are '
+                     f'{", ".join(_BY_FLAG)}')
+  trained = {control.flag for _, control in controls}
+  for cls in CONTROLS:
+    if values.get(cls.flag) is not None and cls.flag not in trained:
+      raise UsageError(f'--{cls.flag}: config {config_name!r} was not trained '
+                       f'with a {cls.title} control')
+  return {name: control.user_input(values.get(control.flag))
+          for name, control in controls}

@@ -8,7 +8,7 @@ queues. States are lists of tensors laid out as each model chooses (the
 transformer's cache puts its chunks first): the sampler passes them back to
 the model and never indexes them.
 
-  tokens = sample(model, primer, num_steps=512, controls={'note_density': d},
+  tokens = sample(model, primer, num_steps=512, controls={name: schedule},
                   temperature=1.0, top_k=0, top_p=1.0, seed=1)
 
 The whole loop — priming the state with the primer, then drawing one event

@@ -6,10 +6,12 @@ a stack of LSTM (or GRU, or plain RNN) layers (`models.recurrent`); a dense
 layer to logits over the codec's vocabulary.
 
   model = EventLSTM(vocab_size=388, rnn_layer_sizes=(512, 512, 512),
-                    control_sizes={name: size, ...})
-  logits = model({'tokens': ids, name: control values, ...})
-  # ids: int32 [batch, time]; a control's classes [batch, time] or vectors
-  # [batch, time, size]; logits: float32 [batch, time, vocab_size]
+                    control_sizes={name: control.size
+                                   for name, control in controls})
+  logits = model({'tokens': ids, **control_inputs})
+  # ids: int32 [batch, time]; a control's input: int32 [batch, time] classes
+  # or float32 [batch, time, size] vectors (`musicrnn.encodings.controls`)
+  # logits: float32 [batch, time, vocab_size]
 
   states = model.initial_state(batch_size)
   logits_t, states = model.step({'tokens': ids_t, ...}, states)
@@ -35,8 +37,8 @@ class EventLSTM(recurrent.RecurrentStack, protocols.NextTokenModel):
     dropout_rate: dropout between layers and before the output, in training.
     embedding_size: 0 feeds one-hot events (as Magenta); > 0 learns an
       embedding of this size.
-    control_sizes: {control name: size} of the config's control signals;
-      empty for an unconditioned model.
+    control_sizes: {control name: size} (`Control.size`: classes or vector
+      width); empty for an unconditioned model.
   """
 
   def __init__(self, vocab_size, rnn_layer_sizes=(512, 512, 512), cell='lstm',

@@ -2,12 +2,12 @@
 and the default of the step interface's `reorder_states`.
 
 A batch is a dict {'tokens': int [batch, time], control name: values}: a
-control of shape [batch, time] holds a class per step (e.g. 'note_density'),
-which the model one-hot encodes to its size; one of shape [batch, time,
-size] holds a vector per step ('pitch_histogram'). Each control says which
-it gives (`input_dtype` of `musicrnn.encodings.controls`: int32 classes or
-float32 vectors). The shape decides, not the dtype, so Keras can rebuild a
-saved model from float placeholders of the recorded shapes.
+control of shape [batch, time] holds a class per step, which the model
+one-hot encodes to its size; one of shape [batch, time, size] holds a vector
+per step. Each control says which it gives (`Control.input_dtype` and
+`input_shape` of `musicrnn.encodings.controls`: int32 classes or float32
+vectors). The shape decides, not the dtype, so Keras can rebuild a saved
+model from float placeholders of the recorded shapes.
 """
 
 from keras import ops
@@ -25,8 +25,7 @@ def example_inputs(controls):
   """A batch of one, two steps long, that builds an event model."""
   inputs = {'tokens': np.zeros((1, 2), np.int32)}
   for name, control in controls:
-    shape = (1, 2) if control.input_dtype.startswith('int') else (1, 2, control.size)
-    inputs[name] = np.zeros(shape, control.input_dtype)
+    inputs[name] = np.zeros((1, 2) + control.input_shape, control.input_dtype)
   return inputs
 
 

@@ -81,8 +81,8 @@ def check_data_config(config, codec):
       raise UsageError("data.length_unit='steps' goes with "
                        f"data.long_sequences='discard' (Magenta's extractor), "
                        f'not {mode!r}')
-  if codec.sequence_feature != schema.TOKENS and (
-      config.controls.note_density or config.controls.pitch_histogram):
+  if (codec.sequence_feature != schema.TOKENS
+      and encodings.controls_from_config(config)):
     raise UsageError(f'control signals are computed from event tokens; the '
                      f'{codec.name} encoding has none')
   if mode == 'crop' and not data.max_events:
@@ -92,8 +92,8 @@ def check_data_config(config, codec):
 
 @dataclasses.dataclass(frozen=True)
 class ExampleMaker:
-  """NoteSequence -> serialized SequenceExamples for one config (pure numpy +
-  note-seq; the Beam DoFn below and tests call `make`)."""
+  """NoteSequence -> SequenceExample features for one config (pure numpy +
+  note-seq; the Beam DoFn below and tests call `make_features`)."""
   config_json: str
 
   def __post_init__(self):
@@ -103,11 +103,6 @@ class ExampleMaker:
     check_data_config(config, self._codec)
     object.__setattr__(self, '_controls_list',
                        encodings.controls_from_config(config))
-
-  def make(self, sequence, split, count):
-    """Yields serialized SequenceExamples; `count(name, n)` records stats."""
-    for features in self.make_features(sequence, split, count):
-      yield schema.serialize_sequence_example(**features)
 
   def make_features(self, sequence, split, count):
     """Yields each example as the keyword arguments of
@@ -211,9 +206,7 @@ class ExampleMaker:
     else:
       features = {codec.sequence_feature: encoded}
       for name, control in self._controls_list:
-        features[name] = (control.classes(encoded, codec)
-                          if name == schema.NOTE_DENSITY
-                          else control.inputs(encoded, codec))
+        features[name] = control.compute(encoded, codec)
       pieces, too_short = self._cut(features, split, count)
     count('pieces', len(pieces))
     for index, (piece, short) in enumerate(zip(pieces, too_short)):
@@ -253,12 +246,10 @@ MAX_SHARDS = 256
 def estimated_bytes(config, input_bytes, share, augmented):
   """About how many bytes of examples a split of `input_bytes` of
   NoteSequences gives: a serialized event costs about as much as the note
-  proto it comes from, a pitch histogram about 9 times that."""
-  factor = 1.0
-  if config.controls.pitch_histogram:
-    factor += 8.0
-  if config.controls.note_density:
-    factor += 0.3
+  proto it comes from, plus what each control signal adds
+  (`controls.Feature.bytes_factor`)."""
+  factor = 1.0 + sum(control.feature.bytes_factor for _, control in
+                     encodings.controls_from_config(config))
   copies = 1
   if augmented:
     copies = len(config.data.stretch_factors) * len(config.data.transpositions)

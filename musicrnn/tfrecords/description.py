@@ -14,6 +14,7 @@ import os
 
 from musicrnn import configs
 from musicrnn import encodings
+from musicrnn.encodings import controls as controls_lib
 from musicrnn.errors import UsageError
 from musicrnn.tfrecords import schema
 
@@ -82,14 +83,13 @@ def _short(value):
 
 
 # Settings a model depends on that are fixed when the data is built: how
-# long examples are and how they were cut, and what the control signals mean.
+# long examples are and how they were cut, and what the control signals mean
+# (each control's settings, in the config's `controls` section).
 DATA_SETTINGS = ('data.chunk_seconds', 'data.split_on_time_changes',
                  'data.long_sequences', 'data.max_events', 'data.length_unit')
 CONTROL_SETTINGS = {
-    'note_density': ('controls.note_density_window_seconds',
-                     'controls.note_density_bins'),
-    'pitch_histogram': ('controls.pitch_histogram_window_seconds',),
-}
+    cls.name: tuple(f'controls.{key}' for key in cls.config_keys)
+    for cls in controls_lib.CONTROLS}
 _DEFAULTS = {'data.length_unit': 'events'}
 
 

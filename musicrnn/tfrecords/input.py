@@ -10,8 +10,10 @@ glob of SequenceExample TFRecords.
 For event encodings (Magenta's alignment: the model sees event i with the
 control signals of event i+1 and predicts event i+1):
   features['tokens']           int32 [batch, time]       events 0..n-2
-  features['note_density']     int32 [batch, time]       bins of events 1..n-1
-  features['pitch_histogram']  float32 [batch, time, 12] of events 1..n-1
+  features[control name]       of events 1..n-1, for each control signal the
+                               data carries, of its `input_dtype`: int32
+                               [batch, time] classes or float32 [batch,
+                               time, size] vectors
   labels                       int32 [batch, time]       events 1..n-1
   weights                      float32 [batch, time]     1 on real steps, 0 on padding
 For frame rolls (the piano-roll LSTM) the same alignment holds, frame for
@@ -30,6 +32,7 @@ input shape, and TPUStrategy needs one.
 import tensorflow as tf
 
 from musicrnn import encodings
+from musicrnn.encodings import controls as controls_lib
 from musicrnn.tfrecords import schema
 from musicrnn.tfrecords import sources
 
@@ -47,10 +50,10 @@ def to_training_example(features):
   if main == schema.TOKENS:
     steps = tf.cast(steps, tf.int32)
   inputs = {main: steps[:-1]}
-  if schema.NOTE_DENSITY in features:
-    inputs[schema.NOTE_DENSITY] = tf.cast(features[schema.NOTE_DENSITY][1:], tf.int32)
-  if schema.PITCH_HISTOGRAM in features:
-    inputs[schema.PITCH_HISTOGRAM] = features[schema.PITCH_HISTOGRAM][1:]
+  for control in controls_lib.CONTROLS:
+    if control.name in features:
+      inputs[control.name] = tf.cast(features[control.name][1:],
+                                     control.input_dtype)
   labels = steps[1:]
   weights = tf.ones(tf.shape(labels)[:1], tf.float32)
   return inputs, labels, weights

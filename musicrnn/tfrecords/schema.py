@@ -10,8 +10,9 @@ Context (one value per example):
 
 Feature lists (one entry per step; only those the config uses are present):
   tokens           int64 x 1     event ids of the codec (event codecs)
-  note_density     int64 x 1     note-density bin at each event
-  pitch_histogram  float x 12    pitch-class histogram at each event
+  <control name>   one per control signal of the config (event codecs), as
+                   its `Control.feature` says (musicrnn.encodings.controls):
+                   int64 x 1 (a class) or float x its shape (a vector)
   pianoroll        bytes x 1     the step's 0/1 cells, np.packbits of a vector
                                  of the codec's `vocab_size`: a piano roll's
                                  active pitches, or a frame roll's onset and
@@ -27,6 +28,7 @@ import json
 import numpy as np
 
 from musicrnn.encodings import codec as codec_lib
+from musicrnn.encodings import controls as controls_lib
 
 ID = 'id'
 EXAMPLE_ID = 'example_id'
@@ -36,12 +38,11 @@ STRETCH = 'stretch'
 LENGTH = 'length'
 
 TOKENS = 'tokens'
-NOTE_DENSITY = 'note_density'
-PITCH_HISTOGRAM = 'pitch_histogram'
 PIANOROLL = 'pianoroll'
-PITCH_HISTOGRAM_SIZE = 12
+# {name: `controls.Feature`} of every control signal, in registry order.
+CONTROL_FEATURES = {cls.name: cls.feature for cls in controls_lib.CONTROLS}
 
-SEQUENCE_FEATURES = (TOKENS, NOTE_DENSITY, PITCH_HISTOGRAM, PIANOROLL)
+SEQUENCE_FEATURES = (TOKENS, *CONTROL_FEATURES, PIANOROLL)
 
 
 def sequence_features_for(config):
@@ -50,12 +51,8 @@ def sequence_features_for(config):
   main = codec_lib.codec_class(config.encoding.name).sequence_feature
   if main != TOKENS:
     return (main,)
-  features = [TOKENS]
-  if config.controls.note_density:
-    features.append(NOTE_DENSITY)
-  if config.controls.pitch_histogram:
-    features.append(PITCH_HISTOGRAM)
-  return tuple(features)
+  return (TOKENS, *(name for name, _ in
+                    controls_lib.controls_from_config(config)))
 
 
 # The protobuf wire format, written directly: building one Feature message
@@ -146,10 +143,24 @@ def _int_entries(values):
   return rows[mask].tobytes()
 
 
+def _control_entries(name, values, length):
+  """FeatureList body of a control signal's `values` [length] + its shape."""
+  feature = CONTROL_FEATURES[name]
+  if feature.dtype == 'int64':
+    steps, body = len(values), _int_entries(values)
+  else:
+    rows = np.asarray(values, '<f4').reshape(
+        -1, int(np.prod(feature.shape, dtype=np.int64)))
+    steps, body = len(rows), _fixed_width_entries(
+        rows.view(np.uint8), lambda b: _field(2, _field(1, b)))
+  if steps != length:
+    raise ValueError(f'{name} and tokens differ in length')
+  return body
+
+
 def serialize_sequence_example(*, source_id, example_id, encoding_spec,
                                transposition, stretch, tokens=None,
-                               note_density=None, pitch_histogram=None,
-                               pianoroll=None):
+                               pianoroll=None, **controls):
   """A serialized tf.train.SequenceExample of this schema, built with numpy.
 
   Args:
@@ -159,30 +170,32 @@ def serialize_sequence_example(*, source_id, example_id, encoding_spec,
     transposition: semitones, int.
     stretch: time-stretch factor, float.
     tokens: int array [length] of event ids (>= 0).
-    note_density: int array [length] of density classes.
-    pitch_histogram: float array [length, 12].
     pianoroll: 0/1 array [length, cells] (piano-roll pitches, or a frame
       roll's bits).
+    **controls: {control name: its feature at each event}, int array
+      [length] of classes or float array [length] + the feature's shape
+      (`CONTROL_FEATURES`); None leaves it out.
 
   Returns:
     bytes that tf.io.parse_single_sequence_example reads with
     `parsing_spec(...)`.
+
+  Raises:
+    TypeError: a keyword that is no control's name.
+    ValueError: a control of another length than `tokens`, or a negative id.
   """
+  unknown = sorted(set(controls) - set(CONTROL_FEATURES))
+  if unknown:
+    raise TypeError(f'serialize_sequence_example() got unknown features '
+                    f'{unknown}')
   lists = []
   length = 0
   if tokens is not None:
     length = len(tokens)
     lists.append((TOKENS, _int_entries(tokens)))
-  if note_density is not None:
-    if len(note_density) != length:
-      raise ValueError('note_density and tokens differ in length')
-    lists.append((NOTE_DENSITY, _int_entries(note_density)))
-  if pitch_histogram is not None:
-    rows = np.asarray(pitch_histogram, '<f4').reshape(-1, PITCH_HISTOGRAM_SIZE)
-    if len(rows) != length:
-      raise ValueError('pitch_histogram and tokens differ in length')
-    lists.append((PITCH_HISTOGRAM, _fixed_width_entries(
-        rows.view(np.uint8), lambda b: _field(2, _field(1, b)))))
+  for name in CONTROL_FEATURES:
+    if controls.get(name) is not None:
+      lists.append((name, _control_entries(name, controls[name], length)))
   if pianoroll is not None:
     packed = np.packbits(np.asarray(pianoroll, bool), axis=-1)
     length = len(packed)
@@ -215,9 +228,9 @@ def parsing_spec(sequence_features):
   }
   specs = {
       TOKENS: tf.io.FixedLenSequenceFeature([], tf.int64),
-      NOTE_DENSITY: tf.io.FixedLenSequenceFeature([], tf.int64),
-      PITCH_HISTOGRAM: tf.io.FixedLenSequenceFeature(
-          [PITCH_HISTOGRAM_SIZE], tf.float32),
       PIANOROLL: tf.io.FixedLenSequenceFeature([], tf.string),
   }
+  for name, feature in CONTROL_FEATURES.items():
+    specs[name] = tf.io.FixedLenSequenceFeature(list(feature.shape),
+                                                tf.as_dtype(feature.dtype))
   return context, {name: specs[name] for name in sequence_features}

@@ -10,8 +10,8 @@
 Every source has a `description` (the fields of dataset.json the trainer
 needs: config_name, encoding, sequence_features) and gives each split as a
 tf.data.Dataset of feature dicts named by `musicrnn.tfrecords.schema`:
-tokens int, note_density int, pitch_histogram float32 [time, 12], pianoroll
-float32 [steps, cells], length int64, id string.
+tokens int, each control signal's feature (int classes, or float32 [time]
++ its shape), pianoroll float32 [steps, cells], length int64, id string.
 
 A TFRecord glob holds one unnamed split of musicrnn SequenceExamples; its
 encoding is read from the first record, and it serves whichever split it is
@@ -270,14 +270,18 @@ class TfdsDataset(DataSource):
     if shuffle:
       ds = ds.shuffle(shuffle_buffer, seed=seed)
     names = tuple(self.description['sequence_features'])
+    # Float features as parse_fn gives them: piano rolls (bool in TFDS) and
+    # float control signals in float32.
+    floats = {schema.PIANOROLL} | {
+        name for name, feature in schema.CONTROL_FEATURES.items()
+        if feature.dtype == 'float32'}
 
     def to_schema(example):
       features = {schema.LENGTH: tf.cast(example[schema.LENGTH], tf.int64),
                   schema.ID: example[schema.ID]}
       for name in names:
         value = example[name]
-        features[name] = (tf.cast(value, tf.float32)
-                          if name in (schema.PIANOROLL, schema.PITCH_HISTOGRAM)
+        features[name] = (tf.cast(value, tf.float32) if name in floats
                           else value)
       return features
 

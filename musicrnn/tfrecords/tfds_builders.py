@@ -110,13 +110,11 @@ def features_for(config):
       features[name] = tfds.features.Tensor(
           shape=(None,), dtype=np.int32,
           doc=f'event ids of the {codec.name} codec (vocabulary {codec.vocab_size})')
-    elif name == schema.NOTE_DENSITY:
+    else:
+      feature = schema.CONTROL_FEATURES[name]
       features[name] = tfds.features.Tensor(
-          shape=(None,), dtype=np.int32, doc='note-density bin at each event')
-    elif name == schema.PITCH_HISTOGRAM:
-      features[name] = tfds.features.Tensor(
-          shape=(None, schema.PITCH_HISTOGRAM_SIZE), dtype=np.float32,
-          doc='pitch-class histogram at each event')
+          shape=(None, *feature.shape), dtype=np.dtype(feature.tfds_dtype),
+          doc=feature.doc)
   return tfds.features.FeaturesDict(features)
 
 
@@ -136,12 +134,10 @@ def to_tfds_example(features):
   tokens = np.asarray(features[schema.TOKENS], np.int32)
   example[schema.TOKENS] = tokens
   example[schema.LENGTH] = len(tokens)
-  if features.get(schema.NOTE_DENSITY) is not None:
-    example[schema.NOTE_DENSITY] = np.asarray(features[schema.NOTE_DENSITY], np.int32)
-  if features.get(schema.PITCH_HISTOGRAM) is not None:
-    example[schema.PITCH_HISTOGRAM] = np.asarray(
-        features[schema.PITCH_HISTOGRAM], np.float32).reshape(
-            -1, schema.PITCH_HISTOGRAM_SIZE)
+  for name, feature in schema.CONTROL_FEATURES.items():
+    if features.get(name) is not None:
+      example[name] = np.asarray(features[name], feature.tfds_dtype).reshape(
+          -1, *feature.shape)
   return features['example_id'], example
 
 
