@@ -109,7 +109,7 @@ def test_readme_by_hand_with_relative_paths(tmp_path, monkeypatch):
   config = '{"name": "pwd_tiny_eval50", "musicrnn_config": "%s", ' \
            '"eval_ratio": 0.5}' % CONFIG
   _run(work, [os.path.join(os.path.dirname(sys.executable), 'tfds')], 'build',
-       'musicrnn', '--imports=musicrnn.tfrecords.tfds_builders',
+       'musicrnn', '--imports=musicrnn.pipelines.tfds_builders',
        f'--config={config}', '--manual_dir=midi', '--data_dir=tfds_data')
   monkeypatch.chdir(work)
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel

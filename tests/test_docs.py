@@ -425,7 +425,7 @@ def test_the_checker_finds_what_is_wrong(programs):
 
 
 def test_the_tfds_checker_finds_what_is_wrong():
-  imports = '--imports=musicrnn.tfrecords.tfds_builders'
+  imports = '--imports=musicrnn.pipelines.tfds_builders'
   assert _check_tfds_build(['musicrnn', imports, '--config=polyphony',
                             '--manual_dir=m', '--data_dir=d']) == []
   assert 'unrecognized arguments: --manul_dir=m' in _check_tfds_build(

@@ -6,6 +6,7 @@ import note_seq
 import numpy as np
 import pytest
 
+from musicrnn.encodings import controls
 from musicrnn.errors import UsageError
 from musicrnn.runs import generate
 from musicrnn.runs import run_dir as run_dir_lib
@@ -55,9 +56,11 @@ def test_same_seed_same_midi_and_duration(tiny_runs, tmp_path):
 
 def test_controls_reach_the_model(tiny_runs, tmp_path, monkeypatch):
   run = run_dir_lib.load_run(tiny_runs[MULTI])
-  sparse = next_token.control_values(run, notes_per_second=1.0)
-  dense = next_token.control_values(run, notes_per_second=64.0,
-                                  pitch_class_histogram=[1] + [0] * 11)
+  sparse = controls.user_inputs(run.controls, {'notes_per_second': 1.0},
+                                run.config.name)
+  dense = controls.user_inputs(run.controls, {
+      'notes_per_second': 64.0, 'pitch_class_histogram': [1] + [0] * 11},
+                               run.config.name)
   assert sparse['note_density'] == 1 and dense['note_density'] == 7
   np.testing.assert_allclose(dense['pitch_histogram'][0], 1.0, atol=1e-3)
   # The model's next-event distribution depends on the control values.

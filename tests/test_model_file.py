@@ -10,10 +10,10 @@ import keras
 import numpy as np
 import pytest
 
+from musicrnn.encodings import controls
 from musicrnn.errors import UsageError
 from musicrnn.runs import generate
 from musicrnn.runs import model_file
-from musicrnn.tasks import next_token
 from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.training import trainer
 import testing_lib
@@ -137,7 +137,6 @@ def test_saved_models_generate_without_musicrnn(tiny_runs, tmp_path):
   controls."""
   import subprocess  # pylint: disable=import-outside-toplevel
   import sys  # pylint: disable=import-outside-toplevel
-  from musicrnn.runs import generate as generate_lib  # pylint: disable=import-outside-toplevel
   from musicrnn.generation import sampler  # pylint: disable=import-outside-toplevel
   names = ['performance_with_dynamics_tiny',
            'multiconditioned_performance_with_dynamics_tiny']
@@ -156,8 +155,9 @@ def test_saved_models_generate_without_musicrnn(tiny_runs, tmp_path):
     assert report['codec'] == 'performance'
     run = run_dir_lib.load_run(tiny_runs[name])
     primer = np.array([[355, 10], [355, 20]], np.int32)
-    values = next_token.control_values(
-        run, *((4.0, [1.0] * 12) if run.controls else (None, None)))
+    values = controls.user_inputs(
+        run.controls, {'notes_per_second': 4.0, 'pitch_class_histogram': [1.0] * 12}
+        if run.controls else {}, run.config.name)
     schedules = {k: np.broadcast_to(v, (2, 42) + np.shape(v)).copy()
                  for k, v in values.items()}
     if run.controls:   # the two outputs asked for different densities

@@ -20,7 +20,7 @@ from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import sources
-from musicrnn.tfrecords import tfds_builders
+from musicrnn.pipelines import tfds_builders
 from musicrnn.training import trainer
 import testing_lib
 

@@ -10,4 +10,6 @@
   shuffle     a global shuffle of records into seeded shards
   beam_utils  pipeline options, staged outputs, counters (`Tally`)
   progress    one progress line summed across Beam's worker processes
+  tfds_builders  TFDS builders that publish a folder of MIDI as a dataset
+              (`tfds build musicrnn --imports=musicrnn.pipelines.tfds_builders`)
 """

@@ -2,7 +2,7 @@
 
   paths = generate.generate('/tmp/perf_run', '/tmp/samples', num_outputs=8,
                             num_steps=2000, primer_pitches=[60, 64, 67],
-                            notes_per_second=4.0, seed=1)
+                            seed=1)
 
 Everything about the model comes from `run_dir` (config.json and the latest
 checkpoint); its task (`musicrnn.tasks`) samples it, with the options it
@@ -24,8 +24,8 @@ def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
     render_png: also write a piano-roll .png beside each .mid.
     render_wav: also write a .wav (`render.write_wav`).
     **options: those of the run's task (`task.options`, e.g. num_steps,
-      temperature, primer_pitches for token models; num_bars for the
-      piano-roll GAN); an option of another task is a UsageError unless it
+      temperature, primer_pitches and each control's flag for token models;
+      num_bars for the piano-roll GAN); an option of another task is a UsageError unless it
       holds its default (a flag left alone).
 
   Raises:

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from musicrnn.encodings import controls as controls_lib
 from musicrnn.errors import UsageError
 from musicrnn.generation import outputs
 from musicrnn.generation import sampler
@@ -143,38 +144,9 @@ class NextTokenEvaluation(base.SummedEvaluation):
             f'over {metrics["events"]} events')
 
 
-def control_values(run, notes_per_second=None, pitch_class_histogram=None):
-  """{control name: value per step} for the run's controls.
-
-  Raises:
-    UsageError: a control the model was not trained with.
-  """
-  names = {name for name, _ in run.controls}
-  if notes_per_second is not None and 'note_density' not in names:
-    raise UsageError(f'--notes_per_second: config {run.config.name!r} was not '
-                     'trained with a note-density control')
-  if pitch_class_histogram is not None and 'pitch_histogram' not in names:
-    raise UsageError(f'--pitch_class_histogram: config {run.config.name!r} was '
-                     'not trained with a pitch-histogram control')
-  values = {}
-  for name, control in run.controls:
-    if name == 'note_density':
-      value = (control.default_value if notes_per_second is None
-               else notes_per_second)
-      if value < 0:
-        raise UsageError(f'--notes_per_second must be >= 0, got {value}')
-      values[name] = np.int32(control.class_of(value))
-    else:
-      histogram = (pitch_class_histogram if pitch_class_histogram is not None
-                   else [1.0] * 12)
-      if len(histogram) != 12 or min(histogram) < 0 or sum(histogram) <= 0:
-        raise UsageError('--pitch_class_histogram needs 12 non-negative weights, '
-                         f'not all zero; got {histogram}')
-      values[name] = control.constant_inputs(histogram).astype(np.float32)
-  return values
-
-
 def _schedules(values, batch, total):
+  """{control name: [batch, total, ...]}: each control's one-step input
+  held for every step of every output."""
   return {name: np.broadcast_to(value, (batch, total) + np.shape(value)).copy()
           for name, value in values.items()}
 
@@ -186,20 +158,21 @@ class NextTokenTask(base.Task):
   protocol = protocols.NextTokenModel
   objective = NextTokenObjective
   evaluation = NextTokenEvaluation
+  # With each control's flag: its value held for the whole output (None: the
+  # control's default).
   options = {
       'num_steps': None, 'duration_seconds': None, 'temperature': 1.0,
       'top_k': 0, 'top_p': 1.0, 'primer_midi': None, 'primer_pitches': None,
-      'notes_per_second': None, 'pitch_class_histogram': None, 'beam_size': 1,
-      'branch_factor': 1, 'steps_per_iteration': 1,
+      **{control.flag: None for control in controls_lib.CONTROLS},
+      'beam_size': 1, 'branch_factor': 1, 'steps_per_iteration': 1,
       'max_note_duration': MAX_NOTE_DURATION_SECONDS}
 
   def generate(self, run, output_dir, *, num_outputs=1, seed=None,
                render_png=False, render_wav=False, num_steps=None,
                duration_seconds=None, temperature=1.0, top_k=0, top_p=1.0,
-               primer_midi=None, primer_pitches=None, notes_per_second=None,
-               pitch_class_histogram=None, beam_size=1, branch_factor=1,
-               steps_per_iteration=1,
-               max_note_duration=MAX_NOTE_DURATION_SECONDS):
+               primer_midi=None, primer_pitches=None, beam_size=1,
+               branch_factor=1, steps_per_iteration=1,
+               max_note_duration=MAX_NOTE_DURATION_SECONDS, **control_values):
     """Samples event sequences and writes them as MIDI; returns the paths.
 
     Args:
@@ -209,14 +182,14 @@ class NextTokenTask(base.Task):
       temperature, top_k, top_p: how each event is drawn (`sampler.sample`).
       primer_midi, primer_pitches: what the outputs continue
         (`primers.primer_events`).
-      notes_per_second, pitch_class_histogram: control values, for runs
-        conditioned on them.
       max_note_duration: a note still on after this many seconds ends
         (encodings whose tokens can leave a note on; 0: notes last to the
         end).
       beam_size, branch_factor: above 1, Magenta's stochastic beam search
         (`sampler.beam_search`) instead of plain sampling, pruning every
         `steps_per_iteration` events.
+      **control_values: {control flag: value or None}, for a run conditioned
+        on controls (`controls.user_inputs`): each held for the whole output.
     """
     outputs.check_steps(num_steps, duration_seconds)
     outputs.check_temperature(temperature)
@@ -225,7 +198,8 @@ class NextTokenTask(base.Task):
     if min(beam_size, branch_factor, steps_per_iteration) < 1:
       raise UsageError('--beam_size, --branch_factor and --steps_per_iteration '
                        'must be at least 1')
-    values = control_values(run, notes_per_second, pitch_class_histogram)
+    values = controls_lib.user_inputs(run.controls, control_values,
+                                      run.config.name)
     # An encoding's END would cut the output short: generation runs to length.
     banned = () if run.codec.end_id is None else (run.codec.end_id,)
 
@@ -252,61 +226,36 @@ class NextTokenTask(base.Task):
     TensorFlow serves it; the same draws as `sampler.sample(...,
     jit_compile=False)` for a seed): primer ids [batch, n], num_steps,
     temperature, top_k, top_p and seed in, {'tokens': [batch, n +
-    num_steps]} out; a conditioned run also takes each control's value per
-    output (`notes_per_second` [batch], `pitch_class_histogram` [batch, 12])."""
+    num_steps]} out. A conditioned run also takes each control's value per
+    output under its flag's name (`Control.value_spec`), held for the whole
+    output as musicrnn_generate holds it (`Control.input_for_value`, one
+    definition for NumPy and TensorFlow)."""
     banned = () if run.codec.end_id is None else (int(run.codec.end_id),)
-    names = [name for name, _ in run.controls]
     specs = [tf.TensorSpec([None, None], tf.int32, name='primer'),
              tf.TensorSpec([], tf.int32, name='num_steps'),
              tf.TensorSpec([], tf.float32, name='temperature'),
              tf.TensorSpec([], tf.int32, name='top_k'),
              tf.TensorSpec([], tf.float32, name='top_p'),
              tf.TensorSpec([], tf.int64, name='seed')]
-    for name in names:
-      flag, spec = _CONTROL_INPUTS[name]
-      specs.append(tf.TensorSpec(spec.shape, spec.dtype, name=flag))
+    for _, control in run.controls:
+      spec = control.value_spec()
+      specs.append(tf.TensorSpec(spec['shape'], spec['dtype'], name=spec['name']))
 
-    def generate(primer, num_steps, temperature, top_k, top_p, seed, *controls):
+    def generate(primer, num_steps, temperature, top_k, top_p, seed, *values):
 
       def draw(unused_model, logits, step_seed):
         logits = sampler.filter_logits(logits, temperature, top_k, top_p, banned)
         return sampler.categorical(logits, step_seed)
 
-      values = {_CONTROL_INPUTS[name][0]: value
-                for name, value in zip(names, controls)}
       total = tf.shape(primer)[1] + num_steps
-      schedules = _tf_schedules(run, values, total)
+      schedules = {
+          name: tf.repeat(control.input_for_value(
+              value, xp=tf.experimental.numpy)[:, tf.newaxis], total, axis=1)
+          for (name, control), value in zip(run.controls, values)}
       seed_pair = tf.stack([seed, tf.constant(0, tf.int64)])
       tokens = sampler.token_loop(run.model, draw)(primer, schedules, num_steps,
                                                    seed_pair)
       return {'tokens': tokens}
 
-    inputs = {name: _CONTROL_INPUTS[name][0] for name in names}
+    inputs = {name: control.flag for name, control in run.controls}
     return tf.function(generate, input_signature=specs), inputs
-
-
-def _tf_schedules(run, values, total):
-  """{control name: [batch, total, ...]} from the signature's values."""
-  schedules = {}
-  for name, control in run.controls:
-    if name == 'note_density':
-      bins = tf.constant(control.settings.density_bin_ranges, tf.float32)
-      classes = tf.searchsorted(bins, values['notes_per_second'], side='right')
-      schedules[name] = tf.tile(tf.cast(classes, tf.int32)[:, None], [1, total])
-    else:
-      histogram = values['pitch_class_histogram']
-      total_mass = tf.reduce_sum(histogram, axis=-1, keepdims=True)
-      normal = tf.where(total_mass > 0,
-                        histogram / tf.where(total_mass > 0, total_mass, 1.0),
-                        tf.fill(tf.shape(histogram), 1.0 / 12))
-      schedules[name] = tf.tile(normal[:, None, :], [1, total, 1])
-  return schedules
-
-
-# The control inputs of the signature: musicrnn_generate's flags.
-_CONTROL_INPUTS = {
-    'note_density': ('notes_per_second', tf.TensorSpec([None], tf.float32)),
-    'pitch_histogram': ('pitch_class_histogram',
-                        tf.TensorSpec([None, 12], tf.float32)),
-}
-

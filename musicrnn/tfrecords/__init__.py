@@ -6,5 +6,7 @@
   sources        one interface over a dataset folder, a TFDS dataset and a
                  TFRecord glob
   input          tf.data: records -> padded (or cropped) training batches
-  tfds_builders  TFDS builders that publish a folder of MIDI as a dataset
+
+The TFDS builders that publish a folder of MIDI as a dataset run the Beam
+pipelines: they are `musicrnn.pipelines.tfds_builders`.
 """

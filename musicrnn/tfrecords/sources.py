@@ -244,7 +244,7 @@ class TfdsDataset(DataSource):
       raise UsageError(
           f'TFDS dataset {builder.info.full_name} at {builder.data_dir} was not '
           f'built by musicrnn\'s builder (its metadata lacks {missing}); build '
-          'one with tfds build musicrnn --imports=musicrnn.tfrecords.tfds_builders')
+          'one with tfds build musicrnn --imports=musicrnn.pipelines.tfds_builders')
     description = {
         'config_name': metadata.get('config_name'),
         'encoding': dict(metadata['encoding']),
@@ -341,7 +341,7 @@ def _check_tfds_features(version_dir):
 
 
 _BUILD_HINT = ('build it with tfds build musicrnn '
-               '--imports=musicrnn.tfrecords.tfds_builders --config=CONFIG '
+               '--imports=musicrnn.pipelines.tfds_builders --config=CONFIG '
                '--manual_dir=YOUR_MIDI_FOLDER, or pass --tfds_data_dir')
 
 

@@ -1,12 +1,12 @@
 r"""TensorFlow Datasets builders: publish a folder of MIDI as a TFDS dataset.
 
-  tfds build musicrnn --imports=musicrnn.tfrecords.tfds_builders \
+  tfds build musicrnn --imports=musicrnn.pipelines.tfds_builders \
     --config=performance_with_dynamics --manual_dir=~/midi \
     --data_dir=~/tensorflow_datasets \
     --beam_pipeline_options=direct_running_mode=multi_processing,direct_num_workers=2
 
   import tensorflow_datasets as tfds
-  import musicrnn.tfrecords.tfds_builders  # registers the builders
+  import musicrnn.pipelines.tfds_builders  # registers the builders
   train = tfds.load('musicrnn/performance_with_dynamics', split='train',
                     data_dir='~/tensorflow_datasets')
 
