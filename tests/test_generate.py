@@ -8,6 +8,7 @@ import pytest
 
 from musicrnn.encodings import controls
 from musicrnn.errors import UsageError
+from musicrnn.generation import sampler
 from musicrnn.runs import generate
 from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.tasks import next_token
@@ -72,13 +73,13 @@ def test_controls_reach_the_model(tiny_runs, tmp_path, monkeypatch):
   assert np.abs(logits[0] - logits[1]).max() > 1e-4
   # generate() hands the requested controls to the sampler at every position.
   seen = {}
-  real_sample = generate.sampler.sample
+  real_sample = sampler.sample
 
   def spy(model, primer, num_steps, controls=None, **kwargs):
     seen.update(controls)
     return real_sample(model, primer, num_steps, controls=controls, **kwargs)
 
-  monkeypatch.setattr(generate.sampler, 'sample', spy)
+  monkeypatch.setattr(sampler, 'sample', spy)
   generate.generate(tiny_runs[MULTI], str(tmp_path), num_outputs=2, num_steps=10,
                     notes_per_second=64.0, pitch_class_histogram=[1] + [0] * 11)
   assert seen['note_density'].shape == (2, 11)

@@ -70,6 +70,8 @@ def test_quickstart_end_to_end(tmp_path):
   assert 'steps 0 ->' not in again.stdout
 
 
-def test_quickstart_trains_event_models_only(tmp_path):
-  with pytest.raises(UsageError, match='event model'):
+def test_quickstart_generates_music_of_a_duration_only(tmp_path):
+  with pytest.raises(UsageError, match=r'of a duration; config '
+                     r"'pianoroll_gan_tiny' is a pianoroll_gan \(task "
+                     r'adversarial\), whose generation takes --num_bars'):
     quickstart.run_quickstart(str(tmp_path), config_name='pianoroll_gan_tiny')

@@ -26,6 +26,10 @@ _UNSAFE_MODULES = {'pickle', 'cPickle', 'dill', 'cloudpickle', 'marshal', 'shelv
                    'joblib', 'yaml'}
 _UNSAFE_BUILTINS = {'eval', 'exec', 'compile', '__import__'}
 _UNSAFE_METHODS = {'load_model', 'unsafe_load', 'import_module'}
+# The one import by name: `modules.import_all` imports the modules it finds
+# in a musicrnn package's own folder (families, configs, tasks registering
+# themselves), never a name read from a file.
+_ALLOWED = {(os.path.join('musicrnn', 'modules.py'), 'import_module')}
 
 
 def test_the_package_has_no_way_to_unpickle_or_execute_a_file():
@@ -46,7 +50,8 @@ def test_the_package_has_no_way_to_unpickle_or_execute_a_file():
         if (isinstance(func, ast.Name) and func.id in _UNSAFE_BUILTINS) or (
             isinstance(func, ast.Attribute) and func.attr in _UNSAFE_METHODS):
           name = getattr(func, 'id', None) or func.attr
-          problems.append(f'{path}:{node.lineno}: calls {name}')
+          if (os.path.relpath(path, testing_lib.REPO_ROOT), name) not in _ALLOWED:
+            problems.append(f'{path}:{node.lineno}: calls {name}')
         for keyword in node.keywords:
           if keyword.arg in ('allow_pickle', 'safe_mode') and not (
               isinstance(keyword.value, ast.Constant)
