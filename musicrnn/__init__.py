@@ -14,7 +14,8 @@ models -> pipelines, tfrecords -> training, generation, metrics):
 
 The modules here are the entry points (convert, create_dataset, train,
 generate, evaluate, quickstart; flags are defined only there and in cli) and
-what they and the packages share (cli, console, errors, paths, splits).
+what they and the packages share (cli, console, errors, paths, splits);
+programs holds the console scripts that start them.
 """
 
 import warnings

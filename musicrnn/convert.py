@@ -14,12 +14,24 @@ child process per worker, limited by --max_seconds_per_file and
 out_of_memory, reader_crashed) instead of hanging or killing the run.
 """
 
+import sys
+
 from absl import flags
 
 from musicrnn import cli
+from musicrnn import console
+
+if __name__ == '__main__':
+  # Run as `python -m musicrnn.convert`: quiet the console before the
+  # imports below load TensorFlow or Beam, which log at import (a
+  # console script is quieted by musicrnn.programs).
+  console.quiet(sys.argv)
+
+# pylint: disable=wrong-import-position
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import readers
+# pylint: enable=wrong-import-position
 
 _DEFAULTS = readers.ReadLimits()
 

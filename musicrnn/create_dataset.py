@@ -13,12 +13,24 @@ reads it). Config values can be overridden with --hparams="max_events=256"
 or dotted flags such as --config.data.split_by=folder.
 """
 
+import sys
+
 from absl import flags
 
 from musicrnn import cli
+from musicrnn import console
+
+if __name__ == '__main__':
+  # Run as `python -m musicrnn.create_dataset`: quiet the console before the
+  # imports below load TensorFlow or Beam, which log at import (a
+  # console script is quieted by musicrnn.programs).
+  console.quiet(sys.argv)
+
+# pylint: disable=wrong-import-position
 from musicrnn import configs
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import dataset
+# pylint: enable=wrong-import-position
 
 flags.DEFINE_string('config', None, 'Named config; see musicrnn.configs.names().')
 flags.DEFINE_string('input', None,

@@ -21,14 +21,25 @@ Writes JSON and a PNG of generated against real histograms.
 """
 
 import os
+import sys
 
 from absl import flags
 
 from musicrnn import cli
+from musicrnn import console
+
+if __name__ == '__main__':
+  # Run as `python -m musicrnn.evaluate`: quiet the console before the
+  # imports below load TensorFlow or Beam, which log at import (a
+  # console script is quieted by musicrnn.programs).
+  console.quiet(sys.argv)
+
+# pylint: disable=wrong-import-position
 from musicrnn.errors import UsageError
 from musicrnn.metrics import nll
 from musicrnn.metrics import samples
 from musicrnn.tfrecords import sources
+# pylint: enable=wrong-import-position
 
 flags.DEFINE_string('run_dir', None, 'A run directory written by musicrnn_train.')
 flags.DEFINE_string('data', None,

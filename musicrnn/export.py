@@ -17,12 +17,24 @@ with the codec spec in assets/musicrnn_codec.json: it loads where musicrnn
 is not installed (TF Serving, another language).
 """
 
+import sys
+
 from absl import flags
 
 from musicrnn import cli
+from musicrnn import console
+
+if __name__ == '__main__':
+  # Run as `python -m musicrnn.export`: quiet the console before the
+  # imports below load TensorFlow or Beam, which log at import (a
+  # console script is quieted by musicrnn.programs).
+  console.quiet(sys.argv)
+
+# pylint: disable=wrong-import-position
 from musicrnn.errors import UsageError
 from musicrnn.generation import saved_model
 from musicrnn.training import model_file
+# pylint: enable=wrong-import-position
 
 flags.DEFINE_string('run_dir', None, 'A run folder of musicrnn_train (or of '
                     'musicrnn_import_magenta).')

@@ -17,11 +17,23 @@ pitch_conditioned_performance_with_dynamics,
 multiconditioned_performance_with_dynamics and polyphony.
 """
 
+import sys
+
 from absl import flags
 
 from musicrnn import cli
+from musicrnn import console
+
+if __name__ == '__main__':
+  # Run as `python -m musicrnn.import_magenta`: quiet the console before the
+  # imports below load TensorFlow or Beam, which log at import (a
+  # console script is quieted by musicrnn.programs).
+  console.quiet(sys.argv)
+
+# pylint: disable=wrong-import-position
 from musicrnn.errors import UsageError
 from musicrnn.training import magenta
+# pylint: enable=wrong-import-position
 
 flags.DEFINE_string('bundle_file', None, 'A Magenta .mag bundle.')
 flags.DEFINE_string('checkpoint', None,

@@ -28,6 +28,15 @@ import time
 from absl import flags
 
 from musicrnn import cli
+from musicrnn import console
+
+if __name__ == '__main__':
+  # Run as `python -m musicrnn.quickstart`: quiet the console before the
+  # imports below load TensorFlow or Beam, which log at import (a
+  # console script is quieted by musicrnn.programs).
+  console.quiet(sys.argv)
+
+# pylint: disable=wrong-import-position
 from musicrnn import configs
 from musicrnn.errors import UsageError
 from musicrnn.generation import generate as generate_lib
@@ -37,6 +46,7 @@ from musicrnn.pipelines import dataset
 from musicrnn.tfrecords import description as description_lib
 from musicrnn.training import run_dir as run_dir_lib
 from musicrnn.training import trainer
+# pylint: enable=wrong-import-position
 
 QUICKSTART_CORPUS = os.path.join(os.path.dirname(__file__), 'quickstart_corpus')
 

@@ -44,7 +44,8 @@ LAYERS = {
     'musicrnn.generation': 4,
     'musicrnn.metrics': 4,
     'musicrnn.training': 4,
-    # Entry points: the absl binaries and `cli`, the only modules with flags.
+    # Entry points: the absl binaries and `cli`, the only modules with flags,
+    # and `programs`, the console scripts that launch them.
     'musicrnn.cli': 5,
     'musicrnn.convert': 5,
     'musicrnn.create_dataset': 5,
@@ -52,6 +53,7 @@ LAYERS = {
     'musicrnn.generate': 5,
     'musicrnn.import_magenta': 5,
     'musicrnn.export': 5,
+    'musicrnn.programs': 5,
     'musicrnn.quickstart': 5,
     'musicrnn.train': 5,
 }
