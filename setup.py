@@ -55,15 +55,17 @@ setuptools.setup(
                  'dask[distributed]>=2024.4'],
     },
     entry_points={
+        # musicrnn.programs quiets the console before it imports the entry
+        # point (and with it TensorFlow, which logs at import).
         'console_scripts': [
-            'musicrnn_convert=musicrnn.convert:run',
-            'musicrnn_create_dataset=musicrnn.create_dataset:run',
-            'musicrnn_quickstart=musicrnn.quickstart:run',
-            'musicrnn_train=musicrnn.train:run',
-            'musicrnn_generate=musicrnn.generate:run',
-            'musicrnn_evaluate=musicrnn.evaluate:run',
-            'musicrnn_import_magenta=musicrnn.import_magenta:run',
-            'musicrnn_export=musicrnn.export:run',
+            'musicrnn_convert=musicrnn.programs:convert',
+            'musicrnn_create_dataset=musicrnn.programs:create_dataset',
+            'musicrnn_quickstart=musicrnn.programs:quickstart',
+            'musicrnn_train=musicrnn.programs:train',
+            'musicrnn_generate=musicrnn.programs:generate',
+            'musicrnn_evaluate=musicrnn.programs:evaluate',
+            'musicrnn_import_magenta=musicrnn.programs:import_magenta',
+            'musicrnn_export=musicrnn.programs:export',
         ],
     },
 )

@@ -13,7 +13,7 @@ below it, and no two packages import each other, not even inside a function
   6  runs
   7  training
   8  cli, convert, create_dataset, evaluate, export, generate, import_magenta,
-     quickstart, train
+     programs, quickstart, train
 
   encodings   NoteSequence <-> token ids or piano rolls, control signals (numpy)
   configs     named configs: an encoding, a model family and its hparams
@@ -33,7 +33,8 @@ below it, and no two packages import each other, not even inside a function
 
 console, errors, modules, paths and splits are the small modules every layer
 shares; the modules of layer 8 are the entry points (the absl binaries and
-`cli`, the only modules that define flags).
+`cli`, the only modules that define flags; `programs` holds the console
+scripts that start them).
 """
 
 import warnings

@@ -7,7 +7,9 @@ Entry points (`musicrnn/convert.py`, ...) define their flags and call
 - console logging is set to INFO for musicrnn and WARNING for Beam and
   TensorFlow internals, and the start-up lines of TensorFlow's C++ runtime
   and Beam's worker processes are dropped (`musicrnn.console`), unless
-  `--verbose` is given;
+  `--verbose` is given; a console script (`musicrnn.programs`) or an entry
+  point run as `python -m` quiets the console before its imports load
+  TensorFlow, else `run` quiets it for the run only;
 - a `UsageError` (or a flag error) is printed as one line, without a
   traceback, and the program exits with status 2.
 """
@@ -22,10 +24,6 @@ from absl import flags
 from musicrnn import console
 from musicrnn.errors import OutOfMemoryError
 from musicrnn.errors import UsageError
-
-# Before anything imports TensorFlow, whose C++ runtime logs at import.
-if console.is_program():
-  console.quiet(sys.argv)
 
 flags.DEFINE_bool('verbose', False,
                   'Also show what libraries log (Beam, TensorFlow, TFDS) and '
@@ -55,6 +53,17 @@ class _QuietLibraries(logging.Filter):
       return True
     path = record.pathname or ''
     return path.startswith(_PACKAGE_DIR) or path == self._main_file
+
+
+def quiet_when_run(module_name):
+  """Quiets the console now when `module_name` (an entry point's
+  `__name__`) is '__main__', the entry point run as `python -m
+  musicrnn.<name>`: TensorFlow and Beam log while they are imported, so this
+  comes before the entry point's own imports. A console script is quieted
+  by `musicrnn.programs`, a `main` called from Python by `run`; importing an
+  entry point changes nothing."""
+  if module_name == '__main__':
+    console.quiet(sys.argv)
 
 
 def _configure_logging(verbose):
@@ -91,11 +100,13 @@ def run(main, beam=False, aliases=None):
       thing}, suggested when the other name is given.
 
   Dotted config overrides (`--config.train.batch_size=32`) are taken out of
-  the args before parsing; `config_overrides()` returns them.
+  the args before parsing; `config_overrides()` returns them during the run.
   """
+  global _CONFIG_OVERRIDES
 
   def parse(argv):
-    argv = _take_config_overrides(argv)
+    global _CONFIG_OVERRIDES
+    argv, _CONFIG_OVERRIDES = _take_config_overrides(argv)
     try:
       if beam:
         return flags.FLAGS(argv, known_only=True)
@@ -115,12 +126,22 @@ def run(main, beam=False, aliases=None):
     except OutOfMemoryError as e:
       print(f'{_program_name()}: error: {e}', file=sys.stderr)
       sys.stdout.flush()
-      console.stop()
+      console.restore()
       os._exit(2)  # pylint: disable=protected-access
     except UsageError as e:
       usage_exit(str(e))
 
-  app.run(wrapped, flags_parser=parse)
+  # False when a launcher quieted the console already: it stays quiet until
+  # the process exits.
+  quieted_here = console.quiet(sys.argv)
+  try:
+    app.run(wrapped, flags_parser=parse)
+  finally:
+    # Another run in this process (a test's) starts from no overrides, with
+    # sys.stdout and the environment as they were.
+    _CONFIG_OVERRIDES = {}
+    if quieted_here:
+      console.restore()
 
 
 def own_flag_names(module_name):
@@ -128,26 +149,28 @@ def own_flag_names(module_name):
   return [f.name for f in flags.FLAGS.get_flags_for_module(module_name)]
 
 
+# The running program's overrides: set by each parse, emptied when its run ends.
 _CONFIG_OVERRIDES = {}
 
 
 def config_overrides():
-  """The dotted `--config.a.b=value` args given on the command line."""
+  """The dotted `--config.a.b=value` args of the running program's command
+  line: {'a.b': 'value'} (values as strings)."""
   return dict(_CONFIG_OVERRIDES)
 
 
 def _take_config_overrides(argv):
-  """Removes `--config.path=value` args from argv into _CONFIG_OVERRIDES."""
-  rest = [argv[0]]
+  """(argv without its `--config.path=value` args, {path: value} of them)."""
+  rest, overrides = [argv[0]], {}
   for arg in argv[1:]:
     if arg.startswith('--config.'):
       if '=' not in arg:
         usage_exit(f'{arg} needs a value: --config.path=value')
       key, value = arg[len('--config.'):].split('=', 1)
-      _CONFIG_OVERRIDES[key] = value
+      overrides[key] = value
     else:
       rest.append(arg)
-  return rest
+  return rest, overrides
 
 
 def require(*names):

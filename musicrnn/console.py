@@ -7,6 +7,10 @@ and Beam's worker processes (`--direct_running_mode=multi_processing`)
 inherit the terminal and print their own `INFO:` lines. So a program routes
 descriptor 2, its children's included, through `StderrFilter`, which drops
 those known lines and passes everything else; `--verbose` turns it off.
+
+Importing this module changes nothing: a program calls `quiet` when it
+starts, and `restore` puts the process back as it was (for a program run
+in-process, by a test or a notebook).
 """
 
 import atexit
@@ -150,6 +154,7 @@ class StderrFilter:
     if not self._running:
       return
     self._running = False
+    atexit.unregister(self.stop)   # a program run in-process stops it early
     _flush_stderr()
     # Closing our write end lets the pump see the end of the pipe (once any
     # child still holding it has exited).
@@ -175,16 +180,6 @@ class _DrainingStdout:
     return getattr(self._stream, name)
 
 
-def is_program():
-  """True when this process is a musicrnn program (a console script, or
-  `python -m musicrnn.X`), not a test run or notebook importing it."""
-  main = sys.modules.get('__main__')
-  spec = getattr(main, '__spec__', None)
-  if spec is not None and (spec.name or '').startswith('musicrnn.'):
-    return True
-  return os.path.basename(sys.argv[0] if sys.argv else '').startswith('musicrnn_')
-
-
 def verbose_requested(argv):
   """True when argv asks for --verbose (read before flags are parsed:
   TensorFlow's start-up lines come at import)."""
@@ -192,28 +187,75 @@ def verbose_requested(argv):
              for arg in argv[1:])
 
 
-_FILTER = None
+class _Changes:
+  """What `quiet` changed in this process, for `restore` to put back."""
+
+  def __init__(self):
+    self.environ = {}          # {name: (value before or None, value set)}
+    self.stderr_filter = None
+    self.stdout = None         # sys.stdout before `quiet` wrapped it
+    self.wrapper = None        # the _DrainingStdout that replaced it
+
+  def set_environ(self, name, value):
+    self.environ[name] = (os.environ.get(name), value)
+    os.environ[name] = value
+
+
+_QUIETED = None   # a _Changes while a program's console is quiet
 
 
 def quiet(argv):
   """Quiets library start-up lines and chatter for this program and the
-  processes it starts, unless argv has --verbose."""
-  global _FILTER
-  if verbose_requested(argv):
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '0')
-    return
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  warnings_env = os.environ.get('PYTHONWARNINGS')
-  if _PYDUB_WARNING not in (warnings_env or ''):
-    os.environ['PYTHONWARNINGS'] = ','.join(filter(None, [warnings_env,
-                                                          _PYDUB_WARNING]))
-  if _FILTER is None and sys.stderr is not None and sys.stdout is not None:
-    _FILTER = StderrFilter().start()
-    sys.stdout = _DrainingStdout(sys.stdout, _FILTER)
+  processes it starts, unless argv has --verbose; `restore` undoes it.
+
+  A program calls this before it imports TensorFlow (`musicrnn.programs`,
+  an entry point run as `python -m`), else `cli.run` does; importing a
+  musicrnn module never does. It sets TF_CPP_MIN_LOG_LEVEL (unless set) and
+  PYTHONWARNINGS, which TensorFlow and child processes read at their start,
+  routes descriptor 2 through a `StderrFilter` and wraps sys.stdout to keep
+  its lines in order with the filtered stderr.
+
+  Returns:
+    False, changing nothing, when the console is quiet already.
+  """
+  global _QUIETED
+  if _QUIETED is not None:
+    return False
+  changes = _Changes()
+  verbose = verbose_requested(argv)
+  if 'TF_CPP_MIN_LOG_LEVEL' not in os.environ:
+    changes.set_environ('TF_CPP_MIN_LOG_LEVEL', '0' if verbose else '2')
+  if not verbose:
+    warnings_env = os.environ.get('PYTHONWARNINGS')
+    if _PYDUB_WARNING not in (warnings_env or ''):
+      changes.set_environ('PYTHONWARNINGS',
+                          ','.join(filter(None, [warnings_env, _PYDUB_WARNING])))
+    if sys.stderr is not None and sys.stdout is not None:
+      changes.stderr_filter = StderrFilter().start()
+      changes.stdout = sys.stdout
+      changes.wrapper = _DrainingStdout(sys.stdout, changes.stderr_filter)
+      sys.stdout = changes.wrapper
+  _QUIETED = changes
+  return True
 
 
-def stop():
-  """Passes on what is left of stderr and stops the filter (before a
+def restore():
+  """Passes on what is left of stderr, stops the filter and puts back
+  sys.stdout and the environment variables `quiet` set (also before a
   program leaves with os._exit, which skips atexit)."""
-  if _FILTER is not None:
-    _FILTER.stop()
+  global _QUIETED
+  changes, _QUIETED = _QUIETED, None
+  if changes is None:
+    return
+  if changes.stderr_filter is not None:
+    changes.stderr_filter.stop()
+  # Something that replaced sys.stdout since (a test's capture) keeps it.
+  if sys.stdout is changes.wrapper:
+    sys.stdout = changes.stdout
+  for name, (before, value) in changes.environ.items():
+    if os.environ.get(name) != value:
+      continue   # the program set it since: its value stays
+    if before is None:
+      del os.environ[name]
+    else:
+      os.environ[name] = before

@@ -14,12 +14,20 @@ child process per worker, limited by --max_seconds_per_file and
 out_of_memory, reader_crashed) instead of hanging or killing the run.
 """
 
+
 from absl import flags
 
 from musicrnn import cli
+
+# Run as `python -m musicrnn.convert`: the console is quiet before the
+# imports below load TensorFlow or Beam.
+cli.quiet_when_run(__name__)
+
+# pylint: disable=wrong-import-position
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import readers
+# pylint: enable=wrong-import-position
 
 _DEFAULTS = readers.ReadLimits()
 

@@ -13,12 +13,20 @@ reads it). Config values can be overridden with --hparams="max_events=256"
 or dotted flags such as --config.data.split_by=folder.
 """
 
+
 from absl import flags
 
 from musicrnn import cli
+
+# Run as `python -m musicrnn.create_dataset`: the console is quiet before the
+# imports below load TensorFlow or Beam.
+cli.quiet_when_run(__name__)
+
+# pylint: disable=wrong-import-position
 from musicrnn import configs
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import dataset
+# pylint: enable=wrong-import-position
 
 flags.DEFINE_string('config', None, 'Named config; see musicrnn.configs.names().')
 flags.DEFINE_string('input', None,

@@ -25,10 +25,17 @@ import os
 from absl import flags
 
 from musicrnn import cli
+
+# Run as `python -m musicrnn.evaluate`: the console is quiet before the
+# imports below load TensorFlow or Beam.
+cli.quiet_when_run(__name__)
+
+# pylint: disable=wrong-import-position
 from musicrnn.errors import UsageError
 from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.metrics import samples
 from musicrnn.tfrecords import sources
+# pylint: enable=wrong-import-position
 
 flags.DEFINE_string('run_dir', None, 'A run directory written by musicrnn_train.')
 flags.DEFINE_string('data', None,

@@ -17,12 +17,20 @@ returns sampled token ids, with the codec spec in assets/musicrnn_codec.json:
 it loads where musicrnn is not installed (TF Serving, another language).
 """
 
+
 from absl import flags
 
 from musicrnn import cli
+
+# Run as `python -m musicrnn.export`: the console is quiet before the
+# imports below load TensorFlow or Beam.
+cli.quiet_when_run(__name__)
+
+# pylint: disable=wrong-import-position
 from musicrnn.errors import UsageError
-from musicrnn.runs import saved_model
 from musicrnn.runs import model_file
+from musicrnn.runs import saved_model
+# pylint: enable=wrong-import-position
 
 flags.DEFINE_string('run_dir', None, 'A run folder of musicrnn_train (or of '
                     'musicrnn_import_magenta).')

@@ -19,12 +19,19 @@ import tempfile
 from absl import flags
 
 from musicrnn import cli
+
+# Run as `python -m musicrnn.generate`: the console is quiet before the
+# imports below load TensorFlow or Beam.
+cli.quiet_when_run(__name__)
+
+# pylint: disable=wrong-import-position
 from musicrnn.encodings import controls
 from musicrnn.errors import UsageError
 from musicrnn.runs import generate
 from musicrnn.runs import magenta
 from musicrnn.runs import model_file
 from musicrnn.tasks import next_token
+# pylint: enable=wrong-import-position
 
 flags.DEFINE_string('run_dir', None, 'A run directory written by musicrnn_train.')
 flags.DEFINE_string('bundle_file', None,

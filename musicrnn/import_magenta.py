@@ -17,11 +17,19 @@ pitch_conditioned_performance_with_dynamics,
 multiconditioned_performance_with_dynamics and polyphony.
 """
 
+
 from absl import flags
 
 from musicrnn import cli
+
+# Run as `python -m musicrnn.import_magenta`: the console is quiet before the
+# imports below load TensorFlow or Beam.
+cli.quiet_when_run(__name__)
+
+# pylint: disable=wrong-import-position
 from musicrnn.errors import UsageError
 from musicrnn.runs import magenta
+# pylint: enable=wrong-import-position
 
 flags.DEFINE_string('bundle_file', None, 'A Magenta .mag bundle.')
 flags.DEFINE_string('checkpoint', None,

@@ -28,6 +28,12 @@ import time
 from absl import flags
 
 from musicrnn import cli
+
+# Run as `python -m musicrnn.quickstart`: the console is quiet before the
+# imports below load TensorFlow or Beam.
+cli.quiet_when_run(__name__)
+
+# pylint: disable=wrong-import-position
 from musicrnn import configs
 from musicrnn import tasks
 from musicrnn.errors import UsageError
@@ -38,6 +44,7 @@ from musicrnn.pipelines import dataset
 from musicrnn.tfrecords import description as description_lib
 from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.training import trainer
+# pylint: enable=wrong-import-position
 
 QUICKSTART_CORPUS = os.path.join(os.path.dirname(__file__), 'quickstart_corpus')
 

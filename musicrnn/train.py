@@ -19,15 +19,23 @@ from its last checkpoint when started again with the same --run_dir;
 --init_from=model.mrnn (or a run folder) starts a new run from trained weights.
 """
 
+
 from absl import flags
 
 from musicrnn import cli
+
+# Run as `python -m musicrnn.train`: the console is quiet before the
+# imports below load TensorFlow or Beam.
+cli.quiet_when_run(__name__)
+
+# pylint: disable=wrong-import-position
 from musicrnn import configs
 from musicrnn.errors import UsageError
 from musicrnn.tfrecords import sources
 from musicrnn.training import strategy as strategy_lib
 from musicrnn.training import trainer
 from musicrnn.training import compilation
+# pylint: enable=wrong-import-position
 
 flags.DEFINE_string('config', None, 'Named config; see musicrnn.configs.names().')
 flags.DEFINE_string('hparams', '', 'Magenta-style overrides, e.g. "batch_size=32".')

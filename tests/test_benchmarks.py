@@ -2,31 +2,59 @@
 figures say what they are for (the compiled sampler beats the naive loop,
 skewing needs less memory than the naive form, the cache beats recomputing).
 
+Beyond the figures, each test checks what the test knows without the
+benchmark: how many files, notes, examples or frames the fixture or dataset
+holds, byte counts from shapes and dtypes, the configs' settings, and that
+a baseline and the measured path gave the same output where the benchmark
+compares them. Times are only checked to be finite positive numbers.
+
 Each runs in this process (its main, with its own flags; see
 testing_lib.run_program); the relative-attention benchmark measures each
 form's peak memory in a fresh process of its own."""
 
+import glob
 import json
 import math
+import os
+import resource
 import sys
 
+import note_seq
+import numpy as np
 import pytest
 
+from musicrnn import configs
+from musicrnn.generation import sampler
+from musicrnn.models.event_lstm import EventLSTM
 from musicrnn.pipelines import readers
+from musicrnn.tfrecords import description as description_lib
 import testing_lib
 
 
 def test_convert_benchmark_smoke(tmp_path):
   results, result = _smoke_run('convert_benchmark', tmp_path, '--workers=1')
+  # --smoke reads tests/testdata/midi: its files and notes, counted here.
+  files, notes = _midi_fixtures('midi')
+  assert results['music_files'] == len(files) == 4
   baseline = results['baseline']
-  assert baseline['midi_files'] == 4
+  assert (baseline['midi_files'], baseline['ok'], baseline['notes']) == (
+      len(files), len(files), notes)
   assert [r['midi_reader'] for r in results['pipeline']] == ['symusic', 'note_seq']
   for run in results['pipeline']:
-    assert run['files_seen'] == run['converted'] + run['duplicates'] + run['failed']
-    # The same notes read every way; the ratio is of the two rates.
-    assert run['notes'] == baseline['notes'] > 0
+    assert run['workers'] == 1
+    # Every fixture converted once, nothing failed or duplicated.
+    assert (run['files_seen'], run['converted'], run['notesequences']) == (
+        len(files), len(files), len(files))
+    assert run['duplicates'] == run['failed'] == 0 and run['failed_by_reason'] == {}
+    # Each reader wrote the notes note-seq reads in the fixtures.
+    assert run['notes'] == notes
+    _assert_rate(run['files_per_second'], run['files_seen'], run['seconds'])
+    _assert_rate(run['notes_per_second'], run['notes'], run['seconds'])
+    # The ratio is of the two rates, the pipeline's over the baseline's.
     assert run['speed_ratio_vs_baseline'] == pytest.approx(
         run['files_per_second'] / baseline['files_per_second'], rel=0.02, abs=1e-3)
+  _assert_finite_positive(baseline['seconds'], baseline['files_per_second'],
+                          baseline['notes_per_second'])
   assert 'musicrnn_convert, symusic, 1 worker(s)' in result.stdout
 
 
@@ -36,7 +64,9 @@ def test_convert_benchmark_compares_the_readers_file_by_file(tmp_path):
       f'--input_dir={testing_lib.TESTDATA}', smoke=False)
   corpora = results['corpora']
   assert sorted(corpora) == ['broken', 'midi', 'pop']
-  for found in corpora.values():
+  for corpus, found in corpora.items():
+    # Every MIDI file of the sub-folder, counted here.
+    assert found['midi_files'] == len(_midi_fixtures(corpus, read=False)[0])
     assert found['different'] == 0 and found['different_files'] == []
     assert found['midi_files'] == (
         found['equal'] + sum(found['read_by_note_seq'].values())
@@ -51,19 +81,44 @@ def test_convert_benchmark_compares_the_readers_file_by_file(tmp_path):
 
 def test_generation_benchmark_smoke(tmp_path):
   results, _ = _smoke_run('generation_benchmark', tmp_path, '--batch_sizes=1,2')
+  assert results['model'] == 'untrained EventLSTM 1x16 (smoke)'
+  num_steps = results['num_steps']
+  assert num_steps == 20   # --smoke's events per output
   assert [r['batch_size'] for r in results['runs']] == [1, 2]
   for r in results['runs']:
+    assert set(r) == {'batch_size', 'compiled_seconds', 'compiled_events_per_second',
+                      'compiled_seconds_per_step', 'naive_seconds',
+                      'naive_events_per_second', 'speed_ratio'}
+    # Events are counted across the batch: batch x num_steps per output.
+    for method in ('compiled', 'naive'):
+      _assert_rate(r[f'{method}_events_per_second'], r['batch_size'] * num_steps,
+                   r[f'{method}_seconds'])
     # The figure's point: one compiled loop beats a Python call per event.
     assert r['compiled_events_per_second'] > r['naive_events_per_second'] > 0
     assert r['speed_ratio'] > 1
   assert 'CPU' in results['device'] or 'GPU' in results['device']
+  # The baseline does the work it is timed for: num_steps events after the
+  # primer for each sequence of the batch, ids of the model's vocabulary,
+  # as the compiled sampler makes them.
+  benchmark = sys.modules['generation_benchmark']
+  model = EventLSTM(40, rnn_layer_sizes=(16,), control_sizes={'note_density': 8})
+  primer = np.zeros((2, 1), np.int32)
+  controls = benchmark._controls(model, 2, num_steps + 1)  # pylint: disable=protected-access
+  naive = benchmark.naive_loop(model, primer, num_steps, controls)
+  compiled = sampler.sample(model, primer, num_steps, controls=controls, seed=0)
+  assert naive.shape == compiled.shape == (2, 1 + num_steps)
+  assert naive.min() >= 0 and naive.max() < 40
 
 
 def test_generation_benchmark_without_baseline_smoke(tmp_path):
   results, _ = _smoke_run('generation_benchmark', tmp_path, '--batch_sizes=1',
                           '--nonaive_baseline')
   (run,) = results['runs']
-  assert 'naive_seconds' not in run and 'speed_ratio' not in run
+  assert set(run) == {'batch_size', 'compiled_seconds', 'compiled_events_per_second',
+                      'compiled_seconds_per_step'}
+  assert results['num_steps'] == 20
+  _assert_rate(run['compiled_events_per_second'], results['num_steps'],
+               run['compiled_seconds'])
   assert run['compiled_seconds_per_step'] == pytest.approx(
       run['compiled_seconds'] / results['num_steps'], rel=0.01)
 
@@ -75,9 +130,12 @@ def test_generation_benchmark_beam_smoke(tmp_path):
   assert results['beam'] == {'beam_size': 2, 'branch_factor': 2,
                              'steps_per_iteration': 3}
   (run,) = results['runs']
-  assert run['batch_size'] == 2
-  assert run['compiled_events_per_second'] == pytest.approx(
-      2 * results['num_steps'] / run['compiled_seconds'], rel=0.01)
+  assert run['batch_size'] == 2 and results['num_steps'] == 20
+  # Events of the batch's outputs, not of the beams searched.
+  _assert_rate(run['compiled_events_per_second'], 2 * results['num_steps'],
+               run['compiled_seconds'])
+  _assert_rate(run['naive_events_per_second'], 2 * results['num_steps'],
+               run['naive_seconds'])
   assert run['speed_ratio'] == pytest.approx(
       run['naive_seconds'] / run['compiled_seconds'], rel=0.05)
 
@@ -136,6 +194,23 @@ def test_cached_step_benchmark_smoke(tmp_path):
   # The dilated CNN's queues do not grow with the position.
   counts = step_bytes['dilated_cnn']
   assert counts[1, 8] == counts[1, 128] and counts[2, 8] == counts[2, 128]
+  # The CNN feeds one-hot events to a dense layer (no embedding table): a
+  # step reads every float32 weight, and its whole state, whose bytes are
+  # counted here from the shapes and dtypes.
+  config, model, _ = smoke_data.untrained_model('dilated_cnn_tiny')
+  assert config.model.embedding_size == 0
+  assert all(w.dtype == 'float32' for w in model.weights)
+  state = sum(int(np.prod(s.shape)) * s.dtype.size
+              for s in model.initial_state(1, 136))
+  reported = results['models'][1]
+  assert reported['parameters'] == model.count_params()
+  assert reported['model'] == config.model.to_dict()
+  assert [r['step_bytes'] for r in reported['runs']] == [
+      4 * model.count_params() + state] * 2
+  for entry in results['models']:
+    for r in entry['runs']:
+      _assert_finite_positive(r['cached_seconds_per_token'],
+                              r['recomputed_seconds_per_token'])
 
 
 def test_relative_attention_benchmark_smoke(tmp_path):
@@ -147,7 +222,13 @@ def test_relative_attention_benchmark_smoke(tmp_path):
   assert results['max_abs_difference'] < 1e-4
   (r,) = results['runs']
   assert r['length'] == 512
-  assert r['naive_embedding_tensor_bytes'] == r['length'] * r['skewed_embedding_rows_bytes']
+  # The tensors that set the forms apart, float32 (4 bytes) at the default
+  # 4 heads of 32: [heads, L, L, D] gathered, [heads, L, D] rows, [heads, L, L].
+  heads, depth, length = 4, 32, 512
+  assert (results['num_heads'], results['head_dim']) == (heads, depth)
+  assert r['naive_embedding_tensor_bytes'] == 4 * heads * length * length * depth == 128 << 20
+  assert r['skewed_embedding_rows_bytes'] == 4 * heads * length * depth
+  assert r['logits_bytes'] == 4 * heads * length * length
   # The naive form holds its O(L^2 D) tensor at its peak; skewing never
   # builds one, and needs a fraction of the naive form's memory.
   assert r['naive_peak_bytes'] >= r['naive_embedding_tensor_bytes']
@@ -157,11 +238,23 @@ def test_relative_attention_benchmark_smoke(tmp_path):
 
 def test_dataset_benchmark_smoke(tmp_path):
   results, _ = _smoke_run('dataset_benchmark', tmp_path, '--workers=1')
+  # --smoke converts tests/testdata/midi and uses the tiny config.
+  files, notes = _midi_fixtures('midi')
+  assert results['config'] == 'performance_with_dynamics_tiny'
+  assert (results['notesequences'], results['notes']) == (len(files), notes)
   (run,) = results['pipeline']
   baseline = results['baseline']
   # The same examples and events, made two ways; the ratio is of the rates.
   assert run['examples'] == baseline['examples'] > 0
   assert run['events'] == baseline['events']
+  # Each example holds min_events..max_events events of the config.
+  data = configs.get_config('performance_with_dynamics_tiny').data
+  assert (data.min_events * run['examples'] <= run['events']
+          <= data.max_events * run['examples'])
+  for figures in (run, baseline):
+    _assert_finite_positive(figures['seconds'], figures['events_per_second'],
+                            figures['notes_per_second'],
+                            figures['notesequences_per_second'])
   assert run['speed_ratio_vs_baseline'] == pytest.approx(
       run['events_per_second'] / baseline['events_per_second'], rel=0.02, abs=1e-3)
 
@@ -175,9 +268,16 @@ def test_training_benchmark_smoke(fixture_datasets, tmp_path):
                           f'--pianoroll_data={pianoroll}')
   assert [(r['family'], r['size']) for r in results['runs']] == [
       ('event_lstm', 'default'), ('pianoroll_gan', 'default')]
-  for r in results['runs']:
-    assert r['musicrnn_events_per_second'] > 0
-    assert r['baseline_events_per_second'] > 0
+  assert results['smoke'] and results['steps'] == 2
+  for r, name in zip(results['runs'], ('performance_with_dynamics_tiny',
+                                       'pianoroll_gan_tiny')):
+    # The tiny configs as registered: the model and batch both sides trained.
+    config = configs.get_config(name)
+    assert r['config'] == name
+    assert r['model'] == json.loads(json.dumps(config.model.to_dict()))
+    assert r['batch_size'] == config.train.batch_size
+    _assert_finite_positive(r['musicrnn_events_per_second'],
+                            r['baseline_events_per_second'])
     assert r['speed_ratio'] == pytest.approx(
         r['musicrnn_events_per_second'] / r['baseline_events_per_second'], rel=0.01)
   assert 'CPU' in results['device'] or 'GPU' in results['device']
@@ -190,30 +290,57 @@ def test_xla_benchmark_smoke(gan_dataset, tmp_path):
                           f'--pianoroll_data={gan_dataset}')
   (gan,) = results['runs']
   assert gan['family'] == 'pianoroll_gan' and gan['static_length'] == 64
+  assert results['smoke'] and results['steps'] == 2
+  config = configs.get_config('pianoroll_gan_tiny')
+  assert gan['config'] == 'pianoroll_gan_tiny'
+  assert gan['batch_size'] == config.train.batch_size == 4
   base, xla = gan['baseline'], gan['xla']
   # Both modes trained on the same batches: the same piano-roll steps,
-  # 2 steps of 4 segments of 64.
+  # 2 timed steps of 4 segments of 64.
   assert base['events'] == xla['events'] == 2 * 4 * 64
   assert math.isfinite(base['loss']) and math.isfinite(xla['loss'])
+  for mode in (base, xla):
+    _assert_finite_positive(mode['events_per_second'], mode['warm_up_seconds'])
   assert gan['speed_ratio'] == pytest.approx(
       xla['events_per_second'] / base['events_per_second'], rel=0.01)
 
 
 def test_fuzz_benchmark_smoke(tmp_path):
+  # This process's peak resident set, in MiB (Linux's ru_maxrss is in KiB),
+  # before and after: the benchmark's, read in between, lies between them.
+  peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   results, _ = _smoke_run('fuzz_benchmark', tmp_path)
+  peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  # --smoke's seeds: the fixtures of tests/testdata/midi and pop, all of
+  # which note-seq reads.
+  files, notes = _midi_fixtures('midi', 'pop')
+  assert results['seed_files'] == [os.path.relpath(p) for p in files]
+  assert not results['heavy']
+  assert results['limits'] == {'max_seconds_per_file': 5.0,
+                               'max_memory_per_file_mb': 512}
   fuzzing = results['fuzzing']
   assert fuzzing['inputs_tried'] > 0
   assert fuzzing['uncaught_exceptions'] == 0
   assert sum(fuzzing['outcomes'].values()) == fuzzing['inputs_tried']
   assert set(fuzzing['outcomes']) <= {'converted', *readers.REASONS}
-  runs = results['overhead']['runs']
-  # Every way of reading gives the same notes; the ratio is of the rates.
+  assert fuzzing['timeouts'] == fuzzing['outcomes'].get(readers.REASON_TIMEOUT, 0)
+  _assert_rate(fuzzing['inputs_per_second'], fuzzing['inputs_tried'],
+               fuzzing['seconds'])
+  overhead = results['overhead']
+  assert (overhead['seed_files'], overhead['rounds']) == (len(files), 1)
+  runs = overhead['runs']
+  assert sorted(runs) == ['isolated_reader', 'note_seq_in_process',
+                          'read_music_bytes_in_process']
+  # Every way of reading read each seed once and gave the notes note-seq
+  # reads in them; the ratio is of the rates.
   base = runs['note_seq_in_process']
   for run in runs.values():
-    assert run['notes'] == base['notes'] > 0
+    assert run['files'] == len(files)
+    assert run['notes'] == notes
+    _assert_rate(run['files_per_second'], run['files'], run['seconds'])
     assert run['speed_ratio_vs_note_seq'] == pytest.approx(
         run['files_per_second'] / base['files_per_second'], rel=0.02, abs=1e-3)
-  assert results['peak_rss_mb']['this_process'] > 0
+  assert peak_before - 0.1 <= results['peak_rss_mb']['this_process'] <= peak_after + 0.1
 
 
 def test_mixing_benchmark_smoke(tiny_datasets, tmp_path):
@@ -222,11 +349,18 @@ def test_mixing_benchmark_smoke(tiny_datasets, tmp_path):
   results, _ = _smoke_run('mixing_benchmark', tmp_path,
                           f'--dataset={tiny_datasets["performance_with_dynamics_tiny"]}',
                           '--steps=6', '--window=200', smoke=False)
+  dataset = tiny_datasets['performance_with_dynamics_tiny']
+  splits = description_lib.read_description(dataset)['splits']
   orders = results['orders']
   assert list(orders) == ['sources', 'project', 'shuffled']
-  # The same records and eval split in every order.
-  assert len({o['eval_events'] for o in orders.values()}) == 1
-  assert results['train_sources'] == 11
+  assert (results['steps'], results['window'], results['seed']) == (6, 200, 1)
+  # The dataset's train records and sources, as dataset.json counts them.
+  assert results['train_examples'] == splits['train']['examples']
+  assert results['train_sources'] == splits['train']['notesequences'] == 11
+  # The same eval split in every order, scored on every event but each
+  # example's first (the next-event predictions).
+  for o in orders.values():
+    assert o['eval_events'] == splits['eval']['events'] - splits['eval']['examples']
   for o in orders.values():
     assert 0 < o['distinct_sources_in_window'] <= results['train_sources']
     assert abs(o['eval_nll'] - o['train_loss_last']) < 1.0
@@ -242,16 +376,47 @@ def test_focal_loss_benchmark_smoke(frame_dataset, tmp_path):
   runs = results['runs']
   assert list(runs) == ['pianoroll_lstm', 'pianoroll_lstm_focal']
   assert [r['loss_kind'] for r in runs.values()] == ['bce', 'focal']
-  # Both scored on the same eval frames; the BCE run's loss is its BCE, the
-  # focal run's well below it.
-  assert runs['pianoroll_lstm']['frames'] == runs['pianoroll_lstm_focal']['frames']
+  assert results['smoke'] and results['num_steps'] == 6
+  # Both scored on the same eval frames: every frame of the eval split but
+  # each example's first (the next-frame predictions), as dataset.json
+  # counts them. The BCE run's loss is its BCE, the focal run's well below it.
+  splits = description_lib.read_description(frame_dataset)['splits']
+  for run in runs.values():
+    assert run['frames'] == splits['eval']['events'] - splits['eval']['examples']
   assert runs['pianoroll_lstm']['loss'] == pytest.approx(runs['pianoroll_lstm']['bce'])
   assert runs['pianoroll_lstm_focal']['loss'] < runs['pianoroll_lstm_focal']['bce']
   for run in runs.values():
     assert set(run['generated_silent_share']) == {'bernoulli', 'threshold'}
-    assert all(0 <= v <= 1 for v in run['generated_silent_share'].values())
+    # --smoke generates 2 outputs of 16 frames, the silent primer frame not
+    # counted: shares of 2 x 15 frames.
+    for share in run['generated_silent_share'].values():
+      assert 0 <= share <= 1 and share * 30 == pytest.approx(round(share * 30))
   assert 0 <= results['eval_silent_share'] < 0.5
   assert 'eval data:' in result.stdout
+
+
+def _midi_fixtures(*folders, read=True):
+  """(sorted paths of the MIDI files in tests/testdata/<folder>s, the notes
+  note-seq reads in them, or None without `read`)."""
+  paths = sorted(p for folder in folders
+                 for p in glob.glob(testing_lib.testdata(folder, '*'))
+                 if p.lower().endswith(readers.MIDI_EXTENSIONS))
+  if not read:
+    return paths, None
+  return paths, sum(len(note_seq.midi_file_to_note_sequence(p).notes)
+                    for p in paths)
+
+
+def _assert_finite_positive(*values):
+  for value in values:
+    assert math.isfinite(value) and value > 0, values
+
+
+def _assert_rate(per_second, count, seconds):
+  """`per_second` is `count` things per second of `seconds` (both rounded
+  in the JSON)."""
+  _assert_finite_positive(per_second, seconds)
+  assert per_second * seconds == pytest.approx(count, rel=0.02)
 
 
 def _smoke_run(benchmark, tmp_path, *flags, smoke=True):

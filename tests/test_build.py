@@ -9,6 +9,7 @@ import ast
 import glob
 import os
 
+from musicrnn import programs
 import testing_lib
 
 ROOT = testing_lib.REPO_ROOT
@@ -42,7 +43,9 @@ def _load_build():
 
 
 def _console_scripts():
-  """{script name: module path} from setup.py's console_scripts."""
+  """{script name: its entry point's path} from setup.py's console_scripts,
+  which name musicrnn.programs' launchers (`musicrnn.programs:train` runs
+  musicrnn/train.py)."""
   with open(os.path.join(ROOT, 'setup.py')) as f:
     tree = ast.parse(f.read())
   scripts = {}
@@ -50,8 +53,10 @@ def _console_scripts():
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
       if '=' in node.value and ':' in node.value and node.value.startswith('musicrnn_'):
         name, target = node.value.split('=', 1)
-        module = target.split(':', 1)[0]
-        scripts[name] = module.replace('.', '/') + '.py'
+        module, launcher = target.split(':', 1)
+        assert module == 'musicrnn.programs', f'{name} skips the launcher: {target}'
+        assert hasattr(programs, launcher), f'{name}: no musicrnn.programs.{launcher}'
+        scripts[name] = os.path.join('musicrnn', launcher + '.py')
   return scripts
 
 

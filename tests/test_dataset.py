@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 
+from note_seq import performance_lib
+from note_seq import sequences_lib
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -138,15 +140,70 @@ def test_stats_add_up_and_match_the_files(perf):
       + description['splits']['eval']['files'])
 
 
-def test_examples_hold_the_codec_tokens(perf, notesequences):
+def test_examples_round_trip_to_the_notes_of_their_source(perf, notesequences):
+  """Every example of an unaugmented chunk (both splits) holds the codec's
+  tokens of that chunk of its source NoteSequence, window by window, and
+  its chunk's windows decode to the source's notes at the codec's time grid.
+
+  The chunks are rebuilt from the source with note-seq, as the pipeline
+  cuts them (sustain applied, `chunk_seconds` pieces), and the notes are
+  quantized by note-seq (`quantize_note_sequence_absolute`): neither comes
+  from the pipeline or the codec under test.
+  """
   config, _, out = perf
+  data = config.data
+  # The cuts rebuilt below: sustain, fixed-length chunks, max_events windows.
+  assert data.sustain and data.chunk_seconds and not data.split_on_time_changes
+  assert data.long_sequences == 'split' and data.get('length_unit', 'events') == 'events'
   codec = dataset.make_codec(config)
-  for example in read_examples(out, 'eval')[:5]:
-    tokens = example[schema.TOKENS]
-    assert tokens.min() >= 0 and tokens.max() < codec.vocab_size
-    # Tokens decode to a NoteSequence that encodes back to the same tokens,
-    # up to a dangling time shift at the cut.
-    assert len(codec.decode(tokens).notes) > 0
+  settings = codec.settings
+  sources_by_id = testing_lib.read_notesequences([notesequences])
+  windows = collections.defaultdict(dict)   # {(source, chunk): {window: tokens}}
+  for example in read_examples(out, 'train') + read_examples(out, 'eval'):
+    # '<source id>:<chunk>:s<stretch>:t<transposition>:p<window>'
+    source, chunk, stretch, transposition, window = (
+        example[schema.EXAMPLE_ID].decode().rsplit(':', 4))
+    if (stretch, transposition) == ('s1', 't+0'):
+      windows[source, int(chunk)][int(window[1:])] = example[schema.TOKENS]
+  assert {source for source, _ in windows} == set(sources_by_id)
+
+  whole_chunks = 0
+  for (source, index), written in sorted(windows.items()):
+    sequence = sequences_lib.apply_sustain_control_changes(sources_by_id[source])
+    chunk = sequences_lib.split_note_sequence(sequence, data.chunk_seconds)[index]
+    tokens = codec.encode(chunk)
+    expected = [tokens[start:start + data.max_events]
+                for start in range(0, len(tokens), data.max_events)]
+    # Windows shorter than min_events are dropped; the others are written.
+    assert sorted(written) == [i for i, w in enumerate(expected)
+                               if len(w) >= data.min_events], (source, index)
+    for i, window_tokens in written.items():
+      np.testing.assert_array_equal(window_tokens, expected[i])
+    if len(written) < len(expected):
+      continue   # a dropped window: the chunk's notes are not all written
+    whole_chunks += 1
+    decoded = codec.decode(np.concatenate([written[i] for i in sorted(written)]))
+    steps = settings.steps_per_second
+    quantized = sequences_lib.quantize_note_sequence_absolute(chunk, steps)
+    assert _onsets_and_offsets(
+        [(n.pitch, round(n.start_time * steps), round(n.end_time * steps),
+          n.velocity) for n in decoded.notes], settings.num_velocity_bins
+    ) == _onsets_and_offsets(
+        [(n.pitch, n.quantized_start_step, n.quantized_end_step, n.velocity)
+         for n in quantized.notes], settings.num_velocity_bins), (source, index)
+  # Most chunks end in a window long enough to keep: the notes were compared.
+  assert whole_chunks > len(windows) // 2
+
+
+def _onsets_and_offsets(notes, num_velocity_bins):
+  """What performance events keep of notes [(pitch, start step, end step,
+  velocity)]: the onsets (pitch, step, velocity bin) and the offsets (pitch,
+  step), as multisets. Which of two sounding notes of one pitch a NOTE_OFF
+  ends they cannot say (decoding ends the first started)."""
+  return (collections.Counter(
+      (pitch, start, int(performance_lib.velocity_to_bin(velocity, num_velocity_bins)))
+      for pitch, start, _, velocity in notes),
+          collections.Counter((pitch, end) for pitch, _, end, _ in notes))
 
 
 def test_tf_data_batches(perf):

@@ -251,7 +251,6 @@ def run_program(module_name, *args, cwd=None):
   import sys
   from absl import app
   from absl import flags
-  from musicrnn import cli
   benchmark = not module_name.startswith('musicrnn.')
   stdout, stderr = io.StringIO(), io.StringIO()
   saved_argv, saved_path, saved_cwd = sys.argv, list(sys.path), os.getcwd()
@@ -267,7 +266,6 @@ def run_program(module_name, *args, cwd=None):
     for flag in flags.FLAGS.get_flags_for_module(module_name):
       flags.FLAGS.register_flag_by_module(module.__file__, flag)
     flags.FLAGS.unparse_flags()
-    cli._CONFIG_OVERRIDES.clear()  # pylint: disable=protected-access
     sys.argv = [module.__file__, *args]
     if cwd is not None:
       os.chdir(cwd)
