@@ -49,7 +49,10 @@ def _console_scripts():
     if (isinstance(node, ast.Constant) and isinstance(node.value, str) and
         node.value.startswith('musicrnn_') and '=' in node.value):
       name, target = node.value.split('=', 1)
-      scripts[name.strip()] = target.split(':', 1)[0].strip()
+      # `musicrnn.programs:train` launches the entry point musicrnn.train.
+      module, launcher = target.strip().split(':', 1)
+      scripts[name.strip()] = (f'musicrnn.{launcher}'
+                               if module == 'musicrnn.programs' else module)
   return scripts
 
 
