@@ -37,11 +37,4 @@ shares; the modules of layer 8 are the entry points (the absl binaries and
 scripts that start them).
 """
 
-import warnings
-
-# note-seq imports pydub for audio it never uses here; pydub warns at import
-# when ffmpeg is absent. The warning says nothing about musicrnn's work.
-warnings.filterwarnings(
-    'ignore', message="Couldn't find ffmpeg or avconv", category=RuntimeWarning)
-
 __version__ = '0.1.0'

@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import threading
+import warnings
 
 # Lines of library start-up and chatter, never musicrnn's own or a real
 # problem. Matched against each line written to stderr.
@@ -195,6 +196,7 @@ class _Changes:
     self.stderr_filter = None
     self.stdout = None         # sys.stdout before `quiet` wrapped it
     self.wrapper = None        # the _DrainingStdout that replaced it
+    self.warning_filters = None   # warnings.catch_warnings saving the filters
 
   def set_environ(self, name, value):
     self.environ[name] = (os.environ.get(name), value)
@@ -212,7 +214,7 @@ def quiet(argv):
   an entry point run as `python -m`), else `cli.run` does; importing a
   musicrnn module never does. It sets TF_CPP_MIN_LOG_LEVEL (unless set) and
   PYTHONWARNINGS, which TensorFlow and child processes read at their start,
-  routes descriptor 2 through a `StderrFilter` and wraps sys.stdout to keep
+  filters pydub's warning about ffmpeg in this process, routes descriptor 2 through a `StderrFilter` and wraps sys.stdout to keep
   its lines in order with the filtered stderr.
 
   Returns:
@@ -230,6 +232,13 @@ def quiet(argv):
     if _PYDUB_WARNING not in (warnings_env or ''):
       changes.set_environ('PYTHONWARNINGS',
                           ','.join(filter(None, [warnings_env, _PYDUB_WARNING])))
+    # This process has read PYTHONWARNINGS already: note-seq imports pydub
+    # for audio it never uses here, and pydub warns at import when ffmpeg is
+    # absent, which says nothing about musicrnn's work.
+    changes.warning_filters = warnings.catch_warnings()
+    changes.warning_filters.__enter__()   # pylint: disable=unnecessary-dunder-call
+    warnings.filterwarnings('ignore', message="Couldn't find ffmpeg or avconv",
+                            category=RuntimeWarning)
     if sys.stderr is not None and sys.stdout is not None:
       changes.stderr_filter = StderrFilter().start()
       changes.stdout = sys.stdout
@@ -242,13 +251,15 @@ def quiet(argv):
 def restore():
   """Passes on what is left of stderr, stops the filter and puts back
   sys.stdout and the environment variables `quiet` set (also before a
-  program leaves with os._exit, which skips atexit)."""
+  program leaves with os._exit, which skips atexit) and the warning filters."""
   global _QUIETED
   changes, _QUIETED = _QUIETED, None
   if changes is None:
     return
   if changes.stderr_filter is not None:
     changes.stderr_filter.stop()
+  if changes.warning_filters is not None:
+    changes.warning_filters.__exit__(None, None, None)
   # Something that replaced sys.stdout since (a test's capture) keeps it.
   if sys.stdout is changes.wrapper:
     sys.stdout = changes.stdout

@@ -165,6 +165,12 @@ def run_quickstart(output_dir, *, overwrite=False, config_name=CONFIG,
                      f'whose generation takes '
                      f'{", ".join("--" + o for o in task.options)}: train it '
                      'with musicrnn_train (see docs/training.md)')
+  if config.data.split_on_time_changes:
+    raise UsageError(f'config {config_name!r} cuts music at every tempo and '
+                     'time-signature change, and the bundled corpus changes '
+                     'tempo every beat: it would have nothing to train on. '
+                     'Train it with musicrnn_train on your own music (see '
+                     'docs/training.md)')
   if hparams is None:
     hparams = HPARAMS if config_name == CONFIG else ''
   configs.apply_overrides(config, hparams=hparams)
@@ -216,7 +222,7 @@ def run_quickstart(output_dir, *, overwrite=False, config_name=CONFIG,
     # The evaluation was logged; the ends of the loss curve were not.
     stages.done(f'steps {train_summary.start_step} -> {train_summary.final_step}, '
                 f'train loss {losses["first"]:.3f} -> {losses["last"]:.3f} '
-                'nats/event')
+                f'{task.objective.loss_unit}')
   else:
     stages.skip(f'{run_dir} is at step {train_summary.final_step}')
 

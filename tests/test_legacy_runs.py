@@ -1,5 +1,5 @@
-"""What musicrnn wrote before tasks owned their families (commit 0c14287,
-tests/testdata/legacy/README.md) loads unchanged: a run folder resumes and
+"""What musicrnn wrote before tasks owned their families (commit 0c14287;
+tests/testdata/README.md says how) loads unchanged: a run folder resumes and
 generates, .mrnn files unpack to the same model, a SavedModel serves."""
 
 import json
@@ -8,7 +8,6 @@ import shutil
 
 import note_seq
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from musicrnn import configs
@@ -68,6 +67,13 @@ def test_legacy_model_files_unpack_to_the_same_models(tmp_path):
   paths = generate.generate(unpacked, str(tmp_path / 'rolls'),
                             num_bars=2, seed=1)
   assert len(paths) == 1
+  # Today's config of the same name takes its weights (--init_from).
+  for name, config_name in (('pianoroll_gan.mrnn', 'pianoroll_gan_tiny'),
+                            ('model.mrnn', CONFIG)):
+    config = configs.get_config(config_name)
+    model_file.check_compatible(
+        os.path.join(LEGACY, name), config,
+        encodings.codec_from_config(config).spec())
 
 
 def test_a_legacy_saved_model_serves_and_its_asset_decodes(tmp_path):

@@ -70,7 +70,10 @@ def test_quickstart_end_to_end(tmp_path):
   assert 'steps 0 ->' not in again.stdout
 
 
-def test_quickstart_generates_music_of_a_duration_only(tmp_path):
+def test_quickstart_refuses_configs_it_cannot_run(tmp_path):
+  for name in ('pianoroll_lstm_tiny', 'polyphony_tiny'):
+    with pytest.raises(UsageError, match=f"'{name}' cuts music at every tempo"):
+      quickstart.run_quickstart(str(tmp_path), config_name=name)
   with pytest.raises(UsageError, match=r'of a duration; config '
                      r"'pianoroll_gan_tiny' is a pianoroll_gan \(task "
                      r'adversarial\), whose generation takes --num_bars'):

@@ -2,6 +2,8 @@
 
 import ml_collections
 
+from musicrnn.encodings import controls as controls_lib
+
 # Magenta's performance pipeline: train-only time stretches and transpositions.
 STRETCH_FACTORS = (0.95, 0.975, 1.0, 1.025, 1.05)
 TRANSPOSITIONS = (-3, -2, -1, 0, 1, 2, 3)
@@ -48,15 +50,24 @@ def data_config(**overrides):
   return config
 
 
-def controls_config(note_density=False, pitch_histogram=False):
-  """Control signals computed per event and fed to conditional models."""
-  return ml_collections.ConfigDict({
-      'note_density': note_density,
-      'note_density_window_seconds': 3.0,
-      'note_density_bins': (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
-      'pitch_histogram': pitch_histogram,
-      'pitch_histogram_window_seconds': 5.0,
-  })
+def controls_config(*names):
+  """The control signals computed per event and fed to conditional models:
+  for every registered control (`encodings.controls.CONTROLS`) its switch,
+  on for `names`, and its settings at their defaults (Magenta's).
+
+  Raises:
+    ValueError: a name that is no control's.
+  """
+  unknown = sorted(set(names) - {cls.name for cls in controls_lib.CONTROLS})
+  if unknown:
+    raise ValueError(f'no control is named {unknown}')
+  section = {}
+  for cls in controls_lib.CONTROLS:
+    section[cls.name] = cls.name in names
+    defaults = cls.settings_class()
+    for key, field in cls.config_keys.items():
+      section[key] = getattr(defaults, field)
+  return ml_collections.ConfigDict(section)
 
 
 def train_config(**overrides):

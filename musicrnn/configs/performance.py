@@ -26,14 +26,14 @@ def event_lstm_model(**overrides):
   return config
 
 
-def _performance(num_velocity_bins, note_density=False, pitch_histogram=False):
+def _performance(num_velocity_bins, *controls):
   return base.make_config(
       family='event_lstm',
       encoding=base.encoding('performance', steps_per_second=100,
                              max_shift_steps=100,
                              num_velocity_bins=num_velocity_bins),
       model=event_lstm_model(),
-      controls=base.controls_config(note_density, pitch_histogram))
+      controls=base.controls_config(*controls))
 
 
 # Also the polyphony config's: the same event LSTM.
@@ -52,15 +52,14 @@ def performance_with_dynamics():
 
 @register('density_conditioned_performance_with_dynamics', tiny=TINY_EVENT_LSTM)
 def density_conditioned_performance_with_dynamics():
-  return _performance(num_velocity_bins=32, note_density=True)
+  return _performance(32, 'note_density')
 
 
 @register('pitch_conditioned_performance_with_dynamics', tiny=TINY_EVENT_LSTM)
 def pitch_conditioned_performance_with_dynamics():
-  return _performance(num_velocity_bins=32, pitch_histogram=True)
+  return _performance(32, 'pitch_histogram')
 
 
 @register('multiconditioned_performance_with_dynamics', tiny=TINY_EVENT_LSTM)
 def multiconditioned_performance_with_dynamics():
-  return _performance(num_velocity_bins=32, note_density=True,
-                      pitch_histogram=True)
+  return _performance(32, 'note_density', 'pitch_histogram')

@@ -154,7 +154,9 @@ def check_compatible(source, config, encoding):
   `config`: only then do its weights fit the model `config` builds."""
   if is_model_file(source):
     metadata = read_metadata(source)
-    theirs, their_encoding = metadata['config'], metadata['encoding']
+    # Read as today's configs write it, as a run folder's config.json is.
+    theirs = run_dir_lib.upgrade(metadata['config'])
+    their_encoding = metadata['encoding']
   else:
     saved, their_encoding = run_dir_lib.load(source)
     theirs = saved.to_dict()

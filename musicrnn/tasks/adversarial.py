@@ -31,6 +31,7 @@ class AdversarialObjective:
   its two optimizers; its metrics are averaged over replicas and steps."""
 
   bar_labels = ['critic', 'generator', 'W']
+  loss_unit = None   # a critic loss and a generator loss
 
   def __init__(self, model, config, strategy, loss_scale=False):
     self.model = model

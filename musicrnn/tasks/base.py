@@ -10,7 +10,8 @@ trained and used for, in one place:
                    {name: value summed over the replica}), `record(totals,
                    steps, elapsed)` (a log interval's metrics), and the
                    console's `log_line(record)`, `bar_labels`,
-                   `bar_values(record)`;
+                   `bar_values(record)`; `loss_unit` says what
+                   record['loss'] is in (None: no single loss);
   evaluation       how it is scored on a split: a class,
                    `evaluation(model, config, strategy=None, jit_compile=False,
                    num_workers=1)`, with `evaluate(data, batch_size, ...)`

@@ -42,6 +42,8 @@ class MultiHeadObjective(next_token.NextTokenObjective):
   """Adam on the summed NLL of every head over the global batch's steps;
   the optimizer, step and console as the next-token objective's."""
 
+  loss_unit = 'nats/onset'
+
   def sums(self, features, labels, weights):
     values = head_sums(self.model, features, labels, weights, training=True)
     heads = self.model.head_names

@@ -71,6 +71,7 @@ class MultiLabelObjective(next_token.NextTokenObjective):
   frames; the optimizer and step as the next-token objective's."""
 
   bar_labels = ['loss', 'onset F1', 'lr', 'frames/s']
+  loss_unit = 'per bit'
 
   def sums(self, features, labels, weights):
     loss, bce, frames, hits, predicted, true, _, _ = frame_sums(

@@ -49,6 +49,7 @@ class NextTokenObjective:
   protocol of every objective is `musicrnn.tasks.base`'s."""
 
   bar_labels = ['loss', 'accuracy', 'lr', 'events/s']
+  loss_unit = 'nats/event'
 
   def __init__(self, model, config, strategy, loss_scale=False):
     del strategy

@@ -122,7 +122,10 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
       `train_data` when it has an eval split (a glob has none).
     tfds_data_dir: where tfds:NAME datasets live (default: TFDS's).
     strategy: a tf.distribute.Strategy (default: the default strategy).
-    seed: seeds model initialisation and data shuffling.
+    seed: seeds model initialisation and data shuffling: Python's, NumPy's
+      and TensorFlow's generators are seeded (keras.utils.set_random_seed,
+      what a seeded run asks for, as Keras' own fit), and TensorFlow's op
+      determinism is on until `train` returns.
     checkpoint_every, eval_every, log_every: intervals in steps.
     keep_checkpoints: how many checkpoints to keep.
     eval_max_batches: cap on eval batches per evaluation (None: whole split).
