@@ -42,9 +42,9 @@ import numpy as np
 import data_orders
 import smoke_data
 from musicrnn import configs
-from musicrnn.runs import generate
 from musicrnn.metrics import music
 from musicrnn.runs import evaluate as evaluate_lib
+from musicrnn.runs import generate
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import schema
 from musicrnn.tfrecords import sources

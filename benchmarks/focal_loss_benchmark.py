@@ -31,8 +31,8 @@ import smoke_data
 from musicrnn import configs
 from musicrnn.generation import sampler
 from musicrnn.runs import evaluate as evaluate_lib
-from musicrnn.tfrecords import input as input_lib
 from musicrnn.runs import run_dir as run_dir_lib
+from musicrnn.tfrecords import input as input_lib
 from musicrnn.training import trainer
 
 flags.DEFINE_string('dataset', None, 'A frame-roll dataset (musicrnn_create_'

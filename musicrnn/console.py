@@ -214,8 +214,9 @@ def quiet(argv):
   an entry point run as `python -m`), else `cli.run` does; importing a
   musicrnn module never does. It sets TF_CPP_MIN_LOG_LEVEL (unless set) and
   PYTHONWARNINGS, which TensorFlow and child processes read at their start,
-  filters pydub's warning about ffmpeg in this process, routes descriptor 2 through a `StderrFilter` and wraps sys.stdout to keep
-  its lines in order with the filtered stderr.
+  filters pydub's warning about ffmpeg in this process, routes descriptor 2
+  through a `StderrFilter` and wraps sys.stdout to keep its lines in order
+  with the filtered stderr.
 
   Returns:
     False, changing nothing, when the console is quiet already.

@@ -32,8 +32,8 @@ cli.quiet_when_run(__name__)
 
 # pylint: disable=wrong-import-position
 from musicrnn.errors import UsageError
-from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.metrics import samples
+from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.tfrecords import sources
 # pylint: enable=wrong-import-position
 

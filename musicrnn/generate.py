@@ -25,12 +25,12 @@ from musicrnn import cli
 cli.quiet_when_run(__name__)
 
 # pylint: disable=wrong-import-position
+from musicrnn import tasks
 from musicrnn.encodings import controls
 from musicrnn.errors import UsageError
 from musicrnn.runs import generate
 from musicrnn.runs import magenta
 from musicrnn.runs import model_file
-from musicrnn.tasks import next_token
 # pylint: enable=wrong-import-position
 
 flags.DEFINE_string('run_dir', None, 'A run directory written by musicrnn_train.')
@@ -69,7 +69,7 @@ flags.DEFINE_integer('branch_factor', 1,
 flags.DEFINE_integer('steps_per_iteration', 1,
                      'Beam search: events generated between prunings.',
                      lower_bound=1)
-flags.DEFINE_float('max_note_duration', next_token.MAX_NOTE_DURATION_SECONDS,
+flags.DEFINE_float('max_note_duration', tasks.every_option()['max_note_duration'],
                    'Performance encodings: end a note still on after this many '
                    'seconds, as Magenta does (0: let it sound to the end).',
                    lower_bound=0.0)

@@ -37,12 +37,12 @@ cli.quiet_when_run(__name__)
 from musicrnn import configs
 from musicrnn import tasks
 from musicrnn.errors import UsageError
-from musicrnn.runs import generate as generate_lib
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
-from musicrnn.tfrecords import description as description_lib
+from musicrnn.runs import generate as generate_lib
 from musicrnn.runs import run_dir as run_dir_lib
+from musicrnn.tfrecords import description as description_lib
 from musicrnn.training import trainer
 # pylint: enable=wrong-import-position
 

@@ -32,9 +32,9 @@ cli.quiet_when_run(__name__)
 from musicrnn import configs
 from musicrnn.errors import UsageError
 from musicrnn.tfrecords import sources
+from musicrnn.training import compilation
 from musicrnn.training import strategy as strategy_lib
 from musicrnn.training import trainer
-from musicrnn.training import compilation
 # pylint: enable=wrong-import-position
 
 flags.DEFINE_string('config', None, 'Named config; see musicrnn.configs.names().')

@@ -11,12 +11,12 @@ import tensorflow as tf
 from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import models
-from musicrnn.errors import UsageError
-from musicrnn.tfrecords import input as input_lib
-from musicrnn.training import trainer
-from musicrnn.training import compilation
 from musicrnn import tasks
+from musicrnn.errors import UsageError
 from musicrnn.tasks import next_token
+from musicrnn.tfrecords import input as input_lib
+from musicrnn.training import compilation
+from musicrnn.training import trainer
 
 NAME = 'performance_with_dynamics_tiny'
 

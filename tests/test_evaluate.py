@@ -7,9 +7,9 @@ import pytest
 
 from musicrnn.errors import UsageError
 from musicrnn.runs import evaluate as evaluate_lib
-from musicrnn.tfrecords import sources
 from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.tfrecords import description as description_lib
+from musicrnn.tfrecords import sources
 import testing_lib
 
 PLAIN = 'performance_with_dynamics_tiny'

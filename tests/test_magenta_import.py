@@ -18,8 +18,8 @@ import tensorflow as tf
 
 from musicrnn import configs
 from musicrnn.errors import UsageError
-from musicrnn.runs import generate
 from musicrnn.pipelines import dataset
+from musicrnn.runs import generate
 from musicrnn.runs import magenta
 from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.training import trainer

@@ -13,8 +13,8 @@ from note_seq.protobuf import music_pb2
 from musicrnn.errors import UsageError
 from musicrnn.metrics import music
 from musicrnn.metrics import samples
-from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.pipelines import convert
+from musicrnn.runs import evaluate as evaluate_lib
 import testing_lib
 
 

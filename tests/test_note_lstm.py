@@ -21,12 +21,12 @@ from musicrnn.errors import UsageError
 from musicrnn.generation import sampler
 from musicrnn.models.note_lstm import NoteLSTM
 from musicrnn.pipelines import dataset
-from musicrnn.tfrecords import description as description_lib
-from musicrnn.tfrecords import input as input_lib
 from musicrnn.pipelines import tfds_builders
 from musicrnn.runs import generate
 from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.tasks import multi_head
+from musicrnn.tfrecords import description as description_lib
+from musicrnn.tfrecords import input as input_lib
 from musicrnn.training import trainer
 import testing_lib
 

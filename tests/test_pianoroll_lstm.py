@@ -13,8 +13,8 @@ import pytest
 import tensorflow as tf
 
 from musicrnn import configs
-from musicrnn.errors import UsageError
 from musicrnn import encodings
+from musicrnn.errors import UsageError
 from musicrnn.generation import sampler
 from musicrnn.models.pianoroll_lstm import PianorollLSTM
 from musicrnn.runs import generate

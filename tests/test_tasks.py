@@ -137,7 +137,7 @@ def test_every_family_trains_evaluates_generates_and_exports_through_its_task(
 
 def test_a_family_without_its_protocols_methods_fails_when_defined():
   with pytest.raises(TypeError, match='NextTokenModel but does not define '
-                     'initial_state, step, reorder_states'):
+                     'initial_state, reorder_states, step'):
 
     class NoStep(protocols.NextTokenModel):  # pylint: disable=unused-variable
       data_arguments = staticmethod(lambda codec, controls: {})

@@ -15,12 +15,12 @@ from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import splits
 from musicrnn.errors import UsageError
-from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
+from musicrnn.pipelines import tfds_builders
+from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import sources
-from musicrnn.pipelines import tfds_builders
 from musicrnn.training import trainer
 import testing_lib
 

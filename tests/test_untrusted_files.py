@@ -13,8 +13,8 @@ import pytest
 
 from musicrnn import configs
 from musicrnn.errors import UsageError
-from musicrnn.tfrecords import sources
 from musicrnn.runs import run_dir as run_dir_lib
+from musicrnn.tfrecords import sources
 from musicrnn.training import trainer
 
 import testing_lib

@@ -16,7 +16,6 @@ extension as the training data.
 """
 
 import json
-import logging
 import os
 
 import numpy as np

@@ -52,7 +52,7 @@ def build_model(config, codec, controls):
   Args:
     config: a musicrnn config (ConfigDict or its dict).
     codec: the config's codec.
-    controls: [(feature name, control)] from
+    controls: [(name, control)] from
       `musicrnn.encodings.controls_from_config`.
   """
   family = config['family']

@@ -36,11 +36,10 @@ FAMILIES = {}
 _PACKAGE = __name__.rsplit('.', 1)[0] + '.'
 
 
-def _lacks(cls, name):
-  """Whether `cls` has no `name` of its own or of a family base: absent,
-  or still a protocol's abstract method."""
-  value = getattr(cls, name, None)
-  return value is None or getattr(value, '__isabstractmethod__', False)
+def _abstract(cls):
+  """The names of the protocols' abstract methods `cls` has not defined."""
+  return sorted(name for name in dir(cls) if getattr(
+      getattr(cls, name, None), '__isabstractmethod__', False))
 
 
 class FamilyModel(keras.Model):
@@ -62,16 +61,13 @@ class FamilyModel(keras.Model):
   trains_faster_with_xla = False
   RETIRED_ARGUMENTS = {}
 
-  # Methods a concrete family defines; each protocol adds its own.
-  REQUIRED = ('data_arguments', 'example_inputs', 'call', 'get_config')
-
   def __init_subclass__(cls, abstract=False, **kwargs):
     """Checks a concrete family (not `abstract=True`) against its protocol:
-    every method of REQUIRED defined, and a task named."""
+    every abstract method of its protocols defined, and a task named."""
     super().__init_subclass__(**kwargs)
     if abstract:
       return
-    missing = [name for name in cls.REQUIRED if _lacks(cls, name)]
+    missing = _abstract(cls)
     if cls.task is None or missing:
       protocol = next((base.__name__ for base in cls.__mro__[1:]
                        if base.__module__ == __name__), 'FamilyModel')
@@ -113,8 +109,6 @@ class _CachedStep(FamilyModel, abstract=True):
   (an RNN's state, a transformer's key/value cache, a CNN's queues), whose
   step's logits equal the full forward pass's."""
 
-  REQUIRED = FamilyModel.REQUIRED + ('initial_state', 'step', 'reorder_states')
-
   @abc.abstractmethod
   def initial_state(self, batch_size, max_length=None):
     """The states before the first step, for sequences of at most
@@ -150,7 +144,6 @@ class MultiHeadModel(_CachedStep, abstract=True):
 
   task = 'multi_head'
   head_names = ()
-  REQUIRED = _CachedStep.REQUIRED + ('split_tokens', 'split_logits', 'pack')
 
   def __init_subclass__(cls, abstract=False, **kwargs):
     super().__init_subclass__(abstract=abstract, **kwargs)
@@ -190,8 +183,6 @@ class AdversarialPair(FamilyModel, abstract=True):
   [batch, steps, pitches, 1] in, scores [batch, 1] out)."""
 
   task = 'adversarial'
-  REQUIRED = FamilyModel.REQUIRED + ('noise', 'make_optimizers',
-                                     'adversarial_step')
 
   @abc.abstractmethod
   def noise(self, batch_size, seed=None):

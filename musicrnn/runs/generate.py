@@ -25,8 +25,8 @@ def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
     render_wav: also write a .wav (`render.write_wav`).
     **options: those of the run's task (`task.options`, e.g. num_steps,
       temperature, primer_pitches and each control's flag for token models;
-      num_bars for the piano-roll GAN); an option of another task is a UsageError unless it
-      holds its default (a flag left alone).
+      num_bars for the piano-roll GAN); an option of another task is a
+      UsageError unless it holds its default (a flag left alone).
 
   Raises:
     UsageError: an option the run's task does not take.

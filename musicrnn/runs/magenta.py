@@ -43,8 +43,8 @@ import tensorflow as tf
 from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import models
-from musicrnn.errors import UsageError
 from musicrnn import tasks
+from musicrnn.errors import UsageError
 from musicrnn.runs import run_dir as run_dir_lib
 
 # Magenta generator ids musicrnn runs (its configs of the same names).

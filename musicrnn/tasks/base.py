@@ -101,18 +101,19 @@ class Task(abc.ABC):
     `options` are the task's (`options`)."""
 
   def export_signature(self, run):
-    """(tf.function with its input signature, {input name: the flag or
-    control it stands for}) of the SavedModel `generate` signature of a
+    """(tf.function with its input signature, {control name: the input
+    that takes its value}) of the SavedModel `generate` signature of a
     loaded run.
 
     Raises:
       UsageError: this task exports no SavedModel (the default).
     """
+    exporting = sorted(name for name, task in TASKS.items()
+                       if type(task).export_signature is not Task.export_signature)
     raise UsageError(
-        f'--format=saved_model exports token models (event LSTM, Music '
-        f'Transformer, dilated CNN); {run.config.name!r} is a '
-        f'{run.config.family} run (task {self.name}); export it as an .mrnn '
-        'file')
+        f'--format=saved_model exports runs of task {", ".join(exporting)}; '
+        f'{run.config.name!r} is a {run.config.family} run (task '
+        f'{self.name}); export it as an .mrnn file')
 
 
 def _is_default(value, default):

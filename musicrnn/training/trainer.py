@@ -65,12 +65,12 @@ from musicrnn import tasks
 from musicrnn.errors import OutOfMemoryError
 from musicrnn.errors import UsageError
 from musicrnn.errors import first_line
-from musicrnn.tfrecords import description as description_lib
-from musicrnn.tfrecords import input as input_lib
-from musicrnn.tfrecords import sources
 from musicrnn.runs import model_file
 from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.tasks import base as tasks_base
+from musicrnn.tfrecords import description as description_lib
+from musicrnn.tfrecords import input as input_lib
+from musicrnn.tfrecords import sources
 from musicrnn.training import compilation
 from musicrnn.training import strategy as strategy_lib
 
