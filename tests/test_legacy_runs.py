@@ -76,6 +76,28 @@ def test_legacy_model_files_unpack_to_the_same_models(tmp_path):
         encodings.codec_from_config(config).spec())
 
 
+def test_legacy_lstm_model_files_give_their_logits(tmp_path):
+  """The piano-roll and note LSTMs were event LSTM subclasses then; their
+  weights load into today's classes (the recurrent stack) as they were."""
+  expected = np.load(os.path.join(LEGACY, 'expected_lstm.npz'))
+  frames = run_dir_lib.load_run(model_file.unpack(
+      os.path.join(LEGACY, 'pianoroll_lstm_tiny.mrnn'), str(tmp_path / 'frames')))
+  assert frames.task.name == 'multi_label'
+  assert 'embedding_size' not in frames.config.model   # retired at 0
+  np.testing.assert_allclose(
+      frames.model({'pianoroll': expected['frame_inputs']}).numpy(),
+      expected['frame_logits'], atol=1e-5)
+  config = configs.get_config('pianoroll_lstm_tiny')
+  model_file.check_compatible(os.path.join(LEGACY, 'pianoroll_lstm_tiny.mrnn'),
+                              config, encodings.codec_from_config(config).spec())
+  notes = run_dir_lib.load_run(model_file.unpack(
+      os.path.join(LEGACY, 'note_lstm_tiny.mrnn'), str(tmp_path / 'notes')))
+  assert notes.task.name == 'multi_head'
+  np.testing.assert_allclose(
+      notes.model({'tokens': expected['note_tokens']}).numpy(),
+      expected['note_logits'], atol=1e-5)
+
+
 def test_a_legacy_saved_model_serves_and_its_asset_decodes(tmp_path):
   loaded = tf.saved_model.load(str(_copy(tmp_path, 'saved_model')))
   with open(os.path.join(LEGACY, 'saved_model', 'assets',
