@@ -31,26 +31,13 @@ class EncodingError(ValueError):
     self.reason = reason
 
 
-class Codec:
-  """Base of every codec: settings, equality, hash, repr and spec.
-
-  Subclasses set `settings_class` and implement `vocab_size`, `encode` and
-  `decode`; `register(name)` sets `name`. Token encodings that models
-  generate also set `end_id` and implement `empty_primer` (and
-  `decode_generated` where a note can be left on).
-  """
+class Specified:
+  """An object that is its frozen settings (a codec, a control signal):
+  made from them (default: `settings_class`'s defaults), equal and hashed by
+  them, and saved as its JSON spec {'name', 'settings'}."""
 
   name = None
   settings_class = None
-  # The feature list of `musicrnn.tfrecords.schema` that holds what `encode`
-  # gives, a row per step: 'tokens' (ids) or 'pianoroll' (0/1 cells).
-  sequence_feature = 'tokens'
-  # Whether `encode` gives fixed-size segments [segments, steps, ...], each
-  # an example of its own (the GAN's piano rolls), rather than one sequence
-  # that the dataset pipeline cuts to length.
-  segmented = False
-  # What one step of `encode` is called in logs and summaries.
-  step_name = 'events'
 
   def __init__(self, settings=None):
     self.settings = settings if settings is not None else self.settings_class()
@@ -65,8 +52,30 @@ class Codec:
     return f'{type(self).__name__}({self.settings!r})'
 
   def spec(self):
-    """JSON-able {'name', 'settings'}; `codec_from_spec` rebuilds the codec."""
+    """JSON-able {'name', 'settings'}; `from_spec` with the class's registry
+    rebuilds the object (`codec_from_spec`, `controls.control_from_spec`)."""
     return spec_of(self)
+
+
+class Codec(Specified):
+  """Base of every codec: settings, equality, hash, repr and spec
+  (`Specified`).
+
+  Subclasses set `settings_class` and implement `vocab_size`, `encode` and
+  `decode`; `register(name)` sets `name`. Token encodings that models
+  generate also set `end_id` and implement `empty_primer` (and
+  `decode_generated` where a note can be left on).
+  """
+
+  # The feature list of `musicrnn.tfrecords.schema` that holds what `encode`
+  # gives, a row per step: 'tokens' (ids) or 'pianoroll' (0/1 cells).
+  sequence_feature = 'tokens'
+  # Whether `encode` gives fixed-size segments [segments, steps, ...], each
+  # an example of its own (the GAN's piano rolls), rather than one sequence
+  # that the dataset pipeline cuts to length.
+  segmented = False
+  # What one step of `encode` is called in logs and summaries.
+  step_name = 'events'
 
   # The id that ends every encoded sequence (generation bans it and a primer
   # drops it), None when the encoding has none.

@@ -104,14 +104,14 @@ _REQUIRED = ('name', 'flag', 'flag_help', 'title', 'settings_class',
              'default_value')
 
 
-class Control(abc.ABC):
+class Control(codec_lib.Specified, abc.ABC):
   """Base of every control signal (see the module docstring).
 
   A subclass sets every attribute the base leaves None (`_REQUIRED`) and
   implements every abstract method; one that misses any fails where it is
-  defined. The base gives construction from settings or a config, equality,
-  `spec`, flag parsing, the SavedModel input signature and the input for a
-  user's value.
+  defined. The bases give construction from settings (`codec.Specified`)
+  or a config, equality, `spec`, flag parsing, the SavedModel input
+  signature and the input for a user's value.
   """
 
   # The canonical name: the switch in `config.controls`, the feature name in
@@ -153,22 +153,6 @@ class Control(abc.ABC):
     if unknown:
       raise TypeError(f'control {cls.__name__}: config_keys name no field of '
                       f'{cls.settings_class.__name__}: {unknown}')
-
-  def __init__(self, settings=None):
-    self.settings = settings if settings is not None else self.settings_class()
-
-  def __eq__(self, other):
-    return type(other) is type(self) and other.settings == self.settings
-
-  def __hash__(self):
-    return hash((type(self), self.settings))
-
-  def __repr__(self):
-    return f'{type(self).__name__}({self.settings!r})'
-
-  def spec(self):
-    """JSON-able {'name', 'settings'}; `control_from_spec` rebuilds it."""
-    return codec_lib.spec_of(self)
 
   @classmethod
   def from_config(cls, config):
