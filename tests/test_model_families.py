@@ -73,13 +73,16 @@ def test_reordered_states_step_as_the_reordered_full_pass(name, family_runs):
   """Beam search's `reorder_states`, compiled as the sampler compiles it,
   then steps: the logits are the full pass over the reordered histories,
   across the transformer's cache chunks (shared, not copied) and their
-  boundaries."""
+  boundaries. The steps are traced without XLA: a compiled step called from
+  Python compiles again at every position (0.8 s each, 116 s for this
+  test); compiled steps run in the sampler's loop, which
+  test_compiled_sampler_equals_the_naive_loop checks."""
   import tensorflow as tf
   model = run_dir_lib.load_run(family_runs[name][0]).model
   length = 150
   tokens = np.random.default_rng(1).integers(
       0, model.vocab_size, size=(3, length)).astype(np.int32)
-  step = tf.function(lambda t, s: model.step({'tokens': t}, s), jit_compile=True)
+  step = tf.function(lambda t, s: model.step({'tokens': t}, s))
   reorder = tf.function(model.reorder_states, jit_compile=True)
   reorders = {31: [2, 2, 0], 64: [1, 0, 1], 100: [0, 0, 2], 128: [2, 1, 1],
               140: [1, 2, 0]}
