@@ -47,6 +47,10 @@ MAX_NUM_VELOCITY_BINS = MAX_MIDI_VELOCITY - MIN_MIDI_VELOCITY + 1
 # What note-seq's `Performance.to_sequence` gives notes when the performance
 # has no VELOCITY events (its `velocity` argument's default).
 DEFAULT_VELOCITY = 100
+# Magenta's Performance RNN generator ends a note its sampled events never
+# turn off after 5 s (performance_lib.MAX_NOTE_DURATION_SECONDS); without a
+# cap such a note sounds to the end of the file.
+MAX_NOTE_DURATION_SECONDS = 5.0
 # note-seq's NoteSequence.ticks_per_quarter for generated sequences.
 STANDARD_PPQ = 220
 

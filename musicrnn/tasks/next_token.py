@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from musicrnn.encodings import controls as controls_lib
+from musicrnn.encodings import performance
 from musicrnn.errors import UsageError
 from musicrnn.generation import outputs
 from musicrnn.generation import sampler
@@ -26,10 +27,7 @@ from musicrnn.models import protocols
 from musicrnn.tasks import base
 from musicrnn.tasks import optimization
 
-# Magenta's Performance RNN generator ends a note its sampled events never
-# turn off after 5 s (performance_lib.MAX_NOTE_DURATION_SECONDS); without a
-# cap such a note sounds to the end of the file.
-MAX_NOTE_DURATION_SECONDS = 5.0
+MAX_NOTE_DURATION_SECONDS = performance.MAX_NOTE_DURATION_SECONDS
 
 
 def event_sums(model, features, labels, weights, training=False):
