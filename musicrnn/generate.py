@@ -73,6 +73,15 @@ flags.DEFINE_float('max_note_duration', tasks.every_option()['max_note_duration'
                    'Performance encodings: end a note still on after this many '
                    'seconds, as Magenta does (0: let it sound to the end).',
                    lower_bound=0.0)
+flags.DEFINE_bool('state_masks', tasks.every_option()['state_masks'],
+                  'Never draw an event that cannot mean anything in the music '
+                  'so far (a NOTE_OFF of a silent pitch, a step out of the '
+                  'encoding\'s order, ...), and read a note struck again '
+                  'while it sounds as ending it; --nostate_masks samples the '
+                  'model as it is.')
+flags.DEFINE_integer('max_polyphony', tasks.every_option()['max_polyphony'],
+                     'Start no note while this many sound (the note LSTM: no '
+                     'chord of more notes); 0: no limit.', lower_bound=0)
 flags.DEFINE_bool('render_png', False,
                   'Also write a piano-roll .png per output (the primer shaded).')
 flags.DEFINE_bool('render_wav', False,
@@ -146,6 +155,7 @@ def _generate(run_dir):
       render_png=FLAGS.render_png, render_wav=FLAGS.render_wav,
       beam_size=FLAGS.beam_size, branch_factor=FLAGS.branch_factor,
       steps_per_iteration=FLAGS.steps_per_iteration,
+      state_masks=FLAGS.state_masks, max_polyphony=FLAGS.max_polyphony,
       num_bars=FLAGS.num_bars, binarize=FLAGS.binarize, threshold=FLAGS.threshold,
       latent_step=FLAGS.latent_step)
   for path in paths:

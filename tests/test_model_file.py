@@ -119,7 +119,8 @@ for path in sys.argv[1:]:
   args = dict(primer=tf.constant([[355, 10], [355, 20]], tf.int32),
               num_steps=tf.constant(40), temperature=tf.constant(0.9),
               top_k=tf.constant(0), top_p=tf.constant(1.0),
-              seed=tf.constant(7, tf.int64))
+              seed=tf.constant(7, tf.int64), max_polyphony=tf.constant(0),
+              max_note_duration=tf.constant(5.0))
   if 'notes_per_second' in fn.structured_input_signature[1]:
     args['notes_per_second'] = tf.constant([4.0, 12.0])
     args['pitch_class_histogram'] = tf.ones([2, 12])

@@ -128,7 +128,8 @@ def test_every_family_trains_evaluates_generates_and_exports_through_its_task(
         primer=tf.constant([codec.empty_primer()], tf.int32),
         num_steps=tf.constant(5), temperature=tf.constant(1.0),
         top_k=tf.constant(0), top_p=tf.constant(1.0),
-        seed=tf.constant(1, tf.int64), **values)['tokens']
+        seed=tf.constant(1, tf.int64), max_polyphony=tf.constant(0),
+        max_note_duration=tf.constant(5.0), **values)['tokens']
     assert tokens.shape == (1, len(codec.empty_primer()) + 5)
   else:
     with pytest.raises(UsageError, match=f'task {task_name}.*mrnn'):

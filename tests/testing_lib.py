@@ -7,6 +7,7 @@ import re
 import shutil
 
 import note_seq
+import numpy as np
 from note_seq.protobuf import music_pb2
 import pytest
 
@@ -328,3 +329,16 @@ def make_convert_input_dir(root):
   with open(os.path.join(root, 'README.txt'), 'w') as f:
     f.write('not music\n')
   return root
+
+
+def disallowed_draws(grammar, tokens, start):
+  """[(row, position, token)] of the tokens at positions >= `start` of int
+  [batch, length] `tokens` that `grammar` does not allow in the state the
+  tokens before them leave (NumPy)."""
+  tokens = np.asarray(tokens)
+  states = grammar.states(tokens)
+  found = []
+  for t in range(start, tokens.shape[1]):
+    for row in np.flatnonzero(~grammar.allows(states[t], tokens[:, t])):
+      found.append((int(row), t, int(tokens[row, t])))
+  return found

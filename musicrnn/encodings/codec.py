@@ -19,8 +19,11 @@ A codec turns an *unquantized* NoteSequence (times in seconds, as
   `reason` (used as a Beam counter name by the dataset pipeline).
 """
 
+import abc
 import dataclasses
 import json
+
+import numpy as np
 
 
 class EncodingError(ValueError):
@@ -86,12 +89,27 @@ class Codec(Specified):
     raise NotImplementedError(f'the {self.name} encoding is not generated '
                               'token by token')
 
-  def decode_generated(self, ids, max_note_duration=None):
+  def decode_generated(self, ids, max_note_duration=None,
+                       restrike_ends_note=True):
     """Ids a model generated -> NoteSequence. `max_note_duration` (seconds)
-    ends a note the ids leave on that long; encodings whose ids always end
-    their notes ignore it."""
-    del max_note_duration
+    ends a note the ids leave on that long; `restrike_ends_note` reads a
+    note struck again while it sounds as `grammar()` does (ending it).
+    Encodings whose ids always end their notes, once each, ignore both."""
+    del max_note_duration, restrike_ends_note
     return self.decode(ids)
+
+  def grammar(self, max_polyphony=0, max_note_duration=None):
+    """What the ids a model generates may say next (`Grammar`): generation
+    masks what cannot mean anything in the state of the music so far.
+
+    Args:
+      max_polyphony: above 0, no note starts while this many sound.
+      max_note_duration: seconds after which a note the ids leave on ends
+        (as `decode_generated` ends it); 0 or None: never.
+    """
+    del max_polyphony, max_note_duration
+    raise NotImplementedError(f'the {self.name} encoding is not generated '
+                              'token by token')
 
   # Settings the dataset pipeline learns from the training split (a
   # vocabulary), empty in the config until then: it counts
@@ -125,6 +143,59 @@ class Codec(Specified):
   def num_steps(self, ids):
     """The number of quantized steps `ids` spans (metric encodings only)."""
     raise NotImplementedError(f'the {self.name} encoding counts no steps')
+
+
+class Grammar(abc.ABC):
+  """The state of the music a token stream has written so far, and the ids
+  that can mean something next in it (a codec's `grammar()`).
+
+  Generation keeps one state per sequence of the batch, updates it with
+  every token (the primer's and the drawn ones) and gives the ids that are
+  not `allowed` probability zero before it draws: conditioning on validity,
+  not a change of the model (a model that never proposes a disallowed id
+  samples exactly as without the grammar). A state is a tuple of arrays
+  whose first axis is the batch, so beam search reorders it as it reorders
+  the model's states.
+
+  Every method is written once against an array namespace `xp`: NumPy
+  (tests, decoding) or tf.experimental.numpy inside the compiled sampling
+  loop and the SavedModel. Settings such as `max_polyphony` may be numbers
+  or scalar tensors (a SavedModel's inputs).
+  """
+
+  # The logits the mask covers: the vocabulary, or the heads side by side
+  # for a multi-head model.
+  width = None
+
+  @abc.abstractmethod
+  def initial_state(self, batch, xp):
+    """The state before any token, for `batch` sequences."""
+
+  @abc.abstractmethod
+  def allowed(self, state, xp):
+    """bool [batch, width]: the ids that can mean something next."""
+
+  @abc.abstractmethod
+  def update(self, state, tokens, xp):
+    """The state after int [batch] `tokens`."""
+
+  def allows(self, state, tokens):
+    """bool [batch]: whether each of int [batch] `tokens` is allowed in
+    `state` (NumPy; for checks)."""
+    allowed = self.allowed(state, np)
+    return allowed[np.arange(len(allowed)), np.asarray(tokens)]
+
+  def states(self, ids, xp=None):
+    """The states before each id of int [batch, length] `ids` and after the
+    last: a list of length + 1 states (NumPy; for tests and decoding)."""
+    xp = xp or np
+    ids = np.asarray(ids, np.int32)
+    state = self.initial_state(ids.shape[0], xp)
+    result = [state]
+    for t in range(ids.shape[1]):
+      state = self.update(state, ids[:, t], xp)
+      result.append(state)
+    return result
 
 
 _REGISTRY = {}

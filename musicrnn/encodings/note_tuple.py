@@ -133,6 +133,12 @@ class NoteTupleCodec(codec.Codec):
     return ((np.asarray(chord) * offsets + np.asarray(offset)) * durations
             + np.asarray(duration)).astype(np.int32)
 
+  def grammar(self, max_polyphony=0, max_note_duration=None):
+    """The note-tuple grammar (`NoteTupleGrammar`); durations are always
+    written, so there is no cap to follow."""
+    del max_note_duration
+    return NoteTupleGrammar(self, max_polyphony)
+
   def split(self, ids):
     """(chord, offset, duration) id arrays of token ids."""
     _, offsets, durations = self.head_sizes
@@ -232,3 +238,51 @@ class NoteTupleCodec(codec.Codec):
     sequence.total_time = float(end)
     return sequence
 
+
+
+class NoteTupleGrammar(codec.Grammar):
+  """What the next onset may be, over the model's heads side by side
+  (chords, offsets, durations): the chord "other", which decodes to no
+  notes, is ruled out, and with `max_polyphony` N > 0 so are the chords of
+  more than N pitches. Every offset and duration means something, whatever
+  came before, so the state is empty."""
+
+  def __init__(self, note_tuple_codec, max_polyphony=0):
+    self.head_sizes = note_tuple_codec.head_sizes
+    self.width = sum(self.head_sizes)
+    self.max_polyphony = max_polyphony
+    self.chord_sizes = np.array(
+        [0] + [len(chord) for chord in note_tuple_codec.settings.chord_vocabulary],
+        np.int32)
+
+  def initial_state(self, batch, xp):
+    return (xp.zeros((batch,), dtype=xp.int32),)
+
+  def allows(self, state, tokens):
+    """bool [batch]: whether every part of each packed token is allowed."""
+    allowed = self.allowed(state, np)
+    _, offsets, durations = self.head_sizes
+    tokens = np.asarray(tokens, np.int64)
+    parts = (tokens // (offsets * durations), tokens // durations % offsets,
+             tokens % durations)
+    rows = np.arange(len(tokens))
+    ok = np.ones(len(tokens), bool)
+    for start, part in zip(np.cumsum((0,) + self.head_sizes[:-1]), parts):
+      ok &= allowed[rows, start + part]
+    return ok
+
+  def update(self, state, tokens, xp):
+    del tokens
+    return state
+
+  def allowed(self, state, xp):
+    sizes = xp.asarray(self.chord_sizes)[None]
+    chords = xp.logical_and(
+        sizes > 0, xp.logical_or(self.max_polyphony <= 0,
+                                 sizes <= self.max_polyphony))
+    # The chord "other" stays where no chord is small enough.
+    chords = xp.logical_or(chords, xp.logical_and(
+        xp.logical_not(xp.any(chords, axis=1, keepdims=True)), sizes == 0))
+    rest = xp.ones((1, self.width - self.head_sizes[0]), dtype=xp.bool_)
+    allowed = xp.concatenate([chords, rest], axis=1)
+    return xp.logical_and(allowed, (state[0] == state[0])[:, None])

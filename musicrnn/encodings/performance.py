@@ -192,10 +192,40 @@ class PerformanceCodec(codec.Codec):
     """The shortest time shift."""
     return [self.time_shift_id(1)]
 
-  def decode_generated(self, ids, max_note_duration=None):
-    """`decode`, with notes left on capped at `max_note_duration` (0 or
-    None: they last to the end)."""
+  def decode_generated(self, ids, max_note_duration=None,
+                       restrike_ends_note=True):
+    """`decode` of ids a model generated, with notes left on capped at
+    `max_note_duration` (0 or None: they last to the end).
+
+    With `restrike_ends_note` (the reading of `grammar()`), a NOTE_ON of a
+    pitch that sounds ends the sounding note there and starts a new one, as
+    a piano key struck again does; without it the two notes overlap and the
+    earlier one waits for a NOTE_OFF of its own (note-seq's reading, which
+    `decode` keeps)."""
+    if restrike_ends_note:
+      ids = self.restrikes_ended(ids)
     return self.decode(ids, max_note_duration=max_note_duration or None)
+
+  def restrikes_ended(self, ids):
+    """`ids` with a NOTE_OFF put before every NOTE_ON of a pitch whose last
+    NOTE_ON or NOTE_OFF was a NOTE_ON: the sounding note ends where the
+    pitch is struck again (`decode_generated`)."""
+    ids = np.asarray(ids, np.int64).reshape(-1)
+    types, values = self.events(ids)
+    notes = np.flatnonzero((types == NOTE_ON) | (types == NOTE_OFF))
+    # Each pitch's NOTE_ONs and NOTE_OFFs, in time order within a pitch.
+    notes = notes[np.argsort(values[notes], kind='stable')]
+    same_pitch = np.zeros(len(notes), bool)
+    same_pitch[1:] = values[notes[1:]] == values[notes[:-1]]
+    is_on = types[notes] == NOTE_ON
+    restruck = same_pitch & is_on & np.roll(is_on, 1)
+    positions = notes[restruck]
+    return np.insert(ids, positions, self.note_off_id(values[positions])).astype(
+        np.int32)
+
+  def grammar(self, max_polyphony=0, max_note_duration=None):
+    """The performance grammar (`PerformanceGrammar`)."""
+    return PerformanceGrammar(self, max_polyphony, max_note_duration)
 
   def time_shift_id(self, steps):
     """Id of TIME_SHIFT(steps), 1 <= steps <= max_shift_steps."""
@@ -471,3 +501,101 @@ class PerformanceCodec(codec.Codec):
     if len(end_time):
       sequence.total_time = max(float(end_time.max()), 0.0)
     return sequence
+
+
+class PerformanceGrammar(codec.Grammar):
+  """What a performance may say next, given the events so far.
+
+  The state, per sequence: the step at which the sounding note of each
+  pitch started (-1: silent), the current step, the current velocity bin (0
+  before any) and the previous id (-1 before any). A NOTE_ON of a sounding
+  pitch ends that note and starts a new one (`decode_generated`'s reading);
+  a note still on `max_note_duration` after it started has ended (as the
+  generator's cap ends it). Ruled out, each because it cannot mean anything
+  there or because the encoder never writes it:
+
+    NOTE_OFF of a pitch that is silent, or whose note started at this step
+      (a zero-length note, which decoding drops);
+    NOTE_ON of a pitch whose note started at this step (the same note);
+    with `max_polyphony` N > 0, NOTE_ON of a silent pitch while N sound;
+    VELOCITY of the bin in force (a no-op), or where no NOTE_ON could
+      follow it;
+    after a VELOCITY, anything but a NOTE_ON (the encoder writes a VELOCITY
+      right before the onset it is for; another VELOCITY would make it a
+      no-op);
+    TIME_SHIFT right after a TIME_SHIFT shorter than the longest (the
+      encoder spells a gap as longest shifts, then the remainder).
+
+  Where a primer leaves nothing allowed, everything is.
+  """
+
+  def __init__(self, performance_codec, max_polyphony=0, max_note_duration=None):
+    self.codec = performance_codec
+    self.width = performance_codec.vocab_size
+    self.max_polyphony = max_polyphony
+    # The cap in steps (a float; 0: none).
+    self.max_note_steps = (0.0 if max_note_duration is None else
+                           max_note_duration * performance_codec.steps_per_second)
+
+  def initial_state(self, batch, xp):
+    c = self.codec
+    return (xp.full((batch, c.num_pitches), -1, dtype=xp.int32),
+            xp.zeros((batch,), dtype=xp.int32),
+            xp.zeros((batch,), dtype=xp.int32),
+            xp.full((batch,), -1, dtype=xp.int32))
+
+  def update(self, state, tokens, xp):
+    c = self.codec
+    start, time, velocity, _ = state
+    tokens = xp.asarray(tokens, dtype=xp.int32)
+    pitches = xp.arange(c.num_pitches, dtype=xp.int32)[None]
+    is_on = tokens < c.note_off_offset
+    is_off = xp.logical_and(tokens >= c.note_off_offset,
+                            tokens < c.time_shift_offset)
+    is_shift = xp.logical_and(tokens >= c.time_shift_offset,
+                              tokens < c.velocity_offset)
+    struck = xp.logical_and(is_on[:, None], pitches == tokens[:, None])
+    released = xp.logical_and(
+        is_off[:, None], pitches == (tokens - c.note_off_offset)[:, None])
+    start = xp.where(struck, time[:, None], xp.where(released, -1, start))
+    time = time + xp.where(is_shift, tokens - c.time_shift_offset + 1, 0)
+    # Notes on for the cap's length have ended.
+    held = xp.asarray(time[:, None] - start, dtype=xp.float32)
+    expired = xp.logical_and(
+        xp.logical_and(start >= 0, self.max_note_steps > 0),
+        held >= self.max_note_steps)
+    start = xp.where(expired, -1, start)
+    velocity = xp.where(tokens >= c.velocity_offset,
+                        tokens - c.velocity_offset + 1, velocity)
+    return (xp.asarray(start, dtype=xp.int32), xp.asarray(time, dtype=xp.int32),
+            xp.asarray(velocity, dtype=xp.int32), tokens)
+
+  def allowed(self, state, xp):
+    c = self.codec
+    start, time, velocity, last = state
+    batch_ones = xp.ones_like(last, dtype=xp.bool_)[:, None]
+    sounding = start >= 0
+    begun_now = xp.logical_and(sounding, start == time[:, None])
+    count = xp.asarray(xp.sum(xp.asarray(sounding, dtype=xp.int32), axis=1),
+                       dtype=xp.int32)
+    room = xp.logical_or(self.max_polyphony <= 0, count < self.max_polyphony)
+    after_velocity = last >= c.velocity_offset
+    after_short_shift = xp.logical_and(last >= c.time_shift_offset,
+                                       last < c.velocity_offset - 1)
+    note_on = xp.logical_and(xp.logical_or(room[:, None], sounding),
+                             xp.logical_not(begun_now))
+    note_off = xp.logical_and(
+        xp.logical_and(sounding, xp.logical_not(begun_now)),
+        xp.logical_not(after_velocity)[:, None])
+    shift = xp.logical_and(
+        batch_ones, xp.logical_not(xp.logical_or(after_velocity,
+                                                 after_short_shift))[:, None])
+    bins = xp.arange(1, c.settings.num_velocity_bins + 1, dtype=xp.int32)[None]
+    velocity_ok = xp.logical_and(
+        bins != velocity[:, None],
+        xp.logical_and(xp.logical_not(after_velocity),
+                       xp.any(note_on, axis=1))[:, None])
+    allowed = xp.concatenate(
+        [note_on, note_off, xp.repeat(shift, c.settings.max_shift_steps, axis=1),
+         velocity_ok], axis=1)
+    return xp.logical_or(allowed, xp.logical_not(xp.any(allowed, axis=1))[:, None])

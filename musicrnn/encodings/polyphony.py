@@ -123,6 +123,12 @@ class PolyphonyCodec(codec.Codec):
     return '%s(%d)' % (('NEW', 'CONTINUED')[kind],
                        offset + self.settings.min_pitch)
 
+  def grammar(self, max_polyphony=0, max_note_duration=None):
+    """The polyphony grammar (`PolyphonyGrammar`); notes end when a step
+    leaves them out, so there is no cap to follow."""
+    del max_note_duration
+    return PolyphonyGrammar(self.settings.num_pitches, max_polyphony)
+
   def encode(self, sequence):
     """Encodes a NoteSequence (seconds) as token ids.
 
@@ -250,3 +256,66 @@ class PolyphonyCodec(codec.Codec):
         column[led_by_onset] + settings.min_pitch, start[led_by_onset],
         end[led_by_onset], settings.steps_per_quarter, settings.qpm,
         total_steps=num_step_ends, velocity=DECODE_VELOCITY)
+
+
+class PolyphonyGrammar(codec.Grammar):
+  """What a polyphonic sequence may say next, given the tokens so far.
+
+  The state, per sequence: the pitches with a token in the previous step
+  (those that sound into this one), those with a token in this step, and
+  the lowest pitch named in this step so far (the encoder names a step's
+  pitches highest first; one past the highest before any, two before the
+  first token). Ruled out:
+
+    START after the first token (Magenta's decoder ignores it);
+    CONTINUED_NOTE of a pitch that did not sound in the previous step
+      (Magenta's decoder ignores it: there is no note to continue);
+    a NEW_NOTE or CONTINUED_NOTE not below the step's last pitch: a pitch
+      named twice in a step (read once, or as two overlapping notes by
+      Magenta's decoder) or out of the encoder's order;
+    with `max_polyphony` N > 0, a pitch token once the step names N.
+
+  END is left to the generator, which bans it.
+  """
+
+  def __init__(self, num_pitches, max_polyphony=0):
+    self.num_pitches = num_pitches
+    self.width = NUM_SPECIAL_TOKENS + 2 * num_pitches
+    self.max_polyphony = max_polyphony
+
+  def initial_state(self, batch, xp):
+    silent = xp.zeros((batch, self.num_pitches), dtype=xp.bool_)
+    return (silent, silent,
+            xp.full((batch,), self.num_pitches + 1, dtype=xp.int32))
+
+  def update(self, state, tokens, xp):
+    previous, current, lowest = state
+    tokens = xp.asarray(tokens, dtype=xp.int32)
+    step_end = (tokens == STEP_END)[:, None]
+    pitched = tokens >= NUM_SPECIAL_TOKENS
+    column = (tokens - NUM_SPECIAL_TOKENS) % self.num_pitches
+    named = xp.logical_and(
+        pitched[:, None],
+        xp.arange(self.num_pitches, dtype=xp.int32)[None] == column[:, None])
+    current = xp.logical_or(current, named)
+    return (xp.where(step_end, current, previous),
+            xp.logical_and(current, xp.logical_not(step_end)),
+            xp.asarray(xp.where(pitched, column,
+                                xp.where(xp.logical_or(step_end[:, 0],
+                                                       lowest > self.num_pitches),
+                                         self.num_pitches, lowest)),
+                       dtype=xp.int32))
+
+  def allowed(self, state, xp):
+    previous, current, lowest = state
+    count = xp.asarray(xp.sum(xp.asarray(current, dtype=xp.int32), axis=1),
+                       dtype=xp.int32)
+    room = xp.logical_or(self.max_polyphony <= 0, count < self.max_polyphony)
+    below = xp.logical_and(
+        xp.arange(self.num_pitches, dtype=xp.int32)[None] < lowest[:, None],
+        room[:, None])
+    first = (lowest > self.num_pitches)[:, None]
+    others = xp.ones_like(first)
+    allowed = xp.concatenate(
+        [first, others, others, below, xp.logical_and(below, previous)], axis=1)
+    return xp.logical_or(allowed, xp.logical_not(xp.any(allowed, axis=1))[:, None])

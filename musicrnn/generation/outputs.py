@@ -37,6 +37,17 @@ def check_temperature(temperature):
     raise UsageError(f'--temperature must be > 0, got {temperature}')
 
 
+def check_max_polyphony(max_polyphony, state_masks):
+  """Raises a UsageError for a negative `max_polyphony`, or one given
+  without the state masks it works through."""
+  if max_polyphony < 0:
+    raise UsageError(f'--max_polyphony must be 0 (no limit) or more, got '
+                     f'{max_polyphony}')
+  if max_polyphony and not state_masks:
+    raise UsageError('--max_polyphony works through the state masks: drop '
+                     '--nostate_masks or --max_polyphony')
+
+
 def check_binarize(binarize, threshold):
   """`binarize` ('threshold' or 'bernoulli'), checked with `threshold`."""
   if binarize not in sampler.BINARIZE:
@@ -49,24 +60,28 @@ def check_binarize(binarize, threshold):
 
 def generate_tokens(run, output_dir, draw, *, num_outputs, num_steps,
                     duration_seconds, seed, primer_midi, primer_pitches,
-                    render_png, render_wav, max_note_duration=None):
+                    render_png, render_wav, max_note_duration=None,
+                    restrike_ends_note=True):
   """Token outputs of a loaded run written as MIDI; returns the paths: the
   primer (`primers.primer_events`), `draw`'s blocks (`draw_tokens`), the
   files (`write_outputs`). Arguments as those functions'."""
   primer = primers.primer_events(run.codec, primer_midi, primer_pitches)
-  primer_seconds = (run.codec.decode_generated(primer, max_note_duration).total_time
+  primer_seconds = (run.codec.decode_generated(
+      primer, max_note_duration, restrike_ends_note).total_time
                     if primer_midi or primer_pitches else 0.0)
   sequences = draw_tokens(
       run.codec, draw, primer, num_outputs=num_outputs, num_steps=num_steps,
       duration_seconds=duration_seconds, seed=seed,
-      primer_seconds=primer_seconds, max_note_duration=max_note_duration)
+      primer_seconds=primer_seconds, max_note_duration=max_note_duration,
+      restrike_ends_note=restrike_ends_note)
   return write_outputs(run.config.name, sequences, output_dir, step=run.step,
                        render_png=render_png, render_wav=render_wav,
                        primer_seconds=primer_seconds)
 
 
 def draw_tokens(codec, draw, primer, *, num_outputs, num_steps,
-                duration_seconds, seed, primer_seconds, max_note_duration=None):
+                duration_seconds, seed, primer_seconds, max_note_duration=None,
+                restrike_ends_note=True):
   """The NoteSequences of token outputs that continue `primer`.
 
   Args:
@@ -81,6 +96,8 @@ def draw_tokens(codec, draw, primer, *, num_outputs, num_steps,
     primer_seconds: how long the primer lasts (0 for the codec's empty one).
     max_note_duration: a note still on after this many seconds ends (the
       codec's `decode_generated`).
+    restrike_ends_note: a note struck again while it sounds ends there (the
+      reading of the codec's grammar; `decode_generated`).
 
   Raises:
     UsageError: the primer lasts `duration_seconds` or longer.
@@ -98,12 +115,13 @@ def draw_tokens(codec, draw, primer, *, num_outputs, num_steps,
     tokens = draw(tokens, block, seed if seed is None else seed + tokens.shape[1])
     if num_steps is not None:
       break
-    sequences = [codec.decode_generated(t, max_note_duration) for t in tokens]
+    sequences = [codec.decode_generated(t, max_note_duration, restrike_ends_note)
+                 for t in tokens]
     if min(s.total_time for s in sequences) >= duration_seconds:
       break
   sequences = []
   for ids in tokens:
-    sequence = codec.decode_generated(ids, max_note_duration)
+    sequence = codec.decode_generated(ids, max_note_duration, restrike_ends_note)
     if duration_seconds is not None:
       sequence = trim(sequence, duration_seconds)
     sequences.append(sequence)

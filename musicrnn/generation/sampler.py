@@ -19,6 +19,13 @@ per event, and each step's state (the transformer's cache, the CNN's queues)
 and the output are updated in place rather than copied. Beam search runs in
 the same kind of loop, pruning on the device.
 
+With a codec's `grammar` (`musicrnn.encodings.codec.Grammar`), every loop
+also keeps the state of the music each sequence has written (which notes
+sound, ...) and gives the ids that cannot mean anything in it probability
+zero before the draw, the rest renormalised: the grammar's state updates
+with every token, the primer's included, and beam search reorders it with
+the model's states.
+
 Draws are Gumbel-max on `tf.random.stateless_uniform`: reproducible for a
 seed. XLA's random numbers are not TF's kernels' ones, so a compiled loop and
 an uncompiled one (`jit_compile=False`, as a SavedModel runs it) draw
@@ -29,6 +36,8 @@ import weakref
 
 import numpy as np
 import tensorflow as tf
+
+tnp = tf.experimental.numpy
 
 
 def filter_logits(logits, temperature=1.0, top_k=0, top_p=1.0, banned_ids=()):
@@ -87,6 +96,24 @@ def categorical(logits, seed):
                    output_type=tf.int32)
 
 
+def masked(logits, allowed):
+  """[batch, vocab] logits with the ids not `allowed` at -inf."""
+  return tf.where(allowed, logits, tf.constant(-np.inf, logits.dtype))
+
+
+def _grammar_step(grammar, grammar_state, token, logits):
+  """The grammar's state after `token` and `logits` masked by it (the
+  logits unchanged without a grammar)."""
+  if grammar is None:
+    return grammar_state, logits
+  grammar_state = grammar.update(grammar_state, token, tnp)
+  return grammar_state, masked(logits, grammar.allowed(grammar_state, tnp))
+
+
+def _grammar_start(grammar, batch):
+  return () if grammar is None else tuple(grammar.initial_state(batch, tnp))
+
+
 def compiled(function, jit_compile=True):
   """`function` as a tf.function, XLA-compiled unless `jit_compile` is False."""
   return tf.function(function, jit_compile=bool(jit_compile))
@@ -103,7 +130,8 @@ def _control_at(controls, t):
 
 
 def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
-           top_k=0, top_p=1.0, seed=None, banned_ids=(), jit_compile=True):
+           top_k=0, top_p=1.0, seed=None, banned_ids=(), grammar=None,
+           jit_compile=True):
   """Continues `primer` by `num_steps` sampled events, for a batch at once.
 
   Args:
@@ -117,6 +145,8 @@ def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
     temperature, top_k, top_p: sampling filters (top_k 0 and top_p 1 are off).
     seed: makes the draw reproducible.
     banned_ids: event ids never drawn.
+    grammar: a codec's `Grammar`: ids it does not allow in the state of
+      each sequence are never drawn (None: no masks).
     jit_compile: compile the loop with XLA (in-place state updates).
 
   Returns:
@@ -131,11 +161,12 @@ def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
         filter_logits(logits, temperature, top_k, top_p, banned_ids), step_seed)
 
   return _sample_tokens(model, ('events', temperature, top_k, top_p, banned_ids),
-                        draw, primer, num_steps, controls, seed, jit_compile)
+                        draw, primer, num_steps, controls, seed, grammar,
+                        jit_compile)
 
 
 def sample_heads(model, primer, num_steps, *, temperatures, seed=None,
-                 jit_compile=True):
+                 grammar=None, jit_compile=True):
   """Continues `primer` by `num_steps` sampled steps of a multi-head model
   (the note LSTM: `head_names`, `split_logits`, `pack`), for a batch at
   once, in one compiled loop: each head's part of the next step is drawn
@@ -148,6 +179,7 @@ def sample_heads(model, primer, num_steps, *, temperatures, seed=None,
     num_steps: steps to draw after the primer.
     temperatures: one per head (`model.head_names`), each > 0.
     seed: makes the draw reproducible.
+    grammar: a codec's `Grammar` over the heads side by side, or None.
     jit_compile: compile the loop with XLA.
 
   Returns:
@@ -167,7 +199,7 @@ def sample_heads(model, primer, num_steps, *, temperatures, seed=None,
     return model.pack(*parts)
 
   return _sample_tokens(model, ('heads', temperatures), draw, primer,
-                        num_steps, None, seed, jit_compile)
+                        num_steps, None, seed, grammar, jit_compile)
 
 
 def _check_inputs(primer, num_steps, controls):
@@ -201,12 +233,13 @@ def _loop(model, key, jit_compile, make):
 
 
 def _sample_tokens(model, key, draw, primer, num_steps, controls, seed,
-                   jit_compile):
+                   grammar, jit_compile):
   """The loop of `sample` and `sample_heads`: `draw(model, logits [batch,
   ...], seed pair) -> token ids [batch]` picks each next token; `key` names
   the draw, for the cache of compiled loops."""
   primer, controls = _check_inputs(primer, num_steps, controls)
-  loop = _loop(model, key, jit_compile, lambda proxy: token_loop(proxy, draw))
+  loop = _loop(model, key + (grammar,), jit_compile,
+               lambda proxy: token_loop(proxy, draw, grammar))
   return loop(primer, controls, tf.constant(num_steps),
               _seed_pair(seed, 0)).numpy()
 
@@ -241,11 +274,12 @@ def _primer_or(t, primer_length, output, drawn):
   return tf.where(t + 1 < primer_length, output[t + 1], drawn)
 
 
-def token_loop(model, draw):
+def token_loop(model, draw, grammar=None):
   """The sampling loop of `sample`, to trace in a tf.function:
   `loop(primer [batch, n] int32, controls {name: [batch, n + num_steps,
   ...]}, num_steps, seed_pair)` -> int32 [batch, n + num_steps];
-  `draw(model, logits, seed pair)` picks each next token."""
+  `draw(model, logits, seed pair)` picks each next token from the logits
+  `grammar` (or None) masks."""
 
   def loop(primer, controls, num_steps, seed_pair):
     primer_length = tf.shape(primer)[1]
@@ -253,15 +287,19 @@ def token_loop(model, draw):
     states = model.initial_state(tf.shape(primer)[0], total)
     output = _output_buffer(primer, num_steps)
 
-    def body(t, states, output):
+    def body(t, states, grammar_state, output):
       logits, states = model.step(_inputs_at(controls, t, output[t]), states)
+      grammar_state, logits = _grammar_step(grammar, grammar_state, output[t],
+                                            logits)
       step_seed = tf.random.experimental.stateless_fold_in(seed_pair, t)
       token = _primer_or(t, primer_length, output,
                          tf.cast(draw(model, logits, step_seed), tf.int32))
-      return t + 1, states, _write_row(output, t + 1, token)
+      return t + 1, states, grammar_state, _write_row(output, t + 1, token)
 
-    _, _, output = tf.while_loop(lambda t, *_: t < total - 1, body,
-                                 (tf.constant(0), states, output))
+    output = tf.while_loop(
+        lambda t, *_: t < total - 1, body,
+        (tf.constant(0), states, _grammar_start(grammar, tf.shape(primer)[0]),
+         output))[-1]
     return tf.transpose(output)
 
   return loop
@@ -340,10 +378,11 @@ def _frame_loop(model, temperature, binarize, threshold):
 
 
 def sample_naively(model, primer, num_steps, *, controls=None, temperature=1.0,
-                   top_k=0, top_p=1.0, seed=None, banned_ids=()):
+                   top_k=0, top_p=1.0, seed=None, banned_ids=(), grammar=None):
   """The baseline: a Python loop calling the model's full forward pass on the
   whole prefix once per event (what a first script does). Same sampling
-  rule as `sample`; used by tests and benchmarks."""
+  rule as `sample`, the grammar's masks included (its state in NumPy);
+  used by tests and benchmarks."""
   tokens = np.asarray(primer, np.int32)
   rng = np.random.default_rng(seed)
   for _ in range(num_steps):
@@ -351,9 +390,11 @@ def sample_naively(model, primer, num_steps, *, controls=None, temperature=1.0,
     inputs = {'tokens': tokens}
     for name, value in (controls or {}).items():
       inputs[name] = np.asarray(value)[:, 1:n + 1]
-    logits = model(inputs)[:, -1]
-    logits = filter_logits(tf.convert_to_tensor(logits), temperature, top_k,
-                           top_p, banned_ids).numpy()
+    logits = tf.convert_to_tensor(model(inputs)[:, -1])
+    if grammar is not None:
+      logits = masked(logits, grammar.allowed(grammar.states(tokens)[-1], np))
+    logits = filter_logits(logits, temperature, top_k, top_p,
+                           banned_ids).numpy()
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
     choice = np.array([rng.choice(len(p), p=p) for p in probs], np.int32)
@@ -363,7 +404,8 @@ def sample_naively(model, primer, num_steps, *, controls=None, temperature=1.0,
 
 def beam_search(model, primer, num_steps, *, beam_size, branch_factor,
                 steps_per_iteration=1, controls=None, temperature=1.0, top_k=0,
-                top_p=1.0, seed=None, banned_ids=(), jit_compile=True):
+                top_p=1.0, seed=None, banned_ids=(), grammar=None,
+                jit_compile=True):
   """Magenta's stochastic beam search, for a batch of outputs, in one
   compiled loop.
 
@@ -376,7 +418,8 @@ def beam_search(model, primer, num_steps, *, beam_size, branch_factor,
   states of the survivors are gathered inside the loop, with no round trip
   to the host.
 
-  Args: as `sample`, plus
+  Args: as `sample` (the grammar's masks apply to every candidate, and its
+    state follows the survivors), plus
     beam_size: sequences kept per output.
     branch_factor: copies each sequence branches into per iteration.
     steps_per_iteration: events generated between prunings.
@@ -397,8 +440,10 @@ def beam_search(model, primer, num_steps, *, beam_size, branch_factor,
     return tf.nn.log_softmax(tf.cast(
         filter_logits(logits, temperature, top_k, top_p, banned_ids), tf.float32))
 
-  loop = _loop(model, ('beam',) + shape + (temperature, top_k, top_p, banned_ids),
-               jit_compile, lambda proxy: beam_loop(proxy, scores, *shape))
+  loop = _loop(model, ('beam',) + shape + (temperature, top_k, top_p, banned_ids,
+                                           grammar),
+               jit_compile, lambda proxy: beam_loop(proxy, scores, *shape,
+                                                    grammar=grammar))
   return loop(primer, controls, tf.constant(num_steps),
               _seed_pair(seed, 1)).numpy()
 
@@ -416,7 +461,8 @@ def _survivors(totals, beam_size):
   return tf.sort(tf.math.top_k(totals, k=beam_size).indices, axis=1)
 
 
-def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
+def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration,
+              grammar=None):
   """The loop of `beam_search`, to trace in a tf.function: `loop(primer,
   controls, num_steps, seed_pair)` -> int32 [batch, n + num_steps];
   `scores(logits)` gives the log-probabilities each event is drawn from.
@@ -427,7 +473,8 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
   sequence, so the copies are never materialized; otherwise one per copy.
   The survivors of an iteration are copied into the slots with
   `model.reorder_states`, which keeps the states' shapes (the transformer
-  moves its chunk table and current chunk only, sharing the rest).
+  moves its chunk table and current chunk only, sharing the rest), and
+  their `grammar` states (or None) with a gather.
   """
   entries = beam_size * branch_factor
   per_sequence = steps_per_iteration == 1 or branch_factor == 1
@@ -468,21 +515,35 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
       return token, totals + tf.gather(log_probs, token[:, None], batch_dims=1)[:, 0]
 
     def reordered(slots, states, output, totals, like):
-      """The states and outputs of `slots`, and `totals`, with the static
-      shapes of the loop variables `like` (a loop variable's shape must not
-      change)."""
-      tensors = (model.reorder_states(states, slots)
+      """The states (the model's, then the grammar's) and outputs of
+      `slots`, and `totals`, with the static shapes of the loop variables
+      `like` (a loop variable's shape must not change)."""
+      model_states, grammar_state = states
+      tensors = (model.reorder_states(model_states, slots)
+                 + [tf.gather(g, slots) for g in grammar_state]
                  + [tf.gather(output, slots, axis=1), totals])
       for tensor, loop_variable in zip(tensors, like):
         tensor.set_shape(loop_variable.shape)
-      return tensors[:-2], tensors[-2], tensors[-1]
+      split = len(model_states)
+      return ((tensors[:split], tuple(tensors[split:-2])), tensors[-2],
+              tensors[-1])
+
+    def step(t, states, output):
+      """The logits of every slot after position t, masked by its grammar
+      state, and the states after it."""
+      model_states, grammar_state = states
+      logits, model_states = model.step(
+          _inputs_at(slot_controls, t, output[t]), model_states)
+      grammar_state, logits = _grammar_step(grammar, grammar_state, output[t],
+                                            logits)
+      return logits, (model_states, grammar_state)
 
     def run(start, end, states, output, totals):
       """Events start + 1 .. end for every slot, each drawn from its own
       step: -> (states, output, totals)."""
 
       def body(t, states, output, totals):
-        logits, states = model.step(_inputs_at(slot_controls, t, output[t]), states)
+        logits, states = step(t, states, output)
         token, drawn_totals = draw(t, logits, totals)
         priming = t + 1 < primer_length
         return (t + 1, states,
@@ -493,9 +554,9 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
                            (start, states, output, totals))[1:]
 
     def iteration(t, states, output, totals):
-      like = list(states) + [output, totals]
+      like = list(states[0]) + list(states[1]) + [output, totals]
       if per_sequence and branch_factor > 1:
-        logits, states = model.step(_inputs_at(slot_controls, t, output[t]), states)
+        logits, states = step(t, states, output)
 
         def prune():
           token, drawn_totals = draw(t, logits, totals)
@@ -522,6 +583,7 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration):
                                            tf.gather(totals, slots), like)
       return t + length, states, output, totals
 
+    states = (states, _grammar_start(grammar, batch * width))
     _, _, output, totals = tf.while_loop(
         lambda t, *_: t < total - 1, iteration,
         (tf.constant(0), states, output, tf.zeros([batch * width])))

@@ -7,12 +7,15 @@
   tokens = loaded.signatures['generate'](
       primer=tf.constant([[355]], tf.int32), num_steps=tf.constant(500),
       temperature=tf.constant(1.0), top_k=tf.constant(0),
-      top_p=tf.constant(1.0), seed=tf.constant(1, tf.int64))['tokens']
+      top_p=tf.constant(1.0), seed=tf.constant(1, tf.int64),
+      max_polyphony=tf.constant(0), max_note_duration=tf.constant(5.0))['tokens']
 
 The signature is the run's task's (`task.export_signature`; token models
 export the sampling loop of `musicrnn.generation.sampler` without XLA, so
 that any TensorFlow serves it): primer token ids [batch, n] in, [batch, n +
-num_steps] token ids out; a conditioned model also takes each control's
+num_steps] token ids out, each drawn where the codec's grammar allows
+(`max_polyphony`, 0 for none, and `max_note_duration`, the seconds after
+which the reader of the tokens ends a note left on); a conditioned model also takes each control's
 value per output, under its musicrnn_generate flag's name. Token ids are the
 codec's: `assets/musicrnn_codec.json` holds its spec (and the config's name
 and controls), for whoever turns tokens into notes.

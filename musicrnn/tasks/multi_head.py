@@ -120,12 +120,13 @@ class MultiHeadTask(base.Task):
   evaluation = MultiHeadEvaluation
   options = {'num_steps': None, 'duration_seconds': None, 'temperature': 1.0,
              'head_temperatures': None, 'primer_midi': None,
-             'primer_pitches': None}
+             'primer_pitches': None, 'state_masks': True, 'max_polyphony': 0}
 
   def generate(self, run, output_dir, *, num_outputs=1, seed=None,
                render_png=False, render_wav=False, num_steps=None,
                duration_seconds=None, temperature=1.0, head_temperatures=None,
-               primer_midi=None, primer_pitches=None):
+               primer_midi=None, primer_pitches=None, state_masks=True,
+               max_polyphony=0):
     """Samples note tuples and writes them as MIDI; returns the paths.
 
     Args:
@@ -139,6 +140,10 @@ class MultiHeadTask(base.Task):
       primer_midi, primer_pitches: what the outputs continue
         (`primers.primer_events`; a MIDI primer is a window of real music,
         its onsets as the codec encodes them).
+      state_masks: never draw a step that decodes to no notes (the codec's
+        `grammar()`); False samples the model as it is.
+      max_polyphony: above 0, no chord of more notes is drawn (with
+        state_masks).
     """
     outputs.check_steps(num_steps, duration_seconds)
     heads = run.model.head_names
@@ -148,10 +153,13 @@ class MultiHeadTask(base.Task):
       raise UsageError(f'--head_temperatures needs {len(heads)} numbers > 0 '
                        f'({", ".join(heads)}), got {temperatures}')
     outputs.check_temperature(temperature)
+    outputs.check_max_polyphony(max_polyphony, state_masks)
+    grammar = run.codec.grammar(max_polyphony) if state_masks else None
 
     def draw(tokens, steps, seed):
       return sampler.sample_heads(run.model, tokens, steps,
-                                  temperatures=temperatures, seed=seed)
+                                  temperatures=temperatures, seed=seed,
+                                  grammar=grammar)
 
     return outputs.generate_tokens(
         run, output_dir, draw, num_outputs=num_outputs, num_steps=num_steps,

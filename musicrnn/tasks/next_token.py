@@ -164,14 +164,16 @@ class NextTokenTask(base.Task):
       'top_k': 0, 'top_p': 1.0, 'primer_midi': None, 'primer_pitches': None,
       **{control.flag: None for control in controls_lib.CONTROLS},
       'beam_size': 1, 'branch_factor': 1, 'steps_per_iteration': 1,
-      'max_note_duration': MAX_NOTE_DURATION_SECONDS}
+      'max_note_duration': MAX_NOTE_DURATION_SECONDS, 'state_masks': True,
+      'max_polyphony': 0}
 
   def generate(self, run, output_dir, *, num_outputs=1, seed=None,
                render_png=False, render_wav=False, num_steps=None,
                duration_seconds=None, temperature=1.0, top_k=0, top_p=1.0,
                primer_midi=None, primer_pitches=None, beam_size=1,
                branch_factor=1, steps_per_iteration=1,
-               max_note_duration=MAX_NOTE_DURATION_SECONDS, **control_values):
+               max_note_duration=MAX_NOTE_DURATION_SECONDS, state_masks=True,
+               max_polyphony=0, **control_values):
     """Samples event sequences and writes them as MIDI; returns the paths.
 
     Args:
@@ -184,6 +186,13 @@ class NextTokenTask(base.Task):
       max_note_duration: a note still on after this many seconds ends
         (encodings whose tokens can leave a note on; 0: notes last to the
         end).
+      state_masks: never draw an event that cannot mean anything in the
+        state of the music so far (a NOTE_OFF of a silent pitch, ...: the
+        codec's `grammar()`), and read a note struck again while it sounds
+        as ending it; False samples the model as it is and decodes as
+        note-seq does.
+      max_polyphony: above 0, no note starts while this many sound (with
+        state_masks).
       beam_size, branch_factor: above 1, Magenta's stochastic beam search
         (`sampler.beam_search`) instead of plain sampling, pruning every
         `steps_per_iteration` events.
@@ -197,8 +206,11 @@ class NextTokenTask(base.Task):
     if min(beam_size, branch_factor, steps_per_iteration) < 1:
       raise UsageError('--beam_size, --branch_factor and --steps_per_iteration '
                        'must be at least 1')
+    outputs.check_max_polyphony(max_polyphony, state_masks)
     values = controls_lib.user_inputs(run.controls, control_values,
                                       run.config.name)
+    grammar = (run.codec.grammar(max_polyphony, max_note_duration)
+               if state_masks else None)
     # An encoding's END would cut the output short: generation runs to length.
     banned = () if run.codec.end_id is None else (run.codec.end_id,)
 
@@ -206,7 +218,7 @@ class NextTokenTask(base.Task):
       kwargs = dict(controls=_schedules(values, num_outputs,
                                         tokens.shape[1] + steps),
                     temperature=temperature, top_k=top_k, top_p=top_p,
-                    seed=seed, banned_ids=banned)
+                    seed=seed, banned_ids=banned, grammar=grammar)
       if beam_size > 1 or branch_factor > 1:
         return sampler.beam_search(run.model, tokens, steps, beam_size=beam_size,
                                    branch_factor=branch_factor,
@@ -218,14 +230,18 @@ class NextTokenTask(base.Task):
         run, output_dir, draw, num_outputs=num_outputs, num_steps=num_steps,
         duration_seconds=duration_seconds, seed=seed, primer_midi=primer_midi,
         primer_pitches=primer_pitches, render_png=render_png,
-        render_wav=render_wav, max_note_duration=max_note_duration)
+        render_wav=render_wav, max_note_duration=max_note_duration,
+        restrike_ends_note=state_masks)
 
   def export_signature(self, run):
     """The sampling loop of `musicrnn.generation.sampler` without XLA (any
     TensorFlow serves it; the same draws as `sampler.sample(...,
     jit_compile=False)` for a seed): primer ids [batch, n], num_steps,
-    temperature, top_k, top_p and seed in, {'tokens': [batch, n +
-    num_steps]} out. A conditioned run also takes each control's value per
+    temperature, top_k, top_p, seed, max_polyphony (0: none) and
+    max_note_duration (seconds, 0: none) in, {'tokens': [batch, n +
+    num_steps]} out. The codec's grammar masks every draw, as
+    musicrnn_generate's default does (read the tokens with the codec's
+    `decode_generated` and the same max_note_duration). A conditioned run also takes each control's value per
     output under its flag's name (`Control.value_spec`), held for the whole
     output as musicrnn_generate holds it (`Control.input_for_value`, one
     definition for NumPy and TensorFlow)."""
@@ -235,12 +251,15 @@ class NextTokenTask(base.Task):
              tf.TensorSpec([], tf.float32, name='temperature'),
              tf.TensorSpec([], tf.int32, name='top_k'),
              tf.TensorSpec([], tf.float32, name='top_p'),
-             tf.TensorSpec([], tf.int64, name='seed')]
+             tf.TensorSpec([], tf.int64, name='seed'),
+             tf.TensorSpec([], tf.int32, name='max_polyphony'),
+             tf.TensorSpec([], tf.float32, name='max_note_duration')]
     for _, control in run.controls:
       spec = control.value_spec()
       specs.append(tf.TensorSpec(spec['shape'], spec['dtype'], name=spec['name']))
 
-    def generate(primer, num_steps, temperature, top_k, top_p, seed, *values):
+    def generate(primer, num_steps, temperature, top_k, top_p, seed,
+                 max_polyphony, max_note_duration, *values):
 
       def draw(unused_model, logits, step_seed):
         logits = sampler.filter_logits(logits, temperature, top_k, top_p, banned)
@@ -252,8 +271,9 @@ class NextTokenTask(base.Task):
               value, xp=tf.experimental.numpy)[:, tf.newaxis], total, axis=1)
           for (name, control), value in zip(run.controls, values)}
       seed_pair = tf.stack([seed, tf.constant(0, tf.int64)])
-      tokens = sampler.token_loop(run.model, draw)(primer, schedules, num_steps,
-                                                   seed_pair)
+      grammar = run.codec.grammar(max_polyphony, max_note_duration)
+      tokens = sampler.token_loop(run.model, draw, grammar)(
+          primer, schedules, num_steps, seed_pair)
       return {'tokens': tokens}
 
     inputs = {name: control.flag for name, control in run.controls}
