@@ -134,6 +134,29 @@ def test_generation_benchmark_without_baseline_smoke(tmp_path):
       run['compiled_seconds'] / results['num_steps'], rel=0.01)
 
 
+@requires_state_masks
+@pytest.mark.parametrize('beam', [(), ('--beam_size=2', '--branch_factor=2')],
+                         ids=['sample', 'beam_search'])
+def test_generation_benchmark_state_masks_smoke(tmp_path, beam):
+  results, result = _smoke_run('generation_benchmark', tmp_path,
+                               '--batch_sizes=1,2', '--state_masks',
+                               '--repeats=2', '--nonaive_baseline', *beam)
+  # --smoke with --state_masks: a tiny performance model (its codec has a
+  # grammar), 20 events per output.
+  assert results['model'] == 'untrained performance_with_dynamics_tiny (smoke)'
+  assert results['num_steps'] == 20
+  assert [r['batch_size'] for r in results['state_masks']] == [1, 2]
+  for r in results['state_masks']:
+    assert set(r) == {'batch_size', 'off_seconds', 'off_events_per_second',
+                      'on_seconds', 'on_events_per_second', 'on_over_off_seconds'}
+    for side in ('off', 'on'):
+      _assert_rate(r[f'{side}_events_per_second'], r['batch_size'] * 20,
+                   r[f'{side}_seconds'])
+    assert r['on_over_off_seconds'] == pytest.approx(
+        r['on_seconds'] / r['off_seconds'], rel=0.01)
+  assert 'state masks, compiled, fastest of 2:' in result.stdout
+
+
 def test_generation_benchmark_beam_smoke(tmp_path):
   results, _ = _smoke_run('generation_benchmark', tmp_path, '--batch_sizes=2',
                           '--beam_size=2', '--branch_factor=2',
