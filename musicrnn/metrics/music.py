@@ -1,4 +1,5 @@
-"""Musical statistics of generated music against real music (numpy only).
+"""Musical statistics of generated music against real music (numpy; the
+note cap is the performance encoding's MAX_NOTE_DURATION_SECONDS).
 
   stats = music.sequence_stats(sequence)
   report = music.compare(generated_sequences, eval_sequences,
