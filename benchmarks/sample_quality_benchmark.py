@@ -31,6 +31,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 
@@ -57,8 +58,9 @@ flags.DEFINE_multi_string('variants', [], 'One more generation per value: '
                           '(e.g. max_polyphony=8); repeat the flag for more.')
 flags.DEFINE_integer('max_reference', 2000, 'At most this many eval chunks '
                      '(a seeded sample), as musicrnn_evaluate.', lower_bound=1)
-flags.DEFINE_string('work_dir', None, 'Where the samples go (default: a '
-                    'temporary folder).')
+flags.DEFINE_string('work_dir', None, 'Where the samples go, in '
+                    'LABEL/GENERATION folders that each call replaces '
+                    '(default: a temporary folder).')
 flags.DEFINE_string('output_json', None, 'JSON list the results are appended to.')
 flags.DEFINE_bool('smoke', False, '2 files of 6 s per generation; without '
                   '--runs, a tiny run trained on the bundled corpus.')
@@ -160,7 +162,10 @@ def figures(report):
 def measure(label, run_dir, variant, options, folder, num_samples, seconds,
             seed, max_reference):
   """Generates `num_samples` files of `seconds` with `options` into `folder`
-  and scores them against the run's eval music; returns the row."""
+  (replacing what an earlier call left there) and scores them against the
+  run's eval music; returns the row."""
+  if os.path.isdir(folder):
+    shutil.rmtree(folder)   # every MIDI file of the folder would be scored
   start = time.time()
   generate.generate(run_dir, folder, num_outputs=num_samples,
                     duration_seconds=seconds, seed=seed, **options)
@@ -210,6 +215,8 @@ def main(argv):
   options = tasks.every_option()
   runs = parse_runs(FLAGS.runs)
   generations = variants(FLAGS.variants, options)
+  if not runs and not FLAGS.smoke:
+    raise app.UsageError('--runs=label=RUN_DIR,... is required (or --smoke)')
   if 'state_masks' not in options:
     raise app.UsageError(
         'this musicrnn has no state_masks generation option (the sampler\'s '
@@ -223,20 +230,20 @@ def main(argv):
                                               SMOKE_TRAIN_STEPS))]
   else:
     num_samples, seconds = FLAGS.num_samples, FLAGS.sample_seconds
-  if not runs:
-    raise app.UsageError('--runs=label=RUN_DIR,... is required (or --smoke)')
+  # Every run's config first: a wrong path fails before any generation.
+  configs = {label: run_dir_lib.load(run_dir)[0] for label, run_dir in runs}
   rows = []
   for label, run_dir in runs:
-    config, _ = run_dir_lib.load(run_dir)
     for variant, chosen in generations:
       row = measure(label, run_dir, variant, chosen,
                     os.path.join(work, _folder_name(label), _folder_name(variant)),
                     num_samples, seconds, FLAGS.seed, FLAGS.max_reference)
-      row['config'] = config.name
+      row['config'] = configs[label].name
       rows.append(row)
   result = {'date': datetime.date.today().isoformat(), 'smoke': FLAGS.smoke,
             'num_samples': num_samples, 'sample_seconds': seconds,
-            'seed': FLAGS.seed, 'note_cap_seconds': performance.MAX_NOTE_DURATION_SECONDS,
+            'seed': FLAGS.seed,
+            'note_cap_seconds': performance.MAX_NOTE_DURATION_SECONDS,
             'work_dir': os.path.abspath(work), 'rows': rows}
   print(f'{num_samples} files of {seconds:g} s per generation (seed '
         f'{FLAGS.seed}) against eval chunks of {seconds:g} s; samples '

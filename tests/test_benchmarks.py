@@ -485,6 +485,9 @@ def test_sample_quality_benchmark_reads_its_flags(tmp_path):
     result = testing_lib.run_program('sample_quality_benchmark', '--runs=a=/x',
                                      flag, f'--output_json={tmp_path}/r.json')
     assert result.returncode == 1 and message in result.stderr, (flag, result)
+  result = testing_lib.run_program('sample_quality_benchmark')
+  assert result.returncode == 1 and '--runs=label=RUN_DIR,... is required' \
+      in result.stderr
   options = tasks.every_option()
   parse = sys.modules['sample_quality_benchmark'].parse_variant
   assert parse('temperature=0.9,primer_pitches=[60,64,67],top_k=8',
