@@ -264,10 +264,18 @@ def run_quickstart(output_dir, *, overwrite=False, config_name=CONFIG,
 
 def sample_figures(report, capped=True):
   """The figures the quick start shows of an `evaluate.evaluate_samples`
-  report: {'polyphony', 'long_note_share': {'samples': mean per file,
-  'music': the eval chunks'}, 'note_duration_distance' (total variation,
-  0-1), 'files', 'eval_chunks', 'chunk_seconds', 'note_cap_seconds', and
-  'capped': whether generation capped notes (the task's max_note_duration)}.
+  report.
+
+  Args:
+    report: the report of the samples against the eval music.
+    capped: whether generation ended notes at the note cap (the run's task
+      takes max_note_duration).
+
+  Returns:
+    A JSON-able dict: 'polyphony' and 'long_note_share', each {'samples':
+    mean over the files, 'music': mean over the eval chunks};
+    'note_duration_distance' (total variation, 0-1); 'files',
+    'eval_chunks', 'chunk_seconds' (s), 'note_cap_seconds' (s), 'capped'.
   """
   def sides(name):
     return {'samples': report[name]['generated']['mean'],
