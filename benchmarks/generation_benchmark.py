@@ -18,6 +18,15 @@ search instead, and the baseline is the same search without XLA
 (`--run_dir`) or an untrained one of `--config` with `--hparams` (a step
 costs the same either way). `--smoke` uses an untrained tiny event LSTM
 (seconds; the tests run it).
+
+With `--state_masks` it also times, in the same run, the compiled loop
+without the sampler's state masks (issue 39) and with them (`grammar=` the
+codec's grammar), `--repeats` calls of each in turn, the fastest of each
+kept, and reports the cost of the masks (issue 39 allows under 10%):
+
+  python benchmarks/generation_benchmark.py --run_dir=/tmp/perf_run \
+    --output_json=/tmp/masks.json --batch_sizes=1,8 --num_steps=500 \
+    --state_masks --nonaive_baseline
 """
 
 import json
@@ -28,6 +37,7 @@ from absl import flags
 import numpy as np
 
 import smoke_data
+from musicrnn import tasks
 from musicrnn.generation import sampler
 from musicrnn.models.event_lstm import EventLSTM
 from musicrnn.runs import run_dir as run_dir_lib
@@ -47,6 +57,13 @@ flags.DEFINE_integer('steps_per_iteration', 1,
 flags.DEFINE_string('output_json', None, 'Where to write the results.')
 flags.DEFINE_list('batch_sizes', ['1', '8'], 'Batch sizes to measure.')
 flags.DEFINE_integer('num_steps', 500, 'Events per output.')
+flags.DEFINE_bool('state_masks', False,
+                  'Also time the compiled loop with the state masks against '
+                  'it without (with --smoke: on a tiny performance model, '
+                  'whose codec has a grammar).')
+flags.DEFINE_integer('repeats', 3, 'With --state_masks: timed calls of each '
+                     'side, taken in turn; the fastest of each counts.',
+                     lower_bound=1)
 flags.DEFINE_bool('smoke', False, 'Tiny untrained model, few steps (tests).')
 FLAGS = flags.FLAGS
 
@@ -81,30 +98,34 @@ def _controls(model, batch, total):
 
 
 def run_benchmark(model, batch_sizes, num_steps, description, beam=None,
-                  baseline=True):
+                  baseline=True, grammar=None, repeats=3):
   """Events/s of the compiled sampler against the naive loop per batch size;
   with `beam` (beam_size, branch_factor, steps_per_iteration), of compiled
   beam search against the same search without XLA; without `baseline`, of
-  the compiled loop alone."""
+  the compiled loop alone. With `grammar` (a codec's `grammar()`), also the
+  compiled loop without state masks against it with them, under
+  results['state_masks'] (`time_state_masks`)."""
   results = {'device': strategy_lib.describe_devices(), 'model': description,
              'num_steps': num_steps, 'runs': []}
   if beam:
     results['beam'] = dict(zip(('beam_size', 'branch_factor',
                                 'steps_per_iteration'), beam))
+  if grammar is not None:
+    results['state_masks'] = []
   for batch in batch_sizes:
     primer = np.zeros((batch, 1), np.int32)
     controls = _controls(model, batch, num_steps + 1)
     if beam:
-      def run(seed, jit_compile=True):
+      def run(seed, jit_compile=True, **masks):
         return sampler.beam_search(
             model, primer, num_steps, controls=controls, seed=seed,
-            jit_compile=jit_compile, **results['beam'])
+            jit_compile=jit_compile, **results['beam'], **masks)
       naive_run = lambda: run(1, jit_compile=False)  # pylint: disable=unnecessary-lambda-assignment
       run(0, jit_compile=False)                       # trace
     else:
-      def run(seed):
+      def run(seed, **masks):
         return sampler.sample(model, primer, num_steps, controls=controls,
-                              seed=seed)
+                              seed=seed, **masks)
       naive_run = lambda: naive_loop(model, primer, num_steps, controls)  # pylint: disable=unnecessary-lambda-assignment
     run(0)                                             # trace and compile
     start = time.perf_counter()
@@ -122,7 +143,34 @@ def run_benchmark(model, batch_sizes, num_steps, description, beam=None,
                  naive_events_per_second=round(batch * num_steps / naive, 1),
                  speed_ratio=round(naive / compiled, 2))
     results['runs'].append(row)
+    if grammar is not None:
+      results['state_masks'].append(dict(
+          batch_size=batch, **time_state_masks(run, grammar, batch * num_steps,
+                                               repeats)))
   return results
+
+
+def time_state_masks(run, grammar, events, repeats):
+  """The fastest of `repeats` calls of `run` without state masks (no
+  `grammar` keyword: sampling as before issue 39) and with them
+  (`grammar=grammar`), taken in turn after a call of each that traces and
+  compiles it; `events` generated per call."""
+  sides = {'off': {}, 'on': {'grammar': grammar}}
+  for masks in sides.values():
+    run(0, **masks)
+  best = {side: float('inf') for side in sides}
+  for _ in range(repeats):
+    for side, masks in sides.items():
+      start = time.perf_counter()
+      run(1, **masks)
+      best[side] = min(best[side], time.perf_counter() - start)
+  row = {}
+  for side in sides:
+    row[f'{side}_seconds'] = round(best[side], 6)
+    row[f'{side}_events_per_second'] = round(events / best[side], 1)
+  # Above 1: the masks cost time (issue 39 allows up to 1.1).
+  row['on_over_off_seconds'] = round(best['on'] / best['off'], 3)
+  return row
 
 
 def main(argv):
@@ -130,13 +178,23 @@ def main(argv):
   beam = (FLAGS.beam_size, FLAGS.branch_factor, FLAGS.steps_per_iteration)
   if beam[:2] == (1, 1):
     beam = None
-  if FLAGS.smoke:
+  if FLAGS.state_masks and 'state_masks' not in tasks.every_option():
+    raise app.UsageError(
+        '--state_masks times the sampler\'s state masks (issue 39), which this '
+        'musicrnn does not have yet (no state_masks generation option)')
+  codec = None
+  if FLAGS.smoke and FLAGS.state_masks:
+    # The tiny event LSTM below has no codec, hence no grammar.
+    _, model, codec = smoke_data.untrained_model('performance_with_dynamics_tiny')
+    description = 'untrained performance_with_dynamics_tiny (smoke)'
+    num_steps = 20
+  elif FLAGS.smoke:
     model = EventLSTM(40, rnn_layer_sizes=(16,), control_sizes={'note_density': 8})
     model({'tokens': np.zeros((1, 1), np.int32),
            'note_density': np.zeros((1, 1), np.int32)})
     description, num_steps = 'untrained EventLSTM 1x16 (smoke)', 20
   elif FLAGS.config:
-    _, model, _ = smoke_data.untrained_model(FLAGS.config, FLAGS.hparams)
+    _, model, codec = smoke_data.untrained_model(FLAGS.config, FLAGS.hparams)
     description = (f'{FLAGS.config} {type(model).__name__} (untrained) '
                    f'{FLAGS.hparams}').strip()
     num_steps = FLAGS.num_steps
@@ -144,13 +202,15 @@ def main(argv):
     if not FLAGS.run_dir:
       raise app.UsageError('--run_dir or --config (or --smoke) is required')
     run = run_dir_lib.load_run(FLAGS.run_dir)
-    model, num_steps = run.model, FLAGS.num_steps
+    model, codec, num_steps = run.model, run.codec, FLAGS.num_steps
     description = (f'{run.config.name} {type(model).__name__} '
                    f'{json.dumps(run.config.model.to_dict())}, step {run.step}')
   if not FLAGS.output_json:
     raise app.UsageError('--output_json is required')
+  grammar = codec.grammar() if FLAGS.state_masks else None
   results = run_benchmark(model, [int(b) for b in FLAGS.batch_sizes], num_steps,
-                          description, beam, FLAGS.naive_baseline)
+                          description, beam, FLAGS.naive_baseline, grammar,
+                          FLAGS.repeats)
   with open(FLAGS.output_json, 'w') as f:
     json.dump(results, f, indent=2)
   print(f'{results["model"]} on {results["device"]}, {num_steps} events per output'
@@ -163,6 +223,12 @@ def main(argv):
           f'{r["compiled_seconds_per_step"]:>10.5f}'
           f'{r.get("naive_events_per_second", "-"):>14}'
           f'{r.get("speed_ratio", "-"):>8}')
+  if grammar is not None:
+    print(f'\nstate masks, compiled, fastest of {FLAGS.repeats}:')
+    print(f'{"batch":>6}{"off ev/s":>12}{"on ev/s":>12}{"on/off time":>13}')
+    for r in results['state_masks']:
+      print(f'{r["batch_size"]:>6}{r["off_events_per_second"]:>12}'
+            f'{r["on_events_per_second"]:>12}{r["on_over_off_seconds"]:>13}')
 
 
 if __name__ == '__main__':

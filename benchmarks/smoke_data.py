@@ -11,6 +11,7 @@ from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
 from musicrnn.tfrecords import sources
 from musicrnn.tfrecords import description as description_lib
+from musicrnn.training import trainer
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(REPO_ROOT, 'tests', 'testdata')
@@ -80,3 +81,16 @@ def corpus_dataset(root, config_name):
   dataset.create_dataset(configs.get_config(config_name), notesequences, out,
                          eval_ratio=0.25)
   return out
+
+
+def trained_run(root, config_name, num_steps):
+  """A run of `config_name` (a tiny config) trained `num_steps` steps at the
+  tests' learning rate (1e-2) on `corpus_dataset`, in `root`; its folder."""
+  config = configs.get_config(config_name)
+  configs.apply_overrides(config, overrides={'train.learning_rate': 1e-2})
+  run_dir = os.path.join(root, 'run')
+  trainer.train(config, corpus_dataset(root, config_name), run_dir,
+                num_steps=num_steps, seed=1, log_every=num_steps,
+                eval_every=num_steps, checkpoint_every=num_steps,
+                progress=False)
+  return run_dir

@@ -10,10 +10,12 @@ side, and the critic's Wasserstein estimate.
 
 With --samples_dir, the musical metrics of a folder of generated MIDI
 against the eval split of the real data (see musicrnn/metrics/music.py):
-pitch-class, velocity and inter-onset-interval histogram distances, pitch
-range, pitches used, polyphony, notes per second, empty-beat rate, scale
-consistency, and the share of 8-note n-grams copied from the training data.
-Writes JSON and a PNG of generated against real histograms.
+pitch-class, velocity, inter-onset-interval and note-duration histogram
+distances, pitch range, pitches used, polyphony, notes per second,
+empty-beat rate, scale consistency, the share of notes that last as long as
+generation's note cap (those the cap ended), and the share of 8-note n-grams
+copied from the training data. Writes JSON and a PNG of generated against
+real histograms.
 
   musicrnn_evaluate --samples_dir=/tmp/samples --run_dir=/tmp/perf_run
   musicrnn_evaluate --samples_dir=/tmp/samples \

@@ -2,16 +2,19 @@ r"""musicrnn_quickstart: the whole musicrnn path on the bundled corpus.
 
   musicrnn_quickstart --output_dir=/tmp/musicrnn_quickstart
 
-Four stages, each printed with its progress and what it wrote:
+Five stages, each printed with its progress and what it wrote:
   1. convert   the twelve bundled piano-midi.de pieces (see
                musicrnn/quickstart_corpus/README.md) -> NoteSequence TFRecords
   2. dataset   NoteSequences -> Performance-with-dynamics train/eval examples
   3. train     a small Performance RNN with dynamics (2x128 LSTM), a few
                minutes on a CPU
   4. generate  a few MIDI files, each with a piano-roll .png and a .wav
+  5. compare   the samples with the held-out (eval) music: notes sounding at
+               once, notes the note cap ended, how far apart note lengths are
 
 It is the same as running musicrnn_convert, musicrnn_create_dataset,
-musicrnn_train and musicrnn_generate by hand (the README shows the commands).
+musicrnn_train, musicrnn_generate and musicrnn_evaluate --samples_dir by hand
+(the README shows the commands).
 A stopped quick start picks up where it was when run again: finished stages
 are skipped and training resumes from its last checkpoint. --overwrite
 starts over. Every Beam pipeline option (--runner, --direct_num_workers, ...)
@@ -36,10 +39,12 @@ cli.quiet_when_run(__name__)
 # pylint: disable=wrong-import-position
 from musicrnn import configs
 from musicrnn import tasks
+from musicrnn.encodings import performance
 from musicrnn.errors import UsageError
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
+from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.runs import generate as generate_lib
 from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.tfrecords import description as description_lib
@@ -95,6 +100,7 @@ class QuickstartSummary:
   seconds: dict
   train_loss: dict     # {'first': loss of the first log interval, 'last': ...}
   eval: dict           # the last evaluation, if the dataset has eval data
+  samples: dict        # the samples against the eval music (sample_figures)
 
 
 class _Stages:
@@ -178,7 +184,7 @@ def run_quickstart(output_dir, *, overwrite=False, config_name=CONFIG,
   os.makedirs(output_dir, exist_ok=True)
   if overwrite:
     _remove_earlier_outputs(output_dir)
-  stages = _Stages(4)
+  stages = _Stages(5)
   start = time.time()
 
   notesequences = os.path.join(output_dir, NOTESEQUENCES)
@@ -237,15 +243,73 @@ def run_quickstart(output_dir, *, overwrite=False, config_name=CONFIG,
       render_wav=True)
   stages.done(f'{len(paths)} MIDI files with their piano rolls and audio')
 
+  stages.begin('compare', 'the samples with the eval music, held out of '
+               'training (as musicrnn_evaluate --samples_dir)')
+  figures = sample_figures(
+      evaluate_lib.evaluate_samples(generated_dir, run_dir=run_dir),
+      capped='max_note_duration' in task.options)
+  print(describe_figures(figures), flush=True)
+  stages.done()
+
   summary = QuickstartSummary(
       output_dir=output_dir, notesequences=notesequences, dataset=dataset_dir,
       run_dir=run_dir, generated=sorted(os.listdir(generated_dir)),
       seconds=dict(stages.seconds, total=round(time.time() - start, 1)),
-      train_loss=losses, eval=eval_metrics)
+      train_loss=losses, eval=eval_metrics, samples=figures)
   with open(os.path.join(output_dir, SUMMARY_JSON), 'w') as f:
     json.dump(dataclasses.asdict(summary), f, indent=2, sort_keys=True)
   _print_where(summary, config_name, hparams)
   return summary
+
+
+def sample_figures(report, capped=True):
+  """The figures the quick start shows of an `evaluate.evaluate_samples`
+  report.
+
+  Args:
+    report: the report of the samples against the eval music.
+    capped: whether generation ended notes at the note cap (the run's task
+      takes max_note_duration).
+
+  Returns:
+    A JSON-able dict: 'polyphony' and 'long_note_share', each {'samples':
+    mean over the files, 'music': mean over the eval chunks};
+    'note_duration_distance' (total variation, 0-1); 'files',
+    'eval_chunks', 'chunk_seconds' (s), 'note_cap_seconds' (s), 'capped'.
+  """
+  def sides(name):
+    return {'samples': report[name]['generated']['mean'],
+            'music': report[name]['reference']['mean']}
+  return {
+      'polyphony': sides('polyphony'),
+      'long_note_share': sides('long_note_share'),
+      'note_duration_distance': report['duration_histogram']['distance'],
+      'files': report['sequences']['generated'],
+      'eval_chunks': report['sequences']['reference'],
+      'chunk_seconds': report['chunk_seconds'],
+      'note_cap_seconds': performance.MAX_NOTE_DURATION_SECONDS,
+      'capped': capped,
+  }
+
+
+def describe_figures(figures):
+  """`sample_figures` as the lines the quick start prints."""
+  polyphony, long_notes = figures['polyphony'], figures['long_note_share']
+  cap = f'{figures["note_cap_seconds"]:g} s'
+  long_label = (f'notes ended by the {cap} note cap' if figures['capped']
+                else f'notes lasting {cap} or more')
+  rows = [
+      ('notes sounding at once', f'{polyphony["samples"]:.1f}',
+       f'(the music: {polyphony["music"]:.1f})'),
+      (long_label, f'{long_notes["samples"]:.1%}',
+       f'(the music: {long_notes["music"]:.1%} of its notes last {cap} '
+       'or more)'),
+      ('note-length distance', f'{figures["note_duration_distance"]:.2f}',
+       '(0: note lengths spread as in the music, 1: no length in common)'),
+  ]
+  width = max(len(label) for label, _, _ in rows)
+  return '\n'.join(f'   {label + ":":<{width + 1}} {value:>6}  {note}'
+                   for label, value, note in rows)
 
 
 def _describe_files(names):
@@ -268,13 +332,16 @@ def _print_where(summary, config_name, hparams):
       (RUN + '/', 'config.json, checkpoints/, TensorBoard events '
        f'(tensorboard --logdir={summary.run_dir})'),
       (GENERATED + '/', _describe_files(summary.generated)),
-      (SUMMARY_JSON, 'this summary, with the time of every stage'),
+      (SUMMARY_JSON, 'this summary, with the time of every stage and the '
+       'figures of the samples'),
   ]
   for name, text in rows:
     print(f'  {name:<24} {text}')
   print(f'\nGenerate more: {_script("musicrnn_generate")} --run_dir='
         f'{summary.run_dir} --output_dir={os.path.join(summary.output_dir, "more")} '
         '--num_outputs=4 --render_png --render_wav\n'
+        f'Compare them:  {_script("musicrnn_evaluate")} --samples_dir='
+        f'{os.path.join(summary.output_dir, "more")} --run_dir={summary.run_dir}\n'
         f'Train longer:  {_script("musicrnn_train")} --config={config_name} '
         + (f'--hparams="{hparams}" ' if hparams else '')
         + f'--train_data={summary.dataset} '

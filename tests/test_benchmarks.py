@@ -26,11 +26,20 @@ import numpy as np
 import pytest
 
 from musicrnn import configs
+from musicrnn import tasks
 from musicrnn.generation import sampler
 from musicrnn.models.event_lstm import EventLSTM
 from musicrnn.pipelines import readers
+from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.tfrecords import description as description_lib
 import testing_lib
+
+# Issue 39's state masks: a generation option of the next-token task once
+# the sampler has them.
+requires_state_masks = pytest.mark.skipif(
+    'state_masks' not in tasks.every_option(),
+    reason='no state_masks generation option yet (issue 39\'s sampler masks); '
+    'runs once the sampler has them')
 
 
 def test_convert_benchmark_smoke(tmp_path):
@@ -123,6 +132,29 @@ def test_generation_benchmark_without_baseline_smoke(tmp_path):
                run['compiled_seconds'])
   assert run['compiled_seconds_per_step'] == pytest.approx(
       run['compiled_seconds'] / results['num_steps'], rel=0.01)
+
+
+@requires_state_masks
+@pytest.mark.parametrize('beam', [(), ('--beam_size=2', '--branch_factor=2')],
+                         ids=['sample', 'beam_search'])
+def test_generation_benchmark_state_masks_smoke(tmp_path, beam):
+  results, result = _smoke_run('generation_benchmark', tmp_path,
+                               '--batch_sizes=1,2', '--state_masks',
+                               '--repeats=2', '--nonaive_baseline', *beam)
+  # --smoke with --state_masks: a tiny performance model (its codec has a
+  # grammar), 20 events per output.
+  assert results['model'] == 'untrained performance_with_dynamics_tiny (smoke)'
+  assert results['num_steps'] == 20
+  assert [r['batch_size'] for r in results['state_masks']] == [1, 2]
+  for r in results['state_masks']:
+    assert set(r) == {'batch_size', 'off_seconds', 'off_events_per_second',
+                      'on_seconds', 'on_events_per_second', 'on_over_off_seconds'}
+    for side in ('off', 'on'):
+      _assert_rate(r[f'{side}_events_per_second'], r['batch_size'] * 20,
+                   r[f'{side}_seconds'])
+    assert r['on_over_off_seconds'] == pytest.approx(
+        r['on_seconds'] / r['off_seconds'], rel=0.01)
+  assert 'state masks, compiled, fastest of 2:' in result.stdout
 
 
 def test_generation_benchmark_beam_smoke(tmp_path):
@@ -395,6 +427,74 @@ def test_focal_loss_benchmark_smoke(frame_dataset, tmp_path):
       assert 0 <= share <= 1 and share * 30 == pytest.approx(round(share * 30))
   assert 0 <= results['eval_silent_share'] < 0.5
   assert 'eval data:' in result.stdout
+
+
+@requires_state_masks
+def test_sample_quality_benchmark_smoke(tiny_runs, tmp_path):
+  # --smoke's generations (2 files of 6 s) of the session's tiny run.
+  run_dir = tiny_runs['performance_with_dynamics_tiny']
+  work = tmp_path / 'work'
+  (entry,), result = _smoke_run('sample_quality_benchmark', tmp_path,
+                                f'--runs=tiny={run_dir}', f'--work_dir={work}',
+                                '--variants=max_polyphony=3')
+  assert entry['smoke'] and (entry['num_samples'], entry['sample_seconds'],
+                             entry['seed']) == (2, 6.0, 1)
+  rows = entry['rows']
+  assert [(r['run'], r['variant'], r['options']) for r in rows] == [
+      ('tiny', 'nostate_masks', {'state_masks': False}),
+      ('tiny', 'state_masks', {'state_masks': True}),
+      ('tiny', 'max_polyphony=3', {'max_polyphony': 3})]
+  for row in rows:
+    assert row['config'] == 'performance_with_dynamics_tiny'
+    # The figures of musicrnn_evaluate --samples_dir on the files written,
+    # against the eval music cut as long as the samples.
+    folder = work / 'tiny' / row['variant']
+    assert len(list(folder.glob('*.mid'))) == row['files'] == 2
+    report = evaluate_lib.evaluate_samples(str(folder), run_dir=run_dir,
+                                           chunk_seconds=6.0)
+    assert row['eval_chunks'] == report['sequences']['reference'] > 0
+    for column, name in (('pitch_class', 'pitch_class_histogram'),
+                         ('ioi', 'ioi_histogram'),
+                         ('velocity', 'velocity_histogram'),
+                         ('duration', 'duration_histogram')):
+      assert row['distances'][column] == report[name]['distance']
+    for name in ('polyphony', 'notes_per_second', 'long_note_share',
+                 'scale_consistency'):
+      assert row['samples'][name] == report[name]['generated']['mean']
+      assert row['eval'][name] == report[name]['reference']['mean']
+    assert row['samples']['ngram_overlap'] == report['ngram_overlap_8']['generated']
+    assert row['polyphony_ratio'] == pytest.approx(
+        row['samples']['polyphony'] / row['eval']['polyphony'])
+    # Every generation is scored against the same eval music.
+    assert row['eval'] == rows[0]['eval']
+    assert f'| tiny | {row["variant"]} | 2 / {row["eval_chunks"]} |' in result.stdout
+  # The option reached the sampler: never more than 3 notes at once.
+  capped = rows[2]
+  assert 0 < capped['samples']['polyphony'] <= 3
+  assert '| run | generation | files / eval chunks | polyphony |' in result.stdout
+
+
+def test_sample_quality_benchmark_reads_its_flags(tmp_path):
+  # What it is given is checked before anything runs.
+  for flag, message in (
+      ('--runs=no_label', "--runs takes label=RUN_DIR,...; got 'no_label'"),
+      ('--variants=max_polyphony', '--variants takes option=value'),
+      ('--variants=polyphony_limit=3', "'polyphony_limit' is not a generation "
+       'option; they are'),
+      ('--variants=temperature=warm', 'temperature is a number')):
+    result = testing_lib.run_program('sample_quality_benchmark', '--runs=a=/x',
+                                     flag, f'--output_json={tmp_path}/r.json')
+    assert result.returncode == 1 and message in result.stderr, (flag, result)
+  result = testing_lib.run_program('sample_quality_benchmark')
+  assert result.returncode == 1 and '--runs=label=RUN_DIR,... is required' \
+      in result.stderr
+  options = tasks.every_option()
+  parse = sys.modules['sample_quality_benchmark'].parse_variant
+  assert parse('temperature=0.9,primer_pitches=[60,64,67],top_k=8',
+               options) == {'temperature': 0.9, 'primer_pitches': [60, 64, 67],
+                            'top_k': 8}
+  assert parse('max_note_duration=0', options) == {'max_note_duration': 0.0}
+  assert not os.path.exists(tmp_path / 'r.json')
 
 
 def _midi_fixtures(*folders, read=True):

@@ -68,6 +68,46 @@ def test_chord_silence_and_chromatic_statistics():
   assert music.sequence_stats(music_pb2.NoteSequence())['notes'] == 0
 
 
+def test_note_durations_and_long_notes():
+  # Durations 5 ms, 0.5 s, 4.99 s, 4.999 s (the cap less 1 ms: a capped note
+  # read back a tick short), 5 s (the cap) and 7 s (real music the cap would
+  # cut).
+  sequence = _notes((60, 0, 0.005), (62, 0, 0.5), (64, 0, 4.99),
+                    (65, 0, 4.999), (67, 1, 6.0), (69, 1, 8.0))
+  stats = music.sequence_stats(sequence)
+  edges = music.DURATION_BIN_EDGES
+  assert edges[0] == 0 and edges[1] == 0.01 and edges[-1] == np.inf
+  assert music.LONG_NOTE_SECONDS == edges[-2] == 4.999
+  assert len(edges) == 18 and edges[10] < 0.5 < edges[11]
+  expected = np.zeros(17, np.int64)
+  expected[0] = 1                                    # 5 ms: [0, 10 ms)
+  expected[10] = 1                                   # 0.5 s
+  expected[15] = 1                                   # 4.99 s, below the cap
+  expected[16] = 3                                   # 4.999 s, 5 s and 7 s
+  assert stats['duration_histogram'].tolist() == expected.tolist()
+  assert stats['long_note_share'] == pytest.approx(3 / 6)
+  assert music.sequence_stats(_notes((60, 0, 1)))['long_note_share'] == 0.0
+  assert music.sequence_stats(music_pb2.NoteSequence())['long_note_share'] == 0.0
+
+
+def test_compare_reports_note_durations():
+  # Generated: two files, one of capped notes (5 s), one half capped, half
+  # of 0.5 s; the reference: notes of 0.5 s. Only the 0.5 s notes, 2 of the
+  # 6 generated, share the reference's bin.
+  capped = _notes((60, 0, 5), (64, 0, 5))
+  half = _notes((60, 0, 0.5), (62, 0.5, 1), (64, 1, 6), (65, 1, 6))
+  reference = [_notes((60, 0, 0.5), (62, 0.5, 1), (64, 1, 1.5))]
+  report = music.compare([capped, half], reference)
+  assert report['duration_histogram']['distance'] == pytest.approx(4 / 6)
+  # The pooled histograms: the last bin is the share of all notes capped.
+  assert report['duration_histogram']['generated'][-1] == pytest.approx(4 / 6)
+  assert report['duration_histogram']['reference'][-1] == 0.0
+  assert report['long_note_share'] == {
+      'generated': {'mean': pytest.approx(0.75), 'std': pytest.approx(0.25)},
+      'reference': {'mean': 0.0, 'std': 0.0}}
+  assert music.compare([half], [half])['duration_histogram']['distance'] == 0.0
+
+
 def test_ngram_overlap_counts_verbatim_windows():
   training = [testing_lib.make_sequence(range(60, 72))]
   generated = testing_lib.make_sequence(list(range(60, 68)) + [50, 51])
@@ -127,8 +167,11 @@ def test_evaluate_samples_cli(tmp_path):
     report = json.load(f)
   assert report['sequences'] == {'generated': len(eval_sequences),
                                  'reference': len(eval_sequences)}
+  assert 'duration_histogram' in music.HISTOGRAMS
   for name in music.HISTOGRAMS:
     assert report[name]['distance'] == pytest.approx(0.0, abs=1e-9)
+  assert report['long_note_share']['generated'] == report['long_note_share'][
+      'reference']
   assert 0.0 <= report['ngram_overlap_8']['generated'] < 1.0
   assert os.path.getsize(samples_dir / 'musical_metrics.png') > 10_000
 

@@ -10,6 +10,7 @@ import pytest
 
 from musicrnn import quickstart
 from musicrnn.errors import UsageError
+from musicrnn.runs import evaluate as evaluate_lib
 import testing_lib
 
 TINY = ('--config=performance_with_dynamics_tiny', '--hparams=learning_rate=1e-2',
@@ -26,8 +27,9 @@ def test_quickstart_end_to_end(tmp_path):
   out = str(tmp_path / 'qs')
   result = _quickstart(f'--output_dir={out}', *TINY)
   assert result.returncode == 0, result.stderr[-3000:]
-  for number, stage in enumerate(('convert', 'dataset', 'train', 'generate'), 1):
-    assert f'== [{number}/4] {stage}' in result.stdout
+  for number, stage in enumerate(('convert', 'dataset', 'train', 'generate',
+                                   'compare'), 1):
+    assert f'== [{number}/5] {stage}' in result.stdout
   # The console as a person reads it: musicrnn's lines, none of TensorFlow's
   # start-up or the libraries' chatter (a process of its own: TensorFlow's
   # runtime writes those lines straight to descriptor 2 when it starts).
@@ -50,7 +52,7 @@ def test_quickstart_end_to_end(tmp_path):
     summary = json.load(f)
   assert summary['train_loss']['last'] < summary['train_loss']['first']
   assert set(summary['seconds']) == {'convert', 'dataset', 'train', 'generate',
-                                     'total'}
+                                     'compare', 'total'}
   midis = sorted(f for f in os.listdir(os.path.join(out, 'generated'))
                  if f.endswith('.mid'))
   assert len(midis) == 2
@@ -61,6 +63,25 @@ def test_quickstart_end_to_end(tmp_path):
     for ext in ('.png', '.wav'):
       assert os.path.exists(os.path.join(out, 'generated', name[:-4] + ext))
 
+  # The samples' figures beside the eval music's, as musicrnn_evaluate
+  # --samples_dir gives them, in quickstart.json and on the console.
+  report = evaluate_lib.evaluate_samples(os.path.join(out, 'generated'),
+                                         run_dir=os.path.join(out, 'run'))
+  figures = summary['samples']
+  for name in ('polyphony', 'long_note_share'):
+    assert figures[name] == {'samples': report[name]['generated']['mean'],
+                             'music': report[name]['reference']['mean']}
+  assert figures['note_duration_distance'] == report['duration_histogram'][
+      'distance']
+  assert (figures['files'], figures['eval_chunks']) == (
+      2, report['sequences']['reference'])
+  assert figures['eval_chunks'] > 0 and figures['capped']
+  assert figures['polyphony']['samples'] > 0 and figures['polyphony']['music'] > 0
+  assert 0 <= figures['note_duration_distance'] <= 1
+  # The lines printed are those of the figures in quickstart.json (their
+  # wording: test_quickstart_describes_the_samples_for_a_newcomer).
+  assert quickstart.describe_figures(figures) in result.stdout
+
   # Run again (in this process: the one quick start above is the program's
   # own): the finished stages are skipped, the run is already trained.
   again = testing_lib.run_program('musicrnn.quickstart', f'--output_dir={out}',
@@ -68,6 +89,23 @@ def test_quickstart_end_to_end(tmp_path):
   assert again.returncode == 0, again.stderr[-3000:]
   assert again.stdout.count('already done') == 3
   assert 'steps 0 ->' not in again.stdout
+
+
+def test_quickstart_describes_the_samples_for_a_newcomer():
+  figures = {'polyphony': {'samples': 23.24, 'music': 2.71},
+             'long_note_share': {'samples': 0.25, 'music': 0.004},
+             'note_duration_distance': 0.4123, 'files': 3, 'eval_chunks': 14,
+             'chunk_seconds': 20.0, 'note_cap_seconds': 5.0, 'capped': True}
+  assert quickstart.describe_figures(figures).splitlines() == [
+      '   notes sounding at once:            23.2  (the music: 2.7)',
+      '   notes ended by the 5 s note cap:  25.0%  (the music: 0.4% of its '
+      'notes last 5 s or more)',
+      '   note-length distance:              0.41  (0: note lengths spread as '
+      'in the music, 1: no length in common)']
+  # Music of an encoding that ends its own notes: no cap to name.
+  uncapped = quickstart.describe_figures(dict(figures, capped=False))
+  assert 'notes lasting 5 s or more:  25.0%  (the music: 0.4%' in uncapped
+  assert 'cap' not in uncapped
 
 
 def test_quickstart_refuses_configs_it_cannot_run(tmp_path):

@@ -1,4 +1,5 @@
-"""Musical statistics of generated music against real music (numpy only).
+"""Musical statistics of generated music against real music (numpy; the
+note cap is the performance encoding's MAX_NOTE_DURATION_SECONDS).
 
   stats = music.sequence_stats(sequence)
   report = music.compare(generated_sequences, eval_sequences,
@@ -9,6 +10,10 @@ Per NoteSequence (`sequence_stats`):
   velocity_histogram     notes per velocity bin (VELOCITY_BIN_EDGES)
   ioi_histogram          inter-onset intervals per bin (IOI_BIN_EDGES, s):
                          the gaps between successive distinct onset times
+  duration_histogram     note durations per bin (DURATION_BIN_EDGES, s):
+                         log-spaced from 10 ms; the last bin, from
+                         LONG_NOTE_SECONDS up, holds the notes generation's
+                         note cap ended
   pitch_range            highest minus lowest pitch (semitones)
   pitches_used           distinct pitches
   polyphony              notes sounding at once, averaged over the time at
@@ -19,6 +24,10 @@ Per NoteSequence (`sequence_stats`):
                          which no note sounds
   scale_consistency      the largest share of notes in one major scale
                          (Mogren 2016; natural minors are modes of these)
+  long_note_share        share of notes lasting LONG_NOTE_SECONDS or more:
+                         in generated music, the notes the note cap
+                         (performance.MAX_NOTE_DURATION_SECONDS, 5 s) ended;
+                         in real music, the notes the cap would cut
 
 `compare` pools the histograms of each set and gives their total-variation
 distance (0: same distribution, 1: disjoint), the mean and standard
@@ -30,18 +39,29 @@ memorisation (the eval set's share is the baseline).
 
 import numpy as np
 
+from musicrnn.encodings import performance
+
 PITCH_CLASSES = 12
 # 8 velocity bins of 16 MIDI steps each.
 VELOCITY_BIN_EDGES = np.arange(0, 129, 16)
 # Inter-onset intervals, in seconds: log-spaced bins from 10 ms to 4 s.
 IOI_BIN_EDGES = np.concatenate([[0.0], np.geomspace(0.01, 4.0, 16), [np.inf]])
+# A note at least this long (s) was ended by generation's note cap (in real
+# music: would be cut by it). 1 ms below the cap: a capped note written to
+# MIDI and read back can end a tick short of it.
+LONG_NOTE_SECONDS = performance.MAX_NOTE_DURATION_SECONDS - 0.001
+# Note durations, in seconds: log-spaced bins from 10 ms to LONG_NOTE_SECONDS,
+# then one bin from there up (the capped notes).
+DURATION_BIN_EDGES = np.concatenate(
+    [[0.0], np.geomspace(0.01, LONG_NOTE_SECONDS, 16), [np.inf]])
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 NGRAM_LENGTH = 8
 DEFAULT_QPM = 120.0
 
-HISTOGRAMS = ('pitch_class_histogram', 'velocity_histogram', 'ioi_histogram')
+HISTOGRAMS = ('pitch_class_histogram', 'velocity_histogram', 'ioi_histogram',
+              'duration_histogram')
 SCALARS = ('pitch_range', 'pitches_used', 'polyphony', 'notes_per_second',
-           'empty_beat_rate', 'scale_consistency')
+           'empty_beat_rate', 'scale_consistency', 'long_note_share')
 
 
 def _arrays(sequence):
@@ -93,6 +113,13 @@ def scale_consistency(pitch):
   return float(best / len(pitch))
 
 
+def long_note_share(start, end):
+  """Share of notes lasting LONG_NOTE_SECONDS or more (0 without notes)."""
+  if not len(start):
+    return 0.0
+  return float(np.mean(end - start >= LONG_NOTE_SECONDS))
+
+
 def inter_onset_intervals(start):
   onsets = np.unique(np.round(start, 6))
   return np.diff(onsets)
@@ -113,12 +140,14 @@ def sequence_stats(sequence):
           pitch % PITCH_CLASSES, minlength=PITCH_CLASSES).astype(np.int64),
       'velocity_histogram': np.histogram(velocity, VELOCITY_BIN_EDGES)[0],
       'ioi_histogram': np.histogram(inter_onset_intervals(start), IOI_BIN_EDGES)[0],
+      'duration_histogram': np.histogram(end - start, DURATION_BIN_EDGES)[0],
       'pitch_range': int(pitch.max() - pitch.min()) if len(pitch) else 0,
       'pitches_used': int(len(np.unique(pitch))),
       'polyphony': polyphony(start, end),
       'notes_per_second': float(len(pitch) / span) if span > 0 else 0.0,
       'empty_beat_rate': empty_beat_rate(start, end, beat_seconds(sequence)),
       'scale_consistency': scale_consistency(pitch),
+      'long_note_share': long_note_share(start, end),
   }
 
 

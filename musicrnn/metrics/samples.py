@@ -90,13 +90,15 @@ def to_json(report):
 
 
 def write_figure(report, path):
-  """A PNG of generated vs reference: the three histograms and three
-  per-sequence distributions."""
+  """A PNG of generated vs reference: the four histograms (pitch class,
+  velocity, inter-onset interval, note duration) and four per-file
+  distributions (notes per second, polyphony, pitch range, long-note
+  share)."""
   import matplotlib  # pylint: disable=import-outside-toplevel
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
   pooled = report['_pooled']
-  fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+  fig, axes = plt.subplots(2, 4, figsize=(20, 8))
   labels = {'generated': 'generated', 'reference': 'eval data'}
   panels = [
       ('pitch_class_histogram', 'pitch class',
@@ -106,6 +108,9 @@ def write_figure(report, path):
                                        music.VELOCITY_BIN_EDGES[1:])]),
       ('ioi_histogram', 'inter-onset interval (s, bin start)',
        [f'{e:.2g}' for e in music.IOI_BIN_EDGES[:-1]]),
+      ('duration_histogram', 'note duration (s, bin start; the last bin: '
+       'ended by the note cap)',
+       [f'{e:.2g}' for e in music.DURATION_BIN_EDGES[:-1]]),
   ]
   for ax, (name, xlabel, ticks) in zip(axes[0], panels):
     x = np.arange(len(ticks))
@@ -118,7 +123,8 @@ def write_figure(report, path):
     ax.set_title(f'{name.replace("_", " ")}: distance '
                  f'{report[name]["distance"]:.3f}')
     ax.legend()
-  for ax, name in zip(axes[1], ('notes_per_second', 'polyphony', 'pitch_range')):
+  for ax, name in zip(axes[1], ('notes_per_second', 'polyphony', 'pitch_range',
+                                 'long_note_share')):
     values = [pooled[k][name] for k in ('generated', 'reference')]
     finite = np.concatenate(values)
     bins = np.linspace(finite.min(), finite.max() + 1e-9, 20) if len(finite) else 10
