@@ -122,15 +122,18 @@ def test_every_family_trains_evaluates_generates_and_exports_through_its_task(
     tf.saved_model.save(module, str(tmp_path / 'saved'), signatures={
         'generate': generate.get_concrete_function()})
     loaded = tf.saved_model.load(str(tmp_path / 'saved'))
-    values = {inputs['note_density']: tf.constant([4.0]),
-              inputs['pitch_histogram']: tf.ones([1, 12])} if controls else {}
+    values = {inputs['note_density']: tf.constant([4.0, 4.0]),
+              inputs['pitch_histogram']: tf.ones([2, 12])} if controls else {}
     tokens = loaded.signatures['generate'](
-        primer=tf.constant([codec.empty_primer()], tf.int32),
-        num_steps=tf.constant(5), temperature=tf.constant(1.0),
+        primer=tf.constant([codec.empty_primer()] * 2, tf.int32),
+        num_steps=tf.constant(30), temperature=tf.constant(1.0),
         top_k=tf.constant(0), top_p=tf.constant(1.0),
-        seed=tf.constant(1, tf.int64), max_polyphony=tf.constant(0),
+        seed=tf.constant(1, tf.int64), max_polyphony=tf.constant(2),
         max_note_duration=tf.constant(5.0), **values)['tokens']
-    assert tokens.shape == (1, len(codec.empty_primer()) + 5)
+    assert tokens.shape == (2, len(codec.empty_primer()) + 30)
+    # The signature draws where the codec's grammar allows.
+    assert testing_lib.disallowed_draws(codec.grammar(2, 5.0), tokens.numpy(),
+                                        len(codec.empty_primer())) == []
   else:
     with pytest.raises(UsageError, match=f'task {task_name}.*mrnn'):
       task.export_signature(run)
