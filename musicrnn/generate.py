@@ -82,6 +82,13 @@ flags.DEFINE_bool('state_masks', tasks.every_option()['state_masks'],
 flags.DEFINE_integer('max_polyphony', tasks.every_option()['max_polyphony'],
                      'Start no note while this many sound (the note LSTM: no '
                      'chord of more notes); 0: no limit.', lower_bound=0)
+flags.DEFINE_enum('mask_renormalisation',
+                  tasks.every_option()['mask_renormalisation'],
+                  ['by_type', 'all'],
+                  'Where the state masks put the probability they take away: '
+                  'by_type keeps a NOTE_OFF\'s with the NOTE_OFFs of the '
+                  'notes that sound (the model chose to end a note; the masks '
+                  'choose which); all spreads it over every allowed event.')
 flags.DEFINE_bool('render_png', False,
                   'Also write a piano-roll .png per output (the primer shaded).')
 flags.DEFINE_bool('render_wav', False,
@@ -156,6 +163,7 @@ def _generate(run_dir):
       beam_size=FLAGS.beam_size, branch_factor=FLAGS.branch_factor,
       steps_per_iteration=FLAGS.steps_per_iteration,
       state_masks=FLAGS.state_masks, max_polyphony=FLAGS.max_polyphony,
+      mask_renormalisation=FLAGS.mask_renormalisation,
       num_bars=FLAGS.num_bars, binarize=FLAGS.binarize, threshold=FLAGS.threshold,
       latent_step=FLAGS.latent_step)
   for path in paths:

@@ -326,3 +326,25 @@ def test_sample_heads_applies_the_note_tuple_grammar():
   free = sampler.sample_heads(model, primer, 30, temperatures=(2.0, 1.0, 1.0),
                               seed=1)
   assert testing_lib.disallowed_draws(grammar, free, 1)
+
+
+def test_masked_probability_stays_with_its_event_type():
+  logits = tf.math.log(tf.constant([[0.1, 0.2, 0.3, 0.4]]))
+  allowed = tf.constant([[True, True, False, True]])
+  # Ids 1-2 are one type: id 2's 0.3 goes to id 1, the type keeps its 0.5.
+  probs = tf.nn.softmax(sampler.masked(logits, allowed, [(1, 3)])).numpy()
+  np.testing.assert_allclose(probs, [[0.1, 0.5, 0.0, 0.4]], rtol=1e-6)
+  # Without type groups, to every allowed id alike.
+  probs = tf.nn.softmax(sampler.masked(logits, allowed)).numpy()
+  np.testing.assert_allclose(probs, [[0.1 / 0.7, 0.2 / 0.7, 0.0, 0.4 / 0.7]],
+                             rtol=1e-6)
+  # A type with no allowed id loses its probability to every allowed id.
+  allowed = tf.constant([[True, False, False, True]])
+  probs = tf.nn.softmax(sampler.masked(logits, allowed, [(1, 3)])).numpy()
+  np.testing.assert_allclose(probs, [[0.2, 0.0, 0.0, 0.8]], rtol=1e-6)
+
+
+def test_the_performance_grammar_keeps_note_off_probability_by_type():
+  assert SMALL.grammar().type_groups == ((SMALL.note_off_offset,
+                                          SMALL.time_shift_offset),)
+  assert SMALL.grammar(renormalise='all').type_groups == ()

@@ -26,6 +26,12 @@ import json
 import numpy as np
 
 
+# How a grammar's masks renormalise (`Codec.grammar`).
+RENORMALISE_BY_TYPE = 'by_type'
+RENORMALISE_ALL = 'all'
+RENORMALISE = (RENORMALISE_BY_TYPE, RENORMALISE_ALL)
+
+
 class EncodingError(ValueError):
   """A NoteSequence this codec cannot encode; `reason` names why."""
 
@@ -98,7 +104,8 @@ class Codec(Specified):
     del max_note_duration, restrike_ends_note
     return self.decode(ids)
 
-  def grammar(self, max_polyphony=0, max_note_duration=None):
+  def grammar(self, max_polyphony=0, max_note_duration=None,
+              renormalise=RENORMALISE_BY_TYPE):
     """What the ids a model generates may say next (`Grammar`): generation
     masks what cannot mean anything in the state of the music so far.
 
@@ -106,8 +113,11 @@ class Codec(Specified):
       max_polyphony: above 0, no note starts while this many sound.
       max_note_duration: seconds after which a note the ids leave on ends
         (as `decode_generated` ends it); 0 or None: never.
+      renormalise: RENORMALISE_BY_TYPE keeps the grammar's `type_groups`;
+        RENORMALISE_ALL spreads every masked probability over all allowed
+        ids.
     """
-    del max_polyphony, max_note_duration
+    del max_polyphony, max_note_duration, renormalise
     raise NotImplementedError(f'the {self.name} encoding is not generated '
                               'token by token')
 
@@ -166,6 +176,12 @@ class Grammar(abc.ABC):
   # The logits the mask covers: the vocabulary, or the heads side by side
   # for a multi-head model.
   width = None
+  # Id ranges [(first, last + 1)] whose masked probability stays within the
+  # range (renormalised over its allowed ids, in the model's proportions)
+  # rather than going to every allowed id: an event type the model chose,
+  # whose value the grammar corrects. Empty: every masked probability is
+  # spread over all allowed ids.
+  type_groups = ()
 
   @abc.abstractmethod
   def initial_state(self, batch, xp):

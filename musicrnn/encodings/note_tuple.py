@@ -133,10 +133,12 @@ class NoteTupleCodec(codec.Codec):
     return ((np.asarray(chord) * offsets + np.asarray(offset)) * durations
             + np.asarray(duration)).astype(np.int32)
 
-  def grammar(self, max_polyphony=0, max_note_duration=None):
-    """The note-tuple grammar (`NoteTupleGrammar`); durations are always
-    written, so there is no cap to follow."""
-    del max_note_duration
+  def grammar(self, max_polyphony=0, max_note_duration=None,
+              renormalise=codec.RENORMALISE_BY_TYPE):
+    """The note-tuple grammar (`NoteTupleGrammar`, whose masked probability
+    goes to the other chords either way); durations are always written, so
+    there is no cap to follow."""
+    del max_note_duration, renormalise
     return NoteTupleGrammar(self, max_polyphony)
 
   def split(self, ids):

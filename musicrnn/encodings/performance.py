@@ -223,9 +223,11 @@ class PerformanceCodec(codec.Codec):
     return np.insert(ids, positions, self.note_off_id(values[positions])).astype(
         np.int32)
 
-  def grammar(self, max_polyphony=0, max_note_duration=None):
+  def grammar(self, max_polyphony=0, max_note_duration=None,
+              renormalise=codec.RENORMALISE_BY_TYPE):
     """The performance grammar (`PerformanceGrammar`)."""
-    return PerformanceGrammar(self, max_polyphony, max_note_duration)
+    return PerformanceGrammar(self, max_polyphony, max_note_duration,
+                              renormalise)
 
   def time_shift_id(self, steps):
     """Id of TIME_SHIFT(steps), 1 <= steps <= max_shift_steps."""
@@ -527,11 +529,20 @@ class PerformanceGrammar(codec.Grammar):
       encoder spells a gap as longest shifts, then the remainder).
 
   Where a primer leaves nothing allowed, everything is.
+
+  The probability a model gives NOTE_OFFs stays with the NOTE_OFFs of the
+  sounding notes (`type_groups`, unless `renormalise` is RENORMALISE_ALL):
+  a young model has learned when to end a note long before it learns which
+  notes sound, and spreads its NOTE_OFF over every pitch.
   """
 
-  def __init__(self, performance_codec, max_polyphony=0, max_note_duration=None):
+  def __init__(self, performance_codec, max_polyphony=0, max_note_duration=None,
+               renormalise=codec.RENORMALISE_BY_TYPE):
     self.codec = performance_codec
     self.width = performance_codec.vocab_size
+    self.type_groups = (
+        ((performance_codec.note_off_offset, performance_codec.time_shift_offset),)
+        if renormalise == codec.RENORMALISE_BY_TYPE else ())
     self.max_polyphony = max_polyphony
     # The cap in steps (a float; 0: none).
     self.max_note_steps = (0.0 if max_note_duration is None else

@@ -123,10 +123,12 @@ class PolyphonyCodec(codec.Codec):
     return '%s(%d)' % (('NEW', 'CONTINUED')[kind],
                        offset + self.settings.min_pitch)
 
-  def grammar(self, max_polyphony=0, max_note_duration=None):
-    """The polyphony grammar (`PolyphonyGrammar`); notes end when a step
-    leaves them out, so there is no cap to follow."""
-    del max_note_duration
+  def grammar(self, max_polyphony=0, max_note_duration=None,
+              renormalise=codec.RENORMALISE_BY_TYPE):
+    """The polyphony grammar (`PolyphonyGrammar`, whose masked probability
+    goes to every allowed id either way); notes end when a step leaves them
+    out, so there is no cap to follow."""
+    del max_note_duration, renormalise
     return PolyphonyGrammar(self.settings.num_pitches, max_polyphony)
 
   def encode(self, sequence):

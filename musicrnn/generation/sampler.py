@@ -96,9 +96,24 @@ def categorical(logits, seed):
                    output_type=tf.int32)
 
 
-def masked(logits, allowed):
-  """[batch, vocab] logits with the ids not `allowed` at -inf."""
-  return tf.where(allowed, logits, tf.constant(-np.inf, logits.dtype))
+def masked(logits, allowed, type_groups=()):
+  """[batch, vocab] logits with the ids not `allowed` at -inf, the rest
+  renormalised: the probability of an id range of `type_groups` (a
+  grammar's, [(first id, last id + 1)]) stays with the range's allowed ids,
+  in the model's proportions, where it has any; every other masked
+  probability goes to all allowed ids alike."""
+  minus_inf = tf.constant(-np.inf, logits.dtype)
+  ids = tf.range(tf.shape(logits)[-1])[None]
+  for first, end in type_groups:
+    in_group = (ids >= first) & (ids < end)
+    kept = in_group & allowed
+    mass = tf.reduce_logsumexp(tf.where(in_group, logits, minus_inf), axis=-1,
+                               keepdims=True)
+    kept_mass = tf.reduce_logsumexp(tf.where(kept, logits, minus_inf), axis=-1,
+                                    keepdims=True)
+    logits = tf.where(kept & tf.math.is_finite(kept_mass),
+                      logits + (mass - kept_mass), logits)
+  return tf.where(allowed, logits, minus_inf)
 
 
 def _grammar_step(grammar, grammar_state, token, logits):
@@ -107,7 +122,8 @@ def _grammar_step(grammar, grammar_state, token, logits):
   if grammar is None:
     return grammar_state, logits
   grammar_state = grammar.update(grammar_state, token, tnp)
-  return grammar_state, masked(logits, grammar.allowed(grammar_state, tnp))
+  return grammar_state, masked(logits, grammar.allowed(grammar_state, tnp),
+                               grammar.type_groups)
 
 
 def _grammar_start(grammar, batch):
@@ -392,7 +408,8 @@ def sample_naively(model, primer, num_steps, *, controls=None, temperature=1.0,
       inputs[name] = np.asarray(value)[:, 1:n + 1]
     logits = tf.convert_to_tensor(model(inputs)[:, -1])
     if grammar is not None:
-      logits = masked(logits, grammar.allowed(grammar.states(tokens)[-1], np))
+      logits = masked(logits, grammar.allowed(grammar.states(tokens)[-1], np),
+                      grammar.type_groups)
     logits = filter_logits(logits, temperature, top_k, top_p,
                            banned_ids).numpy()
     probs = np.exp(logits - logits.max(-1, keepdims=True))

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from musicrnn.encodings import codec
 from musicrnn.encodings import controls as controls_lib
 from musicrnn.encodings import performance
 from musicrnn.errors import UsageError
@@ -165,7 +166,7 @@ class NextTokenTask(base.Task):
       **{control.flag: None for control in controls_lib.CONTROLS},
       'beam_size': 1, 'branch_factor': 1, 'steps_per_iteration': 1,
       'max_note_duration': MAX_NOTE_DURATION_SECONDS, 'state_masks': True,
-      'max_polyphony': 0}
+      'max_polyphony': 0, 'mask_renormalisation': codec.RENORMALISE_BY_TYPE}
 
   def generate(self, run, output_dir, *, num_outputs=1, seed=None,
                render_png=False, render_wav=False, num_steps=None,
@@ -173,7 +174,8 @@ class NextTokenTask(base.Task):
                primer_midi=None, primer_pitches=None, beam_size=1,
                branch_factor=1, steps_per_iteration=1,
                max_note_duration=MAX_NOTE_DURATION_SECONDS, state_masks=True,
-               max_polyphony=0, **control_values):
+               max_polyphony=0, mask_renormalisation=codec.RENORMALISE_BY_TYPE,
+               **control_values):
     """Samples event sequences and writes them as MIDI; returns the paths.
 
     Args:
@@ -193,6 +195,10 @@ class NextTokenTask(base.Task):
         note-seq does.
       max_polyphony: above 0, no note starts while this many sound (with
         state_masks).
+      mask_renormalisation: where masked probability goes (the codec's
+        `grammar()`): 'by_type' keeps a NOTE_OFF's with the NOTE_OFFs of
+        the sounding notes, 'all' spreads all of it over every allowed
+        event.
       beam_size, branch_factor: above 1, Magenta's stochastic beam search
         (`sampler.beam_search`) instead of plain sampling, pruning every
         `steps_per_iteration` events.
@@ -207,9 +213,14 @@ class NextTokenTask(base.Task):
       raise UsageError('--beam_size, --branch_factor and --steps_per_iteration '
                        'must be at least 1')
     outputs.check_max_polyphony(max_polyphony, state_masks)
+    if mask_renormalisation not in codec.RENORMALISE:
+      raise UsageError(f'--mask_renormalisation must be one of '
+                       f'{", ".join(codec.RENORMALISE)}, got '
+                       f'{mask_renormalisation!r}')
     values = controls_lib.user_inputs(run.controls, control_values,
                                       run.config.name)
-    grammar = (run.codec.grammar(max_polyphony, max_note_duration)
+    grammar = (run.codec.grammar(max_polyphony, max_note_duration,
+                                 mask_renormalisation)
                if state_masks else None)
     # An encoding's END would cut the output short: generation runs to length.
     banned = () if run.codec.end_id is None else (run.codec.end_id,)
