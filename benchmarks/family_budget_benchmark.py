@@ -194,13 +194,7 @@ def main(argv):
                                        FLAGS.samples, FLAGS.sample_seconds)
   print(json.dumps(result))
   if FLAGS.output_json:
-    results = []
-    if os.path.exists(FLAGS.output_json):
-      with open(FLAGS.output_json) as f:
-        results = json.load(f)
-    results.append(result)
-    with open(FLAGS.output_json, 'w') as f:
-      json.dump(results, f, indent=2)
+    smoke_data.append_result(FLAGS.output_json, result)
 
 
 if __name__ == '__main__':

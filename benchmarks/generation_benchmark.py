@@ -37,7 +37,6 @@ from absl import flags
 import numpy as np
 
 import smoke_data
-from musicrnn import tasks
 from musicrnn.generation import sampler
 from musicrnn.models.event_lstm import EventLSTM
 from musicrnn.runs import run_dir as run_dir_lib
@@ -178,10 +177,6 @@ def main(argv):
   beam = (FLAGS.beam_size, FLAGS.branch_factor, FLAGS.steps_per_iteration)
   if beam[:2] == (1, 1):
     beam = None
-  if FLAGS.state_masks and 'state_masks' not in tasks.every_option():
-    raise app.UsageError(
-        '--state_masks times the sampler\'s state masks (issue 39), which this '
-        'musicrnn does not have yet (no state_masks generation option)')
   codec = None
   if FLAGS.smoke and FLAGS.state_masks:
     # The tiny event LSTM below has no codec, hence no grammar.

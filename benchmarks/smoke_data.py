@@ -1,7 +1,9 @@
 """What the benchmarks share (a library: no flags): each model family's
-config, tiny datasets for their --smoke runs, and untrained models of a
-config (a step costs the same trained or not)."""
+config, tiny datasets for their --smoke runs, untrained models of a config
+(a step costs the same trained or not), and results appended to a JSON
+list."""
 
+import json
 import os
 
 from musicrnn import configs
@@ -94,3 +96,14 @@ def trained_run(root, config_name, num_steps):
                 eval_every=num_steps, checkpoint_every=num_steps,
                 progress=False)
   return run_dir
+
+
+def append_result(path, result):
+  """Appends `result` to the JSON list in `path` (made if missing)."""
+  results = []
+  if os.path.exists(path):
+    with open(path) as f:
+      results = json.load(f)
+  results.append(result)
+  with open(path, 'w') as f:
+    json.dump(results, f, indent=2)

@@ -80,8 +80,9 @@ flags.DEFINE_bool('state_masks', tasks.every_option()['state_masks'],
                   'while it sounds as ending it; --nostate_masks samples the '
                   'model as it is.')
 flags.DEFINE_integer('max_polyphony', tasks.every_option()['max_polyphony'],
-                     'Start no note while this many sound (the note LSTM: no '
-                     'chord of more notes); 0: no limit.', lower_bound=0)
+                     'Start no note while this many sound (the polyphony '
+                     'encoding: at most this many notes a step; the note LSTM: '
+                     'no chord of more notes); 0: no limit.', lower_bound=0)
 flags.DEFINE_enum('mask_renormalisation',
                   tasks.every_option()['mask_renormalisation'],
                   ['by_type', 'all'],

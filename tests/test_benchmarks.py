@@ -34,14 +34,6 @@ from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.tfrecords import description as description_lib
 import testing_lib
 
-# Issue 39's state masks: a generation option of the next-token task once
-# the sampler has them.
-requires_state_masks = pytest.mark.skipif(
-    'state_masks' not in tasks.every_option(),
-    reason='no state_masks generation option yet (issue 39\'s sampler masks); '
-    'runs once the sampler has them')
-
-
 def test_convert_benchmark_smoke(tmp_path):
   results, result = _smoke_run('convert_benchmark', tmp_path, '--workers=1')
   # --smoke reads tests/testdata/midi: its files and notes, counted here.
@@ -134,7 +126,6 @@ def test_generation_benchmark_without_baseline_smoke(tmp_path):
       run['compiled_seconds'] / results['num_steps'], rel=0.01)
 
 
-@requires_state_masks
 @pytest.mark.parametrize('beam', [(), ('--beam_size=2', '--branch_factor=2')],
                          ids=['sample', 'beam_search'])
 def test_generation_benchmark_state_masks_smoke(tmp_path, beam):
@@ -429,7 +420,6 @@ def test_focal_loss_benchmark_smoke(frame_dataset, tmp_path):
   assert 'eval data:' in result.stdout
 
 
-@requires_state_masks
 def test_sample_quality_benchmark_smoke(tiny_runs, tmp_path):
   # --smoke's generations (2 files of 6 s) of the session's tiny run.
   run_dir = tiny_runs['performance_with_dynamics_tiny']

@@ -141,6 +141,31 @@ def test_state_masks_end_restruck_notes_and_max_polyphony_holds(tiny_runs,
     sequences('bad', max_polyphony=-1)
 
 
+def test_generation_draws_through_the_codecs_grammar(tiny_runs, tmp_path,
+                                                     monkeypatch):
+  drawn = []
+  sample = sampler.sample
+
+  def spy(model, primer, num_steps, **kwargs):
+    tokens = sample(model, primer, num_steps, **kwargs)
+    drawn.append((kwargs['grammar'], primer.shape[1], tokens))
+    return tokens
+
+  monkeypatch.setattr(sampler, 'sample', spy)
+  run = run_dir_lib.load_run(tiny_runs[PLAIN])
+  for options in ({}, {'mask_renormalisation': 'all', 'max_polyphony': 3},
+                  {'state_masks': False}):
+    generate.generate(tiny_runs[PLAIN], str(tmp_path), num_outputs=3,
+                      num_steps=200, seed=4, **options)
+  (default, _, tokens), (spread, _, _), (free, start, untouched) = drawn
+  assert default == run.codec.grammar(0, next_token.MAX_NOTE_DURATION_SECONDS)
+  assert testing_lib.disallowed_draws(default, tokens, start) == []
+  assert spread == run.codec.grammar(3, next_token.MAX_NOTE_DURATION_SECONDS,
+                                     'all')
+  assert free is None
+  assert testing_lib.disallowed_draws(default, untouched, start)
+
+
 def test_cli(tiny_runs, tmp_path):
   def cli(*args):
     return testing_lib.run_program('musicrnn.generate', *args)

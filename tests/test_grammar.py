@@ -296,17 +296,19 @@ class _GrammaticalModel:
     return [tf.gather(s, indices) for s in states]
 
 
-@pytest.mark.parametrize('beam', [False, True])
-def test_the_masks_change_nothing_for_a_model_that_respects_the_grammar(beam):
+@pytest.mark.parametrize('path', ['sample', 'tempered', 'beam', 'beam_steps'])
+def test_the_masks_change_nothing_for_a_model_that_respects_the_grammar(path):
   grammar = SMALL.grammar(max_polyphony=3, max_note_duration=0.4)
   model = _GrammaticalModel(grammar, seed=2)
   primer = np.full((6, 1), SHIFT(10), np.int32)
 
   def draw(g):
-    if beam:
-      return sampler.beam_search(model, primer, 50, beam_size=2,
-                                 branch_factor=2, seed=4, grammar=g)
-    return sampler.sample(model, primer, 50, seed=4, grammar=g)
+    if path.startswith('beam'):
+      return sampler.beam_search(
+          model, primer, 50, beam_size=2, branch_factor=2, seed=4, grammar=g,
+          steps_per_iteration=5 if path == 'beam_steps' else 1)
+    return sampler.sample(model, primer, 50, seed=4, grammar=g,
+                          temperature=0.7 if path == 'tempered' else 1.0)
 
   with_masks = draw(grammar)
   np.testing.assert_array_equal(with_masks, draw(None))
@@ -348,3 +350,24 @@ def test_the_performance_grammar_keeps_note_off_probability_by_type():
   assert SMALL.grammar().type_groups == ((SMALL.note_off_offset,
                                           SMALL.time_shift_offset),)
   assert SMALL.grammar(renormalise='all').type_groups == ()
+
+
+def test_equal_grammars_share_one_compiled_loop(model):
+  primer = np.full((1, 1), SHIFT(10), np.int32)
+  before = len(sampler._LOOPS.get(model, {}))   # pylint: disable=protected-access
+  for _ in range(2):
+    sampler.sample(model, primer, 3, controls=_controls(1, 4), seed=1,
+                   grammar=SMALL.grammar(max_polyphony=7))
+  assert len(sampler._LOOPS[model]) == before + 1   # pylint: disable=protected-access
+  assert SMALL.grammar(max_polyphony=7) != SMALL.grammar(max_polyphony=6)
+  assert SMALL.grammar(renormalise='all') != SMALL.grammar()
+
+
+def test_by_type_renormalisation_keeps_the_tempered_probability_of_a_type():
+  logits = tf.math.log(tf.constant([[0.1, 0.2, 0.3, 0.4]]))
+  allowed = tf.constant([[True, True, False, True]])
+  tempered = tf.nn.softmax(logits / 0.5).numpy()
+  probs = tf.nn.softmax(sampler.filter_logits(
+      logits, temperature=0.5, mask=(allowed, [(1, 3)]))).numpy()
+  np.testing.assert_allclose(probs[0, 1], tempered[0, 1:3].sum(), rtol=1e-5)
+  np.testing.assert_allclose(probs[0, [0, 3]], tempered[0, [0, 3]], rtol=1e-5)

@@ -118,8 +118,8 @@ class Codec(Specified):
         ids.
     """
     del max_polyphony, max_note_duration, renormalise
-    raise NotImplementedError(f'the {self.name} encoding is not generated '
-                              'token by token')
+    raise NotImplementedError(f'the {self.name} encoding has no grammar for '
+                              'the state masks (generate with --nostate_masks)')
 
   # Settings the dataset pipeline learns from the training split (a
   # vocabulary), empty in the config until then: it counts
@@ -182,6 +182,18 @@ class Grammar(abc.ABC):
   # whose value the grammar corrects. Empty: every masked probability is
   # spread over all allowed ids.
   type_groups = ()
+
+  @abc.abstractmethod
+  def key(self):
+    """What makes two grammars mask alike (hashable): grammars are equal
+    and hashed by it, so that generation reuses a loop compiled for an
+    equal grammar."""
+
+  def __eq__(self, other):
+    return type(other) is type(self) and other.key() == self.key()
+
+  def __hash__(self):
+    return hash((type(self), self.key()))
 
   @abc.abstractmethod
   def initial_state(self, batch, xp):

@@ -257,6 +257,10 @@ class NoteTupleGrammar(codec.Grammar):
         [0] + [len(chord) for chord in note_tuple_codec.settings.chord_vocabulary],
         np.int32)
 
+  def key(self):
+    return (self.head_sizes, tuple(self.chord_sizes.tolist()),
+            self.max_polyphony)
+
   def initial_state(self, batch, xp):
     return (xp.zeros((batch,), dtype=xp.int32),)
 
@@ -287,4 +291,5 @@ class NoteTupleGrammar(codec.Grammar):
         xp.logical_not(xp.any(chords, axis=1, keepdims=True)), sizes == 0))
     rest = xp.ones((1, self.width - self.head_sizes[0]), dtype=xp.bool_)
     allowed = xp.concatenate([chords, rest], axis=1)
-    return xp.logical_and(allowed, (state[0] == state[0])[:, None])
+    # One row per sequence of the batch.
+    return xp.logical_and(allowed, xp.ones_like(state[0], dtype=xp.bool_)[:, None])

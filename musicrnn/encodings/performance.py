@@ -548,6 +548,10 @@ class PerformanceGrammar(codec.Grammar):
     self.max_note_steps = (0.0 if max_note_duration is None else
                            max_note_duration * performance_codec.steps_per_second)
 
+  def key(self):
+    return (self.codec, self.max_polyphony, self.max_note_steps,
+            self.type_groups)
+
   def initial_state(self, batch, xp):
     c = self.codec
     return (xp.full((batch, c.num_pitches), -1, dtype=xp.int32),

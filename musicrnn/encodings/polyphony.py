@@ -285,6 +285,9 @@ class PolyphonyGrammar(codec.Grammar):
     self.width = NUM_SPECIAL_TOKENS + 2 * num_pitches
     self.max_polyphony = max_polyphony
 
+  def key(self):
+    return (self.num_pitches, self.max_polyphony)
+
   def initial_state(self, batch, xp):
     silent = xp.zeros((batch, self.num_pitches), dtype=xp.bool_)
     return (silent, silent,

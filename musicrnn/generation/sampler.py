@@ -40,13 +40,19 @@ import tensorflow as tf
 tnp = tf.experimental.numpy
 
 
-def filter_logits(logits, temperature=1.0, top_k=0, top_p=1.0, banned_ids=()):
-  """Temperature, then top-k, then nucleus (top-p) filtering of [batch, vocab]
-  logits; filtered-out entries and `banned_ids` (events generation must not
-  produce, such as the polyphony encoding's END) become -inf. `temperature`,
-  `top_k` and `top_p` may be numbers or scalar tensors (a SavedModel's
-  inputs); top_k 0 and top_p 1 filter nothing either way."""
+def filter_logits(logits, temperature=1.0, top_k=0, top_p=1.0, banned_ids=(),
+                  mask=None):
+  """Temperature, then a grammar's `mask`, then top-k, then nucleus (top-p)
+  filtering of [batch, vocab] logits; filtered-out entries and `banned_ids`
+  (events generation must not produce, such as the polyphony encoding's END)
+  become -inf. `temperature`, `top_k` and `top_p` may be numbers or scalar
+  tensors (a SavedModel's inputs); top_k 0 and top_p 1 filter nothing
+  either way. `mask` is None or (allowed [batch, vocab], type groups), as
+  `masked` takes them: after the temperature, so that a type's probability
+  stays the tempered model's."""
   logits = logits / tf.maximum(tf.cast(temperature, logits.dtype), 1e-6)
+  if mask is not None:
+    logits = masked(logits, *mask)
   vocab = tf.shape(logits)[-1]
   if banned_ids:
     banned = tf.reduce_sum(tf.one_hot(list(banned_ids), vocab), axis=0) > 0
@@ -116,14 +122,14 @@ def masked(logits, allowed, type_groups=()):
   return tf.where(allowed, logits, minus_inf)
 
 
-def _grammar_step(grammar, grammar_state, token, logits):
-  """The grammar's state after `token` and `logits` masked by it (the
-  logits unchanged without a grammar)."""
+def _grammar_step(grammar, grammar_state, token):
+  """The grammar's state after `token` and the mask it gives the next draw
+  ((allowed, type groups) for `filter_logits`; None without a grammar)."""
   if grammar is None:
-    return grammar_state, logits
+    return grammar_state, None
   grammar_state = grammar.update(grammar_state, token, tnp)
-  return grammar_state, masked(logits, grammar.allowed(grammar_state, tnp),
-                               grammar.type_groups)
+  return grammar_state, (grammar.allowed(grammar_state, tnp),
+                         grammar.type_groups)
 
 
 def _grammar_start(grammar, batch):
@@ -172,9 +178,9 @@ def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
   banned_ids = tuple(int(i) for i in banned_ids)
   temperature, top_k, top_p = float(temperature), int(top_k), float(top_p)
 
-  def draw(unused_model, logits, step_seed):
-    return categorical(
-        filter_logits(logits, temperature, top_k, top_p, banned_ids), step_seed)
+  def draw(unused_model, logits, step_seed, mask):
+    return categorical(filter_logits(logits, temperature, top_k, top_p,
+                                     banned_ids, mask), step_seed)
 
   return _sample_tokens(model, ('events', temperature, top_k, top_p, banned_ids),
                         draw, primer, num_steps, controls, seed, grammar,
@@ -206,12 +212,13 @@ def sample_heads(model, primer, num_steps, *, temperatures, seed=None,
     raise ValueError(f'temperatures needs {len(model.head_names)} values > 0 '
                      f'({", ".join(model.head_names)}), got {temperatures}')
 
-  def draw(model, logits, step_seed):
-    parts = []
-    for i, (part, temperature) in enumerate(zip(model.split_logits(logits),
-                                                temperatures)):
-      parts.append(categorical(
-          part / temperature, tf.random.experimental.stateless_fold_in(step_seed, i)))
+  def draw(model, logits, step_seed, mask):
+    tempered = tf.concat([part / temperature for part, temperature in
+                          zip(model.split_logits(logits), temperatures)], axis=-1)
+    if mask is not None:
+      tempered = masked(tempered, *mask)
+    parts = [categorical(part, tf.random.experimental.stateless_fold_in(step_seed, i))
+             for i, part in enumerate(model.split_logits(tempered))]
     return model.pack(*parts)
 
   return _sample_tokens(model, ('heads', temperatures), draw, primer,
@@ -294,8 +301,8 @@ def token_loop(model, draw, grammar=None):
   """The sampling loop of `sample`, to trace in a tf.function:
   `loop(primer [batch, n] int32, controls {name: [batch, n + num_steps,
   ...]}, num_steps, seed_pair)` -> int32 [batch, n + num_steps];
-  `draw(model, logits, seed pair)` picks each next token from the logits
-  `grammar` (or None) masks."""
+  `draw(model, logits, seed pair, mask)` picks each next token, where
+  `mask` is what `grammar` (or None) allows (see `filter_logits`)."""
 
   def loop(primer, controls, num_steps, seed_pair):
     primer_length = tf.shape(primer)[1]
@@ -305,11 +312,10 @@ def token_loop(model, draw, grammar=None):
 
     def body(t, states, grammar_state, output):
       logits, states = model.step(_inputs_at(controls, t, output[t]), states)
-      grammar_state, logits = _grammar_step(grammar, grammar_state, output[t],
-                                            logits)
+      grammar_state, mask = _grammar_step(grammar, grammar_state, output[t])
       step_seed = tf.random.experimental.stateless_fold_in(seed_pair, t)
       token = _primer_or(t, primer_length, output,
-                         tf.cast(draw(model, logits, step_seed), tf.int32))
+                         tf.cast(draw(model, logits, step_seed, mask), tf.int32))
       return t + 1, states, grammar_state, _write_row(output, t + 1, token)
 
     output = tf.while_loop(
@@ -407,11 +413,10 @@ def sample_naively(model, primer, num_steps, *, controls=None, temperature=1.0,
     for name, value in (controls or {}).items():
       inputs[name] = np.asarray(value)[:, 1:n + 1]
     logits = tf.convert_to_tensor(model(inputs)[:, -1])
-    if grammar is not None:
-      logits = masked(logits, grammar.allowed(grammar.states(tokens)[-1], np),
-                      grammar.type_groups)
-    logits = filter_logits(logits, temperature, top_k, top_p,
-                           banned_ids).numpy()
+    mask = None if grammar is None else (
+        grammar.allowed(grammar.states(tokens)[-1], np), grammar.type_groups)
+    logits = filter_logits(logits, temperature, top_k, top_p, banned_ids,
+                           mask).numpy()
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
     choice = np.array([rng.choice(len(p), p=p) for p in probs], np.int32)
@@ -453,9 +458,10 @@ def beam_search(model, primer, num_steps, *, beam_size, branch_factor,
   temperature, top_k, top_p = float(temperature), int(top_k), float(top_p)
   shape = (int(beam_size), int(branch_factor), int(steps_per_iteration))
 
-  def scores(logits):
+  def scores(logits, mask):
     return tf.nn.log_softmax(tf.cast(
-        filter_logits(logits, temperature, top_k, top_p, banned_ids), tf.float32))
+        filter_logits(logits, temperature, top_k, top_p, banned_ids, mask),
+        tf.float32))
 
   loop = _loop(model, ('beam',) + shape + (temperature, top_k, top_p, banned_ids,
                                            grammar),
@@ -482,7 +488,8 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration,
               grammar=None):
   """The loop of `beam_search`, to trace in a tf.function: `loop(primer,
   controls, num_steps, seed_pair)` -> int32 [batch, n + num_steps];
-  `scores(logits)` gives the log-probabilities each event is drawn from.
+  `scores(logits, mask)` gives the log-probabilities each event is drawn
+  from, with `grammar`'s mask (None without one).
 
   The model runs on a fixed set of slots per output: with one step per
   iteration (or no branching) one per sequence, since an iteration's first
@@ -522,8 +529,9 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration,
 
     def draw(t, logits, totals):
       """The next token of every candidate (`branch_factor` per slot with
-      one step per iteration, else one) and its total."""
-      log_probs = scores(logits)
+      one step per iteration, else one) and its total; `logits` are a
+      step's (logits, mask)."""
+      log_probs = scores(*logits)
       if per_sequence:
         log_probs = repeat(log_probs, branch_factor)
         totals = repeat(totals, branch_factor)
@@ -546,14 +554,13 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration,
               tensors[-1])
 
     def step(t, states, output):
-      """The logits of every slot after position t, masked by its grammar
-      state, and the states after it."""
+      """(The logits of every slot after position t, its grammar's mask),
+      and the states after it."""
       model_states, grammar_state = states
       logits, model_states = model.step(
           _inputs_at(slot_controls, t, output[t]), model_states)
-      grammar_state, logits = _grammar_step(grammar, grammar_state, output[t],
-                                            logits)
-      return logits, (model_states, grammar_state)
+      grammar_state, mask = _grammar_step(grammar, grammar_state, output[t])
+      return (logits, mask), (model_states, grammar_state)
 
     def run(start, end, states, output, totals):
       """Events start + 1 .. end for every slot, each drawn from its own

@@ -84,7 +84,8 @@ class Task(abc.ABC):
       every_option: {option: default} of every task (what a flag left
         alone holds).
     """
-    foreign = [f'--{name}' for name, value in options.items()
+    foreign = [f'--{"no" if value is False else ""}{name}'
+               for name, value in options.items()
                if name not in self.options
                and not _is_default(value, every_option[name])]
     if foreign:

@@ -272,8 +272,9 @@ class NextTokenTask(base.Task):
     def generate(primer, num_steps, temperature, top_k, top_p, seed,
                  max_polyphony, max_note_duration, *values):
 
-      def draw(unused_model, logits, step_seed):
-        logits = sampler.filter_logits(logits, temperature, top_k, top_p, banned)
+      def draw(unused_model, logits, step_seed, mask):
+        logits = sampler.filter_logits(logits, temperature, top_k, top_p, banned,
+                                       mask)
         return sampler.categorical(logits, step_seed)
 
       total = tf.shape(primer)[1] + num_steps
