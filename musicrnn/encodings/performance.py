@@ -505,6 +505,12 @@ class PerformanceCodec(codec.Codec):
     return sequence
 
 
+def _is_zero(setting):
+  """Whether a grammar setting is a number known to be 0 or None (a tensor,
+  a SavedModel's input, may be anything): its rule needs no work."""
+  return setting is None or (isinstance(setting, (int, float)) and setting == 0)
+
+
 class PerformanceGrammar(codec.Grammar):
   """What a performance may say next, given the events so far.
 
@@ -565,21 +571,21 @@ class PerformanceGrammar(codec.Grammar):
     tokens = xp.asarray(tokens, dtype=xp.int32)
     pitches = xp.arange(c.num_pitches, dtype=xp.int32)[None]
     is_on = tokens < c.note_off_offset
-    is_off = xp.logical_and(tokens >= c.note_off_offset,
-                            tokens < c.time_shift_offset)
     is_shift = xp.logical_and(tokens >= c.time_shift_offset,
                               tokens < c.velocity_offset)
-    struck = xp.logical_and(is_on[:, None], pitches == tokens[:, None])
-    released = xp.logical_and(
-        is_off[:, None], pitches == (tokens - c.note_off_offset)[:, None])
-    start = xp.where(struck, time[:, None], xp.where(released, -1, start))
+    # A NOTE_ON or NOTE_OFF (ids below the shifts) hits its pitch's column.
+    column = xp.where(is_on, tokens, tokens - c.note_off_offset)
+    hit = xp.logical_and(pitches == column[:, None],
+                         (tokens < c.time_shift_offset)[:, None])
+    start = xp.where(hit, xp.where(is_on, time, -1)[:, None], start)
     time = time + xp.where(is_shift, tokens - c.time_shift_offset + 1, 0)
-    # Notes on for the cap's length have ended.
-    held = xp.asarray(time[:, None] - start, dtype=xp.float32)
-    expired = xp.logical_and(
-        xp.logical_and(start >= 0, self.max_note_steps > 0),
-        held >= self.max_note_steps)
-    start = xp.where(expired, -1, start)
+    if not _is_zero(self.max_note_steps):
+      # Notes on for the cap's length have ended.
+      held = xp.asarray(time[:, None] - start, dtype=xp.float32)
+      expired = xp.logical_and(
+          xp.logical_and(start >= 0, self.max_note_steps > 0),
+          held >= self.max_note_steps)
+      start = xp.where(expired, -1, start)
     velocity = xp.where(tokens >= c.velocity_offset,
                         tokens - c.velocity_offset + 1, velocity)
     return (xp.asarray(start, dtype=xp.int32), xp.asarray(time, dtype=xp.int32),
@@ -591,14 +597,15 @@ class PerformanceGrammar(codec.Grammar):
     batch_ones = xp.ones_like(last, dtype=xp.bool_)[:, None]
     sounding = start >= 0
     begun_now = xp.logical_and(sounding, start == time[:, None])
-    count = xp.asarray(xp.sum(xp.asarray(sounding, dtype=xp.int32), axis=1),
-                       dtype=xp.int32)
-    room = xp.logical_or(self.max_polyphony <= 0, count < self.max_polyphony)
     after_velocity = last >= c.velocity_offset
     after_short_shift = xp.logical_and(last >= c.time_shift_offset,
                                        last < c.velocity_offset - 1)
-    note_on = xp.logical_and(xp.logical_or(room[:, None], sounding),
-                             xp.logical_not(begun_now))
+    note_on = xp.logical_not(begun_now)
+    if not _is_zero(self.max_polyphony):
+      count = xp.asarray(xp.sum(xp.asarray(sounding, dtype=xp.int32), axis=1),
+                         dtype=xp.int32)
+      room = xp.logical_or(self.max_polyphony <= 0, count < self.max_polyphony)
+      note_on = xp.logical_and(xp.logical_or(room[:, None], sounding), note_on)
     note_off = xp.logical_and(
         xp.logical_and(sounding, xp.logical_not(begun_now)),
         xp.logical_not(after_velocity)[:, None])
