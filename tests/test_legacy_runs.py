@@ -114,7 +114,6 @@ def test_a_legacy_saved_model_serves_and_its_asset_decodes(tmp_path):
       num_steps=tf.constant(40), temperature=tf.constant(1.0),
       top_k=tf.constant(0), top_p=tf.constant(1.0),
       seed=tf.constant(1, tf.int64),
-      max_polyphony=tf.constant(0), max_note_duration=tf.constant(5.0),
       notes_per_second=tf.constant([4.0]),
       pitch_class_histogram=tf.ones([1, 12]))['tokens'].numpy()
   assert tokens.shape == (1, 41)

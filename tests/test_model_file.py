@@ -163,9 +163,11 @@ def test_saved_models_generate_without_musicrnn(tiny_runs, tmp_path):
                  for k, v in values.items()}
     if run.controls:   # the two outputs asked for different densities
       schedules['note_density'][1] = run.controls[0][1].class_of(12.0)
-    # The SavedModel runs the loop without XLA (servable anywhere).
+    # The SavedModel runs the loop without XLA (servable anywhere), with
+    # the state masks of musicrnn_generate's defaults.
     expected = sampler.sample(run.model, primer, 40, controls=schedules,
-                              temperature=0.9, seed=7, jit_compile=False)
+                              temperature=0.9, seed=7, jit_compile=False,
+                              grammar=run.codec.grammar(0, 5.0))
     np.testing.assert_array_equal(np.array(report['tokens']), expected)
     assert bool(run.controls) == ('notes_per_second' in report['inputs'])
   assert {'notes_per_second', 'pitch_class_histogram'} <= set(reports[1]['inputs'])
