@@ -514,9 +514,10 @@ def _is_zero(setting):
 class PerformanceGrammar(codec.Grammar):
   """What a performance may say next, given the events so far.
 
-  The state, per sequence: the step at which the sounding note of each
-  pitch started (-1: silent), the current step, the current velocity bin (0
-  before any) and the previous id (-1 before any). A NOTE_ON of a sounding
+  The state, per sequence: the step at which the last note of each pitch
+  started (-1: ended), the current step, the current velocity bin (0
+  before any) and the previous id (-1 before any); a note sounds until it
+  ends or has been on `max_note_duration`. A NOTE_ON of a sounding
   pitch ends that note and starts a new one (`decode_generated`'s reading);
   a note still on `max_note_duration` after it started has ended (as the
   generator's cap ends it). Ruled out, each because it cannot mean anything
@@ -579,13 +580,6 @@ class PerformanceGrammar(codec.Grammar):
                          (tokens < c.time_shift_offset)[:, None])
     start = xp.where(hit, xp.where(is_on, time, -1)[:, None], start)
     time = time + xp.where(is_shift, tokens - c.time_shift_offset + 1, 0)
-    if not _is_zero(self.max_note_steps):
-      # Notes on for the cap's length have ended.
-      held = xp.asarray(time[:, None] - start, dtype=xp.float32)
-      expired = xp.logical_and(
-          xp.logical_and(start >= 0, self.max_note_steps > 0),
-          held >= self.max_note_steps)
-      start = xp.where(expired, -1, start)
     velocity = xp.where(tokens >= c.velocity_offset,
                         tokens - c.velocity_offset + 1, velocity)
     return (xp.asarray(start, dtype=xp.int32), xp.asarray(time, dtype=xp.int32),
@@ -596,6 +590,11 @@ class PerformanceGrammar(codec.Grammar):
     start, time, velocity, last = state
     batch_ones = xp.ones_like(last, dtype=xp.bool_)[:, None]
     sounding = start >= 0
+    if not _is_zero(self.max_note_steps):
+      # Notes on for the cap's length have ended.
+      held = xp.asarray(time[:, None] - start, dtype=xp.float32)
+      sounding = xp.logical_and(sounding, xp.logical_or(
+          self.max_note_steps <= 0, held < self.max_note_steps))
     begun_now = xp.logical_and(sounding, start == time[:, None])
     after_velocity = last >= c.velocity_offset
     after_short_shift = xp.logical_and(last >= c.time_shift_offset,
@@ -613,11 +612,15 @@ class PerformanceGrammar(codec.Grammar):
         batch_ones, xp.logical_not(xp.logical_or(after_velocity,
                                                  after_short_shift))[:, None])
     bins = xp.arange(1, c.settings.num_velocity_bins + 1, dtype=xp.int32)[None]
-    velocity_ok = xp.logical_and(
-        bins != velocity[:, None],
-        xp.logical_and(xp.logical_not(after_velocity),
-                       xp.any(note_on, axis=1))[:, None])
+    velocity_ok = xp.logical_and(bins != velocity[:, None],
+                                 xp.logical_not(after_velocity)[:, None])
+    if not _is_zero(self.max_polyphony):
+      # No VELOCITY where no NOTE_ON could follow it.
+      velocity_ok = xp.logical_and(velocity_ok,
+                                   xp.any(note_on, axis=1)[:, None])
     allowed = xp.concatenate(
-        [note_on, note_off, xp.repeat(shift, c.settings.max_shift_steps, axis=1),
+        [note_on, note_off,
+         xp.logical_and(shift, xp.ones((1, c.settings.max_shift_steps),
+                                       dtype=xp.bool_)),
          velocity_ok], axis=1)
     return xp.logical_or(allowed, xp.logical_not(xp.any(allowed, axis=1))[:, None])

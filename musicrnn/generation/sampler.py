@@ -109,31 +109,53 @@ def masked(logits, allowed, type_groups=()):
   in the model's proportions, where it has any; every other masked
   probability goes to all allowed ids alike."""
   minus_inf = tf.constant(-np.inf, logits.dtype)
-  ids = tf.range(tf.shape(logits)[-1])[None]
-  for first, end in type_groups:
-    in_group = (ids >= first) & (ids < end)
-    kept = in_group & allowed
-    mass = tf.reduce_logsumexp(tf.where(in_group, logits, minus_inf), axis=-1,
-                               keepdims=True)
-    kept_mass = tf.reduce_logsumexp(tf.where(kept, logits, minus_inf), axis=-1,
-                                    keepdims=True)
-    logits = tf.where(kept & tf.math.is_finite(kept_mass),
-                      logits + (mass - kept_mass), logits)
+  if type_groups:
+    ids = tf.range(tf.shape(logits)[-1])[None]
+    # One max and one pass of sums for every group (a step of the compiled
+    # loop pays per reduction).
+    weights = tf.exp(logits - tf.stop_gradient(
+        tf.reduce_max(logits, axis=-1, keepdims=True)))
+    for first, end in type_groups:
+      in_group = (ids >= first) & (ids < end)
+      kept = in_group & allowed
+      zero = tf.zeros_like(weights)
+      mass = tf.reduce_sum(tf.where(in_group, weights, zero), axis=-1,
+                           keepdims=True)
+      kept_mass = tf.reduce_sum(tf.where(kept, weights, zero), axis=-1,
+                                keepdims=True)
+      logits = tf.where(kept & (kept_mass > 0),
+                        logits + tf.math.log(mass / tf.where(kept_mass > 0,
+                                                             kept_mass, 1)),
+                        logits)
   return tf.where(allowed, logits, minus_inf)
 
 
-def _grammar_step(grammar, grammar_state, token):
-  """The grammar's state after `token` and the mask it gives the next draw
-  ((allowed, type groups) for `filter_logits`; None without a grammar)."""
+# A loop carries a grammar as its state after the tokens so far and the
+# ids it allows next (computed right after the token that leads to them is
+# written, so that the grammar's work follows the draw rather than running
+# beside the model's step); () without a grammar.
+
+
+def _grammar_start(grammar, first_tokens):
+  """The carry after the first token of every sequence."""
   if grammar is None:
-    return grammar_state, None
-  grammar_state = grammar.update(grammar_state, token, tnp)
-  return grammar_state, (grammar.allowed(grammar_state, tnp),
-                         grammar.type_groups)
+    return ()
+  state = grammar.initial_state(tf.shape(first_tokens)[0], tnp)
+  return _grammar_next(grammar, tuple(state) + (None,), first_tokens)
 
 
-def _grammar_start(grammar, batch):
-  return () if grammar is None else tuple(grammar.initial_state(batch, tnp))
+def _grammar_next(grammar, carry, tokens):
+  """The carry after `tokens` [batch]."""
+  if grammar is None:
+    return carry
+  state = grammar.update(tuple(carry[:-1]), tokens, tnp)
+  return tuple(state) + (grammar.allowed(state, tnp),)
+
+
+def _grammar_mask(grammar, carry):
+  """The next draw's mask ((allowed, type groups) for `filter_logits`), None
+  without a grammar."""
+  return None if grammar is None else (carry[-1], grammar.type_groups)
 
 
 def compiled(function, jit_compile=True):
@@ -310,18 +332,19 @@ def token_loop(model, draw, grammar=None):
     states = model.initial_state(tf.shape(primer)[0], total)
     output = _output_buffer(primer, num_steps)
 
-    def body(t, states, grammar_state, output):
+    def body(t, states, grammar_carry, output):
       logits, states = model.step(_inputs_at(controls, t, output[t]), states)
-      grammar_state, mask = _grammar_step(grammar, grammar_state, output[t])
       step_seed = tf.random.experimental.stateless_fold_in(seed_pair, t)
       token = _primer_or(t, primer_length, output,
-                         tf.cast(draw(model, logits, step_seed, mask), tf.int32))
-      return t + 1, states, grammar_state, _write_row(output, t + 1, token)
+                         tf.cast(draw(model, logits, step_seed,
+                                      _grammar_mask(grammar, grammar_carry)),
+                                 tf.int32))
+      return (t + 1, states, _grammar_next(grammar, grammar_carry, token),
+              _write_row(output, t + 1, token))
 
     output = tf.while_loop(
         lambda t, *_: t < total - 1, body,
-        (tf.constant(0), states, _grammar_start(grammar, tf.shape(primer)[0]),
-         output))[-1]
+        (tf.constant(0), states, _grammar_start(grammar, output[0]), output))[-1]
     return tf.transpose(output)
 
   return loop
@@ -543,9 +566,9 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration,
       """The states (the model's, then the grammar's) and outputs of
       `slots`, and `totals`, with the static shapes of the loop variables
       `like` (a loop variable's shape must not change)."""
-      model_states, grammar_state = states
+      model_states, grammar_carry = states
       tensors = (model.reorder_states(model_states, slots)
-                 + [tf.gather(g, slots) for g in grammar_state]
+                 + [tf.gather(g, slots) for g in grammar_carry]
                  + [tf.gather(output, slots, axis=1), totals])
       for tensor, loop_variable in zip(tensors, like):
         tensor.set_shape(loop_variable.shape)
@@ -555,12 +578,19 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration,
 
     def step(t, states, output):
       """(The logits of every slot after position t, its grammar's mask),
-      and the states after it."""
-      model_states, grammar_state = states
+      and the states after it (the grammar's follows the next token:
+      `written`)."""
+      model_states, grammar_carry = states
       logits, model_states = model.step(
           _inputs_at(slot_controls, t, output[t]), model_states)
-      grammar_state, mask = _grammar_step(grammar, grammar_state, output[t])
-      return (logits, mask), (model_states, grammar_state)
+      return ((logits, _grammar_mask(grammar, grammar_carry)),
+              (model_states, grammar_carry))
+
+    def written(t, states, output):
+      """The states once row t + 1 of `output` is written: the grammar's
+      carry follows its token."""
+      model_states, grammar_carry = states
+      return model_states, _grammar_next(grammar, grammar_carry, output[t + 1])
 
     def run(start, end, states, output, totals):
       """Events start + 1 .. end for every slot, each drawn from its own
@@ -570,8 +600,9 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration,
         logits, states = step(t, states, output)
         token, drawn_totals = draw(t, logits, totals)
         priming = t + 1 < primer_length
-        return (t + 1, states,
-                _write_row(output, t + 1, _primer_or(t, primer_length, output, token)),
+        output = _write_row(output, t + 1,
+                            _primer_or(t, primer_length, output, token))
+        return (t + 1, written(t, states, output), output,
                 tf.where(priming, totals, drawn_totals))
 
       return tf.while_loop(lambda t, *_: t < end, body,
@@ -594,7 +625,7 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration,
         # already holds the primer's event).
         states, output, totals = tf.cond(t + 1 < primer_length,
                                          lambda: (states, output, totals), prune)
-        return t + 1, states, output, totals
+        return t + 1, written(t, states, output), output, totals
       # The primer in one run (the states only), then the first iteration's
       # steps, then steps_per_iteration at a time.
       length = tf.where(t < primer_length - 1, primer_length - 1 - t,
@@ -607,7 +638,7 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration,
                                            tf.gather(totals, slots), like)
       return t + length, states, output, totals
 
-    states = (states, _grammar_start(grammar, batch * width))
+    states = (states, _grammar_start(grammar, output[0]))
     _, _, output, totals = tf.while_loop(
         lambda t, *_: t < total - 1, iteration,
         (tf.constant(0), states, output, tf.zeros([batch * width])))
