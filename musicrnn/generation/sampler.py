@@ -109,24 +109,16 @@ def masked(logits, allowed, type_groups=()):
   in the model's proportions, where it has any; every other masked
   probability goes to all allowed ids alike."""
   minus_inf = tf.constant(-np.inf, logits.dtype)
-  if type_groups:
-    ids = tf.range(tf.shape(logits)[-1])[None]
-    # One max and one pass of sums for every group (a step of the compiled
-    # loop pays per reduction).
-    weights = tf.exp(logits - tf.stop_gradient(
-        tf.reduce_max(logits, axis=-1, keepdims=True)))
-    for first, end in type_groups:
-      in_group = (ids >= first) & (ids < end)
-      kept = in_group & allowed
-      zero = tf.zeros_like(weights)
-      mass = tf.reduce_sum(tf.where(in_group, weights, zero), axis=-1,
-                           keepdims=True)
-      kept_mass = tf.reduce_sum(tf.where(kept, weights, zero), axis=-1,
-                                keepdims=True)
-      logits = tf.where(kept & (kept_mass > 0),
-                        logits + tf.math.log(mass / tf.where(kept_mass > 0,
-                                                             kept_mass, 1)),
-                        logits)
+  for first, end in type_groups:
+    # The group's columns only (a step of the compiled loop pays for every
+    # column it touches).
+    group, kept = logits[:, first:end], allowed[:, first:end]
+    mass = tf.reduce_logsumexp(group, axis=-1, keepdims=True)
+    kept_mass = tf.reduce_logsumexp(tf.where(kept, group, minus_inf), axis=-1,
+                                    keepdims=True)
+    group = tf.where(kept & tf.math.is_finite(kept_mass),
+                     group + (mass - kept_mass), group)
+    logits = tf.concat([logits[:, :first], group, logits[:, end:]], axis=-1)
   return tf.where(allowed, logits, minus_inf)
 
 
