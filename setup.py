@@ -36,6 +36,9 @@ setuptools.setup(
         'absl-py>=2.1,<3',
         'ml-collections>=1.0,<2',
         'numpy>=1.26,<3',
+        # The MATLAB files of the 2012 polyphonic benchmark
+        # (musicrnn/pipelines/boulanger.py).
+        'scipy>=1.11',
         # The figures of musicrnn_evaluate --samples_dir and the piano rolls
         # of musicrnn_generate --render_png.
         'matplotlib>=3.8',
