@@ -132,15 +132,20 @@ def _grammar_start(grammar, first_tokens):
   """The carry after the first token of every sequence."""
   if grammar is None:
     return ()
-  state = grammar.initial_state(tf.shape(first_tokens)[0], tnp)
-  return _grammar_next(grammar, tuple(state) + (None,), first_tokens)
+  return _grammar_carry(grammar, grammar.initial_state(
+      tf.shape(first_tokens)[0], tnp), first_tokens)
 
 
 def _grammar_next(grammar, carry, tokens):
   """The carry after `tokens` [batch]."""
   if grammar is None:
     return carry
-  state = grammar.update(tuple(carry[:-1]), tokens, tnp)
+  return _grammar_carry(grammar, carry[:-1], tokens)
+
+
+def _grammar_carry(grammar, state, tokens):
+  """(The grammar's state after `tokens`, then the ids it allows next)."""
+  state = grammar.update(tuple(state), tokens, tnp)
   return tuple(state) + (grammar.allowed(state, tnp),)
 
 
