@@ -670,3 +670,31 @@ def test_frames_hand_built():
   with pytest.raises(ValueError, match='frames must be'):
     frame_codec.decode(np.zeros((4, 88)))
   assert codec.codec_from_spec(json.loads(json.dumps(frame_codec.spec()))) == frame_codec
+
+
+def test_key_frames_are_the_frame_rolls_sounding_keys():
+  """KeyFrameCodec: a key's bit is FrameRollCodec's onset or held bit, and
+  decoding gives each run of set frames as one note."""
+  settings = frames_lib.FrameRollSettings()
+  both = frames_lib.FrameRollCodec(settings)
+  keys = frames_lib.KeyFrameCodec(settings)
+  assert keys.vocab_size == 88 and keys.spec()['name'] == 'key_frames'
+  checked = 0
+  for sequence in fixture_sequences().values():
+    bits = both.encode(sequence)
+    frames = keys.encode(sequence)
+    np.testing.assert_array_equal(frames, bits[:, :88] | bits[:, 88:])
+    np.testing.assert_array_equal(keys.encode(keys.decode(frames)), frames)
+    checked += 1
+  assert checked == 4
+  roll = np.zeros((6, 88), np.uint8)
+  c4, e4 = 60 - 21, 64 - 21
+  roll[0:3, c4] = 1
+  roll[2:4, e4] = 1
+  roll[4:6, c4] = 1
+  assert [(n.pitch, n.start_time, n.end_time)
+          for n in keys.decode(roll).notes] == [
+              (60, 0.0, 0.375), (64, 0.25, 0.5), (60, 0.5, 0.75)]
+  with pytest.raises(ValueError, match='frames must be'):
+    keys.decode(np.zeros((4, 176)))
+  assert codec.codec_from_spec(json.loads(json.dumps(keys.spec()))) == keys

@@ -6,7 +6,8 @@
   polyphony    Polyphony RNN events on a metric grid
   pianoroll    fixed-size binary bar segments, for the GAN
   frames       onset and held bits of each key, a frame per step (the
-               piano-roll LSTM)
+               piano-roll LSTM); or one sounding bit per key (the 2012
+               polyphonic benchmark, Pianoroll RNN-NADE)
   note_tuple   a (chord, offset, duration) token per onset (the
                note/offset/duration LSTM)
   controls     control signals (`controls.CONTROLS`: note density,

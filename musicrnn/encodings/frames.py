@@ -1,8 +1,11 @@
-"""Frame rolls for the piano-roll LSTM: one frame per sixteenth note, each
-key onset, held or off.
+"""Frame rolls: one frame per step of a metric grid, each key onset, held
+or off (`FrameRollCodec`, the piano-roll LSTM's), or only sounding or not
+(`KeyFrameCodec`, the frames of the 2012 polyphonic benchmark and of
+Magenta's Pianoroll RNN-NADE).
 
   frames = FrameRollCodec().encode(sequence)   # uint8 [steps, 2 * 88]
   sequence = FrameRollCodec().decode(frames)
+  frames = KeyFrameCodec().encode(sequence)    # uint8 [steps, 88]
 
 A piece is quantized on the metric grid (its own tempo, 4 steps a quarter
 by default; see quantize.py). Each frame holds two bits per key of the
@@ -73,6 +76,9 @@ class FrameRollCodec(codec.Codec):
   settings_class = FrameRollSettings
   sequence_feature = 'pianoroll'
   step_name = 'frames'
+  # A frame is the onset bits of every key, then its held bits; a key is
+  # held only after it sounded.
+  onset_bits = True
 
   @property
   def vocab_size(self):
@@ -132,8 +138,55 @@ class FrameRollCodec(codec.Codec):
     bits = frames > threshold
     keys = settings.num_keys
     onset = bits[:, :keys]
-    sounding = onset | bits[:, keys:]
+    return self._notes(onset | bits[:, keys:], onset)
+
+  def _notes(self, sounding, onset):
+    """The NoteSequence of bool [steps, keys] sounding keys and onsets."""
+    settings = self.settings
     column, start, end, _ = quantize.runs_to_notes(sounding, onset)
     return quantize.steps_to_sequence(
         column + settings.min_pitch, start, end, settings.steps_per_quarter,
-        settings.qpm, total_steps=len(frames), velocity=DECODE_VELOCITY)
+        settings.qpm, total_steps=len(sounding), velocity=DECODE_VELOCITY)
+
+
+@codec.register('key_frames')
+class KeyFrameCodec(FrameRollCodec):
+  """NoteSequence ⇄ frames of one bit per key: sounding or not.
+
+  The frames of Boulanger-Lewandowski et al. (2012) and of Magenta's
+  `PianorollEncoderDecoder`: what `FrameRollCodec` gives with its onset and
+  held bits of a key merged. Without onsets a re-struck key and a held key
+  look the same: notes of one pitch that touch decode as one note.
+  """
+
+  onset_bits = False
+
+  @property
+  def vocab_size(self):
+    """Bits per frame: one per key (88 by default)."""
+    return self.settings.num_keys
+
+  def encode(self, sequence):
+    """uint8 [steps, keys]: 1 where a key sounds during a step (onset or
+    held); refusals as `FrameRollCodec.encode`."""
+    bits = super().encode(sequence)
+    keys = self.settings.num_keys
+    return bits[:, :keys] | bits[:, keys:]
+
+  def decode(self, frames, threshold=0.5):
+    """A NoteSequence in seconds: each run of frames in which a key is set
+    is one note; otherwise as `FrameRollCodec.decode`.
+
+    Args:
+      frames: [steps, keys] array, 0/1, bool or probabilities.
+      threshold: a bit is set where frames > threshold.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 2 or frames.shape[1] != self.vocab_size:
+      raise ValueError(f'frames must be [steps, {self.vocab_size}], got shape '
+                       f'{frames.shape}')
+    sounding = frames > threshold
+    # Each run starts with an onset and is held after it.
+    starts = sounding & ~np.concatenate(
+        [np.zeros_like(sounding[:1]), sounding[:-1]])
+    return self._notes(sounding, starts)
