@@ -11,6 +11,14 @@ by --seed (so every training batch mixes the corpus), stats.json (a count for ev
 dropped) and dataset.json (encoding, config, counts per split; the trainer
 reads it). Config values can be overridden with --hparams="max_events=256"
 or dotted flags such as --config.data.split_by=folder.
+
+The 2012 polyphonic benchmark's files (JSB_Chorales.mat, Nottingham.mat,
+MuseData.mat, Piano-midi.de.mat) are read as published: --input=FILE.mat
+writes their train, valid and test splits, a piece per example, with a
+config of its 88-key frames (tcn, frames_lstm, rnn-nade):
+
+  musicrnn_create_dataset --config=tcn --input=JSB_Chorales.mat \
+    --output_dir=/tmp/jsb
 """
 
 
@@ -24,13 +32,17 @@ cli.quiet_when_run(__name__)
 
 # pylint: disable=wrong-import-position
 from musicrnn import configs
+from musicrnn.errors import UsageError
 from musicrnn.pipelines import beam_utils
+from musicrnn.pipelines import boulanger
 from musicrnn.pipelines import dataset
 # pylint: enable=wrong-import-position
 
 flags.DEFINE_string('config', None, 'Named config; see musicrnn.configs.names().')
 flags.DEFINE_string('input', None,
-                    'NoteSequence TFRecord file(s) from musicrnn_convert; a glob.')
+                    'NoteSequence TFRecord file(s) from musicrnn_convert; a glob. '
+                    'Or a .mat file of the 2012 polyphonic benchmark: its '
+                    'train, valid and test splits as published.')
 flags.DEFINE_string('output_dir', None, 'Folder to write the dataset to.')
 flags.DEFINE_float('eval_ratio', 0.1,
                    'Fraction of source sequences (by a hash of their id) in eval.')
@@ -54,12 +66,20 @@ def main(argv):
   config = configs.get_config(FLAGS.config)
   configs.apply_overrides(config, hparams=FLAGS.hparams,
                           overrides=cli.config_overrides())
-  summary = dataset.create_dataset(
-      config, FLAGS.input, FLAGS.output_dir, eval_ratio=FLAGS.eval_ratio,
-      num_shards=FLAGS.num_shards, seed=FLAGS.seed, overwrite=FLAGS.overwrite,
-      pipeline_options=options)
-  print(f'wrote {summary.output_dir}/{{train,eval}}.tfrecord-*, stats.json, '
-        'dataset.json')
+  if boulanger.is_benchmark_file(FLAGS.input):
+    if FLAGS['eval_ratio'].present:
+      raise UsageError('--eval_ratio does not go with a benchmark .mat file: '
+                       'its train, valid and test splits are the published ones')
+    summary = boulanger.create_dataset(
+        config, FLAGS.input, FLAGS.output_dir, num_shards=FLAGS.num_shards,
+        seed=FLAGS.seed, overwrite=FLAGS.overwrite, pipeline_options=options)
+  else:
+    summary = dataset.create_dataset(
+        config, FLAGS.input, FLAGS.output_dir, eval_ratio=FLAGS.eval_ratio,
+        num_shards=FLAGS.num_shards, seed=FLAGS.seed,
+        overwrite=FLAGS.overwrite, pipeline_options=options)
+  print(f'wrote {summary.output_dir}/{{{",".join(summary.examples)}}}'
+        '.tfrecord-*, stats.json, dataset.json')
 
 
 def run():

@@ -47,7 +47,11 @@ flags.DEFINE_string('data', None,
 flags.DEFINE_string('tfds_data_dir', None,
                     'Where tfds:NAME datasets live (default: TFDS\'s, '
                     '~/tensorflow_datasets or $TFDS_DATA_DIR).')
-flags.DEFINE_enum('split', 'eval', ['eval', 'train'], 'Which split to score.')
+flags.DEFINE_enum('split', None, ['eval', 'train', 'valid', 'test'],
+                  'Which split to score (default: the one training validates '
+                  'on: eval, or valid of a benchmark\'s published splits).')
+flags.DEFINE_bool('best', False, 'Score the model of the run\'s best '
+                  'evaluation (run_dir/best), not its latest checkpoint.')
 flags.DEFINE_integer('batch_size', None, 'Default: the config\'s batch size.')
 flags.DEFINE_integer('max_batches', None, 'Cap on batches (default: all).')
 flags.DEFINE_string('output_json', None,
@@ -88,7 +92,7 @@ def main(argv):
   metrics = evaluate_lib.evaluate_run(FLAGS.run_dir, FLAGS.data, split=FLAGS.split,
                              batch_size=FLAGS.batch_size,
                              max_batches=FLAGS.max_batches,
-                             tfds_data_dir=FLAGS.tfds_data_dir)
+                             tfds_data_dir=FLAGS.tfds_data_dir, best=FLAGS.best)
   text = evaluate_lib.to_json(metrics)
   if FLAGS.output_json:
     with open(FLAGS.output_json, 'w') as f:
@@ -97,7 +101,7 @@ def main(argv):
 
 
 def _evaluate_samples():
-  for name in ('split', 'batch_size', 'max_batches'):
+  for name in ('split', 'batch_size', 'max_batches', 'best'):
     if FLAGS[name].present:
       raise UsageError(f'--{name} scores a run on data; it does not go with '
                        '--samples_dir')

@@ -42,8 +42,9 @@ flags.DEFINE_string('hparams', '', 'Magenta-style overrides, e.g. "batch_size=32
 flags.DEFINE_string('train_data', None,
                     'Training data (its train split): ' + sources.FORMS + '.')
 flags.DEFINE_string('eval_data', None,
-                    'Data whose eval split is evaluated, in the same forms '
-                    '(default: --train_data when it has an eval split).')
+                    'Data whose eval split (or a benchmark\'s valid split) '
+                    'is evaluated, in the same forms (default: --train_data '
+                    'when it has one).')
 flags.DEFINE_string('tfds_data_dir', None,
                     'Where tfds:NAME datasets live (default: TFDS\'s, '
                     '~/tensorflow_datasets or $TFDS_DATA_DIR).')
@@ -65,6 +66,11 @@ flags.DEFINE_integer('keep_checkpoints', 5, 'Checkpoints kept.', lower_bound=1)
 flags.DEFINE_integer('eval_every', 200, 'Steps between evaluations.', lower_bound=1)
 flags.DEFINE_integer('eval_max_batches', None,
                      'Cap on batches per evaluation (default: the whole split).')
+flags.DEFINE_integer('early_stopping', 0,
+                     'Stop after this many evaluations in a row without a '
+                     'better one (0: run --num_steps). The best evaluation\'s '
+                     'model is kept in run_dir/best either way '
+                     '(musicrnn_evaluate --best).', lower_bound=0)
 flags.DEFINE_integer('log_every', 20, 'Steps between log lines.', lower_bound=1)
 flags.DEFINE_enum('jit_compile', 'auto', ['auto', 'on', 'off'],
                   'XLA-compile the train and eval steps; auto: on for the model '
@@ -102,7 +108,8 @@ def main(argv):
       eval_max_batches=FLAGS.eval_max_batches, log_every=FLAGS.log_every,
       jit_compile=_SWITCH[FLAGS.jit_compile],
       static_shapes=_SWITCH[FLAGS.static_shapes],
-      mixed_precision=FLAGS.mixed_precision, init_from=FLAGS.init_from)
+      mixed_precision=FLAGS.mixed_precision, init_from=FLAGS.init_from,
+      early_stopping=FLAGS.early_stopping)
   print(f'run {summary.run_dir}: steps {summary.start_step} -> '
         f'{summary.final_step}' + (' (resumed)' if summary.resumed else ''))
 

@@ -352,20 +352,22 @@ BINARIZE = ('threshold', 'bernoulli')
 
 def sample_frames(model, primer, num_steps, *, temperature=1.0,
                   binarize='bernoulli', threshold=0.5, seed=None,
-                  jit_compile=True):
+                  jit_compile=True, onset_bits=True):
   """Continues frame rolls (`musicrnn.encodings.frames`) by `num_steps`
   frames, for a batch at once, in one compiled loop.
 
   Each bit of the next frame is drawn from its sigmoid at `temperature`
   (`binarize='bernoulli'`) or set where its probability exceeds `threshold`
-  (`'threshold'`). A key is held only where it sounded in the frame before
-  and has no onset, so every note starts with an onset.
+  (`'threshold'`). With `onset_bits` a key is held only where it sounded in
+  the frame before and has no onset, so every note starts with an onset.
 
   Args:
     model: a frame model: `initial_state(batch, max_length)` and
       `step({'pianoroll': [batch, cells]}, states)` -> (logits [batch,
-      cells], states); a frame's first half are onset bits, the second
-      half held bits.
+      cells], states).
+    onset_bits: a frame's first half are onset bits, the second half held
+      bits (`FrameRollCodec.onset_bits`); else each bit is a key that
+      sounds or not, taken as drawn.
     primer: 0/1 array [batch, primer_length >= 1, cells].
     num_steps: frames to draw after the primer.
     jit_compile: compile the loop with XLA.
@@ -378,14 +380,16 @@ def sample_frames(model, primer, num_steps, *, temperature=1.0,
   primer = tf.convert_to_tensor(primer, tf.float32)
   if int(primer.shape[1]) < 1:
     raise ValueError('the primer needs at least one frame')
-  loop = _loop(model, ('frames', float(temperature), binarize, float(threshold)),
+  loop = _loop(model, ('frames', float(temperature), binarize, float(threshold),
+                      bool(onset_bits)),
                jit_compile, lambda proxy: _frame_loop(proxy, float(temperature),
-                                                      binarize, float(threshold)))
+                                                      binarize, float(threshold),
+                                                      bool(onset_bits)))
   frames = loop(primer, tf.constant(num_steps), _seed_pair(seed, 0))
   return frames.numpy().astype(np.uint8)
 
 
-def _frame_loop(model, temperature, binarize, threshold):
+def _frame_loop(model, temperature, binarize, threshold, onset_bits):
 
   def loop(primer, num_steps, seed_pair):
     primer_length = tf.shape(primer)[1]
@@ -405,10 +409,11 @@ def _frame_loop(model, temperature, binarize, threshold):
         bits = draw < probabilities
       else:
         bits = probabilities > threshold
-      onset = bits[:, :keys]
-      sounded = (frame[:, :keys] + frame[:, keys:]) > 0
-      held = bits[:, keys:] & sounded & ~onset
-      frame = tf.cast(tf.concat([onset, held], axis=1), tf.float32)
+      if onset_bits:
+        onset = bits[:, :keys]
+        sounded = (frame[:, :keys] + frame[:, keys:]) > 0
+        bits = tf.concat([onset, bits[:, keys:] & sounded & ~onset], axis=1)
+      frame = tf.cast(bits, tf.float32)
       return t + 1, states, _write_row(output, t + 1,
                                        _primer_or(t, primer_length, output, frame))
 

@@ -104,6 +104,14 @@ class ExampleMaker:
     object.__setattr__(self, '_controls_list',
                        encodings.controls_from_config(config))
 
+  @property
+  def config(self):
+    return self._config
+
+  @property
+  def codec(self):
+    return self._codec
+
   def make_features(self, sequence, split, count):
     """Yields each example as the keyword arguments of
     `schema.serialize_sequence_example` (ids, encoding spec, transposition,
@@ -161,7 +169,7 @@ class ExampleMaker:
       return self._codec.num_steps(tokens)
     return len(tokens)
 
-  def _cut(self, features, split, count):
+  def cut(self, features, split, count):
     """(pieces, too_short) of one encoded sequence, per data.long_sequences:
     'split' into max_events windows, 'truncate' to max_events, 'discard' it
     whole, or 'crop': kept whole for training (the reader crops it at random
@@ -207,7 +215,7 @@ class ExampleMaker:
       features = {codec.sequence_feature: encoded}
       for name, control in self._controls_list:
         features[name] = control.compute(encoded, codec)
-      pieces, too_short = self._cut(features, split, count)
+      pieces, too_short = self.cut(features, split, count)
     count('pieces', len(pieces))
     for index, (piece, short) in enumerate(zip(pieces, too_short)):
       if short:
@@ -443,15 +451,15 @@ class DatasetSummary:
   stats: dict
   seconds: float
   step_name: str = 'events'   # what `events` counts (the codec's step_name)
+  source_name: str = 'NoteSequences'   # what `notesequences` counts
 
   def line(self):
-    s = self.stats
-    return (f'{s.get("notesequences_read", 0)} NoteSequences '
-            f'(train {self.notesequences["train"]}, eval '
-            f'{self.notesequences["eval"]}) -> train {self.examples["train"]} '
-            f'examples / {self.events["train"]} {self.step_name}, eval '
-            f'{self.examples["eval"]} examples / {self.events["eval"]} '
-            f'{self.step_name}; {self.seconds:.1f} s')
+    read = sum(self.notesequences.values())
+    sources = ', '.join(f'{s} {n}' for s, n in self.notesequences.items())
+    made = ', '.join(f'{s} {self.examples[s]} examples / {self.events[s]} '
+                     f'{self.step_name}' for s in self.examples)
+    return (f'{read} {self.source_name} ({sources}) -> {made}; '
+            f'{self.seconds:.1f} s')
 
 
 def check_stats(stats):
@@ -550,50 +558,66 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
 
     stats = beam_utils.read_counts(staged.path('counts.json'))
     check_stats(stats)
-    seconds = time.time() - start
-    summary = DatasetSummary(
-        output_dir=output_dir, config_name=config.name,
-        examples={s: stats.get(f'examples_{s}', 0) for s in splits.SPLITS},
-        events={s: stats.get(f'events_{s}', 0) for s in splits.SPLITS},
-        notesequences={s: stats.get(f'notesequences_{s}', 0)
-                       for s in splits.SPLITS},
-        stats=stats, seconds=round(seconds, 2),
-        step_name=make_codec(config).step_name)
-    moves = []
-    files = {}
-    for split in splits.SPLITS:
-      # Non-empty shards, named in order as one whole shard set.
-      written = beam_utils.matching(staged.path(f'{split}.shuffled-*'))
-      files[split] = []
-      for index, shard in enumerate(written):
-        name = f'{split}.tfrecord-{index:05d}-of-{len(written):05d}'
-        moves.append((shard, beam_utils.join(output_dir, name)))
-        files[split].append(name)
-    with FileSystems.create(staged.path(STATS_JSON)) as f:
-      f.write(json.dumps(stats, indent=2, sort_keys=True).encode('utf-8'))
-    moves.append((staged.path(STATS_JSON), beam_utils.join(output_dir, STATS_JSON)))
-    description = {
-        'format_version': description_lib.FORMAT_VERSION,
-        'config_name': config.name,
-        'encoding': make_codec(config).spec(),
-        'sequence_features': list(schema.sequence_features_for(config)),
-        'config': json.loads(config_json),
-        'eval_ratio': eval_ratio,
-        'input': input_pattern,
-        # Examples are in a random order across each split's shards.
-        'order': 'shuffled',
-        'shuffle_seed': seed,
-        'splits': {s: {'files': files[s], 'examples': summary.examples[s],
-                       'events': summary.events[s],
-                       'notesequences': summary.notesequences[s]}
-                   for s in splits.SPLITS},
-    }
-    with FileSystems.create(staged.path(DATASET_JSON)) as f:
-      f.write(json.dumps(description, indent=2, sort_keys=True).encode('utf-8'))
-    staged.publish(moves, (staged.path(DATASET_JSON),
-                           beam_utils.join(output_dir, DATASET_JSON)), patterns)
+    summary = publish(staged, output_dir, config, splits.SPLITS, stats,
+                      time.time() - start, patterns, eval_ratio=eval_ratio,
+                      input=input_pattern, shuffle_seed=seed)
   finally:
     staged.cleanup()
   logging.info('musicrnn dataset: %s', summary.line())
   return summary
 
+
+def publish(staged, output_dir, config, split_names, stats, seconds, patterns,
+            **fields):
+  """Ends a dataset build: each split's non-empty shards (staged as
+  `{split}.shuffled-*`) named in order as one shard set, stats.json, and
+  dataset.json written last (its presence means the dataset is complete);
+  returns the build's DatasetSummary.
+
+  Args:
+    staged: the build's `beam_utils.StagedOutputs`.
+    split_names: the splits, e.g. splits.SPLITS.
+    stats: every named count (`examples_{split}`, `events_{split}`,
+      `notesequences_{split}` per split).
+    patterns: the dataset's files, for `StagedOutputs.publish`.
+    **fields: more of dataset.json's fields (input, eval_ratio, ...).
+  """
+  codec = make_codec(config)
+  summary = DatasetSummary(
+      output_dir=output_dir, config_name=config.name,
+      examples={s: stats.get(f'examples_{s}', 0) for s in split_names},
+      events={s: stats.get(f'events_{s}', 0) for s in split_names},
+      notesequences={s: stats.get(f'notesequences_{s}', 0)
+                     for s in split_names},
+      stats=stats, seconds=round(seconds, 2), step_name=codec.step_name)
+  moves = []
+  files = {}
+  for split in split_names:
+    written = beam_utils.matching(staged.path(f'{split}.shuffled-*'))
+    files[split] = []
+    for index, shard in enumerate(written):
+      name = f'{split}.tfrecord-{index:05d}-of-{len(written):05d}'
+      moves.append((shard, beam_utils.join(output_dir, name)))
+      files[split].append(name)
+  with FileSystems.create(staged.path(STATS_JSON)) as f:
+    f.write(json.dumps(stats, indent=2, sort_keys=True).encode('utf-8'))
+  moves.append((staged.path(STATS_JSON), beam_utils.join(output_dir, STATS_JSON)))
+  description = {
+      'format_version': description_lib.FORMAT_VERSION,
+      'config_name': config.name,
+      'encoding': codec.spec(),
+      'sequence_features': list(schema.sequence_features_for(config)),
+      'config': json.loads(configs.to_json(config)),
+      # Examples are in a random order across each split's shards.
+      'order': 'shuffled',
+      'splits': {s: {'files': files[s], 'examples': summary.examples[s],
+                     'events': summary.events[s],
+                     'notesequences': summary.notesequences[s]}
+                 for s in split_names},
+      **fields,
+  }
+  with FileSystems.create(staged.path(DATASET_JSON)) as f:
+    f.write(json.dumps(description, indent=2, sort_keys=True).encode('utf-8'))
+  staged.publish(moves, (staged.path(DATASET_JSON),
+                         beam_utils.join(output_dir, DATASET_JSON)), patterns)
+  return summary

@@ -22,8 +22,8 @@ from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import sources
 
 
-def evaluate_run(run_dir, data=None, *, split='eval', batch_size=None,
-                 max_batches=None, tfds_data_dir=None):
+def evaluate_run(run_dir, data=None, *, split=None, batch_size=None,
+                 max_batches=None, tfds_data_dir=None, best=False):
   """The metrics of a run's latest checkpoint on a split (NLL, perplexity
   and accuracy for an autoregressive model), also logged as one line.
 
@@ -31,16 +31,20 @@ def evaluate_run(run_dir, data=None, *, split='eval', batch_size=None,
     run_dir: a run directory of musicrnn_train.
     data: the data to score, in any form `sources.open_source` takes
       (default: what the run was trained on).
-    split: 'eval' or 'train'.
+    split: a split of the data: 'eval' or 'train'; 'train', 'valid' or
+      'test' of a benchmark's published splits; default the one it
+      validates on ('eval', 'valid').
     batch_size: default the config's.
     max_batches: cap on batches (default: the whole split).
     tfds_data_dir: where tfds:NAME datasets live (default: TFDS's).
+    best: score the model of the run's best evaluation (run_dir/best), not
+      its latest checkpoint.
 
   Returns:
     dict with nll, perplexity, accuracy, events, batches, step, split,
     data_dir, config_name.
   """
-  run = run_dir_lib.load_run(run_dir)
+  run = run_dir_lib.load_run(run_dir, best=best)
   data = data or run_dir_lib.dataset_dir(run_dir)
   if not data:
     raise UsageError(f'{run_dir} does not record its dataset; pass --data')
@@ -49,10 +53,12 @@ def evaluate_run(run_dir, data=None, *, split='eval', batch_size=None,
   # crops, on an LSTM's 30 s chunks); what its controls mean may not differ.
   description_lib.check_encoding(run.config, source.description, source.location,
                          training=False)
+  split = split or source.validation_split()
   if not source.has_split(split):
-    raise UsageError(f'{source.location} has no {split} data')
+    raise UsageError(f'{source.location} has no {split} data (its splits: '
+                     f'{", ".join(source.split_names()) or "none"})')
   built = source.description.get('config')
-  if split != 'eval' and built and input_lib.crop_length(built):
+  if split == 'train' and built and input_lib.crop_length(built):
     raise UsageError(
         f'the {split} split of {source.location} holds whole performances, '
         'which the trainer crops at random; score its eval split (fixed '

@@ -31,6 +31,9 @@ from musicrnn.errors import first_line
 
 CONFIG_JSON = 'config.json'
 CHECKPOINTS = 'checkpoints'
+# The model of the best evaluation (`trainer.train`), and what it scored.
+BEST = 'best'
+BEST_JSON = 'best.json'
 EVAL_METRICS_JSON = 'eval_metrics.json'
 
 
@@ -163,10 +166,11 @@ def dataset_dir(run_dir):
   return where
 
 
-def checkpoint_dir(run_dir):
+def checkpoint_dir(run_dir, best=False):
   """The run's checkpoint folder, absolute (TensorFlow's checkpoint manager
-  resolves a relative folder against itself)."""
-  return os.path.join(paths.absolute(run_dir), CHECKPOINTS)
+  resolves a relative folder against itself); with `best`, the folder of
+  the best evaluation's model."""
+  return os.path.join(paths.absolute(run_dir), BEST if best else CHECKPOINTS)
 
 
 @dataclasses.dataclass
@@ -300,8 +304,9 @@ def restore_checkpoint(checkpoint, directory, *, fall_back=False, partial=False)
   return None
 
 
-def load_run(run_dir):
-  """Rebuilds the model of `run_dir` and restores its latest checkpoint.
+def load_run(run_dir, best=False):
+  """Rebuilds the model of `run_dir` and restores its latest checkpoint
+  (with `best`: the model of its best evaluation, run_dir/best).
 
   Nothing in the folder is executed: config.json is JSON, the checkpoint is
   a TensorFlow tensor bundle read with checksums.
@@ -324,7 +329,11 @@ def load_run(run_dir):
         'edited or damaged') from e
   step = tf.Variable(0, dtype=tf.int64)
   checkpoint = tf.train.Checkpoint(model=model, step=step)
-  if restore_checkpoint(checkpoint, checkpoint_dir(run_dir), partial=True) is None:
+  if restore_checkpoint(checkpoint, checkpoint_dir(run_dir, best),
+                        partial=True) is None:
+    if best:
+      raise UsageError(f'{run_dir} has no best model: it was trained without '
+                       'evaluations (no eval data)')
     raise UsageError(f'{run_dir} has no checkpoint yet; train it with musicrnn_train')
   return LoadedRun(config, codec, controls, model, tasks.for_config(config),
                    int(step.numpy()))

@@ -78,6 +78,8 @@ class AdversarialEvaluation:
 
   # Segments generated per evaluation.
   NUM_SAMPLES = 100
+  # No likelihood to choose a best model by.
+  selection_metric = None
 
   def __init__(self, model, config, strategy=None, jit_compile=False,
                num_workers=1):

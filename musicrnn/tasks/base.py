@@ -144,13 +144,17 @@ class SummedEvaluation:
       every batch.
   """
 
+  # The metric (lower is better) a trainer keeps its best model by, None
+  # for none.
+  selection_metric = None
+
   def __init__(self, model, sums, strategy, jit_compile, num_workers):
     self.model = model
     self.strategy = strategy or tf.distribute.get_strategy()
     self.num_workers = num_workers
     sums = compiled(sums, jit_compile)
 
-    @tf.function
+    @tf.function(reduce_retracing=True)
     def step(batch):
       values = self.strategy.run(sums, args=batch)
       return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)

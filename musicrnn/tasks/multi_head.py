@@ -73,6 +73,8 @@ class MultiHeadEvaluation(base.SummedEvaluation):
   step, in total (the heads' sum: the NLL of the whole step) and per head,
   and each head's accuracy. Arguments as NextTokenEvaluation's."""
 
+  selection_metric = 'nll'
+
   def __init__(self, model, config, strategy=None, jit_compile=False,
                num_workers=1):
     del config

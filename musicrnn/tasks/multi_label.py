@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from musicrnn import encodings
 from musicrnn.errors import UsageError
 from musicrnn.generation import outputs
 from musicrnn.generation import primers
@@ -43,27 +44,44 @@ def frame_loss(labels, logits, train_config):
       from_logits=True)
 
 
-def frame_sums(model, train_config, features, labels, weights, training=False):
+def frame_sums(model, train_config, features, labels, weights, training=False,
+               onset_bits=True):
   """Sums over the real frames of a batch: (loss, BCE per bit, frames,
-  onset true positives, predicted onsets, true onsets, silent frames of
-  the data, silent frames predicted). A bit is predicted where its
-  probability exceeds 0.5; the onset bits are the first half of a frame."""
+  true positives, predicted bits, true bits, silent frames of the data,
+  silent frames predicted, NLL, true positives among all bits, wrong bits).
+  A bit is predicted where its
+  probability exceeds 0.5. The NLL is the BCE summed over a frame's bits:
+  the 2012 polyphonic benchmark's nats per frame once divided by the frames.
+  With `onset_bits` (frames of `FrameRollCodec`) the positives count the
+  onset bits, the first half of a frame; else every bit (`KeyFrameCodec`)."""
   logits = model(features, training=training)
   labels = tf.cast(labels, logits.dtype)
   loss = frame_loss(labels, logits, train_config)
   bce = keras.losses.binary_crossentropy(labels, logits, from_logits=True)
   predicted = tf.cast(logits > 0.0, logits.dtype)
-  keys = logits.shape[-1] // 2
-  onsets, true_onsets = predicted[..., :keys], labels[..., :keys]
+  scored, true_bits = predicted, labels
+  if onset_bits:
+    keys = logits.shape[-1] // 2
+    scored, true_bits = predicted[..., :keys], labels[..., :keys]
 
   def frames(value):
     return tf.reduce_sum(value * weights)
 
   return (frames(loss), frames(bce), tf.reduce_sum(weights),
-          frames(tf.reduce_sum(onsets * true_onsets, -1)),
-          frames(tf.reduce_sum(onsets, -1)), frames(tf.reduce_sum(true_onsets, -1)),
+          frames(tf.reduce_sum(scored * true_bits, -1)),
+          frames(tf.reduce_sum(scored, -1)), frames(tf.reduce_sum(true_bits, -1)),
           frames(tf.cast(tf.reduce_max(labels, -1) == 0, logits.dtype)),
-          frames(tf.cast(tf.reduce_max(predicted, -1) == 0, logits.dtype)))
+          frames(tf.cast(tf.reduce_max(predicted, -1) == 0, logits.dtype)),
+          frames(bce * logits.shape[-1]),
+          frames(tf.reduce_sum(predicted * labels, -1)),
+          frames(tf.reduce_sum(tf.abs(predicted - labels), -1)))
+
+
+def frame_accuracy(hits, wrong):
+  """Bay et al. (2009)'s frame-level accuracy, TP / (TP + FP + FN) summed
+  over every frame: `hits` true positives, `wrong` false positives plus
+  false negatives (0 when nothing was predicted or true)."""
+  return hits / (hits + wrong) if hits + wrong else 0.0
 
 
 class MultiLabelObjective(next_token.NextTokenObjective):
@@ -74,8 +92,9 @@ class MultiLabelObjective(next_token.NextTokenObjective):
   loss_unit = 'per bit'
 
   def sums(self, features, labels, weights):
-    loss, bce, frames, hits, predicted, true, _, _ = frame_sums(
-        self.model, self.config.train, features, labels, weights, training=True)
+    loss, bce, frames, hits, predicted, true, _, _, _, _, _ = frame_sums(
+        self.model, self.config.train, features, labels, weights, training=True,
+        onset_bits=encodings.codec_from_config(self.config).onset_bits)
     return loss, {'loss': loss, 'bce': bce, 'frames': frames,
                   'onset_hits': hits, 'onsets_predicted': predicted,
                   'onsets': true}
@@ -106,33 +125,46 @@ class MultiLabelObjective(next_token.NextTokenObjective):
 
 class MultiLabelEvaluation(base.SummedEvaluation):
   """A frame model on every real frame of a split: the training loss per
-  bit, BCE per bit, the next frame's onset precision, recall and F1 (bits
-  above 0.5), and the share of silent frames in the data and among the
-  predicted next frames. Arguments as NextTokenEvaluation's."""
+  bit, BCE per bit, the NLL per frame (nats: the 2012 polyphonic
+  benchmark's unit, frame-weighted), the frame accuracy of Bay et al., the
+  next frame's onset (or, for frames without onset bits, key) precision,
+  recall and F1 (bits above 0.5), and the share of silent frames in the
+  data and among the predicted next frames. Arguments as
+  NextTokenEvaluation's."""
+
+  selection_metric = 'nll_per_frame'
 
   def __init__(self, model, config, strategy=None, jit_compile=False,
                num_workers=1):
     train_config = config['train']
     self.loss = train_config.get('loss', 'bce')
+    onset_bits = encodings.codec_from_config(config).onset_bits
+    self.scored = 'onset' if onset_bits else 'key'
     super().__init__(
-        model, lambda f, l, w: frame_sums(model, train_config, f, l, w),
+        model, lambda f, l, w: frame_sums(model, train_config, f, l, w,
+                                          onset_bits=onset_bits),
         strategy, jit_compile, num_workers)
 
   def evaluate(self, data, batch_size, *, split='eval', max_batches=None,
                seed=0, static_length=None):
-    """{'loss', 'bce', 'onset_precision', 'onset_recall', 'onset_f1',
-    'silent_frames_data', 'silent_frames_predicted', 'frames', 'batches'}
-    over `split` of `data`; arguments as NextTokenEvaluation.evaluate."""
+    """{'loss', 'bce', 'nll_per_frame', 'frame_accuracy', 'onset_precision',
+    'onset_recall', 'onset_f1' (of the keys when the frames have no onset
+    bits: `scored`), 'silent_frames_data', 'silent_frames_predicted',
+    'frames', 'batches'} over `split` of `data`; arguments as
+    NextTokenEvaluation.evaluate."""
     del seed
     totals, batches = self._totals(data, batch_size, split, max_batches,
                                    static_length)
-    loss, bce, frames, hits, predicted, true, silent, silent_predicted = (
-        totals or [0.0] * 8)
+    (loss, bce, frames, hits, predicted, true, silent, silent_predicted, nll,
+     all_hits, wrong) = totals or [0.0] * 11
     precision = hits / max(predicted, 1.0)
     recall = hits / max(true, 1.0)
     return {
         'loss': loss / max(frames, 1.0), 'loss_kind': self.loss,
         'bce': bce / max(frames, 1.0),
+        'nll_per_frame': nll / max(frames, 1.0),
+        'frame_accuracy': frame_accuracy(all_hits, wrong),
+        'scored': self.scored,
         'onset_precision': precision, 'onset_recall': recall,
         'onset_f1': (2 * precision * recall / (precision + recall)
                      if precision + recall else 0.0),
@@ -142,8 +174,11 @@ class MultiLabelEvaluation(base.SummedEvaluation):
 
   @staticmethod
   def describe(metrics):
+    scored = metrics.get('scored', 'onset')
     return (f'{metrics["loss_kind"]} loss {metrics["loss"]:.4f}, BCE '
-            f'{metrics["bce"]:.4f} per bit, onset F1 {metrics["onset_f1"]:.3f} '
+            f'{metrics["bce"]:.4f} per bit, NLL {metrics["nll_per_frame"]:.3f} '
+            f'nats per frame, frame accuracy {metrics["frame_accuracy"]:.3f}, '
+            f'{scored} F1 {metrics["onset_f1"]:.3f} '
             f'(precision {metrics["onset_precision"]:.3f}, recall '
             f'{metrics["onset_recall"]:.3f}), silent frames '
             f'{metrics["silent_frames_predicted"]:.3f} predicted / '
@@ -202,7 +237,7 @@ class MultiLabelTask(base.Task):
     frames = sampler.sample_frames(
         run.model, np.tile(primer[None], (num_outputs, 1, 1)), num_steps,
         temperature=temperature, binarize=binarize, threshold=threshold,
-        seed=seed)
+        seed=seed, onset_bits=codec.onset_bits)
     primer_seconds = (len(primer) / frames_per_second
                       if primer_midi or primer_pitches else 0.0)
     return outputs.write_outputs(

@@ -115,6 +115,8 @@ class NextTokenEvaluation(base.SummedEvaluation):
     strategy, jit_compile, num_workers: as `base.SummedEvaluation`'s.
   """
 
+  selection_metric = 'nll'
+
   def __init__(self, model, config, strategy=None, jit_compile=False,
                num_workers=1):
     del config

@@ -91,6 +91,16 @@ class DataSource:
   def has_split(self, split):
     return bool(self.num_examples(split))
 
+  def validation_split(self):
+    """The split a trainer validates on and an evaluation scores by
+    default: the one dataset.json names (a benchmark's published 'valid'),
+    else 'eval'."""
+    return self.description.get('validation_split') or 'eval'
+
+  def split_names(self):
+    """The splits that hold examples."""
+    return [s for s in self.description.get('splits', {}) if self.has_split(s)]
+
   def absolute_location(self):
     """`location`, made absolute when it is a local path."""
     return paths.absolute(self.location)

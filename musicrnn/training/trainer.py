@@ -46,6 +46,7 @@ and saves, `_Interval` sums a log interval's step values and times it,
 import contextlib
 import dataclasses
 import functools
+import json
 import logging
 import math
 import os
@@ -107,7 +108,8 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
           tfds_data_dir=None, strategy=None, seed=None, checkpoint_every=200,
           keep_checkpoints=5, eval_every=200, log_every=20,
           eval_max_batches=None, progress=True, jit_compile=None,
-          static_shapes=None, mixed_precision='none', init_from=None):
+          static_shapes=None, mixed_precision='none', init_from=None,
+          early_stopping=0):
   """Trains the config's model until the run reaches `num_steps`.
 
   Args:
@@ -141,6 +143,12 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
     init_from: a new run starts from the weights of this .mrnn file or run
       folder (same model settings and encoding; a fresh optimizer, step 0);
       a run that resumes keeps its own.
+    early_stopping: stop once this many evaluations in a row have not
+      improved on the best (0: train to `num_steps`). Whatever its value,
+      the model of the best evaluation (the task evaluation's
+      `selection_metric`, lower is better) is kept in run_dir/best and
+      described in run_dir/best.json; `load_run(run_dir, best=True)` reads
+      it.
 
   Returns:
     TrainSummary.
@@ -199,7 +207,7 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
       input_lib.shard_per_worker(train_ds, workers)))
   replica_step = tasks_base.compiled(objective.replica_step, jit_compile)
 
-  @tf.function
+  @tf.function(reduce_retracing=True)
   def train_step(batches):
     values = strategy.run(replica_step, args=next(batches))
     step.assign_add(1)
@@ -210,6 +218,8 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
       model, config, strategy, jit_compile=jit_compile, num_workers=workers)
   report = _Report(run_dir, chief, objective, task.evaluation, num_steps,
                    progress, summary)
+  best = _Best(run_dir, chief, task.evaluation.selection_metric, model=model,
+               step=step)
   logging.info('musicrnn train: config %s, %s, steps %d -> %d, batch %d, '
                '%d replica(s), XLA %s, %s, precision %s', config.name,
                type(model).__name__, start_step, num_steps, batch_size,
@@ -233,9 +243,16 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
     if evaluation and (last or current % eval_every == 0):
       with _step_errors(config, length, 'evaluation'):
         metrics = evaluation.evaluate(eval_source, batch_size,
+                                      split=eval_source.validation_split(),
                                       max_batches=eval_max_batches,
                                       seed=seed or 0, static_length=length)
       report.evaluation(current, metrics)
+      if best.update(current, metrics) >= early_stopping > 0:
+        logging.info('musicrnn train: early stop at step %d: %d evaluations '
+                     'without a better %s than %.4f at step %d', current,
+                     early_stopping, best.metric, best.value, best.step)
+        checkpoints.save(current)
+        break
     interval.restart_if_empty()   # checkpoints and evaluations take no time
   report.close()
   checkpoints.close()
@@ -269,7 +286,8 @@ def _open_data(config, train_data, eval_data, tfds_data_dir):
                                    eval_source.location)
   else:
     eval_source = None if train_source.single_split else train_source
-  if eval_source is None or not eval_source.has_split('eval'):
+  if eval_source is None or not eval_source.has_split(
+      eval_source.validation_split()):
     logging.info('musicrnn train: no eval data (pass --eval_data); training '
                  'without evaluation')
     return config, train_source, None
@@ -307,6 +325,52 @@ class _Checkpoints:
   def close(self):
     if not self.chief and tf.io.gfile.exists(self.save_dir):
       tf.io.gfile.rmtree(self.save_dir)
+
+
+class _Best:
+  """The model of the run's best evaluation so far (lowest `metric`), in
+  run_dir/best, with run_dir/best.json ({'step', 'metric', 'value',
+  'metrics'}), and how many evaluations since have not bettered it; read
+  back from best.json when a run resumes. With no metric, nothing is kept."""
+
+  def __init__(self, run_dir, chief, metric, **objects):
+    self.metric, self.chief = metric, chief
+    self.path = os.path.join(run_dir, run_dir_lib.BEST_JSON)
+    self.step, self.value, self.since = None, math.inf, 0
+    if metric is None:
+      return
+    self.manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(**objects), run_dir_lib.checkpoint_dir(
+            run_dir, best=True), max_to_keep=1)
+    if tf.io.gfile.exists(self.path):
+      with tf.io.gfile.GFile(self.path) as f:
+        kept = json.load(f)
+      if kept.get('metric') == metric:
+        self.step, self.value = kept['step'], kept['value']
+        self.since = kept.get('evaluations_since', 0)
+
+  def update(self, step, metrics):
+    """Keeps the model if `metrics` are the best; returns the number of
+    evaluations since the best."""
+    value = metrics.get(self.metric) if self.metric else None
+    if value is None or not math.isfinite(value):
+      return 0
+    if value < self.value:
+      self.step, self.value, self.since = step, value, 0
+      if self.chief:
+        self.manager.save(checkpoint_number=step)
+    else:
+      self.since += 1
+    if self.chief:
+      run_dir_lib.write_json_atomically(self.path, {
+          'step': self.step, 'metric': self.metric, 'value': self.value,
+          'evaluations_since': self.since,
+          'metrics': metrics if self.since == 0 else self._kept_metrics()})
+    return self.since
+
+  def _kept_metrics(self):
+    with tf.io.gfile.GFile(self.path) as f:
+      return json.load(f)['metrics']
 
 
 class _Interval:
