@@ -34,3 +34,26 @@ def polyphony():
                             stretch_factors=(1.0,),
                             transpositions=tuple(range(-4, 5))),
       train=base.train_config(batch_size=64, learning_rate=1e-3, clip_norm=5.0))
+
+
+@register('frame_events_lstm', tiny=TINY_EVENT_LSTM)
+def frame_events_lstm():
+  """The event LSTM over the 2012 benchmark's frames spelt out key by key
+  (`frame_events`: each frame's sounding keys, lowest first, then
+  FRAME_END): a joint model of a frame, scored exactly per frame.
+
+    musicrnn_create_dataset --config=frame_events_lstm \\
+      --input=JSB_Chorales.mat --output_dir=/tmp/jsb_events
+
+  A quarter note per frame (JSB Chorales' grid), pieces kept whole, no
+  augmentation.
+  """
+  return base.make_config(
+      family='event_lstm',
+      encoding=base.encoding('frame_events', steps_per_quarter=1,
+                             min_pitch=21, max_pitch=108),
+      model=event_lstm_model(rnn_layer_sizes=(256,), dropout_rate=0.3),
+      data=base.data_config(chunk_seconds=0.0, split_on_time_changes=True,
+                            min_events=2, max_events=0,
+                            stretch_factors=(1.0,), transpositions=(0,)),
+      train=base.train_config(batch_size=8, learning_rate=2e-3, clip_norm=5.0))

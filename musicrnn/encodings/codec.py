@@ -89,6 +89,9 @@ class Codec(Specified):
   # The id that ends every encoded sequence (generation bans it and a primer
   # drops it), None when the encoding has none.
   end_id = None
+  # The id that ends each frame of an encoding whose tokens spell out frames
+  # (`frames.FrameEventCodec`): the evaluation then scores whole frames.
+  frame_end_id = None
 
   def empty_primer(self):
     """The ids a generated sequence starts from when there is no primer."""

@@ -29,6 +29,7 @@ Refusals (codec.EncodingError reasons): those of quantize.py, plus
 'too_short' (no step at all).
 """
 
+import abc
 import dataclasses
 
 from note_seq import constants
@@ -67,6 +68,16 @@ class FrameRollSettings:
   @property
   def num_keys(self):
     return self.max_pitch - self.min_pitch + 1
+
+
+class KeyFramesEncoding(abc.ABC):
+  """A codec that also encodes frames of sounding keys directly (the 2012
+  benchmark's piano rolls, which have no NoteSequence): `KeyFrameCodec` and
+  `FrameEventCodec`."""
+
+  @abc.abstractmethod
+  def encode_key_frames(self, frames):
+    """What `encode` gives for 0/1 [steps, keys] frames of its key range."""
 
 
 @codec.register('frame_roll')
@@ -150,7 +161,7 @@ class FrameRollCodec(codec.Codec):
 
 
 @codec.register('key_frames')
-class KeyFrameCodec(FrameRollCodec):
+class KeyFrameCodec(FrameRollCodec, KeyFramesEncoding):
   """NoteSequence ⇄ frames of one bit per key: sounding or not.
 
   The frames of Boulanger-Lewandowski et al. (2012) and of Magenta's
@@ -173,6 +184,9 @@ class KeyFrameCodec(FrameRollCodec):
     keys = self.settings.num_keys
     return bits[:, :keys] | bits[:, keys:]
 
+  def encode_key_frames(self, frames):
+    return np.asarray(frames, np.uint8)
+
   def decode(self, frames, threshold=0.5):
     """A NoteSequence in seconds: each run of frames in which a key is set
     is one note; otherwise as `FrameRollCodec.decode`.
@@ -190,3 +204,110 @@ class KeyFrameCodec(FrameRollCodec):
     starts = sounding & ~np.concatenate(
         [np.zeros_like(sounding[:1]), sounding[:-1]])
     return self._notes(sounding, starts)
+
+
+@codec.register('frame_events')
+class FrameEventCodec(codec.Codec, KeyFramesEncoding):
+  """NoteSequence ⇄ a token per sounding key of each frame, then FRAME_END.
+
+  The frames are `KeyFrameCodec`'s; each is written as its sounding keys,
+  lowest first (ids 0 .. keys-1, the key's column), then FRAME_END (id
+  `keys`). A silent frame is a lone FRAME_END. An event model over these
+  tokens predicts a frame's keys jointly, one after another given those
+  below (an exact factorisation of the frame, as NADE's key order), and
+  the tokens of a frame together score it: `frame_end_id` marks where each
+  frame ends, so the evaluation reports nats per frame.
+
+    ids = FrameEventCodec().encode(sequence)   # int32 [tokens]
+  """
+
+  settings_class = FrameRollSettings
+  step_name = 'events'
+  counts_steps = True
+
+  @property
+  def frame_end_id(self):
+    """The id that ends each frame."""
+    return self.settings.num_keys
+
+  @property
+  def vocab_size(self):
+    return self.settings.num_keys + 1
+
+  def empty_primer(self):
+    """One silent frame."""
+    return np.array([self.frame_end_id], np.int32)
+
+  def encode(self, sequence):
+    """int32 [tokens] of a NoteSequence; refusals as `FrameRollCodec.encode`."""
+    return self.encode_key_frames(KeyFrameCodec(self.settings).encode(sequence))
+
+  def encode_key_frames(self, frames):
+    frames = np.asarray(frames).astype(bool)
+    steps, keys = np.nonzero(frames)   # row-major: each frame's keys rising
+    ids = np.concatenate([keys, np.full(len(frames), self.frame_end_id)])
+    # Each frame's keys, then its FRAME_END (placed after the keys of its
+    # frame by a stable sort on the frame index).
+    order = np.argsort(np.concatenate([steps, np.arange(len(frames))]),
+                       kind='stable')
+    return ids[order].astype(np.int32)
+
+  def frames(self, ids):
+    """uint8 [frames, keys] of token ids: a frame per FRAME_END, and one
+    more for keys after the last."""
+    ids = np.asarray(ids, np.int64)
+    ends = ids == self.frame_end_id
+    frame = np.concatenate([[0], np.cumsum(ends)[:-1]]) if len(ids) else ids
+    count = int(ends.sum()) + int(len(ids) > 0 and not ends[-1])
+    out = np.zeros((count, self.settings.num_keys), np.uint8)
+    keys = (ids >= 0) & (ids < self.frame_end_id)
+    out[frame[keys], ids[keys]] = 1
+    return out
+
+  def decode(self, ids):
+    """A NoteSequence: each run of frames in which a key sounds is a note
+    (`KeyFrameCodec.decode`)."""
+    return KeyFrameCodec(self.settings).decode(self.frames(ids))
+
+  def num_steps(self, ids):
+    return int(np.sum(np.asarray(ids) == self.frame_end_id))
+
+  def grammar(self, max_polyphony=0, max_note_duration=None,
+              renormalise=codec.RENORMALISE_BY_TYPE):
+    """`FrameEventGrammar`: a frame's keys rising, at most `max_polyphony`."""
+    del max_note_duration, renormalise
+    return FrameEventGrammar(self.settings.num_keys, max_polyphony)
+
+
+class FrameEventGrammar(codec.Grammar):
+  """What a frame of `FrameEventCodec` may say next: a key above the last
+  one of this frame (each key once, in the encoder's order), or FRAME_END;
+  with `max_polyphony` N > 0, only FRAME_END once the frame has N keys.
+  With it an event model's probabilities of the frames sum to one."""
+
+  def __init__(self, num_keys, max_polyphony=0):
+    self.num_keys = num_keys
+    self.width = num_keys + 1
+    self.max_polyphony = max_polyphony
+
+  def key(self):
+    return (self.num_keys, self.max_polyphony)
+
+  def initial_state(self, batch, xp):
+    return (xp.full((batch,), -1, dtype=xp.int32),
+            xp.zeros((batch,), dtype=xp.int32))
+
+  def update(self, state, tokens, xp):
+    last, count = state
+    tokens = xp.asarray(tokens, dtype=xp.int32)
+    end = tokens >= self.num_keys
+    return (xp.asarray(xp.where(end, -1, tokens), dtype=xp.int32),
+            xp.asarray(xp.where(end, 0, count + 1), dtype=xp.int32))
+
+  def allowed(self, state, xp):
+    last, count = state
+    room = xp.logical_or(self.max_polyphony <= 0, count < self.max_polyphony)
+    keys = xp.logical_and(
+        xp.arange(self.num_keys, dtype=xp.int32)[None] > last[:, None],
+        room[:, None])
+    return xp.concatenate([keys, xp.ones_like(keys[:, :1])], axis=1)

@@ -8,8 +8,8 @@ Vincent (ICML 2012): its piano rolls as published, and its unit.
 
 `create_dataset` (what `musicrnn_create_dataset --input=FILE.mat` runs)
 writes a musicrnn dataset with the three published splits, train, valid
-and test, each piece one example of `key_frames` (the config's encoding
-must be those frames of the 88 keys). Valid and test pieces are kept whole
+and test, each piece one example of the config's encoding of its frames
+(`key_frames`, or `frame_events`: a token per sounding key). Valid and test pieces are kept whole
 and unchanged; the config's transpositions and cuts apply to train only.
 
 The four datasets of the paper (JSB Chorales, Nottingham, MuseData,
@@ -36,6 +36,7 @@ import numpy as np
 
 from musicrnn import configs
 from musicrnn import paths
+from musicrnn.encodings import frames
 from musicrnn.errors import UsageError
 from musicrnn.pipelines import beam_utils
 from musicrnn.pipelines import dataset
@@ -123,17 +124,18 @@ def is_benchmark_file(pattern):
 
 
 def check_codec(codec):
-  """Raises UsageError unless `codec` encodes the benchmark's frames: one
-  sounding bit for each key of MIDI 21-108 (`key_frames`)."""
-  settings = codec.settings
-  if (codec.sequence_feature != 'pianoroll' or codec.onset_bits
-      or codec.vocab_size != KEYS
-      or getattr(settings, 'min_pitch', None) != MIN_PITCH):
+  """Raises UsageError unless `codec` encodes the benchmark's frames, one
+  sounding bit for each key of MIDI 21-108 (`frames.KeyFramesEncoding`:
+  `key_frames`, `frame_events`)."""
+  if not (isinstance(codec, frames.KeyFramesEncoding)
+          and (codec.settings.min_pitch, codec.settings.num_keys)
+          == (MIN_PITCH, KEYS)):
     raise UsageError(
         f'the 2012 benchmark\'s frames are one bit for each of the {KEYS} keys '
-        f'of MIDI {MIN_PITCH}-{MIN_PITCH + KEYS - 1}; the {codec.name} '
-        'encoding of this config is not: use a config of key_frames with '
-        'that range (tcn, frames_lstm, rnn-nade, rnn-nade_attn)')
+        f'of MIDI {MIN_PITCH}-{MIN_PITCH + KEYS - 1}, which the {codec.name} '
+        'encoding of this config does not encode: use a config of '
+        'key_frames or frame_events with that range (tcn, frames_lstm, '
+        'rnn-nade, rnn-nade_attn, frame_events_lstm)')
 
 
 def transposed(roll, semitones):
@@ -150,12 +152,15 @@ def transposed(roll, semitones):
   return moved, lost
 
 
-class _RollExamples(beam.DoFn):
+class RollExamples(beam.DoFn):
   """(split, piece id, roll) -> the piece's examples tagged with their split,
-  counting stages as `dataset._MakeExamples` does."""
+  each as `output_fn(examples_of_piece(...))`, counting stages as
+  `dataset.MakeExamples` does; `progress_dir` as there."""
 
-  def __init__(self, config_json, progress_dir):
+  def __init__(self, config_json, output_fn=dataset.keyed_serialize,
+               progress_dir=None):
     self._config_json = config_json
+    self._output_fn = output_fn
     self._progress_dir = progress_dir
     self._tally = beam_utils.Tally(dataset.NAMESPACE)
 
@@ -171,7 +176,7 @@ class _RollExamples(beam.DoFn):
       counts.append(self._tally(name, n))
 
     for example in examples_of_piece(self._maker, split, piece_id, roll, count):
-      yield beam.pvalue.TaggedOutput(split, dataset.keyed_serialize(example))
+      yield beam.pvalue.TaggedOutput(split, self._output_fn(example))
     self._progress.add()
     yield from counts
 
@@ -190,20 +195,30 @@ def examples_of_piece(maker, split, piece_id, roll, count):
     moved, lost = transposed(roll, semitones)
     if lost:
       count('bits_dropped_by_transposition', lost)
+    features = {codec.sequence_feature: codec.encode_key_frames(moved)}
     if train:
-      pieces, too_short = maker.cut({'pianoroll': moved}, split, count)
+      pieces, too_short = maker.cut(features, split, count)
     else:
-      pieces, too_short = [{'pianoroll': moved}], [len(moved) < 2]
+      pieces, too_short = [features], [len(moved) < 2]
     for index, (piece, short) in enumerate(zip(pieces, too_short)):
       if short:
         count(f'dropped_too_short_{split}')
         continue
       count(f'examples_{split}')
-      count(f'events_{split}', len(piece['pianoroll']))
+      count(f'events_{split}', len(piece[codec.sequence_feature]))
+      if not train:
+        count(f'frames_{split}', len(moved))
       yield dict(source_id=piece_id,
                  example_id=f'{piece_id}:t{semitones:+d}:p{index}',
                  encoding_spec=codec.spec(), transposition=semitones,
                  stretch=1.0, **piece)
+
+
+def pieces_of(stem, rolls):
+  """[(split, piece id, roll)] of a file's `read_mat` splits; a piece's id
+  is `{stem}/{split}/{index:04d}` (its place in the published file)."""
+  return [(split, f'{stem}/{split}/{i:04d}', roll)
+          for split, pieces in rolls.items() for i, roll in enumerate(pieces)]
 
 
 def create_dataset(config, mat_path, output_dir, *, num_shards=0, seed=0,
@@ -242,9 +257,7 @@ def create_dataset(config, mat_path, output_dir, *, num_shards=0, seed=0,
   if pipeline_options is None:
     pipeline_options = beam_utils.make_pipeline_options([])
   stem = os.path.splitext(os.path.basename(mat_path))[0]
-  elements = [(split, f'{stem}/{split}/{i:04d}', roll)
-              for split, pieces in rolls.items()
-              for i, roll in enumerate(pieces)]
+  elements = pieces_of(stem, rolls)
   logging.info('musicrnn dataset: config %s, %s: %s', config.name, mat_path,
                ', '.join(f'{s} {len(p)} pieces' for s, p in rolls.items()))
   start = time.time()
@@ -257,7 +270,8 @@ def create_dataset(config, mat_path, output_dir, *, num_shards=0, seed=0,
           | 'Pieces' >> beam.Create(elements, reshuffle=False)
           | 'Spread' >> beam.Reshuffle()
           | 'MakeExamples' >> beam_utils.ParDoWithOutputs(
-              _RollExamples(configs.to_json(config), reporter.folder),
+              RollExamples(configs.to_json(config),
+                           progress_dir=reporter.folder),
               *SPLITS, beam_utils.COUNTS_TAG))
       written = [examples[split]
                  | f'Shuffle{split}' >> shuffle.ShuffleToShards(
@@ -290,10 +304,10 @@ def check_stats(stats, rolls):
       problems.append(f'{split}: {stats.get(f"pieces_{split}", 0)} of '
                       f'{len(pieces)} pieces read')
     if split != 'train':
-      frames = sum(len(p) for p in pieces if len(p) >= 2)
-      if stats.get(f'events_{split}', 0) != frames:
-        problems.append(f'{split}: {stats.get(f"events_{split}", 0)} of '
-                        f'{frames} frames written')
+      whole = sum(len(p) for p in pieces if len(p) >= 2)
+      if stats.get(f'frames_{split}', 0) != whole:
+        problems.append(f'{split}: {stats.get(f"frames_{split}", 0)} of '
+                        f'{whole} frames written')
   if problems:
     raise RuntimeError(f'benchmark dataset counts do not add up '
                        f'({"; ".join(problems)}): {stats}')

@@ -13,9 +13,10 @@ r"""TensorFlow Datasets builders: publish a folder of MIDI as a TFDS dataset.
 Without musicrnn's code, `tfds.builder_from_directory(DIR)` loads a built
 dataset too; `musicrnn_train --train_data=DIR` trains on it.
 
-Two builders, both Beam pipelines over the files of `manual_dir` (read with
-musicrnn_convert's reader: duplicates dropped, broken files logged with their
-reason and listed in the dataset's metadata.json):
+Three builders, Beam pipelines over the files of `manual_dir`. The first
+two read music files with musicrnn_convert's reader (duplicates dropped,
+broken files logged with their reason and listed in the dataset's
+metadata.json):
 
   musicrnn                one builder config per musicrnn config
                           (`performance_with_dynamics`, `polyphony`,
@@ -26,7 +27,19 @@ reason and listed in the dataset's metadata.json):
                           protos with id, filename and collection, split by
                           the same hash of the id.
 
-Splits: 'train' and 'eval'. metadata.json holds the codec spec, the resolved
+The third publishes the 2012 polyphonic benchmark's piano rolls from its
+`.mat` files (`pipelines.boulanger`), as musicrnn_create_dataset does:
+
+  musicrnn_boulanger2012  one builder config per dataset of the paper
+                          (`jsb_chorales`, `nottingham`, `musedata`,
+                          `piano_midi_de`), reading its `.mat` file from
+                          manual_dir; splits 'train', 'valid' and 'test' as
+                          published, each piece one example.
+
+  tfds build musicrnn_boulanger2012 --imports=musicrnn.pipelines.tfds_builders \
+    --config=jsb_chorales --manual_dir=DIR_WITH_THE_MAT_FILES
+
+Splits (of the first two): 'train' and 'eval'. metadata.json holds the codec spec, the resolved
 config, the eval ratio, every stage count and the dead letters; the trainer
 reads the encoding from it.
 
@@ -50,6 +63,7 @@ from musicrnn import encodings
 from musicrnn import splits
 from musicrnn.errors import UsageError
 from musicrnn.pipelines import beam_utils
+from musicrnn.pipelines import boulanger
 from musicrnn.pipelines import convert
 from musicrnn.pipelines import dataset
 from musicrnn.pipelines import readers
@@ -78,6 +92,7 @@ METADATA_SEQUENCE_FEATURES = 'sequence_features'
 METADATA_EVAL_RATIO = 'eval_ratio'
 METADATA_STATS = 'stats'
 METADATA_DEADLETTERS = 'deadletters'
+METADATA_VALIDATION_SPLIT = 'validation_split'
 
 
 def features_for(config):
@@ -383,3 +398,101 @@ class MusicrnnNotesequences(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self):
     raise NotImplementedError('examples come from _split_generators')
+
+
+@dataclasses.dataclass(eq=False)
+class Boulanger2012Config(tfds.core.BuilderConfig):
+  """A dataset of the 2012 benchmark.
+
+  Attributes:
+    filename: its `.mat` file in manual_dir.
+    musicrnn_config: the musicrnn config whose frames and data settings the
+      examples follow (a config of `key_frames`, MIDI 21-108).
+    hparams: Magenta-style overrides of that config.
+  """
+  filename: str = ''
+  musicrnn_config: str = 'tcn'
+  hparams: str = ''
+
+  def resolved(self):
+    config = configs.get_config(self.musicrnn_config)
+    configs.apply_overrides(config, hparams=self.hparams)
+    boulanger.check_codec(encodings.codec_from_config(config))
+    return config
+
+
+class MusicrnnBoulanger2012(tfds.core.GeneratorBasedBuilder):
+  """The piano rolls of Boulanger-Lewandowski, Bengio and Vincent (2012)."""
+
+  name = 'musicrnn_boulanger2012'
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'First release.'}
+  BUILDER_CONFIGS = [
+      Boulanger2012Config(name=name, filename=filename,
+                          description=f'{title}: the published train, valid '
+                          'and test pieces, frames of the 88 keys')
+      for name, filename, title in (
+          ('jsb_chorales', 'JSB_Chorales.mat', 'JSB Chorales'),
+          ('nottingham', 'Nottingham.mat', 'Nottingham'),
+          ('musedata', 'MuseData.mat', 'MuseData'),
+          ('piano_midi_de', 'Piano-midi.de.mat', 'Piano-midi.de'))]
+  MANUAL_DOWNLOAD_INSTRUCTIONS = (
+      'Put the benchmark\'s .mat files (JSB_Chorales.mat, Nottingham.mat, '
+      'MuseData.mat, Piano-midi.de.mat, as published with the 2012 paper) in '
+      '`manual_dir` and pass it with `tfds build ... --manual_dir=DIR`.')
+
+  def _info(self):
+    config = self.builder_config.resolved()
+    codec = encodings.codec_from_config(config)
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=(
+            'Polyphonic music as piano rolls (Boulanger-Lewandowski, Bengio '
+            'and Vincent, ICML 2012): one frame of the 88 keys (MIDI 21-108) '
+            'per step, the splits as published, pieces kept whole. Examples '
+            f'follow the musicrnn config {config.name!r}.'),
+        features=features_for(config),
+        citation=_CITATION_2012,
+        metadata=tfds.core.BeamMetadataDict({
+            METADATA_CONFIG_NAME: config.name,
+            METADATA_ENCODING: codec.spec(),
+            METADATA_SEQUENCE_FEATURES: list(
+                schema.sequence_features_for(config)),
+            METADATA_CONFIG: json.loads(configs.to_json(config)),
+            METADATA_VALIDATION_SPLIT: boulanger.VALID,
+        }),
+    )
+
+  def _split_generators(self, dl_manager, pipeline):
+    config = self.builder_config.resolved()
+    path = os.path.join(os.fspath(dl_manager.manual_dir),
+                        self.builder_config.filename)
+    if not os.path.exists(path):
+      raise UsageError(f'{path} is not there: {self.MANUAL_DOWNLOAD_INSTRUCTIONS}')
+    stem = os.path.splitext(self.builder_config.filename)[0]
+    examples = (
+        pipeline
+        | 'Pieces' >> beam.Create(boulanger.pieces_of(stem,
+                                                      boulanger.read_mat(path)),
+                                  reshuffle=False)
+        | 'MakeExamples' >> beam_utils.ParDoWithOutputs(
+            boulanger.RollExamples(configs.to_json(config),
+                                   output_fn=to_tfds_example),
+            *boulanger.SPLITS, beam_utils.COUNTS_TAG))
+    self.info.metadata[METADATA_STATS] = beam_utils.sum_counts(
+        (examples[beam_utils.COUNTS_TAG],), 'Stats')
+    return {split: examples[split] for split in boulanger.SPLITS}
+
+  def _generate_examples(self):
+    raise NotImplementedError('examples come from _split_generators')
+
+
+_CITATION_2012 = """\
+@inproceedings{boulanger2012modeling,
+  title = {Modeling Temporal Dependencies in High-Dimensional Sequences:
+           Application to Polyphonic Music Generation and Transcription},
+  author = {Boulanger-Lewandowski, Nicolas and Bengio, Yoshua and
+            Vincent, Pascal},
+  booktitle = {ICML},
+  year = {2012},
+}"""

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from musicrnn import encodings
 from musicrnn.encodings import codec
 from musicrnn.encodings import controls as controls_lib
 from musicrnn.encodings import performance
@@ -40,6 +41,25 @@ def event_sums(model, features, labels, weights, training=False):
                              labels), tf.float32)
   return (tf.reduce_sum(nll * weights), tf.reduce_sum(correct * weights),
           tf.reduce_sum(weights))
+
+
+def frame_event_sums(model, features, labels, weights, frame_end_id):
+  """`event_sums`, then (summed NLL of the frames after the first of each
+  sequence, their number) for an encoding whose frames end with
+  `frame_end_id` (`FrameEventCodec`): a frame's tokens together score it
+  exactly, and the first frame, whose first token has no past, is left out
+  as the 2012 polyphonic benchmark leaves out each piece's first frame."""
+  logits = model(features, training=False)
+  nll = keras.losses.sparse_categorical_crossentropy(labels, logits,
+                                                     from_logits=True)
+  correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
+                             labels), tf.float32)
+  ends = tf.cast(tf.equal(labels, frame_end_id), tf.float32) * weights
+  # The labels of the first frame: no frame end among the labels before.
+  later = tf.cast(tf.cumsum(ends, axis=1, exclusive=True) > 0, tf.float32)
+  return (tf.reduce_sum(nll * weights), tf.reduce_sum(correct * weights),
+          tf.reduce_sum(weights), tf.reduce_sum(nll * weights * later),
+          tf.reduce_sum(ends * later))
 
 
 class NextTokenObjective:
@@ -119,31 +139,42 @@ class NextTokenEvaluation(base.SummedEvaluation):
 
   def __init__(self, model, config, strategy=None, jit_compile=False,
                num_workers=1):
-    del config
-    super().__init__(model, lambda f, l, w: event_sums(model, f, l, w),
-                     strategy, jit_compile, num_workers)
+    frame_end_id = encodings.codec_from_config(config).frame_end_id
+    if frame_end_id is None:
+      sums = lambda f, l, w: event_sums(model, f, l, w)
+    else:
+      sums = lambda f, l, w: frame_event_sums(model, f, l, w, frame_end_id)
+    super().__init__(model, sums, strategy, jit_compile, num_workers)
 
   def evaluate(self, data, batch_size, *, split='eval', max_batches=None,
                seed=0, static_length=None):
     """{'nll', 'perplexity', 'accuracy', 'events', 'batches'} over `split` of
-    `data` (a DataSource or what `sources.open_source` opens);
+    `data` (a DataSource or what `sources.open_source` opens), and for an
+    encoding of frames (`frame_end_id`) 'nll_per_frame' (nats per frame, of
+    every frame but each sequence's first) and 'frames';
     `static_length`: batches of one shape (`input.make_dataset`), the same
     metrics."""
     del seed   # every event is scored: nothing is drawn
     totals, batches = self._totals(data, batch_size, split, max_batches,
                                    static_length)
-    nll, correct, events = totals or [0.0, 0.0, 0.0]
+    nll, correct, events = (totals or [0.0, 0.0, 0.0])[:3]
     metrics = {'nll': nll / max(events, 1.0),
                'accuracy': correct / max(events, 1.0),
                'events': int(events), 'batches': batches}
     metrics['perplexity'] = math.exp(min(metrics['nll'], 50.0))
+    if totals and len(totals) == 5:
+      metrics['nll_per_frame'] = totals[3] / max(totals[4], 1.0)
+      metrics['frames'] = int(totals[4])
     return metrics
 
   @staticmethod
   def describe(metrics):
+    frames = (f', {metrics["nll_per_frame"]:.3f} nats per frame over '
+              f'{metrics["frames"]} frames' if 'nll_per_frame' in metrics
+              else '')
     return (f'NLL {metrics["nll"]:.4f} nats/event, perplexity '
             f'{metrics["perplexity"]:.2f}, accuracy {metrics["accuracy"]:.4f} '
-            f'over {metrics["events"]} events')
+            f'over {metrics["events"]} events{frames}')
 
 
 def _schedules(values, batch, total):

@@ -260,6 +260,7 @@ class TfdsDataset(DataSource):
         'encoding': dict(metadata['encoding']),
         'sequence_features': list(metadata['sequence_features']),
         'config': metadata.get('config'),
+        'validation_split': metadata.get('validation_split'),
         'input': f'{TFDS_PREFIX}{builder.info.full_name}',
         'splits': {name: {'examples': split.num_examples}
                    for name, split in builder.info.splits.items()},

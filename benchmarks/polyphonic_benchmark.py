@@ -1,0 +1,277 @@
+r"""The polyphonic-music benchmark of 2012, beside its published tables.
+
+  python benchmarks/polyphonic_benchmark.py \
+    --data=../shared/data/boulanger2012/JSB_Chorales.mat \
+    --output_json=/tmp/jsb.json [--rows=lstm,tcn] [--search]
+
+Trains every row (or those --rows names) on the piano rolls of
+Boulanger-Lewandowski, Bengio and Vincent (ICML 2012) as published
+(`musicrnn.pipelines.boulanger`: train, valid and test as in the file),
+each with early stopping on valid (the trainer keeps the best evaluation's
+model, `--early_stopping`), then scores that model on test. The unit is the
+tables': nats per predicted frame, the Bernoulli NLL (independent keys) or
+the exact log-probability of a frame (joint models) summed over every
+predicted frame of the split and divided by their number; a sequence model
+predicts every frame of a piece but the first.
+
+A row's settings are those chosen on the valid splits of JSB Chorales and
+Nottingham, by the file's name (another file, such as MuseData.mat or
+Piano-midi.de.mat, takes the Nottingham settings). With --search each row
+trains every candidate setting it lists and keeps the one with the lowest
+valid NLL: hyperparameters are chosen on valid only, never on test.
+
+Writes a JSON list, one object per row: dataset, row, output
+('independent' or 'joint'), parameters, valid_nll, test_nll (nats per
+frame), frame_accuracy (Bay et al. 2009, on test), cpu_seconds (of
+building the data, training and scoring), with the config, its overrides,
+the best step, the candidates tried and the published figure beside it; and
+prints the table with the published rows.
+"""
+
+import dataclasses
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# pylint: disable=wrong-import-position
+from musicrnn import configs
+from musicrnn.pipelines import boulanger
+from musicrnn.runs import evaluate as evaluate_lib
+from musicrnn.runs import run_dir as run_dir_lib
+from musicrnn.training import trainer
+# pylint: enable=wrong-import-position
+
+flags.DEFINE_string('data', None, 'A benchmark .mat file (JSB_Chorales.mat, '
+                    'Nottingham.mat, MuseData.mat, Piano-midi.de.mat).')
+flags.DEFINE_list('rows', [], 'Rows to run (default: all): ' )
+flags.DEFINE_string('output_json', None, 'Where the JSON list goes.')
+flags.DEFINE_string('work_dir', None, 'Datasets and runs (default: a '
+                    'temporary folder, deleted).')
+flags.DEFINE_bool('search', False, 'Train every candidate setting of a row '
+                  'and keep the best on valid (default: the chosen one).')
+flags.DEFINE_integer('max_steps', 30000, 'Most training steps of a run.',
+                     lower_bound=1)
+flags.DEFINE_integer('patience', 10, 'Stop after this many evaluations (about '
+                     'an epoch apart) without a better valid NLL.',
+                     lower_bound=1)
+flags.DEFINE_integer('seed', 1, 'Seed of every run.')
+flags.DEFINE_bool('smoke', False, 'A few steps of each row, to check the '
+                  'script runs; the figures mean nothing.')
+FLAGS = flags.FLAGS
+
+JSB = 'JSB_Chorales'
+NOTTINGHAM = 'Nottingham'
+
+# Published test NLL (nats per frame): name -> (output, JSB, Nottingham,
+# source). BL 2012: Boulanger-Lewandowski et al., Table 1; Bai et al. 2018:
+# the TCN paper, Table 1.
+PUBLISHED = {
+    'Note 1-Gram': ('independent', 11.06, 10.25, 'BL 2012'),
+    'RNN': ('independent', 8.71, 4.46, 'BL 2012'),
+    'RNN (Hessian-free)': ('independent', 8.58, 3.89, 'BL 2012'),
+    'LSTM': ('independent', 8.45, 3.29, 'Bai et al. 2018'),
+    'GRU': ('independent', 8.43, 3.46, 'Bai et al. 2018'),
+    'TCN': ('independent', 8.10, 3.07, 'Bai et al. 2018'),
+    'RNN-RBM': ('joint', 6.27, 2.39, 'BL 2012'),
+    'RNN-NADE': ('joint', 5.83, 2.91, 'BL 2012'),
+    'RNN-NADE (Hessian-free)': ('joint', 5.56, 2.31, 'BL 2012'),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """A row of the table.
+
+  Attributes:
+    output: 'independent' or 'joint'.
+    config: the musicrnn config trained (None: the Note 1-Gram, counted).
+    candidates: {dataset: [hparams, ...]}, the chosen setting first;
+      `NOTTINGHAM`'s serve a file of another name.
+    published: the PUBLISHED row it reproduces, or None (a row of ours).
+  """
+  output: str
+  config: str = None
+  candidates: dict = dataclasses.field(default_factory=dict)
+  published: str = None
+
+  def settings(self, dataset):
+    return self.candidates.get(dataset) or self.candidates.get(NOTTINGHAM) or ['']
+
+
+ROWS = {
+    'note_1gram': Row('independent', published='Note 1-Gram'),
+    'rnn': Row('independent', 'frames_lstm', {
+        JSB: ['cell=rnn,rnn_layer_sizes=[128],dropout_rate=0.3'],
+        NOTTINGHAM: ['cell=rnn,rnn_layer_sizes=[256],dropout_rate=0.2'],
+    }, 'RNN'),
+    'lstm': Row('independent', 'frames_lstm', {
+        JSB: ['rnn_layer_sizes=[256],dropout_rate=0.3'],
+        NOTTINGHAM: ['rnn_layer_sizes=[384],dropout_rate=0.2'],
+    }, 'LSTM'),
+    'gru': Row('independent', 'frames_lstm', {
+        JSB: ['cell=gru,rnn_layer_sizes=[256],dropout_rate=0.3'],
+        NOTTINGHAM: ['cell=gru,rnn_layer_sizes=[384],dropout_rate=0.2'],
+    }, 'GRU'),
+    'tcn': Row('independent', 'tcn', {
+        JSB: [''],
+        NOTTINGHAM: ['levels=4,kernel_size=6,dropout_rate=0.2'],
+    }, 'TCN'),
+    'rnn-nade': Row('joint', 'rnn-nade', {
+        JSB: ['steps_per_quarter=1'],
+        NOTTINGHAM: ['steps_per_quarter=1'],
+    }, 'RNN-NADE'),
+}
+
+
+def dataset_name(path):
+  return os.path.splitext(os.path.basename(path))[0]
+
+
+def _hparams(text, smoke):
+  return ','.join(filter(None, [text, 'batch_size=4' if smoke else '']))
+
+
+def _data_dir(config, mat_path, work_dir):
+  """A dataset of `config`'s frames and data settings from `mat_path`,
+  built once per distinct setting."""
+  key = json.dumps([config.encoding.to_dict(), config.data.to_dict()],
+                   sort_keys=True)
+  folder = os.path.join(work_dir, 'data', dataset_name(mat_path),
+                        f'{abs(hash(key)) % 10**8:08d}')
+  if not os.path.exists(os.path.join(folder, 'dataset.json')):
+    boulanger.create_dataset(config, mat_path, folder, overwrite=True)
+  return folder
+
+
+def train_and_score(config, mat_path, run_dir, work_dir):
+  """(valid NLL of the best evaluation, its step, test metrics, parameters)
+  of one setting, trained with early stopping on valid."""
+  data = _data_dir(config, mat_path, work_dir)
+  rolls = boulanger.read_mat(mat_path)
+  # About one evaluation an epoch.
+  eval_every = max(len(rolls['train']) // config.train.batch_size, 1)
+  if FLAGS.smoke:
+    eval_every = 2
+  trainer.train(config, data, run_dir,
+                num_steps=6 if FLAGS.smoke else FLAGS.max_steps,
+                eval_every=eval_every, checkpoint_every=eval_every,
+                log_every=eval_every, early_stopping=FLAGS.patience,
+                seed=FLAGS.seed, progress=False)
+  with open(os.path.join(run_dir, run_dir_lib.BEST_JSON)) as f:
+    best = json.load(f)
+  test = evaluate_lib.evaluate_run(run_dir, split='test', best=True)
+  parameters = run_dir_lib.load_run(run_dir, best=True).model.count_params()
+  return best['value'], best['step'], test, parameters
+
+
+def one_gram(mat_path):
+  """The Note 1-Gram: each key's train frequency predicted everywhere."""
+  rolls = boulanger.read_mat(mat_path)
+  p = boulanger.key_frequencies(rolls['train'])
+
+  def nll(split, first):
+    return boulanger.frame_nll([np.tile(p, (len(r) - (0 if first else 1), 1))
+                                for r in rolls[split] if len(r) >= 2],
+                               [r for r in rolls[split] if len(r) >= 2])
+
+  return {'valid_nll': nll('valid', False), 'test_nll': nll('test', False),
+          'test_nll_every_frame': nll('test', True), 'frame_accuracy': 0.0,
+          'parameters': boulanger.KEYS}
+
+
+def run_row(name, row, mat_path, work_dir):
+  dataset = dataset_name(mat_path)
+  start = time.process_time()
+  result = {'dataset': dataset, 'row': name, 'output': row.output}
+  if row.config is None:
+    result.update(one_gram(mat_path))
+  else:
+    settings = row.settings(dataset)
+    tried = []
+    for index, hparams in enumerate(settings if FLAGS.search else settings[:1]):
+      config = configs.get_config(row.config + ('_tiny' if FLAGS.smoke else ''))
+      configs.apply_overrides(config, hparams=_hparams(hparams, FLAGS.smoke))
+      run_dir = os.path.join(work_dir, 'runs', dataset, name, str(index))
+      logging.info('polyphonic benchmark: %s on %s, %s: %s', name, dataset,
+                   config.name, hparams or 'the config as it is')
+      valid, step, test, parameters = train_and_score(config, mat_path,
+                                                      run_dir, work_dir)
+      tried.append({'hparams': hparams, 'valid_nll': valid, 'best_step': step,
+                    'test': test, 'parameters': parameters,
+                    'config': config.name})
+      logging.info('polyphonic benchmark: %s valid %.3f at step %d', name,
+                   valid, step)
+    chosen = min(tried, key=lambda t: t['valid_nll'])
+    result.update(
+        config=chosen['config'], hparams=chosen['hparams'],
+        parameters=chosen['parameters'], valid_nll=chosen['valid_nll'],
+        best_step=chosen['best_step'],
+        test_nll=chosen['test']['nll_per_frame'],
+        frame_accuracy=chosen['test']['frame_accuracy'],
+        test_frames=chosen['test']['frames'],
+        candidates=[{k: t[k] for k in ('hparams', 'valid_nll', 'best_step')}
+                    for t in tried])
+  result['cpu_seconds'] = round(time.process_time() - start, 1)
+  if row.published:
+    output, jsb, nottingham, source = PUBLISHED[row.published]
+    published = {JSB: jsb, NOTTINGHAM: nottingham}.get(dataset)
+    result.update(published_row=row.published, published_source=source,
+                  published_test_nll=published)
+  return result
+
+
+def table(results, dataset):
+  """Markdown: the published rows of `dataset` and ours, by output kind."""
+  column = {JSB: 1, NOTTINGHAM: 2}.get(dataset)
+  lines = ['| model | output | parameters | valid NLL | test NLL | published '
+           '| source |', '|---|---|---:|---:|---:|---:|---|']
+  ours = {r['published_row']: r for r in results if r.get('published_row')}
+  for label, entry in PUBLISHED.items():
+    mine = ours.pop(label, None)
+    published = f'{entry[column]:.2f}' if column else ''
+    if mine:
+      lines.append(f'| {label}: **musicrnn `{mine["row"]}`** | {entry[0]} | '
+                   f'{mine["parameters"]:,} | {mine["valid_nll"]:.2f} | '
+                   f'**{mine["test_nll"]:.2f}** | {published} | {entry[3]} |')
+    elif column:
+      lines.append(f'| {label} | {entry[0]} | | | | {published} | {entry[3]} |')
+  for r in results:
+    if not r.get('published_row'):
+      lines.append(f'| musicrnn `{r["row"]}` | {r["output"]} | '
+                   f'{r["parameters"]:,} | {r["valid_nll"]:.2f} | '
+                   f'**{r["test_nll"]:.2f}** | | ours |')
+  return '\n'.join(lines)
+
+
+def main(argv):
+  del argv
+  if not FLAGS.data:
+    raise app.UsageError('--data=FILE.mat is required')
+  unknown = [r for r in FLAGS.rows if r not in ROWS]
+  if unknown:
+    raise app.UsageError(f'unknown rows {unknown}; the rows: {", ".join(ROWS)}')
+  names = FLAGS.rows or list(ROWS)
+  work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix='polyphonic_')
+  results = []
+  for name in names:
+    results.append(run_row(name, ROWS[name], FLAGS.data, work_dir))
+    logging.info('polyphonic benchmark: %s', json.dumps(results[-1]))
+    if FLAGS.output_json:
+      with open(FLAGS.output_json, 'w') as f:
+        json.dump(results, f, indent=2)
+  print(f'\n{dataset_name(FLAGS.data)}: test NLL in nats per predicted frame\n')
+  print(table(results, dataset_name(FLAGS.data)))
+
+
+if __name__ == '__main__':
+  flags.FLAGS['rows'].help += ', '.join(ROWS)
+  app.run(main)
