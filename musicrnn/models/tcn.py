@@ -111,6 +111,9 @@ class CausalConv1D(keras.layers.Layer):
       position: this step's index (a scalar; every sequence of the batch is
         at the same step).
     """
+    if not self.built:   # a step before any call
+      self.build(x.shape)
+      self.built = True
     kernel = self.effective_kernel()
     y = ops.matmul(x, kernel[-1]) + ops.cast(self.bias, self.compute_dtype)
     # Tap j reads step t - span + j * dilation, in slot (t + j * dilation)
