@@ -150,6 +150,10 @@ class TCN(protocols.FrameModel):
     weight_norm: weight-normalize the convolutions (Bai et al. do).
   """
 
+  # trains_faster_with_xla stays False: not measured (benchmarks/
+  # xla_benchmark.py has no TCN yet), and the tcn configs keep whole pieces,
+  # which have no one static shape, so auto XLA would not turn on anyway.
+
   def __init__(self, frame_size, channels=150, levels=2, kernel_size=3,
                dropout_rate=0.0, weight_norm=True, **kwargs):
     super().__init__(**kwargs)
