@@ -158,6 +158,15 @@ def frame_dataset(fixture_notesequences, tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def key_frame_dataset(fixture_notesequences, tmp_path_factory):
+  """A tiny dataset of the 2012 benchmark's frames (tcn_tiny: key_frames,
+  a quarter note per frame; frames_lstm_tiny's data is the same) of the
+  committed fixtures, half of them eval."""
+  return _dataset(tmp_path_factory, 'tcn_tiny', fixture_notesequences,
+                  eval_ratio=0.5)
+
+
+@pytest.fixture(scope='session')
 def fixture_notesequences(tmp_path_factory):
   """The committed fixtures (tests/testdata) as NoteSequences."""
   return _converted(tmp_path_factory, 'fixture_ns', testing_lib.TESTDATA)

@@ -31,6 +31,7 @@ FAMILY_CONFIGS = {
     'dilated_cnn_tiny': ('next_token', 'tiny'),
     'note_lstm_tiny': ('multi_head', 'note_dataset'),
     'pianoroll_lstm_tiny': ('multi_label', 'frame_dataset'),
+    'tcn_tiny': ('multi_label', 'key_frame_dataset'),
     'pianoroll_gan_tiny': ('adversarial', 'gan_dataset'),
 }
 

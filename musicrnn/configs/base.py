@@ -100,6 +100,24 @@ def encoding(name, **settings):
   return ml_collections.ConfigDict({'name': name, 'settings': settings})
 
 
+def benchmark_frames(steps_per_quarter=1):
+  """The frames of the 2012 polyphonic-music benchmark (JSB Chorales,
+  Nottingham): 88 keys (A0-C8), each sounding or not (`key_frames`);
+  JSB's are a quarter note long, Nottingham's an eighth."""
+  return encoding('key_frames', steps_per_quarter=steps_per_quarter,
+                  min_pitch=21, max_pitch=108)
+
+
+def whole_pieces():
+  """Data settings that keep every piece whole, as the benchmark's: no cut
+  (`max_events=0`), no chunks, split only where the tempo or time signature
+  changes (a metric grid needs one of each), no time stretch or
+  transposition, at least 2 frames (an input and a label)."""
+  return data_config(chunk_seconds=0.0, split_on_time_changes=True,
+                     stretch_factors=(1.0,), transpositions=(0,),
+                     min_events=2, max_events=0)
+
+
 def shrink_data(config, max_events=64):
   """Tiny variants: short sequences, no augmentation beyond identity + 1."""
   config.data.max_events = max_events

@@ -14,6 +14,8 @@ batch of one that builds it.
   event_lstm         Performance RNN and Polyphony RNN (LSTM or GRU stack)
   music_transformer  relative-attention decoder (Music Transformer)
   dilated_cnn        WaveNet-style causal convolutions
+  tcn                Bai et al.'s temporal convolutional network over frames,
+                     a sigmoid per bit
   pianoroll_gan      convolutional WGAN-GP over multi-bar piano rolls
   pianoroll_lstm     the recurrent stack over frame rolls, a sigmoid per bit
   note_lstm          the recurrent stack over note tuples, a softmax head

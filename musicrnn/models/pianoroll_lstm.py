@@ -1,8 +1,9 @@
 """Piano-roll LSTM: frames in, a sigmoid per bit of the next frame out.
 
 The recurrent stack of the LSTM families (`models.recurrent`) over frame
-rolls (`musicrnn.encodings.frames`): each step's input is the frame's onset
-and held bits as floats, its output one logit per bit of the next frame.
+rolls (`musicrnn.encodings.frames`): each step's input is the frame's bits
+as floats (onset and held bits of `frame_roll`, or a sounding bit per key
+of `key_frames`), its output one logit per bit of the next frame.
 The bits are independent given the past (a multi-label output), so the loss
 is binary cross-entropy or focal loss per bit (the 'multi_label' task,
 `musicrnn.tasks.multi_label`).
@@ -26,8 +27,8 @@ class PianorollLSTM(recurrent.RecurrentStack, protocols.FrameModel):
   """A recurrent stack over frames (see the module docstring).
 
   Args:
-    frame_size: bits per frame (onset and held bits of every key), from the
-      codec.
+    frame_size: bits per frame, from the codec (176 onset and held bits
+      of `frame_roll`, 88 sounding bits of `key_frames`).
     rnn_layer_sizes, cell, dropout_rate: the recurrent stack's.
   """
 
