@@ -520,3 +520,52 @@ def _smoke_run(benchmark, tmp_path, *flags, smoke=True):
   assert result.returncode == 0, result.stderr[-3000:]
   with open(out) as f:
     return json.load(f), result
+
+
+def test_polyphonic_benchmark_smoke(tmp_path):
+  """Every kind of row on a file in the benchmark's layout: the JSON holds
+  what the issue names, the 1-gram is the frequencies' NLL over predicted
+  frames, each trained row scored the test frames a sequence model
+  predicts, and the table puts the published rows beside ours."""
+  from musicrnn.pipelines import boulanger  # pylint: disable=import-outside-toplevel
+  splits = testing_lib.random_benchmark_splits()
+  path = str(tmp_path / 'JSB_Chorales.mat')
+  testing_lib.write_benchmark_mat(path, splits)
+  rows = ['note_1gram', 'lstm', 'tcn', 'frame_events_lstm']
+  results, result = _smoke_run('polyphonic_benchmark', tmp_path,
+                               f'--data={path}', f'--rows={",".join(rows)}',
+                               f'--work_dir={tmp_path / "work"}')
+  assert [r['row'] for r in results] == rows
+  for r in results:
+    assert r['dataset'] == 'JSB_Chorales'
+    for key in ('output', 'parameters', 'valid_nll', 'test_nll',
+                'frame_accuracy', 'cpu_seconds'):
+      assert key in r, (r['row'], key)
+    assert math.isfinite(r['valid_nll']) and math.isfinite(r['test_nll'])
+  one_gram = results[0]
+  p = boulanger.key_frequencies(splits['train'])
+  test = [r for r in splits['test'] if len(r) >= 2]
+  assert one_gram['test_nll'] == pytest.approx(boulanger.frame_nll(
+      [np.tile(p, (len(r) - 1, 1)) for r in test], test))
+  assert one_gram['parameters'] == 88
+  predicted = sum(len(r) - 1 for r in test)
+  for r in results[1:]:
+    assert r['test_frames'] == predicted, r['row']
+    assert r['config'].endswith('_tiny') and r['best_step'] >= 2
+  assert [r['output'] for r in results] == ['independent'] * 3 + ['joint']
+  assert results[2]['published_row'] == 'TCN'
+  assert results[2]['published_test_nll'] == 8.10
+  assert '| TCN: **musicrnn `tcn`** |' in result.stdout
+  assert '| RNN-NADE (Hessian-free) | joint | | | | 5.56 |' in result.stdout
+
+
+@testing_lib.requires_shared_data
+def test_polyphonic_benchmark_reproduces_the_note_1_gram(tmp_path):
+  path = os.path.join(testing_lib.SHARED_DATA, 'boulanger2012',
+                      'Nottingham.mat')
+  results, _ = _smoke_run('polyphonic_benchmark', tmp_path, f'--data={path}',
+                          '--rows=note_1gram', smoke=False)
+  (row,) = results
+  assert row['test_nll_every_frame'] == pytest.approx(10.25, abs=0.005)
+  assert row['test_nll'] == pytest.approx(10.26, abs=0.005)
+  assert row['published_test_nll'] == 10.25

@@ -19,13 +19,6 @@ from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import sources
 
 
-def _write_mat(path, splits):
-  pieces = {name: np.array([np.asarray(p, np.uint8) for p in splits[split]]
-                           + [None], dtype=object)[:-1].reshape(1, -1)
-            for split, name in boulanger.SPLITS.items()}
-  scipy.io.savemat(path, pieces)
-
-
 def test_reads_the_published_layout_and_measures_nats_per_frame(tmp_path):
   rng = np.random.default_rng(0)
   splits = {split: [(rng.random((n, 88)) < 0.1).astype(np.uint8)
@@ -33,7 +26,7 @@ def test_reads_the_published_layout_and_measures_nats_per_frame(tmp_path):
             for split, sizes in (('train', (5, 9)), ('valid', (4,)),
                                  ('test', (3, 6)))}
   path = str(tmp_path / 'fixture.mat')
-  _write_mat(path, splits)
+  testing_lib.write_benchmark_mat(path, splits)
   read = boulanger.read_mat(path)
   assert sorted(read) == ['test', 'train', 'valid']
   for split, pieces in splits.items():
@@ -64,7 +57,7 @@ def test_mistakes_are_usage_errors(tmp_path):
     boulanger.read_mat(str(tmp_path / 'partial.mat'))
   bad = {split: [np.zeros((3, 88))] for split in boulanger.SPLITS}
   bad['test'] = [np.zeros((3, 87))]
-  _write_mat(str(tmp_path / 'keys.mat'), bad)
+  testing_lib.write_benchmark_mat(str(tmp_path / 'keys.mat'), bad)
   with pytest.raises(UsageError, match='piece 0 of testdata is not 0/1 frames of 88'):
     boulanger.read_mat(str(tmp_path / 'keys.mat'))
 
@@ -84,33 +77,24 @@ def test_the_note_1_gram_row_of_the_2012_table(name, published):
 
 
 def frames_config(**model):
-  """A config of the benchmark's frames: the piano-roll LSTM (tiny) on
-  88-key frames, pieces whole."""
-  config = configs.get_config('pianoroll_lstm_tiny')
-  with config.unlocked():
-    config.encoding.name = 'key_frames'
-    config.encoding.settings.steps_per_quarter = 1
-    config.data.max_events = 0
-    config.data.min_events = 2
-    config.data.transpositions = (0, 2)
-    config.model.update(model)
+  """A config of the benchmark's frames (frames_lstm, tiny: train pieces
+  cut into 64-frame windows), trained on two transpositions."""
+  config = configs.get_config('frames_lstm_tiny')
+  config.data.transpositions = (0, 2)
+  config.model.update(model)
   return config
 
 
 @pytest.fixture(scope='module')
 def fixture_splits():
-  rng = np.random.default_rng(1)
-  return {split: [(rng.random((n, 88)) < 0.08).astype(np.uint8)
-                  for n in sizes]
-          for split, sizes in (('train', (12, 20, 7, 30)), ('valid', (9, 15)),
-                               ('test', (11, 1, 25)))}
+  return testing_lib.random_benchmark_splits()
 
 
 @pytest.fixture(scope='module')
 def fixture_dataset(tmp_path_factory, fixture_splits):
   folder = tmp_path_factory.mktemp('benchmark')
   path = str(folder / 'Fixture.mat')
-  _write_mat(path, fixture_splits)
+  testing_lib.write_benchmark_mat(path, fixture_splits)
   summary = boulanger.create_dataset(frames_config(), path,
                                      str(folder / 'dataset'))
   return path, summary

@@ -342,3 +342,28 @@ def disallowed_draws(grammar, tokens, start):
     for row in np.flatnonzero(~grammar.allows(states[t], tokens[:, t])):
       found.append((int(row), t, int(tokens[row, t])))
   return found
+
+
+def write_benchmark_mat(path, splits):
+  """Writes {'train', 'valid', 'test': [0/1 [frames, 88] per piece]} as a
+  file of the 2012 polyphonic benchmark (`traindata`, `validdata`,
+  `testdata`: a cell array of pieces each)."""
+  import scipy.io  # pylint: disable=import-outside-toplevel
+  names = {'train': 'traindata', 'valid': 'validdata', 'test': 'testdata'}
+  contents = {}
+  for split, name in names.items():
+    cells = np.empty((1, len(splits[split])), dtype=object)
+    for i, piece in enumerate(splits[split]):
+      cells[0, i] = np.asarray(piece, np.uint8)
+    contents[name] = cells
+  scipy.io.savemat(path, contents)
+
+
+def random_benchmark_splits(seed=1, sizes=(('train', (12, 20, 7, 30)),
+                                           ('valid', (9, 15)),
+                                           ('test', (11, 1, 25)))):
+  """Random sparse pieces of 88 keys per split (a piece of 1 frame has
+  nothing a sequence model predicts)."""
+  rng = np.random.default_rng(seed)
+  return {split: [(rng.random((n, 88)) < 0.08).astype(np.uint8) for n in ns]
+          for split, ns in sizes}

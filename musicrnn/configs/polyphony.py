@@ -53,7 +53,5 @@ def frame_events_lstm():
       encoding=base.encoding('frame_events', steps_per_quarter=1,
                              min_pitch=21, max_pitch=108),
       model=event_lstm_model(rnn_layer_sizes=(256,), dropout_rate=0.3),
-      data=base.data_config(chunk_seconds=0.0, split_on_time_changes=True,
-                            min_events=2, max_events=0,
-                            stretch_factors=(1.0,), transpositions=(0,)),
+      data=base.whole_pieces(),
       train=base.train_config(batch_size=8, learning_rate=2e-3, clip_norm=5.0))
