@@ -278,3 +278,38 @@ def test_conditional_config_carries_its_controls(tiny_datasets, tmp_path):
   inputs, labels, _ = next(iter(input_lib.make_dataset(source, 'train', 2)))
   assert set(inputs) == {'tokens', 'note_density', 'pitch_histogram'}
   assert inputs['pitch_histogram'].shape[:2] == labels.shape
+
+
+def test_the_2012_benchmark_builder_publishes_the_three_splits(tmp_path):
+  """tfds build musicrnn_boulanger2012 from a manual dir holding the .mat
+  file: train, valid and test as published (valid and test pieces whole),
+  read by tfds.load and trained on with validation on valid."""
+  splits_ = testing_lib.random_benchmark_splits()
+  manual_dir = tmp_path / 'manual'
+  manual_dir.mkdir()
+  testing_lib.write_benchmark_mat(str(manual_dir / 'JSB_Chorales.mat'), splits_)
+  data_dir = str(tmp_path / 'tfds')
+  builder = _prepare(tfds_builders.MusicrnnBoulanger2012(
+      config=tfds_builders.Boulanger2012Config(
+          name='jsb_tiny', filename='JSB_Chorales.mat',
+          musicrnn_config='frames_lstm_tiny'),
+      data_dir=data_dir), str(manual_dir))
+  assert sorted(builder.info.splits) == ['test', 'train', 'valid']
+  assert builder.info.metadata['validation_split'] == 'valid'
+  test = _by_example_id(tfds.load('musicrnn_boulanger2012/jsb_tiny',
+                                  split='test', data_dir=data_dir))
+  whole = [(i, r) for i, r in enumerate(splits_['test']) if len(r) >= 2]
+  assert len(test) == len(whole)
+  for i, roll in whole:
+    example = test[f'JSB_Chorales/test/{i:04d}:t+0:p0']
+    np.testing.assert_array_equal(example['pianoroll'], roll.astype(bool))
+  source = sources.open_source('tfds:musicrnn_boulanger2012/jsb_tiny',
+                               tfds_data_dir=data_dir)
+  assert source.validation_split() == 'valid'
+  summary = trainer.train(configs.get_config('frames_lstm_tiny'), source,
+                          str(tmp_path / 'run'), num_steps=2, eval_every=2,
+                          progress=False)
+  assert summary.evals[-1]['frames'] == sum(len(r) - 1 for r in splits_['valid'])
+  with pytest.raises(UsageError, match='is not there'):
+    _prepare(tfds_builders.MusicrnnBoulanger2012(
+        config='nottingham', data_dir=data_dir), str(manual_dir))

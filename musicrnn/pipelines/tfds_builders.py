@@ -427,15 +427,18 @@ class MusicrnnBoulanger2012(tfds.core.GeneratorBasedBuilder):
   name = 'musicrnn_boulanger2012'
   VERSION = tfds.core.Version('1.0.0')
   RELEASE_NOTES = {'1.0.0': 'First release.'}
+  # Each with the TCN config of its frames: JSB's are quarter notes,
+  # Nottingham's eighths (configs/tcn.py); the other two are taken as
+  # quarters (decoding is all the frame length changes).
   BUILDER_CONFIGS = [
-      Boulanger2012Config(name=name, filename=filename,
+      Boulanger2012Config(name=name, filename=filename, musicrnn_config=config,
                           description=f'{title}: the published train, valid '
                           'and test pieces, frames of the 88 keys')
-      for name, filename, title in (
-          ('jsb_chorales', 'JSB_Chorales.mat', 'JSB Chorales'),
-          ('nottingham', 'Nottingham.mat', 'Nottingham'),
-          ('musedata', 'MuseData.mat', 'MuseData'),
-          ('piano_midi_de', 'Piano-midi.de.mat', 'Piano-midi.de'))]
+      for name, filename, title, config in (
+          ('jsb_chorales', 'JSB_Chorales.mat', 'JSB Chorales', 'tcn'),
+          ('nottingham', 'Nottingham.mat', 'Nottingham', 'tcn_nottingham'),
+          ('musedata', 'MuseData.mat', 'MuseData', 'tcn'),
+          ('piano_midi_de', 'Piano-midi.de.mat', 'Piano-midi.de', 'tcn'))]
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       'Put the benchmark\'s .mat files (JSB_Chorales.mat, Nottingham.mat, '
       'MuseData.mat, Piano-midi.de.mat, as published with the 2012 paper) in '
