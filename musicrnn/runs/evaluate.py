@@ -13,9 +13,12 @@ import os
 from note_seq import sequences_lib
 import numpy as np
 
+from musicrnn import encodings
+from musicrnn.encodings import frames
 from musicrnn.errors import UsageError
 from musicrnn.metrics import music
 from musicrnn.metrics import samples
+from musicrnn.pipelines import boulanger
 from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import input as input_lib
@@ -79,20 +82,39 @@ def to_json(metrics):
   return json.dumps(metrics, indent=2, sort_keys=True)
 
 
-def _real_data_of_dataset(data=None, run_dir=None):
-  """(NoteSequence pattern, eval ratio, split_by, sustain) of a dataset
-  folder (default: the one the run was trained on), as it was built."""
+def _dataset_source(data=None, run_dir=None):
+  """The data source of a dataset (default: the one the run was trained
+  on)."""
   data = data or run_dir_lib.dataset_dir(run_dir)
   if not data:
     raise UsageError(f'{run_dir} does not record its dataset; pass --data '
                      '(its dataset folder) or --notesequences')
-  source = sources.open_source(data)
+  return sources.open_source(data)
+
+
+def _benchmark_pieces(description):
+  """(test pieces, train pieces) as NoteSequences of a dataset built from a
+  benchmark .mat file, decoded at its encoding's frame length; None for
+  any other dataset."""
+  path = description.get('input') or ''
+  if not boulanger.is_benchmark_file(path):
+    return None
+  rolls = boulanger.read_mat(path)
+  codec = frames.KeyFrameCodec(
+      encodings.codec.codec_from_spec(description['encoding']).settings)
+  return tuple([codec.decode(roll) for roll in rolls[split]]
+               for split in ('test', 'train'))
+
+
+def _real_data_of_dataset(source):
+  """(NoteSequence pattern, eval ratio, split_by, sustain) of a dataset
+  folder, as it was built."""
   # A dataset folder's description is its whole dataset.json.
   description = source.description
   pattern = description.get('input')
   if not isinstance(source, sources.DatasetFolder) or not pattern:
-    raise UsageError(f'{data} does not name the NoteSequences it was built '
-                     'from; pass --notesequences')
+    raise UsageError(f'{source.location} does not name the NoteSequences it '
+                     'was built from; pass --notesequences')
   data_config = description.get('config', {}).get('data', {})
   return (pattern, description.get('eval_ratio', 0.1),
           data_config.get('split_by', 'id'), bool(data_config.get('sustain', True)))
@@ -119,20 +141,29 @@ def evaluate_samples(samples_dir, *, run_dir=None, data=None, notesequences=None
     'chunk_seconds'.
   """
   generated = samples.read_midi_dir(samples_dir)
+  pieces = None
   if run_dir is not None or data is not None:
-    pattern, run_ratio, split_by, sustain = _real_data_of_dataset(data, run_dir)
-    notesequences = notesequences or pattern
-    eval_ratio = run_ratio if eval_ratio is None else eval_ratio
-  if notesequences is None:
+    source = _dataset_source(data, run_dir)
+    pieces = None if notesequences else _benchmark_pieces(source.description)
+    if pieces is None:
+      pattern, run_ratio, split_by, sustain = _real_data_of_dataset(source)
+      notesequences = notesequences or pattern
+      eval_ratio = run_ratio if eval_ratio is None else eval_ratio
+  if pieces is not None:
+    # A benchmark's published split: the samples against its test pieces.
+    eval_sequences, train_sequences = pieces
+    notesequences = source.description['input']
+  elif notesequences is None:
     raise UsageError('pass --run_dir (the run that made the samples) or '
                      '--notesequences (the real data, musicrnn_convert\'s output)')
-  eval_ratio = 0.1 if eval_ratio is None else eval_ratio
-  real = samples.read_notesequences(notesequences)
-  eval_sequences, train_sequences = samples.split_real_data(real, eval_ratio,
-                                                            split_by)
-  if sustain:   # as the training data (n-grams do not depend on it)
-    eval_sequences = [sequences_lib.apply_sustain_control_changes(s)
-                      for s in eval_sequences]
+  else:
+    eval_ratio = 0.1 if eval_ratio is None else eval_ratio
+    real = samples.read_notesequences(notesequences)
+    eval_sequences, train_sequences = samples.split_real_data(real, eval_ratio,
+                                                              split_by)
+    if sustain:   # as the training data (n-grams do not depend on it)
+      eval_sequences = [sequences_lib.apply_sustain_control_changes(s)
+                        for s in eval_sequences]
   if not eval_sequences:
     raise UsageError(f'no eval NoteSequences in {notesequences} at eval ratio '
                      f'{eval_ratio:g}')
