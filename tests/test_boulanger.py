@@ -2,6 +2,7 @@
 benchmark's layout written here, and the published "Note 1-Gram" row
 reproduced on the real files when ../shared/data is present."""
 
+import json
 import os
 
 import numpy as np
@@ -15,6 +16,9 @@ from musicrnn import models
 from musicrnn import tasks
 from musicrnn.errors import UsageError
 from musicrnn.pipelines import boulanger
+from musicrnn.runs import evaluate as evaluate_lib
+from musicrnn.runs import run_dir as run_dir_lib
+from musicrnn.training import trainer
 from musicrnn.tfrecords import description as description_lib
 from musicrnn.tfrecords import sources
 
@@ -196,3 +200,29 @@ def test_the_evaluation_reproduces_the_note_1_gram_row(tmp_path, name,
   metrics = evaluation.evaluate(summary.output_dir, 64, split='test')
   assert metrics['nll_per_frame'] == pytest.approx(without_first, abs=0.005)
   assert abs(metrics['nll_per_frame'] - published) < 0.05
+
+
+def test_a_run_on_the_benchmark_generates_and_is_compared_with_its_test_pieces(
+    tmp_path, fixture_splits, fixture_dataset):
+  """Trained on the published splits (validated on valid), the run
+  generates MIDI, and musicrnn_evaluate --samples_dir compares it with the
+  file's test pieces, its n-grams counted on the train pieces."""
+  _, summary = fixture_dataset
+  run_dir = str(tmp_path / 'run')
+  trained = trainer.train(frames_config(), summary.output_dir, run_dir,
+                          num_steps=4, eval_every=2, progress=False, seed=1)
+  assert trained.evals[-1]['frames'] == sum(len(r) - 1
+                                            for r in fixture_splits['valid'])
+  with open(os.path.join(run_dir, 'best.json')) as f:
+    best = json.load(f)
+  assert best['metric'] == 'nll_per_frame'
+  assert best['value'] == min(e['nll_per_frame'] for e in trained.evals)
+  run = run_dir_lib.load_run(run_dir)
+  paths = run.task.generate(run, str(tmp_path / 'samples'), num_outputs=2,
+                            num_steps=16, seed=3)
+  assert len(paths) == 2
+  report = evaluate_lib.evaluate_samples(str(tmp_path / 'samples'),
+                                         run_dir=run_dir)
+  assert report['eval_pieces'] == len(fixture_splits['test'])
+  assert report['train_pieces'] == len(fixture_splits['train'])
+  assert report['notesequences'].endswith('Fixture.mat')
