@@ -31,13 +31,14 @@ FAMILY_CONFIGS = {
     'dilated_cnn_tiny': ('next_token', 'tiny'),
     'note_lstm_tiny': ('multi_head', 'note_dataset'),
     'pianoroll_lstm_tiny': ('multi_label', 'frame_dataset'),
+    'rnn-nade_tiny': ('joint_frames', 'key_frame_dataset'),
     'pianoroll_gan_tiny': ('adversarial', 'gan_dataset'),
 }
 
 
 def test_the_registry_lists_every_task_and_every_family_has_one():
-  assert sorted(tasks.TASKS) == ['adversarial', 'multi_head', 'multi_label',
-                                 'next_token']
+  assert sorted(tasks.TASKS) == ['adversarial', 'joint_frames', 'multi_head',
+                                 'multi_label', 'next_token']
   for name, task in tasks.TASKS.items():
     assert isinstance(task, base.Task) and task.name == name
     assert task.protocol.task == name
