@@ -3,8 +3,8 @@
 `build_model(config, codec, controls)` makes and builds the model a config
 names in `config.family` (the name of the family's file here); the trainer
 and generator call it, never a family directly. A family subclasses one
-protocol (`protocols`: next-token model,
-multi-head model, frame model, joint frame model, adversarial pair), which names its task
+protocol (`protocols`: next-token model, multi-head model, frame model,
+joint frame model, adversarial pair), which names its task
 (`musicrnn.tasks`). Its constructor takes the config's `model` section as
 its keyword arguments (and `get_config()` gives them back), plus what comes
 from the data (`data_arguments(codec, controls)`: vocabulary size and
