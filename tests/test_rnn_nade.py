@@ -575,6 +575,10 @@ def test_what_cannot_be_imported_is_named(tmp_path):
                                       if k != 'nade/w_dec_t'})
   with pytest.raises(UsageError, match='no w_dec_t'):
     magenta.import_checkpoint(partial, 'rnn-nade', str(tmp_path / 'r7'))
+  no_window = _tensors(tmp_path / 'f', {k: v for k, v in weights(
+      attention=True).items() if not k.endswith('attn_v')})
+  with pytest.raises(UsageError, match='no attn_v'):
+    magenta.import_checkpoint(no_window, 'rnn-nade_attn', str(tmp_path / 'r8'))
 
 
 def test_the_task_scores_only_real_frames():

@@ -200,23 +200,23 @@ def read_nade_weights(checkpoint):
   """
   reader = _reader(checkpoint)
   cells, attention, weights = {}, {}, {}
+  wrapped = False   # the first LSTM is inside the attention wrapper
   for name in sorted(reader.get_variable_to_shape_map()):
     cell, wrapper = _NADE_CELL.match(name), _NADE_ATTENTION.match(name)
-    if cell:
+    # Attention wraps the first cell only.
+    if cell and not (cell.group(2) and cell.group(1) != '0'):
       kind = 'kernel' if cell.group(3) in ('kernel', 'weights') else 'bias'
-      if cell.group(2) and cell.group(1) != '0':
-        cell = None   # attention wraps the first cell only
-      else:
-        cells.setdefault(int(cell.group(1)), {})[kind] = reader.get_tensor(name)
-        continue
-    elif wrapper:
+      cells.setdefault(int(cell.group(1)), {})[kind] = reader.get_tensor(name)
+      wrapped = wrapped or bool(cell.group(2))
+      continue
+    if wrapper:
       kind = {'weights': 'kernel', 'biases': 'bias'}.get(wrapper.group(2),
                                                          wrapper.group(2))
       part = _ATTENTION_WEIGHTS.get((wrapper.group(1) or '', kind))
       if part:
         attention[part] = reader.get_tensor(name)
         continue
-    elif name in _NADE_OTHER:
+    if name in _NADE_OTHER:
       weights[_NADE_OTHER[name]] = reader.get_tensor(name)
       continue
     if not _IGNORED.search(name):
@@ -226,8 +226,10 @@ def read_nade_weights(checkpoint):
           'basic_lstm_cell, the first cell\'s attention_cell_wrapper, '
           'decoder/dense, nade/w_enc, nade/w_dec_t)')
   missing = sorted(set(_NADE_OTHER.values()) - set(weights))
-  if attention and len(attention) != len(_ATTENTION_WEIGHTS):
+  if (attention or wrapped) and len(attention) != len(_ATTENTION_WEIGHTS):
     missing += sorted(set(_ATTENTION_WEIGHTS.values()) - set(attention))
+  if attention and not wrapped:
+    missing.append('cell_0/attention_cell_wrapper/basic_lstm_cell')
   if (not cells or sorted(cells) != list(range(len(cells))) or any(
       set(c) != {'kernel', 'bias'} for c in cells.values()) or missing):
     raise UsageError(
