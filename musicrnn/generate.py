@@ -102,7 +102,8 @@ flags.DEFINE_integer('num_bars', None,
 flags.DEFINE_enum('binarize', None, ['threshold', 'bernoulli'],
                   'Piano rolls: how cell probabilities become notes (default: '
                   'threshold for the piano-roll GAN, bernoulli for the '
-                  'piano-roll LSTM).')
+                  'piano-roll LSTM and the RNN-NADE, whose threshold 0.5 is '
+                  'Magenta\'s greedy frame).')
 flags.DEFINE_float('threshold', 0.5,
                    'Piano rolls: probability above which a cell sounds '
                    '(--binarize=threshold).')

@@ -1,4 +1,5 @@
-r"""musicrnn_import_magenta: a Magenta Performance RNN or Polyphony RNN as a run.
+r"""musicrnn_import_magenta: a Magenta Performance RNN, Polyphony RNN or
+Pianoroll RNN-NADE as a run.
 
   musicrnn_import_magenta --bundle_file=performance_with_dynamics.mag \
     --run_dir=/tmp/pwd_magenta
@@ -14,7 +15,9 @@ from the checkpoint; its id (a bundle's generator id,
 or --config) names the encoding and controls. Imports: performance,
 performance_with_dynamics, density_conditioned_performance_with_dynamics,
 pitch_conditioned_performance_with_dynamics,
-multiconditioned_performance_with_dynamics and polyphony.
+multiconditioned_performance_with_dynamics, polyphony, rnn-nade and
+rnn-nade_attn (a pianoroll_rnn_nade.mag; its attention window is the
+config's 32 unless --hparams=attn_length=N says otherwise).
 """
 
 

@@ -167,6 +167,14 @@ def key_frame_dataset(fixture_notesequences, tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def nade_frame_dataset(fixture_notesequences, tmp_path_factory):
+  """A tiny key-frame dataset (rnn-nade_tiny; the attention config's data is
+  the same) of the committed fixtures, half of them eval."""
+  return _dataset(tmp_path_factory, 'rnn-nade_tiny', fixture_notesequences,
+                  eval_ratio=0.5)
+
+
+@pytest.fixture(scope='session')
 def fixture_notesequences(tmp_path_factory):
   """The committed fixtures (tests/testdata) as NoteSequences."""
   return _converted(tmp_path_factory, 'fixture_ns', testing_lib.TESTDATA)

@@ -16,7 +16,7 @@ DESIGN_NAMES = [
     'multiconditioned_performance_with_dynamics', 'polyphony',
     'music_transformer', 'dilated_cnn', 'pianoroll_gan', 'pianoroll_lstm',
     'pianoroll_lstm_focal', 'note_lstm', 'tcn', 'tcn_nottingham',
-    'frames_lstm']
+    'frames_lstm', 'rnn-nade', 'rnn-nade_attn']
 
 
 def test_every_design_config_and_its_tiny_variant_exist():
@@ -35,7 +35,7 @@ def test_configs_bind_encoding_family_and_hparams(name):
   assert codec_lib.codec_from_spec(codec.spec()).spec() == codec.spec()
   assert config.family in ('event_lstm', 'music_transformer', 'dilated_cnn',
                            'pianoroll_gan', 'pianoroll_lstm', 'note_lstm',
-                           'tcn')
+                           'tcn', 'rnn_nade')
   assert json.loads(configs.to_json(config))['name'] == name
   assert tiny.train.batch_size <= config.train.batch_size
 

@@ -32,13 +32,14 @@ FAMILY_CONFIGS = {
     'note_lstm_tiny': ('multi_head', 'note_dataset'),
     'pianoroll_lstm_tiny': ('multi_label', 'frame_dataset'),
     'tcn_tiny': ('multi_label', 'key_frame_dataset'),
+    'rnn-nade_tiny': ('joint_frames', 'nade_frame_dataset'),
     'pianoroll_gan_tiny': ('adversarial', 'gan_dataset'),
 }
 
 
 def test_the_registry_lists_every_task_and_every_family_has_one():
-  assert sorted(tasks.TASKS) == ['adversarial', 'multi_head', 'multi_label',
-                                 'next_token']
+  assert sorted(tasks.TASKS) == ['adversarial', 'joint_frames', 'multi_head',
+                                 'multi_label', 'next_token']
   for name, task in tasks.TASKS.items():
     assert isinstance(task, base.Task) and task.name == name
     assert task.protocol.task == name

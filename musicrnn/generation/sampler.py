@@ -649,3 +649,77 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration,
     return tf.gather(tf.transpose(output), best + offsets(width)[:, 0])
 
   return loop
+
+
+def sample_joint_frames(model, primer, num_steps, *, temperature=1.0,
+                        binarize='bernoulli', threshold=0.5, seed=None,
+                        jit_compile=True):
+  """Continues frames by `num_steps` frames of a joint frame model (the
+  RNN-NADE: `protocols.JointFrameModel`), for a batch at once, in one
+  compiled loop.
+
+  Each frame is drawn whole from the model's distribution given the frames
+  before it: `model.sample_frame` draws its bits in the model's order, each
+  given the bits drawn before it, its logit divided by `temperature`
+  (`binarize='bernoulli'`), or sets each bit where its probability given
+  the bits set before it exceeds `threshold` (`'threshold'`; 0.5 is the
+  greedy frame, what Magenta's RNN-NADE generates).
+
+  Args:
+    model: `initial_state(batch, max_length)`, `step({'pianoroll': [batch,
+      bits]}, states)` -> (parameters, states) and `sample_frame(parameters,
+      uniforms, temperature)`.
+    primer: 0/1 array [batch, primer_length >= 1, bits].
+    num_steps: frames to draw after the primer.
+    seed: makes the draw reproducible.
+    jit_compile: compile the loop with XLA.
+
+  Returns:
+    uint8 array [batch, primer_length + num_steps, bits].
+  """
+  if binarize not in BINARIZE:
+    raise ValueError(f'binarize must be one of {BINARIZE}, got {binarize!r}')
+  primer = tf.convert_to_tensor(primer, tf.float32)
+  if int(primer.shape[1]) < 1:
+    raise ValueError('the primer needs at least one frame')
+  if num_steps < 1:
+    raise ValueError(f'num_steps must be at least 1, got {num_steps}')
+  key = ('joint_frames', float(temperature), binarize, float(threshold))
+  loop = _loop(model, key, jit_compile, lambda proxy: _joint_frame_loop(
+      proxy, float(temperature), binarize, float(threshold)))
+  frames = loop(primer, tf.constant(num_steps), _seed_pair(seed, 0))
+  return frames.numpy().astype(np.uint8)
+
+
+def _joint_frame_loop(model, temperature, binarize, threshold):
+
+  def loop(primer, num_steps, seed_pair):
+    primer_length = tf.shape(primer)[1]
+    total = primer_length + num_steps
+    states = model.initial_state(tf.shape(primer)[0], total)
+    output = _output_buffer(primer, num_steps)
+
+    def body(t, states, output):
+      frame = output[t]
+      params, states = model.step({'pianoroll': frame}, states)
+
+      def draw():
+        if binarize == 'bernoulli':
+          uniforms = tf.random.stateless_uniform(
+              tf.shape(frame),
+              seed=tf.random.experimental.stateless_fold_in(seed_pair, t))
+        else:
+          uniforms = tf.fill(tf.shape(frame), threshold)
+        return tf.cast(model.sample_frame(params, uniforms, temperature),
+                       frame.dtype)
+
+      # Over the primer the step only primes the states: its frames are
+      # not drawn (a frame's draw is a loop over its bits).
+      row = tf.cond(t + 1 < primer_length, lambda: output[t + 1], draw)
+      return t + 1, states, _write_row(output, t + 1, row)
+
+    _, _, output = tf.while_loop(lambda t, *_: t < total - 1, body,
+                                 (tf.constant(0), states, output))
+    return tf.transpose(output, [1, 0, 2])
+
+  return loop

@@ -3,8 +3,8 @@
 `build_model(config, codec, controls)` makes and builds the model a config
 names in `config.family` (the name of the family's file here); the trainer
 and generator call it, never a family directly. A family subclasses one
-protocol (`protocols`: next-token model,
-multi-head model, frame model, adversarial pair), which names its task
+protocol (`protocols`: next-token model, multi-head model, frame model,
+joint frame model, adversarial pair), which names its task
 (`musicrnn.tasks`). Its constructor takes the config's `model` section as
 its keyword arguments (and `get_config()` gives them back), plus what comes
 from the data (`data_arguments(codec, controls)`: vocabulary size and
@@ -20,8 +20,11 @@ batch of one that builds it.
   pianoroll_lstm     the recurrent stack over frame rolls, a sigmoid per bit
   note_lstm          the recurrent stack over note tuples, a softmax head
                      each for chord, offset and duration
+  rnn_nade           the recurrent stack over key frames setting the biases
+                     of a NADE over the next frame (Pianoroll RNN-NADE)
   protocols          what a family is: the abstract bases above
-  recurrent          the recurrent stack and step the LSTM families share
+  recurrent          the recurrent stack and step the LSTM families share,
+                     and Magenta's attention cell
   inputs             the token and control-signal inputs the event models share
 
 Importing the package imports every module of its folder: a family

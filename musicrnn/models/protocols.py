@@ -12,6 +12,9 @@ when a run reaches the missing call:
                    out, with a cached step: the note LSTM (task 'multi_head')
   FrameModel       frames of bits in, a logit per bit of the next frame out,
                    with a cached step: the piano-roll LSTM (task 'multi_label')
+  JointFrameModel  frames of bits in, a joint distribution over the bits of
+                   the next frame out (scored exactly, drawn bit by bit),
+                   with a cached step: the RNN-NADE (task 'joint_frames')
   AdversarialPair  a generator (noise in, piano rolls out) and its critic,
                    with their own update: the piano-roll GAN (task
                    'adversarial')
@@ -172,6 +175,38 @@ class FrameModel(_CachedStep, abstract=True):
   Instance attribute: `frame_size`."""
 
   task = 'multi_label'
+
+
+class JointFrameModel(_CachedStep, abstract=True):
+  """Frames in ({'pianoroll': [batch, time, frame_size]} of 0/1 bits), for
+  each step the parameters of a joint distribution over the next frame's
+  bits out ([batch, time, params]; `step` gives one step's [batch,
+  params]). The bits of a frame are not independent given the past: the
+  model scores a whole frame (`frame_log_prob`) and draws one bit at a
+  time, each given the bits drawn before it (`sample_frame`).
+
+  Instance attribute: `frame_size`."""
+
+  task = 'joint_frames'
+
+  @abc.abstractmethod
+  def frame_log_prob(self, params, frames):
+    """log p(frame | params) in nats, exactly: [...] for parameters
+    [..., params] and 0/1 frames [..., frame_size]."""
+
+  @abc.abstractmethod
+  def sample_frame(self, params, uniforms, temperature=1.0):
+    """Frames [..., frame_size] (0/1 floats) drawn from parameters [...,
+    params], bit by bit in the model's order: bit d is 1 where
+    uniforms[..., d] < p(bit d = 1 | the bits before it), its logit
+    divided by `temperature`. Uniform draws give a sample; uniforms of 0.5
+    give the greedy frame (each bit set where its probability exceeds
+    one half given the bits set before it)."""
+
+  def log_prob(self, inputs, labels, training=False):
+    """[batch, time] log-probability in nats of each frame of `labels`
+    [batch, time, frame_size] given the frames of `inputs` up to it."""
+    return self.frame_log_prob(self(inputs, training=training), labels)
 
 
 class AdversarialPair(FamilyModel, abstract=True):

@@ -11,7 +11,10 @@ and defines `_features(inputs)`, the [batch, time, features] its layers read:
       self._build_stack(rnn_layer_sizes, cell, dropout_rate, vocab_size)
 
 The recurrent layers keep Keras' defaults (tanh, sigmoid, no recurrent
-dropout, not unrolled), so on a GPU they run the cuDNN kernel.
+dropout, not unrolled), so on a GPU they run the cuDNN kernel. A family may
+make a layer of its own (`_make_rnn_layer`, with its states' widths in
+`_state_sizes`): the RNN-NADE's first layer with attention is an
+`AttentionLSTMCell` in a Keras RNN layer.
 """
 
 import keras
@@ -39,11 +42,8 @@ class RecurrentStack:
     self.rnn_layer_sizes = tuple(int(u) for u in rnn_layer_sizes)
     self.cell = cell
     self.dropout_rate = float(dropout_rate)
-    layer = CELLS[cell]
-    self.rnn_layers = [
-        layer(units, return_sequences=True, return_state=True,
-              name=f'{cell}_{i}')
-        for i, units in enumerate(self.rnn_layer_sizes)]
+    self.rnn_layers = [self._make_rnn_layer(i, units)
+                       for i, units in enumerate(self.rnn_layer_sizes)]
     # tf.train.Checkpoint follows attributes, not Keras' tracked lists: name
     # each layer so checkpoints hold every weight.
     for i, rnn in enumerate(self.rnn_layers):
@@ -52,6 +52,21 @@ class RecurrentStack:
     # float32 logits (and loss) under a mixed-precision policy.
     self.logits = keras.layers.Dense(output_size, dtype='float32',
                                      name='logits')
+
+  def _make_rnn_layer(self, index, units):
+    """Layer `index` of the stack, `units` wide: a Keras recurrent layer
+    returning its sequence and its states (a family may override this, and
+    then `_state_sizes`)."""
+    return CELLS[self.cell](units, return_sequences=True, return_state=True,
+                            name=f'{self.cell}_{index}')
+
+  def _state_sizes(self, index):
+    """The widths of layer `index`'s states, in the order its layer takes
+    and returns them (h, c for an LSTM; h for a GRU or plain RNN): its
+    cell's `state_size`."""
+    sizes = self.rnn_layers[index].cell.state_size
+    return [int(s) for s in sizes] if isinstance(sizes, (list, tuple)) else [
+        int(sizes)]
 
   def _stack_config(self):
     """The stack's constructor arguments, for `get_config`."""
@@ -64,11 +79,13 @@ class RecurrentStack:
 
   def _run(self, x, states, training):
     new_states = []
+    start = 0
     for i, layer in enumerate(self.rnn_layers):
       initial = None
       if states is not None:
-        k = self.states_per_layer
-        initial = list(states[i * k:(i + 1) * k])
+        end = start + len(self._state_sizes(i))
+        initial = list(states[start:end])
+        start = end
       x, *layer_states = layer(x, initial_state=initial, training=training)
       new_states.extend(layer_states)
       x = self.dropout(x, training=training)
@@ -80,15 +97,16 @@ class RecurrentStack:
     return logits
 
   def initial_state(self, batch_size, max_length=None):  # pylint: disable=unused-argument
-    """Zero states: a list of [batch, units] tensors, per layer (h, c for
-    an LSTM; h for a GRU or plain RNN).
+    """Zero states: a list of [batch, width] tensors, per layer those of
+    `_state_sizes` ([batch, units] h, c for an LSTM; h for a GRU or plain
+    RNN).
 
     `max_length` (the longest sequence to be generated) is part of the step
     interface every family shares; a recurrent state does not need it.
     """
     states = []
-    for units in self.rnn_layer_sizes:
-      states.extend([ops.zeros((batch_size, units))] * self.states_per_layer)
+    for i in range(len(self.rnn_layer_sizes)):
+      states.extend(ops.zeros((batch_size, size)) for size in self._state_sizes(i))
     return states
 
   def reorder_states(self, states, indices):
@@ -101,3 +119,80 @@ class RecurrentStack:
     logits, new_states = self._run(
         self._features(inputs_lib.as_one_step(inputs)), states, False)
     return logits[:, 0], new_states
+
+
+@keras.saving.register_keras_serializable('musicrnn')
+class AttentionLSTMCell(keras.layers.Layer):
+  """An LSTM cell that attends over its own last `attn_length` outputs:
+  the cell of Magenta's attention models (TF1 contrib's
+  `AttentionCellWrapper` around a `BasicLSTMCell`, after Cheng et al.
+  2016), computed as that wrapper computes it, so that Magenta's weights
+  give Magenta's outputs. Wrap it in `keras.layers.RNN`.
+
+  Its states are h, c [batch, units] (the LSTM's), the last attention read
+  `a` [batch, units] and the window of the last outputs [batch,
+  attn_length * units] (oldest first, zeros at the start). One step, for an
+  input x [batch, inputs]:
+
+    x'      = [x; a] @ input_kernel + input_bias          [batch, inputs]
+    out, (h', c') = LSTM(x', (h, c))
+    score_l = attn_v . tanh(window_l @ attn_w + [c'; h'] @ query_kernel
+                            + query_bias)                  for each l
+    a'      = sum_l softmax(score)_l window_l
+    y       = [out; a'] @ output_kernel + output_bias     (the output)
+    window' = the window's last attn_length - 1 outputs, then y
+
+  Args:
+    units: the LSTM's units, and the width of the output and attention.
+    attn_length: outputs in the attention window.
+  """
+
+  def __init__(self, units, attn_length, **kwargs):
+    super().__init__(**kwargs)
+    self.units = int(units)
+    self.attn_length = int(attn_length)
+    if self.attn_length < 1:
+      raise ValueError(f'attn_length must be at least 1, got {attn_length}')
+    self.state_size = [self.units] * 3 + [self.attn_length * self.units]
+    self.output_size = self.units
+    self.lstm = keras.layers.LSTMCell(self.units, name='lstm')
+
+  def build(self, input_shape):
+    inputs, units = int(input_shape[-1]), self.units
+
+    def weight(name, shape, initializer='glorot_uniform'):
+      return self.add_weight(shape=shape, initializer=initializer, name=name)
+
+    self.input_kernel = weight('input_kernel', (inputs + units, inputs))
+    self.input_bias = weight('input_bias', (inputs,), 'zeros')
+    self.lstm.build((None, inputs))
+    self.query_kernel = weight('query_kernel', (2 * units, units))
+    self.query_bias = weight('query_bias', (units,), 'zeros')
+    self.attn_w = weight('attn_w', (units, units))
+    self.attn_v = weight('attn_v', (units,))
+    self.output_kernel = weight('output_kernel', (2 * units, units))
+    self.output_bias = weight('output_bias', (units,), 'zeros')
+    super().build(input_shape)
+
+  def call(self, inputs, states, training=False):
+    h, c, attention, window = states
+    window = ops.reshape(window, (-1, self.attn_length, self.units))
+    x = ops.matmul(ops.concatenate([inputs, attention], axis=-1),
+                   self.input_kernel) + self.input_bias
+    out, (h, c) = self.lstm(x, [h, c], training=training)
+    query = ops.matmul(ops.concatenate([c, h], axis=-1),
+                       self.query_kernel) + self.query_bias
+    scores = ops.sum(self.attn_v * ops.tanh(
+        ops.matmul(window, self.attn_w) + query[:, None, :]), axis=-1)
+    attention = ops.sum(ops.softmax(scores, axis=-1)[..., None] * window,
+                        axis=1)
+    output = ops.matmul(ops.concatenate([out, attention], axis=-1),
+                        self.output_kernel) + self.output_bias
+    window = ops.concatenate([window[:, 1:], output[:, None]], axis=1)
+    return output, [h, c, attention,
+                    ops.reshape(window, (-1, self.attn_length * self.units))]
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(units=self.units, attn_length=self.attn_length)
+    return config

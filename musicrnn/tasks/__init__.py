@@ -9,6 +9,8 @@ protocol of `musicrnn.models.protocols`, whose `task` is a key of TASKS:
   next_token   autoregressive models over token ids (`next_token`)
   multi_head   a softmax head per part of a step (`multi_head`)
   multi_label  frame models, a sigmoid per bit (`multi_label`)
+  joint_frames frame models that score a whole frame exactly, drawn bit by
+               bit: the RNN-NADE (`joint_frames`)
   adversarial  a generator and its critic (`adversarial`)
 
   task = tasks.for_config(config)
