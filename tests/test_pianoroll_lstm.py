@@ -87,9 +87,12 @@ def test_focal_loss_is_lin_et_als():
     multi_label.frame_loss(labels, logits, train)
 
 
-def test_step_by_step_logits_equal_the_full_pass_and_it_reloads(tmp_path):
+@pytest.mark.parametrize('pitch_window', [0, 3])
+def test_step_by_step_logits_equal_the_full_pass_and_it_reloads(tmp_path,
+                                                                pitch_window):
   keras.utils.set_random_seed(3)
-  model = PianorollLSTM(frame_size=12, rnn_layer_sizes=(8, 6), dropout_rate=0.2)
+  model = PianorollLSTM(frame_size=12, rnn_layer_sizes=(8, 6), dropout_rate=0.2,
+                        pitch_window=pitch_window, head_units=5)
   frames = (np.random.default_rng(1).random((2, 7, 12)) < 0.3).astype('float32')
   full = keras.ops.convert_to_numpy(model({'pianoroll': frames}))
   assert full.shape == (2, 7, 12)
@@ -103,6 +106,32 @@ def test_step_by_step_logits_equal_the_full_pass_and_it_reloads(tmp_path):
   reloaded = keras.saving.load_model(path)
   np.testing.assert_allclose(
       keras.ops.convert_to_numpy(reloaded({'pianoroll': frames})), full, atol=1e-6)
+  assert reloaded.pitch_window == pitch_window
+
+
+def test_the_pitch_window_network_is_shared_by_every_key():
+  """With the dense output and the stack's context silenced, a key's logit
+  depends only on the input frame around it and its pitch class: a frame
+  moved up an octave moves its logits up an octave."""
+  keras.utils.set_random_seed(4)
+  model = PianorollLSTM(frame_size=48, rnn_layer_sizes=(4,), pitch_window=2,
+                        head_units=6)
+  frames = np.zeros((1, 1, 48), np.float32)
+  frames[0, 0, [10, 13]] = 1
+  model({'pianoroll': frames})
+  model.logits.set_weights([np.zeros_like(w) for w in model.logits.get_weights()])
+  model.head_context.set_weights(
+      [np.zeros_like(w) for w in model.head_context.get_weights()])
+  moved = np.roll(frames, 12, axis=-1)
+  low = keras.ops.convert_to_numpy(model({'pianoroll': frames}))[0, 0]
+  high = keras.ops.convert_to_numpy(model({'pianoroll': moved}))[0, 0]
+  np.testing.assert_allclose(high[14:26], low[2:14], atol=1e-6)
+  assert not np.allclose(low[8:16], low[8])   # the window matters
+  with pytest.raises(ValueError, match='pitch_window must be'):
+    PianorollLSTM(frame_size=12, pitch_window=-1)
+
+
+def test_frame_models_take_no_controls():
   with pytest.raises(ValueError, match='no control signals'):
     PianorollLSTM.data_arguments(None, encodings.controls_from_config(
         configs.get_config('density_conditioned_performance_with_dynamics')))

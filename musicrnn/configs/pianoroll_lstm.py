@@ -66,8 +66,11 @@ def frames_lstm():
   return base.make_config(
       family='pianoroll_lstm',
       encoding=base.benchmark_frames(steps_per_quarter=1),
+      # pitch_window > 0 adds the per-key network shared by all keys
+      # (`PianorollLSTM`).
       model=ml_collections.ConfigDict({
-          'cell': 'lstm', 'rnn_layer_sizes': (200,), 'dropout_rate': 0.3}),
+          'cell': 'lstm', 'rnn_layer_sizes': (200,), 'dropout_rate': 0.3,
+          'pitch_window': 0, 'head_units': 64}),
       data=base.whole_pieces(),
       train=base.train_config(loss='bce', focal_alpha=0.5, focal_gamma=2.0,
                               batch_size=16, learning_rate=1e-3))

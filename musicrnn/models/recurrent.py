@@ -77,7 +77,14 @@ class RecurrentStack:
   def states_per_layer(self):
     return 2 if self.cell == 'lstm' else 1
 
+  def _output(self, hidden, features, training):
+    """The logits of the top layer's output `hidden` (a family may add to
+    them from its input `features`)."""
+    del features, training
+    return self.logits(hidden)
+
   def _run(self, x, states, training):
+    features = x
     new_states = []
     start = 0
     for i, layer in enumerate(self.rnn_layers):
@@ -89,7 +96,7 @@ class RecurrentStack:
       x, *layer_states = layer(x, initial_state=initial, training=training)
       new_states.extend(layer_states)
       x = self.dropout(x, training=training)
-    return self.logits(x), new_states
+    return self._output(x, features, training), new_states
 
   def call(self, inputs, training=False):
     """Logits [batch, time, outputs] for a dict of [batch, time, ...] inputs."""
