@@ -112,8 +112,12 @@ class Row:
 _EIGHTHS = 'steps_per_quarter=2'
 
 
+_WHOLE = 'max_events=0,min_events=2,transpositions=[0],batch_size=16'
+
+
 def _on_both(config, jsb, nottingham):
-  return {JSB: [(config, h) for h in jsb],
+  return {JSB: [(config, ','.join(filter(None, ['steps_per_quarter=1', h])))
+               for h in jsb],
           NOTTINGHAM: [(config, ','.join(filter(None, [_EIGHTHS, h])))
                        for h in nottingham]}
 
@@ -131,9 +135,10 @@ ROWS = {
         ['cell=gru,rnn_layer_sizes=[384],dropout_rate=0.2']), 'GRU'),
     'tcn': Row('independent', {JSB: [('tcn', '')],
                                NOTTINGHAM: [('tcn_nottingham', '')]}, 'TCN'),
+    # Magenta's RNN-NADE (3x128 LSTM, NADE of 128) on the pieces as
+    # published, as BL 2012 trained theirs: no transposition, whole pieces.
     'rnn-nade': Row('joint', _on_both(
-        'rnn-nade', ['steps_per_quarter=1,max_events=0,min_events=2'],
-        ['max_events=0,min_events=2']), 'RNN-NADE'),
+        'rnn-nade', [_WHOLE], [_WHOLE]), 'RNN-NADE'),
     'frame_events_lstm': Row('joint', _on_both(
         'frame_events_lstm', [''], [''])),
 }

@@ -21,6 +21,7 @@ import os
 import resource
 import sys
 
+import keras
 import note_seq
 import numpy as np
 import pytest
@@ -569,3 +570,59 @@ def test_polyphonic_benchmark_reproduces_the_note_1_gram(tmp_path):
   assert row['test_nll_every_frame'] == pytest.approx(10.25, abs=0.005)
   assert row['test_nll'] == pytest.approx(10.26, abs=0.005)
   assert row['published_test_nll'] == 10.25
+
+
+def test_polyphonic_benchmark_event_frame_accuracy_is_the_greedy_frames(
+    tmp_path):
+  """The frame accuracy the benchmark computes for an event model over
+  frames equals decoding each frame greedily by the model's full pass on
+  the true past, one token at a time (keys rising, until FRAME_END)."""
+  import importlib.util  # pylint: disable=import-outside-toplevel
+  from musicrnn.pipelines import boulanger  # pylint: disable=import-outside-toplevel
+  from musicrnn.runs import run_dir as run_dir_lib  # pylint: disable=import-outside-toplevel
+  from musicrnn.tfrecords import sources  # pylint: disable=import-outside-toplevel
+  from musicrnn.training import trainer  # pylint: disable=import-outside-toplevel
+  spec = importlib.util.spec_from_file_location(
+      'polyphonic_benchmark',
+      os.path.join(testing_lib.REPO_ROOT, 'benchmarks', 'polyphonic_benchmark.py'))
+  benchmark = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(benchmark)
+  path = str(tmp_path / 'Fixture.mat')
+  testing_lib.write_benchmark_mat(path, testing_lib.random_benchmark_splits(
+      seed=3, sizes=(('train', (12, 20)), ('valid', (6,)), ('test', (7, 9)))))
+  config = configs.get_config('frame_events_lstm_tiny')
+  data = str(tmp_path / 'data')
+  boulanger.create_dataset(config, path, data)
+  trainer.train(config, data, str(tmp_path / 'run'), num_steps=20,
+                eval_every=20, progress=False, seed=2)
+  run = run_dir_lib.load_run(str(tmp_path / 'run'))
+  accuracy, frames = benchmark.event_frame_accuracy(run, data, batch_size=1)
+  codec = run.codec
+  end = codec.frame_end_id
+  hits = wrong = count = 0
+  for example in sources.open_source(data).records('test', shuffle=False,
+                                                   repeat=False):
+    tokens = list(example['tokens'].numpy())
+    truth = codec.frames(tokens)
+    boundaries = [t for t, token in enumerate(tokens[:-1]) if token == end]
+    for k, t in enumerate(boundaries):
+      prefix, keys, last = tokens[:t + 1], [], -1
+      while True:
+        logits = keras.ops.convert_to_numpy(
+            run.model({'tokens': np.asarray([prefix], np.int32)}))[0, -1]
+        allowed = np.arange(codec.vocab_size) > last
+        allowed[end] = True
+        token = int(np.where(allowed, logits, -np.inf).argmax())
+        if token == end:
+          break
+        keys.append(token)
+        prefix.append(token)
+        last = token
+      predicted = np.zeros(88, np.uint8)
+      predicted[keys] = 1
+      true = truth[k + 1]
+      hits += int((predicted & true).sum())
+      wrong += int((predicted ^ true).sum())
+      count += 1
+  assert frames == count == 6 + 8
+  assert accuracy == pytest.approx(hits / (hits + wrong) if hits + wrong else 0.0)
