@@ -7,7 +7,9 @@
   pianoroll    fixed-size binary bar segments, for the GAN
   frames       onset and held bits of each key, a frame per step (the
                piano-roll LSTM); or one sounding bit per key (the 2012
-               polyphonic benchmark, Pianoroll RNN-NADE)
+               polyphonic benchmark, Pianoroll RNN-NADE); or each frame's
+               sounding keys as tokens, then FRAME_END (an event model's
+               exact factorisation of a frame)
   note_tuple   a (chord, offset, duration) token per onset (the
                note/offset/duration LSTM)
   controls     control signals (`controls.CONTROLS`: note density,
