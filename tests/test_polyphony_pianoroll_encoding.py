@@ -698,3 +698,53 @@ def test_key_frames_are_the_frame_rolls_sounding_keys():
   with pytest.raises(ValueError, match='frames must be'):
     keys.decode(np.zeros((4, 176)))
   assert codec.codec_from_spec(json.loads(json.dumps(keys.spec()))) == keys
+
+
+def test_frame_events_spell_each_frame_and_their_grammar_is_exact():
+  """frame_events: each frame's keys lowest first, then FRAME_END; the
+  tokens give the frames back; with the grammar's masks any model's
+  probabilities of the 2^K frames of K keys sum to one (an exact
+  factorisation of a frame)."""
+  settings = frames_lib.FrameRollSettings()
+  events = frames_lib.FrameEventCodec(settings)
+  keys = frames_lib.KeyFrameCodec(settings)
+  assert events.vocab_size == 89 and events.frame_end_id == 88
+  for sequence in fixture_sequences().values():
+    frames = keys.encode(sequence)
+    ids = events.encode(sequence)
+    np.testing.assert_array_equal(ids, events.encode_key_frames(frames))
+    np.testing.assert_array_equal(events.frames(ids), frames)
+    assert events.num_steps(ids) == len(frames)
+    states = events.grammar().states(ids[None])
+    assert all(events.grammar().allows(s, [t])[0] for s, t in zip(states, ids))
+  roll = np.zeros((3, 88), np.uint8)
+  roll[0, [39, 43, 46]] = 1
+  roll[2, 5] = 1
+  assert events.encode_key_frames(roll).tolist() == [39, 43, 46, 88, 88, 5, 88]
+  assert [(n.pitch, n.start_time) for n in events.decode([39, 88, 88, 5]).notes] == [
+      (60, 0.0), (26, 0.25)]
+  # Exactness on 4 keys: a random next-token distribution for every prefix.
+  small = frames_lib.FrameEventCodec(
+      frames_lib.FrameRollSettings(min_pitch=60, max_pitch=63))
+  grammar = small.grammar()
+  rng = np.random.default_rng(0)
+  table = {}
+
+  def probability(tokens):
+    p = 1.0
+    state = grammar.initial_state(1, np)
+    for t, token in enumerate(tokens):
+      logits = table.setdefault(tuple(tokens[:t]), rng.normal(size=5))
+      allowed = grammar.allowed(state, np)[0]
+      weights = np.where(allowed, np.exp(logits), 0.0)
+      p *= weights[token] / weights.sum()
+      state = grammar.update(state, [token], np)
+    return p
+
+  total = sum(probability(list(small.encode_key_frames(
+      np.array([[(mask >> k) & 1 for k in range(4)]], np.uint8))))
+              for mask in range(16))
+  assert total == pytest.approx(1.0)
+  capped = small.grammar(max_polyphony=2)
+  state = capped.states(np.array([[0, 2]]))[-1]
+  assert capped.allowed(state, np)[0].tolist() == [False] * 4 + [True]
