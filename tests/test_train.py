@@ -181,3 +181,31 @@ def test_out_of_memory_is_a_one_line_error(tiny_datasets, tmp_path, monkeypatch)
   assert 'batches of 4 x 64 steps' in message
   assert 'Out of memory while trying to allocate 47.75GiB.' in message
   assert '--hparams=batch_size=N' in message
+
+
+def test_the_best_evaluation_is_kept_and_early_stopping_resumes(tiny_datasets,
+                                                                tmp_path):
+  """With a learning rate of 0 no evaluation betters the first: the model
+  of step 2 is kept in run_dir/best, training stops after --early_stopping
+  evaluations without a better one, and a resumed run remembers the count."""
+  name = 'performance_with_dynamics_tiny'
+  config = testing_lib.tiny_config(name)
+  configs.apply_overrides(config, overrides={'train.learning_rate': 0.0})
+  run_dir = str(tmp_path / 'run')
+  summary = trainer.train(config, tiny_datasets[name], run_dir, num_steps=100,
+                          eval_every=2, checkpoint_every=100, early_stopping=2,
+                          progress=False, seed=1)
+  assert summary.final_step == 6 and [e['step'] for e in summary.evals] == [2, 4, 6]
+  with open(os.path.join(run_dir, run_dir_lib.BEST_JSON)) as f:
+    best = json.load(f)
+  assert (best['step'], best['metric'], best['evaluations_since']) == (2, 'nll', 2)
+  assert best['value'] == summary.evals[0]['nll'] == best['metrics']['nll']
+  assert run_dir_lib.load_run(run_dir, best=True).step == 2
+  assert run_dir_lib.load_run(run_dir).step == 6   # saved where it stopped
+  again = trainer.train(config, tiny_datasets[name], run_dir, num_steps=100,
+                        eval_every=2, checkpoint_every=100, early_stopping=2,
+                        progress=False, seed=1)
+  assert again.start_step == 6 and again.final_step == 8
+  shutil.rmtree(run_dir_lib.checkpoint_dir(run_dir, best=True))
+  with pytest.raises(UsageError, match='has no best model'):
+    run_dir_lib.load_run(run_dir, best=True)

@@ -249,7 +249,8 @@ def test_multi_worker_training_as_two_processes(tiny_datasets, tmp_path):
   assert curves[0][-1] < curves[0][0]
   assert '2 replica(s)' in outputs[0]
   # Only the chief wrote the run; the other worker's scratch folder is gone.
-  assert sorted(os.listdir(run_dir)) == ['checkpoints', 'config.json', 'eval',
+  assert sorted(os.listdir(run_dir)) == ['best', 'best.json', 'checkpoints',
+                                         'config.json', 'eval',
                                          'eval_metrics.json', 'train']
   assert _listed(run_dir / 'checkpoints') == [20, 40]
 

@@ -218,8 +218,8 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
       model, config, strategy, jit_compile=jit_compile, num_workers=workers)
   report = _Report(run_dir, chief, objective, task.evaluation, num_steps,
                    progress, summary)
-  best = _Best(run_dir, chief, task.evaluation.selection_metric, model=model,
-               step=step)
+  best = _Best(run_dir, strategy, task.evaluation.selection_metric,
+               model=model, step=step)
   logging.info('musicrnn train: config %s, %s, steps %d -> %d, batch %d, '
                '%d replica(s), XLA %s, %s, precision %s', config.name,
                type(model).__name__, start_step, num_steps, batch_size,
@@ -256,6 +256,7 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
     interval.restart_if_empty()   # checkpoints and evaluations take no time
   report.close()
   checkpoints.close()
+  best.close()
   summary.final_step = int(step.numpy())
   return summary
 
@@ -331,17 +332,24 @@ class _Best:
   """The model of the run's best evaluation so far (lowest `metric`), in
   run_dir/best, with run_dir/best.json ({'step', 'metric', 'value',
   'metrics'}), and how many evaluations since have not bettered it; read
-  back from best.json when a run resumes. With no metric, nothing is kept."""
+  back from best.json when a run resumes. With no metric, nothing is kept.
+  Under a multi-worker strategy every worker saves (the saves are
+  collective), a non-chief worker to a scratch folder `close` deletes."""
 
-  def __init__(self, run_dir, chief, metric, **objects):
-    self.metric, self.chief = metric, chief
+  def __init__(self, run_dir, strategy, metric, **objects):
+    self.metric = metric
+    self.chief = strategy_lib.is_chief(strategy)
     self.path = os.path.join(run_dir, run_dir_lib.BEST_JSON)
     self.step, self.value, self.since = None, math.inf, 0
+    self.save_dir = None
     if metric is None:
       return
+    self.save_dir = (run_dir_lib.checkpoint_dir(run_dir, best=True)
+                     if self.chief else os.path.join(
+                         run_dir,
+                         f'.scratch-best-{strategy_lib.worker_name(strategy)}'))
     self.manager = tf.train.CheckpointManager(
-        tf.train.Checkpoint(**objects), run_dir_lib.checkpoint_dir(
-            run_dir, best=True), max_to_keep=1)
+        tf.train.Checkpoint(**objects), self.save_dir, max_to_keep=1)
     if tf.io.gfile.exists(self.path):
       with tf.io.gfile.GFile(self.path) as f:
         kept = json.load(f)
@@ -357,8 +365,7 @@ class _Best:
       return 0
     if value < self.value:
       self.step, self.value, self.since = step, value, 0
-      if self.chief:
-        self.manager.save(checkpoint_number=step)
+      self.manager.save(checkpoint_number=step)
     else:
       self.since += 1
     if self.chief:
@@ -367,6 +374,11 @@ class _Best:
           'evaluations_since': self.since,
           'metrics': metrics if self.since == 0 else self._kept_metrics()})
     return self.since
+
+  def close(self):
+    if (not self.chief and self.save_dir
+        and tf.io.gfile.exists(self.save_dir)):
+      tf.io.gfile.rmtree(self.save_dir)
 
   def _kept_metrics(self):
     with tf.io.gfile.GFile(self.path) as f:
