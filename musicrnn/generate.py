@@ -54,6 +54,10 @@ flags.DEFINE_integer('top_k', 0, 'Sample among the k likeliest events (0: all).'
 flags.DEFINE_float('top_p', 1.0, 'Nucleus sampling mass (1: off).')
 flags.DEFINE_integer('seed', None, 'Random seed: the same seed gives the same MIDI.')
 flags.DEFINE_string('primer_midi', None, 'A MIDI file to continue.')
+flags.DEFINE_string('primer_frames', None,
+                    'Frames to continue, for models of frames of sounding keys '
+                    '(key_frames, frame_events: the 2012 benchmark\'s): a NumPy '
+                    '.npy file of 0/1 [frames, 88].')
 flags.DEFINE_string('primer_pitches', None,
                     'A starting chord, e.g. "[60,64,67]" (a quarter note).')
 # One flag per control signal; each control parses its own text.
@@ -159,6 +163,7 @@ def _generate(run_dir):
       top_k=FLAGS.top_k, top_p=FLAGS.top_p,
       seed=FLAGS.seed, primer_midi=FLAGS.primer_midi,
       primer_pitches=_list_flag('primer_pitches'),
+      primer_frames=FLAGS.primer_frames,
       **{control.flag: control.parse_flag(FLAGS[control.flag].value)
          for control in controls.CONTROLS},
       render_png=FLAGS.render_png, render_wav=FLAGS.render_wav,

@@ -5,6 +5,7 @@ reproduced on the real files when ../shared/data is present."""
 import json
 import os
 
+import note_seq
 import numpy as np
 import pytest
 import scipy.io
@@ -221,6 +222,18 @@ def test_a_run_on_the_benchmark_generates_and_is_compared_with_its_test_pieces(
   paths = run.task.generate(run, str(tmp_path / 'samples'), num_outputs=2,
                             num_steps=16, seed=3)
   assert len(paths) == 2
+  # The first frames of a test piece continued (--primer_frames).
+  start = fixture_splits['test'][0][:4]
+  np.save(str(tmp_path / 'start.npy'), start)
+  (primed,) = run.task.generate(run, str(tmp_path / 'primed'), num_steps=6,
+                                seed=3, primer_frames=str(tmp_path / 'start.npy'))
+  codec = run.codec
+  decoded = codec.encode(note_seq.midi_file_to_note_sequence(primed))
+  np.testing.assert_array_equal(decoded[:4], start)
+  np.save(str(tmp_path / 'wide.npy'), np.zeros((3, 90), np.uint8))
+  with pytest.raises(UsageError, match=r'need 0/1 \[frames >= 1, 88\]'):
+    run.task.generate(run, str(tmp_path / 'bad'), num_steps=2,
+                      primer_frames=str(tmp_path / 'wide.npy'))
   report = evaluate_lib.evaluate_samples(str(tmp_path / 'samples'),
                                          run_dir=run_dir)
   assert report['eval_pieces'] == len(fixture_splits['test'])

@@ -61,14 +61,15 @@ def check_binarize(binarize, threshold):
 def generate_tokens(run, output_dir, draw, *, num_outputs, num_steps,
                     duration_seconds, seed, primer_midi, primer_pitches,
                     render_png, render_wav, max_note_duration=None,
-                    restrike_ends_note=True):
+                    restrike_ends_note=True, primer_frames=None):
   """Token outputs of a loaded run written as MIDI; returns the paths: the
   primer (`primers.primer_events`), `draw`'s blocks (`draw_tokens`), the
   files (`write_outputs`). Arguments as those functions'."""
-  primer = primers.primer_events(run.codec, primer_midi, primer_pitches)
+  primer = primers.primer_events(run.codec, primer_midi, primer_pitches,
+                                 primer_frames)
   primer_seconds = (run.codec.decode_generated(
       primer, max_note_duration, restrike_ends_note).total_time
-                    if primer_midi or primer_pitches else 0.0)
+                    if primer_midi or primer_pitches or primer_frames else 0.0)
   sequences = draw_tokens(
       run.codec, draw, primer, num_outputs=num_outputs, num_steps=num_steps,
       duration_seconds=duration_seconds, seed=seed,

@@ -2,6 +2,7 @@
 
   ids = primers.primer_events(codec, primer_midi='start.mid')
   ids = primers.primer_events(codec, primer_pitches=[60, 64, 67])
+  ids = primers.primer_events(codec, primer_frames='chorale_start.npy')
 """
 
 import logging
@@ -12,26 +13,35 @@ from note_seq import sequences_lib
 from note_seq.protobuf import music_pb2
 import numpy as np
 
+from musicrnn.encodings import frames as frames_lib
 from musicrnn.encodings.codec import EncodingError
 from musicrnn.errors import UsageError
 
 PRIMER_VELOCITY = 80
 
 
-def primer_events(codec, primer_midi=None, primer_pitches=None):
+def primer_events(codec, primer_midi=None, primer_pitches=None,
+                  primer_frames=None):
   """The primer as the codec's ids (at least one step).
 
   A MIDI primer is encoded whole; a list of pitches is a chord held for one
-  quarter note at 120 qpm (0.5 s), as Magenta's --primer_pitches; with
-  neither, the codec's empty primer (a single shortest time shift for
-  performance events) starts the sequence.
+  quarter note at 120 qpm (0.5 s), as Magenta's --primer_pitches; frames
+  (`primer_frames`: a NumPy .npy file of 0/1 [frames, keys], such as the
+  first frames of a piece of the 2012 benchmark) are encoded as they are,
+  for an encoding of frames of sounding keys; with none, the codec's empty
+  primer (a single shortest time shift for performance events) starts the
+  sequence.
 
   Raises:
-    UsageError: both given, a file that is missing or unreadable, a pitch
-      outside 0..127, or a primer the codec cannot encode or with no notes.
+    UsageError: two given, a file that is missing or unreadable, a pitch
+      outside 0..127, frames of another width or for an encoding of other
+      ids, or a primer the codec cannot encode or with no notes.
   """
-  if primer_midi and primer_pitches:
-    raise UsageError('give --primer_midi or --primer_pitches, not both')
+  if sum(bool(p) for p in (primer_midi, primer_pitches, primer_frames)) > 1:
+    raise UsageError('give one of --primer_midi, --primer_pitches and '
+                     '--primer_frames')
+  if primer_frames:
+    return _frames_primer(codec, primer_frames)
   if primer_midi:
     if not os.path.exists(primer_midi):
       raise UsageError(f'--primer_midi={primer_midi} does not exist')
@@ -85,3 +95,25 @@ def _first_section(codec, sequence):
                  section.total_time)
     return events
   return None
+
+
+def _frames_primer(codec, path):
+  """The ids of the frames in the .npy file `path`."""
+  if not isinstance(codec, frames_lib.KeyFramesEncoding):
+    raise UsageError(f'--primer_frames primes an encoding of frames of sounding '
+                     f'keys (key_frames, frame_events), not {codec.name}; give '
+                     '--primer_midi')
+  if not os.path.exists(path):
+    raise UsageError(f'--primer_frames={path} does not exist')
+  try:
+    frames = np.load(path, allow_pickle=False)
+  except (OSError, ValueError) as e:
+    raise UsageError(f'--primer_frames={path} is not a NumPy .npy file: {e}') from e
+  keys = codec.settings.num_keys
+  if frames.ndim != 2 or frames.shape[1] != keys or not len(frames) or not (
+      np.isin(frames, (0, 1)).all()):
+    raise UsageError(f'--primer_frames={path} holds {frames.dtype} '
+                     f'{list(frames.shape)}: need 0/1 [frames >= 1, {keys}] '
+                     f'(the keys of MIDI {codec.settings.min_pitch}-'
+                     f'{codec.settings.max_pitch})')
+  return np.asarray(codec.encode_key_frames(frames.astype(np.uint8)))

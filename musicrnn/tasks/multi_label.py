@@ -196,12 +196,13 @@ class MultiLabelTask(base.Task):
   # binarize None: 'bernoulli' (each bit drawn with its probability).
   options = {'num_steps': None, 'duration_seconds': None, 'temperature': 1.0,
              'binarize': None, 'threshold': 0.5, 'primer_midi': None,
-             'primer_pitches': None}
+             'primer_pitches': None, 'primer_frames': None}
 
   def generate(self, run, output_dir, *, num_outputs=1, seed=None,
                render_png=False, render_wav=False, num_steps=None,
                duration_seconds=None, temperature=1.0, binarize=None,
-               threshold=0.5, primer_midi=None, primer_pitches=None):
+               threshold=0.5, primer_midi=None, primer_pitches=None,
+               primer_frames=None):
     """Samples frame rolls and writes them as MIDI; returns the paths.
 
     Args:
@@ -214,14 +215,15 @@ class MultiLabelTask(base.Task):
         probability) or 'threshold' (set where its probability exceeds
         `threshold`); a key is held only after it sounded
         (`sampler.sample_frames`).
-      primer_midi, primer_pitches: what the outputs continue
+      primer_midi, primer_pitches, primer_frames: what the outputs continue
         (`primers.primer_events`; frames of the primer).
     """
     outputs.check_steps(num_steps, duration_seconds)
     outputs.check_temperature(temperature)
     binarize = outputs.check_binarize(binarize or 'bernoulli', threshold)
     codec = run.codec
-    primer = primers.primer_events(codec, primer_midi, primer_pitches)
+    primer = primers.primer_events(codec, primer_midi, primer_pitches,
+                                   primer_frames)
     frames_per_second = (codec.settings.steps_per_quarter * codec.settings.qpm
                          / 60.0)
     if duration_seconds is not None:
@@ -239,7 +241,8 @@ class MultiLabelTask(base.Task):
         temperature=temperature, binarize=binarize, threshold=threshold,
         seed=seed, onset_bits=codec.onset_bits)
     primer_seconds = (len(primer) / frames_per_second
-                      if primer_midi or primer_pitches else 0.0)
+                      if primer_midi or primer_pitches or primer_frames
+                      else 0.0)
     return outputs.write_outputs(
         run.config.name, [codec.decode(f) for f in frames], output_dir,
         step=run.step, render_png=render_png, render_wav=render_wav,

@@ -196,6 +196,7 @@ class NextTokenTask(base.Task):
   options = {
       'num_steps': None, 'duration_seconds': None, 'temperature': 1.0,
       'top_k': 0, 'top_p': 1.0, 'primer_midi': None, 'primer_pitches': None,
+      'primer_frames': None,
       **{control.flag: None for control in controls_lib.CONTROLS},
       'beam_size': 1, 'branch_factor': 1, 'steps_per_iteration': 1,
       'max_note_duration': MAX_NOTE_DURATION_SECONDS, 'state_masks': True,
@@ -204,7 +205,8 @@ class NextTokenTask(base.Task):
   def generate(self, run, output_dir, *, num_outputs=1, seed=None,
                render_png=False, render_wav=False, num_steps=None,
                duration_seconds=None, temperature=1.0, top_k=0, top_p=1.0,
-               primer_midi=None, primer_pitches=None, beam_size=1,
+               primer_midi=None, primer_pitches=None, primer_frames=None,
+               beam_size=1,
                branch_factor=1, steps_per_iteration=1,
                max_note_duration=MAX_NOTE_DURATION_SECONDS, state_masks=True,
                max_polyphony=0, mask_renormalisation=codec.RENORMALISE_BY_TYPE,
@@ -216,7 +218,7 @@ class NextTokenTask(base.Task):
       num_steps: events to generate after the primer (default 1000); or
       duration_seconds: generate until each output lasts this long.
       temperature, top_k, top_p: how each event is drawn (`sampler.sample`).
-      primer_midi, primer_pitches: what the outputs continue
+      primer_midi, primer_pitches, primer_frames: what the outputs continue
         (`primers.primer_events`).
       max_note_duration: a note still on after this many seconds ends
         (encodings whose tokens can leave a note on; 0: notes last to the
@@ -275,7 +277,7 @@ class NextTokenTask(base.Task):
         duration_seconds=duration_seconds, seed=seed, primer_midi=primer_midi,
         primer_pitches=primer_pitches, render_png=render_png,
         render_wav=render_wav, max_note_duration=max_note_duration,
-        restrike_ends_note=state_masks)
+        restrike_ends_note=state_masks, primer_frames=primer_frames)
 
   def export_signature(self, run):
     """The sampling loop of `musicrnn.generation.sampler` without XLA (any
