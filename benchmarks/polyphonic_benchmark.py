@@ -29,6 +29,7 @@ prints the table with the published rows.
 """
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -174,7 +175,7 @@ def _data_dir(config, mat_path, work_dir):
   key = json.dumps([config.encoding.to_dict(), config.data.to_dict()],
                    sort_keys=True)
   folder = os.path.join(work_dir, 'data', dataset_name(mat_path),
-                        f'{abs(hash(key)) % 10**8:08d}')
+                        hashlib.sha256(key.encode()).hexdigest()[:12])
   if not os.path.exists(os.path.join(folder, 'dataset.json')):
     boulanger.create_dataset(config, mat_path, folder, overwrite=True)
   return folder

@@ -15,6 +15,7 @@ from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import models
 from musicrnn import tasks
+from musicrnn.encodings import frames as frames_lib
 from musicrnn.errors import UsageError
 from musicrnn.pipelines import boulanger
 from musicrnn.runs import evaluate as evaluate_lib
@@ -239,3 +240,42 @@ def test_a_run_on_the_benchmark_generates_and_is_compared_with_its_test_pieces(
   assert report['eval_pieces'] == len(fixture_splits['test'])
   assert report['train_pieces'] == len(fixture_splits['train'])
   assert report['notesequences'].endswith('Fixture.mat')
+
+
+def test_an_event_model_over_frames_trains_scores_frames_and_continues_frames(
+    tmp_path, fixture_splits):
+  """frame_events_lstm on the benchmark's splits: the evaluation scores
+  whole frames (every frame but each piece's first), and generation
+  continues the frames of --primer_frames."""
+  path = str(tmp_path / 'Fixture.mat')
+  # A valid piece that starts silent: its first FRAME_END is the first
+  # token, never a label, and its second frame is scored.
+  silent_start = fixture_splits['valid'][0].copy()
+  silent_start[0] = 0
+  fixture_splits = dict(fixture_splits,
+                        valid=[silent_start] + fixture_splits['valid'][1:])
+  testing_lib.write_benchmark_mat(path, fixture_splits)
+  config = configs.get_config('frame_events_lstm_tiny')
+  data = str(tmp_path / 'data')
+  boulanger.create_dataset(config, path, data)
+  run_dir = str(tmp_path / 'run')
+  summary = trainer.train(config, data, run_dir, num_steps=4, eval_every=4,
+                          progress=False, seed=1)
+  metrics = summary.evals[-1]
+  assert metrics['frames'] == sum(len(r) - 1 for r in fixture_splits['valid'])
+  events = sum(int(r.sum()) + len(r) for r in fixture_splits['valid'])
+  first = sum(int(r[0].sum()) + 1 for r in fixture_splits['valid'])
+  # Every token is scored by `nll`; the frames after the first by
+  # `nll_per_frame`, whose nats are a part of the same sum.
+  assert metrics['events'] == events - len(fixture_splits['valid'])
+  assert metrics['nll_per_frame'] * metrics['frames'] < (
+      metrics['nll'] * metrics['events'])
+  assert events - first > 0
+  run = run_dir_lib.load_run(run_dir)
+  start = fixture_splits['test'][2][:3]
+  np.save(str(tmp_path / 'start.npy'), start)
+  (primed,) = run.task.generate(run, str(tmp_path / 'out'), num_steps=20,
+                                seed=1, primer_frames=str(tmp_path / 'start.npy'))
+  frames = frames_lib.KeyFrameCodec(run.codec.settings).encode(
+      note_seq.midi_file_to_note_sequence(primed))
+  np.testing.assert_array_equal(frames[:3], start)

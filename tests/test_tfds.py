@@ -310,6 +310,6 @@ def test_the_2012_benchmark_builder_publishes_the_three_splits(tmp_path):
                           str(tmp_path / 'run'), num_steps=2, eval_every=2,
                           progress=False)
   assert summary.evals[-1]['frames'] == sum(len(r) - 1 for r in splits_['valid'])
-  with pytest.raises(UsageError, match='is not there'):
+  with pytest.raises(UsageError, match='Nottingham.mat is not in'):
     _prepare(tfds_builders.MusicrnnBoulanger2012(
         config='nottingham', data_dir=data_dir), str(manual_dir))

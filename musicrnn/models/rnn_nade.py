@@ -37,6 +37,7 @@ import keras
 from keras import ops
 import numpy as np
 
+from musicrnn.encodings import frames
 from musicrnn.models import protocols
 from musicrnn.models import recurrent
 
@@ -94,7 +95,7 @@ class RnnNade(recurrent.RecurrentStack, protocols.JointFrameModel):
     """The frame's width, from a key-frame codec (no control signals)."""
     if controls:
       raise ValueError('an RNN-NADE reads frames: no control signals')
-    if getattr(codec, 'onset_bits', None) is not False:
+    if not isinstance(codec, frames.KeyFrameCodec):
       raise ValueError('an RNN-NADE reads frames of one bit per key '
                        "(encoding 'key_frames')")
     return {'frame_size': codec.vocab_size}

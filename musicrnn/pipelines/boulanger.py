@@ -282,6 +282,13 @@ def create_dataset(config, mat_path, output_dir, *, num_shards=0, seed=0,
           (examples[beam_utils.COUNTS_TAG],), staged.path('counts.json')))
     stats = beam_utils.read_counts(staged.path('counts.json'))
     check_stats(stats, rolls)
+    short = stats.get('dropped_too_short_train', 0)
+    if short:
+      logging.warning(
+          'musicrnn dataset: %d train pieces (or windows) of %s are shorter '
+          'than the config\'s data.min_events=%d and were left out; keep them '
+          'with --hparams=min_events=2', short, os.path.basename(mat_path),
+          config.data.min_events)
     for split in SPLITS:
       stats[f'notesequences_{split}'] = stats.get(f'pieces_{split}', 0)
     summary = dataset.publish(

@@ -405,7 +405,8 @@ class Boulanger2012Config(tfds.core.BuilderConfig):
   """A dataset of the 2012 benchmark.
 
   Attributes:
-    filename: its `.mat` file in manual_dir.
+    filename: its `.mat` file in manual_dir; names separated by '|' are
+      the names it goes by (the first found is read).
     musicrnn_config: the musicrnn config whose frames and data settings the
       examples follow (a config of `key_frames`, MIDI 21-108).
     hparams: Magenta-style overrides of that config.
@@ -438,7 +439,9 @@ class MusicrnnBoulanger2012(tfds.core.GeneratorBasedBuilder):
           ('jsb_chorales', 'JSB_Chorales.mat', 'JSB Chorales', 'tcn'),
           ('nottingham', 'Nottingham.mat', 'Nottingham', 'tcn_nottingham'),
           ('musedata', 'MuseData.mat', 'MuseData', 'tcn'),
-          ('piano_midi_de', 'Piano-midi.de.mat', 'Piano-midi.de', 'tcn'))]
+          # Bai et al.'s redistribution names it Piano_midi.mat.
+          ('piano_midi_de', 'Piano-midi.de.mat|Piano_midi.mat',
+           'Piano-midi.de', 'tcn'))]
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       'Put the benchmark\'s .mat files (JSB_Chorales.mat, Nottingham.mat, '
       'MuseData.mat, Piano-midi.de.mat, as published with the 2012 paper) in '
@@ -468,11 +471,16 @@ class MusicrnnBoulanger2012(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager, pipeline):
     config = self.builder_config.resolved()
-    path = os.path.join(os.fspath(dl_manager.manual_dir),
-                        self.builder_config.filename)
-    if not os.path.exists(path):
-      raise UsageError(f'{path} is not there: {self.MANUAL_DOWNLOAD_INSTRUCTIONS}')
-    stem = os.path.splitext(self.builder_config.filename)[0]
+    names = self.builder_config.filename.split('|')
+    found = [os.path.join(os.fspath(dl_manager.manual_dir), name)
+             for name in names]
+    found = [path for path in found if os.path.exists(path)]
+    if not found:
+      raise UsageError(f'{" or ".join(names)} is not in '
+                       f'{dl_manager.manual_dir}: '
+                       f'{self.MANUAL_DOWNLOAD_INSTRUCTIONS}')
+    path = found[0]
+    stem = os.path.splitext(names[0])[0]
     examples = (
         pipeline
         | 'Pieces' >> beam.Create(boulanger.pieces_of(stem,

@@ -99,6 +99,10 @@ def _benchmark_pieces(description):
   path = description.get('input') or ''
   if not boulanger.is_benchmark_file(path):
     return None
+  if not os.path.exists(path):
+    raise UsageError(f'the dataset was built from {path}, which is not there '
+                     'any more: its test pieces are the real music the samples '
+                     'are compared with; put the file back there')
   rolls = boulanger.read_mat(path)
   codec = frames.KeyFrameCodec(
       encodings.codec.codec_from_spec(description['encoding']).settings)

@@ -97,6 +97,8 @@ class JointFramesEvaluation(base.SummedEvaluation):
   the greedy next frame's accuracy, precision and recall over keys.
   Arguments as NextTokenEvaluation's."""
 
+  selection_metric = 'nll_per_frame'
+
   def __init__(self, model, config, strategy=None, jit_compile=False,
                num_workers=1):
     del config

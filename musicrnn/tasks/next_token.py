@@ -46,19 +46,34 @@ def event_sums(model, features, labels, weights, training=False):
 def frame_event_sums(model, features, labels, weights, frame_end_id):
   """`event_sums`, then (summed NLL of the frames after the first of each
   sequence, their number) for an encoding whose frames end with
-  `frame_end_id` (`FrameEventCodec`): a frame's tokens together score it
-  exactly, and the first frame, whose first token has no past, is left out
-  as the 2012 polyphonic benchmark leaves out each piece's first frame."""
+  `frame_end_id` (`FrameEventCodec`). A frame's tokens together score it
+  exactly: each token's probability renormalised over the tokens the
+  encoding's grammar allows after the one before (a key above the last key
+  of its frame, or FRAME_END), the distribution generation samples. The
+  first frame, whose first token has no past, is left out, as the 2012
+  polyphonic benchmark leaves out each piece's first frame."""
   logits = model(features, training=False)
   nll = keras.losses.sparse_categorical_crossentropy(labels, logits,
                                                      from_logits=True)
   correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
                              labels), tf.float32)
+  inputs = tf.cast(features['tokens'], tf.int32)
+  # Allowed after input t: keys above it when it is a key, any key after a
+  # FRAME_END; FRAME_END always.
+  vocab = tf.range(frame_end_id + 1)
+  last = tf.where(inputs == frame_end_id, -1, inputs)
+  allowed = (vocab[None, None, :] > last[..., None]) | (
+      vocab[None, None, :] == frame_end_id)
+  masked = tf.where(allowed, tf.cast(logits, tf.float32), -1e9)
+  frame_nll = keras.losses.sparse_categorical_crossentropy(labels, masked,
+                                                           from_logits=True)
   ends = tf.cast(tf.equal(labels, frame_end_id), tf.float32) * weights
-  # The labels of the first frame: no frame end among the labels before.
-  later = tf.cast(tf.cumsum(ends, axis=1, exclusive=True) > 0, tf.float32)
+  # Label t is of a frame after the first once the inputs up to t hold a
+  # FRAME_END (the first frame's may be input 0, never a label).
+  later = tf.cast(tf.cumsum(tf.cast(inputs == frame_end_id, tf.float32),
+                            axis=1) > 0, tf.float32)
   return (tf.reduce_sum(nll * weights), tf.reduce_sum(correct * weights),
-          tf.reduce_sum(weights), tf.reduce_sum(nll * weights * later),
+          tf.reduce_sum(weights), tf.reduce_sum(frame_nll * weights * later),
           tf.reduce_sum(ends * later))
 
 
@@ -144,6 +159,8 @@ class NextTokenEvaluation(base.SummedEvaluation):
       sums = lambda f, l, w: event_sums(model, f, l, w)
     else:
       sums = lambda f, l, w: frame_event_sums(model, f, l, w, frame_end_id)
+      # Frames, not events, are what such a model is chosen by.
+      self.selection_metric = 'nll_per_frame'
     super().__init__(model, sums, strategy, jit_compile, num_workers)
 
   def evaluate(self, data, batch_size, *, split='eval', max_batches=None,

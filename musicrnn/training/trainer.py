@@ -218,8 +218,14 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
       model, config, strategy, jit_compile=jit_compile, num_workers=workers)
   report = _Report(run_dir, chief, objective, task.evaluation, num_steps,
                    progress, summary)
-  best = _Best(run_dir, strategy, task.evaluation.selection_metric,
+  best = _Best(run_dir, strategy,
+               evaluation.selection_metric if evaluation else None,
                model=model, step=step)
+  if early_stopping and not best.metric:
+    raise UsageError(
+        '--early_stopping needs evaluations that choose a best model: '
+        + ('pass eval data (--eval_data)' if evaluation is None else
+           f'the {task.name} task has no likelihood to compare'))
   logging.info('musicrnn train: config %s, %s, steps %d -> %d, batch %d, '
                '%d replica(s), XLA %s, %s, precision %s', config.name,
                type(model).__name__, start_step, num_steps, batch_size,
@@ -360,10 +366,10 @@ class _Best:
   def update(self, step, metrics):
     """Keeps the model if `metrics` are the best; returns the number of
     evaluations since the best."""
-    value = metrics.get(self.metric) if self.metric else None
-    if value is None or not math.isfinite(value):
+    if not self.metric:
       return 0
-    if value < self.value:
+    value = metrics.get(self.metric, math.nan)
+    if math.isfinite(value) and value < self.value:
       self.step, self.value, self.since = step, value, 0
       self.manager.save(checkpoint_number=step)
     else:
@@ -372,7 +378,8 @@ class _Best:
       run_dir_lib.write_json_atomically(self.path, {
           'step': self.step, 'metric': self.metric, 'value': self.value,
           'evaluations_since': self.since,
-          'metrics': metrics if self.since == 0 else self._kept_metrics()})
+          'metrics': (metrics if self.since == 0 else
+                      self._kept_metrics() if self.step is not None else None)})
     return self.since
 
   def close(self):
