@@ -187,7 +187,8 @@ def test_the_best_evaluation_is_kept_and_early_stopping_resumes(tiny_datasets,
                                                                 tmp_path):
   """With a learning rate of 0 no evaluation betters the first: the model
   of step 2 is kept in run_dir/best, training stops after --early_stopping
-  evaluations without a better one, and a resumed run remembers the count."""
+  evaluations without a better one, a run stopped early is done, and one
+  resumed with more patience remembers the count."""
   name = 'performance_with_dynamics_tiny'
   config = testing_lib.tiny_config(name)
   configs.apply_overrides(config, overrides={'train.learning_rate': 0.0})
@@ -202,8 +203,14 @@ def test_the_best_evaluation_is_kept_and_early_stopping_resumes(tiny_datasets,
   assert best['value'] == summary.evals[0]['nll'] == best['metrics']['nll']
   assert run_dir_lib.load_run(run_dir, best=True).step == 2
   assert run_dir_lib.load_run(run_dir).step == 6   # saved where it stopped
+  # Stopped early, the run is done; with more patience it trains on, and
+  # remembers the evaluations since the best.
+  done = trainer.train(config, tiny_datasets[name], run_dir, num_steps=100,
+                       eval_every=2, checkpoint_every=100, early_stopping=2,
+                       progress=False, seed=1)
+  assert done.start_step == done.final_step == 6
   again = trainer.train(config, tiny_datasets[name], run_dir, num_steps=100,
-                        eval_every=2, checkpoint_every=100, early_stopping=2,
+                        eval_every=2, checkpoint_every=100, early_stopping=3,
                         progress=False, seed=1)
   assert again.start_step == 6 and again.final_step == 8
   shutil.rmtree(run_dir_lib.checkpoint_dir(run_dir, best=True))

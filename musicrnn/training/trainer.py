@@ -226,6 +226,13 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
         '--early_stopping needs evaluations that choose a best model: '
         + ('pass eval data (--eval_data)' if evaluation is None else
            f'the {task.name} task has no likelihood to compare'))
+  if early_stopping and best.since >= early_stopping:
+    # A run that stopped early is done: running it again does not train on.
+    logging.info('musicrnn train: %s stopped early at step %d (%d '
+                 'evaluations without a better %s than %.4f at step %d)',
+                 run_dir, start_step, best.since, best.metric, best.value,
+                 best.step)
+    return summary
   logging.info('musicrnn train: config %s, %s, steps %d -> %d, batch %d, '
                '%d replica(s), XLA %s, %s, precision %s', config.name,
                type(model).__name__, start_step, num_steps, batch_size,
