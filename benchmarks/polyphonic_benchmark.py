@@ -246,7 +246,9 @@ def train_and_score(config, mat_path, run_dir, work_dir):
   of one setting, trained with early stopping on valid."""
   data = _data_dir(config, mat_path, work_dir)
   rolls = boulanger.read_mat(mat_path)
-  # An evaluation an epoch, or every 25 steps when an epoch is shorter.
+  # An evaluation every pass over the published train pieces (a row that
+  # transposes them sees each piece in one of its keys per pass), or every
+  # 25 steps when that is shorter.
   eval_every = max(len(rolls['train']) // config.train.batch_size, 25)
   if FLAGS.smoke:
     eval_every = 2

@@ -2,7 +2,7 @@
 polyphonic-music benchmark's frames (88 keys, each sounding or not).
 
   musicrnn_create_dataset --config=tcn \
-    --input=/tmp/jsb_notesequences.tfrecord --output_dir=/tmp/jsb_frames
+    --input=JSB_Chorales.mat --output_dir=/tmp/jsb_frames
   musicrnn_train --config=tcn --train_data=/tmp/jsb_frames --run_dir=/tmp/tcn_run
 
 `tcn` holds the JSB Chorales settings of Bai, Kolter & Koltun (2018):
