@@ -67,6 +67,9 @@ flags.DEFINE_integer('patience', 10, 'Stop after this many evaluations (an '
                      'epoch or 25 steps apart) without a better valid NLL.',
                      lower_bound=1)
 flags.DEFINE_integer('seed', 1, 'Seed of every run.')
+flags.DEFINE_list('tables_from', [], 'Print the table of results already '
+                  'written (JSON lists of this script, rows of one dataset run '
+                  'apart) instead of training.')
 flags.DEFINE_bool('smoke', False, 'A few steps of each row, to check the '
                   'script runs; the figures mean nothing.')
 FLAGS = flags.FLAGS
@@ -331,27 +334,41 @@ def table(results, dataset):
   """Markdown: the published rows of `dataset` and ours, by output kind."""
   column = {JSB: 1, NOTTINGHAM: 2}.get(dataset)
   lines = ['| model | output | parameters | valid NLL | test NLL | published '
-           '| source |', '|---|---|---:|---:|---:|---:|---|']
+           '| test - published | source |',
+           '|---|---|---:|---:|---:|---:|---:|---|']
   ours = {r['published_row']: r for r in results if r.get('published_row')}
   for label, entry in PUBLISHED.items():
     mine = ours.pop(label, None)
     published = f'{entry[column]:.2f}' if column else ''
     if mine:
+      difference = (f'{mine["test_nll"] - entry[column]:+.2f}' if column
+                    else '')
       lines.append(f'| {label}: **musicrnn `{mine["row"]}`** | {entry[0]} | '
                    f'{mine["parameters"]:,} | {mine["valid_nll"]:.2f} | '
-                   f'**{mine["test_nll"]:.2f}** | {published} | {entry[3]} |')
+                   f'**{mine["test_nll"]:.2f}** | {published} | {difference} '
+                   f'| {entry[3]} |')
     elif column:
-      lines.append(f'| {label} | {entry[0]} | | | | {published} | {entry[3]} |')
+      lines.append(f'| {label} | {entry[0]} | | | | {published} | | '
+                   f'{entry[3]} |')
   for r in results:
     if not r.get('published_row'):
       lines.append(f'| musicrnn `{r["row"]}` | {r["output"]} | '
                    f'{r["parameters"]:,} | {r["valid_nll"]:.2f} | '
-                   f'**{r["test_nll"]:.2f}** | | ours |')
+                   f'**{r["test_nll"]:.2f}** | | | ours |')
   return '\n'.join(lines)
 
 
 def main(argv):
   del argv
+  if FLAGS.tables_from:
+    results = []
+    for path in FLAGS.tables_from:
+      with open(path) as f:
+        results.extend(json.load(f))
+    for dataset in dict.fromkeys(r['dataset'] for r in results):
+      print(f'\n{dataset}: test NLL in nats per predicted frame\n')
+      print(table([r for r in results if r['dataset'] == dataset], dataset))
+    return
   if not FLAGS.data:
     raise app.UsageError('--data=FILE.mat is required')
   unknown = [r for r in FLAGS.rows if r not in ROWS]
