@@ -218,33 +218,49 @@ class MultiLabelTask(base.Task):
       primer_midi, primer_pitches, primer_frames: what the outputs continue
         (`primers.primer_events`; frames of the primer).
     """
-    outputs.check_steps(num_steps, duration_seconds)
-    outputs.check_temperature(temperature)
     binarize = outputs.check_binarize(binarize or 'bernoulli', threshold)
-    codec = run.codec
-    primer = primers.primer_events(codec, primer_midi, primer_pitches,
-                                   primer_frames)
-    frames_per_second = (codec.settings.steps_per_quarter * codec.settings.qpm
-                         / 60.0)
-    if duration_seconds is not None:
-      num_steps = int(round(duration_seconds * frames_per_second)) - len(primer)
-      if num_steps < 1:
-        raise UsageError(
-            f'the primer lasts {len(primer) / frames_per_second:.1f} s, as long '
-            f'as --duration_seconds={duration_seconds:g} or longer: nothing '
-            'would be generated; give a longer --duration_seconds or a '
-            'shorter primer')
-    elif num_steps is None:
-      num_steps = outputs.DEFAULT_NUM_STEPS
-    frames = sampler.sample_frames(
-        run.model, np.tile(primer[None], (num_outputs, 1, 1)), num_steps,
-        temperature=temperature, binarize=binarize, threshold=threshold,
-        seed=seed, onset_bits=codec.onset_bits)
-    primer_seconds = (len(primer) / frames_per_second
-                      if primer_midi or primer_pitches or primer_frames
-                      else 0.0)
-    return outputs.write_outputs(
-        run.config.name, [codec.decode(f) for f in frames], output_dir,
-        step=run.step, render_png=render_png, render_wav=render_wav,
-        primer_seconds=primer_seconds)
+    return generate_frames(
+        run, output_dir,
+        lambda primer, steps: sampler.sample_frames(
+            run.model, primer, steps, temperature=temperature,
+            binarize=binarize, threshold=threshold, seed=seed,
+            onset_bits=run.codec.onset_bits),
+        num_outputs=num_outputs, num_steps=num_steps,
+        duration_seconds=duration_seconds, temperature=temperature,
+        primer_midi=primer_midi, primer_pitches=primer_pitches,
+        primer_frames=primer_frames, render_png=render_png,
+        render_wav=render_wav)
+
+
+def generate_frames(run, output_dir, draw, *, num_outputs, num_steps,
+                    duration_seconds, temperature, primer_midi,
+                    primer_pitches, primer_frames, render_png, render_wav):
+  """Frames of a frame model written as MIDI; returns the paths: the
+  options checked, the primer (`primers.primer_events`) repeated for each
+  output, `draw(primer [outputs, frames, bits], num_steps)`'s frames decoded
+  by the codec (`outputs.write_outputs`)."""
+  outputs.check_steps(num_steps, duration_seconds)
+  outputs.check_temperature(temperature)
+  codec = run.codec
+  primer = primers.primer_events(codec, primer_midi, primer_pitches,
+                                 primer_frames)
+  frames_per_second = (codec.settings.steps_per_quarter * codec.settings.qpm
+                       / 60.0)
+  if duration_seconds is not None:
+    num_steps = int(round(duration_seconds * frames_per_second)) - len(primer)
+    if num_steps < 1:
+      raise UsageError(
+          f'the primer lasts {len(primer) / frames_per_second:.1f} s, as long '
+          f'as --duration_seconds={duration_seconds:g} or longer: nothing '
+          'would be generated; give a longer --duration_seconds or a '
+          'shorter primer')
+  elif num_steps is None:
+    num_steps = outputs.DEFAULT_NUM_STEPS
+  frames = draw(np.tile(primer[None], (num_outputs, 1, 1)), num_steps)
+  primer_seconds = (len(primer) / frames_per_second
+                    if primer_midi or primer_pitches or primer_frames else 0.0)
+  return outputs.write_outputs(
+      run.config.name, [codec.decode(f) for f in frames], output_dir,
+      step=run.step, render_png=render_png, render_wav=render_wav,
+      primer_seconds=primer_seconds)
 
