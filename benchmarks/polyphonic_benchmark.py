@@ -20,6 +20,12 @@ Piano-midi.de.mat, takes the Nottingham settings). With --search each row
 trains every candidate setting it lists and keeps the one with the lowest
 valid NLL: hyperparameters are chosen on valid only, never on test.
 
+A row may instead average the key probabilities of other rows' best
+models (`tcn+lstm_pitch_window`): still a model of independent keys, whose
+parameters are its members' together; its members are run first when this
+invocation has not run them (in the same --work_dir a finished run is
+reused, and its time is not counted again).
+
 Writes a JSON list, one object per row: dataset, row, output
 ('independent' or 'joint'), parameters, valid_nll, test_nll (nats per
 frame), frame_accuracy (Bay et al. 2009, on test), cpu_seconds (of
@@ -103,10 +109,13 @@ class Row:
       setting first; `NOTTINGHAM`'s serve a file of another name. None:
       the Note 1-Gram, counted, not trained.
     published: the PUBLISHED row it reproduces, or None (a row of ours).
+    members: rows of independent keys whose best models this row averages
+      (`ensemble_probabilities`); its parameters are theirs together.
   """
   output: str
   candidates: dict = None
   published: str = None
+  members: tuple = ()
 
   def settings(self, dataset):
     return self.candidates.get(dataset) or self.candidates[NOTTINGHAM]
@@ -118,6 +127,10 @@ _EIGHTHS = 'steps_per_quarter=2'
 
 _WHOLE = 'max_events=0,min_events=2,transpositions=[0],batch_size=16'
 _SHIFTED = 'transpositions=[-5,-4,-3,-2,-1,0,1,2,3,4,5]'
+# Nottingham's whole pieces run from 40 to 1,788 frames: batches of pieces
+# of like length (in frames, or in events of about five a frame) pad less.
+_FRAME_BUCKETS = 'bucket_boundaries=[150,200,250,300,400,550]'
+_EVENT_BUCKETS = 'bucket_boundaries=[700,1000,1250,1500,2000,2750]'
 _PITCH_WINDOW = ('rnn_layer_sizes=[256],pitch_window=12,head_units=64,'
                  'batch_size=8,learning_rate=0.002')
 
@@ -159,7 +172,12 @@ ROWS = {
     'frame_events_lstm': Row('joint', _on_both(
         'frame_events_lstm', [_SHIFTED + ',rnn_layer_sizes=[384]',
                               _SHIFTED + ',rnn_layer_sizes=[256]'],
-        [_SHIFTED + ',rnn_layer_sizes=[384]'])),
+        [_SHIFTED + ',rnn_layer_sizes=[384],' + _EVENT_BUCKETS])),
+    # Ours: each key's probability the mean of two rows' (still a model of
+    # independent keys). The pair chosen on JSB's valid split among the
+    # pairs and triples of the rows above.
+    'tcn+lstm_pitch_window': Row('independent',
+                                 members=('tcn', 'lstm_pitch_window')),
 }
 
 
@@ -244,6 +262,38 @@ def event_frame_accuracy(run, data_dir, split='test', batch_size=32):
   return (hits / (hits + wrong) if hits + wrong else 0.0), scored
 
 
+def key_probabilities(run, rolls):
+  """Per piece of `rolls` (0/1 [frames, 88]; pieces under two frames
+  left out), float64 [frames - 1, 88]: the probability `run`'s frame model
+  (`protocols.FrameModel`) gives each key of each frame after the first,
+  from the frames before it."""
+  encode = run.codec.encode_key_frames
+  probabilities = []
+  for roll in rolls:
+    if len(roll) < 2:
+      continue
+    frames = encode(roll)[None, :-1].astype(np.float32)
+    logits = run.model({'pianoroll': frames}, training=False)
+    probabilities.append(tf.sigmoid(tf.cast(logits, tf.float64))[0].numpy())
+  return probabilities
+
+
+def ensemble_scores(runs, rolls):
+  """The NLL per predicted frame and Bay et al.'s frame accuracy (a key
+  predicted where its probability exceeds 0.5) of the model whose key
+  probabilities are the mean of `runs`'."""
+  pieces = [r for r in rolls if len(r) >= 2]
+  mean = [np.mean(parts, 0) for parts in zip(
+      *(key_probabilities(run, pieces) for run in runs))]
+  hits = wrong = 0
+  for p, roll in zip(mean, pieces):
+    predicted, true = p > 0.5, roll[1:].astype(bool)
+    hits += int((predicted & true).sum())
+    wrong += int((predicted ^ true).sum())
+  return (boulanger.frame_nll(mean, pieces),
+          hits / (hits + wrong) if hits + wrong else 0.0)
+
+
 def train_and_score(config, mat_path, run_dir, work_dir):
   """(valid NLL of the best evaluation, its step, test metrics, parameters)
   of one setting, trained with early stopping on valid."""
@@ -288,11 +338,31 @@ def one_gram(mat_path):
           'parameters': boulanger.KEYS}
 
 
-def run_row(name, row, mat_path, work_dir):
+def run_row(name, row, mat_path, work_dir, done=None):
+  """The result of row `name`; `done` holds the results of rows already
+  run (an ensemble's members are taken from it, or run)."""
+  done = {} if done is None else done
   dataset = dataset_name(mat_path)
   start = time.process_time()
   result = {'dataset': dataset, 'row': name, 'output': row.output}
-  if row.candidates is None:
+  if row.members:
+    members = []
+    for member in row.members:
+      if member in done:   # run before this row: its time counts here too
+        members.append(done[member])
+        start -= done[member]['cpu_seconds']
+      else:
+        members.append(run_row(member, ROWS[member], mat_path, work_dir, done))
+    runs = [run_dir_lib.load_run(m['run_dir'], best=True) for m in members]
+    rolls = boulanger.read_mat(mat_path)
+    valid, _ = ensemble_scores(runs, rolls['valid'])
+    test, accuracy = ensemble_scores(runs, rolls['test'])
+    result.update(
+        members=list(row.members), valid_nll=valid, test_nll=test,
+        frame_accuracy=accuracy,
+        parameters=sum(m['parameters'] for m in members),
+        test_frames=sum(len(r) - 1 for r in rolls['test'] if len(r) >= 2))
+  elif row.candidates is None:
     result.update(one_gram(mat_path))
   else:
     settings = row.settings(dataset)
@@ -308,7 +378,7 @@ def run_row(name, row, mat_path, work_dir):
                                                       run_dir, work_dir)
       tried.append({'hparams': hparams, 'valid_nll': valid, 'best_step': step,
                     'test': test, 'parameters': parameters,
-                    'config': config.name})
+                    'config': config.name, 'run_dir': run_dir})
       logging.info('polyphonic benchmark: %s valid %.3f at step %d', name,
                    valid, step)
     chosen = min(tried, key=lambda t: t['valid_nll'])
@@ -318,7 +388,7 @@ def run_row(name, row, mat_path, work_dir):
         best_step=chosen['best_step'],
         test_nll=chosen['test']['nll_per_frame'],
         frame_accuracy=chosen['test']['frame_accuracy'],
-        test_frames=chosen['test']['frames'],
+        test_frames=chosen['test']['frames'], run_dir=chosen['run_dir'],
         candidates=[{k: t[k] for k in ('hparams', 'valid_nll', 'best_step')}
                     for t in tried])
   result['cpu_seconds'] = round(time.process_time() - start, 1)
@@ -376,9 +446,10 @@ def main(argv):
     raise app.UsageError(f'unknown rows {unknown}; the rows: {", ".join(ROWS)}')
   names = FLAGS.rows or list(ROWS)
   work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix='polyphonic_')
-  results = []
+  results, done = [], {}
   for name in names:
-    results.append(run_row(name, ROWS[name], FLAGS.data, work_dir))
+    results.append(run_row(name, ROWS[name], FLAGS.data, work_dir, done))
+    done[name] = results[-1]
     logging.info('polyphonic benchmark: %s', json.dumps(results[-1]))
     if FLAGS.output_json:
       with open(FLAGS.output_json, 'w') as f:

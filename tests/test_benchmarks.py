@@ -512,6 +512,16 @@ def _assert_rate(per_second, count, seconds):
   assert per_second * seconds == pytest.approx(count, rel=0.02)
 
 
+def _benchmark_module(name):
+  """benchmarks/<name>.py imported as a module."""
+  import importlib.util  # pylint: disable=import-outside-toplevel
+  spec = importlib.util.spec_from_file_location(
+      name, os.path.join(testing_lib.REPO_ROOT, 'benchmarks', f'{name}.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
 def _smoke_run(benchmark, tmp_path, *flags, smoke=True):
   """Runs benchmarks/<benchmark>.py [--smoke] in this process; returns the
   JSON it wrote and its ProgramResult."""
@@ -532,11 +542,14 @@ def test_polyphonic_benchmark_smoke(tmp_path):
   splits = testing_lib.random_benchmark_splits()
   path = str(tmp_path / 'JSB_Chorales.mat')
   testing_lib.write_benchmark_mat(path, splits)
-  rows = ['note_1gram', 'lstm', 'tcn', 'frame_events_lstm']
+  rows = ['note_1gram', 'lstm', 'tcn', 'frame_events_lstm',
+          'lstm_pitch_window', 'tcn+lstm_pitch_window']
   results, result = _smoke_run('polyphonic_benchmark', tmp_path,
                                f'--data={path}', f'--rows={",".join(rows)}',
                                f'--work_dir={tmp_path / "work"}')
   assert [r['row'] for r in results] == rows
+  _check_ensemble(path, results[2], results[4], results[5])
+  results = results[:4]
   for r in results:
     assert r['dataset'] == 'JSB_Chorales'
     for key in ('output', 'parameters', 'valid_nll', 'test_nll',
@@ -560,6 +573,29 @@ def test_polyphonic_benchmark_smoke(tmp_path):
   assert '| RNN-NADE (Hessian-free) | joint | | | | 5.56 |' in result.stdout
 
 
+def _check_ensemble(path, first, second, ensemble):
+  """The averaged row: its parameters and time are its members' together;
+  by the convexity of -log its NLL is at most the mean of theirs; and the
+  key probabilities it averages are those its members' evaluation scored
+  (one member alone scores its own test NLL)."""
+  from musicrnn.pipelines import boulanger  # pylint: disable=import-outside-toplevel
+  from musicrnn.runs import run_dir as run_dir_lib  # pylint: disable=import-outside-toplevel
+  benchmark = _benchmark_module('polyphonic_benchmark')
+  assert ensemble['members'] == [first['row'], second['row']]
+  assert ensemble['parameters'] == first['parameters'] + second['parameters']
+  assert ensemble['cpu_seconds'] >= first['cpu_seconds'] + second['cpu_seconds']
+  assert ensemble['test_frames'] == first['test_frames']
+  for split in ('valid_nll', 'test_nll'):
+    assert ensemble[split] <= (first[split] + second[split]) / 2 + 1e-9
+  assert 0.0 <= ensemble['frame_accuracy'] <= 1.0
+  rolls = boulanger.read_mat(path)
+  run = run_dir_lib.load_run(first['run_dir'], best=True)
+  nll, _ = benchmark.ensemble_scores([run], rolls['test'])
+  assert nll == pytest.approx(first['test_nll'], rel=1e-5)
+  assert benchmark.ensemble_scores([run, run], rolls['test'])[0] == (
+      pytest.approx(nll, rel=1e-9))
+
+
 @testing_lib.requires_shared_data
 def test_polyphonic_benchmark_reproduces_the_note_1_gram(tmp_path):
   path = os.path.join(testing_lib.SHARED_DATA, 'boulanger2012',
@@ -577,16 +613,11 @@ def test_polyphonic_benchmark_event_frame_accuracy_is_the_greedy_frames(
   """The frame accuracy the benchmark computes for an event model over
   frames equals decoding each frame greedily by the model's full pass on
   the true past, one token at a time (keys rising, until FRAME_END)."""
-  import importlib.util  # pylint: disable=import-outside-toplevel
   from musicrnn.pipelines import boulanger  # pylint: disable=import-outside-toplevel
   from musicrnn.runs import run_dir as run_dir_lib  # pylint: disable=import-outside-toplevel
   from musicrnn.tfrecords import sources  # pylint: disable=import-outside-toplevel
   from musicrnn.training import trainer  # pylint: disable=import-outside-toplevel
-  spec = importlib.util.spec_from_file_location(
-      'polyphonic_benchmark',
-      os.path.join(testing_lib.REPO_ROOT, 'benchmarks', 'polyphonic_benchmark.py'))
-  benchmark = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(benchmark)
+  benchmark = _benchmark_module('polyphonic_benchmark')
   path = str(tmp_path / 'Fixture.mat')
   testing_lib.write_benchmark_mat(path, testing_lib.random_benchmark_splits(
       seed=3, sizes=(('train', (12, 20)), ('valid', (6,)), ('test', (7, 9)))))

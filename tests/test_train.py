@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 
+import numpy as np
 import pytest
 
 from musicrnn import configs
@@ -216,3 +217,40 @@ def test_the_best_evaluation_is_kept_and_early_stopping_resumes(tiny_datasets,
   shutil.rmtree(run_dir_lib.checkpoint_dir(run_dir, best=True))
   with pytest.raises(UsageError, match='has no best model'):
     run_dir_lib.load_run(run_dir, best=True)
+
+
+def test_bucket_boundaries_batch_examples_of_like_length(tiny_datasets,
+                                                         tmp_path, monkeypatch):
+  """`train.bucket_boundaries` reaches the training batches: each batch
+  the trainer draws holds examples of one length bucket only."""
+  from musicrnn.tfrecords import input as input_lib  # pylint: disable=import-outside-toplevel
+  name = 'performance_with_dynamics_tiny'
+  real = input_lib.make_dataset
+  lengths = np.concatenate([w.numpy().sum(axis=1) for _, _, w in real(
+      tiny_datasets[name], 'train', 8, repeat=False)])
+  # The cut examples are as long as max_events allows, the last of a piece
+  # shorter: bucket 0 takes the short ones, bucket 1 the full ones.
+  boundaries = [int(lengths.max())]
+  assert lengths.min() < boundaries[0]
+  config = testing_lib.tiny_config(name)
+  configs.apply_overrides(config, hparams=f'bucket_boundaries={boundaries}')
+  made = []
+
+  def spy(*args, **kwargs):
+    dataset = real(*args, **kwargs)
+    if args[1] == 'train':
+      made.append((args, kwargs))
+    return dataset
+
+  monkeypatch.setattr(input_lib, 'make_dataset', spy)
+  trainer.train(config, tiny_datasets[name], str(tmp_path / 'run'),
+                num_steps=2, eval_every=2, progress=False, seed=1)
+  ((args, kwargs),) = made
+  assert kwargs['bucket_boundaries'] == tuple(boundaries)
+  buckets_seen = set()
+  for _, _, weights in real(*args, **kwargs).take(40):
+    batch = weights.numpy().sum(axis=1)
+    buckets = set(np.digitize(batch, boundaries).tolist())
+    assert len(buckets) == 1, batch
+    buckets_seen |= buckets
+  assert buckets_seen == {0, 1}

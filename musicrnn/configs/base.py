@@ -73,11 +73,15 @@ def controls_config(*names):
 def train_config(**overrides):
   """How a model trains: batch size, Adam's learning rate and clipping, and
   what the family's task (`musicrnn.tasks`) reads, e.g. frame models'
-  `loss` ('bce' or 'focal', with `focal_alpha` and `focal_gamma`)."""
+  `loss` ('bce' or 'focal', with `focal_alpha` and `focal_gamma`).
+  `bucket_boundaries`: lengths (events or frames) at which training batches
+  are bucketed, so that examples of like length go together and a batch of
+  whole pieces pads less; empty: each batch padded to its longest."""
   config = ml_collections.ConfigDict({
       'batch_size': 64,
       'learning_rate': 1e-3,
       'clip_norm': 3.0,
+      'bucket_boundaries': (),
   })
   config.update(overrides)
   return config

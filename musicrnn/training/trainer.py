@@ -202,7 +202,8 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
   train_ds = input_lib.make_dataset(
       train_source, 'train', batch_size,
       seed=None if seed is None else seed + start_step,
-      crop_length=input_lib.crop_length(config), static_length=length)
+      crop_length=input_lib.crop_length(config), static_length=length,
+      bucket_boundaries=tuple(config.train.get('bucket_boundaries', ())))
   batches = iter(strategy.experimental_distribute_dataset(
       input_lib.shard_per_worker(train_ds, workers)))
   replica_step = tasks_base.compiled(objective.replica_step, jit_compile)
