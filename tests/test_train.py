@@ -48,11 +48,13 @@ def test_resume_continues_from_the_saved_step(tiny_trained, tiny_datasets, tmp_p
   run_dir, first = tiny_trained[name]
   assert first.final_step == 60 and not first.resumed
   shutil.copytree(run_dir, tmp_path, dirs_exist_ok=True)
-  # A run written before data.length_unit existed resumes (its config.json
-  # lacks the setting; its default is the old behaviour).
+  # A run written before data.length_unit and train.bucket_boundaries
+  # existed resumes (its config.json lacks the settings; their defaults are
+  # the old behaviour).
   path = tmp_path / run_dir_lib.CONFIG_JSON
   record = json.loads(path.read_text())
   del record['config']['data']['length_unit']
+  del record['config']['train']['bucket_boundaries']
   path.write_text(json.dumps(record))
   config = testing_lib.tiny_config(name)
   second = trainer.train(config, tiny_datasets[name], str(tmp_path),
