@@ -146,19 +146,22 @@ ROWS = {
     'note_1gram': Row('independent', None, 'Note 1-Gram'),
     'rnn': Row('independent', _on_both(
         'frames_lstm', ['cell=rnn,rnn_layer_sizes=[128],dropout_rate=0.3'],
-        ['cell=rnn,rnn_layer_sizes=[256],dropout_rate=0.2']), 'RNN'),
+        ['cell=rnn,rnn_layer_sizes=[256],dropout_rate=0.2,'
+         + _FRAME_BUCKETS]), 'RNN'),
     'lstm': Row('independent', _on_both(
         'frames_lstm', ['rnn_layer_sizes=[256],dropout_rate=0.3'],
-        ['rnn_layer_sizes=[384],dropout_rate=0.2']), 'LSTM'),
+        ['rnn_layer_sizes=[384],dropout_rate=0.2,'
+         + _FRAME_BUCKETS]), 'LSTM'),
     'gru': Row('independent', _on_both(
         'frames_lstm', ['cell=gru,rnn_layer_sizes=[256],dropout_rate=0.3'],
-        ['cell=gru,rnn_layer_sizes=[384],dropout_rate=0.2']), 'GRU'),
+        ['cell=gru,rnn_layer_sizes=[384],dropout_rate=0.2,'
+         + _FRAME_BUCKETS]), 'GRU'),
     'tcn': Row('independent', {JSB: [('tcn', '')],
                                NOTTINGHAM: [('tcn_nottingham', '')]}, 'TCN'),
     # Magenta's RNN-NADE (3x128 LSTM, NADE of 128) on the pieces as
     # published, as BL 2012 trained theirs: no transposition, whole pieces.
     'rnn-nade': Row('joint', _on_both(
-        'rnn-nade', [_WHOLE], [_WHOLE]), 'RNN-NADE'),
+        'rnn-nade', [_WHOLE], [_WHOLE + ',' + _FRAME_BUCKETS]), 'RNN-NADE'),
     # Ours. Both train on the pieces transposed by -5..+5 semitones (train
     # only; valid and test as published), which lowered the valid NLL of
     # every model tried; the first setting of each is the one chosen on
@@ -168,7 +171,7 @@ ROWS = {
                         _SHIFTED + ',' + _PITCH_WINDOW + ',dropout_rate=0.5',
                         _SHIFTED + ',rnn_layer_sizes=[256],batch_size=8,'
                         'learning_rate=0.002'],
-        [_SHIFTED + ',' + _PITCH_WINDOW])),
+        [_SHIFTED + ',' + _PITCH_WINDOW + ',' + _FRAME_BUCKETS])),
     'frame_events_lstm': Row('joint', _on_both(
         'frame_events_lstm', [_SHIFTED + ',rnn_layer_sizes=[384]',
                               _SHIFTED + ',rnn_layer_sizes=[256]'],
