@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from musicrnn import configs
 from musicrnn import errors
@@ -256,3 +257,43 @@ def test_bucket_boundaries_batch_examples_of_like_length(tiny_datasets,
     assert len(buckets) == 1, batch
     buckets_seen |= buckets
   assert buckets_seen == {0, 1}
+
+
+def _saved_learning_rate(run_dir):
+  reader = tf.train.load_checkpoint(run_dir_lib.checkpoint_dir(run_dir))
+  (key,) = [k for k in reader.get_variable_to_shape_map()
+            if k.startswith('optimizer/') and 'learning_rate' in k]
+  return float(reader.get_tensor(key))
+
+
+def test_learning_rate_decays_on_plateau_and_resumes_decayed(tiny_datasets,
+                                                             tmp_path):
+  """With a rate too small to move a weight no evaluation betters the
+  first: with lr_decay_patience=2 the rate is divided by 10 at the 2nd and
+  4th evaluation without a better one, the checkpoint keeps it, and a
+  resumed run goes on from it; a schedule or a bad factor is refused."""
+  name = 'performance_with_dynamics_tiny'
+  config = testing_lib.tiny_config(name)
+  configs.apply_overrides(config, hparams='learning_rate=1e-30,'
+                          'lr_decay_patience=2,lr_decay_factor=0.1')
+  run_dir = str(tmp_path / 'run')
+  summary = trainer.train(config, tiny_datasets[name], run_dir, num_steps=10,
+                          eval_every=2, checkpoint_every=2, progress=False,
+                          seed=1)
+  assert [e['step'] for e in summary.evals] == [2, 4, 6, 8, 10]
+  assert len({e['nll'] for e in summary.evals}) == 1   # nothing moved
+  assert _saved_learning_rate(run_dir) == pytest.approx(1e-32, rel=1e-5)
+  trainer.train(config, tiny_datasets[name], run_dir, num_steps=14,
+                eval_every=2, checkpoint_every=2, progress=False, seed=1)
+  assert _saved_learning_rate(run_dir) == pytest.approx(1e-33, rel=1e-5)
+  for warmup, factor, message in (
+      (10, 0.1, 'needs a constant learning rate'),
+      (0, 1.5, 'between 0 and 1')):
+    config = testing_lib.tiny_config(name)
+    configs.apply_overrides(config, hparams=f'lr_decay_patience=2,'
+                            f'lr_decay_factor={factor}')
+    with config.unlocked():   # as the transformer configs set it
+      config.train.warmup_steps = warmup
+    with pytest.raises(UsageError, match=message):
+      trainer.train(config, tiny_datasets[name], str(tmp_path / message),
+                    num_steps=2, progress=False)

@@ -76,12 +76,18 @@ def train_config(**overrides):
   `loss` ('bce' or 'focal', with `focal_alpha` and `focal_gamma`).
   `bucket_boundaries`: lengths (events or frames) at which training batches
   are bucketed, so that examples of like length go together and a batch of
-  whole pieces pads less; empty: each batch padded to its longest."""
+  whole pieces pads less; empty: each batch padded to its longest.
+  `lr_decay_patience`: above 0, the learning rate is multiplied by
+  `lr_decay_factor` each time this many evaluations in a row have not
+  bettered the best (as Keras' ReduceLROnPlateau, and Bai et al.'s
+  benchmark runs); a constant learning rate only."""
   config = ml_collections.ConfigDict({
       'batch_size': 64,
       'learning_rate': 1e-3,
       'clip_norm': 3.0,
       'bucket_boundaries': (),
+      'lr_decay_patience': 0,
+      'lr_decay_factor': 0.1,
   })
   config.update(overrides)
   return config

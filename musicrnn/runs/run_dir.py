@@ -94,7 +94,9 @@ def prepare(run_dir, config, encoding_spec, dataset_description, dataset_dir=Non
 # Settings added to the configs after runs were first written, with the
 # value that gives the old behaviour: a saved config without one has it.
 NEW_SETTINGS = {('data', 'length_unit'): 'events',
-                ('train', 'bucket_boundaries'): []}
+                ('train', 'bucket_boundaries'): [],
+                ('train', 'lr_decay_patience'): 0,
+                ('train', 'lr_decay_factor'): 0.1}
 # Settings runs were written with that configs no longer have: what kind of
 # model a run is comes from its family's protocol (`musicrnn.models.protocols`),
 # not from `train.objective`.

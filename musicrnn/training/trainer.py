@@ -227,6 +227,12 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
         '--early_stopping needs evaluations that choose a best model: '
         + ('pass eval data (--eval_data)' if evaluation is None else
            f'the {task.name} task has no likelihood to compare'))
+  plateau = _Plateau(config.train, objective.optimizers)
+  if plateau.patience and not best.metric:
+    raise UsageError(
+        'train.lr_decay_patience needs evaluations that choose a best '
+        'model: ' + ('pass eval data (--eval_data)' if evaluation is None else
+                     f'the {task.name} task has no likelihood to compare'))
   if early_stopping and best.since >= early_stopping:
     # A run that stopped early is done: running it again does not train on.
     logging.info('musicrnn train: %s stopped early at step %d (%d '
@@ -261,7 +267,9 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
                                       max_batches=eval_max_batches,
                                       seed=seed or 0, static_length=length)
       report.evaluation(current, metrics)
-      if best.update(current, metrics) >= early_stopping > 0:
+      since = best.update(current, metrics)
+      plateau.update(since)
+      if since >= early_stopping > 0:
         logging.info('musicrnn train: early stop at step %d: %d evaluations '
                      'without a better %s than %.4f at step %d', current,
                      early_stopping, best.metric, best.value, best.step)
@@ -398,6 +406,37 @@ class _Best:
   def _kept_metrics(self):
     with tf.io.gfile.GFile(self.path) as f:
       return json.load(f)['metrics']
+
+
+class _Plateau:
+  """Multiplies the optimizers' learning rates by `lr_decay_factor` each
+  time `lr_decay_patience` evaluations in a row have not bettered the best
+  (the rate is an optimizer variable: the checkpoint keeps it)."""
+
+  def __init__(self, train_config, optimizers):
+    self.patience = int(train_config.get('lr_decay_patience', 0))
+    self.factor = float(train_config.get('lr_decay_factor', 0.1))
+    self.optimizers = optimizers
+    if self.patience < 0:
+      raise UsageError('train.lr_decay_patience must be 0 (off) or more, got '
+                       f'{self.patience}')
+    if self.patience and not 0.0 < self.factor < 1.0:
+      raise UsageError('train.lr_decay_factor must be between 0 and 1, got '
+                       f'{self.factor}')
+    if self.patience and not all(isinstance(o.learning_rate, keras.Variable)
+                                 for o in optimizers.values()):
+      raise UsageError('train.lr_decay_patience needs a constant learning rate '
+                       '(no train.warmup_steps or train.decay)')
+
+  def update(self, since):
+    if not self.patience or not since or since % self.patience:
+      return
+    for name, optimizer in self.optimizers.items():
+      old = float(optimizer.learning_rate.numpy())
+      optimizer.learning_rate.assign(old * self.factor)
+      logging.info('musicrnn train: %d evaluations without a better one: %s '
+                   'learning rate %.3g -> %.3g', since, name, old,
+                   old * self.factor)
 
 
 class _Interval:
