@@ -91,11 +91,7 @@ class DrumsSettings:
           max(pitches) > constants.MAX_MIDI_PITCH):
         raise ValueError('each drum type needs MIDI pitches in [0, 127], got '
                          f'{pitches}')
-    if self.steps_per_quarter <= 0:
-      raise ValueError(
-          f'steps_per_quarter must be > 0, got {self.steps_per_quarter}')
-    if not self.qpm > 0:
-      raise ValueError(f'qpm must be > 0, got {self.qpm}')
+    codec.check_metric_grid(self.steps_per_quarter, self.qpm)
 
 
 # Magenta's Drums RNN configs (drums_rnn_model.py's default_configs).

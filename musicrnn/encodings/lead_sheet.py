@@ -312,7 +312,7 @@ class LeadSheetCodec(codec.Codec):
     """
     s = self.settings.melody
     notes = quantize.quantize_sequence(sequence, s.steps_per_quarter)
-    extracted = melody_lib.extract_melody(notes)
+    extracted = melody_lib.extract_melody(notes.select(~notes.is_drum))
     chords = chords_at_steps(
         sequence, notes, np.arange(extracted.start_step, extracted.end_step))
     events, amount = melody_lib.squash(extracted.events, s.min_note,

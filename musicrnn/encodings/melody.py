@@ -117,11 +117,7 @@ class MelodySettings:
                        f'{self.transpose_to_key}')
     if self.encoder == KEY and not self.lookback_distances:
       raise ValueError('the key encoder needs lookback_distances')
-    if self.steps_per_quarter <= 0:
-      raise ValueError(
-          f'steps_per_quarter must be > 0, got {self.steps_per_quarter}')
-    if not self.qpm > 0:
-      raise ValueError(f'qpm must be > 0, got {self.qpm}')
+    codec.check_metric_grid(self.steps_per_quarter, self.qpm)
 
   @property
   def note_range(self):
@@ -487,7 +483,7 @@ class MelodyCodec(event_sequence.EncoderMethods, codec.Codec):
     added (subtract them to give generated notes back their key)."""
     notes = quantize.quantize_sequence(sequence,
                                        self.settings.steps_per_quarter)
-    extracted = extract_melody(notes)
+    extracted = extract_melody(notes.select(~notes.is_drum))
     s = self.settings
     events, amount = squash(extracted.events, s.min_note, s.max_note,
                             s.transpose_to_key)
