@@ -716,7 +716,7 @@ def test_melodies_equal_note_seq_on_nottingham():
   """Every melody of every instrument of the Nottingham tunes (one in
   NOTTINGHAM_STRIDE unless MUSICRNN_EVERY_TRACK=1), read as Magenta's
   melody pipeline reads them (split at time changes, 4 steps a quarter
-  note, gap 1 bar, end padded; the highest of notes starting together, and
+  note, gap 1 bar, no padding; the highest of notes starting together, and
   the refusal of those tracks without it): melody events, and for each
   Melody RNN config the squash, ids, inputs, labels and label decoding."""
   codecs = {name: encodings.magenta_codec(name) for name in MELODY_CONFIGS}
@@ -724,10 +724,10 @@ def test_melodies_equal_note_seq_on_nottingham():
   melodies = 0
   for path in nottingham_files():
     for piece in pieces(path):
-      assert_melodies_equal_note_seq(piece, gap_bars=1, pad_end=True,
+      assert_melodies_equal_note_seq(piece, gap_bars=1,
                                      ignore_polyphonic_notes=False)
       for found in assert_melodies_equal_note_seq(
-          piece, gap_bars=1, pad_end=True, ignore_polyphonic_notes=True):
+          piece, gap_bars=1, ignore_polyphonic_notes=True):
         melodies += 1
         for name in MELODY_CONFIGS:
           assert_encoder_equals_note_seq(codecs[name], references[name],
@@ -757,7 +757,7 @@ def test_lead_sheets_equal_note_seq_on_nottingham():
       quantized = sequences_lib.quantize_note_sequence(piece, 4)
       notes = quantize.quantize_sequence(piece, 4)
       for found in assert_melodies_equal_note_seq(
-          piece, gap_bars=1, pad_end=True, ignore_polyphonic_notes=True):
+          piece, gap_bars=1, ignore_polyphonic_notes=True):
         chords = chords_lib.event_list_chords(quantized, [found])[0]
         assert lead_sheet.chords_at_steps(
             piece, notes, range(found.start_step, found.end_step)) == chords
@@ -779,7 +779,7 @@ def test_lead_sheets_equal_note_seq_on_nottingham():
 @testing_lib.requires_shared_data
 def test_drum_tracks_equal_note_seq_on_groove_validation():
   """Every drum track of every Groove validation file, read as Magenta's
-  drums pipeline reads them (split at time changes, gap 1 bar, end padded),
+  drums pipeline reads them (split at time changes, gap 1 bar, no padding),
   at each Drums RNN config's grid: tracks, ids, inputs, labels, decoding."""
   root = os.path.join(testing_lib.SHARED_DATA, 'groove')
   with open(os.path.join(root, 'info.csv')) as f:
@@ -793,7 +793,7 @@ def test_drum_tracks_equal_note_seq_on_groove_validation():
     for path in paths:
       for piece in pieces(path):
         for track in assert_drum_tracks_equal_note_seq(
-            piece, ours.settings.steps_per_quarter, gap_bars=1, pad_end=True):
+            piece, ours.settings.steps_per_quarter, gap_bars=1):
           tracks += 1
           assert_encoder_equals_note_seq(ours, reference, track)
   print(f'{tracks} Groove validation drum tracks equal note-seq\'s')
