@@ -509,10 +509,12 @@ def test_histogram_constant_matches_note_seq():
 
 def test_no_tensorflow_in_encodings():
   # A fresh interpreter (the point: this one has TensorFlow loaded); every
-  # codec, tests/test_polyphony_pianoroll_encoding.py's too.
+  # codec, those of tests/test_polyphony_pianoroll_encoding.py and
+  # tests/test_melody_encodings.py too.
   code = ('import sys; import musicrnn.encodings.performance, '
           'musicrnn.encodings.controls, musicrnn.encodings.polyphony, '
-          'musicrnn.encodings.pianoroll; '
+          'musicrnn.encodings.pianoroll, musicrnn.encodings.melody, '
+          'musicrnn.encodings.drums, musicrnn.encodings.lead_sheet; '
           'assert not [m for m in sys.modules if m.startswith("tensorflow")]')
   result = subprocess.run([sys.executable, '-c', code], capture_output=True,
                           text=True, cwd=testing_lib.REPO_ROOT, timeout=120)

@@ -292,3 +292,11 @@ def check_pitch_range(min_pitch, max_pitch):
   if not 0 <= min_pitch <= max_pitch <= 127:
     raise ValueError(f'need 0 <= min_pitch <= max_pitch <= 127, got '
                      f'{min_pitch}, {max_pitch}')
+
+
+def check_metric_grid(steps_per_quarter, qpm):
+  """Raises ValueError unless steps_per_quarter > 0 and qpm > 0."""
+  if steps_per_quarter <= 0:
+    raise ValueError(f'steps_per_quarter must be > 0, got {steps_per_quarter}')
+  if not qpm > 0:
+    raise ValueError(f'qpm must be > 0, got {qpm}')

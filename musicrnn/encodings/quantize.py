@@ -29,7 +29,8 @@ Refusals, checked in note-seq's order:
   - 'negative_time': a note, control change or text annotation quantizes to a
     negative step.
 
-The module also holds the step-grid helpers the codecs share: `note_cells`
+The module also holds the step-grid helpers the codecs share: `steps_per_bar`
+(note-seq's, refusing a bar of a fractional number of steps), `note_cells`
 (notes → (note, step) pairs), `held_cells` (notes → a [steps, pitches] grid),
 `runs_to_notes` (a grid → notes) and `steps_to_sequence` (steps → a
 NoteSequence in seconds).
@@ -52,6 +53,7 @@ REASON_MULTIPLE_TEMPOS = 'multiple_tempos'
 REASON_MULTIPLE_TIME_SIGNATURES = 'multiple_time_signatures'
 REASON_BAD_TIME_SIGNATURE = 'bad_time_signature'
 REASON_NEGATIVE_TIME = 'negative_time'
+REASON_NON_INTEGER_STEPS_PER_BAR = 'non_integer_steps_per_bar'
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -250,6 +252,25 @@ def quantize_sequence(sequence, steps_per_quarter):
       qpm=qpm,
       numerator=numerator,
       denominator=denominator)
+
+
+def steps_per_bar(notes):
+  """Steps in a bar of `notes` (QuantizedNotes), an int: note-seq's
+  `steps_per_bar_in_quantized_sequence`, same float operations.
+
+  Raises:
+    codec.EncodingError: reason 'non_integer_steps_per_bar' where a bar is
+      not a whole number of steps (note-seq's NonIntegerStepsPerBarError,
+      e.g. 7/8 at 1 step a quarter note).
+  """
+  quarters_per_bar = 4.0 / notes.denominator * notes.numerator
+  steps = notes.steps_per_quarter * quarters_per_bar
+  if steps % 1 != 0:
+    raise codec.EncodingError(
+        REASON_NON_INTEGER_STEPS_PER_BAR,
+        f'{steps} steps a bar: {notes.numerator}/{notes.denominator} at '
+        f'{notes.steps_per_quarter} steps a quarter note')
+  return int(steps)
 
 
 def note_cells(start_step, end_step):
