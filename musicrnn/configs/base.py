@@ -128,6 +128,21 @@ def whole_pieces():
                      min_events=2, max_events=0)
 
 
+def extraction_data(**extraction):
+  """Data settings of Magenta's Melody, Drums and Improv RNN pipelines: each
+  sequence split where the tempo or time signature changes, no sustain,
+  no time stretch or transposition (lead sheets take their twelve keys in
+  the extraction), tracks read by the codec's `extract` with
+  `extraction` (`encodings.codec.ExtractionSettings`: min_bars 7,
+  max_steps 512, gap_bars 1.0, min_unique_pitches 5 by default; Improv
+  RNN's min_unique_pitches is 3) in place of min_events and max_events."""
+  config = data_config(sustain=False, chunk_seconds=0.0,
+                       split_on_time_changes=True, stretch_factors=(1.0,),
+                       transpositions=(0,), min_events=0, max_events=0)
+  config.extraction = ml_collections.ConfigDict(extraction)
+  return config
+
+
 def shrink_data(config, max_events=64):
   """Tiny variants: short sequences, no augmentation beyond identity + 1."""
   config.data.max_events = max_events

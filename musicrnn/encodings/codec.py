@@ -85,6 +85,13 @@ class Codec(Specified):
   segmented = False
   # What one step of `encode` is called in logs and summaries.
   step_name = 'events'
+  # Whether the dataset pipeline reads each sequence as Magenta's extractors
+  # do (`extract`: several tracks, each an example, each track left out
+  # counted with its reason) rather than through `encode`.
+  extracts = False
+  # Feature lists an example holds beside `sequence_feature`, a row per
+  # step (`musicrnn.tfrecords.schema`), e.g. Improv RNN's 'chords'.
+  extra_features = ()
 
   # The id that ends every encoded sequence (generation bans it and a primer
   # drops it), None when the encoding has none.
@@ -149,6 +156,22 @@ class Codec(Specified):
     """One line for the log: what this codec learned from {item: count}."""
     raise NotImplementedError(f'the {self.name} encoding learns nothing from data')
 
+  def extract(self, sequence, settings):
+    """The examples Magenta's extractor reads from one sequence (codecs
+    with `extracts` only).
+
+    Args:
+      sequence: an unquantized NoteSequence of one tempo and meter.
+      settings: `ExtractionSettings`.
+
+    Returns:
+      `Extraction`.
+
+    Raises:
+      EncodingError: the sequence cannot be read at all (not quantizable).
+    """
+    raise NotImplementedError(f'the {self.name} encoding extracts no tracks')
+
   # Metric encodings count quantized steps in their tokens (Magenta measures
   # polyphonic sequences in steps); they set this and define `num_steps`.
   counts_steps = False
@@ -156,6 +179,64 @@ class Codec(Specified):
   def num_steps(self, ids):
     """The number of quantized steps `ids` spans (metric encodings only)."""
     raise NotImplementedError(f'the {self.name} encoding counts no steps')
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractionSettings:
+  """How Magenta's extractors read tracks from a sequence (`Codec.extract`;
+  a config's `data.extraction`). Defaults: Melody RNN's MelodyExtractor.
+
+  Attributes:
+    min_bars: a track shorter than this many bars is left out.
+    max_steps: a longer track is cut to this many steps (0: never).
+    gap_bars: bars of silence that end a track.
+    min_unique_pitches: a melody with fewer pitch classes is left out
+      (counted after the cut, as Magenta's); Improv RNN's is 3.
+    ignore_polyphonic_notes: keep the highest of notes starting together;
+      False (Magenta's): leave out the rest of that instrument.
+    require_chords: leave out a lead sheet without a chord.
+    infer_chords: infer a sequence's chords (note-seq's chord inference)
+      where it has no chord symbols.
+  """
+  min_bars: int = 7
+  max_steps: int = 512
+  gap_bars: float = 1.0
+  min_unique_pitches: int = 5
+  ignore_polyphonic_notes: bool = False
+  require_chords: bool = True
+  infer_chords: bool = True
+
+  def __post_init__(self):
+    if self.min_bars < 0 or self.max_steps < 0 or self.min_unique_pitches < 0:
+      raise ValueError('min_bars, max_steps and min_unique_pitches must be '
+                       f'>= 0, got {self}')
+    if not self.gap_bars > 0:
+      raise ValueError(f'gap_bars must be > 0, got {self.gap_bars}')
+
+
+@dataclasses.dataclass
+class Extraction:
+  """What `Codec.extract` read from one sequence.
+
+  Attributes:
+    examples: [(features, transposition)]: each example's feature lists
+      ({`sequence_feature`: ids, and each of `extra_features`}, a row per
+      step) and the semitones it was moved (its key, a transposition).
+    dropped: the reason of each track (or lead-sheet transposition) left
+      out, e.g. 'melody_too_short'; a sequence with no track at all gives
+      one reason ('no_melody', 'no_drums').
+    truncated: tracks cut to `max_steps`.
+  """
+  examples: list
+  dropped: list
+  truncated: int = 0
+
+  def nothing_reason(self):
+    """Why no example came out: the most common reason a track was left
+    out (the first of equals)."""
+    if not self.dropped:
+      return 'nothing_extracted'
+    return max(self.dropped, key=self.dropped.count)
 
 
 class Grammar(abc.ABC):

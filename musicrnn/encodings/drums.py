@@ -55,6 +55,9 @@ MAX_DRUM_TYPES = 16
 
 REASON_UNKNOWN_DRUM = 'unknown_drum_pitch'
 REASON_INVALID_DRUM = 'invalid_drum_pitch'
+# Reasons `extract_drum_tracks` leaves a track out (Magenta's extractor).
+REASON_NO_DRUMS = 'no_drums'
+REASON_TOO_SHORT = 'drum_track_too_short'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,6 +191,48 @@ def extract_drum_track(notes, search_start_step=0, gap_bars=None,
   return ExtractedDrums(step, pitch, num_steps, track_start, bar)
 
 
+def extract_drum_tracks(notes, settings):
+  """Every drum track, as Magenta's `extract_drum_tracks` walks them
+  (vectorised readings by `extract_drum_track`): track after track, each
+  from the first bar at or after the end of the one before, ending at a gap
+  of `gap_bars`; one shorter than `min_bars` bars is left out, a longer one
+  than `max_steps` cut to it.
+
+  Args:
+    notes: `quantize.QuantizedNotes` of one tempo and meter.
+    settings: `codec.ExtractionSettings`.
+
+  Returns:
+    (tracks, dropped, truncated): [ExtractedDrums] kept; the reason of each
+    track left out (`REASON_NO_DRUMS` alone where there is no drum note);
+    how many were cut to `max_steps`.
+
+  Raises:
+    codec.EncodingError: 'non_integer_steps_per_bar'.
+  """
+  bar = quantize.steps_per_bar(notes)
+  tracks, dropped, truncated = [], [], 0
+  start = 0
+  while True:
+    track = extract_drum_track(notes, search_start_step=start,
+                               gap_bars=settings.gap_bars)
+    if not track.num_steps:
+      break
+    start = track.end_step + (-track.end_step) % bar
+    if track.num_steps < bar * settings.min_bars:
+      dropped.append(REASON_TOO_SHORT)
+      continue
+    if settings.max_steps and track.num_steps > settings.max_steps:
+      inside = track.step < settings.max_steps
+      track = ExtractedDrums(track.step[inside], track.pitch[inside],
+                             settings.max_steps, track.start_step, bar)
+      truncated += 1
+    tracks.append(track)
+  if not tracks and not dropped:
+    dropped.append(REASON_NO_DRUMS)
+  return tracks, dropped, truncated
+
+
 @codec.register('drums')
 class DrumsCodec(event_sequence.EncoderMethods, codec.Codec):
   """NoteSequence ⇄ drum event ids, and the model's inputs and labels
@@ -285,6 +330,23 @@ class DrumsCodec(event_sequence.EncoderMethods, codec.Codec):
                                        self.settings.steps_per_quarter)
     track = extract_drum_track(notes)
     return self.hit_ids(track.step, track.pitch, track.num_steps)
+
+  extracts = True
+
+  def extract(self, sequence, settings):
+    """Magenta's Drums RNN data: every drum track `extract_drum_tracks`
+    reads from a NoteSequence (seconds, one tempo and meter) at the
+    settings' grid, its event ids an example ({'tokens': ids}, 0).
+
+    Raises:
+      codec.EncodingError: the sequence cannot be quantized; `hit_ids`'.
+    """
+    notes = quantize.quantize_sequence(sequence,
+                                       self.settings.steps_per_quarter)
+    tracks, dropped, truncated = extract_drum_tracks(notes, settings)
+    examples = [({self.sequence_feature: self.hit_ids(
+        track.step, track.pitch, track.num_steps)}, 0) for track in tracks]
+    return codec.Extraction(examples, dropped, truncated)
 
   def decode(self, ids):
     """Event ids -> NoteSequence, by note-seq's `DrumTrack.to_sequence` at

@@ -34,9 +34,11 @@ drops such a lead sheet.
 import dataclasses
 
 import note_seq
+from note_seq import chord_inference
 from note_seq import chord_symbols_lib
 from note_seq import chords_encoder_decoder
 from note_seq import constants
+from note_seq import sequences_lib
 from note_seq.protobuf import music_pb2
 import numpy as np
 
@@ -53,6 +55,12 @@ CHORD_ENCODINGS = (TRIAD, MAJOR_MINOR, PITCHES)
 REASON_BAD_CHORD_SYMBOL = 'bad_chord_symbol'
 REASON_CHORD_NOT_ENCODABLE = 'chord_not_encodable'
 REASON_COINCIDENT_CHORDS = 'coincident_chords'
+# Reasons `LeadSheetCodec.extract` leaves a lead sheet out, beside the
+# melody's and the chords' above.
+REASON_NO_CHORDS = 'no_chords'
+REASON_CHORD_INFERENCE_FAILED = 'chord_inference_failed'
+# Magenta's twelve transpositions of a lead sheet (all_transpositions).
+ALL_TRANSPOSITIONS = tuple(range(-6, 6))
 
 _CHORD_SYMBOL = music_pb2.NoteSequence.TextAnnotation.CHORD_SYMBOL
 
@@ -217,6 +225,48 @@ def chords_at_steps(sequence, notes, steps):
   return [str(text[i]) if i >= 0 else NO_CHORD for i in latest.tolist()]
 
 
+def has_chords(sequence):
+  """Whether a NoteSequence holds a chord symbol."""
+  return any(a.annotation_type == _CHORD_SYMBOL
+             for a in sequence.text_annotations)
+
+
+def with_inferred_chords(sequence, steps_per_quarter):
+  """A copy of an unquantized NoteSequence with the chord symbols note-seq's
+  `infer_chords_for_sequence` infers on its quantization (its default
+  chords per bar for the meter), at their times.
+
+  Raises:
+    codec.EncodingError: 'chord_inference_failed' (an uncommon time
+      signature, an empty or too long sequence, ...).
+  """
+  try:
+    quantized = sequences_lib.quantize_note_sequence(sequence,
+                                                     steps_per_quarter)
+    chord_inference.infer_chords_for_sequence(quantized)
+  except (chord_inference.ChordInferenceError,
+          sequences_lib.QuantizationStatusError) as e:
+    raise codec.EncodingError(REASON_CHORD_INFERENCE_FAILED,
+                              f'{type(e).__name__}: {e}') from e
+  inferred = music_pb2.NoteSequence()
+  inferred.CopyFrom(sequence)
+  for annotation in quantized.text_annotations:
+    if annotation.annotation_type == _CHORD_SYMBOL:
+      inferred.text_annotations.add(time=annotation.time, text=annotation.text,
+                                    annotation_type=_CHORD_SYMBOL)
+  return inferred
+
+
+def transpose_melody(events, amount):
+  """note-seq's `Melody.transpose(amount)`: pitches moved `amount`
+  semitones, those leaving [0, 128) octave-folded back."""
+  events = np.array(events, np.int64)
+  moved, _ = melody_lib.squash(
+      np.where(events >= 0, events + amount, events),
+      constants.MIN_MIDI_PITCH, constants.MAX_MIDI_PITCH + 1, None)
+  return moved
+
+
 @codec.register('lead_sheet')
 class LeadSheetCodec(codec.Codec):
   """NoteSequence ⇄ melody event ids over chord symbols, and the model's
@@ -324,6 +374,63 @@ class LeadSheetCodec(codec.Codec):
     ids, chords, _ = self.encode_lead_sheet(sequence)
     self.chord_encoding.inputs(chords)
     return ids
+
+  extracts = True
+  extra_features = ('chords',)
+
+  def extract(self, sequence, settings):
+    """Magenta's Improv RNN data: every melody `melody.extract_melodies`
+    reads, over the chords of its steps (the sequence's chord symbols, or
+    with `settings.infer_chords` those note-seq infers where it has none);
+    a lead sheet without a chord is left out (`require_chords`); kept in
+    all twelve keys (Magenta's transpositions -6..5) when the melody keeps
+    its key (`transpose_to_key` None), then squashed as note-seq's
+    `LeadSheet.squash`. Each is an example ({'tokens': ids, 'chords':
+    symbols}, its semitones); a lead sheet whose chords the chord encoding
+    cannot read is left out with the reason.
+
+    Raises:
+      codec.EncodingError: the sequence cannot be quantized.
+    """
+    s = self.settings.melody
+    notes = quantize.quantize_sequence(sequence, s.steps_per_quarter)
+    melodies, dropped, truncated = melody_lib.extract_melodies(notes, settings)
+    examples = []
+    if melodies and settings.infer_chords and not has_chords(sequence):
+      try:
+        sequence = with_inferred_chords(sequence, s.steps_per_quarter)
+      except codec.EncodingError as e:
+        dropped += [e.reason] * len(melodies)
+        melodies = []
+    amounts = ALL_TRANSPOSITIONS if s.transpose_to_key is None else (0,)
+    for found in melodies:
+      try:
+        chords = chords_at_steps(
+            sequence, notes, np.arange(found.start_step, found.end_step))
+      except codec.EncodingError as e:
+        dropped.append(e.reason)
+        continue
+      if settings.require_chords and all(c == NO_CHORD for c in chords):
+        dropped.append(REASON_NO_CHORDS)
+        continue
+      reasons = set()
+      for amount in amounts:
+        try:
+          events, moved = found.events, chords
+          if len(amounts) > 1:
+            events = transpose_melody(events, amount)
+            moved = transpose_chords(chords, amount)
+          events, squashed = melody_lib.squash(events, s.min_note, s.max_note,
+                                               s.transpose_to_key)
+          moved = transpose_chords(moved, squashed)
+          self.chord_encoding.inputs(moved)
+        except codec.EncodingError as e:
+          reasons.add(e.reason)
+          continue
+        examples.append(({self.sequence_feature: self.melody.event_ids(events),
+                          'chords': moved}, amount + squashed))
+      dropped += sorted(reasons)
+    return codec.Extraction(examples, dropped, truncated)
 
   def decode(self, ids, chords=None, transposition=0):
     """Melody ids and chord symbols -> NoteSequence (note-seq's

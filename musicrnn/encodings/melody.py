@@ -77,6 +77,10 @@ del _pitch_class, _keys
 REASON_PITCH_OUT_OF_RANGE = 'pitch_out_of_range'
 REASON_INVALID_EVENT = 'invalid_melody_event'
 REASON_POLYPHONIC = 'polyphonic_melody'
+# Reasons `extract_melodies` leaves a melody out (Magenta's extractor).
+REASON_NO_MELODY = 'no_melody'
+REASON_TOO_SHORT = 'melody_too_short'
+REASON_TOO_FEW_PITCHES = 'too_few_unique_pitches'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,6 +237,64 @@ def extract_melody(notes, instrument=None, search_start_step=0, gap_bars=None,
   # The last note's NOTE_OFF goes, unless padding follows it.
   return ExtractedMelody(events[:padded if padded > length else length],
                          melody_start, bar)
+
+
+def extract_melodies(notes, settings):
+  """Every melody of every instrument, as Magenta's `extract_melodies`
+  walks them (vectorised readings by `extract_melody`).
+
+  For each instrument (in order of number), melody after melody from its
+  start: each starts at the first bar at or after the end of the one
+  before and ends at a gap of `gap_bars`; a melody shorter than `min_bars`
+  bars is left out; a longer one than `max_steps` is cut to it; then one
+  with fewer than `min_unique_pitches` pitch classes is left out. Notes
+  starting together (unless ignored) leave out the rest of the instrument.
+
+  Args:
+    notes: `quantize.QuantizedNotes` of one tempo and meter.
+    settings: `codec.ExtractionSettings`.
+
+  Returns:
+    (melodies, dropped, truncated): [ExtractedMelody] kept; the reason of
+    each melody left out (`REASON_*`; `REASON_NO_MELODY` alone where no
+    instrument has a melody note); how many were cut to `max_steps`.
+
+  Raises:
+    codec.EncodingError: 'non_integer_steps_per_bar'.
+  """
+  bar = quantize.steps_per_bar(notes)
+  melodies, dropped, truncated = [], [], 0
+  for instrument in np.unique(notes.instrument).tolist():
+    start = 0
+    while True:
+      try:
+        found = extract_melody(
+            notes, instrument=instrument, search_start_step=start,
+            gap_bars=settings.gap_bars,
+            ignore_polyphonic_notes=settings.ignore_polyphonic_notes)
+      except codec.EncodingError as e:
+        if e.reason != REASON_POLYPHONIC:
+          raise
+        dropped.append(REASON_POLYPHONIC)
+        break
+      events = found.events
+      if not len(events):
+        break
+      start = found.end_step + (-found.end_step) % bar
+      if len(events) < bar * settings.min_bars:
+        dropped.append(REASON_TOO_SHORT)
+        continue
+      if settings.max_steps and len(events) > settings.max_steps:
+        events = events[:settings.max_steps]
+        truncated += 1
+      pitch_classes = np.unique(events[events >= 0] % NOTES_PER_OCTAVE)
+      if len(pitch_classes) < settings.min_unique_pitches:
+        dropped.append(REASON_TOO_FEW_PITCHES)
+        continue
+      melodies.append(ExtractedMelody(events, found.start_step, bar))
+  if not melodies and not dropped:
+    dropped.append(REASON_NO_MELODY)
+  return melodies, dropped, truncated
 
 
 def major_key_histogram(pitch_class_counts):
@@ -505,6 +567,28 @@ class MelodyCodec(event_sequence.EncoderMethods, codec.Codec):
         quantized), 'non_integer_steps_per_bar'.
     """
     return self.encode_with_transposition(sequence)[0]
+
+  extracts = True
+
+  def extract(self, sequence, settings):
+    """Magenta's Melody RNN data: every melody `extract_melodies` reads
+    from a NoteSequence (seconds, one tempo and meter) at the settings'
+    grid, each squashed into the key and range (`squash`), its event ids
+    an example ({'tokens': ids}, the squash's semitones).
+
+    Raises:
+      codec.EncodingError: the sequence cannot be quantized.
+    """
+    s = self.settings
+    notes = quantize.quantize_sequence(sequence, s.steps_per_quarter)
+    melodies, dropped, truncated = extract_melodies(notes, settings)
+    examples = []
+    for found in melodies:
+      events, amount = squash(found.events, s.min_note, s.max_note,
+                              s.transpose_to_key)
+      examples.append(({self.sequence_feature: self.event_ids(events)},
+                       amount))
+    return codec.Extraction(examples, dropped, truncated)
 
   def decode(self, ids, transposition=0):
     """Event ids -> NoteSequence, by note-seq's `Melody.to_sequence` at the

@@ -85,9 +85,32 @@ def check_data_config(config, codec):
       and encodings.controls_from_config(config)):
     raise UsageError(f'control signals are computed from event tokens; the '
                      f'{codec.name} encoding has none')
+  if codec.extracts:
+    if data.max_events or data.min_events:
+      raise UsageError(f'the {codec.name} encoding reads tracks as Magenta '
+                       'does: set their length with data.extraction.min_bars '
+                       'and max_steps, and data.min_events and '
+                       'data.max_events to 0')
+    if encodings.controls_from_config(config):
+      raise UsageError(f'the {codec.name} encoding takes no control signals')
+    extraction_settings(config)
   if mode == 'crop' and not data.max_events:
     raise UsageError("data.long_sequences='crop' needs data.max_events, the crop "
                      'length')
+
+
+def extraction_settings(config):
+  """The `codec_lib.ExtractionSettings` of `config.data.extraction` (absent:
+  the defaults, Magenta's melody extractor's).
+
+  Raises:
+    UsageError: an unknown or bad setting.
+  """
+  section = dict(config.data.get('extraction') or {})
+  try:
+    return codec_lib.ExtractionSettings(**section)
+  except (TypeError, ValueError) as e:
+    raise UsageError(f'data.extraction: {e}') from e
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +126,7 @@ class ExampleMaker:
     check_data_config(config, self._codec)
     object.__setattr__(self, '_controls_list',
                        encodings.controls_from_config(config))
+    object.__setattr__(self, '_extraction', extraction_settings(config))
 
   @property
   def config(self):
@@ -199,15 +223,37 @@ class ExampleMaker:
     too_short = [self._length(p[main]) < data.min_events for p in pieces]
     return pieces, too_short
 
+  def _extracted(self, extraction, count):
+    """(pieces, transpositions) of a codec's `Extraction` of one chunk; each
+    track it left out counted as `tracks_dropped_{reason}`, and a chunk
+    that gave nothing as `no_examples_{reason}`."""
+    for reason in extraction.dropped:
+      count(f'tracks_dropped_{reason}')
+    if extraction.truncated:
+      count('tracks_truncated', extraction.truncated)
+    if extraction.examples:
+      count('chunks_with_examples')
+    else:
+      count(f'no_examples_{extraction.nothing_reason()}')
+    pieces = [features for features, _ in extraction.examples]
+    return pieces, [amount for _, amount in extraction.examples]
+
   def _encode(self, chunk, split, count, source_id, tag, transposition, stretch):
     codec = self._codec
     try:
-      encoded = codec.encode(chunk)
+      encoded = (codec.extract(chunk, self._extraction) if codec.extracts
+                 else codec.encode(chunk))
     except codec_lib.EncodingError as e:
       count(f'encode_failed_{e.reason}')
       return
     count('chunks_encoded')
-    if codec.segmented:
+    moved = None
+    if codec.extracts:
+      # One example per track (Magenta's extractors); its length was set
+      # by the extraction (min_bars, max_steps).
+      pieces, moved = self._extracted(encoded, count)
+      too_short = [False] * len(pieces)
+    elif codec.segmented:
       # One example per segment; its length is its number of steps.
       pieces = [{codec.sequence_feature: segment} for segment in encoded]
       too_short = [False] * len(pieces)
@@ -224,7 +270,8 @@ class ExampleMaker:
       count(f'examples_{split}')
       count(f'events_{split}', len(next(iter(piece.values()))))
       yield dict(source_id=source_id, example_id=f'{source_id}:{tag}:p{index}',
-                 encoding_spec=codec.spec(), transposition=transposition,
+                 encoding_spec=codec.spec(),
+                 transposition=transposition + (moved[index] if moved else 0),
                  stretch=stretch, **piece)
 
 
@@ -477,6 +524,11 @@ def check_stats(stats):
   if augmented != stats.get('chunks_encoded', 0) + encode_failed:
     problems.append('augmented chunks != chunks_encoded + encode_failed_*')
   examples = stats.get('examples_train', 0) + stats.get('examples_eval', 0)
+  no_examples = sum(v for k, v in stats.items() if k.startswith('no_examples_'))
+  if (no_examples or 'chunks_with_examples' in stats) and (
+      stats.get('chunks_encoded', 0)
+      != stats.get('chunks_with_examples', 0) + no_examples):
+    problems.append('chunks_encoded != chunks_with_examples + no_examples_*')
   if stats.get('pieces', 0) != examples + stats.get('dropped_too_short', 0):
     problems.append('pieces != examples + dropped_too_short')
   if problems:

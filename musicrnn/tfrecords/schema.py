@@ -10,6 +10,10 @@ Context (one value per example):
 
 Feature lists (one entry per step; only those the config uses are present):
   tokens           int64 x 1     event ids of the codec (event codecs)
+  chords           bytes x 1     the chord symbol (UTF-8, note-seq's, 'N.C.'
+                                 for none) over each step's event, for codecs
+                                 that store it (`Codec.extra_features`:
+                                 Improv RNN's lead sheets)
   <control name>   one per control signal of the config (event codecs), as
                    its `Control.feature` says (musicrnn.encodings.controls):
                    int64 x 1 (a class) or float x its shape (a vector)
@@ -38,21 +42,24 @@ STRETCH = 'stretch'
 LENGTH = 'length'
 
 TOKENS = 'tokens'
+CHORDS = 'chords'
 PIANOROLL = 'pianoroll'
 # {name: `controls.Feature`} of every control signal, in registry order.
 CONTROL_FEATURES = {cls.name: cls.feature for cls in controls_lib.CONTROLS}
 
-SEQUENCE_FEATURES = (TOKENS, *CONTROL_FEATURES, PIANOROLL)
+SEQUENCE_FEATURES = (TOKENS, CHORDS, *CONTROL_FEATURES, PIANOROLL)
 
 
 def sequence_features_for(config):
   """The feature lists a config's examples carry, in schema order: its
-  codec's `sequence_feature`, then the control signals of event codecs."""
-  main = codec_lib.codec_class(config.encoding.name).sequence_feature
+  codec's `sequence_feature` and `extra_features`, then the control
+  signals of event codecs."""
+  cls = codec_lib.codec_class(config.encoding.name)
+  main = cls.sequence_feature
   if main != TOKENS:
     return (main,)
-  return (TOKENS, *(name for name, _ in
-                    controls_lib.controls_from_config(config)))
+  return (TOKENS, *cls.extra_features,
+          *(name for name, _ in controls_lib.controls_from_config(config)))
 
 
 # The protobuf wire format, written directly: building one Feature message
@@ -143,6 +150,16 @@ def _int_entries(values):
   return rows[mask].tobytes()
 
 
+def _bytes_entries(values):
+  """FeatureList body of one string per step (UTF-8), each distinct one's
+  entry built once."""
+  entries = {}
+  for value in values:
+    if value not in entries:
+      entries[value] = _field(1, _bytes_feature(str(value).encode('utf-8')))
+  return b''.join(entries[value] for value in values)
+
+
 def _control_entries(name, values, length):
   """FeatureList body of a control signal's `values` [length] + its shape."""
   feature = CONTROL_FEATURES[name]
@@ -160,7 +177,7 @@ def _control_entries(name, values, length):
 
 def serialize_sequence_example(*, source_id, example_id, encoding_spec,
                                transposition, stretch, tokens=None,
-                               pianoroll=None, **controls):
+                               chords=None, pianoroll=None, **controls):
   """A serialized tf.train.SequenceExample of this schema, built with numpy.
 
   Args:
@@ -170,6 +187,7 @@ def serialize_sequence_example(*, source_id, example_id, encoding_spec,
     transposition: semitones, int.
     stretch: time-stretch factor, float.
     tokens: int array [length] of event ids (>= 0).
+    chords: [length] chord symbols (str), one over each token.
     pianoroll: 0/1 array [length, cells] (piano-roll pitches, or a frame
       roll's bits).
     **controls: {control name: its feature at each event}, int array
@@ -182,7 +200,8 @@ def serialize_sequence_example(*, source_id, example_id, encoding_spec,
 
   Raises:
     TypeError: a keyword that is no control's name.
-    ValueError: a control of another length than `tokens`, or a negative id.
+    ValueError: a control or chords of another length than `tokens`, or a
+      negative id.
   """
   unknown = sorted(set(controls) - set(CONTROL_FEATURES))
   if unknown:
@@ -193,6 +212,10 @@ def serialize_sequence_example(*, source_id, example_id, encoding_spec,
   if tokens is not None:
     length = len(tokens)
     lists.append((TOKENS, _int_entries(tokens)))
+  if chords is not None:
+    if len(chords) != length:
+      raise ValueError('chords and tokens differ in length')
+    lists.append((CHORDS, _bytes_entries(list(chords))))
   for name in CONTROL_FEATURES:
     if controls.get(name) is not None:
       lists.append((name, _control_entries(name, controls[name], length)))
@@ -228,6 +251,7 @@ def parsing_spec(sequence_features):
   }
   specs = {
       TOKENS: tf.io.FixedLenSequenceFeature([], tf.int64),
+      CHORDS: tf.io.FixedLenSequenceFeature([], tf.string),
       PIANOROLL: tf.io.FixedLenSequenceFeature([], tf.string),
   }
   for name, feature in CONTROL_FEATURES.items():
