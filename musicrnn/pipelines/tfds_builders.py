@@ -125,6 +125,10 @@ def features_for(config):
       features[name] = tfds.features.Tensor(
           shape=(None,), dtype=np.int32,
           doc=f'event ids of the {codec.name} codec (vocabulary {codec.vocab_size})')
+    elif name == schema.CHORDS:
+      features[name] = tfds.features.Tensor(
+          shape=(None,), dtype=np.object_,
+          doc='the chord symbol over each step (note-seq\'s, N.C. for none)')
     else:
       feature = schema.CONTROL_FEATURES[name]
       features[name] = tfds.features.Tensor(
@@ -149,6 +153,8 @@ def to_tfds_example(features):
   tokens = np.asarray(features[schema.TOKENS], np.int32)
   example[schema.TOKENS] = tokens
   example[schema.LENGTH] = len(tokens)
+  if features.get(schema.CHORDS) is not None:
+    example[schema.CHORDS] = [str(c) for c in features[schema.CHORDS]]
   for name, feature in schema.CONTROL_FEATURES.items():
     if features.get(name) is not None:
       example[name] = np.asarray(features[name], feature.tfds_dtype).reshape(
