@@ -391,6 +391,13 @@ def test_lead_sheet_examples_hold_their_chords_in_twelve_keys():
     assert labels.shape == (len(features['tokens']) - 1,)
   by_amount = {m['transposition']: m['chords'] for m in made}
   assert by_amount[0][0] == 'C' and by_amount[2][0] == 'D'
+  # Two chords on one step after the melody leave it alone: Magenta reads
+  # the chords of each melody's range only.
+  later = chords(notes([60], start=30.0, sequence=notes(TUNE)), (0.0, 'C'),
+                 (30.0, 'F'), (30.01, 'G'))
+  assert [m['transposition'] for m in maker.make_features(
+      later, 'eval', lambda *_: None)] == list(range(-6, 6))
+  assert len(reference_examples('basic_improv', later)) == 12
 
 
 @pytest.mark.parametrize('change, message', [

@@ -182,7 +182,7 @@ def transpose_chords(chords, amount):
   return [str(symbol) for symbol in moved]
 
 
-def chords_at_steps(sequence, notes, steps):
+def chords_at_steps(sequence, notes, steps, start_step=0, end_step=None):
   """The chord symbol at each of `steps`, as Magenta aligns a sequence's
   chords with a melody (note-seq's `event_list_chords`): the sequence's
   CHORD_SYMBOL annotations read as note-seq's
@@ -193,6 +193,10 @@ def chords_at_steps(sequence, notes, steps):
     sequence: the unquantized NoteSequence.
     notes: its `quantize.QuantizedNotes`.
     steps: int [n] steps from the sequence's start.
+    start_step, end_step: the range note-seq reads (end_step None: the
+      sequence's end): two chords on one step are refused only inside it,
+      as `from_quantized_sequence(quantized, start_step, end_step)`
+      refuses them (Magenta reads each melody's range).
 
   Returns:
     [n] chord symbols (str).
@@ -209,7 +213,8 @@ def chords_at_steps(sequence, notes, steps):
   at = at[order]
   text = np.asarray([annotations[i].text for i in order], dtype=object)
   total = notes.total_steps
-  inside = at < total
+  inside = (at >= start_step) & (at < (total if end_step is None
+                                       else end_step))
   coincident = inside[1:] & (at[1:] == at[:-1]) & (text[1:] != text[:-1])
   if coincident.any():
     i = int(np.flatnonzero(coincident)[0])
@@ -406,7 +411,8 @@ class LeadSheetCodec(codec.Codec):
     for found in melodies:
       try:
         chords = chords_at_steps(
-            sequence, notes, np.arange(found.start_step, found.end_step))
+            sequence, notes, np.arange(found.start_step, found.end_step),
+            found.start_step, found.end_step)
       except codec.EncodingError as e:
         dropped.append(e.reason)
         continue
