@@ -370,6 +370,11 @@ def test_dropped_sequences_counted_with_their_reason(tmp_path):
             if k.startswith('tracks_dropped_')} == dict(tracks), config_id
     assert {k[len('no_examples_'):]: v for k, v in stats.items()
             if k.startswith('no_examples_')} == dict(nothing), config_id
+    # Each built sequence is one piece: it is counted once more, as a
+    # sequence that gave nothing.
+    assert {k[len('sequences_without_examples_'):]: v
+            for k, v in stats.items()
+            if k.startswith('sequences_without_examples_')} == dict(nothing)
     assert stats['chunks_with_examples'] == 1
     assert {source_id for split in read.values()
             for source_id, _, _ in split} == {kept.id}

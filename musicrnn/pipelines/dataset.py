@@ -140,10 +140,19 @@ class ExampleMaker:
     """Yields each example as the keyword arguments of
     `schema.serialize_sequence_example` (ids, encoding spec, transposition,
     stretch and numpy feature lists); `count(name, n)` records stats."""
+    # Why each piece gave no example (codecs that extract tracks): a
+    # sequence that gives none is counted with the most common.
+    reasons = []
+    made = 0
     for chunk, tag, transposition, stretch in self.augmented(sequence, split,
                                                              count):
-      yield from self._encode(chunk, split, count, sequence.id, tag,
-                              transposition, stretch)
+      for features in self._encode(chunk, split, count, sequence.id, tag,
+                                   transposition, stretch, reasons):
+        made += 1
+        yield features
+    if self._codec.extracts and not made:
+      reason = max(reasons, key=reasons.count) if reasons else 'no_pieces'
+      count(f'sequences_without_examples_{reason}')
 
   def augmented(self, sequence, split, count):
     """Yields (chunk, tag, transposition, stretch) for each chunk of a
@@ -223,10 +232,11 @@ class ExampleMaker:
     too_short = [self._length(p[main]) < data.min_events for p in pieces]
     return pieces, too_short
 
-  def _extracted(self, extraction, count):
+  def _extracted(self, extraction, count, reasons):
     """(pieces, transpositions) of a codec's `Extraction` of one chunk; each
     track it left out counted as `tracks_dropped_{reason}`, and a chunk
-    that gave nothing as `no_examples_{reason}`."""
+    that gave nothing as `no_examples_{reason}` (the reason also appended
+    to `reasons`)."""
     for reason in extraction.dropped:
       count(f'tracks_dropped_{reason}')
     if extraction.truncated:
@@ -234,24 +244,27 @@ class ExampleMaker:
     if extraction.examples:
       count('chunks_with_examples')
     else:
-      count(f'no_examples_{extraction.nothing_reason()}')
+      reasons.append(extraction.nothing_reason())
+      count(f'no_examples_{reasons[-1]}')
     pieces = [features for features, _ in extraction.examples]
     return pieces, [amount for _, amount in extraction.examples]
 
-  def _encode(self, chunk, split, count, source_id, tag, transposition, stretch):
+  def _encode(self, chunk, split, count, source_id, tag, transposition, stretch,
+              reasons):
     codec = self._codec
     try:
       encoded = (codec.extract(chunk, self._extraction) if codec.extracts
                  else codec.encode(chunk))
     except codec_lib.EncodingError as e:
       count(f'encode_failed_{e.reason}')
+      reasons.append(e.reason)
       return
     count('chunks_encoded')
     moved = None
     if codec.extracts:
       # One example per track (Magenta's extractors); its length was set
       # by the extraction (min_bars, max_steps).
-      pieces, moved = self._extracted(encoded, count)
+      pieces, moved = self._extracted(encoded, count, reasons)
       too_short = [False] * len(pieces)
     elif codec.segmented:
       # One example per segment; its length is its number of steps.
