@@ -17,6 +17,10 @@ A codec turns an *unquantized* NoteSequence (times in seconds, as
   note lengthened to one step).
 - A sequence the codec cannot encode raises `EncodingError` with a short
   `reason` (used as a Beam counter name by the dataset pipeline).
+- A codec that `extracts` (Melody, Drums and Improv RNN) also reads a
+  sequence as Magenta's extractors do: `extract(sequence, settings)` gives
+  an `Extraction`, an example per track and the reason each track was
+  left out.
 """
 
 import abc
