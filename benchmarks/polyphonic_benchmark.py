@@ -157,9 +157,9 @@ ROWS = {
         'frames_lstm', ['cell=gru,rnn_layer_sizes=[256],dropout_rate=0.3'],
         ['cell=gru,rnn_layer_sizes=[384],dropout_rate=0.2,'
          + _FRAME_BUCKETS]), 'GRU'),
-    # On Nottingham the learning rate falls tenfold after 3 evaluations
-    # without a better one, as Bai et al. trained theirs.
-    'tcn': Row('independent', {JSB: [('tcn', '')],
+    # The learning rate falls tenfold after 3 evaluations without a better
+    # one, as Bai et al. trained theirs.
+    'tcn': Row('independent', {JSB: [('tcn', _DECAY)],
                                NOTTINGHAM: [('tcn_nottingham', _DECAY)]}, 'TCN'),
     # Magenta's RNN-NADE (3x128 LSTM, NADE of 128) on the pieces as
     # published, as BL 2012 trained theirs: no transposition, whole pieces.
@@ -179,7 +179,8 @@ ROWS = {
     'frame_events_lstm': Row('joint', _on_both(
         'frame_events_lstm', [_SHIFTED + ',rnn_layer_sizes=[384]',
                               _SHIFTED + ',rnn_layer_sizes=[256]'],
-        [_SHIFTED + ',rnn_layer_sizes=[384],' + _EVENT_BUCKETS])),
+        [_SHIFTED + ',rnn_layer_sizes=[384],lr_decay_patience=2,'
+         + _EVENT_BUCKETS])),
     # Ours: each key's probability the mean of two rows' (still a model of
     # independent keys). The pair chosen on JSB's valid split among the
     # pairs and triples of the rows above.
