@@ -513,13 +513,9 @@ def _assert_rate(per_second, count, seconds):
 
 
 def _benchmark_module(name):
-  """benchmarks/<name>.py imported as a module."""
-  import importlib.util  # pylint: disable=import-outside-toplevel
-  spec = importlib.util.spec_from_file_location(
-      name, os.path.join(testing_lib.REPO_ROOT, 'benchmarks', f'{name}.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  """benchmarks/<name>.py imported as a module, as run_program loads it
+  (its absl flags defined once in this process)."""
+  return testing_lib.load_program(name)
 
 
 def _smoke_run(benchmark, tmp_path, *flags, smoke=True):

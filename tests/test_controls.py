@@ -31,7 +31,7 @@ def test_registry_lists_both_controls_in_magenta_order():
   assert [c.flag for c in controls.CONTROLS] == ['notes_per_second',
                                                  'pitch_class_histogram']
   # Feature lists keep the names and order existing datasets record.
-  assert schema.SEQUENCE_FEATURES == ('tokens', 'note_density',
+  assert schema.SEQUENCE_FEATURES == ('tokens', 'chords', 'note_density',
                                       'pitch_histogram', 'pianoroll')
   config = configs.get_config(MULTI)
   assert schema.sequence_features_for(config) == ('tokens', 'note_density',

@@ -237,6 +237,20 @@ def _load_program(module_name):
   return importlib.import_module(module_name)
 
 
+def load_program(module_name):
+  """A program's module (a benchmark: benchmarks/<module_name>.py) loaded
+  as `run_program` loads it, to call its functions from a test."""
+  # pylint: disable=import-outside-toplevel
+  import sys
+  saved_path = list(sys.path)
+  try:
+    if not module_name.startswith('musicrnn.'):
+      sys.path.insert(0, BENCHMARKS)
+    return _load_program(module_name)
+  finally:
+    sys.path[:] = saved_path
+
+
 def run_program(module_name, *args, cwd=None):
   """Runs a program's `main` in this process, as `python -m module_name args`
   runs it (a benchmark: `python benchmarks/<module_name>.py args`), and
