@@ -297,3 +297,5 @@ def test_learning_rate_decays_on_plateau_and_resumes_decayed(tiny_datasets,
     with pytest.raises(UsageError, match=message):
       trainer.train(config, tiny_datasets[name], str(tmp_path / message),
                     num_steps=2, progress=False)
+    # Refused before the run folder is written: nothing to clean up.
+    assert not (tmp_path / message).exists()

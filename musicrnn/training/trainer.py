@@ -155,6 +155,8 @@ def train(config, train_data, run_dir, *, num_steps, eval_data=None,
   """
   if num_steps < 1:
     raise UsageError(f'--num_steps must be at least 1, got {num_steps}')
+  # Before run_dir is written: a refused setting leaves no run behind.
+  _Plateau.check(config.train)
   run_dir = paths.absolute(run_dir)
   strategy = strategy or tf.distribute.get_strategy()
   config, train_source, eval_source = _open_data(config, train_data, eval_data,
@@ -417,14 +419,24 @@ class _Plateau:
     self.patience = int(train_config.get('lr_decay_patience', 0))
     self.factor = float(train_config.get('lr_decay_factor', 0.1))
     self.optimizers = optimizers
-    if self.patience < 0:
-      raise UsageError('train.lr_decay_patience must be 0 (off) or more, got '
-                       f'{self.patience}')
-    if self.patience and not 0.0 < self.factor < 1.0:
-      raise UsageError('train.lr_decay_factor must be between 0 and 1, got '
-                       f'{self.factor}')
     if self.patience and not all(isinstance(o.learning_rate, keras.Variable)
                                  for o in optimizers.values()):
+      raise UsageError('train.lr_decay_patience needs a constant learning rate '
+                       '(no train.warmup_steps or train.decay)')
+
+  @staticmethod
+  def check(train_config):
+    """UsageError for settings no run can use."""
+    patience = int(train_config.get('lr_decay_patience', 0))
+    factor = float(train_config.get('lr_decay_factor', 0.1))
+    if patience < 0:
+      raise UsageError('train.lr_decay_patience must be 0 (off) or more, got '
+                       f'{patience}')
+    if patience and not 0.0 < factor < 1.0:
+      raise UsageError('train.lr_decay_factor must be between 0 and 1, got '
+                       f'{factor}')
+    if patience and (train_config.get('warmup_steps', 0)
+                     or train_config.get('decay', 'none') != 'none'):
       raise UsageError('train.lr_decay_patience needs a constant learning rate '
                        '(no train.warmup_steps or train.decay)')
 
