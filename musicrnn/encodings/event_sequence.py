@@ -207,6 +207,12 @@ class SequenceEncoder:
     input against the next step's label, note-seq's `encode(events)`."""
     return self.inputs(ids)[:-1], self.labels(ids)[1:]
 
+  def spec(self):
+    """What a model needs to build these inputs and read these labels
+    itself (JSON: the constructor argument `encoder` of
+    `musicrnn.models.event_sequence_rnn`)."""
+    raise NotImplementedError
+
 
 class OneHotEncoder(SequenceEncoder):
   """note-seq's OneHotEventSequenceEncoderDecoder (module docstring)."""
@@ -225,6 +231,9 @@ class OneHotEncoder(SequenceEncoder):
   def ids_from_labels(self, labels, primer=()):
     del primer
     return np.asarray(labels, np.int32)
+
+  def spec(self):
+    return {'kind': ONE_HOT, 'num_events': self.num_events}
 
 
 class LookbackEncoder(SequenceEncoder):
@@ -265,6 +274,12 @@ class LookbackEncoder(SequenceEncoder):
     return ids_from_lookback_labels(labels, np.arange(self.num_events),
                                     self.distances, self.default_id,
                                     self.num_events, primer)
+
+  def spec(self):
+    return {'kind': LOOKBACK, 'num_events': self.num_events,
+            'default_id': self.default_id,
+            'lookback_distances': list(self.distances),
+            'binary_counter_bits': self.bits}
 
 
 class EncoderMethods:
@@ -316,6 +331,18 @@ class EncoderMethods:
   def training_example(self, ids):
     """(inputs[:-1], labels[1:]) of event ids, note-seq's `encode`."""
     return self.encoder.training_example(self.check_ids(ids))
+
+  def grammar(self, max_polyphony=0, max_note_duration=None,
+              renormalise=None):
+    """None: in these encodings every id means something in every state
+    (a set of drums struck; a codec with a grammar overrides this)."""
+    del max_polyphony, max_note_duration, renormalise
+    return None
+
+  def encoder_spec(self):
+    """The encoder's `spec()`: what a model needs to build its inputs from
+    event ids and to read its labels as event ids."""
+    return self.encoder.spec()
 
   def ids_from_labels(self, labels, primer=()):
     """int32: the event ids of labels the model gave, the first read after

@@ -387,6 +387,12 @@ class KeyMelodyEncoder(event_sequence.SequenceEncoder):
         labels, self._plain_to_id, self.distances, NO_EVENT_ID,
         self.note_range + 2, primer)
 
+  def spec(self):
+    return {'kind': KEY, 'min_note': self.min_note,
+            'note_range': self.note_range,
+            'lookback_distances': list(self.distances),
+            'binary_counter_bits': self.bits}
+
   def inputs(self, ids):
     ids = np.asarray(ids, np.int64)
     steps = len(ids)
@@ -480,6 +486,32 @@ def make_encoder(settings):
   return KeyMelodyEncoder(settings.min_note, settings.max_note,
                           settings.lookback_distances,
                           settings.binary_counter_bits)
+
+
+class MelodyGrammar(codec.Grammar):
+  """What a melody may say next: NOTE_OFF only while a note sounds (in
+  silence it means nothing: note-seq's `Melody` reads it as NO_EVENT);
+  every other id always."""
+
+  def __init__(self, num_events):
+    self.width = num_events
+
+  def key(self):
+    return (self.width,)
+
+  def initial_state(self, batch, xp):
+    return (xp.zeros((batch,), dtype=xp.int32),)
+
+  def update(self, state, tokens, xp):
+    (sounding,) = state
+    tokens = xp.asarray(tokens, dtype=xp.int32)
+    return (xp.asarray(xp.where(tokens >= NUM_SPECIAL, 1, xp.where(
+        tokens == NOTE_OFF_ID, 0, sounding)), dtype=xp.int32),)
+
+  def allowed(self, state, xp):
+    (sounding,) = state
+    ids = xp.arange(self.width, dtype=xp.int32)[None]
+    return xp.logical_or(ids != NOTE_OFF_ID, sounding[:, None] > 0)
 
 
 @codec.register('melody')
@@ -589,6 +621,13 @@ class MelodyCodec(event_sequence.EncoderMethods, codec.Codec):
       examples.append(({self.sequence_feature: self.event_ids(events)},
                        amount))
     return codec.Extraction(examples, dropped, truncated)
+
+  def grammar(self, max_polyphony=0, max_note_duration=None,
+              renormalise=codec.RENORMALISE_BY_TYPE):
+    """`MelodyGrammar` (a melody is monophonic, and a note ends at the next
+    event that is not NO_EVENT: the other settings have nothing to mask)."""
+    del max_polyphony, max_note_duration, renormalise
+    return MelodyGrammar(self.vocab_size)
 
   def decode(self, ids, transposition=0):
     """Event ids -> NoteSequence, by note-seq's `Melody.to_sequence` at the

@@ -22,6 +22,9 @@ batch of one that builds it.
                      each for chord, offset and duration
   rnn_nade           the recurrent stack over key frames setting the biases
                      of a NADE over the next frame (Pianoroll RNN-NADE)
+  event_sequence_rnn Magenta's Melody and Drums RNN: the inputs of note-seq's
+                     encoder-decoders built from event ids, an LSTM stack
+                     (with Magenta's attention), a softmax over its classes
   protocols          what a family is: the abstract bases above
   recurrent          the recurrent stack and step the LSTM families share,
                      and Magenta's attention cell

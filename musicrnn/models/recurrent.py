@@ -42,8 +42,7 @@ class RecurrentStack:
     self.rnn_layer_sizes = tuple(int(u) for u in rnn_layer_sizes)
     self.cell = cell
     self.dropout_rate = float(dropout_rate)
-    self.rnn_layers = [self._make_rnn_layer(i, units)
-                       for i, units in enumerate(self.rnn_layer_sizes)]
+    self.rnn_layers = self._make_rnn_layers()
     # tf.train.Checkpoint follows attributes, not Keras' tracked lists: name
     # each layer so checkpoints hold every weight.
     for i, rnn in enumerate(self.rnn_layers):
@@ -52,6 +51,13 @@ class RecurrentStack:
     # float32 logits (and loss) under a mixed-precision policy.
     self.logits = keras.layers.Dense(output_size, dtype='float32',
                                      name='logits')
+
+  def _make_rnn_layers(self):
+    """The stack's Keras recurrent layers, lowest first: by default one per
+    entry of `rnn_layer_sizes` (`_make_rnn_layer`); a family whose layers
+    share one cell (an attention wrapper around several) makes fewer."""
+    return [self._make_rnn_layer(i, units)
+            for i, units in enumerate(self.rnn_layer_sizes)]
 
   def _make_rnn_layer(self, index, units):
     """Layer `index` of the stack, `units` wide: a Keras recurrent layer
@@ -112,7 +118,7 @@ class RecurrentStack:
     interface every family shares; a recurrent state does not need it.
     """
     states = []
-    for i in range(len(self.rnn_layer_sizes)):
+    for i in range(len(self.rnn_layers)):
       states.extend(ops.zeros((batch_size, size)) for size in self._state_sizes(i))
     return states
 
@@ -130,39 +136,61 @@ class RecurrentStack:
 
 @keras.saving.register_keras_serializable('musicrnn')
 class AttentionLSTMCell(keras.layers.Layer):
-  """An LSTM cell that attends over its own last `attn_length` outputs:
-  the cell of Magenta's attention models (TF1 contrib's
-  `AttentionCellWrapper` around a `BasicLSTMCell`, after Cheng et al.
-  2016), computed as that wrapper computes it, so that Magenta's weights
-  give Magenta's outputs. Wrap it in `keras.layers.RNN`.
+  """LSTM cells that attend over their own last `attn_length` outputs: the
+  cell of Magenta's attention models (TF1 contrib's `AttentionCellWrapper`
+  around a `BasicLSTMCell`, or around a `MultiRNNCell` of them, after Cheng
+  et al. 2016), computed as that wrapper computes it, so that Magenta's
+  weights give Magenta's outputs. Wrap it in `keras.layers.RNN`.
 
-  Its states are h, c [batch, units] (the LSTM's), the last attention read
-  `a` [batch, units] and the window of the last outputs [batch,
-  attn_length * units] (oldest first, zeros at the start). One step, for an
-  input x [batch, inputs]:
+  Its states are h_l, c_l [batch, units_l] of each LSTM layer l (one layer
+  unless `layer_sizes` names more), the last attention read `a` [batch,
+  units] and the window of the last outputs [batch, attn_length * units]
+  (oldest first, zeros at the start); `units` is the top layer's. One step,
+  for an input x [batch, inputs]:
 
     x'      = [x; a] @ input_kernel + input_bias          [batch, inputs]
-    out, (h', c') = LSTM(x', (h, c))
-    score_l = attn_v . tanh(window_l @ attn_w + [c'; h'] @ query_kernel
-                            + query_bias)                  for each l
-    a'      = sum_l softmax(score)_l window_l
+    out, (h_l', c_l') = the LSTM layers on x', one after the other
+    score_k = attn_v . tanh(window_k @ attn_w + [c_0'; h_0'; c_1'; h_1' ...]
+                            @ query_kernel + query_bias)  for each k
+    a'      = sum_k softmax(score)_k window_k
     y       = [out; a'] @ output_kernel + output_bias     (the output)
     window' = the window's last attn_length - 1 outputs, then y
 
+  Magenta wraps its first layer since 2018 (`rnn/multi_rnn_cell/cell_0/
+  attention_cell_wrapper/`: one layer here, the others plain layers after
+  it); its 2017 graphs wrapped the whole stack (`RNN/AttentionCellWrapper/
+  MultiRNNCell/`: every layer here, `layer_sizes`).
+
   Args:
-    units: the LSTM's units, and the width of the output and attention.
+    units: the top LSTM layer's units, and the width of the output and
+      attention.
     attn_length: outputs in the attention window.
+    layer_sizes: the units of each LSTM layer inside the wrapper, the last
+      `units`; None: one layer of `units`.
   """
 
-  def __init__(self, units, attn_length, **kwargs):
+  def __init__(self, units, attn_length, layer_sizes=None, **kwargs):
     super().__init__(**kwargs)
     self.units = int(units)
     self.attn_length = int(attn_length)
+    self.layer_sizes = tuple(int(u) for u in (layer_sizes or (units,)))
     if self.attn_length < 1:
       raise ValueError(f'attn_length must be at least 1, got {attn_length}')
-    self.state_size = [self.units] * 3 + [self.attn_length * self.units]
+    if self.layer_sizes[-1] != self.units:
+      raise ValueError(f'the top layer of {self.layer_sizes} must have the '
+                       f'{self.units} units of the attention')
+    self.state_size = [size for units in self.layer_sizes
+                       for size in (units, units)] + [
+                           self.units, self.attn_length * self.units]
     self.output_size = self.units
-    self.lstm = keras.layers.LSTMCell(self.units, name='lstm')
+    # Layer 0's attribute keeps the name it had when the cell had one layer,
+    # so checkpoints written then still load.
+    self.lstms = [keras.layers.LSTMCell(units, name='lstm' if not i else
+                                        f'lstm_{i}')
+                  for i, units in enumerate(self.layer_sizes)]
+    self.lstm = self.lstms[0]
+    for i, lstm in enumerate(self.lstms[1:], 1):
+      setattr(self, f'lstm_{i}', lstm)
 
   def build(self, input_shape):
     inputs, units = int(input_shape[-1]), self.units
@@ -172,8 +200,11 @@ class AttentionLSTMCell(keras.layers.Layer):
 
     self.input_kernel = weight('input_kernel', (inputs + units, inputs))
     self.input_bias = weight('input_bias', (inputs,), 'zeros')
-    self.lstm.build((None, inputs))
-    self.query_kernel = weight('query_kernel', (2 * units, units))
+    width = inputs
+    for lstm, size in zip(self.lstms, self.layer_sizes):
+      lstm.build((None, width))
+      width = size
+    self.query_kernel = weight('query_kernel', (2 * sum(self.layer_sizes), units))
     self.query_bias = weight('query_bias', (units,), 'zeros')
     self.attn_w = weight('attn_w', (units, units))
     self.attn_v = weight('attn_v', (units,))
@@ -182,12 +213,16 @@ class AttentionLSTMCell(keras.layers.Layer):
     super().build(input_shape)
 
   def call(self, inputs, states, training=False):
-    h, c, attention, window = states
+    *lstm_states, attention, window = states
     window = ops.reshape(window, (-1, self.attn_length, self.units))
-    x = ops.matmul(ops.concatenate([inputs, attention], axis=-1),
-                   self.input_kernel) + self.input_bias
-    out, (h, c) = self.lstm(x, [h, c], training=training)
-    query = ops.matmul(ops.concatenate([c, h], axis=-1),
+    out = ops.matmul(ops.concatenate([inputs, attention], axis=-1),
+                     self.input_kernel) + self.input_bias
+    new_states, query = [], []
+    for i, lstm in enumerate(self.lstms):
+      out, (h, c) = lstm(out, lstm_states[2 * i:2 * i + 2], training=training)
+      new_states += [h, c]
+      query += [c, h]   # TF1 flattens each layer's state tuple (c, h)
+    query = ops.matmul(ops.concatenate(query, axis=-1),
                        self.query_kernel) + self.query_bias
     scores = ops.sum(self.attn_v * ops.tanh(
         ops.matmul(window, self.attn_w) + query[:, None, :]), axis=-1)
@@ -196,10 +231,11 @@ class AttentionLSTMCell(keras.layers.Layer):
     output = ops.matmul(ops.concatenate([out, attention], axis=-1),
                         self.output_kernel) + self.output_bias
     window = ops.concatenate([window[:, 1:], output[:, None]], axis=1)
-    return output, [h, c, attention,
-                    ops.reshape(window, (-1, self.attn_length * self.units))]
+    return output, new_states + [
+        attention, ops.reshape(window, (-1, self.attn_length * self.units))]
 
   def get_config(self):
     config = super().get_config()
-    config.update(units=self.units, attn_length=self.attn_length)
+    config.update(units=self.units, attn_length=self.attn_length,
+                  layer_sizes=list(self.layer_sizes))
     return config

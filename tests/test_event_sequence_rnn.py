@@ -1,0 +1,227 @@
+"""Magenta's event-sequence RNNs (Melody RNN, Drums RNN) under Magenta's
+config names: the inputs the model builds from event ids equal the codecs'
+(which equal note-seq's encoder-decoders, tests/test_melody_encodings.py),
+its event probabilities are its classes' read as note-seq reads them, its
+step equals its full pass, and the tiny configs train on the fixtures'
+melodies and drums and generate MIDI that decodes."""
+
+import os
+
+import note_seq
+import numpy as np
+import pytest
+
+from musicrnn import configs
+from musicrnn import encodings
+from musicrnn import models
+from musicrnn.encodings import melody
+from musicrnn.generation import sampler
+from musicrnn.models import event_sequence_rnn
+from musicrnn.pipelines import dataset as dataset_lib
+from musicrnn.runs import evaluate as evaluate_lib
+from musicrnn.runs import generate
+from musicrnn.runs import run_dir as run_dir_lib
+from musicrnn.training import trainer
+import testing_lib
+
+# Magenta's codec id (encodings.MAGENTA_CODECS) -> the musicrnn config.
+CONFIGS = {'basic_rnn': 'basic_rnn', 'mono_rnn': 'mono_rnn',
+           'lookback_rnn': 'lookback_rnn', 'attention_rnn': 'attention_rnn',
+           'drum_kit': 'drum_kit_rnn'}
+TRAINED = ('lookback_rnn_tiny', 'attention_rnn_tiny', 'drum_kit_rnn_tiny')
+
+
+def _tracks(codec, notesequences, rng):
+  """Event ids of every track the codec extracts from the fixtures, and
+  random ids with repeats at the lookback distances (every id, in orders no
+  music has)."""
+  tracks = []
+  settings = encodings.codec.ExtractionSettings(min_bars=1, max_steps=0,
+                                                min_unique_pitches=1)
+  for sequence in notesequences:
+    try:
+      extraction = codec.extract(sequence, settings)
+    except encodings.codec.EncodingError:
+      continue
+    tracks += [np.asarray(features['tokens']) for features, _ in
+               extraction.examples]
+  for _ in range(3):
+    part = rng.integers(0, codec.vocab_size, 16)
+    tracks.append(np.concatenate([part, part, rng.integers(
+        0, codec.vocab_size, 20), part, part[:5]]))
+  return [t for t in tracks if len(t) >= 2]
+
+
+@pytest.fixture(scope='module')
+def notesequences(fixture_notesequences):
+  return list(testing_lib.read_notesequences([fixture_notesequences]).values())
+
+
+@pytest.mark.parametrize('codec_id', sorted(CONFIGS))
+def test_model_inputs_equal_the_codecs(codec_id, notesequences):
+  """On every fixture track: the inputs `Inputs` builds over a whole
+  sequence and step by step are the codec's, and each lookback class stands
+  for the event note-seq's `class_index_to_event` reads it as."""
+  codec = encodings.magenta_codec(codec_id)
+  inputs = event_sequence_rnn.Inputs(codec.encoder_spec())
+  assert (inputs.input_size, inputs.num_classes) == (codec.input_size,
+                                                     codec.num_classes)
+  tracks = _tracks(codec, notesequences, np.random.default_rng(1))
+  assert len(tracks) > 3
+  for ids in tracks[:12]:
+    expected = codec.inputs(ids)
+    whole, targets = inputs.sequence(ids[None].astype(np.int32))
+    np.testing.assert_array_equal(np.asarray(whole)[0], expected)
+    states = inputs.initial_state(1)
+    for t, event in enumerate(ids):
+      one, step_targets, states = inputs.step(np.array([event], np.int32),
+                                              states)
+      np.testing.assert_array_equal(np.asarray(one)[0], expected[t])
+      np.testing.assert_array_equal(np.asarray(step_targets)[0],
+                                    np.asarray(targets)[0, t])
+    plain = inputs.num_events
+    for t in range(0, len(ids), 7):
+      for j in range(len(inputs.distances)):
+        assert codec.ids_from_labels([plain + j], primer=ids[:t + 1])[0] == (
+            np.asarray(targets)[0, t, j])
+
+
+@pytest.mark.parametrize('codec_id', ['lookback_rnn', 'attention_rnn',
+                                      'basic_rnn'])
+def test_event_probabilities_are_the_classes_that_decode_to_them(codec_id):
+  """p(event) is the sum of the probabilities of the classes note-seq would
+  decode to it after the ids so far; a one-hot encoder's are its classes'.
+  So the events' NLL is at most the labels' (Magenta's loss)."""
+  codec = encodings.magenta_codec(codec_id)
+  inputs = event_sequence_rnn.Inputs(codec.encoder_spec())
+  rng = np.random.default_rng(2)
+  # Repeats at 16 steps (lookback labels), then new events.
+  part = rng.integers(0, codec.vocab_size, 16)
+  ids = np.concatenate([part, part, rng.integers(0, codec.vocab_size, 8)])
+  _, targets = inputs.sequence(ids[None].astype(np.int32))
+  logits = rng.normal(size=(1, len(ids), inputs.num_classes)).astype(np.float32)
+  events = np.exp(np.asarray(inputs.event_log_probs(logits, targets))[0])
+  classes = np.exp(logits[0]) / np.exp(logits[0]).sum(-1, keepdims=True)
+  for t in range(len(ids)):
+    expected = np.zeros(codec.vocab_size)
+    for label in range(inputs.num_classes):
+      event = codec.ids_from_labels([label], primer=ids[:t + 1])[0]
+      expected[event] += classes[t, label]
+    np.testing.assert_allclose(events[t], expected, atol=1e-6)
+  labels = codec.labels(ids)[1:]
+  label_nll = -np.log(classes[np.arange(len(ids) - 1), labels]).mean()
+  event_nll = -np.log(events[np.arange(len(ids) - 1), ids[1:]]).mean()
+  if inputs.distances:
+    assert event_nll < label_nll - 1e-3
+  else:
+    assert event_nll == pytest.approx(label_nll, abs=1e-5)
+
+
+@pytest.mark.parametrize('name,attention', [
+    ('basic_rnn_tiny', None), ('lookback_rnn_tiny', None),
+    ('attention_rnn_tiny', 'first_layer'), ('attention_rnn_tiny', 'stack'),
+    ('drum_kit_rnn_tiny', 'first_layer')])
+def test_step_equals_the_full_pass(name, attention):
+  config = configs.get_config(name)
+  if attention:
+    with config.unlocked():
+      config.model.attention = attention
+  codec = encodings.codec_from_config(config)
+  model = models.build_model(config, codec, [])
+  ids = np.random.default_rng(3).integers(
+      0, codec.vocab_size, (2, 37)).astype(np.int32)
+  full = np.asarray(model({'tokens': ids}))
+  np.testing.assert_allclose(np.exp(full).sum(-1), 1.0, atol=1e-5)
+  states = model.initial_state(2)
+  for t in range(ids.shape[1]):
+    log_probs, states = model.step({'tokens': ids[:, t]}, states)
+    np.testing.assert_allclose(np.asarray(log_probs), full[:, t], atol=1e-5)
+  # Beam search reorders the states of the inputs with the LSTMs'.
+  reordered = model.reorder_states(states, np.array([1, 0]))
+  assert [tuple(s.shape) for s in reordered] == [tuple(s.shape) for s in states]
+
+
+def test_attention_wraps_the_first_layer_or_the_stack():
+  """Magenta's two attention graphs: since 2018 the first layer is wrapped
+  (the others follow it); in 2017 the whole stack (the query reads every
+  layer's state)."""
+  config = configs.get_config('attention_rnn_tiny')
+  codec = encodings.codec_from_config(config)
+  first = models.build_model(config, codec, [])
+  with config.unlocked():
+    config.model.attention = 'stack'
+  stack = models.build_model(config, codec, [])
+  assert len(first.rnn_layers) == 2 and len(stack.rnn_layers) == 1
+  cell = stack.rnn_layers[0].cell
+  assert cell.layer_sizes == (16, 16)
+  assert tuple(cell.query_kernel.shape) == (2 * 32, 16)
+  assert tuple(first.rnn_layers[0].cell.query_kernel.shape) == (2 * 16, 16)
+
+
+def test_melody_grammar_masks_note_off_in_silence():
+  codec = encodings.magenta_codec('basic_rnn')
+  grammar = codec.grammar()
+  ids = np.array([[melody.NO_EVENT_ID, 10, melody.NO_EVENT_ID,
+                   melody.NOTE_OFF_ID, melody.NO_EVENT_ID]])
+  states = grammar.states(ids)
+  off = [bool(grammar.allows(s, [melody.NOTE_OFF_ID])[0]) for s in states]
+  assert off == [False, False, True, True, False, False]
+  assert encodings.magenta_codec('drum_kit').grammar() is None
+
+
+@pytest.fixture(scope='module')
+def trained(fixture_notesequences, tmp_path_factory):
+  """{tiny config: (dataset, run folder, TrainSummary)} trained on the
+  fixtures' tracks (half the files eval), 40 steps."""
+  def make(name):
+    def build(folder):
+      data = os.path.join(folder, 'dataset')
+      dataset_lib.create_dataset(configs.get_config(name),
+                                 fixture_notesequences, data, eval_ratio=0.5)
+      run_dir = os.path.join(folder, 'run')
+      summary = trainer.train(configs.get_config(name), data, run_dir,
+                              num_steps=40, seed=1, log_every=10,
+                              eval_every=40, checkpoint_every=40,
+                              progress=False)
+      return data, run_dir, summary
+    return testing_lib.made_once(tmp_path_factory, f'esr_{name}', build)[1]
+  return {name: make(name) for name in TRAINED}
+
+
+@pytest.mark.parametrize('name', TRAINED)
+def test_tiny_config_trains_evaluates_and_generates(name, trained, tmp_path,
+                                                    notesequences):
+  _, run_dir, summary = trained[name]
+  losses = [h['loss'] for h in summary.history]
+  assert len(losses) == 4 and losses[-1] < losses[0] - 0.3, losses
+  metrics = evaluate_lib.evaluate_run(run_dir)
+  assert metrics['nll'] == pytest.approx(summary.evals[-1]['nll'], rel=1e-4)
+  assert metrics['nll'] < losses[0]
+  run = run_dir_lib.load_run(run_dir)
+  primer = _primer_file(run.codec, _tracks(run.codec, notesequences,
+                                           np.random.default_rng(5))[0][:16],
+                        tmp_path)
+  for beam in (1, 2):
+    out = os.path.join(tmp_path, f'beam{beam}')
+    paths = generate.generate(run_dir, out, num_outputs=2, num_steps=48,
+                              seed=3, beam_size=beam, primer_midi=primer)
+    for path in paths:
+      sequence = note_seq.midi_file_to_note_sequence(path)
+      assert sequence.notes
+      assert all(n.is_drum for n in sequence.notes) == name.startswith('drum')
+
+
+def _primer_file(codec, ids, folder):
+  path = os.path.join(folder, 'primer.mid')
+  testing_lib.write_midi(path, codec.decode(ids))
+  return path
+
+
+def test_grammar_holds_in_generated_melodies(trained):
+  _, run_dir, _ = trained['lookback_rnn_tiny']
+  run = run_dir_lib.load_run(run_dir)
+  grammar = run.codec.grammar()
+  primer = np.full((4, 1), melody.NO_EVENT_ID, np.int32)
+  tokens = sampler.sample(run.model, primer, 60, temperature=2.0, seed=4,
+                          grammar=grammar)
+  assert testing_lib.disallowed_draws(grammar, np.asarray(tokens), 1) == []
