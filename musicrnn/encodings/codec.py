@@ -104,6 +104,26 @@ class Codec(Specified):
   # (`frames.FrameEventCodec`): the evaluation then scores whole frames.
   frame_end_id = None
 
+  def encoder_spec(self):
+    """What a model needs to build note-seq's encoder-decoder inputs from
+    this encoding's ids itself (Magenta's Melody, Drums and Improv RNN
+    encodings: `event_sequence.SequenceEncoder.spec`)."""
+    raise NotImplementedError(f'the {self.name} encoding is not one of '
+                              "Magenta's event-sequence encodings")
+
+  def extra_input_sizes(self):
+    """{extra feature (`extra_features`): the width of the vector a model
+    reads of it at each step} (a lead sheet's chords: the chord encoding's
+    input); empty for a codec without extra features."""
+    return {}
+
+  def extra_inputs(self, name, values):
+    """float32 [steps, size]: what a model reads of the extra feature
+    `name` at each step, from the values the dataset stores (NumPy; UTF-8
+    bytes for chord symbols)."""
+    raise NotImplementedError(f'the {self.name} encoding has no extra '
+                              f'feature {name!r}')
+
   def empty_primer(self):
     """The ids a generated sequence starts from when there is no primer."""
     raise NotImplementedError(f'the {self.name} encoding is not generated '

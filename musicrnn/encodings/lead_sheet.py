@@ -383,6 +383,22 @@ class LeadSheetCodec(codec.Codec):
   extracts = True
   extra_features = ('chords',)
 
+  def extra_input_sizes(self):
+    """The chords: each step's chord input (`ChordEncoding.inputs`)."""
+    return {'chords': self.chord_encoding.input_size}
+
+  def extra_inputs(self, name, values):
+    """The chord input of each stored chord symbol (UTF-8 bytes or str)."""
+    if name != 'chords':
+      return super().extra_inputs(name, values)
+    symbols = [v.decode('utf-8') if isinstance(v, bytes) else str(v)
+               for v in np.asarray(values, object).reshape(-1)]
+    return self.chord_encoding.inputs(symbols)
+
+  def encoder_spec(self):
+    """The melody encoder's spec (the chords come as an extra input)."""
+    return self.melody.encoder_spec()
+
   def extract(self, sequence, settings):
     """Magenta's Improv RNN data: every melody `melody.extract_melodies`
     reads, over the chords of its steps (the sequence's chord symbols, or

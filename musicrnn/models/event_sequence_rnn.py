@@ -1,4 +1,4 @@
-"""Magenta's event-sequence RNNs: Melody RNN and Drums RNN (Keras 3).
+"""Magenta's event-sequence RNNs: Melody, Drums and Improv RNN (Keras 3).
 
 Event ids in, log-probabilities of the next event out, no file I/O. The
 model reads what note-seq's encoder-decoder gives Magenta's graph: each
@@ -7,7 +7,9 @@ one-hot, lookback, or KeyMelody inputs, equal to the codec's numpy
 `inputs`), a stack of LSTM layers (the first, or in 2017's graphs the
 whole stack, inside Magenta's attention wrapper,
 `recurrent.AttentionLSTMCell`) reads them, and a dense layer gives the
-logits of the encoder's classes (Magenta's softmax).
+logits of the encoder's classes (Magenta's softmax). Improv RNN's input
+starts with the chord under the event it predicts (`condition_sizes`:
+inputs['chords'], float [batch, time, size], as the codec encodes them).
 
 A lookback class stands for an event: "repeat the event d steps back"
 (`encodings.event_sequence`). The model's output is the probability of each
@@ -256,6 +258,9 @@ class EventSequenceRNN(recurrent.RecurrentStack, protocols.NextTokenModel):
   Args:
     vocab_size: number of event ids.
     encoder: the codec's `encoder_spec()` (`Inputs`).
+    condition_sizes: {input name: width} of the vectors that condition each
+      step, read before the encoder's inputs (a lead sheet's chords, the
+      codec's `extra_input_sizes()`); empty for melodies and drums.
     rnn_layer_sizes: units per LSTM layer.
     cell: 'lstm' (Magenta's BasicLSTMCell; 'gru' and 'rnn' without
       attention).
@@ -268,9 +273,10 @@ class EventSequenceRNN(recurrent.RecurrentStack, protocols.NextTokenModel):
 
   def __init__(self, vocab_size, encoder, rnn_layer_sizes=(128, 128),
                cell='lstm', dropout_rate=0.0, attn_length=0,
-               attention=FIRST_LAYER, **kwargs):
+               attention=FIRST_LAYER, condition_sizes=None, **kwargs):
     super().__init__(**kwargs)
     self.vocab_size = int(vocab_size)
+    self.condition_sizes = dict(sorted((condition_sizes or {}).items()))
     self.encoder = dict(encoder)
     self.inputs_of = Inputs(self.encoder)
     if self.inputs_of.num_events != self.vocab_size:
@@ -310,16 +316,29 @@ class EventSequenceRNN(recurrent.RecurrentStack, protocols.NextTokenModel):
   def _num_rnn_states(self):
     return sum(len(self._state_sizes(i)) for i in range(len(self.rnn_layers)))
 
+  def _conditioned(self, inputs, features):
+    """[conditions sorted by name (a lead sheet's chords), the encoder's
+    inputs]: Magenta's ConditionalEventSequenceEncoderDecoder's order."""
+    if not self.condition_sizes:
+      return features
+    parts = []
+    for name in self.condition_sizes:
+      if name not in inputs:
+        raise ValueError(f'this model is conditioned on {name!r}, which the '
+                         'inputs lack')
+      parts.append(ops.cast(inputs[name], features.dtype))
+    return ops.concatenate(parts + [features], axis=-1)
+
   def class_logits(self, inputs, training=False):
     """[batch, time, num_classes]: the logits of Magenta's softmax."""
     features, _ = self.inputs_of.sequence(inputs['tokens'])
-    logits, _ = self._run(features, None, training)
+    logits, _ = self._run(self._conditioned(inputs, features), None, training)
     return logits
 
   def call(self, inputs, training=False):
     """log p(next event) [batch, time, vocab_size] (normalised logits)."""
     features, targets = self.inputs_of.sequence(inputs['tokens'])
-    logits, _ = self._run(features, None, training)
+    logits, _ = self._run(self._conditioned(inputs, features), None, training)
     return self.inputs_of.event_log_probs(logits, targets)
 
   def initial_state(self, batch_size, max_length=None):
@@ -332,6 +351,7 @@ class EventSequenceRNN(recurrent.RecurrentStack, protocols.NextTokenModel):
     split = self._num_rnn_states
     features, targets, input_states = self.inputs_of.step(
         inputs['tokens'], list(states[split:]))
+    features = self._conditioned(inputs, features)
     logits, rnn_states = self._run(features[:, None], list(states[:split]),
                                    False)
     return (self.inputs_of.event_log_probs(logits[:, 0], targets),
@@ -343,17 +363,24 @@ class EventSequenceRNN(recurrent.RecurrentStack, protocols.NextTokenModel):
     drums); no control signals."""
     if controls:
       raise ValueError('an event-sequence RNN takes no control signals')
-    if not isinstance(codec, event_sequence.EncoderMethods):
+    try:
+      encoder = codec.encoder_spec()
+    except NotImplementedError as e:
       raise ValueError(f'an event-sequence RNN reads a Magenta event encoding '
-                       f'(melody, drums), not {codec.name}')
-    return {'vocab_size': codec.vocab_size, 'encoder': codec.encoder_spec()}
+                       f'(melody, drums, lead_sheet): {e}') from e
+    return {'vocab_size': codec.vocab_size, 'encoder': encoder,
+            'condition_sizes': codec.extra_input_sizes()}
 
   def example_inputs(self, controls):
-    return inputs_lib.example_inputs(controls)
+    inputs = inputs_lib.example_inputs(controls)
+    for name, size in self.condition_sizes.items():
+      inputs[name] = np.zeros((1, 2, size), np.float32)
+    return inputs
 
   def get_config(self):
     config = super().get_config()
     config.update(vocab_size=self.vocab_size, encoder=self.encoder,
+                  condition_sizes=self.condition_sizes,
                   attn_length=self.attn_length, attention=self.attention,
                   **self._stack_config())
     return config

@@ -14,6 +14,9 @@ control signals of event i+1 and predicts event i+1):
                                data carries, of its `input_dtype`: int32
                                [batch, time] classes or float32 [batch,
                                time, size] vectors
+  features['chords']           float32 [batch, time, size] of events 1..n-1:
+                               a lead sheet's chord inputs (the codec's
+                               `extra_inputs`)
   labels                       int32 [batch, time]       events 1..n-1
   weights                      float32 [batch, time]     1 on real steps, 0 on padding
 For frame rolls (the piano-roll LSTM) the same alignment holds, frame for
@@ -42,9 +45,11 @@ def _main_feature(features):
   return schema.TOKENS if schema.TOKENS in features else schema.PIANOROLL
 
 
-def to_training_example(features):
+def to_training_example(features, codec=None):
   """Shift a sequence example to (inputs, labels, weights), Magenta-aligned:
-  its tokens (int32) or frames (float32 pianoroll rows) and the controls."""
+  its tokens (int32) or frames (float32 pianoroll rows), the controls, and
+  the codec's extra features (a lead sheet's chords) as the vectors the
+  model reads (`Codec.extra_inputs`), of events 1..n-1 as the controls."""
   main = _main_feature(features)
   steps = features[main]
   if main == schema.TOKENS:
@@ -54,6 +59,11 @@ def to_training_example(features):
     if control.name in features:
       inputs[control.name] = tf.cast(features[control.name][1:],
                                      control.input_dtype)
+  for name, size in (codec.extra_input_sizes() if codec else {}).items():
+    vectors = tf.numpy_function(
+        lambda values, name=name: codec.extra_inputs(name, values).astype(
+            'float32'), [features[name][1:]], tf.float32, stateful=False)
+    inputs[name] = tf.ensure_shape(vectors, [None, size])
   labels = steps[1:]
   weights = tf.ones(tf.shape(labels)[:1], tf.float32)
   return inputs, labels, weights
@@ -158,8 +168,8 @@ def make_dataset(data, split, batch_size, *, shuffle=True, repeat=True,
     shuffle_buffer = 1_000 if crop_length else 10_000
   ds = source.records(split, shuffle=shuffle, repeat=repeat, seed=seed,
                       shuffle_buffer=shuffle_buffer)
-  segmented = encodings.codec.codec_from_spec(
-      source.description['encoding']).segmented
+  codec = encodings.codec.codec_from_spec(source.description['encoding'])
+  segmented = codec.segmented
   if crop_length and not segmented:
     ds = random_crops(ds, crop_length, seed)
   if segmented:
@@ -167,7 +177,8 @@ def make_dataset(data, split, batch_size, *, shuffle=True, repeat=True,
     ds = ds.batch(batch_size,
                   drop_remainder=drop_remainder or static_length is not None)
   else:
-    ds = ds.map(to_training_example, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda features: to_training_example(features, codec),
+                num_parallel_calls=tf.data.AUTOTUNE)
     if static_length is not None:
       ds = ds.map(fit_to_length(static_length),
                   num_parallel_calls=tf.data.AUTOTUNE)
