@@ -4,6 +4,8 @@ r"""musicrnn_generate: sample MIDI from a trained run.
     --num_outputs=8 --num_steps=2000 --primer_pitches="[60,64,67]"
   musicrnn_generate --bundle_file=performance_with_dynamics.mag \
     --output_dir=/tmp/samples --num_steps=2000     # or a musicrnn .mrnn file
+  musicrnn_generate --run_dir=/tmp/polyphony_run --output_dir=/tmp/samples \
+    --num_bars=8 --qpm=100 --primer_melody="[60, -2, 60, -2, 67, -2, 67, -2]"
 
 Conditional configs take a flag per control signal they were trained with
 (`musicrnn.encodings.controls.CONTROLS`; each flag's help gives its form and
@@ -28,6 +30,7 @@ cli.quiet_when_run(__name__)
 from musicrnn import tasks
 from musicrnn.encodings import controls
 from musicrnn.errors import UsageError
+from musicrnn.generation import primers
 from musicrnn.runs import generate
 from musicrnn.runs import magenta
 from musicrnn.runs import model_file
@@ -41,7 +44,8 @@ flags.DEFINE_string('bundle_file', None,
 flags.DEFINE_string('output_dir', None, 'Where to write the MIDI files.')
 flags.DEFINE_integer('num_outputs', 1, 'Number of files to generate.', lower_bound=1)
 flags.DEFINE_integer('num_steps', None,
-                     'Events to generate after the primer (default 1000).')
+                     'Events to generate after the primer (default 1000; for '
+                     'Melody and Drums RNN, one event is a 16th-note step).')
 flags.DEFINE_float('duration_seconds', None,
                    'Generate until each output lasts this long (instead of '
                    '--num_steps).')
@@ -59,7 +63,25 @@ flags.DEFINE_string('primer_frames', None,
                     '(key_frames, frame_events: the 2012 benchmark\'s): a NumPy '
                     '.npy file of 0/1 [frames, 88].')
 flags.DEFINE_string('primer_pitches', None,
-                    'A starting chord, e.g. "[60,64,67]" (a quarter note).')
+                    'A starting chord, e.g. "[60,64,67]" (a quarter note at '
+                    '--qpm).')
+flags.DEFINE_string('primer_melody', None,
+                    'A starting melody as Magenta\'s --primer_melody: note-seq '
+                    'melody events, one per 16th-note step, e.g. "[60, -2, 60, '
+                    '-2, 67, -2, 67, -2]" (a MIDI pitch starts a note, -2 '
+                    'holds it, -1 ends it), at --qpm. Primes any model of '
+                    'notes.')
+flags.DEFINE_string('primer_drums', None,
+                    'Starting drums as Magenta\'s --primer_drums: the drum '
+                    'pitches struck at each 16th-note step, e.g. "[(36,), (), '
+                    '(42,), (36, 42)]", at --qpm. Primes a drums model.')
+flags.DEFINE_float('qpm', None,
+                   'Quarter notes per minute of --primer_pitches, '
+                   '--primer_melody and --primer_drums (default 120, '
+                   'Magenta\'s), and the tempo outputs are written at by an '
+                   'encoding of quarter notes (polyphony, frames, note tuples, '
+                   'melody, drums; default: the tempo it was trained with, '
+                   '120 unless set); a --primer_midi keeps its own tempo.')
 # One flag per control signal; each control parses its own text.
 for _control in controls.CONTROLS:
   flags.DEFINE_string(_control.flag, None, _control.flag_help)
@@ -101,8 +123,12 @@ flags.DEFINE_bool('render_wav', False,
                   'with pretty_midi\'s General MIDI soundfont).')
 
 flags.DEFINE_integer('num_bars', None,
-                     'Piano-roll GAN: bars per output (default one segment); '
-                     'longer outputs join segments along a latent walk.')
+                     'Metric encodings (melody, drums, polyphony, frames): '
+                     'bars to generate after the primer instead of '
+                     '--num_steps, each steps_per_quarter x 4 steps (16 '
+                     '16th-note steps in 4/4). Piano-roll GAN: bars per '
+                     'output (default one segment); longer outputs join '
+                     'segments along a latent walk.')
 flags.DEFINE_enum('binarize', None, ['threshold', 'bernoulli'],
                   'Piano rolls: how cell probabilities become notes (default: '
                   'threshold for the piano-roll GAN, bernoulli for the '
@@ -164,6 +190,8 @@ def _generate(run_dir):
       seed=FLAGS.seed, primer_midi=FLAGS.primer_midi,
       primer_pitches=_list_flag('primer_pitches'),
       primer_frames=FLAGS.primer_frames,
+      primer_melody=primers.parse_melody(FLAGS.primer_melody),
+      primer_drums=primers.parse_drums(FLAGS.primer_drums), qpm=FLAGS.qpm,
       **{control.flag: control.parse_flag(FLAGS[control.flag].value)
          for control in controls.CONTROLS},
       render_png=FLAGS.render_png, render_wav=FLAGS.render_wav,

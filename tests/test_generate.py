@@ -8,6 +8,7 @@ import pytest
 
 from musicrnn.encodings import controls
 from musicrnn.errors import UsageError
+from musicrnn.generation import outputs
 from musicrnn.generation import sampler
 from musicrnn.runs import generate
 from musicrnn.runs import run_dir as run_dir_lib
@@ -104,6 +105,62 @@ def test_mistakes_are_usage_errors(tiny_runs, tmp_path):
   with pytest.raises(UsageError, match='primer lasts 0.5 s.*nothing would be generated'):
     generate.generate(tiny_runs[PLAIN], str(tmp_path), primer_pitches=[60, 64],
                       duration_seconds=0.4)
+  # Magenta's generate flags: a length in bars needs bars, a tempo needs
+  # something to set, one primer at most.
+  with pytest.raises(UsageError, match='--num_bars counts bars of a metric '
+                     'encoding.*the performance encoding has none'):
+    generate.generate(tiny_runs[PLAIN], str(tmp_path), num_bars=2)
+  with pytest.raises(UsageError, match='not --num_steps with --num_bars'):
+    generate.generate(tiny_runs[PLAIN], str(tmp_path), num_steps=5, num_bars=2)
+  with pytest.raises(UsageError, match='--qpm=90 sets the tempo of '
+                     '--primer_pitches.*keeps time in seconds'):
+    generate.generate(tiny_runs[PLAIN], str(tmp_path), num_steps=5, qpm=90.0)
+  with pytest.raises(UsageError, match='--qpm must be > 0'):
+    generate.generate(tiny_runs[PLAIN], str(tmp_path), num_steps=5, qpm=0.0,
+                      primer_melody=[60])
+  with pytest.raises(UsageError, match='--primer_pitches and --primer_melody: '
+                     'give one primer at most, one of --primer_midi, '
+                     '--primer_pitches, --primer_frames, --primer_melody, '
+                     '--primer_drums'):
+    generate.generate(tiny_runs[PLAIN], str(tmp_path), num_steps=5,
+                      primer_pitches=[60], primer_melody=[60])
+  with pytest.raises(UsageError, match='--primer_drums primes an encoding of '
+                     'drum notes'):
+    generate.generate(tiny_runs[PLAIN], str(tmp_path), num_steps=5,
+                      primer_drums=[(36,), (42,)])
+
+
+def test_magenta_melody_primer_qpm_and_bars(family_runs, tmp_path, monkeypatch):
+  """--primer_melody at --qpm continued for --num_bars by a metric encoding
+  (polyphony, 16 steps a 4/4 bar): the output is the primer's steps and
+  the bars' at that tempo, written at it; a performance run takes the
+  melody at its tempo too."""
+  written = []
+  real_write = outputs.write_outputs
+
+  def spy(name, sequences, *args, **kwargs):
+    written.extend(sequences)
+    return real_write(name, sequences, *args, **kwargs)
+
+  monkeypatch.setattr(outputs, 'write_outputs', spy)
+  run = family_runs['polyphony_tiny'][0]
+  paths = generate.generate(run, str(tmp_path), num_outputs=2, num_bars=2,
+                            qpm=60.0, primer_melody=[60, -2, 64, -2], seed=1)
+  # A 16th note at 60 qpm lasts 0.25 s: 4 primer steps and 2 bars of 16.
+  assert [s.total_time for s in written] == [pytest.approx(9.0)] * 2
+  for path in paths:
+    sequence = _read(path)
+    assert sequence.tempos[0].qpm == pytest.approx(60.0)
+    first = sorted((n.start_time, n.pitch) for n in sequence.notes)[:2]
+    assert first == [(0.0, 60), (pytest.approx(0.5), 64)]
+    assert all(abs(n.start_time * 4 - round(n.start_time * 4)) < 1e-6
+               for n in sequence.notes)
+  # Without --qpm: the melody at 120 qpm, the output at the codec's tempo.
+  written.clear()
+  (path,) = generate.generate(run, str(tmp_path / 'default'), num_bars=1,
+                              primer_melody=[60, -2, 64, -2], seed=1)
+  assert written[0].total_time == pytest.approx(20 * 0.125)
+  assert _read(path).tempos[0].qpm == pytest.approx(120.0)
 
 
 def _overlaps_of_one_pitch(sequence):
@@ -190,6 +247,19 @@ def test_cli(tiny_runs, tmp_path):
   assert result.returncode == 0, result.stderr
   result = cli(f'--run_dir={tmp_path}/none', f'--output_dir={tmp_path}')
   assert result.returncode == 2 and 'not a musicrnn run directory' in result.stderr
+  # Magenta's primer flags: parsed by the binary, a mistake is one line.
+  result = cli(f'--run_dir={tiny_runs[PLAIN]}', f'--output_dir={tmp_path}/melody',
+               '--num_steps=20', '--primer_melody=[60, -2, 64, -1]',
+               '--qpm=90', '--seed=1')
+  assert result.returncode == 0, result.stderr
+  (path,) = [l for l in result.stdout.splitlines() if l.endswith('.mid')]
+  first = sorted((n.start_time, n.pitch) for n in _read(path).notes)[:2]
+  assert first == [(0.0, 60), (pytest.approx(1 / 3, abs=0.01), 64)]
+  result = cli(f'--run_dir={tiny_runs[PLAIN]}', f'--output_dir={tmp_path}',
+               '--primer_drums=[(36), (42)]')
+  assert result.returncode == 2
+  errors = [l for l in result.stderr.splitlines() if 'generate.py: error:' in l]
+  assert len(errors) == 1 and 'write (36,) for one drum' in errors[0]
   assert os.path.isdir(tmp_path)
 
 

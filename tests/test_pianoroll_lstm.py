@@ -200,8 +200,18 @@ def test_generates_midi_note_seq_reads(frame_runs, tmp_path):
   assert starts[:2] == [(0.0, 60), (0.5, 62)]
   with pytest.raises(UsageError, match='--beam_size'):
     generate.generate(run_dir, str(tmp_path), beam_size=2)
-  with pytest.raises(UsageError, match='--num_bars'):
-    generate.generate(run_dir, str(tmp_path), num_bars=4)
+  # Frames are steps of a metric grid: --num_bars is bars of them (16
+  # frames a 4/4 bar), Magenta's melody primer at --qpm primes them.
+  (bars,) = generate.generate(run_dir, str(tmp_path / 'bars'), num_bars=2,
+                              primer_melody=[60, -2, 64, -2], qpm=60.0, seed=1)
+  bars = note_seq.midi_file_to_note_sequence(bars)
+  assert bars.tempos[0].qpm == pytest.approx(60.0)
+  # 4 primer frames and 32 more, of 4 a second at 60 qpm.
+  assert bars.total_time <= (4 + 32) / 4 + 1e-6
+  assert sorted((n.start_time, n.pitch) for n in bars.notes)[:2] == [
+      (0.0, 60), (0.5, 64)]
+  with pytest.raises(UsageError, match='not --num_steps with --num_bars'):
+    generate.generate(run_dir, str(tmp_path), num_steps=8, num_bars=4)
 
 
 def test_sampled_frames_hold_a_key_only_after_it_sounded():

@@ -405,3 +405,63 @@ def check_metric_grid(steps_per_quarter, qpm):
     raise ValueError(f'steps_per_quarter must be > 0, got {steps_per_quarter}')
   if not qpm > 0:
     raise ValueError(f'qpm must be > 0, got {qpm}')
+
+
+# A 4/4 bar, the meter of every metric encoding without its own
+# `quarters_per_bar` (Magenta's default).
+DEFAULT_QUARTERS_PER_BAR = 4
+
+
+def _holds(settings, name):
+  return dataclasses.is_dataclass(settings) and any(
+      f.name == name for f in dataclasses.fields(settings))
+
+
+def _settings_holding(settings, name):
+  """(field name or None, the frozen settings that hold field `name`):
+  `settings` itself, else the first of its dataclass fields that holds it
+  (a lead sheet's melody); (None, None) where none does."""
+  if _holds(settings, name):
+    return None, settings
+  if dataclasses.is_dataclass(settings):
+    for field in dataclasses.fields(settings):
+      if _holds(getattr(settings, field.name), name):
+        return field.name, getattr(settings, field.name)
+  return None, None
+
+
+def tempo_settings(settings):
+  """The frozen settings that hold a codec's output tempo, `qpm` (the
+  quarter notes per minute `decode` writes): `settings` itself or a
+  dataclass among its fields (a lead sheet's melody); None for an encoding
+  of seconds (performance events)."""
+  return _settings_holding(settings, 'qpm')[1]
+
+
+def with_qpm(settings, qpm):
+  """A copy of frozen codec settings whose `decode` writes at `qpm`:
+  `dataclasses.replace` of the settings that hold the tempo
+  (`tempo_settings`), nested ones replaced inside theirs; each checked
+  again by its __post_init__.
+
+  Raises:
+    ValueError: the settings hold no tempo, or qpm is not > 0.
+  """
+  field, tempo = _settings_holding(settings, 'qpm')
+  if tempo is None:
+    raise ValueError(f'{type(settings).__name__} holds no tempo (qpm)')
+  if field is None:
+    return dataclasses.replace(settings, qpm=qpm)
+  return dataclasses.replace(
+      settings, **{field: dataclasses.replace(tempo, qpm=qpm)})
+
+
+def steps_per_bar(settings):
+  """Steps of one bar of a codec's metric grid: its `steps_per_quarter`
+  times its `quarters_per_bar` (4/4 where it has none); None for an
+  encoding without steps a quarter note."""
+  grid = _settings_holding(settings, 'steps_per_quarter')[1]
+  if grid is None:
+    return None
+  quarters = getattr(grid, 'quarters_per_bar', DEFAULT_QUARTERS_PER_BAR)
+  return int(grid.steps_per_quarter * quarters)

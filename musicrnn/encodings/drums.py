@@ -50,6 +50,9 @@ LOOKBACK_DEFAULTS = {
     event_sequence.ONE_HOT: ((), 0),
     event_sequence.LOOKBACK: ((), 6),
 }
+# The drum Magenta's drums_rnn_generate primes with when given none: a bass
+# drum for one step (`DrumTrack([frozenset([36])])`).
+DEFAULT_PRIMER_DRUM = 36
 # The most drum types an encoding may have (2**16 ids).
 MAX_DRUM_TYPES = 16
 
@@ -263,6 +266,14 @@ class DrumsCodec(event_sequence.EncoderMethods, codec.Codec):
     else:
       self.encoder = event_sequence.LookbackEncoder(
           self.vocab_size, 0, s.lookback_distances, s.binary_counter_bits)
+
+  def empty_primer(self):
+    """Magenta's primer when none is given: one step striking a bass drum
+    (`DEFAULT_PRIMER_DRUM`, 36, drums_rnn_generate's
+    `DrumTrack([frozenset([36])])`); drum types without pitch 36 strike
+    their first type instead."""
+    kick = int(self._type_of_pitch[DEFAULT_PRIMER_DRUM])
+    return np.array([1 << max(kick, 0)], np.int32)
 
   @property
   def vocab_size(self):

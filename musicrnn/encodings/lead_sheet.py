@@ -293,6 +293,12 @@ class LeadSheetCodec(codec.Codec):
     self.melody = melody_lib.MelodyCodec(self.settings.melody)
     self.chord_encoding = ChordEncoding(self.settings.chord_encoding)
 
+  def empty_primer(self):
+    """Magenta's primer when none is given, improv_rnn_generate's as
+    melody_rnn_generate's: a middle C for one step
+    (`MelodyCodec.empty_primer`)."""
+    return self.melody.empty_primer()
+
   @property
   def vocab_size(self):
     """The number of melody event ids."""

@@ -60,6 +60,10 @@ LOOKBACK_DEFAULTS = {
     event_sequence.LOOKBACK: ((16, 32), 5),
     KEY: ((16, 32), 7),
 }
+# The melody Magenta's melody_rnn_generate and improv_rnn_generate prime
+# with when given none: a single middle C ("Defaulting to a single middle
+# C"), one step long.
+DEFAULT_PRIMER_MELODY = (60,)
 # Magenta's melody range and key (melody_rnn_model.py).
 DEFAULT_MIN_NOTE = 48
 DEFAULT_MAX_NOTE = 84
@@ -530,6 +534,16 @@ class MelodyCodec(event_sequence.EncoderMethods, codec.Codec):
   def __init__(self, settings=None):
     super().__init__(settings)
     self.encoder = make_encoder(self.settings)
+
+  def empty_primer(self):
+    """Magenta's primer when none is given: a middle C for one step
+    (`DEFAULT_PRIMER_MELODY`, melody_rnn_generate's `Melody([60])`; a fixed
+    note, not a random one), octave-folded into [min_note, max_note) as
+    note-seq's squash folds a primer (no key transposition: C is C
+    major's)."""
+    events, _ = squash(DEFAULT_PRIMER_MELODY, self.settings.min_note,
+                       self.settings.max_note, None)
+    return self.event_ids(events)
 
   @property
   def vocab_size(self):

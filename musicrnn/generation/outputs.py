@@ -15,6 +15,7 @@ import os
 from note_seq.protobuf import music_pb2
 import numpy as np
 
+from musicrnn.encodings import codec as codec_lib
 from musicrnn.errors import UsageError
 from musicrnn.generation import primers
 from musicrnn.generation import render
@@ -25,11 +26,38 @@ from musicrnn.generation import sampler
 DEFAULT_NUM_STEPS = 1000
 
 
-def check_steps(num_steps, duration_seconds):
-  """Raises a UsageError when both a number of steps and a duration are
-  given."""
-  if num_steps is not None and duration_seconds is not None:
+def check_steps(num_steps, duration_seconds, num_bars=None):
+  """Raises a UsageError when more than one of a number of steps, a
+  duration and a number of bars is given."""
+  given = [f'--{name}' for name, value in (
+      ('num_steps', num_steps), ('duration_seconds', duration_seconds),
+      ('num_bars', num_bars)) if value is not None]
+  if len(given) > 1 and num_bars is None:
     raise UsageError('give one of --num_steps and --duration_seconds, not both')
+  if len(given) > 1:
+    raise UsageError(f'give one of --num_steps, --duration_seconds and '
+                     f'--num_bars, not {" with ".join(given)}')
+
+
+def bar_steps(codec, num_bars):
+  """The metric steps of `num_bars` bars of the codec's grid
+  (`codec.steps_per_bar`: steps_per_quarter x 4 in 4/4), None for None.
+
+  Raises:
+    UsageError: num_bars below 1, or a codec without a metric grid (its
+      steps are not of a bar: performance events, note tuples).
+  """
+  if num_bars is None:
+    return None
+  if num_bars < 1:
+    raise UsageError(f'--num_bars must be at least 1, got {num_bars}')
+  bar = codec_lib.steps_per_bar(codec.settings)
+  if bar is None or (codec.sequence_feature == 'tokens'
+                     and not codec.counts_steps):
+    raise UsageError(f'--num_bars counts bars of a metric encoding (steps of '
+                     f'a quarter note); the {codec.name} encoding has none: '
+                     'give --num_steps or --duration_seconds')
+  return num_bars * bar
 
 
 def check_temperature(temperature):
@@ -61,20 +89,28 @@ def check_binarize(binarize, threshold):
 def generate_tokens(run, output_dir, draw, *, num_outputs, num_steps,
                     duration_seconds, seed, primer_midi, primer_pitches,
                     render_png, render_wav, max_note_duration=None,
-                    restrike_ends_note=True, primer_frames=None):
+                    restrike_ends_note=True, primer_frames=None,
+                    primer_melody=None, primer_drums=None, qpm=None,
+                    num_bars=None):
   """Token outputs of a loaded run written as MIDI; returns the paths: the
-  primer (`primers.primer_events`), `draw`'s blocks (`draw_tokens`), the
-  files (`write_outputs`). Arguments as those functions'."""
-  primer = primers.primer_events(run.codec, primer_midi, primer_pitches,
-                                 primer_frames)
+  primer (`primers.primer_events`), `draw`'s blocks (`draw_tokens`; with
+  `num_bars`, `bar_steps` metric steps), the files (`write_outputs`).
+  Arguments as those functions'."""
+  check_steps(num_steps, duration_seconds, num_bars)
+  metric_steps = bar_steps(run.codec, num_bars)
+  primer = primers.primer_events(
+      run.codec, primer_midi, primer_pitches, primer_frames,
+      primer_melody=primer_melody, primer_drums=primer_drums, qpm=qpm)
+  given = (primer_midi, primer_pitches, primer_frames, primer_melody,
+           primer_drums)
   primer_seconds = (run.codec.decode_generated(
       primer, max_note_duration, restrike_ends_note).total_time
-                    if primer_midi or primer_pitches or primer_frames else 0.0)
+                    if any(given) else 0.0)
   sequences = draw_tokens(
       run.codec, draw, primer, num_outputs=num_outputs, num_steps=num_steps,
       duration_seconds=duration_seconds, seed=seed,
       primer_seconds=primer_seconds, max_note_duration=max_note_duration,
-      restrike_ends_note=restrike_ends_note)
+      restrike_ends_note=restrike_ends_note, metric_steps=metric_steps)
   return write_outputs(run.config.name, sequences, output_dir, step=run.step,
                        render_png=render_png, render_wav=render_wav,
                        primer_seconds=primer_seconds)
@@ -82,7 +118,7 @@ def generate_tokens(run, output_dir, draw, *, num_outputs, num_steps,
 
 def draw_tokens(codec, draw, primer, *, num_outputs, num_steps,
                 duration_seconds, seed, primer_seconds, max_note_duration=None,
-                restrike_ends_note=True):
+                restrike_ends_note=True, metric_steps=None):
   """The NoteSequences of token outputs that continue `primer`.
 
   Args:
@@ -92,7 +128,12 @@ def draw_tokens(codec, draw, primer, *, num_outputs, num_steps,
     primer: the primer's ids [n].
     num_steps: tokens to generate after the primer; or
     duration_seconds: blocks are drawn until every output lasts this long,
-      then each is trimmed to it. With neither, DEFAULT_NUM_STEPS.
+      then each is trimmed to it; or
+    metric_steps: steps of the codec's grid to generate after the primer
+      (a codec that `counts_steps`): blocks are drawn until every output
+      has that many more steps (`codec.num_steps`), then each is cut after
+      the token that completes the last (one id a step: exactly
+      `metric_steps` ids). With none, DEFAULT_NUM_STEPS.
     seed: the same seed gives the same outputs.
     primer_seconds: how long the primer lasts (0 for the codec's empty one).
     max_note_duration: a note still on after this many seconds ends (the
@@ -103,6 +144,9 @@ def draw_tokens(codec, draw, primer, *, num_outputs, num_steps,
   Raises:
     UsageError: the primer lasts `duration_seconds` or longer.
   """
+  if metric_steps is not None:
+    return _draw_metric_steps(codec, draw, primer, num_outputs, metric_steps,
+                              seed, max_note_duration, restrike_ends_note)
   if num_steps is None and duration_seconds is None:
     num_steps = DEFAULT_NUM_STEPS
   if duration_seconds is not None and primer_seconds >= duration_seconds:
@@ -126,6 +170,32 @@ def draw_tokens(codec, draw, primer, *, num_outputs, num_steps,
     if duration_seconds is not None:
       sequence = trim(sequence, duration_seconds)
     sequences.append(sequence)
+  return sequences
+
+
+def _draw_metric_steps(codec, draw, primer, num_outputs, metric_steps, seed,
+                       max_note_duration, restrike_ends_note):
+  """`draw_tokens` to a length in steps of the codec's grid."""
+  target = codec.num_steps(primer) + metric_steps
+  tokens = np.tile(primer[None], (num_outputs, 1))
+  while min(codec.num_steps(t) for t in tokens) < target:
+    # One id a step (melody, drums) reaches the target in one block; an
+    # encoding of several ids a step draws more blocks.
+    tokens = draw(tokens, metric_steps,
+                  seed if seed is None else seed + tokens.shape[1])
+  sequences = []
+  for ids in tokens:
+    # The shortest prefix with `target` steps (num_steps never falls as ids
+    # are added).
+    low, high = len(primer), len(ids)
+    while low < high:
+      middle = (low + high) // 2
+      if codec.num_steps(ids[:middle]) >= target:
+        high = middle
+      else:
+        low = middle + 1
+    sequences.append(codec.decode_generated(ids[:low], max_note_duration,
+                                            restrike_ends_note))
   return sequences
 
 

@@ -6,11 +6,16 @@
 
 Everything about the model comes from `run_dir` (config.json and the latest
 checkpoint); its task (`musicrnn.tasks`) samples it, with the options it
-takes.
+takes. A `qpm` option also sets the tempo the outputs are written at, for
+an encoding whose settings hold one (`codec.tempo_settings`).
 """
 
+import dataclasses
+
 from musicrnn import tasks
+from musicrnn.encodings import codec as codec_lib
 from musicrnn.errors import UsageError
+from musicrnn.generation import primers
 from musicrnn.runs import run_dir as run_dir_lib
 
 
@@ -24,9 +29,10 @@ def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
     render_png: also write a piano-roll .png beside each .mid.
     render_wav: also write a .wav (`render.write_wav`).
     **options: those of the run's task (`task.options`, e.g. num_steps,
-      temperature, primer_pitches and each control's flag for token models;
-      num_bars for the piano-roll GAN); an option of another task is a
-      UsageError unless it holds its default (a flag left alone).
+      temperature, primer_pitches, primer_melody, qpm and each control's
+      flag for token models; num_bars for the piano-roll GAN and metric
+      encodings); an option of another task is a UsageError unless it
+      holds its default (a flag left alone).
 
   Raises:
     UsageError: an option the run's task does not take.
@@ -42,8 +48,21 @@ def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
   config, _ = run_dir_lib.load(run_dir)
   task = tasks.for_config(config)
   task.check_options(config, options, every)
-  run = run_dir_lib.load_run(run_dir)
+  if options.get('qpm') is not None:
+    primers.check_qpm(options['qpm'])
+  run = _at_tempo(run_dir_lib.load_run(run_dir), options.get('qpm'))
   chosen = {name: options.get(name, default)
             for name, default in task.options.items()}
   return task.generate(run, output_dir, num_outputs=num_outputs, seed=seed,
                        render_png=render_png, render_wav=render_wav, **chosen)
+
+
+def _at_tempo(run, qpm):
+  """`run` whose codec writes at `qpm` quarter notes per minute: rebuilt from
+  its settings with that tempo (`codec.with_qpm`, dataclasses.replace, the
+  loaded codec left as it is); `run` itself for None or an encoding of
+  seconds (the primers then take the tempo alone)."""
+  if qpm is None or codec_lib.tempo_settings(run.codec.settings) is None:
+    return run
+  codec = type(run.codec)(codec_lib.with_qpm(run.codec.settings, float(qpm)))
+  return dataclasses.replace(run, codec=codec)

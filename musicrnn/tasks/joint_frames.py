@@ -156,28 +156,36 @@ class JointFramesTask(base.Task):
   # binarize None: 'bernoulli' (each key drawn given the keys below it).
   options = {'num_steps': None, 'duration_seconds': None, 'temperature': 1.0,
              'binarize': None, 'threshold': 0.5, 'primer_midi': None,
-             'primer_pitches': None, 'primer_frames': None}
+             'primer_pitches': None, 'primer_frames': None,
+             'primer_melody': None, 'primer_drums': None, 'qpm': None,
+             'num_bars': None}
 
   def generate(self, run, output_dir, *, num_outputs=1, seed=None,
                render_png=False, render_wav=False, num_steps=None,
                duration_seconds=None, temperature=1.0, binarize=None,
                threshold=0.5, primer_midi=None, primer_pitches=None,
-               primer_frames=None):
+               primer_frames=None, primer_melody=None, primer_drums=None,
+               qpm=None, num_bars=None):
     """Samples frames and writes them as MIDI; returns the paths.
 
     Args:
       run: a loaded run of a joint frame model.
       num_steps: frames to generate after the primer (default 1000); or
       duration_seconds: the output's length, primer included, at the
-        codec's tempo (`settings.qpm`).
+        codec's tempo (`settings.qpm`); or
+      num_bars: bars to generate after the primer (`outputs.bar_steps`
+        frames: steps_per_quarter x 4).
       temperature: divides each key's logit (given the keys below it)
         before its sigmoid.
       binarize: 'bernoulli' (the default: each key drawn with its
         probability given the keys drawn below it) or 'threshold' (set
         where that probability exceeds `threshold`; 0.5 is the greedy
         frame Magenta's RNN-NADE generates).
-      primer_midi, primer_pitches, primer_frames: what the outputs continue
-        (`primers.primer_events`; frames of the primer).
+      primer_midi, primer_pitches, primer_frames, primer_melody,
+        primer_drums: what the outputs continue (`primers.primer_events`;
+        frames of the primer).
+      qpm: the tempo of a primer of pitches, melody events or drums
+        (default 120), and the output's (`runs.generate`).
     """
     binarize = outputs.check_binarize(binarize or 'bernoulli', threshold)
     return multi_label.generate_frames(
@@ -189,4 +197,5 @@ class JointFramesTask(base.Task):
         duration_seconds=duration_seconds, temperature=temperature,
         primer_midi=primer_midi, primer_pitches=primer_pitches,
         primer_frames=primer_frames, render_png=render_png,
-        render_wav=render_wav)
+        render_wav=render_wav, primer_melody=primer_melody,
+        primer_drums=primer_drums, qpm=qpm, num_bars=num_bars)

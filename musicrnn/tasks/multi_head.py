@@ -122,12 +122,15 @@ class MultiHeadTask(base.Task):
   evaluation = MultiHeadEvaluation
   options = {'num_steps': None, 'duration_seconds': None, 'temperature': 1.0,
              'head_temperatures': None, 'primer_midi': None,
-             'primer_pitches': None, 'state_masks': True, 'max_polyphony': 0}
+             'primer_pitches': None, 'primer_melody': None,
+             'primer_drums': None, 'qpm': None, 'state_masks': True,
+             'max_polyphony': 0}
 
   def generate(self, run, output_dir, *, num_outputs=1, seed=None,
                render_png=False, render_wav=False, num_steps=None,
                duration_seconds=None, temperature=1.0, head_temperatures=None,
-               primer_midi=None, primer_pitches=None, state_masks=True,
+               primer_midi=None, primer_pitches=None, primer_melody=None,
+               primer_drums=None, qpm=None, state_masks=True,
                max_polyphony=0):
     """Samples note tuples and writes them as MIDI; returns the paths.
 
@@ -139,9 +142,11 @@ class MultiHeadTask(base.Task):
       head_temperatures: one per head (chord, offset, duration), e.g.
         [1.0, 0.5, 0.5]: each head is sampled at its own
         (`sampler.sample_heads`).
-      primer_midi, primer_pitches: what the outputs continue
-        (`primers.primer_events`; a MIDI primer is a window of real music,
-        its onsets as the codec encodes them).
+      primer_midi, primer_pitches, primer_melody, primer_drums: what the
+        outputs continue (`primers.primer_events`; a MIDI primer is a
+        window of real music, its onsets as the codec encodes them).
+      qpm: the tempo of a primer of pitches, melody events or drums
+        (default 120), and the output's (`runs.generate`).
       state_masks: never draw a step that decodes to no notes (the codec's
         `grammar()`); False samples the model as it is.
       max_polyphony: above 0, no chord of more notes is drawn (with
@@ -167,5 +172,6 @@ class MultiHeadTask(base.Task):
         run, output_dir, draw, num_outputs=num_outputs, num_steps=num_steps,
         duration_seconds=duration_seconds, seed=seed, primer_midi=primer_midi,
         primer_pitches=primer_pitches, render_png=render_png,
-        render_wav=render_wav)
+        render_wav=render_wav, primer_melody=primer_melody,
+        primer_drums=primer_drums, qpm=qpm)
 

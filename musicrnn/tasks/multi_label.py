@@ -196,27 +196,35 @@ class MultiLabelTask(base.Task):
   # binarize None: 'bernoulli' (each bit drawn with its probability).
   options = {'num_steps': None, 'duration_seconds': None, 'temperature': 1.0,
              'binarize': None, 'threshold': 0.5, 'primer_midi': None,
-             'primer_pitches': None, 'primer_frames': None}
+             'primer_pitches': None, 'primer_frames': None,
+             'primer_melody': None, 'primer_drums': None, 'qpm': None,
+             'num_bars': None}
 
   def generate(self, run, output_dir, *, num_outputs=1, seed=None,
                render_png=False, render_wav=False, num_steps=None,
                duration_seconds=None, temperature=1.0, binarize=None,
                threshold=0.5, primer_midi=None, primer_pitches=None,
-               primer_frames=None):
+               primer_frames=None, primer_melody=None, primer_drums=None,
+               qpm=None, num_bars=None):
     """Samples frame rolls and writes them as MIDI; returns the paths.
 
     Args:
       run: a loaded run of a frame model.
       num_steps: frames to generate after the primer (default 1000); or
       duration_seconds: the output's length, primer included, at the
-        codec's tempo (`settings.qpm`).
+        codec's tempo (`settings.qpm`); or
+      num_bars: bars to generate after the primer (`outputs.bar_steps`
+        frames: steps_per_quarter x 4).
       temperature: divides every bit's logit before its sigmoid.
       binarize: 'bernoulli' (the default: each bit drawn with its
         probability) or 'threshold' (set where its probability exceeds
         `threshold`); a key is held only after it sounded
         (`sampler.sample_frames`).
-      primer_midi, primer_pitches, primer_frames: what the outputs continue
-        (`primers.primer_events`; frames of the primer).
+      primer_midi, primer_pitches, primer_frames, primer_melody,
+        primer_drums: what the outputs continue (`primers.primer_events`;
+        frames of the primer).
+      qpm: the tempo of a primer of pitches, melody events or drums
+        (default 120), and the output's (`runs.generate`).
     """
     binarize = outputs.check_binarize(binarize or 'bernoulli', threshold)
     return generate_frames(
@@ -229,21 +237,28 @@ class MultiLabelTask(base.Task):
         duration_seconds=duration_seconds, temperature=temperature,
         primer_midi=primer_midi, primer_pitches=primer_pitches,
         primer_frames=primer_frames, render_png=render_png,
-        render_wav=render_wav)
+        render_wav=render_wav, primer_melody=primer_melody,
+        primer_drums=primer_drums, qpm=qpm, num_bars=num_bars)
 
 
 def generate_frames(run, output_dir, draw, *, num_outputs, num_steps,
                     duration_seconds, temperature, primer_midi,
-                    primer_pitches, primer_frames, render_png, render_wav):
+                    primer_pitches, primer_frames, render_png, render_wav,
+                    primer_melody=None, primer_drums=None, qpm=None,
+                    num_bars=None):
   """Frames of a frame model written as MIDI; returns the paths: the
   options checked, the primer (`primers.primer_events`) repeated for each
   output, `draw(primer [outputs, frames, bits], num_steps)`'s frames decoded
-  by the codec (`outputs.write_outputs`)."""
-  outputs.check_steps(num_steps, duration_seconds)
+  by the codec (`outputs.write_outputs`). A frame is a step of the metric
+  grid: `num_bars` bars are `outputs.bar_steps` frames."""
+  outputs.check_steps(num_steps, duration_seconds, num_bars)
   outputs.check_temperature(temperature)
   codec = run.codec
-  primer = primers.primer_events(codec, primer_midi, primer_pitches,
-                                 primer_frames)
+  if num_bars is not None:
+    num_steps = outputs.bar_steps(codec, num_bars)
+  primer = primers.primer_events(
+      codec, primer_midi, primer_pitches, primer_frames,
+      primer_melody=primer_melody, primer_drums=primer_drums, qpm=qpm)
   frames_per_second = (codec.settings.steps_per_quarter * codec.settings.qpm
                        / 60.0)
   if duration_seconds is not None:
@@ -258,7 +273,8 @@ def generate_frames(run, output_dir, draw, *, num_outputs, num_steps,
     num_steps = outputs.DEFAULT_NUM_STEPS
   frames = draw(np.tile(primer[None], (num_outputs, 1, 1)), num_steps)
   primer_seconds = (len(primer) / frames_per_second
-                    if primer_midi or primer_pitches or primer_frames else 0.0)
+                    if any((primer_midi, primer_pitches, primer_frames,
+                            primer_melody, primer_drums)) else 0.0)
   return outputs.write_outputs(
       run.config.name, [codec.decode(f) for f in frames], output_dir,
       step=run.step, render_png=render_png, render_wav=render_wav,

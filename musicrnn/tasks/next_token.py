@@ -213,7 +213,8 @@ class NextTokenTask(base.Task):
   options = {
       'num_steps': None, 'duration_seconds': None, 'temperature': 1.0,
       'top_k': 0, 'top_p': 1.0, 'primer_midi': None, 'primer_pitches': None,
-      'primer_frames': None,
+      'primer_frames': None, 'primer_melody': None, 'primer_drums': None,
+      'qpm': None, 'num_bars': None,
       **{control.flag: None for control in controls_lib.CONTROLS},
       'beam_size': 1, 'branch_factor': 1, 'steps_per_iteration': 1,
       'max_note_duration': MAX_NOTE_DURATION_SECONDS, 'state_masks': True,
@@ -223,6 +224,7 @@ class NextTokenTask(base.Task):
                render_png=False, render_wav=False, num_steps=None,
                duration_seconds=None, temperature=1.0, top_k=0, top_p=1.0,
                primer_midi=None, primer_pitches=None, primer_frames=None,
+               primer_melody=None, primer_drums=None, qpm=None, num_bars=None,
                beam_size=1,
                branch_factor=1, steps_per_iteration=1,
                max_note_duration=MAX_NOTE_DURATION_SECONDS, state_masks=True,
@@ -233,10 +235,15 @@ class NextTokenTask(base.Task):
     Args:
       run: a loaded run.
       num_steps: events to generate after the primer (default 1000); or
-      duration_seconds: generate until each output lasts this long.
+      duration_seconds: generate until each output lasts this long; or
+      num_bars: bars to generate after the primer, for a metric encoding
+        (`outputs.bar_steps`: 16 steps a 4/4 bar of 16ths).
       temperature, top_k, top_p: how each event is drawn (`sampler.sample`).
-      primer_midi, primer_pitches, primer_frames: what the outputs continue
-        (`primers.primer_events`).
+      primer_midi, primer_pitches, primer_frames, primer_melody,
+        primer_drums: what the outputs continue (`primers.primer_events`).
+      qpm: the tempo of a primer of pitches, melody events or drums
+        (default 120); the output's tempo is the codec's, which
+        `runs.generate` sets to it.
       max_note_duration: a note still on after this many seconds ends
         (encodings whose tokens can leave a note on; 0: notes last to the
         end).
@@ -257,7 +264,7 @@ class NextTokenTask(base.Task):
       **control_values: {control flag: value or None}, for a run conditioned
         on controls (`controls.user_inputs`): each held for the whole output.
     """
-    outputs.check_steps(num_steps, duration_seconds)
+    outputs.check_steps(num_steps, duration_seconds, num_bars)
     outputs.check_temperature(temperature)
     if not 0 < top_p <= 1:
       raise UsageError(f'--top_p must be in (0, 1], got {top_p}')
@@ -294,7 +301,9 @@ class NextTokenTask(base.Task):
         duration_seconds=duration_seconds, seed=seed, primer_midi=primer_midi,
         primer_pitches=primer_pitches, render_png=render_png,
         render_wav=render_wav, max_note_duration=max_note_duration,
-        restrike_ends_note=state_masks, primer_frames=primer_frames)
+        restrike_ends_note=state_masks, primer_frames=primer_frames,
+        primer_melody=primer_melody, primer_drums=primer_drums, qpm=qpm,
+        num_bars=num_bars)
 
   def export_signature(self, run):
     """The sampling loop of `musicrnn.generation.sampler` without XLA (any
