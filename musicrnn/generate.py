@@ -82,6 +82,18 @@ flags.DEFINE_float('qpm', None,
                    'encoding of quarter notes (polyphony, frames, note tuples, '
                    'melody, drums; default: the tempo it was trained with, '
                    '120 unless set); a --primer_midi keeps its own tempo.')
+flags.DEFINE_string('backing_chords', None,
+                    'Improv RNN (lead_sheet runs): the chords to improvise '
+                    'over, chord symbols separated by spaces, e.g. "C G Am F" '
+                    '(N.C. for none); default "C G Am F C G F C", Magenta\'s. '
+                    'The output spans them once, primer included, unless a '
+                    'length is given (then they repeat).')
+flags.DEFINE_integer('steps_per_chord', tasks.every_option()['steps_per_chord'],
+                     'Improv RNN: the 16th-note steps each backing chord '
+                     'lasts (16: a 4/4 bar).')
+flags.DEFINE_bool('render_chords', False,
+                  'Improv RNN: also play the backing chords as notes in the '
+                  'output (they are always written as chord symbols).')
 # One flag per control signal; each control parses its own text.
 for _control in controls.CONTROLS:
   flags.DEFINE_string(_control.flag, None, _control.flag_help)
@@ -192,6 +204,8 @@ def _generate(run_dir):
       primer_frames=FLAGS.primer_frames,
       primer_melody=primers.parse_melody(FLAGS.primer_melody),
       primer_drums=primers.parse_drums(FLAGS.primer_drums), qpm=FLAGS.qpm,
+      backing_chords=FLAGS.backing_chords,
+      steps_per_chord=FLAGS.steps_per_chord, render_chords=FLAGS.render_chords,
       **{control.flag: control.parse_flag(FLAGS[control.flag].value)
          for control in controls.CONTROLS},
       render_png=FLAGS.render_png, render_wav=FLAGS.render_wav,

@@ -175,6 +175,22 @@ def nade_frame_dataset(fixture_notesequences, tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def magenta_datasets(fixture_notesequences, tmp_path_factory):
+  """Tiny datasets of Magenta's Melody, Drums and Improv RNN data (each
+  track the configs' extractors read from the committed fixtures, half of
+  the files eval), by config name."""
+  return _Lazy(('lookback_rnn_tiny', 'drum_kit_rnn_tiny', 'basic_improv_tiny'),
+               lambda name: _dataset(tmp_path_factory, name,
+                                     fixture_notesequences, eval_ratio=0.5))
+
+
+@pytest.fixture(scope='session')
+def melody_dataset(magenta_datasets):
+  """The lookback_rnn_tiny dataset of `magenta_datasets`."""
+  return magenta_datasets['lookback_rnn_tiny']
+
+
+@pytest.fixture(scope='session')
 def fixture_notesequences(tmp_path_factory):
   """The committed fixtures (tests/testdata) as NoteSequences."""
   return _converted(tmp_path_factory, 'fixture_ns', testing_lib.TESTDATA)

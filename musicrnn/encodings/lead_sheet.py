@@ -405,6 +405,11 @@ class LeadSheetCodec(codec.Codec):
     """The melody encoder's spec (the chords come as an extra input)."""
     return self.melody.encoder_spec()
 
+  def grammar(self, max_polyphony=0, max_note_duration=None,
+              renormalise=codec.RENORMALISE_BY_TYPE):
+    """The melody's (`melody.MelodyGrammar`)."""
+    return self.melody.grammar(max_polyphony, max_note_duration, renormalise)
+
   def extract(self, sequence, settings):
     """Magenta's Improv RNN data: every melody `melody.extract_melodies`
     reads, over the chords of its steps (the sequence's chord symbols, or

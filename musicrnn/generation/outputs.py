@@ -91,11 +91,12 @@ def generate_tokens(run, output_dir, draw, *, num_outputs, num_steps,
                     render_png, render_wav, max_note_duration=None,
                     restrike_ends_note=True, primer_frames=None,
                     primer_melody=None, primer_drums=None, qpm=None,
-                    num_bars=None):
+                    num_bars=None, finish=None):
   """Token outputs of a loaded run written as MIDI; returns the paths: the
   primer (`primers.primer_events`), `draw`'s blocks (`draw_tokens`; with
-  `num_bars`, `bar_steps` metric steps), the files (`write_outputs`).
-  Arguments as those functions'."""
+  `num_bars`, `bar_steps` metric steps), each NoteSequence passed through
+  `finish` when given (a lead sheet's chords written in), the files
+  (`write_outputs`). Arguments as those functions'."""
   check_steps(num_steps, duration_seconds, num_bars)
   metric_steps = bar_steps(run.codec, num_bars)
   primer = primers.primer_events(
@@ -111,6 +112,8 @@ def generate_tokens(run, output_dir, draw, *, num_outputs, num_steps,
       duration_seconds=duration_seconds, seed=seed,
       primer_seconds=primer_seconds, max_note_duration=max_note_duration,
       restrike_ends_note=restrike_ends_note, metric_steps=metric_steps)
+  if finish is not None:
+    sequences = [finish(sequence) for sequence in sequences]
   return write_outputs(run.config.name, sequences, output_dir, step=run.step,
                        render_png=render_png, render_wav=render_wav,
                        primer_seconds=primer_seconds)

@@ -24,12 +24,19 @@ from musicrnn.encodings import controls as controls_lib
 from musicrnn.encodings import performance
 from musicrnn.errors import UsageError
 from musicrnn.generation import outputs
+from musicrnn.generation import primers
 from musicrnn.generation import sampler
 from musicrnn.models import protocols
 from musicrnn.tasks import base
 from musicrnn.tasks import optimization
 
 MAX_NOTE_DURATION_SECONDS = performance.MAX_NOTE_DURATION_SECONDS
+# Improv RNN's defaults (improv_rnn_generate): the chords a lead-sheet run
+# improvises over when none are given, each held for a 4/4 bar of 16ths.
+DEFAULT_BACKING_CHORDS = 'C G Am F C G F C'
+DEFAULT_STEPS_PER_CHORD = 16
+CHORDS = 'chords'
+
 
 
 def event_sums(model, features, labels, weights, training=False):
@@ -201,6 +208,38 @@ def _schedules(values, batch, total):
           for name, value in values.items()}
 
 
+def _chord_schedule(run_codec, chords, batch, total):
+  """[batch, total, size]: the codec's input of the chord over each step,
+  the progression `chords` (a symbol per step) repeated to `total` steps."""
+  symbols = [chords[i % len(chords)] for i in range(total)]
+  vectors = run_codec.extra_inputs(CHORDS, symbols).astype(np.float32)
+  return np.broadcast_to(vectors, (batch,) + vectors.shape).copy()
+
+
+def _with_chords(run_codec, chords, render_chords):
+  """A function that writes the progression into a generated lead sheet:
+  a CHORD_SYMBOL annotation at each change (note-seq's lead sheets), and
+  with `render_chords` the chords as notes (note-seq's BasicChordRenderer,
+  as improv_rnn_generate's --render_chords)."""
+  import note_seq  # pylint: disable=import-outside-toplevel
+  settings = codec.tempo_settings(run_codec.settings)
+  seconds = 60.0 / settings.qpm / settings.steps_per_quarter
+
+  def finish(sequence):
+    steps = max(1, math.ceil(round(sequence.total_time / seconds, 6)))
+    for step in range(steps):
+      symbol = chords[step % len(chords)]
+      if step == 0 or symbol != chords[(step - 1) % len(chords)]:
+        sequence.text_annotations.add(
+            time=step * seconds, text=symbol,
+            annotation_type=note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL)
+    if render_chords:
+      note_seq.BasicChordRenderer().render(sequence)
+    return sequence
+
+  return finish
+
+
 class NextTokenTask(base.Task):
   """Autoregressive models over token ids (see the module docstring)."""
 
@@ -218,7 +257,9 @@ class NextTokenTask(base.Task):
       **{control.flag: None for control in controls_lib.CONTROLS},
       'beam_size': 1, 'branch_factor': 1, 'steps_per_iteration': 1,
       'max_note_duration': MAX_NOTE_DURATION_SECONDS, 'state_masks': True,
-      'max_polyphony': 0, 'mask_renormalisation': codec.RENORMALISE_BY_TYPE}
+      'max_polyphony': 0, 'mask_renormalisation': codec.RENORMALISE_BY_TYPE,
+      'backing_chords': None, 'steps_per_chord': DEFAULT_STEPS_PER_CHORD,
+      'render_chords': False}
 
   def generate(self, run, output_dir, *, num_outputs=1, seed=None,
                render_png=False, render_wav=False, num_steps=None,
@@ -229,7 +270,8 @@ class NextTokenTask(base.Task):
                branch_factor=1, steps_per_iteration=1,
                max_note_duration=MAX_NOTE_DURATION_SECONDS, state_masks=True,
                max_polyphony=0, mask_renormalisation=codec.RENORMALISE_BY_TYPE,
-               **control_values):
+               backing_chords=None, steps_per_chord=DEFAULT_STEPS_PER_CHORD,
+               render_chords=False, **control_values):
     """Samples event sequences and writes them as MIDI; returns the paths.
 
     Args:
@@ -261,10 +303,30 @@ class NextTokenTask(base.Task):
       beam_size, branch_factor: above 1, Magenta's stochastic beam search
         (`sampler.beam_search`) instead of plain sampling, pruning every
         `steps_per_iteration` events.
+      backing_chords, steps_per_chord, render_chords: for a run over chords
+        (Improv RNN, the lead_sheet encoding): the chord symbols it
+        improvises over ("C G Am F"; default DEFAULT_BACKING_CHORDS), each
+        held `steps_per_chord` steps and repeated if the output is longer;
+        by default the output spans them once, primer included. The output
+        holds them as chord symbols, and with `render_chords` as notes.
       **control_values: {control flag: value or None}, for a run conditioned
         on controls (`controls.user_inputs`): each held for the whole output.
     """
     outputs.check_steps(num_steps, duration_seconds, num_bars)
+    chords = finish = None
+    if CHORDS in run.codec.extra_input_sizes():
+      chords = primers.backing_chords(backing_chords or DEFAULT_BACKING_CHORDS,
+                                      steps_per_chord)
+      finish = _with_chords(run.codec, chords, render_chords)
+      if num_steps is None and duration_seconds is None and num_bars is None:
+        primer = primers.primer_events(
+            run.codec, primer_midi, primer_pitches, primer_frames,
+            primer_melody=primer_melody, primer_drums=primer_drums, qpm=qpm)
+        num_steps = max(len(chords) - len(primer), 1)
+    elif backing_chords or render_chords:
+      raise UsageError(f'--backing_chords and --render_chords are for runs over '
+                       f'chords (Improv RNN: the lead_sheet encoding); '
+                       f'{run.config.name!r} has the {run.codec.name} encoding')
     outputs.check_temperature(temperature)
     if not 0 < top_p <= 1:
       raise UsageError(f'--top_p must be in (0, 1], got {top_p}')
@@ -285,8 +347,11 @@ class NextTokenTask(base.Task):
     banned = () if run.codec.end_id is None else (run.codec.end_id,)
 
     def draw(tokens, steps, seed):
-      kwargs = dict(controls=_schedules(values, num_outputs,
-                                        tokens.shape[1] + steps),
+      schedules = _schedules(values, num_outputs, tokens.shape[1] + steps)
+      if chords:
+        schedules[CHORDS] = _chord_schedule(run.codec, chords, num_outputs,
+                                            tokens.shape[1] + steps)
+      kwargs = dict(controls=schedules,
                     temperature=temperature, top_k=top_k, top_p=top_p,
                     seed=seed, banned_ids=banned, grammar=grammar)
       if beam_size > 1 or branch_factor > 1:
@@ -303,7 +368,7 @@ class NextTokenTask(base.Task):
         render_wav=render_wav, max_note_duration=max_note_duration,
         restrike_ends_note=state_masks, primer_frames=primer_frames,
         primer_melody=primer_melody, primer_drums=primer_drums, qpm=qpm,
-        num_bars=num_bars)
+        num_bars=num_bars, finish=finish)
 
   def export_signature(self, run):
     """The sampling loop of `musicrnn.generation.sampler` without XLA (any
