@@ -1,55 +1,75 @@
-"""Magenta's Performance RNN, Polyphony RNN and Pianoroll RNN-NADE weights as
-musicrnn runs.
+"""Magenta's Performance RNN, Polyphony RNN, Melody RNN, Drums RNN and
+Pianoroll RNN-NADE weights as musicrnn runs.
 
   run_dir = magenta.import_bundle('performance_with_dynamics.mag', '/tmp/pwd')
   run_dir = magenta.import_checkpoint('/tmp/magenta_train/model.ckpt-1000',
                                       'polyphony', '/tmp/poly')
+  run_dir = magenta.import_checkpoint('/content/logdir/run1/train',
+                                      'attention_rnn', '/tmp/attention')
 
 A `.mag` file is note-seq's `GeneratorBundle` proto: the generator id (the
-Magenta config name, which is also the musicrnn config name), one TF1 V1
-checkpoint file and a metagraph (not read: nothing in a bundle is executed).
-Only the checkpoint's tensors are read, by name, and they decide the model:
-the layer sizes come from the kernels' shapes, and the first layer's input
-width must equal the encoding's vocabulary plus the config's control inputs.
+Magenta config name, which is also the musicrnn config name, but for Drums
+RNN's `drum_kit`: `drum_kit_rnn`), one TF1 V1 checkpoint file and a
+metagraph (not read: nothing in a bundle is executed). Only the
+checkpoint's tensors are read, by name, and they decide the model: the
+layer sizes come from the kernels' shapes, whether and where attention
+sits from the names, and the first layer's input width must equal the
+model's (the encoding's vocabulary plus the config's control inputs; a
+Melody or Drums RNN encoder's input size).
 
-Magenta's event RNN graph (`events_rnn_graph`) keeps, per layer i,
+Magenta's event RNN graph (`events_rnn_graph`: Performance, Polyphony,
+Melody and Drums RNN) keeps, per layer i,
   rnn/multi_rnn_cell/cell_i/basic_lstm_cell/kernel  [inputs + units, 4 units]
   rnn/multi_rnn_cell/cell_i/basic_lstm_cell/bias    [4 units]
-(older bundles: `weights` / `biases`), gates in TF1's order i, j (the new
-cell value), f, o, with a forget bias of 1.0 added when the cell runs; and
+(TF 1.1-1.2: `weights` / `biases`; TF 1.0, 2017: RNN/MultiRNNCell/CellI/
+BasicLSTMCell/Linear/Matrix and Bias; names are read in the later spelling,
+`_canonical`), gates in TF1's order i, j (the new cell value), f, o, with a
+forget bias of 1.0 added when the cell runs; and
   fully_connected/weights [units, classes], fully_connected/biases [classes].
-Its input is [control inputs in the config's order, event one-hot]; the
-event LSTM's is [event one-hot, controls sorted by name]. The import reorders
-both the gates (Keras: i, f, c, o; the forget bias folded into the bias) and
-the input rows, so the Keras LSTM computes what TF1's BasicLSTMCell did.
-Anything else in the checkpoint (attention, layer norm, cuDNN or LSTMBlock
-weights) is an error naming the tensor; Adam slots, `global_step` and the
-like of a training checkpoint are ignored.
+The event LSTM's input is [event one-hot, controls sorted by name], Magenta's
+[control inputs in the config's order, event one-hot]; a Melody or Drums
+RNN's is its encoder's vector (`models.event_sequence_rnn.Inputs`), as
+Magenta's. The import reorders the gates (Keras: i, f, c, o; the forget
+bias folded into the bias) and the control rows, so the Keras LSTM computes
+what TF1's BasicLSTMCell did.
+
+With attention (attention_rnn, drum_kit, any config trained with
+attn_length), contrib's `AttentionCellWrapper` wraps the first layer
+(since 2018: rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/, its LSTM
+under basic_lstm_cell/) or the whole stack (2017: RNN/AttentionCellWrapper/,
+the layers under MultiRNNCell/CellI/; the run's config says
+attention='stack'). The wrapper's weights are those of
+`models.recurrent.AttentionLSTMCell`: `kernel`, `bias` (2017:
+Linear/Matrix, Bias; the input with the last attention read -> the input's
+width), `attention/attn_w` [1, 1, units, units], `attention/attn_v`
+[units], `attention/kernel` [2 units per wrapped layer, units] and `bias`
+(2017: Attention/Linear/...; the query, from the new states c then h of
+each wrapped layer) and `attn_output_projection/kernel` [2 units, units]
+and `bias` (the output, from the LSTM's output and the new attention
+read). The attention window (`attn_length`) is no tensor's shape: it is the
+config's (Magenta's: attention_rnn 40, drum_kit 32, rnn-nade_attn 32;
+`hparams` sets another). Anything else in the checkpoint (layer norm, cuDNN
+or LSTMBlock weights) is an error naming the tensor; Adam slots,
+`global_step` and the like of a training checkpoint are ignored.
 
 Magenta's Pianoroll RNN-NADE (`rnn-nade`, `rnn-nade_attn`: its
-`pianoroll_rnn_nade_graph`) runs its cell inside a seq2seq decoder and keeps
-  decoder/multi_rnn_cell/cell_i/basic_lstm_cell/kernel, bias   (as above)
+`pianoroll_rnn_nade_graph`) runs the same stack (attention on the first
+layer) inside a seq2seq decoder and keeps
+  decoder/multi_rnn_cell/cell_i/...                   (as above)
   decoder/dense/kernel [units, H + D], bias [H + D]   the NADE's biases
       from the top layer's output: b_enc (H) first, then b_dec (D)
   nade/w_enc [D, 1, H], nade/w_dec_t [D, H, 1]        the NADE's weights
-(D = 88 keys, H the NADE's hidden units). With attention (`rnn-nade_attn`)
-the first cell is wrapped, under decoder/multi_rnn_cell/cell_0/
-attention_cell_wrapper/: `kernel`, `bias` (the input with the last
-attention read -> the input's width), `basic_lstm_cell/...` (the LSTM),
-`attention/attn_w` [1, 1, units, units], `attention/attn_v` [units],
-`attention/kernel` [2 units, units] and `bias` (the query, from the cell's
-new state c then h) and `attn_output_projection/kernel` [2 units, units] and
-`bias` (the output, from the LSTM's output and the new attention read): the
-weights of `models.recurrent.AttentionLSTMCell`. The attention window
-(`attn_length`) is no tensor's shape: it is the config's (32 for
-rnn-nade_attn; `hparams` sets another). Magenta scores a frame with each
+(D = 88 keys, H the NADE's hidden units). Magenta scores a frame with each
 key's probability floored (log(p + 1e-6)); the imported model's
 log-likelihood is the exact one, with the same conditional probabilities.
 
-The run is a run like any: config.json (the Magenta config with the
-checkpoint's layer sizes), a checkpoint at step 0 with a fresh optimizer,
-so musicrnn_generate and musicrnn_evaluate read it and musicrnn_train
-fine-tunes it on a dataset of that config.
+A training checkpoint is a V2 prefix (or one of its files) or the run's
+folder (`checkpoint_path`), whose `checkpoint` file may hold the absolute
+paths of the machine that trained. The run is a run like any: config.json
+(the Magenta config with the checkpoint's layer sizes and attention), a
+checkpoint at step 0 with a fresh optimizer, so musicrnn_generate and
+musicrnn_evaluate read it and musicrnn_train fine-tunes it on a dataset of
+that config.
 """
 
 import logging
