@@ -327,7 +327,8 @@ def read_weights(checkpoint):
   Melody or Drums RNN: `events_rnn_graph`), as numpy arrays: {'layers':
   [(kernel, bias) per LSTM], 'attention': {AttentionLSTMCell weight:
   value} (empty without attention), 'attention_place': None, FIRST_LAYER or
-  STACK, 'output': (kernel, bias)}.
+  STACK, 'attention_names': the wrapper's tensors' names, 'output':
+  (kernel, bias)}.
 
   Raises:
     UsageError: unreadable, a tensor this import does not map, or one
