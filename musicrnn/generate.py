@@ -40,7 +40,8 @@ flags.DEFINE_string('run_dir', None, 'A run directory written by musicrnn_train.
 flags.DEFINE_string('bundle_file', None,
                     'A model file to generate from instead of --run_dir: '
                     'musicrnn_export\'s .mrnn, or a Magenta .mag bundle '
-                    '(Performance RNN or Polyphony RNN).')
+                    '(Performance, Polyphony, Melody or Drums RNN, '
+                    'Pianoroll RNN-NADE).')
 flags.DEFINE_string('output_dir', None, 'Where to write the MIDI files.')
 flags.DEFINE_integer('num_outputs', 1, 'Number of files to generate.', lower_bound=1)
 flags.DEFINE_integer('num_steps', None,

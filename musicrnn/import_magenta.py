@@ -1,25 +1,30 @@
-r"""musicrnn_import_magenta: a Magenta Performance RNN, Polyphony RNN or
-Pianoroll RNN-NADE as a run.
+r"""musicrnn_import_magenta: a Magenta Performance RNN, Polyphony RNN, Melody
+RNN, Drums RNN or Pianoroll RNN-NADE as a run.
 
   musicrnn_import_magenta --bundle_file=performance_with_dynamics.mag \
     --run_dir=/tmp/pwd_magenta
   musicrnn_import_magenta --checkpoint=/tmp/magenta_train/model.ckpt-1000 \
     --config=polyphony --run_dir=/tmp/poly_magenta
+  musicrnn_import_magenta --checkpoint=/tmp/melody_rnn/logdir/run1/train \
+    --config=attention_rnn --run_dir=/tmp/attention_magenta
 
 The run generates (musicrnn_generate --run_dir=...), evaluates on a dataset
 of its config (musicrnn_evaluate --run_dir=... --data=...) and fine-tunes
 (musicrnn_train --config=<the config> --run_dir=... --train_data=...) as any
 run (--hparams="batch_size=16,learning_rate=1e-4" at import sets what
-fine-tuning uses; musicrnn_train then takes the same). Layer sizes come
-from the checkpoint; its id (a bundle's generator id,
-or --config) names the encoding and controls. Imports: performance,
+fine-tuning uses; musicrnn_train then takes the same). Layer sizes and the
+attention's place come from the checkpoint; its id (a bundle's generator
+id, or --config) names the encoding and controls. Imports: performance,
 performance_with_dynamics, density_conditioned_performance_with_dynamics,
 pitch_conditioned_performance_with_dynamics,
-multiconditioned_performance_with_dynamics, polyphony, rnn-nade and
-rnn-nade_attn (a pianoroll_rnn_nade.mag; its attention window is the
-config's 32 unless --hparams=attn_length=N says otherwise).
+multiconditioned_performance_with_dynamics, polyphony, basic_rnn,
+mono_rnn, lookback_rnn, attention_rnn, drum_kit (musicrnn's config
+drum_kit_rnn), rnn-nade and rnn-nade_attn. An attention window is no
+tensor's shape: it is the config's (attention_rnn 40, drum_kit and
+rnn-nade_attn 32) unless --hparams=attn_length=N says otherwise.
+--checkpoint may name a training run's folder: its latest checkpoint, even
+where the folder's `checkpoint` file holds the paths of another machine.
 """
-
 
 from absl import flags
 
@@ -36,8 +41,9 @@ from musicrnn.runs import magenta
 
 flags.DEFINE_string('bundle_file', None, 'A Magenta .mag bundle.')
 flags.DEFINE_string('checkpoint', None,
-                    'A Magenta training checkpoint (instead of --bundle_file), '
-                    'with --config naming its Magenta config.')
+                    'A Magenta training checkpoint (instead of --bundle_file): '
+                    'model.ckpt-N or its training folder, with --config '
+                    'naming its Magenta config.')
 flags.DEFINE_enum('config', None, list(magenta.GENERATOR_IDS),
                   'The Magenta config of --checkpoint.')
 flags.DEFINE_string('run_dir', None, 'The new run folder.')

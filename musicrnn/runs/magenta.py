@@ -1,55 +1,75 @@
-"""Magenta's Performance RNN, Polyphony RNN and Pianoroll RNN-NADE weights as
-musicrnn runs.
+"""Magenta's Performance RNN, Polyphony RNN, Melody RNN, Drums RNN and
+Pianoroll RNN-NADE weights as musicrnn runs.
 
   run_dir = magenta.import_bundle('performance_with_dynamics.mag', '/tmp/pwd')
   run_dir = magenta.import_checkpoint('/tmp/magenta_train/model.ckpt-1000',
                                       'polyphony', '/tmp/poly')
+  run_dir = magenta.import_checkpoint('/content/logdir/run1/train',
+                                      'attention_rnn', '/tmp/attention')
 
 A `.mag` file is note-seq's `GeneratorBundle` proto: the generator id (the
-Magenta config name, which is also the musicrnn config name), one TF1 V1
-checkpoint file and a metagraph (not read: nothing in a bundle is executed).
-Only the checkpoint's tensors are read, by name, and they decide the model:
-the layer sizes come from the kernels' shapes, and the first layer's input
-width must equal the encoding's vocabulary plus the config's control inputs.
+Magenta config name, which is also the musicrnn config name, but for Drums
+RNN's `drum_kit`: `drum_kit_rnn`), one TF1 V1 checkpoint file and a
+metagraph (not read: nothing in a bundle is executed). Only the
+checkpoint's tensors are read, by name, and they decide the model: the
+layer sizes come from the kernels' shapes, whether and where attention
+sits from the names, and the first layer's input width must equal the
+model's (the encoding's vocabulary plus the config's control inputs; a
+Melody or Drums RNN encoder's input size).
 
-Magenta's event RNN graph (`events_rnn_graph`) keeps, per layer i,
+Magenta's event RNN graph (`events_rnn_graph`: Performance, Polyphony,
+Melody and Drums RNN) keeps, per layer i,
   rnn/multi_rnn_cell/cell_i/basic_lstm_cell/kernel  [inputs + units, 4 units]
   rnn/multi_rnn_cell/cell_i/basic_lstm_cell/bias    [4 units]
-(older bundles: `weights` / `biases`), gates in TF1's order i, j (the new
-cell value), f, o, with a forget bias of 1.0 added when the cell runs; and
+(TF 1.1-1.2: `weights` / `biases`; TF 1.0, 2017: RNN/MultiRNNCell/CellI/
+BasicLSTMCell/Linear/Matrix and Bias; names are read in the later spelling,
+`_canonical`), gates in TF1's order i, j (the new cell value), f, o, with a
+forget bias of 1.0 added when the cell runs; and
   fully_connected/weights [units, classes], fully_connected/biases [classes].
-Its input is [control inputs in the config's order, event one-hot]; the
-event LSTM's is [event one-hot, controls sorted by name]. The import reorders
-both the gates (Keras: i, f, c, o; the forget bias folded into the bias) and
-the input rows, so the Keras LSTM computes what TF1's BasicLSTMCell did.
-Anything else in the checkpoint (attention, layer norm, cuDNN or LSTMBlock
-weights) is an error naming the tensor; Adam slots, `global_step` and the
-like of a training checkpoint are ignored.
+The event LSTM's input is [event one-hot, controls sorted by name], Magenta's
+[control inputs in the config's order, event one-hot]; a Melody or Drums
+RNN's is its encoder's vector (`models.event_sequence_rnn.Inputs`), as
+Magenta's. The import reorders the gates (Keras: i, f, c, o; the forget
+bias folded into the bias) and the control rows, so the Keras LSTM computes
+what TF1's BasicLSTMCell did.
+
+With attention (attention_rnn, drum_kit, any config trained with
+attn_length), contrib's `AttentionCellWrapper` wraps the first layer
+(since 2018: rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/, its LSTM
+under basic_lstm_cell/) or the whole stack (2017: RNN/AttentionCellWrapper/,
+the layers under MultiRNNCell/CellI/; the run's config says
+attention='stack'). The wrapper's weights are those of
+`models.recurrent.AttentionLSTMCell`: `kernel`, `bias` (2017:
+Linear/Matrix, Bias; the input with the last attention read -> the input's
+width), `attention/attn_w` [1, 1, units, units], `attention/attn_v`
+[units], `attention/kernel` [2 units per wrapped layer, units] and `bias`
+(2017: Attention/Linear/...; the query, from the new states c then h of
+each wrapped layer) and `attn_output_projection/kernel` [2 units, units]
+and `bias` (the output, from the LSTM's output and the new attention
+read). The attention window (`attn_length`) is no tensor's shape: it is the
+config's (Magenta's: attention_rnn 40, drum_kit 32, rnn-nade_attn 32;
+`hparams` sets another). Anything else in the checkpoint (layer norm, cuDNN
+or LSTMBlock weights) is an error naming the tensor; Adam slots,
+`global_step` and the like of a training checkpoint are ignored.
 
 Magenta's Pianoroll RNN-NADE (`rnn-nade`, `rnn-nade_attn`: its
-`pianoroll_rnn_nade_graph`) runs its cell inside a seq2seq decoder and keeps
-  decoder/multi_rnn_cell/cell_i/basic_lstm_cell/kernel, bias   (as above)
+`pianoroll_rnn_nade_graph`) runs the same stack (attention on the first
+layer) inside a seq2seq decoder and keeps
+  decoder/multi_rnn_cell/cell_i/...                   (as above)
   decoder/dense/kernel [units, H + D], bias [H + D]   the NADE's biases
       from the top layer's output: b_enc (H) first, then b_dec (D)
   nade/w_enc [D, 1, H], nade/w_dec_t [D, H, 1]        the NADE's weights
-(D = 88 keys, H the NADE's hidden units). With attention (`rnn-nade_attn`)
-the first cell is wrapped, under decoder/multi_rnn_cell/cell_0/
-attention_cell_wrapper/: `kernel`, `bias` (the input with the last
-attention read -> the input's width), `basic_lstm_cell/...` (the LSTM),
-`attention/attn_w` [1, 1, units, units], `attention/attn_v` [units],
-`attention/kernel` [2 units, units] and `bias` (the query, from the cell's
-new state c then h) and `attn_output_projection/kernel` [2 units, units] and
-`bias` (the output, from the LSTM's output and the new attention read): the
-weights of `models.recurrent.AttentionLSTMCell`. The attention window
-(`attn_length`) is no tensor's shape: it is the config's (32 for
-rnn-nade_attn; `hparams` sets another). Magenta scores a frame with each
+(D = 88 keys, H the NADE's hidden units). Magenta scores a frame with each
 key's probability floored (log(p + 1e-6)); the imported model's
 log-likelihood is the exact one, with the same conditional probabilities.
 
-The run is a run like any: config.json (the Magenta config with the
-checkpoint's layer sizes), a checkpoint at step 0 with a fresh optimizer,
-so musicrnn_generate and musicrnn_evaluate read it and musicrnn_train
-fine-tunes it on a dataset of that config.
+A training checkpoint is a V2 prefix (or one of its files) or the run's
+folder (`checkpoint_path`), whose `checkpoint` file may hold the absolute
+paths of the machine that trained. The run is a run like any: config.json
+(the Magenta config with the checkpoint's layer sizes and attention), a
+checkpoint at step 0 with a fresh optimizer, so musicrnn_generate and
+musicrnn_evaluate read it and musicrnn_train fine-tunes it on a dataset of
+that config.
 """
 
 import logging
@@ -68,29 +88,66 @@ from musicrnn import tasks
 from musicrnn.errors import UsageError
 from musicrnn.runs import run_dir as run_dir_lib
 
-# Magenta generator ids musicrnn runs (its configs of the same names).
+# Magenta generator ids musicrnn runs, and the musicrnn config of each
+# (its own name but for Drums RNN's `drum_kit`).
 EVENT_GENERATOR_IDS = (
     'performance', 'performance_with_dynamics',
     'density_conditioned_performance_with_dynamics',
     'pitch_conditioned_performance_with_dynamics',
-    'multiconditioned_performance_with_dynamics', 'polyphony')
+    'multiconditioned_performance_with_dynamics', 'polyphony',
+    'basic_rnn', 'mono_rnn', 'lookback_rnn', 'attention_rnn', 'drum_kit')
 NADE_GENERATOR_IDS = ('rnn-nade', 'rnn-nade_attn')
 GENERATOR_IDS = EVENT_GENERATOR_IDS + NADE_GENERATOR_IDS
+_CONFIG_NAMES = {'drum_kit': 'drum_kit_rnn'}
 # TF1's BasicLSTMCell adds this to the forget gate when it runs.
 FORGET_BIAS = 1.0
+# Where Magenta's attention wrapper sits (models.event_sequence_rnn's names).
+FIRST_LAYER = 'first_layer'
+STACK = 'stack'
 
-_CELL = re.compile(r'^rnn/multi_rnn_cell/cell_(\d+)/basic_lstm_cell/'
-                   r'(kernel|bias|weights|biases)$')
-_OUTPUT = {'fully_connected/weights': 'kernel', 'fully_connected/biases': 'bias'}
-# The RNN-NADE's tensors: (cell index or None, what it is), its name's
-# parts that tell (TF 1.1-1.2 named a kernel `weights` and a bias `biases`).
-_NADE_CELL = re.compile(
-    r'^decoder/multi_rnn_cell/cell_(\d+)/(attention_cell_wrapper/)?'
-    r'basic_lstm_cell/(kernel|bias|weights|biases)$')
-_NADE_ATTENTION = re.compile(
-    r'^decoder/multi_rnn_cell/cell_0/attention_cell_wrapper/'
-    r'(attention/|attn_output_projection/)?(kernel|bias|weights|biases|'
-    r'attn_w|attn_v)$')
+# TF 1.0's (2017) spelling of a name's parts -> the later one's; `Linear`
+# (the scope of TF 1.0's `_linear`) has no counterpart and is dropped, and
+# TF 1.1-1.2's `weights` / `biases` are `kernel` / `bias`.
+_OLD_PARTS = {
+    'RNN': 'rnn', 'MultiRNNCell': 'multi_rnn_cell',
+    'BasicLSTMCell': 'basic_lstm_cell',
+    'AttentionCellWrapper': 'attention_cell_wrapper',
+    'Attention': 'attention', 'AttnOutputProjection': 'attn_output_projection',
+    'AttnV': 'attn_v', 'AttnW': 'attn_w', 'Matrix': 'kernel', 'Bias': 'bias',
+    'weights': 'kernel', 'biases': 'bias'}
+_OLD_CELL = re.compile(r'^Cell(\d+)$')
+
+
+def _canonical(name):
+  """A checkpoint tensor's name as Magenta's graphs since 2018 spell it:
+  `RNN/MultiRNNCell/Cell0/BasicLSTMCell/Linear/Matrix` (TF 1.0, 2017) ->
+  `rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel`."""
+  parts = []
+  for part in name.split('/'):
+    if part == 'Linear':
+      continue
+    cell = _OLD_CELL.match(part)
+    parts.append(f'cell_{cell.group(1)}' if cell else _OLD_PARTS.get(part, part))
+  return '/'.join(parts)
+
+
+def _stack_patterns(scope):
+  """(LSTM, attention wrapper) patterns of canonical names under `scope`.
+
+  LSTM groups: the stack's wrapper (2017: every layer inside it), the
+  layer's index, the first layer's wrapper (since 2018), kernel or bias.
+  Wrapper groups: where the wrapper is, its part, the weight's kind.
+  """
+  lstm = re.compile(
+      rf'^{scope}/(attention_cell_wrapper/)?multi_rnn_cell/cell_(\d+)/'
+      r'(attention_cell_wrapper/)?basic_lstm_cell/(kernel|bias)$')
+  wrapper = re.compile(
+      rf'^{scope}/(attention_cell_wrapper|multi_rnn_cell/cell_0/'
+      r'attention_cell_wrapper)/(attention/|attn_output_projection/)?'
+      r'(kernel|bias|attn_w|attn_v)$')
+  return lstm, wrapper
+
+_OUTPUT = {'fully_connected/kernel': 'kernel', 'fully_connected/bias': 'bias'}
 # (part of the attention wrapper, kind) -> AttentionLSTMCell's weight.
 _ATTENTION_WEIGHTS = {
     ('', 'kernel'): 'input_kernel', ('', 'bias'): 'input_bias',
@@ -142,6 +199,43 @@ def read_bundle(path):
   return generator_id, checkpoint
 
 
+def checkpoint_path(path):
+  """The checkpoint `path` names, as `tf.train.load_checkpoint` reads it.
+
+  A V1 checkpoint file or a V2 prefix (`model.ckpt-1000`) is itself; a V2
+  checkpoint's `.index`, `.meta` or `.data-*` file names its prefix; a
+  training run's folder names the checkpoint its `checkpoint` file lists
+  last, looked for in that folder: that file often holds absolute paths of
+  the machine that trained (`/content/...`, `C:/...`), which TensorFlow
+  would look for there and not find.
+
+  Raises:
+    UsageError: a folder without a `checkpoint` file, or whose checkpoint
+      is not in it.
+  """
+  if tf.io.gfile.isdir(path):
+    try:
+      state = tf.train.get_checkpoint_state(path)
+    except (tf.errors.OpError, ValueError) as e:   # a garbled `checkpoint`
+      raise UsageError(f'{path}/checkpoint is not readable: {e}') from e
+    if not state or not state.model_checkpoint_path:
+      raise UsageError(f'{path} is a folder without a `checkpoint` file: give '
+                       'the checkpoint itself, e.g. --checkpoint='
+                       f'{os.path.join(path, "model.ckpt-1000")}')
+    name = re.split(r'[\\/]', state.model_checkpoint_path)[-1]
+    prefix = os.path.join(path, name)
+    if not tf.io.gfile.glob(prefix + '*'):
+      raise UsageError(f'{path}/checkpoint names {state.model_checkpoint_path}'
+                       f', and {name} is not in {path}: give the checkpoint '
+                       'itself, e.g. --checkpoint=' + os.path.join(
+                           path, 'model.ckpt-1000'))
+    return prefix
+  suffix = re.match(r'^(.*)\.(index|meta|data-\d+-of-\d+)$', path)
+  if suffix and tf.io.gfile.exists(suffix.group(1) + '.index'):
+    return suffix.group(1)
+  return path
+
+
 def _reader(checkpoint):
   """A reader of the checkpoint's tensors.
 
@@ -155,36 +249,113 @@ def _reader(checkpoint):
                      f'{str(e).splitlines()[0]}') from e
 
 
-def read_weights(checkpoint):
-  """([(kernel, bias) per layer], (output kernel, output bias)) of a Magenta
-  event RNN checkpoint, as numpy arrays.
+def _read_stack(reader, scope):
+  """Magenta's LSTM stack under `scope` ('rnn' or 'decoder') in either
+  generation of names, and the checkpoint's other tensors.
+
+  Returns:
+    ({'layers': {index: {'kernel', 'bias'}}, 'wrapped': {index: place} of
+    the LSTMs inside an attention wrapper, 'attention': {AttentionLSTMCell
+    weight: value}, 'places': {place: [tensor names]} of the wrapper's own
+    weights}, {canonical name: name} of every other tensor).
+  """
+  lstm, wrapper = _stack_patterns(scope)
+  stack = {'layers': {}, 'wrapped': {}, 'attention': {}, 'places': {}}
+  others = {}
+  for name in sorted(reader.get_variable_to_shape_map()):
+    canonical = _canonical(name)
+    cell, part = lstm.match(canonical), wrapper.match(canonical)
+    weight = part and _ATTENTION_WEIGHTS.get((part.group(2) or '',
+                                              part.group(3)))
+    # One wrapper at most: the stack's, or the first layer's.
+    if cell and not (cell.group(3) and (cell.group(1) or cell.group(2) != '0')):
+      index = int(cell.group(2))
+      stack['layers'].setdefault(index, {})[cell.group(4)] = reader.get_tensor(
+          name)
+      if cell.group(1) or cell.group(3):
+        stack['wrapped'][index] = STACK if cell.group(1) else FIRST_LAYER
+    elif weight:
+      stack['attention'][weight] = reader.get_tensor(name)
+      place = STACK if part.group(1) == 'attention_cell_wrapper' else FIRST_LAYER
+      stack['places'].setdefault(place, []).append(name)
+    else:
+      others[canonical] = name
+  return stack, others
+
+
+def _check_stack(stack, checkpoint, scope, what):
+  """[(kernel, bias) per layer], the attention weights and their place
+  (None, FIRST_LAYER or STACK) of `_read_stack`'s stack.
 
   Raises:
-    UsageError: unreadable, or a tensor this import does not map.
+    UsageError: layers missing or without a kernel or bias (naming `what`
+      the checkpoint should be), or an attention wrapper missing weights or
+      not around the layers it wraps.
+  """
+  layers = stack['layers']
+  if not layers or sorted(layers) != list(range(len(layers))) or any(
+      set(c) != {'kernel', 'bias'} for c in layers.values()):
+    raise UsageError(f'{checkpoint} lacks the weights of {what} '
+                     f'({scope}/multi_rnn_cell/cell_0/basic_lstm_cell/kernel, '
+                     '...)')
+  places = set(stack['places']) | set(stack['wrapped'].values())
+  if len(places) > 1:
+    raise UsageError(f'{checkpoint} holds attention around the first layer '
+                     'and around the whole stack: not a graph Magenta made')
+  place = places.pop() if places else None
+  if place:
+    missing = sorted(set(_ATTENTION_WEIGHTS.values())
+                     - set(stack['attention']))
+    wraps = {i for i, p in stack['wrapped'].items() if p == place}
+    needs = set(layers) if place == STACK else {0}
+    if wraps != needs:
+      missing.append(
+          f'{scope}/attention_cell_wrapper/multi_rnn_cell/cell_N/'
+          'basic_lstm_cell for every layer' if place == STACK else
+          f'{scope}/multi_rnn_cell/cell_0/attention_cell_wrapper/'
+          'basic_lstm_cell')
+    if missing:
+      found = (stack['places'].get(place) or ['an LSTM inside it'])[0]
+      raise UsageError(f'{checkpoint} holds {found} but not the whole of '
+                       f'Magenta\'s attention wrapper: no {", ".join(missing)}')
+  return ([(layers[i]['kernel'], layers[i]['bias'])
+           for i in range(len(layers))], stack['attention'], place)
+
+
+def read_weights(checkpoint):
+  """The weights of a Magenta event RNN checkpoint (Performance, Polyphony,
+  Melody or Drums RNN: `events_rnn_graph`), as numpy arrays: {'layers':
+  [(kernel, bias) per LSTM], 'attention': {AttentionLSTMCell weight:
+  value} (empty without attention), 'attention_place': None, FIRST_LAYER or
+  STACK, 'attention_names': the wrapper's tensors' names, 'output':
+  (kernel, bias)}.
+
+  Raises:
+    UsageError: unreadable, a tensor this import does not map, or one
+      missing.
   """
   reader = _reader(checkpoint)
-  cells, output = {}, {}
-  for name in sorted(reader.get_variable_to_shape_map()):
-    match = _CELL.match(name)
-    if match:
-      kind = 'kernel' if match.group(2) in ('kernel', 'weights') else 'bias'
-      cells.setdefault(int(match.group(1)), {})[kind] = reader.get_tensor(name)
-    elif name in _OUTPUT:
-      output[_OUTPUT[name]] = reader.get_tensor(name)
+  stack, others = _read_stack(reader, 'rnn')
+  output = {}
+  for canonical, name in sorted(others.items(), key=lambda item: item[1]):
+    if canonical in _OUTPUT:
+      output[_OUTPUT[canonical]] = reader.get_tensor(name)
     elif not _IGNORED.search(name):
       raise UsageError(
           f'{checkpoint} holds {name}, which musicrnn cannot map: it imports '
-          'the LSTM stack (rnn/multi_rnn_cell/cell_N/basic_lstm_cell) and '
-          'fully_connected of Magenta\'s Performance RNN and Polyphony RNN, '
-          'without attention, layer norm or cuDNN cells')
-  if not cells or sorted(cells) != list(range(len(cells))) or any(
-      set(c) != {'kernel', 'bias'} for c in cells.values()) or set(output) != {
-          'kernel', 'bias'}:
-    raise UsageError(f'{checkpoint} lacks the weights of a Magenta event RNN '
-                     '(rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel, ..., '
-                     'fully_connected/weights)')
-  layers = [(cells[i]['kernel'], cells[i]['bias']) for i in range(len(cells))]
-  return layers, (output['kernel'], output['bias'])
+          'the LSTM stack (rnn/multi_rnn_cell/cell_N/basic_lstm_cell, in '
+          '2017 RNN/MultiRNNCell/CellN/BasicLSTMCell), its attention wrapper '
+          'and fully_connected of Magenta\'s Performance, Polyphony, Melody '
+          'and Drums RNN, without layer norm or cuDNN cells')
+  layers, attention, place = _check_stack(stack, checkpoint, 'rnn',
+                                          'a Magenta event RNN')
+  if set(output) != {'kernel', 'bias'}:
+    raise UsageError(f'{checkpoint} lacks the output layer of a Magenta event '
+                     'RNN (fully_connected/weights and biases)')
+  return {'layers': layers, 'attention': attention, 'attention_place': place,
+          'attention_names': [n for names in stack['places'].values()
+                              for n in names],
+          'output': (output['kernel'], output['bias'])}
 
 
 def read_nade_weights(checkpoint):
@@ -199,46 +370,29 @@ def read_nade_weights(checkpoint):
       missing.
   """
   reader = _reader(checkpoint)
-  cells, attention, weights = {}, {}, {}
-  wrapped = False   # the first LSTM is inside the attention wrapper
-  for name in sorted(reader.get_variable_to_shape_map()):
-    cell, wrapper = _NADE_CELL.match(name), _NADE_ATTENTION.match(name)
-    # Attention wraps the first cell only.
-    if cell and not (cell.group(2) and cell.group(1) != '0'):
-      kind = 'kernel' if cell.group(3) in ('kernel', 'weights') else 'bias'
-      cells.setdefault(int(cell.group(1)), {})[kind] = reader.get_tensor(name)
-      wrapped = wrapped or bool(cell.group(2))
-      continue
-    if wrapper:
-      kind = {'weights': 'kernel', 'biases': 'bias'}.get(wrapper.group(2),
-                                                         wrapper.group(2))
-      part = _ATTENTION_WEIGHTS.get((wrapper.group(1) or '', kind))
-      if part:
-        attention[part] = reader.get_tensor(name)
-        continue
-    if name in _NADE_OTHER:
-      weights[_NADE_OTHER[name]] = reader.get_tensor(name)
-      continue
-    if not _IGNORED.search(name):
+  stack, others = _read_stack(reader, 'decoder')
+  weights = {}
+  for canonical, name in sorted(others.items(), key=lambda item: item[1]):
+    if canonical in _NADE_OTHER:
+      weights[_NADE_OTHER[canonical]] = reader.get_tensor(name)
+    elif not _IGNORED.search(name):
       raise UsageError(
           f'{checkpoint} holds {name}, which musicrnn cannot map: it imports '
           'Magenta\'s Pianoroll RNN-NADE (decoder/multi_rnn_cell/cell_N/'
           'basic_lstm_cell, the first cell\'s attention_cell_wrapper, '
           'decoder/dense, nade/w_enc, nade/w_dec_t)')
+  layers, attention, place = _check_stack(
+      stack, checkpoint, 'decoder', 'a Magenta Pianoroll RNN-NADE')
+  if place == STACK:
+    raise UsageError(f'{checkpoint} wraps the whole stack in attention; '
+                     'Magenta\'s RNN-NADE wraps the first layer')
   missing = sorted(set(_NADE_OTHER.values()) - set(weights))
-  if (attention or wrapped) and len(attention) != len(_ATTENTION_WEIGHTS):
-    missing += sorted(set(_ATTENTION_WEIGHTS.values()) - set(attention))
-  if attention and not wrapped:
-    missing.append('cell_0/attention_cell_wrapper/basic_lstm_cell')
-  if (not cells or sorted(cells) != list(range(len(cells))) or any(
-      set(c) != {'kernel', 'bias'} for c in cells.values()) or missing):
+  if missing:
     raise UsageError(
         f'{checkpoint} lacks weights of a Magenta Pianoroll RNN-NADE '
-        '(decoder/multi_rnn_cell/cell_0/basic_lstm_cell/kernel, ..., '
-        'decoder/dense/kernel, nade/w_enc, nade/w_dec_t)'
-        + (f': no {", ".join(missing)}' if missing else ''))
-  weights['layers'] = [(cells[i]['kernel'], cells[i]['bias'])
-                       for i in range(len(cells))]
+        '(decoder/dense/kernel, nade/w_enc, nade/w_dec_t): no '
+        + ', '.join(missing))
+  weights['layers'] = layers
   weights['attention'] = attention
   return weights
 
@@ -250,13 +404,50 @@ def _check_generator(generator_id):
         f'imports {", ".join(GENERATOR_IDS)}')
 
 
-def config_for(generator_id, layers, hparams=''):
-  """The musicrnn config of a Magenta generator id with `hparams` (what
-  fine-tuning will use: batch size, learning rate, ...), sized as `layers`."""
+def config_name(generator_id):
+  """The musicrnn config of a Magenta generator id (its own name, but
+  `drum_kit_rnn` for Drums RNN's `drum_kit`).
+
+  Raises:
+    UsageError: an id musicrnn does not import.
+  """
   _check_generator(generator_id)
-  config = configs.get_config(generator_id)
+  return _CONFIG_NAMES.get(generator_id, generator_id)
+
+
+def config_for(generator_id, weights, hparams=''):
+  """The musicrnn config of a Magenta generator id with `hparams` (what
+  fine-tuning will use: batch size, learning rate, ...), made as its
+  `weights` (`read_weights`): the layer sizes, and whether and where the
+  attention wrapper sits; its window (`attn_length`, no tensor's shape) is
+  the config's (Magenta's: attention_rnn 40, drum_kit 32) or `hparams`'.
+
+  Raises:
+    UsageError: attention weights for a config without attention, or
+      without a window.
+  """
+  name = config_name(generator_id)
+  config = configs.get_config(name)
   configs.apply_overrides(config, hparams=hparams)
-  config.model.rnn_layer_sizes = tuple(int(k.shape[1]) // 4 for k, _ in layers)
+  config.model.rnn_layer_sizes = tuple(int(k.shape[1]) // 4
+                                       for k, _ in weights['layers'])
+  place = weights['attention_place']
+  if 'attn_length' not in config.model:
+    if place:
+      raise UsageError(
+          f'the checkpoint holds {weights["attention_names"][0]}: Magenta\'s '
+          f'attention, which musicrnn\'s {name} model has not')
+    return config
+  if not place:
+    config.model.attn_length = 0   # trained with Magenta's attn_length=0
+  elif not config.model.attn_length:
+    raise UsageError(
+        f'the checkpoint holds Magenta\'s attention, and config {name!r} has '
+        'no attention window; its length is no tensor\'s shape: give the one '
+        'it was trained with, --hparams=attn_length=N (Magenta\'s '
+        'attention_rnn used 40, drum_kit 32)')
+  else:
+    config.model.attention = place
   return config
 
 
@@ -308,6 +499,59 @@ def _check_shape(name, value, shape, why):
                      f'{list(shape)}: {why}')
 
 
+def _lstm_cells(model):
+  """The model's Keras LSTM cells, lowest first: its layers' cells, or the
+  cells inside an `AttentionLSTMCell` (`lstms`: the first layer's, or the
+  whole stack's)."""
+  return [lstm for rnn in model.rnn_layers
+          for lstm in getattr(rnn.cell, 'lstms', [rnn.cell])]
+
+
+def _set_stack(model, weights, gives, first_rows=None):
+  """Puts Magenta's LSTM stack and attention wrapper (`weights`' 'layers'
+  and 'attention') into the model's recurrent layers, a model built with
+  its sizes and attention; returns the top layer's units.
+
+  Checkpoint layer i goes to `_lstm_cells(model)[i]`; the wrapper's own
+  weights to the first layer's `AttentionLSTMCell`.
+
+  Args:
+    gives: what the model's first layer reads, for the error when the
+      checkpoint's first layer reads another width ('the model gives 88
+      keys: ...').
+    first_rows: a function from the first layer's input rows in Magenta's
+      order to the model's (None: the same).
+
+  Raises:
+    UsageError: a shape that does not fit the model.
+  """
+  cells = _lstm_cells(model)
+  units = None
+  for i, ((kernel, bias), cell) in enumerate(zip(weights['layers'], cells)):
+    units = kernel.shape[1] // 4
+    inputs = kernel.shape[0] - units
+    width = int(cell.kernel.shape[0])
+    if inputs != width or bias.shape != (4 * units,):
+      raise UsageError(
+          f'cell_{i} of the checkpoint takes {inputs} inputs, '
+          + (gives if i == 0 else f'the model gives the {width} units of '
+             f'layer {i - 1}: the checkpoint is of other sizes'))
+    rows = kernel[:inputs]
+    if i == 0 and first_rows:
+      rows = first_rows(rows)
+    _set_lstm(cell, rows, kernel[inputs:], bias)
+  if weights['attention']:
+    cell = model.rnn_layers[0].cell
+    for name, value in sorted(weights['attention'].items()):
+      variable = getattr(cell, name)
+      if name == 'attn_w':
+        value = value.reshape(value.shape[-2:])
+      _check_shape(f'attention weight {name}', value, variable.shape,
+                   'the checkpoint is of other sizes')
+      variable.assign(value)
+  return units
+
+
 def set_nade_weights(model, weights):
   """Puts a Magenta RNN-NADE's weights (`read_nade_weights`) into an
   `RnnNade` built with its sizes (see the module docstring).
@@ -316,29 +560,8 @@ def set_nade_weights(model, weights):
     UsageError: a shape that does not fit the model.
   """
   keys, hidden = model.frame_size, model.nade_hidden_units
-  attention = weights['attention']
-  previous = keys
-  for i, ((kernel, bias), rnn) in enumerate(zip(weights['layers'],
-                                                model.rnn_layers)):
-    units = kernel.shape[1] // 4
-    inputs = kernel.shape[0] - units
-    if inputs != previous or bias.shape != (4 * units,):
-      raise UsageError(
-          f'cell_{i} of the checkpoint takes {inputs} inputs, the model gives '
-          + (f'{keys} keys' if i == 0 else f'the {previous} units of layer '
-             f'{i - 1}') + ': the checkpoint is of another encoding')
-    cell = rnn.cell.lstm if i == 0 and attention else rnn.cell
-    _set_lstm(cell, kernel[:inputs], kernel[inputs:], bias)
-    previous = units
-  if attention:
-    cell = model.rnn_layers[0].cell
-    for name, value in attention.items():
-      variable = getattr(cell, name)
-      if name == 'attn_w':
-        value = value.reshape(value.shape[-2:])
-      _check_shape(f'attention weight {name}', value, variable.shape,
-                   'the checkpoint is of other sizes')
-      variable.assign(value)
+  previous = _set_stack(model, weights, f'the model gives {keys} keys: the '
+                        'checkpoint is of another encoding')
   why = 'the checkpoint is of another encoding or other sizes'
   _check_shape('decoder/dense/kernel', weights['projection_kernel'],
                (previous, hidden + keys), why)
@@ -352,48 +575,47 @@ def set_nade_weights(model, weights):
   model.w_dec.assign(weights['w_dec_t'][:, :, 0])
 
 
-def set_weights(model, layers, output, control_sizes):
-  """Puts Magenta's weights into an event LSTM (see the module docstring).
+def set_weights(model, weights, name, control_sizes=()):
+  """Puts a Magenta event RNN's weights (`read_weights`) into the model of
+  config `name` built with their sizes and attention: an EventLSTM
+  (Performance, Polyphony RNN) or an EventSequenceRNN (Melody, Drums RNN).
 
   Args:
-    model: a built EventLSTM with one-hot inputs and LSTM cells.
-    layers, output: from `read_weights`.
-    control_sizes: [(name, size)] of the controls in Magenta's input order.
+    control_sizes: [(name, size)] of the controls in Magenta's input order
+      (the event LSTM's).
 
   Raises:
     UsageError: a shape that does not fit the model.
   """
-  vocab = model.vocab_size
+  width = int(_lstm_cells(model)[0].kernel.shape[0])
+  encoder = getattr(model, 'inputs_of', None)
   controls = sum(size for _, size in control_sizes)
-  previous = vocab + controls
-  for i, ((kernel, bias), rnn) in enumerate(zip(layers, model.rnn_layers)):
-    units = kernel.shape[1] // 4
-    inputs = kernel.shape[0] - units
-    if inputs != previous or bias.shape != (4 * units,):
-      what = (f'{vocab} event classes + {controls} control inputs' if i == 0
-              else f'the {previous} units of layer {i - 1}')
-      raise UsageError(
-          f'cell_{i} of the checkpoint takes {inputs} inputs, the config '
-          f'{model.name!r} gives {what}: the checkpoint is of another '
-          'encoding or other controls (Magenta\'s "356 vs 388" error)')
-    rows = kernel[:inputs]
-    if i == 0 and controls:
-      # Magenta: [controls in its order, event]; ours: [event, sorted controls].
-      parts, start = {}, 0
-      for name, size in control_sizes:
-        parts[name] = rows[start:start + size]
-        start += size
-      rows = np.concatenate([rows[controls:]] + [parts[name]
-                                                 for name in sorted(parts)])
-    _set_lstm(rnn.cell, rows, kernel[inputs:], bias)
-    previous = units
-  weights, biases = output
-  if weights.shape != (previous, vocab):
-    raise UsageError(f'fully_connected/weights is {list(weights.shape)}, the '
-                     f'model needs [{previous}, {vocab}]: the checkpoint is of '
-                     'another encoding')
-  model.logits.kernel.assign(weights)
-  model.logits.bias.assign(biases)
+  if encoder is not None:
+    gives = (f'the config {name!r} gives the {width} inputs of its '
+             f'{encoder.kind} encoder: the checkpoint is of another encoding '
+             '(another Melody or Drums RNN config)')
+  else:
+    gives = (f'the config {name!r} gives {model.vocab_size} event classes + '
+             f'{controls} control inputs: the checkpoint is of another '
+             'encoding or other controls (Magenta\'s "356 vs 388" error)')
+
+  def first_rows(rows):
+    # Magenta: [controls in its order, event]; ours: [event, sorted controls].
+    parts, start = {}, 0
+    for control, size in control_sizes:
+      parts[control] = rows[start:start + size]
+      start += size
+    return np.concatenate([rows[controls:]] + [parts[control]
+                                               for control in sorted(parts)])
+
+  top = _set_stack(model, weights, gives, first_rows if controls else None)
+  kernel, bias = weights['output']
+  why = 'the checkpoint is of another encoding'
+  _check_shape('fully_connected/weights', kernel, (top, model.logits.units),
+               why)
+  _check_shape('fully_connected/biases', bias, (model.logits.units,), why)
+  model.logits.kernel.assign(kernel)
+  model.logits.bias.assign(bias)
 
 
 def import_checkpoint(checkpoint, generator_id, run_dir, source=None, hparams=''):
@@ -401,27 +623,28 @@ def import_checkpoint(checkpoint, generator_id, run_dir, source=None, hparams=''
 
   Args:
     checkpoint: a TF1 checkpoint (V1 file or V2 prefix) of Magenta's event
-      RNN graph or Pianoroll RNN-NADE graph.
-    generator_id: the Magenta config it was trained with.
+      RNN graph or Pianoroll RNN-NADE graph, or a training run's folder
+      (`checkpoint_path`).
+    generator_id: the Magenta config it was trained with (`GENERATOR_IDS`).
     run_dir: the new run's folder (must not hold a run yet).
     source: what to record as its origin (default: `checkpoint`).
     hparams: overrides of the config for fine-tuning (`musicrnn_train` on the
-      run takes the same config and overrides); the layer sizes are the
-      checkpoint's whatever they say.
+      run takes the same config and overrides); the layer sizes and the
+      attention's place are the checkpoint's whatever they say.
 
   Raises:
     UsageError: an unknown config, weights that do not fit it, or a
       `run_dir` that already holds a run.
   """
-  _check_generator(generator_id)
+  name = config_name(generator_id)
+  checkpoint = checkpoint_path(checkpoint)
   nade = generator_id in NADE_GENERATOR_IDS
   if nade:
     weights = read_nade_weights(checkpoint)
     config = nade_config_for(generator_id, weights, hparams)
-    layers = weights['layers']
   else:
-    layers, output = read_weights(checkpoint)
-    config = config_for(generator_id, layers, hparams)
+    weights = read_weights(checkpoint)
+    config = config_for(generator_id, weights, hparams)
   if tf.io.gfile.exists(os.path.join(run_dir, run_dir_lib.CONFIG_JSON)):
     raise UsageError(f'{run_dir} already holds a run; choose a new --run_dir')
   codec = encodings.codec_from_config(config)
@@ -431,21 +654,26 @@ def import_checkpoint(checkpoint, generator_id, run_dir, source=None, hparams=''
     set_nade_weights(model, weights)
   else:
     # Magenta's control order is its config's: note density, then pitch.
-    set_weights(model, layers, output,
-                [(name, control.size) for name, control in controls])
+    set_weights(model, weights, name,
+                [(control, c.size) for control, c in controls])
   step = tf.Variable(0, dtype=tf.int64, name='step', trainable=False)
   objective = tasks.for_config(config).objective(
       model, config, tf.distribute.get_strategy())
   run_dir_lib.prepare(run_dir, config, codec.spec(),
-                      {'config_name': generator_id,
+                      {'config_name': name,
                        'input': f'magenta:{source or checkpoint}'})
   checkpoint_ = tf.train.Checkpoint(model=model, step=step, **objective.optimizers)
   tf.train.CheckpointManager(checkpoint_, run_dir_lib.checkpoint_dir(run_dir),
                              max_to_keep=5).save(checkpoint_number=0)
-  logging.info('musicrnn import: Magenta %s (%s) -> %s: layers %s, %d inputs',
+  layers = weights['layers']
+  attention = config.model.get('attn_length', 0) and weights['attention']
+  logging.info('musicrnn import: Magenta %s (%s) -> %s: layers %s, %d inputs%s',
                generator_id, source or checkpoint, run_dir,
-               list(config.model.rnn_layer_sizes), int(layers[0][0].shape[0]
-                                                       - layers[0][0].shape[1] // 4))
+               list(config.model.rnn_layer_sizes),
+               int(layers[0][0].shape[0] - layers[0][0].shape[1] // 4),
+               f', attention over {config.model.attn_length} steps '
+               f'({config.model.get("attention", FIRST_LAYER)})'
+               if attention else '')
   return run_dir
 
 
