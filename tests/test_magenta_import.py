@@ -64,18 +64,6 @@ def write_checkpoint(folder, layers, output, old_names=False, extra=None):
   return path, path + '.meta'
 
 
-def write_bundle(path, generator_id, checkpoint, metagraph):
-  from note_seq.protobuf import generator_pb2  # pylint: disable=import-outside-toplevel
-  bundle = generator_pb2.GeneratorBundle()
-  bundle.generator_details.id = generator_id
-  bundle.generator_details.description = 'written by a musicrnn test'
-  bundle.checkpoint_file.append(open(checkpoint, 'rb').read())
-  bundle.metagraph_file = open(metagraph, 'rb').read()
-  with open(path, 'wb') as f:
-    f.write(bundle.SerializeToString())
-  return path
-
-
 def magenta_logits(layers, output, inputs):
   """TF1's MultiRNNCell of BasicLSTMCells, then fully_connected, in NumPy:
   inputs [batch, time, features] -> logits [batch, time, classes]."""
@@ -163,8 +151,8 @@ def test_polyphony_bundle_imports_generates_and_fine_tunes(
   rng = np.random.default_rng(2)
   layers, output = magenta_weights(rng, 259, (16, 16), 259)
   checkpoint, metagraph = write_checkpoint(tmp_path, layers, output)
-  bundle = write_bundle(str(tmp_path / 'polyphony_rnn.mag'), 'polyphony',
-                        checkpoint, metagraph)
+  bundle = testing_lib.write_magenta_bundle(
+      str(tmp_path / 'polyphony_rnn.mag'), 'polyphony', checkpoint, metagraph)
   run_dir = str(tmp_path / 'poly')
   result = testing_lib.run_program(
       'musicrnn.import_magenta', f'--bundle_file={bundle}', f'--run_dir={run_dir}',

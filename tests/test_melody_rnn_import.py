@@ -246,17 +246,6 @@ def write_checkpoint(folder, values, training=False):
   return path, path + '.meta'
 
 
-def write_bundle(path, generator_id, checkpoint, metagraph):
-  bundle = generator_pb2.GeneratorBundle()
-  bundle.generator_details.id = generator_id
-  bundle.generator_details.description = 'written by a musicrnn test'
-  with open(checkpoint, 'rb') as f:
-    bundle.checkpoint_file.append(f.read())
-  with open(metagraph, 'rb') as f:
-    bundle.metagraph_file = f.read()
-  with open(path, 'wb') as f:
-    f.write(bundle.SerializeToString())
-  return path
 
 
 # (generator id, layer sizes, attention's place, 2017's names, a training
@@ -288,8 +277,8 @@ def test_imported_logits_are_magentas(tmp_path, generator_id, units, place,
     magenta.import_checkpoint(checkpoint, generator_id, run_dir,
                               hparams=hparams)
   else:
-    bundle = write_bundle(str(tmp_path / 'model.mag'), generator_id,
-                          checkpoint, metagraph)
+    bundle = testing_lib.write_magenta_bundle(
+        str(tmp_path / 'model.mag'), generator_id, checkpoint, metagraph)
     magenta.import_bundle(bundle, run_dir, hparams=hparams)
   run = run_dir_lib.load_run(run_dir)
   model = run.config.model
@@ -394,8 +383,8 @@ def test_lookback_bundle_imports_by_cli_generates_and_fine_tunes(
   weights = magenta_weights(rng, 121, (16, 16), 40, None)
   checkpoint, metagraph = write_checkpoint(tmp_path / 'magenta',
                                            magenta_names(weights, None, False))
-  bundle = write_bundle(str(tmp_path / 'lookback_rnn.mag'), 'lookback_rnn',
-                        checkpoint, metagraph)
+  bundle = testing_lib.write_magenta_bundle(
+      str(tmp_path / 'lookback_rnn.mag'), 'lookback_rnn', checkpoint, metagraph)
   run_dir = str(tmp_path / 'run')
   result = testing_lib.run_program(
       'musicrnn.import_magenta', f'--bundle_file={bundle}',

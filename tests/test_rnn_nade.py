@@ -439,20 +439,6 @@ def magenta_rnn_nade(folder, frames, units, hidden, attn_length=0, seed=0,
       'conditionals': conditionals.reshape(batch, time, keys)}
 
 
-def _write_bundle(path, generator_id, checkpoint, metagraph):
-  from note_seq.protobuf import generator_pb2  # pylint: disable=import-outside-toplevel
-  bundle = generator_pb2.GeneratorBundle()
-  bundle.generator_details.id = generator_id
-  bundle.generator_details.description = 'written by a musicrnn test'
-  with open(checkpoint, 'rb') as f:
-    bundle.checkpoint_file.append(f.read())
-  with open(metagraph, 'rb') as f:
-    bundle.metagraph_file = f.read()
-  with open(path, 'wb') as f:
-    f.write(bundle.SerializeToString())
-  return path
-
-
 def _frames(seed, batch=2, time=14):
   return (np.random.default_rng(seed).random((batch, time, 88)) < 0.12).astype(
       np.float32)
@@ -480,8 +466,8 @@ def test_magenta_rnn_nade_bundle_imports_with_its_log_likelihoods(tmp_path):
   frames = _frames(0)
   checkpoint, metagraph, results = magenta_rnn_nade(
       tmp_path, frames, units=(10, 9, 8), hidden=7, seed=1)
-  bundle = _write_bundle(str(tmp_path / 'pianoroll_rnn_nade.mag'), 'rnn-nade',
-                         checkpoint, metagraph)
+  bundle = testing_lib.write_magenta_bundle(
+      str(tmp_path / 'pianoroll_rnn_nade.mag'), 'rnn-nade', checkpoint, metagraph)
   run_dir = magenta.import_bundle(bundle, str(tmp_path / 'run'),
                                   hparams='batch_size=4')
   run = run_dir_lib.load_run(run_dir)

@@ -381,3 +381,19 @@ def random_benchmark_splits(seed=1, sizes=(('train', (12, 20, 7, 30)),
   rng = np.random.default_rng(seed)
   return {split: [(rng.random((n, 88)) < 0.08).astype(np.uint8) for n in ns]
           for split, ns in sizes}
+
+
+def write_magenta_bundle(path, generator_id, checkpoint, metagraph):
+  """A Magenta `.mag` (note-seq's GeneratorBundle) at `path` holding the
+  checkpoint file and metagraph the test wrote; returns `path`."""
+  from note_seq.protobuf import generator_pb2  # pylint: disable=import-outside-toplevel
+  bundle = generator_pb2.GeneratorBundle()
+  bundle.generator_details.id = generator_id
+  bundle.generator_details.description = 'written by a musicrnn test'
+  with open(checkpoint, 'rb') as f:
+    bundle.checkpoint_file.append(f.read())
+  with open(metagraph, 'rb') as f:
+    bundle.metagraph_file = f.read()
+  with open(path, 'wb') as f:
+    f.write(bundle.SerializeToString())
+  return path

@@ -314,11 +314,6 @@ class DrumsCodec(event_sequence.EncoderMethods, codec.Codec):
                         count=len(step))
     return self.hit_ids(step, pitch, len(events))
 
-  def empty_primer(self):
-    """What Magenta's drums_rnn_generate starts from without a primer: one
-    bass drum hit (MIDI 36)."""
-    return self.event_ids([[36]])
-
   def drum_track(self, ids, start_step=0):
     """Event ids -> a note_seq.DrumTrack (4/4 bars of this grid), each type
     struck as its first pitch (note-seq's `decode_event`)."""

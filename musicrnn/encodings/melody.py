@@ -576,12 +576,6 @@ class MelodyCodec(event_sequence.EncoderMethods, codec.Codec):
     return np.where(events >= 0, events - s.min_note + NUM_SPECIAL,
                     events - NO_EVENT).astype(np.int32)
 
-  def empty_primer(self):
-    """What Magenta's melody_rnn_generate starts from without a primer: one
-    middle C (MIDI 60; the range's nearest pitch where it lacks 60)."""
-    s = self.settings
-    return self.event_ids([min(max(60, s.min_note), s.max_note - 1)])
-
   def melody(self, ids, start_step=0):
     """Event ids -> a note_seq.Melody (4/4 bars of this grid)."""
     ids = self.check_ids(ids)
