@@ -105,9 +105,12 @@ class Row:
 
   Attributes:
     output: 'independent' or 'joint'.
-    candidates: {dataset: [(musicrnn config, hparams), ...]}, the chosen
-      setting first; `NOTTINGHAM`'s serve a file of another name. None:
-      the Note 1-Gram, counted, not trained.
+    candidates: {dataset: [(musicrnn config, hparams[, stages]), ...]}, the
+      chosen setting first; `NOTTINGHAM`'s serve a file of another name.
+      None: the Note 1-Gram, counted, not trained. `stages` ((step,
+      hparams), ...): the run stops at each step and goes on from its
+      checkpoint with those hparams added (settings a run may resume with:
+      `run_dir.RESUMABLE_SETTINGS`, e.g. a lower dropout).
     published: the PUBLISHED row it reproduces, or None (a row of ours).
     members: rows of independent keys whose best models this row averages
       (`ensemble_probabilities`); its parameters are theirs together.
@@ -137,10 +140,16 @@ _PITCH_WINDOW = ('rnn_layer_sizes=[256],pitch_window=12,head_units=64,'
 
 
 def _on_both(config, jsb, nottingham):
-  return {JSB: [(config, ','.join(filter(None, ['steps_per_quarter=1', h])))
-               for h in jsb],
-          NOTTINGHAM: [(config, ','.join(filter(None, [_EIGHTHS, h])))
-                       for h in nottingham]}
+  """The candidates of `config` on each dataset: hparams, or (hparams,
+  stages) (`Row`), at the dataset's frame."""
+  def settings(grid, entries):
+    out = []
+    for entry in entries:
+      hparams, *stages = (entry,) if isinstance(entry, str) else entry
+      out.append((config, ','.join(filter(None, [grid, hparams])), *stages))
+    return out
+  return {JSB: settings('steps_per_quarter=1', jsb),
+          NOTTINGHAM: settings(_EIGHTHS, nottingham)}
 
 
 ROWS = {
@@ -179,8 +188,12 @@ ROWS = {
     'frame_events_lstm': Row('joint', _on_both(
         'frame_events_lstm', [_SHIFTED + ',rnn_layer_sizes=[384]',
                               _SHIFTED + ',rnn_layer_sizes=[256]'],
-        [_SHIFTED + ',rnn_layer_sizes=[384],lr_decay_patience=2,'
-         + _EVENT_BUCKETS])),
+        # Nottingham's: dropout 0.3 for 2,494 steps (the rate fell tenfold
+        # at step 1,204), then on from that checkpoint at dropout 0.1 (its
+        # training loss had stayed above its valid loss: too much dropout
+        # for 11 keys of 694 pieces).
+        [(_SHIFTED + ',rnn_layer_sizes=[384],lr_decay_patience=2,'
+          + _EVENT_BUCKETS, ((2494, 'dropout_rate=0.1'),))])),
     # Ours: each key's probability the mean of two rows' (still a model of
     # independent keys). The pair chosen on JSB's valid split among the
     # pairs and triples of the rows above.
@@ -302,9 +315,11 @@ def ensemble_scores(runs, rolls):
           hits / (hits + wrong) if hits + wrong else 0.0)
 
 
-def train_and_score(config, mat_path, run_dir, work_dir):
+def train_and_score(config, mat_path, run_dir, work_dir, stages=()):
   """(valid NLL of the best evaluation, its step, test metrics, parameters)
-  of one setting, trained with early stopping on valid."""
+  of one setting, trained with early stopping on valid; with `stages`
+  ((step, hparams), ...: `Row`), stopped at each step and resumed with
+  those hparams added (the best model is the best of every stage's)."""
   data = _data_dir(config, mat_path, work_dir)
   rolls = boulanger.read_mat(mat_path)
   # An evaluation every pass over the published train pieces (a row that
@@ -313,11 +328,15 @@ def train_and_score(config, mat_path, run_dir, work_dir):
   eval_every = max(len(rolls['train']) // config.train.batch_size, 25)
   if FLAGS.smoke:
     eval_every = 2
-  trainer.train(config, data, run_dir,
-                num_steps=6 if FLAGS.smoke else FLAGS.max_steps,
-                eval_every=eval_every, checkpoint_every=eval_every,
-                log_every=eval_every, early_stopping=FLAGS.patience,
-                seed=FLAGS.seed, progress=False)
+  last = 6 if FLAGS.smoke else FLAGS.max_steps
+  ends = [min(step, last // 2 if FLAGS.smoke else last) for step, _ in stages]
+  for index, end in enumerate(ends + [last]):
+    if index:
+      configs.apply_overrides(config, hparams=stages[index - 1][1])
+    trainer.train(config, data, run_dir, num_steps=end,
+                  eval_every=eval_every, checkpoint_every=eval_every,
+                  log_every=eval_every, early_stopping=FLAGS.patience,
+                  seed=FLAGS.seed, progress=False)
   with open(os.path.join(run_dir, run_dir_lib.BEST_JSON)) as f:
     best = json.load(f)
   test = evaluate_lib.evaluate_run(run_dir, split='test', best=True)
@@ -375,16 +394,18 @@ def run_row(name, row, mat_path, work_dir, done=None):
   else:
     settings = row.settings(dataset)
     tried = []
-    for index, (config_name, hparams) in enumerate(
+    for index, (config_name, hparams, *stages) in enumerate(
         settings if FLAGS.search else settings[:1]):
+      stages = stages[0] if stages else ()
       config = configs.get_config(config_name + ('_tiny' if FLAGS.smoke else ''))
       configs.apply_overrides(config, hparams=_hparams(hparams, FLAGS.smoke))
       run_dir = os.path.join(work_dir, 'runs', dataset, name, str(index))
       logging.info('polyphonic benchmark: %s on %s, %s: %s', name, dataset,
                    config.name, hparams or 'the config as it is')
       valid, step, test, parameters = train_and_score(config, mat_path,
-                                                      run_dir, work_dir)
-      tried.append({'hparams': hparams, 'valid_nll': valid, 'best_step': step,
+                                                      run_dir, work_dir, stages)
+      tried.append({'hparams': hparams, 'stages': [list(s) for s in stages],
+                    'valid_nll': valid, 'best_step': step,
                     'test': test, 'parameters': parameters,
                     'config': config.name, 'run_dir': run_dir})
       logging.info('polyphonic benchmark: %s valid %.3f at step %d', name,
@@ -392,6 +413,7 @@ def run_row(name, row, mat_path, work_dir, done=None):
     chosen = min(tried, key=lambda t: t['valid_nll'])
     result.update(
         config=chosen['config'], hparams=chosen['hparams'],
+        stages=chosen['stages'],
         parameters=chosen['parameters'], valid_nll=chosen['valid_nll'],
         best_step=chosen['best_step'],
         test_nll=chosen['test']['nll_per_frame'],

@@ -592,6 +592,22 @@ def _check_ensemble(path, first, second, ensemble):
       pytest.approx(nll, rel=1e-9))
 
 
+def test_polyphonic_benchmark_runs_a_row_in_stages(tmp_path):
+  """Nottingham's event LSTM trains in two stages: stopped at a step, then
+  resumed from its checkpoint at a lower dropout; the run records it."""
+  path = str(tmp_path / 'Nottingham.mat')
+  testing_lib.write_benchmark_mat(path, testing_lib.random_benchmark_splits(
+      seed=4, sizes=(('train', (12, 20, 9)), ('valid', (6,)), ('test', (7,)))))
+  results, _ = _smoke_run('polyphonic_benchmark', tmp_path, f'--data={path}',
+                          '--rows=frame_events_lstm',
+                          f'--work_dir={tmp_path / "work"}')
+  (row,) = results
+  assert row['stages'] == [[2494, 'dropout_rate=0.1']]
+  saved = json.loads(open(os.path.join(row['run_dir'], 'config.json')).read())
+  assert saved['config']['model']['dropout_rate'] == 0.1
+  assert math.isfinite(row['test_nll']) and row['best_step'] >= 2
+
+
 @testing_lib.requires_shared_data
 def test_polyphonic_benchmark_reproduces_the_note_1_gram(tmp_path):
   path = os.path.join(testing_lib.SHARED_DATA, 'boulanger2012',

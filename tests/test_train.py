@@ -66,6 +66,20 @@ def test_resume_continues_from_the_saved_step(tiny_trained, tiny_datasets, tmp_p
   done = trainer.train(config, tiny_datasets[name], str(tmp_path), num_steps=70,
                        progress=False)
   assert done.start_step == done.final_step == 70
+  # A run resumes at another dropout (no weight, data or optimizer state
+  # changes), which config.json then records; any other change is refused.
+  configs.apply_overrides(config, hparams='dropout_rate=0.25')
+  lower = trainer.train(config, tiny_datasets[name], str(tmp_path),
+                        num_steps=72, eval_every=100, progress=False)
+  assert lower.resumed and lower.start_step == 70 and lower.final_step == 72
+  saved = json.loads(path.read_text())['config']
+  assert saved['model']['dropout_rate'] == 0.25
+  configs.apply_overrides(config, hparams='dropout_rate=0.1,clip_norm=1.0')
+  with pytest.raises(UsageError, match=r'another config \(differs in: '
+                     r'model.dropout_rate, train.clip_norm\)'):
+    trainer.train(config, tiny_datasets[name], str(tmp_path), num_steps=74,
+                  progress=False)
+  assert json.loads(path.read_text())['config']['model']['dropout_rate'] == 0.25
 
 
 def test_other_encoding_or_config_is_a_clear_error(tiny_datasets, tiny_runs,

@@ -162,8 +162,13 @@ def check_compatible(source, config, encoding):
     theirs = saved.to_dict()
   ours = json.loads(json.dumps(config.to_dict()))
   theirs = json.loads(json.dumps(theirs))
+  # A setting a run may resume with changed (dropout) leaves the weights
+  # fitting: fine-tuning may change it too.
+  free = {key for section, key in run_dir_lib.RESUMABLE_SETTINGS
+          if section == 'model'}
   differ = sorted(f'model.{k}' for k in set(ours['model']) | set(theirs.get('model', {}))
-                  if ours['model'].get(k) != theirs.get('model', {}).get(k))
+                  if k not in free
+                  and ours['model'].get(k) != theirs.get('model', {}).get(k))
   if json.loads(json.dumps(encoding)) != their_encoding:
     differ.append('encoding')
   if differ:

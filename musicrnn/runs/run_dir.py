@@ -77,6 +77,14 @@ def prepare(run_dir, config, encoding_spec, dataset_description, dataset_dir=Non
   if tf.io.gfile.exists(path):
     saved = _read_json(path)
     upgrade(saved.get('config'))
+    resumable = _resumable_changes(saved.get('config', {}), record['config'])
+    if resumable:
+      # Kept in config.json: the run goes on with them, and a later resume
+      # compares against them.
+      logging.info('musicrnn train: %s resumes with %s', run_dir, ', '.join(
+          f'{key} {before} -> {after}' for key, before, after in resumable))
+      saved['config'] = record['config']
+      write_json_atomically(path, saved)
     if saved.get('config') != record['config']:
       changed = sorted(_diff(saved.get('config', {}), record['config']))
       raise UsageError(
@@ -89,6 +97,25 @@ def prepare(run_dir, config, encoding_spec, dataset_description, dataset_dir=Non
     return True
   write_json_atomically(path, record)
   return False
+
+
+# Settings a run may resume with changed: they change no weight, no data
+# and no optimizer state (fine-tuning at a lower dropout, as Magenta's
+# --hparams could on a restart).
+RESUMABLE_SETTINGS = (('model', 'dropout_rate'),)
+
+
+def _resumable_changes(saved, config):
+  """[(setting, saved value, new value)] of the RESUMABLE_SETTINGS that
+  differ, when nothing else does; [] otherwise."""
+  changes, rest_saved, rest_new = [], json.loads(json.dumps(saved)), json.loads(
+      json.dumps(config))
+  for section, key in RESUMABLE_SETTINGS:
+    before = rest_saved.get(section, {}).pop(key, None)
+    after = rest_new.get(section, {}).pop(key, None)
+    if before != after:
+      changes.append((f'{section}.{key}', before, after))
+  return changes if rest_saved == rest_new else []
 
 
 # Settings added to the configs after runs were first written, with the
