@@ -45,7 +45,9 @@ flags.DEFINE_string('input', None,
                     'train, valid and test splits as published.')
 flags.DEFINE_string('output_dir', None, 'Folder to write the dataset to.')
 flags.DEFINE_float('eval_ratio', 0.1,
-                   'Fraction of source sequences (by a hash of their id) in eval.')
+                   'Fraction of source sequences (by a hash of their id) in '
+                   'eval; 1 makes a held-out set (an official validation '
+                   'split) for musicrnn_train --eval_data.')
 flags.DEFINE_string('hparams', '',
                     'Magenta-style overrides, e.g. "max_events=256,min_events=16".')
 flags.DEFINE_integer('num_shards', 0,

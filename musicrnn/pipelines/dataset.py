@@ -556,7 +556,9 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
     config: a config from `musicrnn.configs.get_config` (overrides applied).
     input_pattern: glob of NoteSequence TFRecord files (musicrnn_convert's).
     output_dir: folder for the shards, stats.json and dataset.json.
-    eval_ratio: fraction of sources (by id hash) in the eval split, in [0, 1).
+    eval_ratio: fraction of sources (by id hash) in the eval split, in [0,
+      1]; 1 puts every source in eval (a held-out set, e.g. an official
+      validation split, that runs score with --eval_data).
     num_shards: shards per split (0: about one per 64 MiB of examples,
       estimated from the input's size, at most 256).
     seed: the examples' random order in the shards (the same seed and
@@ -567,8 +569,8 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
   Returns:
     DatasetSummary.
   """
-  if not 0.0 <= eval_ratio < 1.0:
-    raise UsageError(f'--eval_ratio must be in [0, 1), got {eval_ratio}')
+  if not 0.0 <= eval_ratio <= 1.0:
+    raise UsageError(f'--eval_ratio must be in [0, 1], got {eval_ratio}')
   input_pattern = paths.absolute(input_pattern)
   inputs = convert.notesequence_files(input_pattern)
   check_data_config(config, make_codec(config))  # fail early on bad settings
