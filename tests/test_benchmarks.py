@@ -592,6 +592,43 @@ def _check_ensemble(path, first, second, ensemble):
       pytest.approx(nll, rel=1e-9))
 
 
+def test_magenta_rnn_benchmark_smoke(tmp_path):
+  """A melody and a drums config train on the fixtures' tracks, are scored
+  and generate files note-seq reads; the JSON says what was left out."""
+  results, result = _smoke_run('magenta_rnn_benchmark', tmp_path,
+                               '--rows=lookback_rnn,drum_kit_rnn',
+                               f'--work_dir={tmp_path / "work"}')
+  assert [r['row'] for r in results] == ['lookback_rnn', 'drum_kit_rnn']
+  for r in results:
+    assert r['config'] == r['row'] + '_tiny' and r['steps'] == 6
+    assert r['train_examples'] >= 1 and r['eval_steps'] > 0
+    assert math.isfinite(r['eval_nll_per_step'])
+    assert len(r['generated_notes']) == 2 and min(r['generated_notes']) > 0
+  assert results[0]['left_out']['tracks_dropped_polyphonic_melody'] > 0
+  assert 'lookback_rnn: loss' in result.stdout
+
+
+def test_magenta_rnn_benchmark_keeps_groove_official_split(tmp_path):
+  """Groove's train and validation performances, as info.csv splits them."""
+  benchmark = _benchmark_module('magenta_rnn_benchmark')
+  groove = tmp_path / 'groove'
+  rows = [('drummer1/session1/1_funk_80_beat_4-4.mid', 'train'),
+          ('drummer1/session1/2_rock_90_fill_4-4.mid', 'validation'),
+          ('drummer2/session1/3_jazz_120_beat_4-4.mid', 'test')]
+  lines = ['drummer,midi_filename,split']
+  for name, split in rows:
+    (groove / os.path.dirname(name)).mkdir(parents=True, exist_ok=True)
+    (groove / name).write_bytes(b'MThd')
+    lines.append(f'x,{name},{split}')
+  (groove / 'info.csv').write_text('\n'.join(lines) + '\n')
+  folders = benchmark.groove_splits(str(groove), str(tmp_path / 'work'))
+  assert sorted(folders) == ['train', 'validation']
+  assert os.listdir(folders['train']) == [
+      'drummer1__session1__1_funk_80_beat_4-4.mid']
+  assert os.listdir(folders['validation']) == [
+      'drummer1__session1__2_rock_90_fill_4-4.mid']
+
+
 def test_polyphonic_benchmark_runs_a_row_in_stages(tmp_path):
   """Nottingham's event LSTM trains in two stages: stopped at a step, then
   resumed from its checkpoint at a lower dropout; the run records it."""
