@@ -217,8 +217,10 @@ class Inputs:
               for d in self.distances]
     return ops.concatenate(parts, axis=-1), self._stack(targets, ids)
 
+  @tf.function(reduce_retracing=True)
   def _scan(self, ids):
-    """`sequence` by running `step` over the time axis."""
+    """`sequence` by running `step` over the time axis (a tf.function: one
+    graph loop, not a Python one, when a model is called eagerly)."""
     batch = ops.shape(ids)[0]
 
     def one(carry, ids_t):
