@@ -201,7 +201,9 @@ def test_what_cannot_be_imported_is_named(tmp_path):
   os.makedirs(tmp_path / 'a')
   plain, _ = write_checkpoint(tmp_path / 'a', layers, output)
   # Magenta's "356 vs 388": a performance checkpoint read as with dynamics.
-  with pytest.raises(UsageError, match=r'takes 356 inputs.*388 event classes'):
+  with pytest.raises(UsageError, match=r"takes 356 inputs, the config "
+                     r"'performance_with_dynamics' gives 388 inputs of its "
+                     r"performance encoding"):
     magenta.import_checkpoint(plain, 'performance_with_dynamics', str(tmp_path / 'r1'))
   run_dir = magenta.import_checkpoint(plain, 'performance', str(tmp_path / 'r2'))
   with pytest.raises(UsageError, match='already holds a run'):

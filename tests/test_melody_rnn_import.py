@@ -354,7 +354,7 @@ def test_what_cannot_be_imported_is_named(tmp_path):
   # A lookback_rnn checkpoint read as attention_rnn: 121 inputs, not 74.
   lookback = checkpoint('lookback', 121)
   with pytest.raises(UsageError, match=r"takes 121 inputs, the config "
-                     r"'attention_rnn' gives the 74 inputs of its key encoder"):
+                     r"'attention_rnn' gives 74 inputs of its melody encoding"):
     magenta.import_checkpoint(lookback, 'attention_rnn', str(tmp_path / 'r1'))
   # Attention in a config without a window: its length is no tensor's shape.
   attention = checkpoint('attention', 121, 'first_layer')

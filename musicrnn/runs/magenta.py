@@ -86,6 +86,7 @@ from musicrnn import encodings
 from musicrnn import models
 from musicrnn import tasks
 from musicrnn.errors import UsageError
+from musicrnn.models import recurrent
 from musicrnn.runs import run_dir as run_dir_lib
 
 # Magenta generator ids musicrnn runs, and the musicrnn config of each
@@ -504,7 +505,8 @@ def _lstm_cells(model):
   cells inside an `AttentionLSTMCell` (`lstms`: the first layer's, or the
   whole stack's)."""
   return [lstm for rnn in model.rnn_layers
-          for lstm in getattr(rnn.cell, 'lstms', [rnn.cell])]
+          for lstm in (rnn.cell.lstms if isinstance(
+              rnn.cell, recurrent.AttentionLSTMCell) else [rnn.cell])]
 
 
 def _set_stack(model, weights, gives, first_rows=None):
@@ -575,9 +577,9 @@ def set_nade_weights(model, weights):
   model.w_dec.assign(weights['w_dec_t'][:, :, 0])
 
 
-def set_weights(model, weights, name, control_sizes=()):
+def set_weights(model, weights, config, control_sizes=()):
   """Puts a Magenta event RNN's weights (`read_weights`) into the model of
-  config `name` built with their sizes and attention: an EventLSTM
+  `config` built with their sizes and attention: an EventLSTM
   (Performance, Polyphony RNN) or an EventSequenceRNN (Melody, Drums RNN).
 
   Args:
@@ -588,16 +590,16 @@ def set_weights(model, weights, name, control_sizes=()):
     UsageError: a shape that does not fit the model.
   """
   width = int(_lstm_cells(model)[0].kernel.shape[0])
-  encoder = getattr(model, 'inputs_of', None)
   controls = sum(size for _, size in control_sizes)
-  if encoder is not None:
-    gives = (f'the config {name!r} gives the {width} inputs of its '
-             f'{encoder.kind} encoder: the checkpoint is of another encoding '
-             '(another Melody or Drums RNN config)')
-  else:
-    gives = (f'the config {name!r} gives {model.vocab_size} event classes + '
-             f'{controls} control inputs: the checkpoint is of another '
-             'encoding or other controls (Magenta\'s "356 vs 388" error)')
+  # What the config's encoding gives the first layer, in the checkpoint's
+  # terms (the first kernel's input rows).
+  encoding = config.encoding.name
+  gives = (f'the config {config.name!r} gives {width} inputs'
+           + (f' ({width - controls} of its {encoding} encoding, {controls} '
+              f'of control signals)' if controls else
+              f' of its {encoding} encoding')
+           + ': the checkpoint is of another encoding or other controls '
+           '(Magenta\'s "356 vs 388" error)')
 
   def first_rows(rows):
     # Magenta: [controls in its order, event]; ours: [event, sorted controls].
@@ -654,7 +656,7 @@ def import_checkpoint(checkpoint, generator_id, run_dir, source=None, hparams=''
     set_nade_weights(model, weights)
   else:
     # Magenta's control order is its config's: note density, then pitch.
-    set_weights(model, weights, name,
+    set_weights(model, weights, config,
                 [(control, c.size) for control, c in controls])
   step = tf.Variable(0, dtype=tf.int64, name='step', trainable=False)
   objective = tasks.for_config(config).objective(
