@@ -328,6 +328,7 @@ def train_and_score(config, mat_path, run_dir, work_dir, stages=()):
   eval_every = max(len(rolls['train']) // config.train.batch_size, 25)
   if FLAGS.smoke:
     eval_every = 2
+  config = config.copy_and_resolve_references()   # the stages change it
   last = 6 if FLAGS.smoke else FLAGS.max_steps
   ends = [min(step, last // 2 if FLAGS.smoke else last) for step, _ in stages]
   for index, end in enumerate(ends + [last]):

@@ -72,8 +72,10 @@ def test_resume_continues_from_the_saved_step(tiny_trained, tiny_datasets, tmp_p
   lower = trainer.train(config, tiny_datasets[name], str(tmp_path),
                         num_steps=72, eval_every=100, progress=False)
   assert lower.resumed and lower.start_step == 70 and lower.final_step == 72
-  saved = json.loads(path.read_text())['config']
-  assert saved['model']['dropout_rate'] == 0.25
+  saved = json.loads(path.read_text())
+  assert saved['config']['model']['dropout_rate'] == 0.25
+  assert saved['changes'] == [{'setting': 'model.dropout_rate',
+                               'before': 0.0, 'after': 0.25}]
   configs.apply_overrides(config, hparams='dropout_rate=0.1,clip_norm=1.0')
   with pytest.raises(UsageError, match=r'another config \(differs in: '
                      r'model.dropout_rate, train.clip_norm\)'):

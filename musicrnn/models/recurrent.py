@@ -79,10 +79,6 @@ class RecurrentStack:
     return {'rnn_layer_sizes': list(self.rnn_layer_sizes), 'cell': self.cell,
             'dropout_rate': self.dropout_rate}
 
-  @property
-  def states_per_layer(self):
-    return 2 if self.cell == 'lstm' else 1
-
   def _output(self, hidden, features, training):
     """The logits of the top layer's output `hidden` (a family may add to
     them from its input `features`)."""

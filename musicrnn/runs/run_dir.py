@@ -78,14 +78,7 @@ def prepare(run_dir, config, encoding_spec, dataset_description, dataset_dir=Non
     saved = _read_json(path)
     upgrade(saved.get('config'))
     resumable = _resumable_changes(saved.get('config', {}), record['config'])
-    if resumable:
-      # Kept in config.json: the run goes on with them, and a later resume
-      # compares against them.
-      logging.info('musicrnn train: %s resumes with %s', run_dir, ', '.join(
-          f'{key} {before} -> {after}' for key, before, after in resumable))
-      saved['config'] = record['config']
-      write_json_atomically(path, saved)
-    if saved.get('config') != record['config']:
+    if saved.get('config') != record['config'] and not resumable:
       changed = sorted(_diff(saved.get('config', {}), record['config']))
       raise UsageError(
           f'{run_dir} holds a run of another config (differs in: '
@@ -94,6 +87,16 @@ def prepare(run_dir, config, encoding_spec, dataset_description, dataset_dir=Non
     if saved.get('encoding') != encoding_spec:
       raise UsageError(f'{run_dir} was trained on encoding {saved.get("encoding")}, '
                        f'this data has {encoding_spec}')
+    if resumable:
+      # Kept in config.json (the run goes on with them, and a later resume
+      # compares against them), each change listed in `changes` in order.
+      logging.info('musicrnn train: %s resumes with %s', run_dir, ', '.join(
+          f'{key} {before} -> {after}' for key, before, after in resumable))
+      saved['config'] = record['config']
+      saved.setdefault('changes', []).extend(
+          {'setting': key, 'before': before, 'after': after}
+          for key, before, after in resumable)
+      write_json_atomically(path, saved)
     return True
   write_json_atomically(path, record)
   return False

@@ -216,17 +216,20 @@ def _chord_schedule(run_codec, chords, batch, total):
   return np.broadcast_to(vectors, (batch,) + vectors.shape).copy()
 
 
-def _with_chords(run_codec, chords, render_chords):
+def _with_chords(run_codec, chords, render_chords, min_steps=0):
   """A function that writes the progression into a generated lead sheet:
   a CHORD_SYMBOL annotation at each change (note-seq's lead sheets), and
   with `render_chords` the chords as notes (note-seq's BasicChordRenderer,
-  as improv_rnn_generate's --render_chords)."""
+  as improv_rnn_generate's --render_chords), over the output's steps, at
+  least `min_steps` (the length asked for: a melody may end in silence)."""
   import note_seq  # pylint: disable=import-outside-toplevel
   settings = codec.tempo_settings(run_codec.settings)
   seconds = 60.0 / settings.qpm / settings.steps_per_quarter
 
   def finish(sequence):
-    steps = max(1, math.ceil(round(sequence.total_time / seconds, 6)))
+    steps = max(1, min_steps,
+                math.ceil(round(sequence.total_time / seconds, 6)))
+    sequence.total_time = max(sequence.total_time, steps * seconds)
     for step in range(steps):
       symbol = chords[step % len(chords)]
       if step == 0 or symbol != chords[(step - 1) % len(chords)]:
@@ -317,12 +320,20 @@ class NextTokenTask(base.Task):
     if CHORDS in run.codec.extra_input_sizes():
       chords = primers.backing_chords(backing_chords or DEFAULT_BACKING_CHORDS,
                                       steps_per_chord)
-      finish = _with_chords(run.codec, chords, render_chords)
+      try:
+        run.codec.extra_inputs(CHORDS, chords)
+      except codec.EncodingError as e:
+        raise UsageError(f'--backing_chords: {e} (the {run.config.name} '
+                         'config reads its chords with this encoding)') from e
+      primer = primers.primer_events(
+          run.codec, primer_midi, primer_pitches, primer_frames,
+          primer_melody=primer_melody, primer_drums=primer_drums, qpm=qpm)
       if num_steps is None and duration_seconds is None and num_bars is None:
-        primer = primers.primer_events(
-            run.codec, primer_midi, primer_pitches, primer_frames,
-            primer_melody=primer_melody, primer_drums=primer_drums, qpm=qpm)
         num_steps = max(len(chords) - len(primer), 1)
+      asked = (num_steps if num_steps is not None else
+               outputs.bar_steps(run.codec, num_bars) if num_bars else 0)
+      finish = _with_chords(run.codec, chords, render_chords,
+                            len(primer) + asked if asked else 0)
     elif backing_chords or render_chords:
       raise UsageError(f'--backing_chords and --render_chords are for runs over '
                        f'chords (Improv RNN: the lead_sheet encoding); '
