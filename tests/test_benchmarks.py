@@ -593,12 +593,13 @@ def _check_ensemble(path, first, second, ensemble):
 
 
 def test_magenta_rnn_benchmark_smoke(tmp_path):
-  """A melody and a drums config train on the fixtures' tracks, are scored
-  and generate files note-seq reads; the JSON says what was left out."""
+  """A melody config trains on the fixtures' tracks, is scored and
+  generates files note-seq reads; the JSON says what was left out (the
+  drums and lead sheets train in tests/test_event_sequence_rnn.py)."""
   results, result = _smoke_run('magenta_rnn_benchmark', tmp_path,
-                               '--rows=lookback_rnn,drum_kit_rnn',
+                               '--rows=lookback_rnn',
                                f'--work_dir={tmp_path / "work"}')
-  assert [r['row'] for r in results] == ['lookback_rnn', 'drum_kit_rnn']
+  assert [r['row'] for r in results] == ['lookback_rnn']
   for r in results:
     assert r['config'] == r['row'] + '_tiny' and r['steps'] == 6
     assert r['train_examples'] >= 1 and r['eval_steps'] > 0
