@@ -125,9 +125,11 @@ def test_event_probabilities_are_the_classes_that_decode_to_them(codec_id):
 
 
 @pytest.mark.parametrize('name,attention', [
-    ('basic_rnn_tiny', None), ('lookback_rnn_tiny', None),
+    ('basic_rnn_tiny', None), ('mono_rnn_tiny', None),
+    ('lookback_rnn_tiny', None),
     ('attention_rnn_tiny', 'first_layer'), ('attention_rnn_tiny', 'stack'),
-    ('drum_kit_rnn_tiny', 'first_layer')])
+    ('drum_kit_rnn_tiny', 'first_layer'), ('attention_improv_tiny', None),
+    ('chord_pitches_improv_tiny', None)])
 def test_step_equals_the_full_pass(name, attention):
   config = configs.get_config(name)
   if attention:
@@ -135,13 +137,18 @@ def test_step_equals_the_full_pass(name, attention):
       config.model.attention = attention
   codec = encodings.codec_from_config(config)
   model = models.build_model(config, codec, [])
-  ids = np.random.default_rng(3).integers(
-      0, codec.vocab_size, (2, 37)).astype(np.int32)
-  full = np.asarray(model({'tokens': ids}))
+  rng = np.random.default_rng(3)
+  ids = rng.integers(0, codec.vocab_size, (2, 37)).astype(np.int32)
+  # A lead sheet's model reads a chord vector a step as well.
+  conditions = {name: rng.normal(size=(2, 37, size)).astype(np.float32)
+                for name, size in codec.extra_input_sizes().items()}
+  full = np.asarray(model({'tokens': ids, **conditions}))
   np.testing.assert_allclose(np.exp(full).sum(-1), 1.0, atol=1e-5)
   states = model.initial_state(2)
   for t in range(ids.shape[1]):
-    log_probs, states = model.step({'tokens': ids[:, t]}, states)
+    log_probs, states = model.step(
+        {'tokens': ids[:, t], **{k: v[:, t] for k, v in conditions.items()}},
+        states)
     np.testing.assert_allclose(np.asarray(log_probs), full[:, t], atol=1e-5)
   # Beam search reorders the states of the inputs with the LSTMs'.
   reordered = model.reorder_states(states, np.array([1, 0]))
