@@ -323,6 +323,25 @@ def _check_stack(stack, checkpoint, scope, what):
            for i in range(len(layers))], stack['attention'], place)
 
 
+def _read_others(reader, others, mapping, checkpoint, imports):
+  """{mapping[name]: tensor} of the tensors beside the LSTM stack
+  (`others`: {canonical name: name in the checkpoint}) that `mapping`
+  names; training bookkeeping is skipped.
+
+  Raises:
+    UsageError: a tensor neither mapped nor bookkeeping, naming what the
+      import takes (`imports`).
+  """
+  found = {}
+  for canonical, name in sorted(others.items(), key=lambda item: item[1]):
+    if canonical in mapping:
+      found[mapping[canonical]] = reader.get_tensor(name)
+    elif not _IGNORED.search(name):
+      raise UsageError(f'{checkpoint} holds {name}, which musicrnn cannot '
+                       f'map: it imports {imports}')
+  return found
+
+
 def read_weights(checkpoint):
   """The weights of a Magenta event RNN checkpoint (Performance, Polyphony,
   Melody or Drums RNN: `events_rnn_graph`), as numpy arrays: {'layers':
@@ -337,17 +356,12 @@ def read_weights(checkpoint):
   """
   reader = _reader(checkpoint)
   stack, others = _read_stack(reader, 'rnn')
-  output = {}
-  for canonical, name in sorted(others.items(), key=lambda item: item[1]):
-    if canonical in _OUTPUT:
-      output[_OUTPUT[canonical]] = reader.get_tensor(name)
-    elif not _IGNORED.search(name):
-      raise UsageError(
-          f'{checkpoint} holds {name}, which musicrnn cannot map: it imports '
-          'the LSTM stack (rnn/multi_rnn_cell/cell_N/basic_lstm_cell, in '
-          '2017 RNN/MultiRNNCell/CellN/BasicLSTMCell), its attention wrapper '
-          'and fully_connected of Magenta\'s Performance, Polyphony, Melody '
-          'and Drums RNN, without layer norm or cuDNN cells')
+  output = _read_others(
+      reader, others, _OUTPUT, checkpoint,
+      'the LSTM stack (rnn/multi_rnn_cell/cell_N/basic_lstm_cell, in 2017 '
+      'RNN/MultiRNNCell/CellN/BasicLSTMCell), its attention wrapper and '
+      'fully_connected of Magenta\'s Performance, Polyphony, Melody and Drums '
+      'RNN, without layer norm or cuDNN cells')
   layers, attention, place = _check_stack(stack, checkpoint, 'rnn',
                                           'a Magenta event RNN')
   if set(output) != {'kernel', 'bias'}:
@@ -372,16 +386,11 @@ def read_nade_weights(checkpoint):
   """
   reader = _reader(checkpoint)
   stack, others = _read_stack(reader, 'decoder')
-  weights = {}
-  for canonical, name in sorted(others.items(), key=lambda item: item[1]):
-    if canonical in _NADE_OTHER:
-      weights[_NADE_OTHER[canonical]] = reader.get_tensor(name)
-    elif not _IGNORED.search(name):
-      raise UsageError(
-          f'{checkpoint} holds {name}, which musicrnn cannot map: it imports '
-          'Magenta\'s Pianoroll RNN-NADE (decoder/multi_rnn_cell/cell_N/'
-          'basic_lstm_cell, the first cell\'s attention_cell_wrapper, '
-          'decoder/dense, nade/w_enc, nade/w_dec_t)')
+  weights = _read_others(
+      reader, others, _NADE_OTHER, checkpoint,
+      'Magenta\'s Pianoroll RNN-NADE (decoder/multi_rnn_cell/cell_N/'
+      'basic_lstm_cell, the first cell\'s attention_cell_wrapper, '
+      'decoder/dense, nade/w_enc, nade/w_dec_t)')
   layers, attention, place = _check_stack(
       stack, checkpoint, 'decoder', 'a Magenta Pianoroll RNN-NADE')
   if place == STACK:
