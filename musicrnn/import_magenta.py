@@ -15,7 +15,8 @@ run (--hparams="batch_size=16,learning_rate=1e-4" at import sets what
 fine-tuning uses; musicrnn_train then takes the same). Layer sizes and the
 attention's place come from the checkpoint; its id (a bundle's generator
 id, or --config) names the encoding and controls. Imports: performance,
-performance_with_dynamics, density_conditioned_performance_with_dynamics,
+performance_with_dynamics, performance_with_dynamics_and_modulo_encoding,
+density_conditioned_performance_with_dynamics,
 pitch_conditioned_performance_with_dynamics,
 multiconditioned_performance_with_dynamics, polyphony, basic_rnn,
 mono_rnn, lookback_rnn, attention_rnn, drum_kit (musicrnn's config

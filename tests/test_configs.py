@@ -11,6 +11,7 @@ from musicrnn.pipelines import dataset
 
 DESIGN_NAMES = [
     'performance', 'performance_with_dynamics',
+    'performance_with_dynamics_and_modulo_encoding',
     'density_conditioned_performance_with_dynamics',
     'pitch_conditioned_performance_with_dynamics',
     'multiconditioned_performance_with_dynamics', 'polyphony',

@@ -5,6 +5,7 @@ import pytest
 
 import keras
 
+from musicrnn.encodings import performance
 from musicrnn.models.event_lstm import EventLSTM
 import testing_lib
 
@@ -48,6 +49,34 @@ def test_config_round_trip_and_saved_model_reloads(tmp_path):
   reloaded = keras.saving.load_model(path)
   np.testing.assert_allclose(keras.ops.convert_to_numpy(reloaded(inputs)), before,
                              atol=1e-6)
+
+
+def test_modulo_inputs_read_the_encodings_vectors_and_round_trip(tmp_path):
+  codec = performance.PerformanceCodec(
+      performance.PerformanceSettings(num_velocity_bins=32))
+
+  def make():
+    return EventLSTM(**EventLSTM.data_arguments(codec, []),
+                     rnn_layer_sizes=(6,), event_inputs='modulo')
+  keras.utils.set_random_seed(3)
+  model = make()
+  rng = np.random.default_rng(4)
+  inputs = {'tokens': rng.integers(0, codec.vocab_size, (2, 7)).astype('int32')}
+  model(inputs)
+  # The first layer reads 16 numbers per event, as Magenta's modulo graph.
+  assert model.rnn_layers[0].cell.kernel.shape[0] == 16
+  np.testing.assert_array_equal(
+      keras.ops.convert_to_numpy(model._features(inputs)),
+      codec.input_vectors('modulo')[inputs['tokens']])
+  testing_lib.check_model_round_trips(model, make, inputs, tmp_path)
+  # A one-hot model's config is as it was (no encoding spec in it).
+  assert 'encoding' not in EventLSTM(**EventLSTM.data_arguments(codec, []),
+                                     rnn_layer_sizes=(6,)).get_config()
+  with pytest.raises(ValueError, match='no embedding'):
+    EventLSTM(codec.vocab_size, encoding=codec.spec(), event_inputs='modulo',
+              embedding_size=4)
+  with pytest.raises(ValueError, match="no 'binary' input vectors"):
+    EventLSTM(codec.vocab_size, encoding=codec.spec(), event_inputs='binary')
 
 
 def test_missing_control_and_bad_cell_are_errors():

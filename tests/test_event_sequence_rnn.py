@@ -7,6 +7,7 @@ melodies and drums and generate MIDI that decodes."""
 
 import os
 
+import keras
 import note_seq
 import numpy as np
 import pytest
@@ -122,6 +123,51 @@ def test_event_probabilities_are_the_classes_that_decode_to_them(codec_id):
     assert event_nll < label_nll - 1e-3
   else:
     assert event_nll == pytest.approx(label_nll, abs=1e-5)
+
+
+def test_temperature_divides_the_class_logits_as_magentas_sampler():
+  """At temperature T an event's probability is the sum of softmax(class
+  logits / T) over the classes that decode to it (Magenta draws a class at
+  T, then decodes it), in the full pass, the step, and the sampler."""
+  config = configs.get_config('lookback_rnn_tiny')
+  codec = encodings.codec_from_config(config)
+  keras.utils.set_random_seed(5)
+  model = models.build_model(config, codec, [])
+  rng = np.random.default_rng(6)
+  part = rng.integers(0, codec.vocab_size, 16)
+  ids = np.concatenate([part, part])[None].astype(np.int32)
+  temperature = 0.5
+  classes = np.asarray(model.class_logits({'tokens': ids}))[0] / temperature
+  classes = np.exp(classes - classes.max(-1, keepdims=True))
+  classes /= classes.sum(-1, keepdims=True)
+  tempered = np.exp(np.asarray(model.tempered_logits({'tokens': ids},
+                                                     temperature))[0])
+  states = model.initial_state(1)
+  for t in range(ids.shape[1]):
+    expected = np.zeros(codec.vocab_size)
+    for label in range(len(classes[t])):
+      expected[codec.ids_from_labels([label], primer=ids[0, :t + 1])[0]] += (
+          classes[t, label])
+    np.testing.assert_allclose(tempered[t], expected, atol=1e-5)
+    log_probs, states = model.tempered_step({'tokens': ids[:, t]}, states,
+                                            temperature)
+    np.testing.assert_allclose(np.exp(np.asarray(log_probs))[0], expected,
+                               atol=1e-5)
+  # Not the events' log-probabilities divided by T, for a lookback encoder.
+  untempered = np.asarray(model({'tokens': ids}))[0] / temperature
+  divided = np.exp(untempered - untempered.max(-1, keepdims=True))
+  divided /= divided.sum(-1, keepdims=True)
+  assert np.abs(divided - tempered).max() > 1e-3
+  # The compiled sampler and beam search step the model through it (the
+  # call is seen when the loop is traced), and divide nothing after it.
+  seen = []
+  step = model.tempered_step
+  model.tempered_step = lambda i, s, t: seen.append(t) or step(i, s, t)
+  sampler.sample(model, ids, 3, temperature=temperature, seed=2,
+                 jit_compile=False)
+  sampler.beam_search(model, ids, 3, beam_size=2, branch_factor=2,
+                      temperature=0.25, seed=2, jit_compile=False)
+  assert seen == [temperature, 0.25]
 
 
 @pytest.mark.parametrize('name,attention', [

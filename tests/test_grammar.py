@@ -15,6 +15,7 @@ from musicrnn.encodings import note_tuple
 from musicrnn.encodings import performance
 from musicrnn.encodings import polyphony
 from musicrnn.generation import sampler
+from musicrnn.models import protocols
 from musicrnn.models.event_lstm import EventLSTM
 from musicrnn.models.note_lstm import NoteLSTM
 
@@ -294,6 +295,9 @@ class _GrammaticalModel:
 
   def reorder_states(self, states, indices):
     return [tf.gather(s, indices) for s in states]
+
+  # The sampler's step at a temperature, as every next-token model's.
+  tempered_step = protocols.NextTokenModel.tempered_step
 
 
 @pytest.mark.parametrize('path', ['sample', 'tempered', 'beam', 'beam_steps'])

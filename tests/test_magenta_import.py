@@ -146,6 +146,42 @@ def test_controls_are_reordered_as_magenta_feeds_them(tmp_path, name, density,
   np.testing.assert_allclose(ours, theirs, atol=2e-4)
 
 
+def test_modulo_bundle_reads_note_seqs_modulo_inputs(tmp_path):
+  """performance_with_dynamics_and_modulo_encoding: its first layer reads
+  note-seq's ModuloPerformanceEventSequenceEncoderDecoder inputs (16 per
+  event); a one-hot checkpoint read as it is refused by name."""
+  rng = np.random.default_rng(5)
+  layers, output = magenta_weights(rng, 16, (11, 7), 388)
+  checkpoint, metagraph = write_checkpoint(tmp_path, layers, output)
+  name = 'performance_with_dynamics_and_modulo_encoding'
+  bundle = str(tmp_path / 'modulo.mag')
+  testing_lib.write_magenta_bundle(bundle, name, checkpoint, metagraph)
+  run = run_dir_lib.load_run(magenta.import_bundle(bundle, str(tmp_path / 'run')))
+  assert run.config.name == name and run.config.model.event_inputs == 'modulo'
+  tokens = rng.integers(0, 388, (2, 18))
+  encoder = note_seq.ModuloPerformanceEventSequenceEncoderDecoder(
+      num_velocity_bins=32)
+  one_hot = note_seq.PerformanceOneHotEncoding(num_velocity_bins=32)
+  events = [[one_hot.decode_event(int(t)) for t in row] for row in tokens]
+  magenta_inputs = np.array([[encoder.events_to_input(row, i)
+                              for i in range(len(row))] for row in events])
+  theirs = magenta_logits(layers, output, magenta_inputs)
+  ours = keras.ops.convert_to_numpy(run.model({'tokens': tokens}))
+  np.testing.assert_allclose(ours, theirs, atol=2e-4)
+  assert nll(ours[:, :-1], tokens[:, 1:]) == pytest.approx(
+      nll(theirs[:, :-1], tokens[:, 1:]), rel=1e-5)
+  logits, _ = run.model.step({'tokens': tokens[:, 0]}, run.model.initial_state(2))
+  np.testing.assert_allclose(keras.ops.convert_to_numpy(logits), theirs[:, 0],
+                             atol=2e-4)
+  layers, output = magenta_weights(rng, 388, (11,), 388)
+  os.makedirs(tmp_path / 'plain')
+  plain, _ = write_checkpoint(tmp_path / 'plain', layers, output)
+  with pytest.raises(UsageError, match=r"takes 388 inputs, the config "
+                     rf"'{name}' gives 16 inputs of its performance "
+                     r"encoding \(modulo vectors\)"):
+    magenta.import_checkpoint(plain, name, str(tmp_path / 'r2'))
+
+
 def test_polyphony_bundle_imports_generates_and_fine_tunes(
     tmp_path, fixture_notesequences):
   rng = np.random.default_rng(2)

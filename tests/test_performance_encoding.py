@@ -121,6 +121,34 @@ def test_vocab_size(bins, size):
 
 
 @pytest.mark.parametrize('kwargs', [
+    {'num_velocity_bins': 32}, {'num_velocity_bins': 0},
+    {'num_velocity_bins': 7, 'max_shift_steps': 37}])
+def test_modulo_input_vectors_equal_note_seq(kwargs):
+  """Every id's modulo vector is note-seq's ModuloPerformanceEventSequence
+  EncoderDecoder input of that id's event (Magenta's
+  performance_with_dynamics_and_modulo_encoding)."""
+  codec = performance.PerformanceCodec(performance.PerformanceSettings(**kwargs))
+  s = codec.settings
+  theirs = performance_encoder_decoder.ModuloPerformanceEventSequenceEncoderDecoder(
+      num_velocity_bins=s.num_velocity_bins, max_shift_steps=s.max_shift_steps)
+  one_hot = one_hot_encoding(s)
+  expected = np.array([theirs.events_to_input([one_hot.decode_event(i)], 0)
+                       for i in range(codec.vocab_size)])
+  ours = codec.input_vectors('modulo')
+  assert ours.dtype == np.float32 and ours.shape == (codec.vocab_size,
+                                                     theirs.input_size)
+  np.testing.assert_allclose(ours, expected, atol=1e-6)
+
+
+def test_input_vectors_refuse_what_they_do_not_cover():
+  with pytest.raises(ValueError, match="no 'binary' input vectors; it has 'modulo'"):
+    codec_for(32).input_vectors('binary')
+  with pytest.raises(ValueError, match=r'covers pitches 0\.\.127.*21\.\.108'):
+    performance.PerformanceCodec(performance.PerformanceSettings(
+        min_pitch=21, max_pitch=108)).input_vectors('modulo')
+
+
+@pytest.mark.parametrize('kwargs', [
     {'num_velocity_bins': 0}, {'num_velocity_bins': 32},
     {'num_velocity_bins': 7, 'min_pitch': 21, 'max_pitch': 108,
      'max_shift_steps': 37}])

@@ -26,13 +26,13 @@ def event_lstm_model(**overrides):
   return config
 
 
-def _performance(num_velocity_bins, *controls):
+def _performance(num_velocity_bins, *controls, **model):
   return base.make_config(
       family='event_lstm',
       encoding=base.encoding('performance', steps_per_second=100,
                              max_shift_steps=100,
                              num_velocity_bins=num_velocity_bins),
-      model=event_lstm_model(),
+      model=event_lstm_model(**model),
       controls=base.controls_config(*controls))
 
 
@@ -48,6 +48,15 @@ def performance():
 @register('performance_with_dynamics', tiny=TINY_EVENT_LSTM)
 def performance_with_dynamics():
   return _performance(num_velocity_bins=32)
+
+
+@register('performance_with_dynamics_and_modulo_encoding', tiny=TINY_EVENT_LSTM)
+def performance_with_dynamics_and_modulo_encoding():
+  """Magenta's modulo config: each event read as 16 numbers (`PerformanceCodec
+  .input_vectors('modulo')`: pitch and pitch class, time shift and velocity
+  each a point on a circle) rather than one of 388; same data, same labels."""
+  # event_inputs: the encoding's fixed vectors rather than one-hot events.
+  return _performance(32, event_inputs='modulo')
 
 
 @register('density_conditioned_performance_with_dynamics', tiny=TINY_EVENT_LSTM)

@@ -124,6 +124,20 @@ class Codec(Specified):
     raise NotImplementedError(f'the {self.name} encoding has no extra '
                               f'feature {name!r}')
 
+  # The kinds of fixed input vector per id this encoding has
+  # (`input_vectors`), beside the one-hot id every encoding has.
+  input_vector_kinds = ()
+
+  def input_vectors(self, kind):
+    """float32 [vocab_size, width]: a fixed vector per id that a model reads
+    in place of the one-hot id (note-seq's other input encodings, e.g. the
+    performance encoding's 'modulo'); `kind` one of `input_vector_kinds`."""
+    raise ValueError(
+        f'the {self.name} encoding has no {kind!r} input vectors'
+        + (f'; it has {", ".join(map(repr, self.input_vector_kinds))}'
+           if self.input_vector_kinds else
+           ': a model reads its ids one-hot or embedded'))
+
   def empty_primer(self):
     """The ids a generated sequence starts from when there is no primer."""
     raise NotImplementedError(f'the {self.name} encoding is not generated '

@@ -229,6 +229,47 @@ class PerformanceCodec(codec.Codec):
     return PerformanceGrammar(self, max_polyphony, max_note_duration,
                               renormalise)
 
+  input_vector_kinds = ('modulo',)
+
+  def input_vectors(self, kind):
+    """float32 [vocab_size, width] for kind 'modulo' (16 wide with velocity
+    bins, 13 without): Performance RNN's modulo
+    encoding (Magenta's `performance_with_dynamics_and_modulo_encoding`),
+    equal to note-seq's `ModuloPerformanceEventSequenceEncoderDecoder`
+    input of each id's event. Each event type has a block: a valid bit,
+    then a point on a circle per value (NOTE_ON and NOTE_OFF: the pitch on
+    a circle of 144 and its pitch class on one of 12; TIME_SHIFT and
+    VELOCITY: the value on a circle of max_shift_steps or bins).
+
+    Raises:
+      ValueError: another kind, or a pitch range other than note-seq's
+        0..127 (the encoding is defined on that range only).
+    """
+    if kind not in self.input_vector_kinds:
+      return super().input_vectors(kind)
+    s = self.settings
+    if (s.min_pitch, s.max_pitch) != (MIN_MIDI_PITCH, MAX_MIDI_PITCH):
+      raise ValueError(
+          'the modulo encoding covers pitches '
+          f'{MIN_MIDI_PITCH}..{MAX_MIDI_PITCH}, as note-seq\'s; this codec '
+          f'has {s.min_pitch}..{s.max_pitch}')
+    types, values = self.events(np.arange(self.vocab_size))
+    # Each type's block: its first column, and the value each circle reads.
+    blocks = {NOTE_ON: 0, NOTE_OFF: 5, TIME_SHIFT: 10, VELOCITY: 13}
+    vectors = np.zeros((self.vocab_size, 16 if s.num_velocity_bins else 13))
+    rows = np.arange(self.vocab_size)
+    start = np.array([blocks[t] for t in types])
+    vectors[rows, start] = 1.0
+    circles = [(np.isin(types, (NOTE_ON, NOTE_OFF)), values, 144, 1),
+               (np.isin(types, (NOTE_ON, NOTE_OFF)), values % 12, 12, 3),
+               (types == TIME_SHIFT, values - 1, s.max_shift_steps, 1),
+               (types == VELOCITY, values - 1, max(s.num_velocity_bins, 1), 1)]
+    for chosen, value, size, column in circles:
+      angle = 2.0 * np.pi * value[chosen] / size
+      vectors[rows[chosen], start[chosen] + column] = np.cos(angle)
+      vectors[rows[chosen], start[chosen] + column + 1] = np.sin(angle)
+    return vectors.astype(np.float32)
+
   def time_shift_id(self, steps):
     """Id of TIME_SHIFT(steps), 1 <= steps <= max_shift_steps."""
     return self.time_shift_offset + np.asarray(steps) - 1

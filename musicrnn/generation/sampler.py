@@ -176,7 +176,8 @@ def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
   """Continues `primer` by `num_steps` sampled events, for a batch at once.
 
   Args:
-    model: has `initial_state(batch, max_length)` and `step(inputs, states)`.
+    model: has `initial_state(batch, max_length)` and `tempered_step(inputs,
+      states, temperature)` (`models.protocols.NextTokenModel`).
     primer: int array [batch, primer_length >= 1] of event ids.
     num_steps: events to draw after the primer.
     controls: {name: array [batch, primer_length + num_steps, ...]}: the
@@ -198,12 +199,13 @@ def sample(model, primer, num_steps, *, controls=None, temperature=1.0,
   temperature, top_k, top_p = float(temperature), int(top_k), float(top_p)
 
   def draw(unused_model, logits, step_seed, mask):
-    return categorical(filter_logits(logits, temperature, top_k, top_p,
-                                     banned_ids, mask), step_seed)
+    # The step tempered the logits (`NextTokenModel.tempered_step`).
+    return categorical(filter_logits(logits, 1.0, top_k, top_p, banned_ids,
+                                     mask), step_seed)
 
   return _sample_tokens(model, ('events', temperature, top_k, top_p, banned_ids),
                         draw, primer, num_steps, controls, seed, grammar,
-                        jit_compile)
+                        jit_compile, temperature)
 
 
 def sample_heads(model, primer, num_steps, *, temperatures, seed=None,
@@ -275,13 +277,14 @@ def _loop(model, key, jit_compile, make):
 
 
 def _sample_tokens(model, key, draw, primer, num_steps, controls, seed,
-                   grammar, jit_compile):
+                   grammar, jit_compile, temperature=None):
   """The loop of `sample` and `sample_heads`: `draw(model, logits [batch,
   ...], seed pair) -> token ids [batch]` picks each next token; `key` names
-  the draw, for the cache of compiled loops."""
+  the draw, for the cache of compiled loops; `temperature` (or None) the
+  model's `tempered_step`."""
   primer, controls = _check_inputs(primer, num_steps, controls)
   loop = _loop(model, key + (grammar,), jit_compile,
-               lambda proxy: token_loop(proxy, draw, grammar))
+               lambda proxy: token_loop(proxy, draw, grammar, temperature))
   return loop(primer, controls, tf.constant(num_steps),
               _seed_pair(seed, 0)).numpy()
 
@@ -316,12 +319,18 @@ def _primer_or(t, primer_length, output, drawn):
   return tf.where(t + 1 < primer_length, output[t + 1], drawn)
 
 
-def token_loop(model, draw, grammar=None):
+def token_loop(model, draw, grammar=None, temperature=None):
   """The sampling loop of `sample`, to trace in a tf.function:
   `loop(primer [batch, n] int32, controls {name: [batch, n + num_steps,
   ...]}, num_steps, seed_pair)` -> int32 [batch, n + num_steps];
   `draw(model, logits, seed pair, mask)` picks each next token, where
-  `mask` is what `grammar` (or None) allows (see `filter_logits`)."""
+  `mask` is what `grammar` (or None) allows (see `filter_logits`); with a
+  `temperature` the logits are the model's `tempered_step`'s."""
+  def step(inputs, states):
+    if temperature is None:
+      return model.step(inputs, states)
+    return model.tempered_step(inputs, states, temperature)
+
 
   def loop(primer, controls, num_steps, seed_pair):
     primer_length = tf.shape(primer)[1]
@@ -330,7 +339,7 @@ def token_loop(model, draw, grammar=None):
     output = _output_buffer(primer, num_steps)
 
     def body(t, states, grammar_carry, output):
-      logits, states = model.step(_inputs_at(controls, t, output[t]), states)
+      logits, states = step(_inputs_at(controls, t, output[t]), states)
       step_seed = tf.random.experimental.stateless_fold_in(seed_pair, t)
       token = _primer_or(t, primer_length, output,
                          tf.cast(draw(model, logits, step_seed,
@@ -437,10 +446,10 @@ def sample_naively(model, primer, num_steps, *, controls=None, temperature=1.0,
     inputs = {'tokens': tokens}
     for name, value in (controls or {}).items():
       inputs[name] = np.asarray(value)[:, 1:n + 1]
-    logits = tf.convert_to_tensor(model(inputs)[:, -1])
+    logits = tf.convert_to_tensor(model.tempered_logits(inputs, temperature)[:, -1])
     mask = None if grammar is None else (
         grammar.allowed(grammar.states(tokens)[-1], np), grammar.type_groups)
-    logits = filter_logits(logits, temperature, top_k, top_p, banned_ids,
+    logits = filter_logits(logits, 1.0, top_k, top_p, banned_ids,
                            mask).numpy()
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
@@ -484,14 +493,16 @@ def beam_search(model, primer, num_steps, *, beam_size, branch_factor,
   shape = (int(beam_size), int(branch_factor), int(steps_per_iteration))
 
   def scores(logits, mask):
+    # The step tempered the logits (`NextTokenModel.tempered_step`).
     return tf.nn.log_softmax(tf.cast(
-        filter_logits(logits, temperature, top_k, top_p, banned_ids, mask),
+        filter_logits(logits, 1.0, top_k, top_p, banned_ids, mask),
         tf.float32))
 
   loop = _loop(model, ('beam',) + shape + (temperature, top_k, top_p, banned_ids,
                                            grammar),
                jit_compile, lambda proxy: beam_loop(proxy, scores, *shape,
-                                                    grammar=grammar))
+                                                    grammar=grammar,
+                                                    temperature=temperature))
   return loop(primer, controls, tf.constant(num_steps),
               _seed_pair(seed, 1)).numpy()
 
@@ -510,11 +521,12 @@ def _survivors(totals, beam_size):
 
 
 def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration,
-              grammar=None):
+              grammar=None, temperature=1.0):
   """The loop of `beam_search`, to trace in a tf.function: `loop(primer,
   controls, num_steps, seed_pair)` -> int32 [batch, n + num_steps];
   `scores(logits, mask)` gives the log-probabilities each event is drawn
-  from, with `grammar`'s mask (None without one).
+  from, with `grammar`'s mask (None without one), of the logits of the
+  model's `tempered_step` at `temperature`.
 
   The model runs on a fixed set of slots per output: with one step per
   iteration (or no branching) one per sequence, since an iteration's first
@@ -583,8 +595,8 @@ def beam_loop(model, scores, beam_size, branch_factor, steps_per_iteration,
       and the states after it (the grammar's follows the next token:
       `written`)."""
       model_states, grammar_carry = states
-      logits, model_states = model.step(
-          _inputs_at(slot_controls, t, output[t]), model_states)
+      logits, model_states = model.tempered_step(
+          _inputs_at(slot_controls, t, output[t]), model_states, temperature)
       return ((logits, _grammar_mask(grammar, grammar_carry)),
               (model_states, grammar_carry))
 

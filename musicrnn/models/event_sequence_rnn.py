@@ -339,9 +339,16 @@ class EventSequenceRNN(recurrent.RecurrentStack, protocols.NextTokenModel):
 
   def call(self, inputs, training=False):
     """log p(next event) [batch, time, vocab_size] (normalised logits)."""
+    return self._event_log_probs(inputs, training, 1.0)
+
+  def tempered_logits(self, inputs, temperature):
+    """`call` with the class logits divided by `temperature` (`tempered_step`)."""
+    return self._event_log_probs(inputs, False, temperature)
+
+  def _event_log_probs(self, inputs, training, temperature):
     features, targets = self.inputs_of.sequence(inputs['tokens'])
     logits, _ = self._run(self._conditioned(inputs, features), None, training)
-    return self.inputs_of.event_log_probs(logits, targets)
+    return self.inputs_of.event_log_probs(logits / temperature, targets)
 
   def initial_state(self, batch_size, max_length=None):
     return (super().initial_state(batch_size, max_length)
@@ -350,13 +357,19 @@ class EventSequenceRNN(recurrent.RecurrentStack, protocols.NextTokenModel):
   def step(self, inputs, states):
     """One step: ids [batch] -> log p(next event) [batch, vocab_size] and
     the next states (the LSTMs', then the inputs')."""
+    return self.tempered_step(inputs, states, 1.0)
+
+  def tempered_step(self, inputs, states, temperature):
+    """`step` with the class logits divided by `temperature` before the
+    classes are summed into events, as Magenta's sampler draws a class from
+    its softmax at that temperature and decodes it."""
     split = self._num_rnn_states
     features, targets, input_states = self.inputs_of.step(
         inputs['tokens'], list(states[split:]))
     features = self._conditioned(inputs, features)
     logits, rnn_states = self._run(features[:, None], list(states[:split]),
                                    False)
-    return (self.inputs_of.event_log_probs(logits[:, 0], targets),
+    return (self.inputs_of.event_log_probs(logits[:, 0] / temperature, targets),
             rnn_states + input_states)
 
   @staticmethod

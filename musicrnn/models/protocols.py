@@ -136,6 +136,19 @@ class NextTokenModel(_CachedStep, abstract=True):
 
   task = 'next_token'
 
+  def tempered_step(self, inputs, states, temperature):
+    """`step` with its next-token distribution at `temperature`: the logits
+    divided by it. A model whose token logits are made from other logits
+    (Magenta's event RNNs: classes that decode to events) divides those,
+    as its own sampler does."""
+    logits, states = self.step(inputs, states)
+    return logits / temperature, states
+
+  def tempered_logits(self, inputs, temperature):
+    """The forward pass's logits with each step's distribution at
+    `temperature` (as `tempered_step`'s)."""
+    return self(inputs) / temperature
+
 
 class MultiHeadModel(_CachedStep, abstract=True):
   """Tokens that pack one id per part in ({'tokens': int [batch, time]}),

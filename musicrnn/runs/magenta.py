@@ -93,6 +93,7 @@ from musicrnn.runs import run_dir as run_dir_lib
 # (its own name but for Drums RNN's `drum_kit`).
 EVENT_GENERATOR_IDS = (
     'performance', 'performance_with_dynamics',
+    'performance_with_dynamics_and_modulo_encoding',
     'density_conditioned_performance_with_dynamics',
     'pitch_conditioned_performance_with_dynamics',
     'multiconditioned_performance_with_dynamics', 'polyphony',
@@ -602,11 +603,12 @@ def set_weights(model, weights, config, control_sizes=()):
   controls = sum(size for _, size in control_sizes)
   # What the config's encoding gives the first layer, in the checkpoint's
   # terms (the first kernel's input rows).
-  encoding = config.encoding.name
+  encoding = f'{config.encoding.name} encoding'
+  if config.model.get('event_inputs', 'one_hot') != 'one_hot':
+    encoding += f' ({config.model.event_inputs} vectors)'
   gives = (f'the config {config.name!r} gives {width} inputs'
-           + (f' ({width - controls} of its {encoding} encoding, {controls} '
-              f'of control signals)' if controls else
-              f' of its {encoding} encoding')
+           + (f' ({width - controls} of its {encoding}, {controls} '
+              f'of control signals)' if controls else f' of its {encoding}')
            + ': the checkpoint is of another encoding or other controls '
            '(Magenta\'s "356 vs 388" error)')
 

@@ -410,8 +410,8 @@ class NextTokenTask(base.Task):
                  max_polyphony, max_note_duration, *values):
 
       def draw(unused_model, logits, step_seed, mask):
-        logits = sampler.filter_logits(logits, temperature, top_k, top_p, banned,
-                                       mask)
+        # The model's tempered_step divided the logits by the temperature.
+        logits = sampler.filter_logits(logits, 1.0, top_k, top_p, banned, mask)
         return sampler.categorical(logits, step_seed)
 
       total = tf.shape(primer)[1] + num_steps
@@ -421,7 +421,7 @@ class NextTokenTask(base.Task):
           for (name, control), value in zip(run.controls, values)}
       seed_pair = tf.stack([seed, tf.constant(0, tf.int64)])
       grammar = run.codec.grammar(max_polyphony, max_note_duration)
-      tokens = sampler.token_loop(run.model, draw, grammar)(
+      tokens = sampler.token_loop(run.model, draw, grammar, temperature)(
           primer, schedules, num_steps, seed_pair)
       return {'tokens': tokens}
 
