@@ -409,6 +409,7 @@ def test_lead_sheet_examples_hold_their_chords_in_twelve_keys():
     (dict(max_events=512), 'max_steps'),
     (dict(extraction={'min_bar': 3}), 'data.extraction'),
     (dict(extraction={'gap_bars': 0}), 'data.extraction'),
+    (dict(long_sequences='crop'), "trains on whole tracks.*random crop"),
 ])
 def test_bad_extraction_settings(change, message):
   config = CONFIGS['lookback_rnn']()

@@ -93,6 +93,14 @@ def check_data_config(config, codec):
                        'data.max_events to 0')
     if encodings.controls_from_config(config):
       raise UsageError(f'the {codec.name} encoding takes no control signals')
+    if mode == 'crop':
+      # Magenta's inputs count from a track's first step (lookback's bar
+      # counters, KeyMelody's bar flag): a crop would start them off the bar.
+      raise UsageError(f"the {codec.name} encoding trains on whole tracks, as "
+                       "Magenta's extractor cuts them: its inputs count "
+                       "steps from a track's first bar, which a random crop "
+                       "would move; data.long_sequences='crop' is for "
+                       'encodings read as one stream')
     extraction_settings(config)
   if mode == 'crop' and not data.max_events:
     raise UsageError("data.long_sequences='crop' needs data.max_events, the crop "
