@@ -6,11 +6,9 @@ import note_seq
 import numpy as np
 import pytest
 
-from musicrnn.encodings import codec as codec_lib
 from musicrnn.encodings import drums
 from musicrnn.encodings import lead_sheet
 from musicrnn.encodings import melody
-from musicrnn.encodings import note_tuple
 from musicrnn.encodings import performance
 from musicrnn.encodings import polyphony
 from musicrnn.errors import UsageError
@@ -217,25 +215,6 @@ def test_backing_chords():
     with pytest.raises(UsageError, match='--steps_per_chord must be an '
                        'integer >= 1'):
       primers.backing_chords('C', steps)
-
-
-def test_tempo_and_bars_of_codec_settings():
-  """The settings that hold a codec's tempo and grid, nested ones too (a
-  lead sheet's melody); encodings of seconds have neither."""
-  lead = lead_sheet.LeadSheetSettings()
-  slow = codec_lib.with_qpm(lead, 90.0)
-  assert slow.melody.qpm == 90 and lead.melody.qpm == 120
-  assert slow.melody == lead_sheet.LeadSheetSettings(
-      melody=melody.MelodySettings(transpose_to_key=None, qpm=90.0)).melody
-  assert codec_lib.with_qpm(drums.DrumsSettings(), 100.0).qpm == 100
-  assert codec_lib.tempo_settings(performance.PerformanceSettings()) is None
-  with pytest.raises(ValueError, match='holds no tempo'):
-    codec_lib.with_qpm(performance.PerformanceSettings(), 90.0)
-  assert codec_lib.steps_per_bar(lead) == 16
-  assert codec_lib.steps_per_bar(drums.MAGENTA_CONFIGS['one_drum']) == 8
-  assert codec_lib.steps_per_bar(polyphony.PolyphonySettings()) == 16
-  assert codec_lib.steps_per_bar(performance.PerformanceSettings()) is None
-  assert codec_lib.steps_per_bar(note_tuple.NoteTupleSettings()) is None
 
 
 def _cycling_draw(pattern):

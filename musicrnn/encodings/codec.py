@@ -15,6 +15,9 @@ A codec turns an *unquantized* NoteSequence (times in seconds, as
 - Each codec quantizes for itself, vectorised with numpy, with the same
   rounding as note-seq (`int(seconds * steps_per_second + 0.5)`, a zero-length
   note lengthened to one step).
+- A codec says how its ids keep time (`timing`): in seconds, or at the
+  tempo its settings hold, on a metric grid or not; `tempo_settings()`,
+  `with_qpm(qpm)` and `steps_per_bar()` answer from it.
 - A sequence the codec cannot encode raises `EncodingError` with a short
   `reason` (used as a Beam counter name by the dataset pipeline).
 - A codec that `extracts` (Melody, Drums and Improv RNN) also reads a
@@ -34,6 +37,17 @@ import numpy as np
 RENORMALISE_BY_TYPE = 'by_type'
 RENORMALISE_ALL = 'all'
 RENORMALISE = (RENORMALISE_BY_TYPE, RENORMALISE_ALL)
+
+# How a codec's ids keep time (`Codec.timing`): in seconds, with no tempo
+# (performance events); at the tempo `qpm` of its settings, the quarter notes
+# per minute `decode` writes; or at that tempo on a metric grid of the
+# settings' `steps_per_quarter`.
+TIMING_SECONDS = 'seconds'
+TIMING_TEMPO = 'tempo'
+TIMING_METRIC = 'metric'
+# A 4/4 bar, the meter of every metric encoding without its own bar length
+# (Magenta's default).
+DEFAULT_QUARTERS_PER_BAR = 4
 
 
 class EncodingError(ValueError):
@@ -74,7 +88,8 @@ class Codec(Specified):
   """Base of every codec: settings, equality, hash, repr and spec
   (`Specified`).
 
-  Subclasses set `settings_class` and implement `vocab_size`, `encode` and
+  Subclasses set `settings_class` and `timing` (whether their settings hold
+  a tempo and a metric grid) and implement `vocab_size`, `encode` and
   `decode`; `register(name)` sets `name`. Token encodings that models
   generate also set `end_id` and implement `empty_primer` (and
   `decode_generated` where a note can be left on).
@@ -209,6 +224,42 @@ class Codec(Specified):
       EncodingError: the sequence cannot be read at all (not quantizable).
     """
     raise NotImplementedError(f'the {self.name} encoding extracts no tracks')
+
+  # How the ids keep time (TIMING_SECONDS, TIMING_TEMPO or TIMING_METRIC),
+  # read by `tempo_settings`, `with_qpm` and `steps_per_bar`: a codec of
+  # TIMING_TEMPO or TIMING_METRIC has settings with a `qpm` field (and with
+  # TIMING_METRIC a `steps_per_quarter` one). A codec whose tempo lies
+  # deeper in its settings overrides the three methods (the lead sheet's
+  # melody), one with its own bar length `steps_per_bar` (the piano roll).
+  timing = TIMING_SECONDS
+
+  def tempo_settings(self):
+    """The frozen settings that hold the tempo `decode` writes (their `qpm`,
+    quarter notes per minute): `settings` unless the codec keeps time in
+    seconds (performance events), then None."""
+    return None if self.timing == TIMING_SECONDS else self.settings
+
+  def with_qpm(self, qpm):
+    """A codec of this class whose `decode` writes at `qpm` quarter notes per
+    minute: its settings with that tempo (`dataclasses.replace`, checked
+    again by their __post_init__).
+
+    Raises:
+      ValueError: the codec holds no tempo (`tempo_settings` None), or qpm
+        is not > 0.
+    """
+    if self.tempo_settings() is None:
+      raise ValueError(f'the {self.name} encoding holds no tempo (qpm): it '
+                       'keeps time in seconds')
+    return type(self)(dataclasses.replace(self.settings, qpm=qpm))
+
+  def steps_per_bar(self):
+    """Steps of one bar of the metric grid: `steps_per_quarter` times the
+    quarters of a 4/4 bar; None for an encoding without a metric grid
+    (`timing` not TIMING_METRIC)."""
+    if self.timing != TIMING_METRIC:
+      return None
+    return self.settings.steps_per_quarter * DEFAULT_QUARTERS_PER_BAR
 
   # Metric encodings count quantized steps in their tokens (Magenta measures
   # polyphonic sequences in steps); they set this and define `num_steps`.
@@ -398,11 +449,16 @@ def codec_from_spec(spec):
   return from_spec(spec, _REGISTRY)
 
 
+def codec_names():
+  """The names of the registered codecs, sorted."""
+  return sorted(_REGISTRY)
+
+
 def codec_class(name):
   """The codec class registered as `name` (ValueError if none is)."""
   if name not in _REGISTRY:
     raise ValueError(
-        f'unknown encoding {name!r}; known: {", ".join(sorted(_REGISTRY))}')
+        f'unknown encoding {name!r}; known: {", ".join(codec_names())}')
   return _REGISTRY[name]
 
 
@@ -419,63 +475,3 @@ def check_metric_grid(steps_per_quarter, qpm):
     raise ValueError(f'steps_per_quarter must be > 0, got {steps_per_quarter}')
   if not qpm > 0:
     raise ValueError(f'qpm must be > 0, got {qpm}')
-
-
-# A 4/4 bar, the meter of every metric encoding without its own
-# `quarters_per_bar` (Magenta's default).
-DEFAULT_QUARTERS_PER_BAR = 4
-
-
-def _holds(settings, name):
-  return dataclasses.is_dataclass(settings) and any(
-      f.name == name for f in dataclasses.fields(settings))
-
-
-def _settings_holding(settings, name):
-  """(field name or None, the frozen settings that hold field `name`):
-  `settings` itself, else the first of its dataclass fields that holds it
-  (a lead sheet's melody); (None, None) where none does."""
-  if _holds(settings, name):
-    return None, settings
-  if dataclasses.is_dataclass(settings):
-    for field in dataclasses.fields(settings):
-      if _holds(getattr(settings, field.name), name):
-        return field.name, getattr(settings, field.name)
-  return None, None
-
-
-def tempo_settings(settings):
-  """The frozen settings that hold a codec's output tempo, `qpm` (the
-  quarter notes per minute `decode` writes): `settings` itself or a
-  dataclass among its fields (a lead sheet's melody); None for an encoding
-  of seconds (performance events)."""
-  return _settings_holding(settings, 'qpm')[1]
-
-
-def with_qpm(settings, qpm):
-  """A copy of frozen codec settings whose `decode` writes at `qpm`:
-  `dataclasses.replace` of the settings that hold the tempo
-  (`tempo_settings`), nested ones replaced inside theirs; each checked
-  again by its __post_init__.
-
-  Raises:
-    ValueError: the settings hold no tempo, or qpm is not > 0.
-  """
-  field, tempo = _settings_holding(settings, 'qpm')
-  if tempo is None:
-    raise ValueError(f'{type(settings).__name__} holds no tempo (qpm)')
-  if field is None:
-    return dataclasses.replace(settings, qpm=qpm)
-  return dataclasses.replace(
-      settings, **{field: dataclasses.replace(tempo, qpm=qpm)})
-
-
-def steps_per_bar(settings):
-  """Steps of one bar of a codec's metric grid: its `steps_per_quarter`
-  times its `quarters_per_bar` (4/4 where it has none); None for an
-  encoding without steps a quarter note."""
-  grid = _settings_holding(settings, 'steps_per_quarter')[1]
-  if grid is None:
-    return None
-  quarters = getattr(grid, 'quarters_per_bar', DEFAULT_QUARTERS_PER_BAR)
-  return int(grid.steps_per_quarter * quarters)

@@ -249,6 +249,7 @@ class DrumsCodec(event_sequence.EncoderMethods, codec.Codec):
   """
 
   settings_class = DrumsSettings
+  timing = codec.TIMING_METRIC
   def __init__(self, settings=None):
     super().__init__(settings)
     s = self.settings

@@ -85,6 +85,7 @@ class FrameRollCodec(codec.Codec):
   """NoteSequence ⇄ frames of onset and held bits (see the module docstring)."""
 
   settings_class = FrameRollSettings
+  timing = codec.TIMING_METRIC
   sequence_feature = 'pianoroll'
   step_name = 'frames'
   # A frame is the onset bits of every key, then its held bits; a key is
@@ -222,6 +223,7 @@ class FrameEventCodec(codec.Codec, KeyFramesEncoding):
   """
 
   settings_class = FrameRollSettings
+  timing = codec.TIMING_METRIC
   step_name = 'events'
   counts_steps = True
 

@@ -285,6 +285,7 @@ class LeadSheetCodec(codec.Codec):
   """
 
   settings_class = LeadSheetSettings
+  timing = codec.TIMING_METRIC
   step_name = 'steps'
   counts_steps = True
 
@@ -298,6 +299,20 @@ class LeadSheetCodec(codec.Codec):
     melody_rnn_generate's: a middle C for one step
     (`MelodyCodec.empty_primer`)."""
     return self.melody.empty_primer()
+
+  def tempo_settings(self):
+    """The melody's settings, which hold the tempo `decode` writes."""
+    return self.melody.tempo_settings()
+
+  def with_qpm(self, qpm):
+    """A lead-sheet codec whose melody writes at `qpm`
+    (`MelodyCodec.with_qpm`, its ValueErrors)."""
+    return type(self)(dataclasses.replace(
+        self.settings, melody=self.melody.with_qpm(qpm).settings))
+
+  def steps_per_bar(self):
+    """The melody's bar (`MelodyCodec.steps_per_bar`)."""
+    return self.melody.steps_per_bar()
 
   @property
   def vocab_size(self):

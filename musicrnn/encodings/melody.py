@@ -531,6 +531,7 @@ class MelodyCodec(event_sequence.EncoderMethods, codec.Codec):
   """
 
   settings_class = MelodySettings
+  timing = codec.TIMING_METRIC
   def __init__(self, settings=None):
     super().__init__(settings)
     self.encoder = make_encoder(self.settings)

@@ -112,6 +112,7 @@ class NoteTupleCodec(codec.Codec):
   module docstring)."""
 
   settings_class = NoteTupleSettings
+  timing = codec.TIMING_TEMPO
   step_name = 'onsets'
   learned_settings = ('chord_vocabulary',)
 

@@ -153,6 +153,7 @@ class PerformanceCodec(codec.Codec):
   """
 
   settings_class = PerformanceSettings
+  timing = codec.TIMING_SECONDS
 
   def __init__(self, settings=PerformanceSettings()):
     super().__init__(settings)

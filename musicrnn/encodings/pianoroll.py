@@ -93,6 +93,7 @@ class PianorollCodec(codec.Codec):
   """NoteSequence ⇄ binary piano-roll segments (see the module docstring)."""
 
   settings_class = PianorollSettings
+  timing = codec.TIMING_METRIC
   sequence_feature = 'pianoroll'
   segmented = True
   step_name = 'steps'
@@ -106,6 +107,10 @@ class PianorollCodec(codec.Codec):
   def segment_shape(self):
     """(steps, pitches) of one segment: (64, 84) by default."""
     return self.settings.steps_per_segment, self.settings.num_pitches
+
+  def steps_per_bar(self):
+    """Steps of one bar of `quarters_per_bar` quarter notes."""
+    return self.settings.steps_per_bar
 
   def encode(self, sequence):
     """Encodes a NoteSequence (seconds) as piano-roll segments.

@@ -89,6 +89,7 @@ class PolyphonyCodec(codec.Codec):
   """NoteSequence ⇄ Polyphony RNN token ids (see the module docstring)."""
 
   settings_class = PolyphonySettings
+  timing = codec.TIMING_METRIC
 
   # The event that ends a sequence: a primer is encoded without it, and
   # generation never draws it (it would cut the output short).

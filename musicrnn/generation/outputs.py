@@ -15,7 +15,6 @@ import os
 from note_seq.protobuf import music_pb2
 import numpy as np
 
-from musicrnn.encodings import codec as codec_lib
 from musicrnn.errors import UsageError
 from musicrnn.generation import primers
 from musicrnn.generation import render
@@ -41,7 +40,7 @@ def check_steps(num_steps, duration_seconds, num_bars=None):
 
 def bar_steps(codec, num_bars):
   """The metric steps of `num_bars` bars of the codec's grid
-  (`codec.steps_per_bar`: steps_per_quarter x 4 in 4/4), None for None.
+  (`Codec.steps_per_bar`: steps_per_quarter x 4 in 4/4), None for None.
 
   Raises:
     UsageError: num_bars below 1, or a codec without a metric grid (its
@@ -51,7 +50,7 @@ def bar_steps(codec, num_bars):
     return None
   if num_bars < 1:
     raise UsageError(f'--num_bars must be at least 1, got {num_bars}')
-  bar = codec_lib.steps_per_bar(codec.settings)
+  bar = codec.steps_per_bar()
   if bar is None or (codec.sequence_feature == 'tokens'
                      and not codec.counts_steps):
     raise UsageError(f'--num_bars counts bars of a metric encoding (steps of '

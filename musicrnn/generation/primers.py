@@ -30,7 +30,6 @@ import numpy as np
 
 from musicrnn.encodings import frames as frames_lib
 from musicrnn.encodings.codec import EncodingError
-from musicrnn.encodings.codec import tempo_settings
 from musicrnn.errors import UsageError
 
 PRIMER_VELOCITY = 80
@@ -71,7 +70,7 @@ def primer_events(codec, primer_midi=None, primer_pitches=None,
     qpm: quarter notes per minute of a primer of pitches, melody events or
       drums (default DEFAULT_QPM, 120); None or > 0. Given without such a
       primer it must have an output tempo to set: the codec's settings
-      hold a qpm (`codec.tempo_settings`).
+      hold a qpm (`Codec.tempo_settings`).
 
   Raises:
     UsageError: two given, a file that is missing or unreadable, a pitch
@@ -90,7 +89,7 @@ def primer_events(codec, primer_midi=None, primer_pitches=None,
   if qpm is not None:
     check_qpm(qpm)
     if not (primer_pitches or primer_melody or primer_drums
-            or tempo_settings(codec.settings)):
+            or codec.tempo_settings()):
       raise UsageError(
           f'--qpm={qpm:g} sets the tempo of --primer_pitches, --primer_melody '
           f'and --primer_drums, and the output tempo of an encoding of '

@@ -7,13 +7,12 @@
 Everything about the model comes from `run_dir` (config.json and the latest
 checkpoint); its task (`musicrnn.tasks`) samples it, with the options it
 takes. A `qpm` option also sets the tempo the outputs are written at, for
-an encoding whose settings hold one (`codec.tempo_settings`).
+an encoding whose settings hold one (`Codec.tempo_settings`).
 """
 
 import dataclasses
 
 from musicrnn import tasks
-from musicrnn.encodings import codec as codec_lib
 from musicrnn.errors import UsageError
 from musicrnn.generation import primers
 from musicrnn.runs import run_dir as run_dir_lib
@@ -58,11 +57,10 @@ def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
 
 
 def _at_tempo(run, qpm):
-  """`run` whose codec writes at `qpm` quarter notes per minute: rebuilt from
-  its settings with that tempo (`codec.with_qpm`, dataclasses.replace, the
-  loaded codec left as it is); `run` itself for None or an encoding of
-  seconds (the primers then take the tempo alone)."""
-  if qpm is None or codec_lib.tempo_settings(run.codec.settings) is None:
+  """`run` whose codec writes at `qpm` quarter notes per minute: a new codec
+  with that tempo (`Codec.with_qpm`, the loaded codec left as it is); `run`
+  itself for None or an encoding of seconds (the primers then take the tempo
+  alone)."""
+  if qpm is None or run.codec.tempo_settings() is None:
     return run
-  codec = type(run.codec)(codec_lib.with_qpm(run.codec.settings, float(qpm)))
-  return dataclasses.replace(run, codec=codec)
+  return dataclasses.replace(run, codec=run.codec.with_qpm(float(qpm)))
