@@ -68,17 +68,20 @@ def test_every_codec_answers_its_tempo_and_bar(name):
   if name in SECONDS:
     assert codec.timing == codec_lib.TIMING_SECONDS
     assert codec.tempo_settings() is None and codec.steps_per_bar() is None
+    assert codec.seconds_per_step() is None
     with pytest.raises(ValueError, match='holds no tempo'):
       codec.with_qpm(90.0)
     return
   assert codec.tempo_settings().qpm == 120.0
   if name in TEMPO_ONLY:
     assert codec.timing == codec_lib.TIMING_TEMPO
-    assert codec.steps_per_bar() is None
+    assert codec.steps_per_bar() is None and codec.seconds_per_step() is None
   else:
     assert codec.timing == codec_lib.TIMING_METRIC
     assert codec.tempo_settings().steps_per_quarter == 4
     assert codec.steps_per_bar() == 16
+    assert codec.seconds_per_step() == pytest.approx(0.125)
+    assert codec.with_qpm(60.0).seconds_per_step() == pytest.approx(0.25)
   slow = codec.with_qpm(90.0)
   assert type(slow) is type(codec) and slow != codec
   assert slow.tempo_settings().qpm == 90.0
@@ -112,6 +115,7 @@ def test_a_lead_sheets_tempo_and_bar_are_its_melodys():
   coarse = lead_sheet.LeadSheetCodec(lead_sheet.LeadSheetSettings(
       melody=melody.MelodySettings(steps_per_quarter=2)))
   assert coarse.steps_per_bar() == 8
+  assert coarse.seconds_per_step() == pytest.approx(0.25)
 
 
 def test_tempo_and_bar_of_codec_settings():

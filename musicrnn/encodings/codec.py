@@ -261,6 +261,15 @@ class Codec(Specified):
       return None
     return self.settings.steps_per_quarter * DEFAULT_QUARTERS_PER_BAR
 
+  def seconds_per_step(self):
+    """Seconds of one step of the metric grid at the tempo `decode` writes
+    (60 / qpm / steps_per_quarter); None for an encoding without a metric
+    grid."""
+    if self.timing != TIMING_METRIC:
+      return None
+    tempo = self.tempo_settings()
+    return 60.0 / tempo.qpm / tempo.steps_per_quarter
+
   # Metric encodings count quantized steps in their tokens (Magenta measures
   # polyphonic sequences in steps); they set this and define `num_steps`.
   counts_steps = False

@@ -223,8 +223,7 @@ def _with_chords(run_codec, chords, render_chords, min_steps=0):
   as improv_rnn_generate's --render_chords), over the output's steps, at
   least `min_steps` (the length asked for: a melody may end in silence)."""
   import note_seq  # pylint: disable=import-outside-toplevel
-  settings = run_codec.tempo_settings()
-  seconds = 60.0 / settings.qpm / settings.steps_per_quarter
+  seconds = run_codec.seconds_per_step()
 
   def finish(sequence):
     steps = max(1, min_steps,
