@@ -19,7 +19,7 @@ below it, and no two packages import each other, not even inside a function
   configs     named configs: an encoding, a model family and its hparams
   models      Keras 3 models, one file per family, and the protocols a family
               declares (next-token model, multi-head model, frame model,
-              joint frame model, adversarial pair)
+              joint frame model, adversarial pair, latent-variable model)
   tfrecords   the SequenceExample schema, dataset.json, tf.data input
   pipelines   Beam: music files -> NoteSequences -> SequenceExamples; the
               TFDS builders that run them

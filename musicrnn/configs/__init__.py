@@ -11,7 +11,8 @@ that trains in seconds on a CPU (tests use those). A config is an
   base        the pieces of every config (encoding, controls, data, train)
               and the tiny variants' shrinking (`tiny_variant`)
   performance, polyphony, music_transformer, dilated_cnn, pianoroll_gan,
-  pianoroll_lstm, note_lstm, tcn, rnn_nade, melody_rnn (Melody and Drums RNN)
+  pianoroll_lstm, note_lstm, tcn, rnn_nade, melody_rnn (Melody and Drums RNN),
+  music_vae (MusicVAE)
               one module per family: its configs and their defaults
   registry    names -> configs, `--hparams` and dotted overrides
 

@@ -8,6 +8,12 @@ queues. States are lists of tensors laid out as each model chooses (the
 transformer's cache puts its chunks first): the sampler passes them back to
 the model and never indexes them.
 
+A latent-variable model (MusicVAE) decodes from z instead of a primer, with
+`decoder_initial_state(z)` and `decoder_step(tokens, states, t)`:
+`sample_latent` draws sequences from z in a compiled loop, and `latent_loop`
+is that loop to trace elsewhere (scheduled sampling in training, the
+evaluation's free-running reconstructions).
+
   tokens = sample(model, primer, num_steps=512, controls={name: schedule},
                   temperature=1.0, top_k=0, top_p=1.0, seed=1)
 
@@ -735,3 +741,81 @@ def _joint_frame_loop(model, temperature, binarize, threshold):
     return tf.transpose(output, [1, 0, 2])
 
   return loop
+
+
+def latent_loop(model, z, num_steps, seed_pair, *, temperature=1.0,
+                greedy=False, targets=None, sampling_probability=1.0,
+                training=False):
+  """A latent-variable model's decoder (`protocols.LatentVariableModel`)
+  run one step at a time from z, to trace in a tf.function (XLA compiles
+  it; gradients flow through its steps, not its draws).
+
+  Step t reads the token before it: at t = 0 none; after that the token
+  drawn at t - 1, or, given `targets`, target t - 1 except where a coin of
+  probability `sampling_probability` picks the drawn one (Magenta's
+  scheduled sampling; 0 is teacher forcing, 1 feeds back every draw).
+
+  Args:
+    model: `decoder_initial_state(z)` and `decoder_step(tokens, states, t)`.
+    z: float32 [batch, z_size].
+    num_steps: steps to decode (an int or a scalar tensor).
+    seed_pair: int64 [2]; each step's draws fold in its index.
+    temperature: divides the logits before each draw (a number or scalar
+      tensor).
+    greedy: draw the likeliest token instead (no randomness but the coins).
+    targets: int32 [batch, >= num_steps] the decoder is fed, or None.
+    sampling_probability: with `targets`, the chance a step reads the
+      decoder's own draw.
+    training: the model's layers in training mode (dropout).
+
+  Returns:
+    (drawn tokens int32 [batch, num_steps], float32 logits [batch,
+    num_steps, vocab] of every step, before the temperature).
+  """
+  batch = tf.shape(z)[0]
+  states = model.decoder_initial_state(z, training=training)
+  drawn_tokens = tf.TensorArray(tf.int32, size=num_steps)
+  step_logits = tf.TensorArray(tf.float32, size=num_steps)
+
+  def body(t, previous, states, drawn_tokens, step_logits):
+    logits, states = model.decoder_step(previous, states, t, training=training)
+    logits = tf.cast(logits, tf.float32)
+    step_seed = tf.random.experimental.stateless_fold_in(seed_pair, t)
+    if greedy:
+      drawn = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    else:
+      drawn = categorical(logits / tf.cast(temperature, tf.float32), step_seed)
+    following = drawn
+    if targets is not None:
+      coin = tf.random.stateless_uniform(
+          [batch], tf.random.experimental.stateless_fold_in(step_seed, 1))
+      following = tf.where(coin < sampling_probability, drawn,
+                           tf.cast(targets[:, t], tf.int32))
+    return (t + 1, following, states, drawn_tokens.write(t, drawn),
+            step_logits.write(t, logits))
+
+  _, _, _, drawn_tokens, step_logits = tf.while_loop(
+      lambda t, *_: t < num_steps, body,
+      (tf.constant(0), tf.fill([batch], -1), states, drawn_tokens,
+       step_logits))
+  return (tf.transpose(drawn_tokens.stack()),
+          tf.transpose(step_logits.stack(), [1, 0, 2]))
+
+
+def sample_latent(model, z, num_steps, *, temperature=1.0, greedy=False,
+                  seed=None, jit_compile=True):
+  """Sequences a latent-variable model decodes from z [batch, z_size], one
+  token drawn a step at `temperature` (or the likeliest, `greedy`), in one
+  compiled loop (`latent_loop`).
+
+  Returns:
+    int32 array [batch, num_steps].
+  """
+  if num_steps < 1:
+    raise ValueError(f'num_steps must be at least 1, got {num_steps}')
+  loop = _loop(model, ('latent', int(num_steps), bool(greedy)), jit_compile,
+               lambda proxy: lambda z, seed_pair, temperature: latent_loop(
+                   proxy, z, int(num_steps), seed_pair,
+                   temperature=temperature, greedy=greedy)[0])
+  return loop(tf.convert_to_tensor(z, tf.float32), _seed_pair(seed, 0),
+              tf.constant(float(temperature), tf.float32)).numpy()

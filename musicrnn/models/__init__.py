@@ -4,7 +4,7 @@
 names in `config.family` (the name of the family's file here); the trainer
 and generator call it, never a family directly. A family subclasses one
 protocol (`protocols`: next-token model, multi-head model, frame model,
-joint frame model, adversarial pair), which names its task
+joint frame model, adversarial pair, latent-variable model), which names its task
 (`musicrnn.tasks`). Its constructor takes the config's `model` section as
 its keyword arguments (and `get_config()` gives them back), plus what comes
 from the data (`data_arguments(codec, controls)`: vocabulary size and
@@ -25,6 +25,8 @@ batch of one that builds it.
   event_sequence_rnn Magenta's Melody and Drums RNN: the inputs of note-seq's
                      encoder-decoders built from event ids, an LSTM stack
                      (with Magenta's attention), a softmax over its classes
+  music_vae          MusicVAE: a bidirectional LSTM encoder to a Gaussian
+                     latent, a flat or hierarchical (conductor) LSTM decoder
   protocols          what a family is: the abstract bases above
   recurrent          the recurrent stack and step the LSTM families share,
                      and Magenta's attention cell

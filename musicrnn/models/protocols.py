@@ -18,6 +18,10 @@ when a run reaches the missing call:
   AdversarialPair  a generator (noise in, piano rolls out) and its critic,
                    with their own update: the piano-roll GAN (task
                    'adversarial')
+  LatentVariableModel  an encoder of a whole sequence to a Gaussian latent
+                   (mu, sigma) and a decoder of the sequence given z, teacher
+                   forced or one step at a time: MusicVAE (task
+                   'variational')
 
   class MyModel(protocols.NextTokenModel):
     ...   # data_arguments, example_inputs, call, initial_state, step,
@@ -245,3 +249,53 @@ class AdversarialPair(FamilyModel, abstract=True):
   def adversarial_step(self, real):
     """One update of critic and generator on a replica's real rolls;
     returns {metric: replica-local mean}."""
+
+
+class LatentVariableModel(FamilyModel, abstract=True):
+  """An encoder of whole sequences of token ids to a diagonal Gaussian
+  posterior q(z | x) = N(mu, sigma^2), and a decoder of the sequence given a
+  latent z, trained on the ELBO against the prior N(0, I).
+
+  Inputs are {'tokens': int [batch, time]} (0 on padding) with
+  {'mask': [batch, time]} (1.0 on real steps; absent: every step real).
+  The decoder reads the previous token at each step (none at step 0) and z:
+  `decode` runs it teacher forced over a whole sequence;
+  `decoder_initial_state` and `decoder_step` run it one step at a time from
+  its own draws (generation, scheduled sampling), and `decoder_step`'s
+  logits equal `decode`'s when it is fed the same tokens.
+
+  Instance attributes: `vocab_size`, `z_size` (latent dimensions),
+  `max_seq_len` (the steps of a training sequence, longer ones cut: what
+  generation decodes by default) and `max_decode_steps` (the most steps the
+  decoder can decode, None for any: a hierarchical decoder's bars).
+  """
+
+  task = 'variational'
+
+  @abc.abstractmethod
+  def encode(self, inputs, training=False):
+    """(mu, sigma) of q(z | tokens), float32 [batch, z_size] each (sigma >
+    0)."""
+
+  @abc.abstractmethod
+  def decode(self, z, inputs, training=False):
+    """float32 logits [batch, time, vocab_size] of each token of
+    inputs['tokens'] given z [batch, z_size] and the tokens before it
+    (teacher forcing)."""
+
+  @abc.abstractmethod
+  def decoder_initial_state(self, z, training=False):
+    """The decoder's states (a list of tensors) before step 0, given z."""
+
+  @abc.abstractmethod
+  def decoder_step(self, tokens, states, step, training=False):
+    """(float32 logits [batch, vocab_size] of token `step`, the next states)
+    given the previous tokens [batch] int32 (-1 at step 0: no token) and
+    the step's index (a scalar, tensor or int)."""
+
+  def call(self, inputs, training=False):
+    """Reconstruction logits [batch, time, vocab_size]: the tokens decoded,
+    teacher forced, from the mean of their posterior (z = mu; the task's
+    objective draws z itself)."""
+    mu, _ = self.encode(inputs, training=training)
+    return self.decode(mu, inputs, training=training)

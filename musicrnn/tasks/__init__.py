@@ -12,6 +12,7 @@ protocol of `musicrnn.models.protocols`, whose `task` is a key of TASKS:
   joint_frames frame models that score a whole frame exactly, drawn bit by
                bit: the RNN-NADE (`joint_frames`)
   adversarial  a generator and its critic (`adversarial`)
+  variational  latent-variable models on the ELBO: MusicVAE (`variational`)
 
   task = tasks.for_config(config)
   objective = task.objective(model, config, strategy)

@@ -132,7 +132,8 @@ def compiled(fn, jit_compile):
 class SummedEvaluation:
   """Base of the evaluations that sum values over every batch of a split:
   `sums(features, labels, weights)` runs on each replica's part of a batch
-  (XLA-compiled with `jit_compile`); `_totals` adds them up.
+  (XLA-compiled with `jit_compile`; with what `_batches` adds to a batch
+  after them); `_totals` adds them up.
 
   Args:
     model: the model.
@@ -162,13 +163,21 @@ class SummedEvaluation:
 
     self._step = step
 
-  def _totals(self, data, batch_size, split, max_batches, static_length):
+  def _batches(self, ds, seed):
+    """The batches `sums` reads: those of `ds` (an evaluation that draws
+    adds each example's seed, from `seed`)."""
+    del seed
+    return ds
+
+  def _totals(self, data, batch_size, split, max_batches, static_length,
+              seed=0):
     """([the values summed over every batch], batches), or (None, 0) for
     a split without a batch."""
     ds = input_lib.make_dataset(data, split, batch_size, shuffle=False,
                                 repeat=False, static_length=static_length)
     if max_batches:
       ds = ds.take(max_batches)
+    ds = self._batches(ds, seed)
     totals = None
     batches = 0
     ds = input_lib.shard_per_worker(ds, self.num_workers)

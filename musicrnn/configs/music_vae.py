@@ -1,0 +1,163 @@
+"""MusicVAE configs: Magenta's music_vae models (`models/music_vae.py`, the
+'variational' task) under Magenta's config names, with its hparams.
+
+  musicrnn_create_dataset --config=cat-mel_2bar_small \\
+    --input=path/to/notesequences.tfrecord --output_dir=/tmp/mel_2bar
+  musicrnn_train --config=cat-mel_2bar_small --train_data=/tmp/mel_2bar \\
+    --run_dir=/tmp/mel_2bar_run
+  musicrnn_generate --run_dir=/tmp/mel_2bar_run --output_dir=/tmp/mel \\
+    --num_outputs=8 --temperature=0.5
+
+Magenta's settings (music_vae/configs.py, lstm_models.py, base_model.py):
+
+  config               decoder        z    encoder     decoder      free  max   beta     sampling
+                                           (per dir)               bits  beta  rate     schedule
+  cat-mel_2bar_small   flat           256  512         256x2        0     0.2   0.99999  inv. sigmoid 1000
+  cat-mel_2bar_big     flat           512  2048        2048x3       0     0.5   0.99999  inv. sigmoid 1000
+  hierdec-mel_16bar    16 bars of 16  512  2048x2      1024x2       256   0.2   0        none
+  cat-drums_2bar_small flat           256  512         256x2        48    0.2   0        inv. sigmoid 1000
+
+each with Adam at 1e-3 decaying by 0.9999 a step to 1e-5, gradients
+clipped to global norm 1 (a step of norm 10000 or more skipped), no dropout
+(keep probability 1), batch 512. Melodies are Magenta's OneHotMelodyConverter's
+(`melody` encoding, one-hot ids of MIDI 21-108 with NO_EVENT and NOTE_OFF:
+90 ids; the highest of notes starting together; 4 steps a quarter note), the
+2-bar models' transposed by -5..+5 semitones for training (Magenta draws one
+transposition a read; here every one is written); drums Magenta's
+DrumsConverter's (`drums` encoding, one-hot ids of its nine drum classes,
+512; the encoder reads their bits and a "none" bit, roll_input=True).
+Magenta's `hierdec-trio_16bar` needs a three-part (melody, bass, drums)
+encoding musicrnn does not have yet, so it has no config here.
+
+The data here are the tracks Magenta's extractors read (`data.extraction`:
+a track ends at a bar of silence), each cut to its first `max_seq_len`
+steps (2 or 16 bars), and left out when shorter; Magenta's converters slide
+a window of that length over each track a bar at a time.
+
+The tiny variants: z of 8, 16-unit LSTMs, batch 4; `hierdec-mel_16bar_tiny`
+decodes 2 bars of 16 steps (its data the 2-bar models').
+"""
+
+import ml_collections
+
+from musicrnn.configs import base
+from musicrnn.configs.registry import register
+
+# Magenta's OneHotMelodyConverter: MIDI 21..108 (PIANO_MIN/MAX_MIDI_PITCH),
+# every pitch in its own key.
+MELODY_ENCODING = dict(encoder='one_hot', min_note=21, max_note=109,
+                       transpose_to_key=None)
+# Magenta's converters read tracks with at least one bar and one pitch,
+# ended by a bar of silence; a melody takes the highest of notes starting
+# together (skip_polyphony=False).
+MELODY_EXTRACTION = dict(gap_bars=1.0, min_unique_pitches=1,
+                         ignore_polyphonic_notes=True)
+DRUMS_EXTRACTION = dict(gap_bars=1.0)
+STEPS_PER_BAR = 16
+
+
+def music_vae_model(**overrides):
+  """The model section: Magenta's lstm_models defaults (z 32 in
+  base_model; each config sets its own)."""
+  config = ml_collections.ConfigDict({
+      'z_size': 256,
+      'enc_rnn_size': (512,),
+      'dec_rnn_size': (256, 256),
+      'decoder': 'flat',
+      'level_lengths': (),
+      'max_seq_len': 32,
+      'dropout_rate': 0.0,
+      'encoder_input': 'one_hot',
+  })
+  config.update(overrides)
+  return config
+
+
+def music_vae_train(**overrides):
+  """The train section: Magenta's base_model and lstm_models defaults."""
+  return base.train_config(**{
+      'batch_size': 512,
+      'learning_rate': 1e-3,
+      'decay': 'exponential',
+      'decay_rate': 0.9999,
+      'min_learning_rate': 1e-5,
+      'clip_norm': 1.0,                  # grad_clip, clip_mode global_norm
+      'grad_norm_clip_to_zero': 10000.0,
+      'free_bits': 0.0,
+      'max_beta': 1.0,
+      'beta_rate': 0.0,
+      'sampling_schedule': 'constant',
+      'sampling_rate': 0.0,
+      **overrides})
+
+
+def _data(bars, extraction, transpositions=(0,)):
+  data = base.extraction_data(min_bars=bars, max_steps=bars * STEPS_PER_BAR,
+                              **extraction)
+  data.transpositions = tuple(transpositions)
+  return data
+
+
+def _config(encoding, data, model, train):
+  return base.make_config(family='music_vae', encoding=encoding,
+                          model=music_vae_model(**model), data=data,
+                          train=music_vae_train(**train))
+
+
+def _tiny(config):
+  """z of 8, 16-unit LSTMs, batch 4, transposed by 0 and 1 at most; a
+  hierarchical decoder of 2 bars."""
+  config.model.update(z_size=8, enc_rnn_size=(16,) * len(config.model.enc_rnn_size),
+                      dec_rnn_size=(16, 16))
+  if config.model.decoder == 'hierarchical':
+    config.model.update(level_lengths=(2, STEPS_PER_BAR),
+                        max_seq_len=2 * STEPS_PER_BAR)
+    config.data.extraction.update(min_bars=2, max_steps=2 * STEPS_PER_BAR)
+  config.data.transpositions = ((0, 1) if len(config.data.transpositions) > 1
+                                else (0,))
+  config.train.batch_size = 4
+
+
+@register('cat-mel_2bar_small', tiny=_tiny)
+def cat_mel_2bar_small():
+  return _config(base.encoding('melody', **MELODY_ENCODING),
+                 _data(2, MELODY_EXTRACTION, range(-5, 6)),
+                 model=dict(z_size=256, enc_rnn_size=(512,),
+                            dec_rnn_size=(256, 256)),
+                 train=dict(free_bits=0.0, max_beta=0.2, beta_rate=0.99999,
+                            sampling_schedule='inverse_sigmoid',
+                            sampling_rate=1000.0))
+
+
+@register('cat-mel_2bar_big', tiny=_tiny)
+def cat_mel_2bar_big():
+  return _config(base.encoding('melody', **MELODY_ENCODING),
+                 _data(2, MELODY_EXTRACTION, range(-5, 6)),
+                 model=dict(z_size=512, enc_rnn_size=(2048,),
+                            dec_rnn_size=(2048, 2048, 2048)),
+                 train=dict(free_bits=0.0, max_beta=0.5, beta_rate=0.99999,
+                            sampling_schedule='inverse_sigmoid',
+                            sampling_rate=1000.0))
+
+
+@register('hierdec-mel_16bar', tiny=_tiny)
+def hierdec_mel_16bar():
+  return _config(base.encoding('melody', **MELODY_ENCODING),
+                 _data(16, MELODY_EXTRACTION),
+                 model=dict(z_size=512, enc_rnn_size=(2048, 2048),
+                            dec_rnn_size=(1024, 1024), decoder='hierarchical',
+                            level_lengths=(16, STEPS_PER_BAR),
+                            max_seq_len=16 * STEPS_PER_BAR),
+                 train=dict(free_bits=256.0, max_beta=0.2))
+
+
+@register('cat-drums_2bar_small', tiny=_tiny)
+def cat_drums_2bar_small():
+  return _config(base.encoding('drums', encoder='one_hot'),
+                 _data(2, DRUMS_EXTRACTION),
+                 model=dict(z_size=256, enc_rnn_size=(512,),
+                            dec_rnn_size=(256, 256),
+                            encoder_input='drum_roll'),
+                 train=dict(free_bits=48.0, max_beta=0.2,
+                            sampling_schedule='inverse_sigmoid',
+                            sampling_rate=1000.0))
