@@ -175,6 +175,15 @@ def nade_frame_dataset(fixture_notesequences, tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def music_vae_dataset(fixture_notesequences, tmp_path_factory):
+  """A tiny dataset of MusicVAE's 2-bar melodies (cat-mel_2bar_small_tiny;
+  the other tiny melody configs' data is the same) of the committed
+  fixtures, half of them eval."""
+  return _dataset(tmp_path_factory, 'cat-mel_2bar_small_tiny',
+                  fixture_notesequences, eval_ratio=0.5)
+
+
+@pytest.fixture(scope='session')
 def magenta_datasets(fixture_notesequences, tmp_path_factory):
   """Tiny datasets of Magenta's Melody, Drums and Improv RNN data (each
   track the configs' extractors read from the committed fixtures, half of

@@ -773,6 +773,8 @@ def latent_loop(model, z, num_steps, seed_pair, *, temperature=1.0,
     num_steps, vocab] of every step, before the temperature).
   """
   batch = tf.shape(z)[0]
+  if targets is not None:
+    targets = tf.cast(targets, tf.int32)
   states = model.decoder_initial_state(z, training=training)
   drawn_tokens = tf.TensorArray(tf.int32, size=num_steps)
   step_logits = tf.TensorArray(tf.float32, size=num_steps)
@@ -789,8 +791,7 @@ def latent_loop(model, z, num_steps, seed_pair, *, temperature=1.0,
     if targets is not None:
       coin = tf.random.stateless_uniform(
           [batch], tf.random.experimental.stateless_fold_in(step_seed, 1))
-      following = tf.where(coin < sampling_probability, drawn,
-                           tf.cast(targets[:, t], tf.int32))
+      following = tf.where(coin < sampling_probability, drawn, targets[:, t])
     return (t + 1, following, states, drawn_tokens.write(t, drawn),
             step_logits.write(t, logits))
 
