@@ -35,12 +35,13 @@ FAMILY_CONFIGS = {
     'rnn-nade_tiny': ('joint_frames', 'nade_frame_dataset'),
     'lookback_rnn_tiny': ('next_token', 'melody_dataset'),
     'pianoroll_gan_tiny': ('adversarial', 'gan_dataset'),
+    'cat-mel_2bar_small_tiny': ('variational', 'music_vae_dataset'),
 }
 
 
 def test_the_registry_lists_every_task_and_every_family_has_one():
   assert sorted(tasks.TASKS) == ['adversarial', 'joint_frames', 'multi_head',
-                                 'multi_label', 'next_token']
+                                 'multi_label', 'next_token', 'variational']
   for name, task in tasks.TASKS.items():
     assert isinstance(task, base.Task) and task.name == name
     assert task.protocol.task == name
@@ -167,6 +168,13 @@ def test_a_family_without_its_protocols_methods_fails_when_defined():
       example_inputs = call = get_config = lambda *a, **k: None
       initial_state = step = reorder_states = lambda *a, **k: None
       split_tokens = split_logits = pack = lambda *a, **k: None
+
+  with pytest.raises(TypeError, match='LatentVariableModel but does not '
+                     'define decoder_initial_state, decoder_step'):
+
+    class NoSteps(protocols.LatentVariableModel):  # pylint: disable=unused-variable
+      data_arguments = staticmethod(lambda codec, controls: {})
+      example_inputs = get_config = encode = decode = lambda *a, **k: None
 
   with pytest.raises(TypeError, match='names no task'):
 
