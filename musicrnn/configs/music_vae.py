@@ -118,26 +118,27 @@ def _tiny(config):
   config.train.batch_size = 4
 
 
-@register('cat-mel_2bar_small', tiny=_tiny)
-def cat_mel_2bar_small():
+def _mel_2bar(z_size, enc_rnn_size, dec_rnn_size, max_beta):
+  """A cat-mel_2bar config: flat decoder, KL annealed (beta_rate 0.99999),
+  scheduled sampling (inverse sigmoid, 1000), transposed -5..+5."""
   return _config(base.encoding('melody', **MELODY_ENCODING),
                  _data(2, MELODY_EXTRACTION, range(-5, 6)),
-                 model=dict(z_size=256, enc_rnn_size=(512,),
-                            dec_rnn_size=(256, 256)),
-                 train=dict(free_bits=0.0, max_beta=0.2, beta_rate=0.99999,
+                 model=dict(z_size=z_size, enc_rnn_size=enc_rnn_size,
+                            dec_rnn_size=dec_rnn_size),
+                 train=dict(free_bits=0.0, max_beta=max_beta,
+                            beta_rate=0.99999,
                             sampling_schedule='inverse_sigmoid',
                             sampling_rate=1000.0))
+
+
+@register('cat-mel_2bar_small', tiny=_tiny)
+def cat_mel_2bar_small():
+  return _mel_2bar(256, (512,), (256, 256), max_beta=0.2)
 
 
 @register('cat-mel_2bar_big', tiny=_tiny)
 def cat_mel_2bar_big():
-  return _config(base.encoding('melody', **MELODY_ENCODING),
-                 _data(2, MELODY_EXTRACTION, range(-5, 6)),
-                 model=dict(z_size=512, enc_rnn_size=(2048,),
-                            dec_rnn_size=(2048, 2048, 2048)),
-                 train=dict(free_bits=0.0, max_beta=0.5, beta_rate=0.99999,
-                            sampling_schedule='inverse_sigmoid',
-                            sampling_rate=1000.0))
+  return _mel_2bar(512, (2048,), (2048, 2048, 2048), max_beta=0.5)
 
 
 @register('hierdec-mel_16bar', tiny=_tiny)

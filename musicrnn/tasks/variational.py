@@ -339,11 +339,12 @@ class VariationalTask(base.Task):
   protocol = protocols.LatentVariableModel
   objective = VariationalObjective
   evaluation = VariationalEvaluation
-  options = {'num_steps': None, 'num_bars': None, 'temperature': 1.0}
+  options = {'num_steps': None, 'num_bars': None, 'temperature': 1.0,
+             'qpm': None}
 
   def generate(self, run, output_dir, *, num_outputs=1, seed=None,
                render_png=False, render_wav=False, num_steps=None,
-               num_bars=None, temperature=1.0):
+               num_bars=None, temperature=1.0, qpm=None):
     """Decodes `num_outputs` draws of z ~ N(0, I) and writes them as MIDI;
     returns the paths.
 
@@ -353,7 +354,10 @@ class VariationalTask(base.Task):
       num_bars: bars of the codec's grid. A hierarchical decoder spans at
         most its `max_decode_steps`.
       temperature: divides the decoder's logits before each draw.
+      qpm: the outputs' tempo (default the codec's, 120), which
+        `runs.generate` sets in the run's codec.
     """
+    del qpm
     outputs.check_steps(num_steps, None, num_bars)
     outputs.check_temperature(temperature)
     model = run.model
