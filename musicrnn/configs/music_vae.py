@@ -10,29 +10,31 @@
 
 Magenta's settings (music_vae/configs.py, lstm_models.py, base_model.py):
 
-  config               decoder        z    encoder     decoder      free  max   beta     sampling
-                                           (per dir)               bits  beta  rate     schedule
-  cat-mel_2bar_small   flat           256  512         256x2        0     0.2   0.99999  inv. sigmoid 1000
-  cat-mel_2bar_big     flat           512  2048        2048x3       0     0.5   0.99999  inv. sigmoid 1000
-  hierdec-mel_16bar    16 bars of 16  512  2048x2      1024x2       256   0.2   0        none
-  cat-drums_2bar_small flat           256  512         256x2        48    0.2   0        inv. sigmoid 1000
+  config                decoder   z    encoder  decoder  free  max   beta
+                                       per dir           bits  beta  rate
+  cat-mel_2bar_small    flat      256  512      256x2    0     0.2   0.99999
+  cat-mel_2bar_big      flat      512  2048     2048x3   0     0.5   0.99999
+  hierdec-mel_16bar     16 bars   512  2048x2   1024x2   256   0.2   0
+  cat-drums_2bar_small  flat      256  512      256x2    48    0.2   0
 
-each with Adam at 1e-3 decaying by 0.9999 a step to 1e-5, gradients
-clipped to global norm 1 (a step of norm 10000 or more skipped), no dropout
-(keep probability 1), batch 512. Melodies are Magenta's OneHotMelodyConverter's
-(`melody` encoding, one-hot ids of MIDI 21-108 with NO_EVENT and NOTE_OFF:
-90 ids; the highest of notes starting together; 4 steps a quarter note), the
-2-bar models' transposed by -5..+5 semitones for training (Magenta draws one
-transposition a read; here every one is written); drums Magenta's
-DrumsConverter's (`drums` encoding, one-hot ids of its nine drum classes,
-512; the encoder reads their bits and a "none" bit, roll_input=True).
-Magenta's `hierdec-trio_16bar` needs a three-part (melody, bass, drums)
+the 2-bar models with scheduled sampling (inverse sigmoid, rate 1000), the
+16-bar one teacher forced; each with Adam at 1e-3 decaying by 0.9999 a step
+to 1e-5, gradients clipped to global norm 1 (zeroed at a norm of 10000 or
+more), no dropout (keep probability 1), batch 512. Melodies are Magenta's
+OneHotMelodyConverter's (`melody` encoding, one-hot ids of MIDI 21-108 with
+NO_EVENT and NOTE_OFF: 90 ids; the highest of notes starting together; 4
+steps a quarter note), the 2-bar models' transposed by -5..+5 semitones for
+training (Magenta draws one transposition a read; here every one is
+written); drums Magenta's DrumsConverter's (`drums` encoding, one-hot ids
+of its nine drum classes, 512; the encoder reads their bits and a "none"
+bit, roll_input=True). Magenta's `hierdec-trio_16bar` needs a three-part (melody, bass, drums)
 encoding musicrnn does not have yet, so it has no config here.
 
 The data here are the tracks Magenta's extractors read (`data.extraction`:
 a track ends at a bar of silence), each cut to its first `max_seq_len`
 steps (2 or 16 bars), and left out when shorter; Magenta's converters slide
-a window of that length over each track a bar at a time.
+a window of that length over each track a bar at a time, and read only 4/4
+music.
 
 The tiny variants: z of 8, 16-unit LSTMs, batch 4; `hierdec-mel_16bar_tiny`
 decodes 2 bars of 16 steps (its data the 2-bar models').
@@ -107,7 +109,8 @@ def _config(encoding, data, model, train):
 def _tiny(config):
   """z of 8, 16-unit LSTMs, batch 4, transposed by 0 and 1 at most; a
   hierarchical decoder of 2 bars."""
-  config.model.update(z_size=8, enc_rnn_size=(16,) * len(config.model.enc_rnn_size),
+  layers = len(config.model.enc_rnn_size)
+  config.model.update(z_size=8, enc_rnn_size=(16,) * layers,
                       dec_rnn_size=(16, 16))
   if config.model.decoder == 'hierarchical':
     config.model.update(level_lengths=(2, STEPS_PER_BAR),

@@ -122,7 +122,8 @@ class MusicVAE(protocols.LatentVariableModel):
                          f'max_seq_len {self.max_seq_len}')
     elif self.level_lengths:
       raise ValueError('the flat decoder takes no level_lengths')
-    self.max_decode_steps = self.max_seq_len if decoder == HIERARCHICAL else None
+    self.max_decode_steps = (self.max_seq_len if decoder == HIERARCHICAL
+                             else None)
     self.roll_bits = 0
     if encoder_input == DRUM_ROLL:
       self.roll_bits = int(round(np.log2(self.vocab_size)))
@@ -205,7 +206,8 @@ class MusicVAE(protocols.LatentVariableModel):
     states = []
     start = 0
     for units in self.dec_rnn_size:
-      c, h = flat[..., start:start + units], flat[..., start + units:start + 2 * units]
+      c = flat[..., start:start + units]
+      h = flat[..., start + units:start + 2 * units]
       states += [h, c]
       start += 2 * units
     return states

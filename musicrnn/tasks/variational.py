@@ -13,9 +13,10 @@ and scores them.
   free bits are taken off the sum, as Magenta's code does, not per
   dimension), beta = (1 - beta_rate**step) * max_beta (annealed from 0 to
   max_beta; beta_rate 0 is max_beta from the second step). Gradients are
-  clipped to global norm `clip_norm`, and a step whose norm reaches
-  `grad_norm_clip_to_zero` changes nothing (Magenta's); the learning rate
-  decays as `optimization.learning_rate` says (Magenta's exponential).
+  clipped to global norm `clip_norm`, and zeroed where that norm reaches
+  `grad_norm_clip_to_zero` (Magenta's; each replica clips its own part of
+  the batch's gradients); the learning rate decays as
+  `optimization.learning_rate` says (Magenta's exponential).
 - Evaluation: per step, the reconstruction NLL and accuracy teacher forced
   and with the decoder fed its own draws (`sampled_*`: what Magenta's eval
   reports for a model trained with scheduled sampling); per sequence the
