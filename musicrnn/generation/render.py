@@ -15,15 +15,26 @@ import wave
 
 from note_seq import midi_io
 from note_seq import sequences_lib
+from note_seq.protobuf import music_pb2
 import numpy as np
+import pretty_midi
 
 LOWEST_PITCH, HIGHEST_PITCH = 21, 108   # the piano's range, A0..C8
 _NAMES = ['C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B']
 _BLACK_KEYS = {1, 3, 6, 8, 10}
+_CHORD_SYMBOL = music_pb2.NoteSequence.TextAnnotation.CHORD_SYMBOL
 
 
 def write_midi(sequence, path):
-  midi_io.note_sequence_to_midi_file(sequence, path)
+  """Writes `sequence` as a MIDI file (note-seq's writer); its chord symbols
+  (a lead sheet's) as MIDI text events, which note-seq's writer leaves out
+  and a DAW shows above the notes. Returns the path."""
+  midi = midi_io.note_sequence_to_pretty_midi(sequence)
+  for annotation in sequence.text_annotations:
+    if annotation.annotation_type == _CHORD_SYMBOL:
+      midi.text_events.append(pretty_midi.Text(annotation.text,
+                                               annotation.time))
+  midi.write(path)
   return path
 
 
@@ -128,7 +139,6 @@ def write_png(sequence, path, title=None, primer_seconds=0.0):
 
 def soundfont_path():
   """The General MIDI soundfont pretty_midi ships (TimGM6mb.sf2)."""
-  import pretty_midi  # pylint: disable=import-outside-toplevel
   return os.path.join(os.path.dirname(pretty_midi.__file__), 'TimGM6mb.sf2')
 
 
