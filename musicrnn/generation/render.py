@@ -57,7 +57,8 @@ def pitch_span(sequence, min_octave=12):
 
 
 def pianoroll_figure(sequence, title=None, primer_seconds=0.0):
-  """A matplotlib Figure of `sequence` as a piano roll.
+  """A matplotlib Figure of `sequence` as a piano roll (a lead sheet's
+  chord symbols named along its top).
 
   Args:
     sequence: a NoteSequence (times in seconds).
@@ -108,6 +109,14 @@ def pianoroll_figure(sequence, title=None, primer_seconds=0.0):
             fontsize=9, transform=ax.get_xaxis_transform(), zorder=4,
             bbox=dict(facecolor='white', edgecolor='none', alpha=0.7, pad=1))
   ax.set_xlim(0, duration)
+  chords = [(a.time, a.text) for a in sequence.text_annotations
+            if a.annotation_type == _CHORD_SYMBOL]
+  if chords:
+    # A lead sheet's chord symbols along the top, where each one starts.
+    top = ax.secondary_xaxis('top')
+    top.set_xticks([time for time, _ in chords],
+                   [text for _, text in chords], fontsize=9)
+    top.tick_params(length=0)
   ax.set_ylim(low - 0.5, high + 0.5)
   octave_cs = [p for p in range(low, high + 1) if p % 12 == 0]
   minor = [p for p in range(low, high + 1) if p % 12 in (4, 7)]   # E and G
