@@ -94,7 +94,8 @@ flags.DEFINE_integer('steps_per_chord', tasks.every_option()['steps_per_chord'],
                      'lasts (16: a 4/4 bar).')
 flags.DEFINE_bool('render_chords', False,
                   'Improv RNN: also play the backing chords as notes in the '
-                  'output (they are always written as chord symbols).')
+                  'output (they are always written as chord symbols: MIDI '
+                  'text events).')
 # One flag per control signal; each control parses its own text.
 for _control in controls.CONTROLS:
   flags.DEFINE_string(_control.flag, None, _control.flag_help)

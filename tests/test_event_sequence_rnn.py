@@ -10,6 +10,7 @@ import os
 import keras
 import note_seq
 import numpy as np
+import pretty_midi
 import pytest
 
 from musicrnn import configs
@@ -306,6 +307,11 @@ def test_improv_generates_over_backing_chords(trained, tmp_path):
   assert {(0.0, 0), (0.0, 4), (0.0, 7), (1.0, 7), (1.0, 11), (1.0, 2),
           (2.0, 9), (2.0, 0), (2.0, 4), (3.0, 5), (3.0, 9),
           (3.0, 0)} <= rendered
+  # The chord symbols are MIDI text events a DAW shows (note-seq's writer
+  # has none; its reader skips them).
+  assert [(round(t.time, 3), t.text) for t in pretty_midi.PrettyMIDI(
+      paths[0]).text_events] == [(0.0, 'C'), (1.0, 'G'), (2.0, 'Am'),
+                                 (3.0, 'F')]
   # A chord note-seq reads but the triad encoding has no id for.
   with pytest.raises(UsageError, match='--backing_chords: .*triad'):
     generate.generate(run_dir, str(tmp_path / 'sus'), backing_chords='C Csus4')

@@ -291,6 +291,14 @@ def test_png_and_wav_rendering(tiny_runs, tmp_path):
   assert labels(primer_seconds=4.0) == ['primer']
   assert labels(primer_seconds=0.5) == [' \u2190 primer']
   assert labels() == []
+  # A lead sheet's chord symbols along the top.
+  for time, text in ((0.0, 'C'), (2.0, 'Am7')):
+    ten_seconds.text_annotations.add(
+        time=time, text=text,
+        annotation_type=note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL)
+  (top,) = render.pianoroll_figure(ten_seconds).axes[0].child_axes
+  assert [t.get_text() for t in top.get_xticklabels()] == ['C', 'Am7']
+  np.testing.assert_allclose(top.get_xticks(), [0.0, 2.0])
   import wave  # pylint: disable=import-outside-toplevel
   with wave.open(path[:-4] + '.wav') as f:
     seconds = f.getnframes() / f.getframerate()

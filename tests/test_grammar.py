@@ -183,14 +183,16 @@ def test_numpy_and_compiled_tensorflow_agree():
   ids = rng.integers(0, SMALL.vocab_size, (3, 60)).astype(np.int32)
   g = SMALL.grammar(max_polyphony=2, max_note_duration=0.3)
 
+  # A graph loop, as the samplers run the grammar (an unrolled Python loop
+  # of 60 steps took XLA most of a minute to compile).
   @tf.function(jit_compile=True)
   def run(ids):
-    state = g.initial_state(tf.shape(ids)[0], tnp)
-    masks = []
-    for t in range(ids.shape[1]):
-      state = g.update(state, ids[:, t], tnp)
-      masks.append(g.allowed(state, tnp))
-    return state, tf.stack(masks, 1)
+    state = tuple(g.initial_state(tf.shape(ids)[0], tnp))
+    masks = tf.TensorArray(tf.bool, size=ids.shape[1])
+    for t in tf.range(ids.shape[1]):
+      state = tuple(g.update(state, ids[:, t], tnp))
+      masks = masks.write(t, g.allowed(state, tnp))
+    return state, tf.transpose(masks.stack(), [1, 0, 2])
 
   state, masks = run(tf.constant(ids))
   states = g.states(ids)

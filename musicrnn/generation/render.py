@@ -15,15 +15,26 @@ import wave
 
 from note_seq import midi_io
 from note_seq import sequences_lib
+from note_seq.protobuf import music_pb2
 import numpy as np
+import pretty_midi
 
 LOWEST_PITCH, HIGHEST_PITCH = 21, 108   # the piano's range, A0..C8
 _NAMES = ['C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B']
 _BLACK_KEYS = {1, 3, 6, 8, 10}
+_CHORD_SYMBOL = music_pb2.NoteSequence.TextAnnotation.CHORD_SYMBOL
 
 
 def write_midi(sequence, path):
-  midi_io.note_sequence_to_midi_file(sequence, path)
+  """Writes `sequence` as a MIDI file (note-seq's writer); its chord symbols
+  (a lead sheet's) as MIDI text events, which note-seq's writer leaves out
+  and a DAW shows above the notes. Returns the path."""
+  midi = midi_io.note_sequence_to_pretty_midi(sequence)
+  for annotation in sequence.text_annotations:
+    if annotation.annotation_type == _CHORD_SYMBOL:
+      midi.text_events.append(pretty_midi.Text(annotation.text,
+                                               annotation.time))
+  midi.write(path)
   return path
 
 
@@ -46,7 +57,8 @@ def pitch_span(sequence, min_octave=12):
 
 
 def pianoroll_figure(sequence, title=None, primer_seconds=0.0):
-  """A matplotlib Figure of `sequence` as a piano roll.
+  """A matplotlib Figure of `sequence` as a piano roll (a lead sheet's
+  chord symbols named along its top).
 
   Args:
     sequence: a NoteSequence (times in seconds).
@@ -97,6 +109,14 @@ def pianoroll_figure(sequence, title=None, primer_seconds=0.0):
             fontsize=9, transform=ax.get_xaxis_transform(), zorder=4,
             bbox=dict(facecolor='white', edgecolor='none', alpha=0.7, pad=1))
   ax.set_xlim(0, duration)
+  chords = [(a.time, a.text) for a in sequence.text_annotations
+            if a.annotation_type == _CHORD_SYMBOL]
+  if chords:
+    # A lead sheet's chord symbols along the top, where each one starts.
+    top = ax.secondary_xaxis('top')
+    top.set_xticks([time for time, _ in chords],
+                   [text for _, text in chords], fontsize=9)
+    top.tick_params(length=0)
   ax.set_ylim(low - 0.5, high + 0.5)
   octave_cs = [p for p in range(low, high + 1) if p % 12 == 0]
   minor = [p for p in range(low, high + 1) if p % 12 in (4, 7)]   # E and G
@@ -128,7 +148,6 @@ def write_png(sequence, path, title=None, primer_seconds=0.0):
 
 def soundfont_path():
   """The General MIDI soundfont pretty_midi ships (TimGM6mb.sf2)."""
-  import pretty_midi  # pylint: disable=import-outside-toplevel
   return os.path.join(os.path.dirname(pretty_midi.__file__), 'TimGM6mb.sf2')
 
 
