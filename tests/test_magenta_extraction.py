@@ -84,8 +84,9 @@ def quantized_pieces(sequence):
 
 
 def magenta_melodies(quantized, min_bars, max_steps, min_unique_pitches,
-                     gap_bars):
-  """Magenta's extract_melodies (ignore_polyphonic_notes=False)."""
+                     gap_bars, ignore_polyphonic_notes=False, pad_end=False):
+  """Magenta's extract_melodies (by default ignore_polyphonic_notes=False,
+  as the Melody RNN pipelines call it)."""
   bar = int(sequences_lib.steps_per_bar_in_quantized_sequence(quantized))
   found = []
   for instrument in sorted({n.instrument for n in quantized.notes}):
@@ -95,7 +96,8 @@ def magenta_melodies(quantized, min_bars, max_steps, min_unique_pitches,
       try:
         melody.from_quantized_sequence(
             quantized, instrument=instrument, search_start_step=start,
-            gap_bars=gap_bars, ignore_polyphonic_notes=False)
+            gap_bars=gap_bars, ignore_polyphonic_notes=ignore_polyphonic_notes,
+            pad_end=pad_end)
       except melodies_lib.PolyphonicMelodyError:
         break
       start = melody.end_step + (-melody.end_step) % bar
@@ -111,14 +113,15 @@ def magenta_melodies(quantized, min_bars, max_steps, min_unique_pitches,
   return found
 
 
-def magenta_drum_tracks(quantized, min_bars=7, max_steps=512, gap_bars=1.0):
+def magenta_drum_tracks(quantized, min_bars=7, max_steps=512, gap_bars=1.0,
+                        pad_end=False):
   """Magenta's extract_drum_tracks."""
   bar = int(sequences_lib.steps_per_bar_in_quantized_sequence(quantized))
   found, start = [], 0
   while True:
     track = note_seq.DrumTrack()
     track.from_quantized_sequence(quantized, search_start_step=start,
-                                  gap_bars=gap_bars)
+                                  gap_bars=gap_bars, pad_end=pad_end)
     start = track.end_step + (-track.end_step) % bar
     if not track:
       break

@@ -76,7 +76,10 @@ def test_configs_are_magentas_under_magentas_names(name):
           train.grad_norm_clip_to_zero) == (512, 1e-3, 0.9999, 1e-5, 1.0, 1e4)
   assert model.dropout_rate == 0.0
   length = 256 if '16bar' in name else 32
-  assert model.max_seq_len == config.data.extraction.max_steps == length
+  # Magenta's converters: windows of the model's length over tracks cut
+  # to 100 bars.
+  assert model.max_seq_len == config.data.extraction.window_bars * 16 == length
+  assert config.data.extraction.max_steps == 1600
   if name.startswith('hierdec'):
     assert (model.decoder, tuple(model.level_lengths)) == ('hierarchical',
                                                            (16, 16))

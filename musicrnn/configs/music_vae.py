@@ -30,11 +30,15 @@ of its nine drum classes, 512; the encoder reads their bits and a "none"
 bit, roll_input=True). Magenta's `hierdec-trio_16bar` needs a three-part (melody, bass, drums)
 encoding musicrnn does not have yet, so it has no config here.
 
-The data here are the tracks Magenta's extractors read (`data.extraction`:
-a track ends at a bar of silence), each cut to its first `max_seq_len`
-steps (2 or 16 bars), and left out when shorter; Magenta's converters slide
-a window of that length over each track a bar at a time, and read only 4/4
-music.
+The data are what Magenta's converters make (`data.extraction`, read by
+the melody and drums codecs): every track of each 4/4 part of a sequence,
+ended by a bar of silence and cut to 100 bars, and the windows of
+`max_seq_len` steps (2 or 16 bars) sliding over it a bar at a time, each
+distinct window of a sequence once. Every track, window and sequence left
+out is counted by its reason in the dataset's stats.json (wrong_meter,
+tracks_dropped_track_shorter_than_window, tracks_dropped_no_melody,
+windows_duplicate, ...). Magenta draws at most 5 windows of a sequence a
+read (max_tensors_per_notesequence); here each is written once.
 
 The tiny variants: z of 8, 16-unit LSTMs, batch 4; `hierdec-mel_16bar_tiny`
 decodes 2 bars of 16 steps (its data the 2-bar models').
@@ -49,12 +53,21 @@ from musicrnn.configs.registry import register
 # every pitch in its own key.
 MELODY_ENCODING = dict(encoder='one_hot', min_note=21, max_note=109,
                        transpose_to_key=None)
-# Magenta's converters read tracks with at least one bar and one pitch,
-# ended by a bar of silence; a melody takes the highest of notes starting
-# together (skip_polyphony=False).
-MELODY_EXTRACTION = dict(gap_bars=1.0, min_unique_pitches=1,
+# Magenta's converters (music_vae/data.py): every track of a 4/4 sequence
+# (split where the tempo or meter changes) with a bar or more, ended by a
+# bar of silence, padded to its last bar's end, cut to 100 bars (max_bars),
+# then the windows of the model's bars sliding over it a bar at a time,
+# each distinct window once. A melody takes the highest of notes starting
+# together (skip_polyphony=False) among the notes of MIDI 21..108; the 2-bar
+# melody models read programs 0-31 only (MEL_PROGRAMS: piano, chromatic
+# percussion, organ, guitar). Drums read the drum pitches of the nine types.
+MEL_PROGRAMS = tuple(range(32))
+MAX_BARS = 100
+CONVERTER = dict(min_bars=1, pad_end=True, drop_unencodable_notes=True,
+                 quarters_per_bar=4, dedupe=True)
+MELODY_EXTRACTION = dict(CONVERTER, gap_bars=1.0, min_unique_pitches=1,
                          ignore_polyphonic_notes=True)
-DRUMS_EXTRACTION = dict(gap_bars=1.0)
+DRUMS_EXTRACTION = dict(CONVERTER, gap_bars=1.0)
 STEPS_PER_BAR = 16
 
 
@@ -94,8 +107,9 @@ def music_vae_train(**overrides):
 
 
 def _data(bars, extraction, transpositions=(0,)):
-  data = base.extraction_data(min_bars=bars, max_steps=bars * STEPS_PER_BAR,
-                              **extraction)
+  """Windows of `bars` bars over every track of at most MAX_BARS bars."""
+  data = base.extraction_data(max_steps=MAX_BARS * STEPS_PER_BAR,
+                              window_bars=bars, **extraction)
   data.transpositions = tuple(transpositions)
   return data
 
@@ -115,7 +129,7 @@ def _tiny(config):
   if config.model.decoder == 'hierarchical':
     config.model.update(level_lengths=(2, STEPS_PER_BAR),
                         max_seq_len=2 * STEPS_PER_BAR)
-    config.data.extraction.update(min_bars=2, max_steps=2 * STEPS_PER_BAR)
+    config.data.extraction.window_bars = 2
   config.data.transpositions = ((0, 1) if len(config.data.transpositions) > 1
                                 else (0,))
   config.train.batch_size = 4
@@ -125,7 +139,8 @@ def _mel_2bar(z_size, enc_rnn_size, dec_rnn_size, max_beta):
   """A cat-mel_2bar config: flat decoder, KL annealed (beta_rate 0.99999),
   scheduled sampling (inverse sigmoid, 1000), transposed -5..+5."""
   return _config(base.encoding('melody', **MELODY_ENCODING),
-                 _data(2, MELODY_EXTRACTION, range(-5, 6)),
+                 _data(2, dict(MELODY_EXTRACTION, programs=MEL_PROGRAMS),
+                       range(-5, 6)),
                  model=dict(z_size=z_size, enc_rnn_size=enc_rnn_size,
                             dec_rnn_size=dec_rnn_size),
                  train=dict(free_bits=0.0, max_beta=max_beta,

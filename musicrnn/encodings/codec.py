@@ -225,6 +225,11 @@ class Codec(Specified):
     """
     raise NotImplementedError(f'the {self.name} encoding extracts no tracks')
 
+  def check_extraction(self, settings):
+    """Raises ValueError for `ExtractionSettings` this codec's `extract`
+    does not read (codecs with `extracts`; by default it reads all)."""
+    del settings
+
   # How the ids keep time (TIMING_SECONDS, TIMING_TEMPO or TIMING_METRIC),
   # read by `tempo_settings`, `with_qpm` and `steps_per_bar`: a codec of
   # TIMING_TEMPO or TIMING_METRIC has settings with a `qpm` field (and with
@@ -295,6 +300,23 @@ class ExtractionSettings:
     require_chords: leave out a lead sheet without a chord.
     infer_chords: infer a sequence's chords (note-seq's chord inference)
       where it has no chord symbols.
+
+  MusicVAE's converters (melody and drums codecs; `windows`):
+    pad_end: a track runs to the end of its last bar (note-seq's pad_end).
+    programs: only notes of these MIDI programs are read (Magenta's
+      valid_programs, e.g. MEL_PROGRAMS 0-31); empty: every program.
+    drop_unencodable_notes: notes the encoding cannot hold (a pitch outside
+      a melody's range, a drum pitch of no drum type) are taken out before
+      the tracks are read, as Magenta's converters do; False: the codec's
+      own rule (a melody is moved by octaves into its range).
+    quarters_per_bar: read only sequences whose bar is this many quarter
+      notes (4: 4/4 and 2/2, Magenta's check of steps per bar); a sequence
+      of another meter gives nothing (reason 'wrong_meter'); 0: any meter.
+    window_bars: each track's examples are the windows of this many bars
+      that slide over it a bar at a time (Magenta's slice_bars); 0: the
+      track is one example.
+    dedupe: of a sequence's windows, each distinct one once (Magenta's
+      converters keep a set); the others are counted as duplicates.
   """
   min_bars: int = 7
   max_steps: int = 512
@@ -303,13 +325,98 @@ class ExtractionSettings:
   ignore_polyphonic_notes: bool = False
   require_chords: bool = True
   infer_chords: bool = True
+  pad_end: bool = False
+  programs: tuple = ()
+  drop_unencodable_notes: bool = False
+  quarters_per_bar: float = 0.0
+  window_bars: int = 0
+  dedupe: bool = False
 
   def __post_init__(self):
+    object.__setattr__(self, 'programs', tuple(int(p) for p in self.programs))
     if self.min_bars < 0 or self.max_steps < 0 or self.min_unique_pitches < 0:
       raise ValueError('min_bars, max_steps and min_unique_pitches must be '
                        f'>= 0, got {self}')
     if not self.gap_bars > 0:
       raise ValueError(f'gap_bars must be > 0, got {self.gap_bars}')
+    if self.window_bars < 0 or self.quarters_per_bar < 0:
+      raise ValueError('window_bars and quarters_per_bar must be >= 0, got '
+                       f'{self.window_bars} and {self.quarters_per_bar}')
+    if any(not 0 <= p <= 127 for p in self.programs):
+      raise ValueError(f'programs must be MIDI programs 0..127, got '
+                       f'{self.programs}')
+
+  @property
+  def converts(self):
+    """Whether any of MusicVAE's converter settings is on (codecs that
+    read only Magenta's RNN extractors refuse them)."""
+    return bool(self.pad_end or self.programs or self.drop_unencodable_notes
+                or self.quarters_per_bar or self.window_bars or self.dedupe)
+
+
+REASON_WRONG_METER = 'wrong_meter'
+REASON_SHORTER_THAN_WINDOW = 'track_shorter_than_window'
+
+
+def check_meter(notes, settings):
+  """Raises EncodingError('wrong_meter') where `settings.quarters_per_bar`
+  is set and the bar of `notes` (`quantize.QuantizedNotes`) holds another
+  number of quarter notes."""
+  if not settings.quarters_per_bar:
+    return
+  quarters = 4.0 * notes.numerator / notes.denominator
+  if quarters != settings.quarters_per_bar:
+    raise EncodingError(
+        REASON_WRONG_METER,
+        f'{notes.numerator}/{notes.denominator} has {quarters:g} quarter '
+        f'notes a bar, the config reads {settings.quarters_per_bar:g}')
+
+
+def program_mask(notes, settings):
+  """[num_notes] bool: the notes of `settings.programs` (all where empty)."""
+  if not settings.programs:
+    return np.ones(len(notes.program), bool)
+  return np.isin(notes.program, settings.programs)
+
+
+def windows(examples, dropped, bar, settings):
+  """The windows of `settings.window_bars` bars (of `bar` steps) sliding a
+  bar at a time over each track's example (Magenta's MusicVAE converters:
+  a window ending at every bar line from the window's length on), and with
+  `settings.dedupe` each distinct window once.
+
+  Args:
+    examples: [(features, transposition)] of `Extraction`, a row per step.
+    dropped: the extraction's reasons so far (a track shorter than a window
+      adds 'track_shorter_than_window').
+    bar: steps in a bar.
+    settings: `ExtractionSettings`.
+
+  Returns:
+    (examples, dropped, duplicates): the windows, the reasons, and how many
+    windows were left out as repeats of another.
+  """
+  if not settings.window_bars:
+    return examples, dropped, 0
+  size = settings.window_bars * bar
+  found, seen, duplicates = [], set(), 0
+  dropped = list(dropped)
+  for features, amount in examples:
+    length = len(next(iter(features.values())))
+    if length < size:
+      dropped.append(REASON_SHORTER_THAN_WINDOW)
+      continue
+    for end in range(size, length + 1, bar):
+      window = {name: rows[end - size:end] for name, rows in features.items()}
+      if settings.dedupe:
+        key = tuple((name, np.asarray(rows).tobytes())
+                    for name, rows in sorted(window.items())) + (amount,)
+        if key in seen:
+          duplicates += 1
+          continue
+        seen.add(key)
+      found.append((window, amount))
+  return found, dropped, duplicates
 
 
 @dataclasses.dataclass
@@ -324,10 +431,12 @@ class Extraction:
       out, e.g. 'melody_too_short'; a sequence with no track at all gives
       one reason ('no_melody', 'no_drums').
     truncated: tracks cut to `max_steps`.
+    duplicates: windows left out as repeats (`ExtractionSettings.dedupe`).
   """
   examples: list
   dropped: list
   truncated: int = 0
+  duplicates: int = 0
 
   def nothing_reason(self):
     """Why no example came out: the most common reason a track was left

@@ -218,7 +218,8 @@ def extract_drum_tracks(notes, settings):
   start = 0
   while True:
     track = extract_drum_track(notes, search_start_step=start,
-                               gap_bars=settings.gap_bars)
+                               gap_bars=settings.gap_bars,
+                               pad_end=settings.pad_end)
     if not track.num_steps:
       break
     start = track.end_step + (-track.end_step) % bar
@@ -350,15 +351,29 @@ class DrumsCodec(event_sequence.EncoderMethods, codec.Codec):
     reads from a NoteSequence (seconds, one tempo and meter) at the
     settings' grid, its event ids an example ({'tokens': ids}, 0).
 
+    With MusicVAE's converter settings (`codec.ExtractionSettings`), as its
+    DrumsConverter: a sequence of another meter gives nothing, drum pitches
+    of no drum type are taken out first (`drop_unencodable_notes`), and
+    the examples are the windows sliding over each track
+    (`codec.windows`).
+
     Raises:
       codec.EncodingError: the sequence cannot be quantized; `hit_ids`'.
     """
     notes = quantize.quantize_sequence(sequence,
                                        self.settings.steps_per_quarter)
+    codec.check_meter(notes, settings)
+    keep = codec.program_mask(notes, settings)
+    if settings.drop_unencodable_notes:
+      keep &= ~notes.is_drum | (self._type_of_pitch[notes.pitch] >= 0)
+    if not keep.all():
+      notes = notes.select(keep)
     tracks, dropped, truncated = extract_drum_tracks(notes, settings)
     examples = [({self.sequence_feature: self.hit_ids(
         track.step, track.pitch, track.num_steps)}, 0) for track in tracks]
-    return codec.Extraction(examples, dropped, truncated)
+    examples, dropped, duplicates = codec.windows(
+        examples, dropped, quantize.steps_per_bar(notes), settings)
+    return codec.Extraction(examples, dropped, truncated, duplicates)
 
   def decode(self, ids):
     """Event ids -> NoteSequence, by note-seq's `DrumTrack.to_sequence` at

@@ -425,6 +425,15 @@ class LeadSheetCodec(codec.Codec):
     """The melody's (`melody.MelodyGrammar`)."""
     return self.melody.grammar(max_polyphony, max_note_duration, renormalise)
 
+  def check_extraction(self, settings):
+    """Lead sheets are read as Improv RNN's extractor reads them: not with
+    MusicVAE's converter settings."""
+    if settings.converts:
+      raise ValueError(
+          f'the {self.name} encoding reads tracks as Improv RNN does; '
+          'pad_end, programs, drop_unencodable_notes, quarters_per_bar, '
+          'window_bars and dedupe are for the melody and drums encodings')
+
   def extract(self, sequence, settings):
     """Magenta's Improv RNN data: every melody `melody.extract_melodies`
     reads, over the chords of its steps (the sequence's chord symbols, or

@@ -275,7 +275,8 @@ def extract_melodies(notes, settings):
         found = extract_melody(
             notes, instrument=instrument, search_start_step=start,
             gap_bars=settings.gap_bars,
-            ignore_polyphonic_notes=settings.ignore_polyphonic_notes)
+            ignore_polyphonic_notes=settings.ignore_polyphonic_notes,
+            pad_end=settings.pad_end)
       except codec.EncodingError as e:
         if e.reason != REASON_POLYPHONIC:
           raise
@@ -623,11 +624,23 @@ class MelodyCodec(event_sequence.EncoderMethods, codec.Codec):
     grid, each squashed into the key and range (`squash`), its event ids
     an example ({'tokens': ids}, the squash's semitones).
 
+    With MusicVAE's converter settings (`codec.ExtractionSettings`), as its
+    OneHotMelodyConverter: a sequence of another meter gives nothing, notes
+    of other programs (and with `drop_unencodable_notes` those outside
+    [min_note, max_note)) are taken out first, and the examples are the
+    windows sliding over each melody (`codec.windows`).
+
     Raises:
-      codec.EncodingError: the sequence cannot be quantized.
+      codec.EncodingError: the sequence cannot be quantized; 'wrong_meter'.
     """
     s = self.settings
     notes = quantize.quantize_sequence(sequence, s.steps_per_quarter)
+    codec.check_meter(notes, settings)
+    keep = codec.program_mask(notes, settings)
+    if settings.drop_unencodable_notes:
+      keep &= (notes.pitch >= s.min_note) & (notes.pitch < s.max_note)
+    if not keep.all():
+      notes = notes.select(keep)
     melodies, dropped, truncated = extract_melodies(notes, settings)
     examples = []
     for found in melodies:
@@ -635,7 +648,9 @@ class MelodyCodec(event_sequence.EncoderMethods, codec.Codec):
                               s.transpose_to_key)
       examples.append(({self.sequence_feature: self.event_ids(events)},
                        amount))
-    return codec.Extraction(examples, dropped, truncated)
+    examples, dropped, duplicates = codec.windows(
+        examples, dropped, quantize.steps_per_bar(notes), settings)
+    return codec.Extraction(examples, dropped, truncated, duplicates)
 
   def grammar(self, max_polyphony=0, max_note_duration=None,
               renormalise=codec.RENORMALISE_BY_TYPE):

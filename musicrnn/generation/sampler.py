@@ -792,6 +792,8 @@ def latent_loop(model, z, num_steps, seed_pair, *, temperature=1.0,
       coin = tf.random.stateless_uniform(
           [batch], tf.random.experimental.stateless_fold_in(step_seed, 1))
       following = tf.where(coin < sampling_probability, drawn, targets[:, t])
+    # A batch of static size keeps it (a draw's shape is dynamic).
+    following.set_shape(previous.shape)
     return (t + 1, following, states, drawn_tokens.write(t, drawn),
             step_logits.write(t, logits))
 

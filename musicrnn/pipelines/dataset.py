@@ -101,7 +101,10 @@ def check_data_config(config, codec):
                        "steps from a track's first bar, which a random crop "
                        "would move; data.long_sequences='crop' is for "
                        'encodings read as one stream')
-    extraction_settings(config)
+    try:
+      codec.check_extraction(extraction_settings(config))
+    except ValueError as e:
+      raise UsageError(f'data.extraction: {e}') from e
   if mode == 'crop' and not data.max_events:
     raise UsageError("data.long_sequences='crop' needs data.max_events, the crop "
                      'length')
@@ -242,13 +245,16 @@ class ExampleMaker:
 
   def _extracted(self, extraction, count, reasons):
     """(pieces, transpositions) of a codec's `Extraction` of one chunk; each
-    track it left out counted as `tracks_dropped_{reason}`, and a chunk
+    track it left out counted as `tracks_dropped_{reason}`, each window left
+    out as a repeat as `windows_duplicate`, and a chunk
     that gave nothing as `no_examples_{reason}` (the reason also appended
     to `reasons`)."""
     for reason in extraction.dropped:
       count(f'tracks_dropped_{reason}')
     if extraction.truncated:
       count('tracks_truncated', extraction.truncated)
+    if extraction.duplicates:
+      count('windows_duplicate', extraction.duplicates)
     if extraction.examples:
       count('chunks_with_examples')
     else:
