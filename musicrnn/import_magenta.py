@@ -1,5 +1,5 @@
 r"""musicrnn_import_magenta: a Magenta Performance RNN, Polyphony RNN, Melody
-RNN, Drums RNN or Pianoroll RNN-NADE as a run.
+RNN, Drums RNN, Pianoroll RNN-NADE or MusicVAE as a run.
 
   musicrnn_import_magenta --bundle_file=performance_with_dynamics.mag \
     --run_dir=/tmp/pwd_magenta
@@ -7,6 +7,8 @@ RNN, Drums RNN or Pianoroll RNN-NADE as a run.
     --config=polyphony --run_dir=/tmp/poly_magenta
   musicrnn_import_magenta --checkpoint=/tmp/melody_rnn/logdir/run1/train \
     --config=attention_rnn --run_dir=/tmp/attention_magenta
+  musicrnn_import_magenta --checkpoint=/tmp/cat-mel_2bar_big.ckpt \
+    --config=cat-mel_2bar_big --run_dir=/tmp/mel_2bar_magenta
 
 The run generates (musicrnn_generate --run_dir=...), evaluates on a dataset
 of its config (musicrnn_evaluate --run_dir=... --data=...) and fine-tunes
@@ -20,9 +22,13 @@ density_conditioned_performance_with_dynamics,
 pitch_conditioned_performance_with_dynamics,
 multiconditioned_performance_with_dynamics, polyphony, basic_rnn,
 mono_rnn, lookback_rnn, attention_rnn, drum_kit (musicrnn's config
-drum_kit_rnn), rnn-nade and rnn-nade_attn. An attention window is no
-tensor's shape: it is the config's (attention_rnn 40, drum_kit and
-rnn-nade_attn 32) unless --hparams=attn_length=N says otherwise.
+drum_kit_rnn), rnn-nade, rnn-nade_attn, and MusicVAE's checkpoints of
+cat-mel_2bar_small, cat-mel_2bar_big, cat-drums_2bar_small and
+hierdec-mel_16bar (z_size and layer sizes from the checkpoint; the
+hierarchical decoder's 16 bars of 16 steps are the config's). An
+attention window is no tensor's shape: it is the config's (attention_rnn
+40, drum_kit and rnn-nade_attn 32) unless --hparams=attn_length=N says
+otherwise.
 --checkpoint may name a training run's folder: its latest checkpoint, even
 where the folder's `checkpoint` file holds the paths of another machine.
 """

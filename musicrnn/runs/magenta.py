@@ -1,11 +1,13 @@
-"""Magenta's Performance RNN, Polyphony RNN, Melody RNN, Drums RNN and
-Pianoroll RNN-NADE weights as musicrnn runs.
+"""Magenta's Performance RNN, Polyphony RNN, Melody RNN, Drums RNN,
+Pianoroll RNN-NADE and MusicVAE weights as musicrnn runs.
 
   run_dir = magenta.import_bundle('performance_with_dynamics.mag', '/tmp/pwd')
   run_dir = magenta.import_checkpoint('/tmp/magenta_train/model.ckpt-1000',
                                       'polyphony', '/tmp/poly')
   run_dir = magenta.import_checkpoint('/content/logdir/run1/train',
                                       'attention_rnn', '/tmp/attention')
+  run_dir = magenta.import_checkpoint('cat-mel_2bar_big.ckpt',
+                                      'cat-mel_2bar_big', '/tmp/mel_2bar')
 
 A `.mag` file is note-seq's `GeneratorBundle` proto: the generator id (the
 Magenta config name, which is also the musicrnn config name, but for Drums
@@ -63,6 +65,43 @@ layer) inside a seq2seq decoder and keeps
 key's probability floored (log(p + 1e-6)); the imported model's
 log-likelihood is the exact one, with the same conditional probabilities.
 
+Magenta's MusicVAE (`VAE_GENERATOR_IDS`: cat-mel_2bar_small,
+cat-mel_2bar_big, cat-drums_2bar_small, hierdec-mel_16bar, musicrnn's
+`music_vae` configs by the same names; published as checkpoints, not
+bundles) keeps (music_vae/base_model.py, lstm_models.py, lstm_utils.py)
+  encoder/cell_L/bidirectional_rnn/{fw,bw}/multi_rnn_cell/cell_0/lstm_cell/
+      kernel [inputs + units, 4 units], bias [4 units]
+                    layer L of the stacked bidirectional encoder; layer 0
+                    reads the encoding (melodies: the one-hot of 90 ids;
+                    drums: 9 drum bits and a "no drum" bit), layer L > 0
+                    both directions of layer L - 1
+  encoder/mu, encoder/sigma   kernel [2 units, z], bias [z] (sigma through
+                    softplus), from the top layer's last forward and
+                    backward outputs
+  decoder/z_to_initial_state  kernel [z, 2 sum(units)], bias: tanh, split
+                    as the MultiRNNCell flattens its state, (c, h) per layer
+  decoder/multi_rnn_cell/cell_i/lstm_cell/kernel, bias
+                    the decoder; its first layer reads [one-hot of the
+                    previous token (zeros at the first step), z]
+  decoder/output_projection   kernel [units, classes], bias [classes]
+and for the hierarchical decoder (hierdec-mel_16bar, Magenta's
+disable_autoregression=True) those three decoder parts under
+core_decoder/ (their z a bar's conductor output), and its conductor:
+  decoder/hierarchical_level_0/initial_state   kernel [z, 2 sum(units)]
+  decoder/hierarchical_level_0/cell_i/lstm_cell/kernel, bias
+                    (called with that scope: no multi_rnn_cell/; the first
+                    layer reads a zero, [1 + units, 4 units])
+The cells are contrib's LSTMBlockCell: the gates and forget bias of the
+BasicLSTMCell above (no peepholes, no cell clipping), reordered as for the
+event RNN. z_size and every layer's size come from the tensors; the bars
+and steps of the hierarchical decoder (level_lengths, 16 x 16) are no
+tensor's shape and stay the config's. The first encoder and decoder
+kernels must read the config's encoding, or the import names both widths.
+Residual or cuDNN cells, a hierarchical encoder, control preprocessing,
+chord conditioning and multi-track decoders are not musicrnn's model: a
+tensor of theirs is an error naming it, as is a tensor missing. Checked
+against Magenta's own training graphs (tests/test_music_vae_import.py).
+
 A training checkpoint is a V2 prefix (or one of its files) or the run's
 folder (`checkpoint_path`), whose `checkpoint` file may hold the absolute
 paths of the machine that trained. The run is a run like any: config.json
@@ -99,7 +138,11 @@ EVENT_GENERATOR_IDS = (
     'multiconditioned_performance_with_dynamics', 'polyphony',
     'basic_rnn', 'mono_rnn', 'lookback_rnn', 'attention_rnn', 'drum_kit')
 NADE_GENERATOR_IDS = ('rnn-nade', 'rnn-nade_attn')
-GENERATOR_IDS = EVENT_GENERATOR_IDS + NADE_GENERATOR_IDS
+# Magenta's MusicVAE configs (music_vae/configs.py), musicrnn's by the same
+# names; Magenta published their checkpoints, not bundles.
+VAE_GENERATOR_IDS = ('cat-mel_2bar_small', 'cat-mel_2bar_big',
+                     'cat-drums_2bar_small', 'hierdec-mel_16bar')
+GENERATOR_IDS = EVENT_GENERATOR_IDS + NADE_GENERATOR_IDS + VAE_GENERATOR_IDS
 _CONFIG_NAMES = {'drum_kit': 'drum_kit_rnn'}
 # TF1's BasicLSTMCell adds this to the forget gate when it runs.
 FORGET_BIAS = 1.0
@@ -631,19 +674,307 @@ def set_weights(model, weights, config, control_sizes=()):
   model.logits.bias.assign(bias)
 
 
+# --------------------------------------------------------------- MusicVAE
+
+# Where Magenta's MusicVAE graph keeps each weight: `{layer}` is a layer's
+# index, `{direction}` the encoder's fw or bw; a hierarchical decoder's
+# core decoder sits under core_decoder/, its conductor (one level:
+# Magenta's level_lengths of two) under decoder/hierarchical_level_0/,
+# whose cells are called with that scope (no multi_rnn_cell/ part).
+_VAE_ENCODER = ('encoder/cell_{layer}/bidirectional_rnn/{direction}/'
+                'multi_rnn_cell/cell_0/lstm_cell')
+_VAE_CONDUCTOR_SCOPE = 'decoder/hierarchical_level_0'
+_VAE_PATTERNS = (
+    ('encoder', re.compile(
+        r'^encoder/cell_(?P<layer>\d+)/bidirectional_rnn/(?P<direction>fw|bw)/'
+        r'multi_rnn_cell/cell_0/lstm_cell/(?P<kind>kernel|bias)$')),
+    ('decoder', re.compile(
+        r'^(?P<core>core_decoder/)?decoder/multi_rnn_cell/cell_(?P<layer>\d+)/'
+        r'lstm_cell/(?P<kind>kernel|bias)$')),
+    ('conductor', re.compile(
+        rf'^{_VAE_CONDUCTOR_SCOPE}/cell_(?P<layer>\d+)/lstm_cell/'
+        r'(?P<kind>kernel|bias)$')),
+    ('mu', re.compile(r'^encoder/mu/(?P<kind>kernel|bias)$')),
+    ('sigma', re.compile(r'^encoder/sigma/(?P<kind>kernel|bias)$')),
+    ('z_to_initial_state', re.compile(
+        r'^(?P<core>core_decoder/)?decoder/z_to_initial_state/'
+        r'(?P<kind>kernel|bias)$')),
+    ('output_projection', re.compile(
+        r'^(?P<core>core_decoder/)?decoder/output_projection/'
+        r'(?P<kind>kernel|bias)$')),
+    ('conductor_initial_state', re.compile(
+        rf'^{_VAE_CONDUCTOR_SCOPE}/initial_state/(?P<kind>kernel|bias)$')))
+_VAE_STACKS = ('encoder', 'decoder', 'conductor')
+_VAE_DENSE = ('mu', 'sigma', 'z_to_initial_state', 'output_projection',
+              'conductor_initial_state')
+_VAE_IMPORTS = (
+    'Magenta\'s MusicVAE with a BidirectionalLstmEncoder (encoder/cell_N/'
+    'bidirectional_rnn/fw|bw/multi_rnn_cell/cell_0/lstm_cell, encoder/mu, '
+    'encoder/sigma) and a CategoricalLstmDecoder (decoder/multi_rnn_cell/'
+    'cell_N/lstm_cell, decoder/z_to_initial_state, decoder/output_projection)'
+    ', flat or under core_decoder/ with a one-level conductor (decoder/'
+    'hierarchical_level_0/cell_N/lstm_cell and initial_state): no residual '
+    'or cuDNN cells, hierarchical encoder, control preprocessing or '
+    'multi-track decoders')
+
+
+def vae_tensor_names(hierarchical):
+  """{part: Magenta's name of its tensors, without /kernel or /bias} of a
+  MusicVAE with a flat or hierarchical decoder; the LSTM stacks' names take
+  `layer` (and the encoder's `direction`) to `str.format`."""
+  core = 'core_decoder/' if hierarchical else ''
+  return {
+      'encoder': _VAE_ENCODER,
+      'mu': 'encoder/mu', 'sigma': 'encoder/sigma',
+      'decoder': core + 'decoder/multi_rnn_cell/cell_{layer}/lstm_cell',
+      'z_to_initial_state': core + 'decoder/z_to_initial_state',
+      'output_projection': core + 'decoder/output_projection',
+      'conductor': _VAE_CONDUCTOR_SCOPE + '/cell_{layer}/lstm_cell',
+      'conductor_initial_state': _VAE_CONDUCTOR_SCOPE + '/initial_state'}
+
+
+def _vae_part(name):
+  """(part, layer or None, direction or None, kind, under core_decoder/)
+  of a MusicVAE tensor's name, or None."""
+  for part, pattern in _VAE_PATTERNS:
+    match = pattern.match(name)
+    if match:
+      groups = match.groupdict()
+      layer = groups.get('layer')
+      return (part, None if layer is None else int(layer),
+              groups.get('direction'), groups['kind'], bool(groups.get('core')))
+  return None
+
+
+def read_music_vae_weights(checkpoint, reader=None):
+  """The weights of a Magenta MusicVAE checkpoint, as numpy arrays:
+  {'encoder': [{'fw': (kernel, bias), 'bw': (kernel, bias)} per
+  bidirectional layer], 'mu', 'sigma', 'z_to_initial_state',
+  'output_projection': (kernel, bias), 'decoder': [(kernel, bias) per
+  layer], 'conductor': [(kernel, bias) per layer] (empty for a flat
+  decoder), 'conductor_initial_state': (kernel, bias) or None, 'ignored':
+  the names of the training bookkeeping beside them (Adam slots,
+  beta1_power, global_step)}.
+
+  Args:
+    reader: what reads the tensors (anything with
+      `get_variable_to_shape_map` and `get_tensor`); default the
+      checkpoint's own.
+
+  Raises:
+    UsageError: unreadable, a tensor this import does not map, or one
+      missing (each named).
+  """
+  reader = reader or _reader(checkpoint)
+  found, ignored, unmapped = {}, [], []
+  for name in sorted(reader.get_variable_to_shape_map()):
+    part = _vae_part(name)
+    if part:
+      found[part[:4]] = (name, part[4])
+    elif _IGNORED.search(name):
+      ignored.append(name)
+    else:
+      unmapped.append(name)
+  if unmapped:
+    more = f' (and {len(unmapped) - 1} more)' if len(unmapped) > 1 else ''
+    raise UsageError(f'{checkpoint} holds {unmapped[0]}{more}, which musicrnn '
+                     f'cannot map: it imports {_VAE_IMPORTS}')
+  # A conductor or a core_decoder/ scope: the hierarchical decoder's.
+  hierarchical = any(part.startswith('conductor') or core
+                     for (part, *_), (_, core) in found.items())
+  for (part, *_), (name, core) in sorted(found.items(), key=lambda i: i[1]):
+    if part in ('decoder', 'z_to_initial_state', 'output_projection') and (
+        core != hierarchical):
+      raise UsageError(
+          f'{checkpoint} holds {name}, a flat decoder\'s, beside the tensors '
+          'of a hierarchical one (core_decoder/, decoder/hierarchical_level_0/)'
+          ': not a graph Magenta made')
+  names = vae_tensor_names(hierarchical)
+  expected = []
+  for part in _VAE_STACKS:
+    if part == 'conductor' and not hierarchical:
+      continue
+    layers = 1 + max([layer for p, layer, *_ in found if p == part],
+                     default=0)
+    for layer in range(layers):
+      for direction in (('fw', 'bw') if part == 'encoder' else (None,)):
+        for kind in ('kernel', 'bias'):
+          expected.append(((part, layer, direction, kind),
+                           names[part].format(layer=layer, direction=direction)
+                           + '/' + kind))
+  for part in _VAE_DENSE:
+    if part != 'conductor_initial_state' or hierarchical:
+      expected += [((part, None, None, kind), f'{names[part]}/{kind}')
+                   for kind in ('kernel', 'bias')]
+  missing = [name for key, name in expected if key not in found]
+  if missing:
+    more = f' (and {len(missing) - 3} more)' if len(missing) > 3 else ''
+    raise UsageError(
+        f'{checkpoint} lacks tensors of Magenta\'s MusicVAE with a '
+        f'{"hierarchical" if hierarchical else "flat"} decoder: '
+        f'{", ".join(missing[:3])}{more}')
+
+  def pair(part, layer=None, direction=None):
+    return tuple(reader.get_tensor(found[(part, layer, direction, kind)][0])
+                 for kind in ('kernel', 'bias'))
+
+  def stack(part):
+    return sorted({layer for p, layer, *_ in found if p == part})
+
+  weights = {part: pair(part) for part in _VAE_DENSE
+             if part != 'conductor_initial_state' or hierarchical}
+  weights.setdefault('conductor_initial_state', None)
+  weights['encoder'] = [{direction: pair('encoder', layer, direction)
+                         for direction in ('fw', 'bw')}
+                        for layer in stack('encoder')]
+  weights['decoder'] = [pair('decoder', layer) for layer in stack('decoder')]
+  weights['conductor'] = [pair('conductor', layer)
+                          for layer in stack('conductor')]
+  weights['ignored'] = ignored
+  return weights
+
+
+def _units(layers):
+  return tuple(int(kernel.shape[1]) // 4 for kernel, _ in layers)
+
+
+def music_vae_config_for(generator_id, weights, hparams=''):
+  """The musicrnn config of a Magenta MusicVAE id with `hparams`, sized as
+  its `weights` (`read_music_vae_weights`): z_size from encoder/mu, the
+  encoder's and decoder's layer sizes from their kernels; the
+  hierarchical decoder's level lengths (no tensor's shape) are the
+  config's.
+
+  Raises:
+    UsageError: a flat decoder for a hierarchical config or the reverse, or
+      a conductor of other sizes than the decoder (Magenta's dec_rnn_size
+      sizes both).
+  """
+  _check_generator(generator_id)
+  config = configs.get_config(generator_id)
+  configs.apply_overrides(config, hparams=hparams)
+  hierarchical = bool(weights['conductor'])
+  if hierarchical != (config.model.decoder == 'hierarchical'):
+    flat = [i for i in VAE_GENERATOR_IDS
+            if configs.get_config(i).model.decoder != 'hierarchical']
+    hier = [i for i in VAE_GENERATOR_IDS if i not in flat]
+    raise UsageError(
+        f'the checkpoint holds a {"hierarchical" if hierarchical else "flat"}'
+        f' decoder ({"with" if hierarchical else "without"} '
+        f'{_VAE_CONDUCTOR_SCOPE}/), and config {generator_id!r} a '
+        f'{config.model.decoder} one: import it as one of '
+        + ', '.join(hier if hierarchical else flat))
+  config.model.z_size = int(weights['mu'][0].shape[1])
+  config.model.enc_rnn_size = _units([layer['fw']
+                                      for layer in weights['encoder']])
+  config.model.dec_rnn_size = _units(weights['decoder'])
+  if hierarchical and _units(weights['conductor']) != _units(
+      weights['decoder']):
+    raise UsageError(
+        f'the checkpoint\'s conductor has layers of '
+        f'{list(_units(weights["conductor"]))} units and its decoder of '
+        f'{list(_units(weights["decoder"]))}: musicrnn\'s hierarchical decoder '
+        'sizes both as the decoder (Magenta\'s dec_rnn_size)')
+  return config
+
+
+def _set_vae_lstm(cell, weights, name, gives):
+  """Magenta's LSTMBlockCell (`weights`: kernel [inputs + units, 4 units],
+  bias [4 units]; gates i, j, f, o; forget bias 1.0 added when it runs,
+  no peepholes or cell clipping) into a Keras LSTM cell.
+
+  Raises:
+    UsageError: an input width or size other than the cell's, naming the
+      tensor and what the model gives it (`gives`).
+  """
+  kernel, bias = weights
+  units = int(cell.recurrent_kernel.shape[0])
+  width = int(cell.kernel.shape[0])
+  inputs = int(kernel.shape[0]) - int(kernel.shape[1]) // 4
+  if tuple(kernel.shape) != (width + units, 4 * units):
+    raise UsageError(f'{name}/kernel is {list(kernel.shape)}: {inputs} inputs '
+                     f'of {int(kernel.shape[1]) // 4} units; the model gives '
+                     f'{width} ({gives}) to {units} units')
+  _check_shape(f'{name}/bias', bias, (4 * units,), 'the checkpoint is of '
+               'other sizes')
+  _set_lstm(cell, kernel[:width], kernel[width:], bias)
+
+
+def _set_dense(layer, weights, name, why):
+  kernel, bias = weights
+  _check_shape(f'{name}/kernel', kernel, layer.kernel.shape, why)
+  _check_shape(f'{name}/bias', bias, layer.bias.shape, why)
+  layer.kernel.assign(kernel)
+  layer.bias.assign(bias)
+
+
+def set_music_vae_weights(model, weights, config):
+  """Puts a Magenta MusicVAE's weights (`read_music_vae_weights`) into the
+  `MusicVAE` of `config`, built with their sizes (see the module
+  docstring).
+
+  Raises:
+    UsageError: a shape that does not fit the model (the encoding's
+      vocabulary is not the checkpoint's), naming the tensor.
+  """
+  hierarchical = bool(weights['conductor'])
+  names = vae_tensor_names(hierarchical)
+  width = int(model.encoder_layers[0].forward_layer.cell.kernel.shape[0])
+  vocabulary = (f'{config.encoding.name} encoding\'s {model.vocab_size} ids'
+                f', config {config.name!r}')
+  reads = (f'the one-hot of its {vocabulary}' if model.roll_bits == 0 else
+           f'{width - 1} drum bits and a "no drum" bit of its {vocabulary}')
+  unfit = 'its tensors\' sizes do not fit together: not a graph Magenta made'
+  for i, (layer, keras_layer) in enumerate(zip(weights['encoder'],
+                                              model.encoder_layers)):
+    below = (reads if i == 0 else
+             f'both directions of encoder layer {i - 1}')
+    for direction, cell in (('fw', keras_layer.forward_layer.cell),
+                            ('bw', keras_layer.backward_layer.cell)):
+      _set_vae_lstm(cell, layer[direction],
+                    names['encoder'].format(layer=i, direction=direction),
+                    below)
+  _set_dense(model.mu, weights['mu'], names['mu'], unfit)
+  _set_dense(model.sigma, weights['sigma'], names['sigma'], unfit)
+  conditioning = ('the conductor\'s output' if hierarchical else 'z')
+  for i, (layer, keras_layer) in enumerate(zip(weights['decoder'],
+                                              model.decoder_layers)):
+    below = (f'the one-hot of its {vocabulary}, then {conditioning}' if i == 0
+             else f'decoder layer {i - 1}')
+    _set_vae_lstm(keras_layer.cell, layer,
+                  names['decoder'].format(layer=i), below)
+  _set_dense(model.z_to_initial_state, weights['z_to_initial_state'],
+             names['z_to_initial_state'], unfit)
+  _set_dense(model.output_projection, weights['output_projection'],
+             names['output_projection'],
+             f'the checkpoint is of another encoding than the {vocabulary}')
+  for i, (layer, keras_layer) in enumerate(zip(weights['conductor'],
+                                              model.conductor_layers)):
+    below = ('a zero: Magenta\'s disable_autoregression=True, which all its '
+             'hierarchical configs use' if i == 0 else
+             f'conductor layer {i - 1}')
+    _set_vae_lstm(keras_layer.cell, layer,
+                  names['conductor'].format(layer=i), below)
+  if hierarchical:
+    _set_dense(model.conductor_initial_state,
+               weights['conductor_initial_state'],
+               names['conductor_initial_state'], unfit)
+
+
 def import_checkpoint(checkpoint, generator_id, run_dir, source=None, hparams=''):
   """Writes a musicrnn run of a Magenta checkpoint; returns `run_dir`.
 
   Args:
     checkpoint: a TF1 checkpoint (V1 file or V2 prefix) of Magenta's event
-      RNN graph or Pianoroll RNN-NADE graph, or a training run's folder
-      (`checkpoint_path`).
+      RNN graph, Pianoroll RNN-NADE graph or MusicVAE, or a training run's
+      folder (`checkpoint_path`).
     generator_id: the Magenta config it was trained with (`GENERATOR_IDS`).
     run_dir: the new run's folder (must not hold a run yet).
     source: what to record as its origin (default: `checkpoint`).
     hparams: overrides of the config for fine-tuning (`musicrnn_train` on the
-      run takes the same config and overrides); the layer sizes and the
-      attention's place are the checkpoint's whatever they say.
+      run takes the same config and overrides); the layer sizes (and
+      MusicVAE's z_size) and the attention's place are the checkpoint's
+      whatever they say.
 
   Raises:
     UsageError: an unknown config, weights that do not fit it, or a
@@ -652,7 +983,11 @@ def import_checkpoint(checkpoint, generator_id, run_dir, source=None, hparams=''
   name = config_name(generator_id)
   checkpoint = checkpoint_path(checkpoint)
   nade = generator_id in NADE_GENERATOR_IDS
-  if nade:
+  vae = generator_id in VAE_GENERATOR_IDS
+  if vae:
+    weights = read_music_vae_weights(checkpoint)
+    config = music_vae_config_for(generator_id, weights, hparams)
+  elif nade:
     weights = read_nade_weights(checkpoint)
     config = nade_config_for(generator_id, weights, hparams)
   else:
@@ -663,7 +998,9 @@ def import_checkpoint(checkpoint, generator_id, run_dir, source=None, hparams=''
   codec = encodings.codec_from_config(config)
   controls = encodings.controls_from_config(config)
   model = models.build_model(config, codec, controls)
-  if nade:
+  if vae:
+    set_music_vae_weights(model, weights, config)
+  elif nade:
     set_nade_weights(model, weights)
   else:
     # Magenta's control order is its config's: note density, then pitch.
@@ -678,6 +1015,14 @@ def import_checkpoint(checkpoint, generator_id, run_dir, source=None, hparams=''
   checkpoint_ = tf.train.Checkpoint(model=model, step=step, **objective.optimizers)
   tf.train.CheckpointManager(checkpoint_, run_dir_lib.checkpoint_dir(run_dir),
                              max_to_keep=5).save(checkpoint_number=0)
+  if vae:
+    sizes = config.model
+    logging.info(
+        'musicrnn import: Magenta %s (%s) -> %s: z %d, encoder %s per '
+        'direction, %s decoder %s', generator_id, source or checkpoint,
+        run_dir, sizes.z_size, list(sizes.enc_rnn_size), sizes.decoder,
+        list(sizes.dec_rnn_size))
+    return run_dir
   layers = weights['layers']
   attention = config.model.get('attn_length', 0) and weights['attention']
   logging.info('musicrnn import: Magenta %s (%s) -> %s: layers %s, %d inputs%s',
