@@ -25,6 +25,8 @@ CONFIGS = {
     'music_transformer': 'music_transformer',
     'dilated_cnn': 'dilated_cnn',
     'pianoroll_gan': 'pianoroll_gan',
+    'music_vae': 'cat-mel_2bar_small',
+    'music_vae_sampled': 'cat-mel_2bar_small',
 }
 
 

@@ -27,6 +27,8 @@ import numpy as np
 import pytest
 
 from musicrnn import configs
+from musicrnn import encodings
+from musicrnn import models
 from musicrnn import tasks
 from musicrnn.generation import sampler
 from musicrnn.models.event_lstm import EventLSTM
@@ -516,6 +518,27 @@ def _benchmark_module(name):
   """benchmarks/<name>.py imported as a module, as run_program loads it
   (its absl flags defined once in this process)."""
   return testing_lib.load_program(name)
+
+
+def test_training_benchmark_music_vae_against_keras_of_its_shape(
+    music_vae_dataset, tmp_path):
+  """MusicVAE's rows: the baseline is a plain Keras model with MusicVAE's
+  weights, shape for shape; the trainer ran teacher forced, as it does."""
+  import training_benchmark  # pylint: disable=import-outside-toplevel
+  config = configs.get_config('cat-mel_2bar_small_tiny')
+  ours = models.build_model(config, encodings.codec_from_config(config), [])
+  ours(ours.example_inputs([]))
+  theirs = training_benchmark.vae_keras_model(config, 90)
+  assert sorted(tuple(w.shape) for w in theirs.trainable_weights) == sorted(
+      tuple(w.shape) for w in ours.trainable_weights)
+  results, _ = _smoke_run('training_benchmark', tmp_path,
+                          '--families=music_vae',
+                          f'--melody_data={music_vae_dataset}')
+  (run,) = results['runs']
+  assert (run['family'], run['config']) == ('music_vae',
+                                            'cat-mel_2bar_small_tiny')
+  _assert_finite_positive(run['musicrnn_events_per_second'],
+                          run['baseline_events_per_second'])
 
 
 def _smoke_run(benchmark, tmp_path, *flags, smoke=True):

@@ -229,7 +229,9 @@ class VariationalObjective:
             sampling_probability(step, self.schedule, self.rate)),
         'learning_rate': optimization.learning_rate_value(self.optimizer),
         'sequences': totals['sequences'],
-        'sequences_per_second': totals['sequences'] / elapsed}
+        'sequences_per_second': totals['sequences'] / elapsed,
+        # Real (unpadded) steps, the unit of the other tasks' events.
+        'events_per_second': totals['steps'] / elapsed}
 
   @staticmethod
   def bar_values(record):
