@@ -40,8 +40,6 @@ from musicrnn import configs
 from musicrnn import encodings
 from musicrnn.errors import UsageError
 from musicrnn.generation import sampler
-from musicrnn.pipelines import convert
-from musicrnn.pipelines import dataset
 from musicrnn.pipelines import readers
 from musicrnn.tfrecords import sources as sources_lib
 
@@ -88,6 +86,9 @@ class Windows:
   """
 
   def __init__(self, run):
+    # Here, not at the top: pipelines.dataset imports Beam (seconds), which
+    # every importer of the tasks would pay for.
+    from musicrnn.pipelines import dataset  # pylint: disable=import-outside-toplevel
     self._maker = dataset.ExampleMaker(configs.to_json(run.config))
     self._feature = self._maker.codec.sequence_feature
     self._codec = run.codec
@@ -169,6 +170,9 @@ def file_windows(run, paths, max_windows=None, flag='--input_dir'):
     folder = os.path.expanduser(os.fspath(paths))
     if not tf.io.gfile.isdir(folder):
       raise UsageError(f'{flag}={folder} is not a folder')
+    # Beam's file systems list any folder (gs://...); imported here, as in
+    # `Windows`.
+    from musicrnn.pipelines import convert  # pylint: disable=import-outside-toplevel
     paths = convert.list_music_files(folder).music_files
   reader = Windows(run)
   found, skipped = [], collections.Counter()
