@@ -66,6 +66,7 @@ setuptools.setup(
             'musicrnn_quickstart=musicrnn.programs:quickstart',
             'musicrnn_train=musicrnn.programs:train',
             'musicrnn_generate=musicrnn.programs:generate',
+            'musicrnn_attribute_vector=musicrnn.programs:attribute_vector',
             'musicrnn_evaluate=musicrnn.programs:evaluate',
             'musicrnn_import_magenta=musicrnn.programs:import_magenta',
             'musicrnn_export=musicrnn.programs:export',

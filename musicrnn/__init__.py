@@ -12,8 +12,8 @@ below it, and no two packages import each other, not even inside a function
   5  tasks
   6  runs
   7  training
-  8  cli, convert, create_dataset, evaluate, export, generate, import_magenta,
-     programs, quickstart, train
+  8  attribute_vector, cli, convert, create_dataset, evaluate, export,
+     generate, import_magenta, programs, quickstart, train
 
   encodings   NoteSequence <-> token ids or piano rolls, control signals (numpy)
   configs     named configs: an encoding, a model family and its hparams

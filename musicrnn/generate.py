@@ -6,6 +6,12 @@ r"""musicrnn_generate: sample MIDI from a trained run.
     --output_dir=/tmp/samples --num_steps=2000     # or a musicrnn .mrnn file
   musicrnn_generate --run_dir=/tmp/polyphony_run --output_dir=/tmp/samples \
     --num_bars=8 --qpm=100 --primer_melody="[60, -2, 60, -2, 67, -2, 67, -2]"
+  musicrnn_generate --run_dir=/tmp/vae_run --output_dir=/tmp/steps \
+    --mode=interpolate --input_midi_1=a.mid --input_midi_2=b.mid \
+    --num_outputs=5 --temperature=0.5
+  musicrnn_generate --run_dir=/tmp/vae_run --output_dir=/tmp/denser \
+    --mode=reconstruct --input_midi=a.mid --attribute_vector=density.npy \
+    --attribute_scale=1.5
 
 Conditional configs take a flag per control signal they were trained with
 (`musicrnn.encodings.controls.CONTROLS`; each flag's help gives its form and
@@ -43,7 +49,32 @@ flags.DEFINE_string('bundle_file', None,
                     '(Performance, Polyphony, Melody or Drums RNN, '
                     'Pianoroll RNN-NADE).')
 flags.DEFINE_string('output_dir', None, 'Where to write the MIDI files.')
-flags.DEFINE_integer('num_outputs', 1, 'Number of files to generate.', lower_bound=1)
+flags.DEFINE_integer('num_outputs', 1,
+                     'Number of files to generate (--mode=interpolate: the '
+                     'steps from --input_midi_1 to --input_midi_2, both '
+                     'included, written with one more file of them joined).',
+                     lower_bound=1)
+flags.DEFINE_enum('mode', 'sample', tasks.every_mode(),
+                  'sample: draw new music (every model); interpolate: '
+                  'MusicVAE, from --input_midi_1 to --input_midi_2 through '
+                  'the latent space; reconstruct: MusicVAE, --input_midi '
+                  'encoded and decoded.')
+flags.DEFINE_string('input_midi', None,
+                    '--mode=reconstruct: the music (MIDI, MusicXML or ABC) to '
+                    'encode; its first window of the model\'s length (e.g. '
+                    'its first 2-bar melody) is read.')
+flags.DEFINE_string('input_midi_1', None,
+                    '--mode=interpolate: the music the interpolation starts '
+                    'from (its first window, as --input_midi).')
+flags.DEFINE_string('input_midi_2', None,
+                    '--mode=interpolate: the music the interpolation ends on.')
+flags.DEFINE_string('attribute_vector', None,
+                    'MusicVAE: a latent direction (a .npy file of '
+                    'musicrnn_attribute_vector) added to every z, times '
+                    '--attribute_scale.')
+flags.DEFINE_float('attribute_scale', 1.0,
+                   'MusicVAE: how much of --attribute_vector to add (negative: '
+                   'take away).')
 flags.DEFINE_integer('num_steps', None,
                      'Events to generate after the primer (default 1000; for '
                      'Melody and Drums RNN, one event is a 16th-note step).')
@@ -216,7 +247,10 @@ def _generate(run_dir):
       state_masks=FLAGS.state_masks, max_polyphony=FLAGS.max_polyphony,
       mask_renormalisation=FLAGS.mask_renormalisation,
       num_bars=FLAGS.num_bars, binarize=FLAGS.binarize, threshold=FLAGS.threshold,
-      latent_step=FLAGS.latent_step)
+      latent_step=FLAGS.latent_step, mode=FLAGS.mode,
+      input_midi=FLAGS.input_midi, input_midi_1=FLAGS.input_midi_1,
+      input_midi_2=FLAGS.input_midi_2, attribute_vector=FLAGS.attribute_vector,
+      attribute_scale=FLAGS.attribute_scale)
   for path in paths:
     print(path)
 

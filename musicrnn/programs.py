@@ -50,6 +50,13 @@ def generate():
   return program.run()
 
 
+def attribute_vector():
+  """musicrnn_attribute_vector."""
+  console.quiet(sys.argv)
+  from musicrnn import attribute_vector as program
+  return program.run()
+
+
 def evaluate():
   """musicrnn_evaluate."""
   console.quiet(sys.argv)

@@ -128,6 +128,15 @@ def test_mistakes_are_usage_errors(tiny_runs, tmp_path):
                      'drum notes'):
     generate.generate(tiny_runs[PLAIN], str(tmp_path), num_steps=5,
                       primer_drums=[(36,), (42,)])
+  # MusicVAE's modes and their music are a MusicVAE run's.
+  with pytest.raises(UsageError, match='--mode=reconstruct: the run of config '
+                     ".*generates with --mode=sample; --mode=reconstruct is "
+                     'for runs of task variational'):
+    generate.generate(tiny_runs[PLAIN], str(tmp_path), mode='reconstruct',
+                      input_midi='a.mid')
+  with pytest.raises(UsageError, match='--input_midi: the run of config .* '
+                     'takes --num_steps'):
+    generate.generate(tiny_runs[PLAIN], str(tmp_path), input_midi='a.mid')
 
 
 def test_magenta_melody_primer_qpm_and_bars(family_runs, tmp_path, monkeypatch):

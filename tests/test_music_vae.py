@@ -2,9 +2,13 @@
 converters', its KL, free bits, beta and schedules are Magenta's arithmetic,
 its decoders step as their teacher-forced pass, and the tiny config trains
 on the fixtures' melodies (loss falls) and decodes samples of the prior to
-MIDI."""
+MIDI; its latent space: spherical interpolation between two held-out
+melodies that starts and ends on their reconstructions, reconstructions,
+attribute vectors (a difference of means, added to z), and the errors of
+musicrnn_generate's --mode flags."""
 
 import math
+import os
 
 import keras
 import note_seq
@@ -15,11 +19,14 @@ import tensorflow as tf
 from musicrnn import configs
 from musicrnn import encodings
 from musicrnn import models
+from musicrnn import splits
 from musicrnn import tasks
 from musicrnn.errors import UsageError
+from musicrnn.generation import latent
 from musicrnn.generation import sampler
 from musicrnn.models import music_vae
 from musicrnn.models import protocols
+from musicrnn.pipelines import readers
 from musicrnn.runs import generate
 from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.tasks import optimization
@@ -297,6 +304,26 @@ def trained(music_vae_dataset, tmp_path_factory):
   return run_dir, summary
 
 
+@pytest.fixture(scope='module')
+def loaded(trained):
+  """The tiny trained run, loaded once for the module."""
+  return run_dir_lib.load_run(trained[0])
+
+
+@pytest.fixture
+def shared(trained, loaded, monkeypatch):
+  """The trained run's folder, which `run_dir.load_run` gives as `loaded`
+  in this test: generation from it shares the compiled loops of the
+  module's run (an XLA compile, per batch shape, takes seconds)."""
+  real = run_dir_lib.load_run
+
+  def load_run(run_dir, best=False):
+    return loaded if run_dir == trained[0] and not best else real(run_dir, best)
+
+  monkeypatch.setattr(run_dir_lib, 'load_run', load_run)
+  return trained[0]
+
+
 def test_tiny_config_trains_on_fixture_melodies_and_loss_falls(
     trained, music_vae_dataset):
   run_dir, summary = trained
@@ -322,8 +349,8 @@ def test_tiny_config_trains_on_fixture_melodies_and_loss_falls(
   assert again['nll_bound'] == pytest.approx(metrics['nll_bound'], rel=1e-4)
 
 
-def test_samples_of_the_prior_decode_to_midi(trained, tmp_path):
-  run_dir, _ = trained
+def test_samples_of_the_prior_decode_to_midi(shared, loaded, tmp_path):
+  run_dir = shared
   paths = generate.generate(run_dir, str(tmp_path / 'a'), num_outputs=3,
                             seed=4, temperature=0.5)
   assert len(paths) == 3
@@ -334,7 +361,7 @@ def test_samples_of_the_prior_decode_to_midi(trained, tmp_path):
     assert sequence.total_time <= 4.0 + 1e-6
   assert any(note_seq.midi_file_to_note_sequence(p).notes for p in paths)
   # The same seed, the same files (the run's compiled loop again).
-  run = run_dir_lib.load_run(run_dir)
+  run = loaded
   first = run.task.generate(run, str(tmp_path / 'b'), num_outputs=2, seed=4)
   again = run.task.generate(run, str(tmp_path / 'c'), num_outputs=2, seed=4)
   assert open(again[1], 'rb').read() == open(first[1], 'rb').read()
@@ -361,3 +388,219 @@ def test_music_vae_takes_no_controls_and_checks_its_decoder():
                        level_lengths=(2, 16), max_seq_len=64)
   with pytest.raises(ValueError, match='2\\*\\*k'):
     music_vae.MusicVAE(vocab_size=90, encoder_input='drum_roll')
+
+
+# --- Latent space: encode, interpolate, reconstruct, attribute vectors -----
+
+# Two melodies held out of the fixture dataset's training split (its eval
+# split: music_vae_dataset hashes each source's id, half of them eval): a
+# pop arrangement's first melody, and the first tune of the ABC tune book.
+HELD_OUT = (('pop', 'd8faddb8.mid'), ('abc', 'tunebook.abc'))
+
+
+def _held_out_midi(tmp_path):
+  """The two held-out melodies as MIDI files (the tune book's first tune
+  written as MIDI)."""
+  paths = [testing_lib.testdata(*parts) for parts in HELD_OUT]
+  for path in paths:
+    sequences, _ = readers.read_music_bytes(open(path, 'rb').read(), path)
+    assert splits.split_of(sequences[0], 0.5) == 'eval'
+  midi = str(tmp_path / 'tune.mid')
+  note_seq.sequence_proto_to_midi_file(sequences[0], midi)
+  return paths[0], midi
+
+
+def _notes(path):
+  return [(n.pitch, round(n.start_time, 4), round(n.end_time, 4))
+          for n in note_seq.midi_file_to_note_sequence(path).notes]
+
+
+def test_slerp_keeps_the_ends_and_turns_at_an_even_pace():
+  rng = np.random.default_rng(0)
+  p0, p1 = rng.normal(size=(2, 8))
+  points = latent.interpolation(p0, p1, 5)
+  assert points.shape == (5, 8) and points.dtype == np.float32
+  np.testing.assert_array_equal(points[0], p0.astype(np.float32))
+  np.testing.assert_array_equal(points[-1], p1.astype(np.float32))
+  # Magenta's slerp: sin((1-t)w)/sin(w) p0 + sin(tw)/sin(w) p1.
+  omega = np.arccos(p0 @ p1 / np.linalg.norm(p0) / np.linalg.norm(p1))
+  for t, point in zip(np.linspace(0, 1, 5), points):
+    expected = (np.sin((1 - t) * omega) * p0 + np.sin(t * omega) * p1) / np.sin(
+        omega)
+    np.testing.assert_allclose(point, expected, rtol=1e-5, atol=1e-6)
+  # On a sphere: the norm stays, and each step turns by the same angle.
+  q0, q1 = 3 * p0 / np.linalg.norm(p0), 3 * p1 / np.linalg.norm(p1)
+  points = latent.interpolation(q0, q1, 6).astype(np.float64)
+  np.testing.assert_allclose(np.linalg.norm(points, axis=1), 3.0, rtol=1e-5)
+  for t, point in zip(np.linspace(0, 1, 6), points):
+    angle = np.arccos(np.clip(point @ q0 / 9.0, -1, 1))
+    assert angle == pytest.approx(t * omega, abs=1e-3)
+  # Parallel latents: the straight line.
+  np.testing.assert_allclose(latent.slerp(p0, 2 * p0, 0.5), 1.5 * p0,
+                             rtol=1e-5)
+  with pytest.raises(UsageError, match='2 points or more'):
+    latent.interpolation(p0, p1, 1)
+
+
+def test_interpolation_starts_and_ends_on_the_reconstructions(
+    shared, loaded, tmp_path):
+  """Between two held-out melodies: N files and one of them joined, each
+  decoding; the latents run from the one's mu to the other's, and decoded
+  greedily (or at a very low temperature) the first and last are the
+  reconstructions of the two."""
+  run_dir, run = shared, loaded
+  first, second = _held_out_midi(tmp_path)
+  paths = generate.generate(run_dir, str(tmp_path / 'steps'),
+                            mode='interpolate', input_midi_1=first,
+                            input_midi_2=second, num_outputs=3,
+                            temperature=1e-5, seed=3)
+  assert [os.path.basename(p) for p in paths] == [
+      f'cat-mel_2bar_small_tiny_{s}.mid'
+      for s in ('000', '001', '002', 'interpolation')]
+  steps = [note_seq.midi_file_to_note_sequence(p) for p in paths[:3]]
+  assert all(21 <= n.pitch <= 108 for s in steps for n in s.notes)
+  # The joined file: the steps one after another, 2 bars (4 s) each.
+  assert sorted(_notes(paths[3])) == sorted(
+      (pitch, round(start + 4.0 * i, 4), round(end + 4.0 * i, 4))
+      for i, path in enumerate(paths[:3]) for pitch, start, end in _notes(path))
+  ends = [generate.generate(run_dir, str(tmp_path / f'end{k}'),
+                            mode='reconstruct', input_midi=source,
+                            num_outputs=2, temperature=1e-5, seed=3)[0]
+          for k, source in enumerate((first, second))]
+  assert _notes(paths[0]) == _notes(ends[0])
+  assert _notes(paths[2]) == _notes(ends[1])
+  # In the latent space: the ends are the inputs' mu exactly; greedy
+  # decodings of the ends are the reconstructions' token for token.
+  sequence = readers.read_music_bytes(open(second, 'rb').read(), second)[0][0]
+  window = latent.first_window(run, first)
+  mu = latent.encode(run, [window, sequence])
+  np.testing.assert_allclose(latent.encode(run, [first, second]), mu,
+                             atol=1e-6)
+  z = latent.interpolation(mu[0], mu[1], 3)
+  np.testing.assert_array_equal(z[[0, -1]], mu)
+  ids = latent.decode_ids(run, np.concatenate([z, mu]), greedy=True,
+                          jit_compile=False)
+  np.testing.assert_array_equal(ids[[0, 2]], ids[[3, 4]])
+
+
+def test_reconstructions_decode_and_the_same_seed_gives_the_same(loaded,
+                                                                 tmp_path):
+  run = loaded
+  training = testing_lib.testdata('pop', 'mr_blue_sky.mid')
+  a = run.task.generate(run, str(tmp_path / 'a'), mode='reconstruct',
+                        input_midi=training, num_outputs=2, seed=5)
+  b = run.task.generate(run, str(tmp_path / 'b'), mode='reconstruct',
+                        input_midi=training, num_outputs=2, seed=5)
+  assert len(a) == 2
+  for path, again in zip(a, b):
+    assert open(path, 'rb').read() == open(again, 'rb').read()
+    sequence = note_seq.midi_file_to_note_sequence(path)
+    assert all(21 <= n.pitch <= 108 for n in sequence.notes)
+    assert sequence.total_time <= 4.0 + 1e-6
+
+
+def test_an_attribute_vector_is_a_difference_of_means_added_to_z(
+    loaded, music_vae_dataset, tmp_path, monkeypatch):
+  run = loaded
+  windows = latent.dataset_windows(music_vae_dataset, 'train', 32)
+  assert len(windows) > 10 and all(len(w) == 32 for w in windows)
+  vector, summary = latent.attribute_vector(run, windows, 'note_density')
+  density = np.array([len(run.codec.decode(w).notes) * 16 / 32
+                      for w in windows])
+  order = np.argsort(density, kind='stable')
+  half = len(windows) // 2
+  z = latent.encode_windows(run, windows).astype(np.float64)
+  np.testing.assert_allclose(
+      vector, z[order[-half:]].mean(0) - z[order[:half]].mean(0), atol=1e-7)
+  assert summary['windows_with'] == summary['windows_without'] == half
+  assert summary['mean_with'] > summary['mean_without']
+  np.testing.assert_allclose(
+      latent.difference_of_means([[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0]]),
+      [2.0, 2.0])
+  # Saved, then added at generation, times its scale.
+  path = latent.save_vector(str(tmp_path / 'density.npy'), vector)
+  seen = []
+  real = latent.decode
+
+  def spy(run, z, **kwargs):
+    seen.append(np.array(z))
+    return real(run, z, **kwargs)
+
+  monkeypatch.setattr(latent, 'decode', spy)
+  source = testing_lib.testdata('pop', 'mr_blue_sky.mid')
+  for options in ({}, {'attribute_vector': path, 'attribute_scale': 1.5}):
+    run.task.generate(run, str(tmp_path / 'out'), mode='reconstruct',
+                      input_midi=source, num_outputs=2, seed=1, **options)
+  # (z is float32 of a few units: the sum is rounded to 1e-6 or so.)
+  np.testing.assert_allclose(seen[1] - seen[0], np.tile(1.5 * vector, (2, 1)),
+                             atol=2e-6)
+
+
+def test_latent_mistakes_are_usage_errors(loaded, tmp_path):
+  run = loaded
+  out = str(tmp_path)
+  midi = testing_lib.testdata('pop', 'mr_blue_sky.mid')
+
+  def refused(match, **options):
+    with pytest.raises(UsageError, match=match):
+      run.task.generate(run, out, **options)
+
+  refused('--mode=reconstruct reads --input_midi: give it', mode='reconstruct')
+  refused('--mode=interpolate reads --input_midi_2: give it',
+          mode='interpolate', input_midi_1=midi, num_outputs=3)
+  refused('--input_midi: --mode=sample reads no music', input_midi=midi)
+  refused('--input_midi_1: --mode=reconstruct reads --input_midi',
+          mode='reconstruct', input_midi=midi, input_midi_1=midi)
+  refused('give 2 or more, got 1', mode='interpolate', input_midi_1=midi,
+          input_midi_2=midi)
+  refused('does not exist', mode='reconstruct', input_midi=out + '/none.mid')
+  # Music without a 2-bar melody in 4/4 says why.
+  refused("chpn-p7.mid gives no window 'cat-mel_2bar_small_tiny' reads: no "
+          'melody track of 2 bars of 16 steps \\(melody too short',
+          mode='reconstruct', input_midi=testing_lib.testdata('midi',
+                                                              'chpn-p7.mid'))
+  refused('chpn-p10.mid gives no window .*its melody windows span 24 steps, '
+          'not the 2 bars of 16 steps', mode='reconstruct',
+          input_midi=testing_lib.testdata('midi', 'chpn-p10.mid'))
+  refused('--attribute_scale scales --attribute_vector', attribute_scale=2.0)
+  refused(r'--attribute_vector holds float64 \[3\]; the model\'s latent is '
+          r'\[8\]', attribute_vector=np.zeros(3))
+  np.save(tmp_path / 'text.npy', np.array(['a'] * 8))
+  refused('holds <U1', attribute_vector=str(tmp_path / 'text.npy'))
+  with pytest.raises(UsageError, match='--fraction must be in'):
+    latent.split_by_value([1.0, 2.0], 0.75)
+  with pytest.raises(UsageError, match='no higher than its bottom'):
+    latent.attribute_vector(run, [np.zeros(32, np.int32)] * 4, 'note_density')
+  # A mode the run's task lacks names its modes and the task that has it.
+  config = configs.get_config('performance_with_dynamics_tiny')
+  with pytest.raises(UsageError, match=(
+      r"--mode=interpolate: the run of config 'performance_with_dynamics_tiny' "
+      r'\(family event_lstm, task next_token\) generates with --mode=sample; '
+      r'--mode=interpolate is for runs of task variational \(family '
+      r'music_vae\)')):
+    generate.check_mode(config, tasks.for_config(config), 'interpolate')
+  assert tasks.every_mode() == ['sample', 'interpolate', 'reconstruct']
+
+
+def test_cli_interpolates_and_writes_attribute_vectors(shared, tmp_path):
+  run_dir = shared
+  first, second = _held_out_midi(tmp_path)
+  vector = str(tmp_path / 'v.npy')
+  result = testing_lib.run_program(
+      'musicrnn.attribute_vector', f'--run_dir={run_dir}',
+      f'--output_file={vector}', '--attribute=note_density', '--max_windows=20')
+  assert result.returncode == 0, result.stderr
+  assert np.load(vector).shape == (8,) and '"windows": 20' in result.stdout
+  result = testing_lib.run_program(
+      'musicrnn.generate', f'--run_dir={run_dir}',
+      f'--output_dir={tmp_path}/steps', '--mode=interpolate',
+      f'--input_midi_1={first}', f'--input_midi_2={second}', '--num_outputs=3',
+      f'--attribute_vector={vector}', '--attribute_scale=-1', '--seed=1')
+  assert result.returncode == 0, result.stderr
+  written = [l for l in result.stdout.splitlines() if l.endswith('.mid')]
+  assert len(written) == 4 and written[-1].endswith('_interpolation.mid')
+  result = testing_lib.run_program(
+      'musicrnn.generate', f'--run_dir={run_dir}', f'--output_dir={tmp_path}',
+      '--mode=reconstruct')
+  assert result.returncode == 2
+  assert '--mode=reconstruct reads --input_midi' in result.stderr

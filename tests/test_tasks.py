@@ -191,6 +191,15 @@ def test_a_task_without_its_parts_fails_when_defined():
       protocol = protocols.NextTokenModel
       objective = object
 
+  with pytest.raises(TypeError, match="has modes .* and no 'mode' option"):
+
+    class Moded(base.Task):  # pylint: disable=unused-variable
+      name = 'next_token'
+      protocol = protocols.NextTokenModel
+      objective = evaluation = object
+      options = {}
+      modes = ('sample', 'interpolate')
+
   with pytest.raises(TypeError, match="names task 'adversarial'"):
 
     class Crossed(base.Task):  # pylint: disable=unused-variable

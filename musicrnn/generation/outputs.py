@@ -217,18 +217,22 @@ def trim(sequence, seconds):
 
 
 def write_outputs(name, sequences, output_dir, *, step, render_png=False,
-                  render_wav=False, primer_seconds=0.0):
+                  render_wav=False, primer_seconds=0.0, suffixes=None):
   """Writes each NoteSequence as `output_dir/<name>_NNN.mid` (and .png with
   the primer marked, .wav); returns the MIDI paths.
 
   Args:
     name: the files' stem (the run's config name).
     step: the checkpoint step the console line names.
+    suffixes: what follows `<name>_` in each file's name, one per sequence
+      (default NNN, its index: 000, 001, ...).
   """
   os.makedirs(output_dir, exist_ok=True)
+  if suffixes is None:
+    suffixes = [f'{i:03d}' for i in range(len(sequences))]
   paths = []
-  for i, sequence in enumerate(sequences):
-    stem = os.path.join(output_dir, f'{name}_{i:03d}')
+  for suffix, sequence in zip(suffixes, sequences):
+    stem = os.path.join(output_dir, f'{name}_{suffix}')
     paths.append(render.write_midi(sequence, stem + '.mid'))
     if render_png:
       render.write_png(sequence, stem + '.png', primer_seconds=primer_seconds)

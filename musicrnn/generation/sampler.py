@@ -12,7 +12,8 @@ A latent-variable model (MusicVAE) decodes from z instead of a primer, with
 `decoder_initial_state(z)` and `decoder_step(tokens, states, t)`:
 `sample_latent` draws sequences from z in a compiled loop, and `latent_loop`
 is that loop to trace elsewhere (scheduled sampling in training, the
-evaluation's free-running reconstructions).
+evaluation's free-running reconstructions); `posterior` runs its encoder, for
+the latents of given music (`musicrnn.generation.latent`).
 
   tokens = sample(model, primer, num_steps=512, controls={name: schedule},
                   temperature=1.0, top_k=0, top_p=1.0, seed=1)
@@ -161,9 +162,12 @@ def _grammar_mask(grammar, carry):
   return None if grammar is None else (carry[-1], grammar.type_groups)
 
 
-def compiled(function, jit_compile=True):
-  """`function` as a tf.function, XLA-compiled unless `jit_compile` is False."""
-  return tf.function(function, jit_compile=bool(jit_compile))
+def compiled(function, jit_compile=True, reduce_retracing=False):
+  """`function` as a tf.function, XLA-compiled unless `jit_compile` is False
+  (with `reduce_retracing`, traced once more for inputs of any shape after
+  the first of another shape)."""
+  return tf.function(function, jit_compile=bool(jit_compile),
+                     reduce_retracing=reduce_retracing)
 
 
 def _seed_pair(seed, stream):
@@ -268,8 +272,9 @@ def _check_inputs(primer, num_steps, controls):
   return primer, controls
 
 
-def _loop(model, key, jit_compile, make):
-  """The compiled loop of `model` for `key`, made by `make(model)` once.
+def _loop(model, key, jit_compile, make, reduce_retracing=False):
+  """The compiled loop of `model` for `key`, made by `make(model)` once
+  (`compiled`).
 
   The loops are kept per model for as long as the model lives: `make` gets
   a weak proxy of it, so that a cached loop does not keep its model (and
@@ -278,7 +283,8 @@ def _loop(model, key, jit_compile, make):
   loops = _LOOPS.setdefault(model, {})
   key = (bool(jit_compile),) + key
   if key not in loops:
-    loops[key] = compiled(make(weakref.proxy(model)), jit_compile)
+    loops[key] = compiled(make(weakref.proxy(model)), jit_compile,
+                          reduce_retracing)
   return loops[key]
 
 
@@ -822,3 +828,33 @@ def sample_latent(model, z, num_steps, *, temperature=1.0, greedy=False,
                    temperature=temperature, greedy=greedy)[0])
   return loop(tf.convert_to_tensor(z, tf.float32), _seed_pair(seed, 0),
               tf.constant(float(temperature), tf.float32)).numpy()
+
+
+def posterior(model, tokens, mask=None, *, batch_size=64):
+  """(mu, sigma) float32 numpy [n, z_size] of a latent-variable model's
+  posterior q(z | tokens) for n token sequences, in batches of at most
+  `batch_size`, through one tf.function per model (traced for any batch).
+
+  Args:
+    model: `encode({'tokens', 'mask'})` (`protocols.LatentVariableModel`).
+    tokens: int [n, time] ids (0 on padding).
+    mask: [n, time], 1.0 on real steps (None: every step).
+  """
+  tokens = np.asarray(tokens, np.int32)
+  mask = (np.ones(tokens.shape, np.float32) if mask is None
+          else np.asarray(mask, np.float32))
+  if tokens.ndim != 2 or tokens.shape != mask.shape:
+    raise ValueError(f'tokens [n, time] and a mask of their shape, got '
+                     f'{tokens.shape} and {mask.shape}')
+  encode = _loop(model, ('posterior',), False,
+                 lambda proxy: lambda t, m: proxy.encode({'tokens': t,
+                                                          'mask': m}),
+                 reduce_retracing=True)
+  mus, sigmas = [np.zeros((0, model.z_size), np.float32)], [
+      np.zeros((0, model.z_size), np.float32)]
+  for start in range(0, len(tokens), batch_size):
+    mu, sigma = encode(tf.constant(tokens[start:start + batch_size]),
+                       tf.constant(mask[start:start + batch_size]))
+    mus.append(np.asarray(mu, np.float32))
+    sigmas.append(np.asarray(sigma, np.float32))
+  return np.concatenate(mus), np.concatenate(sigmas)

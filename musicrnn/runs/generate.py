@@ -4,17 +4,31 @@
                             num_steps=2000, primer_pitches=[60, 64, 67],
                             seed=1)
 
+  paths = generate.generate('/tmp/vae_run', '/tmp/steps', mode='interpolate',
+                            input_midi_1='a.mid', input_midi_2='b.mid',
+                            num_outputs=5, temperature=0.5, seed=1)
+  vector, summary = generate.attribute_vector('/tmp/vae_run', 'density.npy',
+                                              attribute='note_density')
+
 Everything about the model comes from `run_dir` (config.json and the latest
 checkpoint); its task (`musicrnn.tasks`) samples it, with the options it
-takes. A `qpm` option also sets the tempo the outputs are written at, for
-an encoding whose settings hold one (`Codec.tempo_settings`).
+takes, in one of its modes (`Task.modes`: every task samples; a MusicVAE
+run also interpolates and reconstructs). A `qpm` option also sets the tempo
+the outputs are written at, for an encoding whose settings hold one
+(`Codec.tempo_settings`). `attribute_vector` writes the latent direction of
+an attribute that a MusicVAE run's generation can add to z.
 """
 
 import dataclasses
 
+import numpy as np
+
+from musicrnn import models
 from musicrnn import tasks
 from musicrnn.errors import UsageError
+from musicrnn.generation import latent
 from musicrnn.generation import primers
+from musicrnn.models import protocols
 from musicrnn.runs import run_dir as run_dir_lib
 
 
@@ -46,6 +60,7 @@ def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
   # and its checkpoint read: a flag of the other kind is a quick error.
   config, _ = run_dir_lib.load(run_dir)
   task = tasks.for_config(config)
+  check_mode(config, task, options.get('mode', 'sample'))
   task.check_options(config, options, every)
   if options.get('qpm') is not None:
     primers.check_qpm(options['qpm'])
@@ -56,6 +71,22 @@ def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
                        render_png=render_png, render_wav=render_wav, **chosen)
 
 
+def check_mode(config, task, mode):
+  """Raises a UsageError for a generation mode the run's task lacks
+  (`Task.modes`), naming its modes and the tasks that have it."""
+  if mode in task.modes:
+    return
+  others = tasks.tasks_with_mode(mode)
+  families = sorted(family for family, cls in models.FAMILIES.items()
+                    if cls.task in others)
+  where = (f'; --mode={mode} is for runs of task {" or ".join(others)} '
+           f'(family {", ".join(families)})' if others else '')
+  raise UsageError(
+      f'--mode={mode}: the run of config {config.name!r} (family '
+      f'{config.family}, task {task.name}) generates with --mode='
+      f'{" or --mode=".join(task.modes)}{where}')
+
+
 def _at_tempo(run, qpm):
   """`run` whose codec writes at `qpm` quarter notes per minute: a new codec
   with that tempo (`Codec.with_qpm`, the loaded codec left as it is); `run`
@@ -64,3 +95,70 @@ def _at_tempo(run, qpm):
   if qpm is None or run.codec.tempo_settings() is None:
     return run
   return dataclasses.replace(run, codec=run.codec.with_qpm(float(qpm)))
+
+
+def attribute_vector(run_dir, output_file, *, attribute=None, input_dir=None,
+                     split='train', with_dir=None, without_dir=None,
+                     fraction=0.5, max_windows=None):
+  """Computes an attribute vector of a latent-variable model's run and saves
+  it as a .npy file (`latent.save_vector`); returns (vector, summary).
+
+  Either `attribute` (a name of `latent.ATTRIBUTES`) measured on the
+  windows of `input_dir`'s music files, or of the run's dataset's `split`
+  without one: the mean latent of the top `fraction` of the windows ranked
+  by it minus that of the bottom `fraction` (`latent.attribute_vector`);
+  or the mean latent of the windows of the
+  music in `with_dir` minus that of `without_dir`'s
+  (`latent.difference_of_means`).
+
+  Args:
+    max_windows: read at most this many windows of each source (None: all).
+
+  Returns:
+    (vector float32 [z_size], summary dict: the counts of windows, and the
+    attribute and its quantiles, or the files that gave no window).
+
+  Raises:
+    UsageError: a run of another kind of model, neither or both ways given,
+      sources without windows.
+  """
+  if bool(attribute) == bool(with_dir or without_dir):
+    raise UsageError('give --attribute (measured on --input_dir\'s music or '
+                     'the run\'s dataset), or --with_dir and --without_dir')
+  if (with_dir or without_dir) and not (with_dir and without_dir):
+    raise UsageError('--with_dir and --without_dir go together')
+  if input_dir and not attribute:
+    raise UsageError('--input_dir is the music --attribute is measured on')
+  run = run_dir_lib.load_run(run_dir)
+  if not isinstance(run.model, protocols.LatentVariableModel):
+    raise UsageError(
+        f'an attribute vector is a direction in a latent-variable model\'s '
+        f'latent space; the run of config {run.config.name!r} (family '
+        f'{run.config.family}) has none')
+  if attribute:
+    if input_dir:
+      windows, skipped = latent.file_windows(run, input_dir, max_windows)
+      source = {'input_dir': input_dir, 'files_without_windows': skipped}
+    else:
+      data = run_dir_lib.dataset_dir(run_dir)
+      if not data:
+        raise UsageError(f'{run_dir} records no dataset: give --input_dir')
+      windows = latent.dataset_windows(data, split, run.model.max_seq_len,
+                                       max_windows)
+      source = {'dataset': data, 'split': split}
+    vector, summary = latent.attribute_vector(run, windows, attribute,
+                                              fraction)
+    summary.update(source)
+  else:
+    z, summary = {}, {}
+    for side, folder in (('with', with_dir), ('without', without_dir)):
+      windows, skipped = latent.file_windows(run, folder, max_windows,
+                                             f'--{side}_dir')
+      z[side] = latent.encode_windows(run, windows)
+      summary.update({f'{side}_dir': folder, f'windows_{side}': len(windows),
+                      f'files_without_windows_{side}': skipped})
+    vector = latent.difference_of_means(z['with'], z['without'])
+  summary['norm'] = float(np.linalg.norm(vector))
+  if output_file:
+    latent.save_vector(output_file, vector)
+  return vector, summary

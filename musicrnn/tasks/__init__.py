@@ -47,4 +47,19 @@ def every_option():
   return options
 
 
-__all__ = ['TASKS', 'base', 'every_option', 'for_config']
+def every_mode():
+  """The generation modes of every task (`base.Task.modes`), 'sample'
+  first."""
+  modes = []
+  for task in TASKS.values():
+    modes += [mode for mode in task.modes if mode not in modes]
+  return sorted(modes, key=lambda mode: mode != 'sample')
+
+
+def tasks_with_mode(mode):
+  """The names of the tasks that generate in `mode`."""
+  return [name for name, task in TASKS.items() if mode in task.modes]
+
+
+__all__ = ['TASKS', 'base', 'every_mode', 'every_option', 'for_config',
+           'tasks_with_mode']

@@ -18,6 +18,9 @@ trained and used for, in one place:
                    (a dict) and `describe(metrics)` (what musicrnn_evaluate
                    prints);
   options          the generation options it takes, with their defaults;
+  modes            the ways it generates (musicrnn_generate --mode): every
+                   task samples ('sample'); a latent-variable model also
+                   interpolates and reconstructs;
   generate(run, output_dir, ...)
                    samples a loaded run and writes MIDI (and PNG, WAV);
   export_signature(run)
@@ -52,6 +55,8 @@ class Task(abc.ABC):
     protocol: the model protocol it trains (`musicrnn.models.protocols`).
     objective, evaluation: its training step and evaluation classes.
     options: {generation option: default}; `generate` takes these.
+    modes: the generation modes it has (default ('sample',)); a task of
+      more takes a 'mode' option.
   """
 
   name = None
@@ -59,6 +64,7 @@ class Task(abc.ABC):
   objective = None
   evaluation = None
   options = None
+  modes = ('sample',)
 
   def __init_subclass__(cls, **kwargs):
     super().__init_subclass__(**kwargs)
@@ -69,6 +75,9 @@ class Task(abc.ABC):
     if cls.protocol.task != cls.name:
       raise TypeError(f'task {cls.__name__} is {cls.name!r}, and its protocol '
                       f'{cls.protocol.__name__} names task {cls.protocol.task!r}')
+    if len(cls.modes) > 1 and 'mode' not in cls.options:
+      raise TypeError(f'task {cls.__name__} has modes {cls.modes} and no '
+                      "'mode' option")
     if cls.name in TASKS:
       raise TypeError(f'task {cls.name!r} is defined twice: '
                       f'{type(TASKS[cls.name]).__name__} and {cls.__name__}')

@@ -22,9 +22,17 @@ and scores them.
   reports for a model trained with scheduled sampling); per sequence the
   reconstruction loss, the KL in nats and bits, the KL cost after the free
   bits, and the ELBO; z drawn from the posterior, reproducibly for a seed.
-- Generation: z ~ N(0, I), decoded one step at a time in a compiled loop,
-  each token drawn at `temperature` (Magenta's music_vae_generate
-  --mode=sample); written as MIDI through the codec.
+- Generation (`musicrnn.generation.latent`), in one of three modes, each
+  z decoded one step at a time in a compiled loop, every token drawn at
+  `temperature`, and written as MIDI through the codec:
+    sample       z ~ N(0, I) (Magenta's music_vae_generate --mode=sample);
+    interpolate  `num_outputs` latents from that of one piece to that of
+                 another by spherical interpolation, both ends included
+                 (Magenta's --mode=interpolate), also written joined;
+    reconstruct  the latent of one piece.
+  A piece's latent is the posterior mean of its first window (the example
+  the config's data would hold for it); an attribute vector times a scale
+  can be added to every z.
 """
 
 import math
@@ -34,6 +42,7 @@ import numpy as np
 import tensorflow as tf
 
 from musicrnn.errors import UsageError
+from musicrnn.generation import latent
 from musicrnn.generation import outputs
 from musicrnn.generation import sampler
 from musicrnn.models import protocols
@@ -334,6 +343,14 @@ class VariationalEvaluation(base.SummedEvaluation):
             f'{metrics["sequences"]} sequences')
 
 
+SAMPLE = 'sample'
+INTERPOLATE = 'interpolate'
+RECONSTRUCT = 'reconstruct'
+# The options each mode reads its music from.
+MODE_INPUTS = {SAMPLE: (), INTERPOLATE: ('input_midi_1', 'input_midi_2'),
+               RECONSTRUCT: ('input_midi',)}
+
+
 class VariationalTask(base.Task):
   """Latent-variable models trained on the ELBO (see the module
   docstring)."""
@@ -342,14 +359,19 @@ class VariationalTask(base.Task):
   protocol = protocols.LatentVariableModel
   objective = VariationalObjective
   evaluation = VariationalEvaluation
+  modes = (SAMPLE, INTERPOLATE, RECONSTRUCT)
   options = {'num_steps': None, 'num_bars': None, 'temperature': 1.0,
-             'qpm': None}
+             'qpm': None, 'mode': SAMPLE, 'input_midi': None,
+             'input_midi_1': None, 'input_midi_2': None,
+             'attribute_vector': None, 'attribute_scale': 1.0}
 
   def generate(self, run, output_dir, *, num_outputs=1, seed=None,
                render_png=False, render_wav=False, num_steps=None,
-               num_bars=None, temperature=1.0, qpm=None):
-    """Decodes `num_outputs` draws of z ~ N(0, I) and writes them as MIDI;
-    returns the paths.
+               num_bars=None, temperature=1.0, qpm=None, mode=SAMPLE,
+               input_midi=None, input_midi_1=None, input_midi_2=None,
+               attribute_vector=None, attribute_scale=1.0):
+    """Decodes `num_outputs` latents and writes them as MIDI; returns the
+    paths.
 
     Args:
       run: a loaded run of a latent-variable model.
@@ -359,10 +381,35 @@ class VariationalTask(base.Task):
       temperature: divides the decoder's logits before each draw.
       qpm: the outputs' tempo (default the codec's, 120), which
         `runs.generate` sets in the run's codec.
+      mode: 'sample' (z ~ N(0, I)), 'interpolate' (`num_outputs` >= 2
+        latents from input_midi_1's to input_midi_2's, written as
+        `num_outputs` files and one more of them joined,
+        `<name>_interpolation.mid`) or 'reconstruct' (input_midi's latent,
+        decoded `num_outputs` times).
+      input_midi, input_midi_1, input_midi_2: music files (or NoteSequences)
+        whose first window (`latent.first_window`) gives the latent.
+      attribute_vector: a latent direction [z_size] (an array or a .npy
+        file, `latent.load_vector`) added to every z, times
+      attribute_scale.
+
+    Raises:
+      UsageError: a mode's music missing or given to another mode, music
+        that gives no window, fewer than 2 interpolation steps, a bad
+        attribute vector, a length the decoder cannot span.
     """
     del qpm
     outputs.check_steps(num_steps, None, num_bars)
     outputs.check_temperature(temperature)
+    music = {'input_midi': input_midi, 'input_midi_1': input_midi_1,
+             'input_midi_2': input_midi_2}
+    check_mode_inputs(mode, music)
+    if attribute_vector is None and attribute_scale != 1.0:
+      raise UsageError('--attribute_scale scales --attribute_vector; give '
+                       'the vector too')
+    if mode == INTERPOLATE and num_outputs < 2:
+      raise UsageError(f'--mode=interpolate writes --num_outputs steps from '
+                       f'--input_midi_1 to --input_midi_2, both included: '
+                       f'give 2 or more, got {num_outputs}')
     model = run.model
     steps = (num_steps if num_steps is not None else
              outputs.bar_steps(run.codec, num_bars) if num_bars is not None
@@ -374,11 +421,52 @@ class VariationalTask(base.Task):
           f'the decoder of {run.config.name!r} spans at most '
           f'{model.max_decode_steps} steps; ask for at most that many '
           f'(--num_steps or --num_bars), got {steps}')
-    z = np.random.default_rng(seed).standard_normal(
-        (num_outputs, model.z_size)).astype(np.float32)
-    tokens = sampler.sample_latent(model, z, steps, temperature=temperature,
-                                   seed=seed)
-    sequences = [run.codec.decode(ids) for ids in tokens]
+    vector = (None if attribute_vector is None else
+              latent.load_vector(attribute_vector, model.z_size))
+    if mode == SAMPLE:
+      z = np.random.default_rng(seed).standard_normal(
+          (num_outputs, model.z_size)).astype(np.float32)
+    elif mode == RECONSTRUCT:
+      z = np.repeat(latent.encode(run, [input_midi], '--input_midi'),
+                    num_outputs, axis=0)
+    else:
+      windows = latent.Windows(run)
+      z = latent.encode_windows(run, [
+          latent.first_window(run, source, f'--{name}', windows)
+          for name, source in (('input_midi_1', input_midi_1),
+                               ('input_midi_2', input_midi_2))])
+      z = latent.interpolation(z[0], z[1], num_outputs)
+    if vector is not None:
+      z = z + np.float32(attribute_scale) * vector
+    sequences = latent.decode(run, z, num_steps=steps, temperature=temperature,
+                              seed=seed)
+    suffixes = None
+    if mode == INTERPOLATE:
+      step_seconds = run.codec.seconds_per_step()
+      sequences.append(latent.join(
+          sequences, None if step_seconds is None else steps * step_seconds))
+      suffixes = [f'{i:03d}' for i in range(num_outputs)] + ['interpolation']
     return outputs.write_outputs(run.config.name, sequences, output_dir,
                                  step=run.step, render_png=render_png,
-                                 render_wav=render_wav)
+                                 render_wav=render_wav, suffixes=suffixes)
+
+
+def check_mode_inputs(mode, music):
+  """Raises a UsageError unless `music` ({option: a file or None}) gives
+  exactly the inputs `mode` reads (`MODE_INPUTS`)."""
+  if mode not in MODE_INPUTS:
+    raise UsageError(f'--mode={mode}: one of {", ".join(MODE_INPUTS)}')
+  wanted = MODE_INPUTS[mode]
+  missing = [f'--{name}' for name in wanted if music.get(name) is None]
+  if missing:
+    raise UsageError(f'--mode={mode} reads {" and ".join(missing)}: give '
+                     f'{"them" if len(missing) > 1 else "it"}')
+  extra = [f'--{name}' for name, value in music.items()
+           if value is not None and name not in wanted]
+  if extra:
+    others = ', '.join(f'--mode={other} reads '
+                       + ' and '.join(f'--{n}' for n in names)
+                       for other, names in MODE_INPUTS.items() if names)
+    raise UsageError(f'{", ".join(extra)}: --mode={mode} reads '
+                     f'{" and ".join("--" + n for n in wanted) or "no music"}'
+                     f' ({others})')
