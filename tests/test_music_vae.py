@@ -392,19 +392,19 @@ def test_music_vae_takes_no_controls_and_checks_its_decoder():
 
 # --- Latent space: encode, interpolate, reconstruct, attribute vectors -----
 
-# Two melodies held out of the fixture dataset's training split (its eval
-# split: music_vae_dataset hashes each source's id, half of them eval): a
-# pop arrangement's first melody, and the first tune of the ABC tune book.
-HELD_OUT = (('pop', 'd8faddb8.mid'), ('abc', 'tunebook.abc'))
+# Two melodies of 2 bars in 4/4: a MusicXML score's, and the first tune of
+# the ABC tune book, held out of the fixture dataset's training split (its
+# eval split: music_vae_dataset hashes each source's id, half of them eval).
+HELD_OUT = (('musicxml', 'two_bars.musicxml'), ('abc', 'tunebook.abc'))
 
 
 def _held_out_midi(tmp_path):
-  """The two held-out melodies as MIDI files (the tune book's first tune
-  written as MIDI)."""
+  """The two melodies as files (the tune book's first tune written as
+  MIDI)."""
   paths = [testing_lib.testdata(*parts) for parts in HELD_OUT]
-  for path in paths:
-    sequences, _ = readers.read_music_bytes(open(path, 'rb').read(), path)
-    assert splits.split_of(sequences[0], 0.5) == 'eval'
+  sequences, _ = readers.read_music_bytes(open(paths[1], 'rb').read(),
+                                          paths[1])
+  assert splits.split_of(sequences[0], 0.5) == 'eval'
   midi = str(tmp_path / 'tune.mid')
   note_seq.sequence_proto_to_midi_file(sequences[0], midi)
   return paths[0], midi
@@ -556,12 +556,12 @@ def test_latent_mistakes_are_usage_errors(loaded, tmp_path):
   refused('does not exist', mode='reconstruct', input_midi=out + '/none.mid')
   # Music without a 2-bar melody in 4/4 says why.
   refused("chpn-p7.mid gives no window 'cat-mel_2bar_small_tiny' reads: no "
-          'melody track of 2 bars of 16 steps \\(melody too short',
-          mode='reconstruct', input_midi=testing_lib.testdata('midi',
-                                                              'chpn-p7.mid'))
-  refused('chpn-p10.mid gives no window .*its melody windows span 24 steps, '
-          'not the 2 bars of 16 steps', mode='reconstruct',
-          input_midi=testing_lib.testdata('midi', 'chpn-p10.mid'))
+          'melody track of 2 bars of 16 steps \\(wrong meter; .*'
+          'quarters_per_bar=4', mode='reconstruct',
+          input_midi=testing_lib.testdata('midi', 'chpn-p7.mid'))
+  refused('d8faddb8.mid gives no window .*\\(no melody; .*programs=0-31',
+          mode='reconstruct', input_midi=testing_lib.testdata(
+              'pop', 'd8faddb8.mid'))
   refused('--attribute_scale scales --attribute_vector', attribute_scale=2.0)
   refused(r'--attribute_vector holds float64 \[3\]; the model\'s latent is '
           r'\[8\]', attribute_vector=np.zeros(3))

@@ -117,10 +117,20 @@ class Windows:
                 if name.startswith('encode_failed_')]
     reason = reasons[0] if reasons else 'nothing_extracted'
     extraction = dict(self._maker.config.data.get('extraction') or {})
-    settings = ', '.join(f'{k}={v}' for k, v in sorted(extraction.items()))
+    settings = ', '.join(f'{k}={_setting(v)}'
+                         for k, v in sorted(extraction.items()))
     return [], (f'no {self._codec.name} track of {self._span} '
                 f'({reason.replace("_", " ")}; the config\'s data.extraction: '
                 f'{settings or "the defaults"})')
+
+
+def _setting(value):
+  """An extraction setting as a person reads it: a run of numbers as
+  'first-last'."""
+  if isinstance(value, (list, tuple)) and len(value) > 2 and list(value) == (
+      list(range(value[0], value[0] + len(value)))):
+    return f'{value[0]}-{value[-1]}'
+  return value
 
 
 def first_window(run, source, flag='--input_midi', windows=None):
