@@ -140,7 +140,8 @@ def test_every_part_has_its_own_decoder_reading_its_own_part():
   assert model.part_sizes == PARTS
   rng = np.random.default_rng(2)
   ids = _random_trios(codec, rng, 3, 32)
-  features = np.asarray(model._encoder_features(tf.constant(ids)))  # pylint: disable=protected-access
+  # pylint: disable-next=protected-access
+  features = np.asarray(model._encoder_features(tf.constant(ids)))
   melody, bass, drums = codec.split(ids)
   np.testing.assert_array_equal(features, np.concatenate(
       [np.eye(90)[melody], np.eye(90)[bass], np.eye(512)[drums]], axis=-1))

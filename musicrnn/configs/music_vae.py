@@ -25,17 +25,18 @@ step to 1e-5, gradients clipped to global norm 1 (zeroed at a norm of 10000
 or more), no dropout (keep probability 1), batch 512 (the trio 256).
 Melodies are Magenta's OneHotMelodyConverter's (`melody` encoding, one-hot
 ids of MIDI 21-108 with NO_EVENT and NOTE_OFF: 90 ids; the highest of notes
-starting together; 4 steps a quarter note), the 2-bar models' transposed by -5..+5 semitones for
-training (Magenta draws one transposition a read; here every one is
-written); drums Magenta's DrumsConverter's (`drums` encoding, one-hot ids
-of its nine drum classes, 512; the encoder reads their bits and a "none"
-bit, roll_input=True). Trios are Magenta's TrioConverter's (`trio`
-encoding: a melody, a bass and a drums id a step, 90, 90 and 512, packed in
-one token; the encoder reads the three one-hots side by side, and each part
-has a decoder of its own, Magenta's SplitMultiOutLstmDecoder): 16-bar
-windows where an instrument of programs 0-31, one of 32-39 and a drum
-instrument all play (gaps of up to 2 bars filled), sliding a bar at a time
-over sequences cut to 1024 bars, not transposed.
+starting together; 4 steps a quarter note), the 2-bar models' transposed
+by -5..+5 semitones for training (Magenta draws one transposition a read;
+here every one is written); drums Magenta's DrumsConverter's (`drums`
+encoding, one-hot ids of its nine drum classes, 512; the encoder reads
+their bits and a "none" bit, roll_input=True). Trios are Magenta's
+TrioConverter's (`trio` encoding: a melody, a bass and a drums id a step,
+90, 90 and 512, packed in one token; the encoder reads the three one-hots
+side by side, and each part has a decoder of its own, Magenta's
+SplitMultiOutLstmDecoder): 16-bar windows where an instrument of programs
+0-31, one of 32-39 and a drum instrument all play (gaps of up to 2 bars
+filled), sliding a bar at a time over sequences cut to 1024 bars, not
+transposed.
 
 The data are what Magenta's converters make (`data.extraction`, read by
 the melody, drums and trio codecs): every track of each 4/4 part of a
