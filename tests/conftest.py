@@ -184,6 +184,36 @@ def music_vae_dataset(fixture_notesequences, tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def trio_dataset(fixture_notesequences, tmp_path_factory):
+  """A tiny dataset of MusicVAE trios (hierdec-trio_16bar_tiny: windows of
+  2 bars) of the committed fixtures (the pop file's trios) and two 8-bar
+  synthetic trios (`testing_lib.trio_song`), one in each split (half the
+  files eval)."""
+  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+  from musicrnn import configs
+  from musicrnn.pipelines import dataset
+
+  def make(folder):
+    path = os.path.join(folder, 'ns.tfrecord')
+    with tf.io.TFRecordWriter(path) as writer:
+      for sequence in testing_lib.read_notesequences(
+          [fixture_notesequences]).values():
+        writer.write(sequence.SerializeToString())
+      # Ids whose hash puts the first in eval, the second in train.
+      for index, shift in enumerate((0, 2)):
+        sequence = testing_lib.trio_song(bars=8, shift=shift)
+        sequence.id = f'synthetic-trio-{index}'
+        writer.write(sequence.SerializeToString())
+    output_dir = os.path.join(folder, 'dataset')
+    dataset.create_dataset(configs.get_config('hierdec-trio_16bar_tiny'),
+                           path, output_dir, eval_ratio=0.5)
+    return output_dir
+
+  return testing_lib.made_once(tmp_path_factory, 'trio_dataset', make)[1]
+
+
+@pytest.fixture(scope='session')
 def magenta_datasets(fixture_notesequences, tmp_path_factory):
   """Tiny datasets of Magenta's Melody, Drums and Improv RNN data (each
   track the configs' extractors read from the committed fixtures, half of

@@ -92,8 +92,7 @@ def test_configs_are_magentas_under_magentas_names(name):
                                                            (16, 16))
   assert tuple(config.data.transpositions) == (
       tuple(range(-5, 6)) if name.startswith('cat-mel') else (0,))
-  # The trio needs a three-part encoding musicrnn does not have yet.
-  assert 'hierdec-trio_16bar' not in configs.names()
+  # hierdec-trio_16bar: tests/test_music_vae_trio.py.
 
 
 def test_melody_ids_are_magentas_one_hot_melody_converters():

@@ -108,6 +108,50 @@ def make_sequence(pitches, qpm=120.0, seconds_per_note=0.5, velocity=80):
   return sequence
 
 
+# A melody of quarter notes that runs a new way through the scale each bar.
+TRIO_MELODY = (60, 62, 64, 65, 67, 69, 71, 72, 74, 76, 77)
+
+
+def add_notes(sequence, instrument, program, bars, pitches, quarters=1.0,
+              length=None, is_drum=False, velocity=80):
+  """Adds notes of `pitches` in turn, one every `quarters` quarter notes
+  (each `length` quarters long, default `quarters`), through each bar of
+  `bars` (4/4 at 120 qpm: a quarter is 0.5 s, a bar 2 s); returns the
+  sequence."""
+  length = quarters if length is None else length
+  per_bar = int(round(4 / quarters))
+  for bar in bars:
+    for k in range(per_bar):
+      start = bar * 2.0 + k * quarters * 0.5
+      pitch = pitches[(bar * per_bar + k) % len(pitches)]
+      sequence.notes.add(pitch=pitch, velocity=velocity, start_time=start,
+                         end_time=start + length * 0.5, instrument=instrument,
+                         program=program, is_drum=is_drum)
+  sequence.total_time = max([sequence.total_time]
+                            + [n.end_time for n in sequence.notes])
+  return sequence
+
+
+def trio_song(bars=20, numerator=4, melody=True, bass=True, drums=True,
+              shift=0):
+  """A MusicVAE trio, 120 qpm, `bars` bars: a melody (instrument 0,
+  program 0: TRIO_MELODY in quarter notes), a bass (instrument 1, program
+  33: half notes) and drums (instrument 9: kick, hi-hat and snare in
+  eighths), each where asked; melody and bass moved `shift` semitones."""
+  sequence = music_pb2.NoteSequence(ticks_per_quarter=220)
+  sequence.tempos.add(time=0.0, qpm=120.0)
+  sequence.time_signatures.add(time=0.0, numerator=numerator, denominator=4)
+  if melody:
+    add_notes(sequence, 0, 0, range(bars), [p + shift for p in TRIO_MELODY])
+  if bass:
+    add_notes(sequence, 1, 33, range(bars),
+              [p + shift for p in (36, 43, 41, 38, 40)], 2.0)
+  if drums:
+    add_notes(sequence, 9, 0, range(bars), [36, 42, 38, 42, 36, 36, 38, 46],
+              0.5, 0.25, is_drum=True)
+  return sequence
+
+
 def write_midi(path, sequence):
   note_seq.sequence_proto_to_midi_file(sequence, path)
   return path

@@ -16,32 +16,42 @@ Magenta's settings (music_vae/configs.py, lstm_models.py, base_model.py):
   cat-mel_2bar_big      flat      512  2048     2048x3   0     0.5   0.99999
   hierdec-mel_16bar     16 bars   512  2048x2   1024x2   256   0.2   0
   cat-drums_2bar_small  flat      256  512      256x2    48    0.2   0
+  hierdec-trio_16bar    16 bars   512  2048x2   1024x2   256   0.2   0
+                        (a decoder per part: melody, bass, drums)
 
 the 2-bar models with scheduled sampling (inverse sigmoid, rate 1000), the
-16-bar one teacher forced; each with Adam at 1e-3 decaying by 0.9999 a step
-to 1e-5, gradients clipped to global norm 1 (zeroed at a norm of 10000 or
-more), no dropout (keep probability 1), batch 512. Melodies are Magenta's
-OneHotMelodyConverter's (`melody` encoding, one-hot ids of MIDI 21-108 with
-NO_EVENT and NOTE_OFF: 90 ids; the highest of notes starting together; 4
-steps a quarter note), the 2-bar models' transposed by -5..+5 semitones for
-training (Magenta draws one transposition a read; here every one is
-written); drums Magenta's DrumsConverter's (`drums` encoding, one-hot ids
-of its nine drum classes, 512; the encoder reads their bits and a "none"
-bit, roll_input=True). Magenta's `hierdec-trio_16bar` needs a three-part (melody, bass, drums)
-encoding musicrnn does not have yet, so it has no config here.
+16-bar ones teacher forced; each with Adam at 1e-3 decaying by 0.9999 a
+step to 1e-5, gradients clipped to global norm 1 (zeroed at a norm of 10000
+or more), no dropout (keep probability 1), batch 512 (the trio 256).
+Melodies are Magenta's OneHotMelodyConverter's (`melody` encoding, one-hot
+ids of MIDI 21-108 with NO_EVENT and NOTE_OFF: 90 ids; the highest of notes
+starting together; 4 steps a quarter note), the 2-bar models' transposed
+by -5..+5 semitones for training (Magenta draws one transposition a read;
+here every one is written); drums Magenta's DrumsConverter's (`drums`
+encoding, one-hot ids of its nine drum classes, 512; the encoder reads
+their bits and a "none" bit, roll_input=True). Trios are Magenta's
+TrioConverter's (`trio` encoding: a melody, a bass and a drums id a step,
+90, 90 and 512, packed in one token; the encoder reads the three one-hots
+side by side, and each part has a decoder of its own, Magenta's
+SplitMultiOutLstmDecoder): 16-bar windows where an instrument of programs
+0-31, one of 32-39 and a drum instrument all play (gaps of up to 2 bars
+filled), sliding a bar at a time over sequences cut to 1024 bars, not
+transposed.
 
 The data are what Magenta's converters make (`data.extraction`, read by
-the melody and drums codecs): every track of each 4/4 part of a sequence,
-ended by a bar of silence and cut to 100 bars, and the windows of
+the melody, drums and trio codecs): every track of each 4/4 part of a
+sequence, ended by a bar of silence and cut to 100 bars (a trio: every
+trio of instruments, over the whole part), and the windows of
 `max_seq_len` steps (2 or 16 bars) sliding over it a bar at a time, each
 distinct window of a sequence once. Every track, window and sequence left
 out is counted by its reason in the dataset's stats.json (wrong_meter,
 tracks_dropped_track_shorter_than_window, tracks_dropped_no_melody,
+tracks_dropped_no_bass_instrument, tracks_dropped_trio_not_covered,
 windows_duplicate, ...). Magenta draws at most 5 windows of a sequence a
 read (max_tensors_per_notesequence); here each is written once.
 
 The tiny variants: z of 8, 16-unit LSTMs, batch 4; `hierdec-mel_16bar_tiny`
-decodes 2 bars of 16 steps (its data the 2-bar models').
+and `hierdec-trio_16bar_tiny` decode 2 bars of 16 steps (windows of 2 bars).
 """
 
 import ml_collections
@@ -68,6 +78,15 @@ CONVERTER = dict(min_bars=1, pad_end=True, drop_unencodable_notes=True,
 MELODY_EXTRACTION = dict(CONVERTER, gap_bars=1.0, min_unique_pitches=1,
                          ignore_polyphonic_notes=True)
 DRUMS_EXTRACTION = dict(CONVERTER, gap_bars=1.0)
+# Magenta's TrioConverter (trio_16bar_converter): each instrument read
+# whole, as the melody and drums converters inside it read one (the trio
+# codec refuses other settings), its bars covered within 2 bars of a note
+# (gap_bars); sequences cut to 1024 bars (max_bars). Magenta keeps
+# repeated windows; here each distinct window of a sequence is written
+# once, as for the other configs.
+TRIO_EXTRACTION = dict(CONVERTER, gap_bars=2.0, min_unique_pitches=1,
+                       ignore_polyphonic_notes=True)
+TRIO_MAX_BARS = 1024
 STEPS_PER_BAR = 16
 
 
@@ -106,9 +125,9 @@ def music_vae_train(**overrides):
       **overrides})
 
 
-def _data(bars, extraction, transpositions=(0,)):
-  """Windows of `bars` bars over every track of at most MAX_BARS bars."""
-  data = base.extraction_data(max_steps=MAX_BARS * STEPS_PER_BAR,
+def _data(bars, extraction, transpositions=(0,), max_bars=MAX_BARS):
+  """Windows of `bars` bars over every track of at most `max_bars` bars."""
+  data = base.extraction_data(max_steps=max_bars * STEPS_PER_BAR,
                               window_bars=bars, **extraction)
   data.transpositions = tuple(transpositions)
   return data
@@ -180,3 +199,14 @@ def cat_drums_2bar_small():
                  train=dict(free_bits=48.0, max_beta=0.2,
                             sampling_schedule='inverse_sigmoid',
                             sampling_rate=1000.0))
+
+
+@register('hierdec-trio_16bar', tiny=_tiny)
+def hierdec_trio_16bar():
+  return _config(base.encoding('trio'),
+                 _data(16, TRIO_EXTRACTION, max_bars=TRIO_MAX_BARS),
+                 model=dict(z_size=512, enc_rnn_size=(2048, 2048),
+                            dec_rnn_size=(1024, 1024), decoder='hierarchical',
+                            level_lengths=(16, STEPS_PER_BAR),
+                            max_seq_len=16 * STEPS_PER_BAR),
+                 train=dict(batch_size=256, free_bits=256.0, max_beta=0.2))

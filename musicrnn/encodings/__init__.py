@@ -17,6 +17,8 @@
                exact factorisation of a frame)
   note_tuple   a (chord, offset, duration) token per onset (the
                note/offset/duration LSTM)
+  trio         MusicVAE's trios: a melody, bass and drums id a step, packed
+               in one token, read as Magenta's TrioConverter reads them
   controls     control signals (`controls.CONTROLS`: note density,
                pitch-class histogram)
   quantize     note-seq's metric quantization, vectorised; step-grid helpers
@@ -39,6 +41,7 @@ from musicrnn.encodings import note_tuple
 from musicrnn.encodings import performance
 from musicrnn.encodings import pianoroll
 from musicrnn.encodings import polyphony
+from musicrnn.encodings import trio
 
 
 def codec_from_config(config):

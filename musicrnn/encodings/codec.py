@@ -112,6 +112,14 @@ class Codec(Specified):
   # step (`musicrnn.tfrecords.schema`), e.g. Improv RNN's 'chords'.
   extra_features = ()
 
+  @property
+  def part_sizes(self):
+    """The vocabularies of the parts one id packs, first to last: a
+    MusicVAE trio's (melody, bass, drums), each id (melody * 90 + bass) *
+    512 + drums (`trio.TrioCodec`); (vocab_size,) for ids of one part. A
+    model of such ids has an output per part (MusicVAE's `part_sizes`)."""
+    return (self.vocab_size,)
+
   # The id that ends every encoded sequence (generation bans it and a primer
   # drops it), None when the encoding has none.
   end_id = None
@@ -379,6 +387,13 @@ def program_mask(notes, settings):
   return np.isin(notes.program, settings.programs)
 
 
+def window_key(features, amount=0):
+  """What makes two windows one (`ExtractionSettings.dedupe`): their
+  feature lists' values and their transposition."""
+  return tuple((name, np.asarray(rows).tobytes())
+               for name, rows in sorted(features.items())) + (amount,)
+
+
 def windows(examples, dropped, bar, settings):
   """The windows of `settings.window_bars` bars (of `bar` steps) sliding a
   bar at a time over each track's example (Magenta's MusicVAE converters:
@@ -409,8 +424,7 @@ def windows(examples, dropped, bar, settings):
     for end in range(size, length + 1, bar):
       window = {name: rows[end - size:end] for name, rows in features.items()}
       if settings.dedupe:
-        key = tuple((name, np.asarray(rows).tobytes())
-                    for name, rows in sorted(window.items())) + (amount,)
+        key = window_key(window, amount)
         if key in seen:
           duplicates += 1
           continue
@@ -432,15 +446,21 @@ class Extraction:
       one reason ('no_melody', 'no_drums').
     truncated: tracks cut to `max_steps`.
     duplicates: windows left out as repeats (`ExtractionSettings.dedupe`).
+    reason: why nothing could come out of the sequence, where one reason
+      says it whatever the tracks' (a trio without a bass instrument);
+      empty: the most common of `dropped`.
   """
   examples: list
   dropped: list
   truncated: int = 0
   duplicates: int = 0
+  reason: str = ''
 
   def nothing_reason(self):
-    """Why no example came out: the most common reason a track was left
-    out (the first of equals)."""
+    """Why no example came out: `reason`, else the most common reason a
+    track was left out (the first of equals)."""
+    if self.reason:
+      return self.reason
     if not self.dropped:
       return 'nothing_extracted'
     return max(self.dropped, key=self.dropped.count)

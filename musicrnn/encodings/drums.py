@@ -282,6 +282,11 @@ class DrumsCodec(event_sequence.EncoderMethods, codec.Codec):
     """The number of event ids: 2 ** (number of drum types)."""
     return 2 ** len(self.settings.drum_type_pitches)
 
+  def drum_types(self, pitch):
+    """int64 [n]: the drum type of each MIDI pitch of int [n] `pitch`, -1
+    for a pitch of none."""
+    return self._type_of_pitch[np.asarray(pitch, np.int64)]
+
   def hit_ids(self, step, pitch, num_steps):
     """Struck (step, pitch) pairs -> int32 [num_steps] event ids, as
     `MultiDrumOneHotEncoding.encode_event` of each step's set.

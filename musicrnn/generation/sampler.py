@@ -749,6 +749,24 @@ def _joint_frame_loop(model, temperature, binarize, threshold):
   return loop
 
 
+def _latent_draw(model, logits, temperature, greedy, step_seed):
+  """int32 [batch]: the token of one step drawn from a latent-variable
+  model's logits, each of its parts (`model.split_logits`) at
+  `temperature` (or its likeliest id, `greedy`), part 0 from `step_seed`
+  and part p from its fold-in p + 1 (1 is the scheduled-sampling coin's),
+  packed (`model.pack_tokens`)."""
+  drawn = []
+  for part, part_logits in enumerate(model.split_logits(logits)):
+    if greedy:
+      drawn.append(tf.argmax(part_logits, axis=-1, output_type=tf.int32))
+      continue
+    seed = (step_seed if part == 0 else
+            tf.random.experimental.stateless_fold_in(step_seed, part + 1))
+    drawn.append(categorical(part_logits / tf.cast(temperature, tf.float32),
+                             seed))
+  return tf.cast(model.pack_tokens(drawn), tf.int32)
+
+
 def latent_loop(model, z, num_steps, seed_pair, *, temperature=1.0,
                 greedy=False, targets=None, sampling_probability=1.0,
                 training=False):
@@ -759,7 +777,9 @@ def latent_loop(model, z, num_steps, seed_pair, *, temperature=1.0,
   Step t reads the token before it: at t = 0 none; after that the token
   drawn at t - 1, or, given `targets`, target t - 1 except where a coin of
   probability `sampling_probability` picks the drawn one (Magenta's
-  scheduled sampling; 0 is teacher forcing, 1 feeds back every draw).
+  scheduled sampling; 0 is teacher forcing, 1 feeds back every draw). A
+  token of several parts (a trio) draws each part from its own logits; one
+  coin picks the whole token.
 
   Args:
     model: `decoder_initial_state(z)` and `decoder_step(tokens, states, t)`.
@@ -776,7 +796,7 @@ def latent_loop(model, z, num_steps, seed_pair, *, temperature=1.0,
 
   Returns:
     (drawn tokens int32 [batch, num_steps], float32 logits [batch,
-    num_steps, vocab] of every step, before the temperature).
+    num_steps, sum(part_sizes)] of every step, before the temperature).
   """
   batch = tf.shape(z)[0]
   if targets is not None:
@@ -789,10 +809,7 @@ def latent_loop(model, z, num_steps, seed_pair, *, temperature=1.0,
     logits, states = model.decoder_step(previous, states, t, training=training)
     logits = tf.cast(logits, tf.float32)
     step_seed = tf.random.experimental.stateless_fold_in(seed_pair, t)
-    if greedy:
-      drawn = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    else:
-      drawn = categorical(logits / tf.cast(temperature, tf.float32), step_seed)
+    drawn = _latent_draw(model, logits, temperature, greedy, step_seed)
     following = drawn
     if targets is not None:
       coin = tf.random.stateless_uniform(

@@ -28,6 +28,14 @@ Token ids in, logits out, no file I/O; the 'variational' task
             initial states tanh(dense(c_b)), c_b read at every step), the
             same weights for every bar. The token before a bar's first
             step is the previous bar's last (none before the first bar).
+  several parts (`part_sizes`, a trio's melody, bass and drums packed in
+            one token; Magenta's SplitMultiOutLstmDecoder)
+            the encoder reads the parts' one-hots side by side; each part
+            has a decoder of its own (its LSTM stack, its tanh(dense(.))
+            initial states and its output projection), reading at each
+            step its own part's previous id and the same z (flat) or
+            conductor output (hierarchical); the logits are the parts'
+            side by side, their reconstruction losses summed.
 
   model = MusicVAE(vocab_size=90, z_size=256, enc_rnn_size=(512,),
                    dec_rnn_size=(256, 256))
@@ -36,11 +44,16 @@ Token ids in, logits out, no file I/O; the 'variational' task
   states = model.decoder_initial_state(z)
   logits_t, states = model.decoder_step(previous_ids, states, t)
 
+  trio = MusicVAE(vocab_size=90 * 90 * 512, part_sizes=(90, 90, 512), ...)
+  trio.decode(z, {'tokens': packed_ids})          # [batch, time, 692]
+
 The weights start as Magenta's do where its initialisers are its own (mu,
 sigma and the z-to-state layers: normal with stddev 0.001); the LSTMs keep
 Keras' defaults (with a forget-gate bias of 1, where Magenta's LSTMBlockCell
 adds 1 to the forget gate when it runs).
 """
+
+import math
 
 import keras
 from keras import ops
@@ -89,12 +102,16 @@ class MusicVAE(protocols.LatentVariableModel):
       Magenta's dropout_keep_prob).
     encoder_input: 'one_hot' or 'drum_roll' (a vocabulary of 2**k drum
       sets: the k bits and a "none" bit).
+    part_sizes: the vocabularies of the parts each token packs (the
+      codec's `part_sizes`, e.g. a trio's (90, 90, 512)), their product
+      `vocab_size`, each with a decoder of its own; () for tokens of one
+      part (saved in the config only where there are several).
   """
 
   def __init__(self, vocab_size, z_size=256, enc_rnn_size=(512,),
                dec_rnn_size=(256, 256), decoder=FLAT, level_lengths=(),
                max_seq_len=32, dropout_rate=0.0, encoder_input=ONE_HOT,
-               **kwargs):
+               part_sizes=(), **kwargs):
     super().__init__(**kwargs)
     self.vocab_size = int(vocab_size)
     self.z_size = int(z_size)
@@ -105,6 +122,8 @@ class MusicVAE(protocols.LatentVariableModel):
     self.max_seq_len = int(max_seq_len)
     self.dropout_rate = float(dropout_rate)
     self.encoder_input = encoder_input
+    self.part_sizes = (tuple(int(n) for n in part_sizes)
+                       or (self.vocab_size,))
     if decoder not in DECODERS:
       raise ValueError(f'decoder must be one of {DECODERS}, got {decoder!r}')
     if encoder_input not in ENCODER_INPUTS:
@@ -122,6 +141,13 @@ class MusicVAE(protocols.LatentVariableModel):
                          f'max_seq_len {self.max_seq_len}')
     elif self.level_lengths:
       raise ValueError('the flat decoder takes no level_lengths')
+    if math.prod(self.part_sizes) != self.vocab_size or min(
+        self.part_sizes) < 1:
+      raise ValueError(f'part_sizes {self.part_sizes} must multiply to '
+                       f'vocab_size {self.vocab_size}')
+    if len(self.part_sizes) > 1 and encoder_input != ONE_HOT:
+      raise ValueError("a model of several parts reads their one-hots: "
+                       "encoder_input='one_hot'")
     self.max_decode_steps = (self.max_seq_len if decoder == HIERARCHICAL
                              else None)
     self.roll_bits = 0
@@ -140,10 +166,24 @@ class MusicVAE(protocols.LatentVariableModel):
     self.sigma = keras.layers.Dense(self.z_size, activation='softplus',
                                     kernel_initializer=_SMALL, dtype='float32',
                                     name='encoder_sigma')
-    self.decoder_layers = _lstm_stack(self.dec_rnn_size, 'decoder')
-    self.z_to_initial_state = keras.layers.Dense(
-        2 * sum(self.dec_rnn_size), activation='tanh',
-        kernel_initializer=_SMALL, name='z_to_initial_state')
+    if len(self.part_sizes) == 1:
+      self.decoder_layers = _lstm_stack(self.dec_rnn_size, 'decoder')
+      self.z_to_initial_state = keras.layers.Dense(
+          2 * sum(self.dec_rnn_size), activation='tanh',
+          kernel_initializer=_SMALL, name='z_to_initial_state')
+    else:
+      # Each part's decoder: its LSTM stack, initial states and output
+      # projection (Magenta's core_decoder_{part}).
+      self.part_decoder_layers = [
+          _lstm_stack(self.dec_rnn_size, f'part_{part}_decoder')
+          for part in range(len(self.part_sizes))]
+      self.part_initial_states = [keras.layers.Dense(
+          2 * sum(self.dec_rnn_size), activation='tanh',
+          kernel_initializer=_SMALL, name=f'part_{part}_z_to_initial_state')
+                                  for part in range(len(self.part_sizes))]
+      self.part_projections = [keras.layers.Dense(
+          size, dtype='float32', name=f'part_{part}_output_projection')
+                               for part, size in enumerate(self.part_sizes)]
     if decoder == HIERARCHICAL:
       self.conductor_layers = _lstm_stack(self.dec_rnn_size, 'conductor')
       self.conductor_initial_state = keras.layers.Dense(
@@ -154,20 +194,33 @@ class MusicVAE(protocols.LatentVariableModel):
     # tf.train.Checkpoint follows attributes, not Keras' tracked lists.
     for i, layer in enumerate(self.encoder_layers):
       setattr(self, f'encoder_{i}', layer)
-    for i, layer in enumerate(self.decoder_layers):
-      setattr(self, f'decoder_{i}', layer)
     for i, layer in enumerate(self.conductor_layers):
       setattr(self, f'conductor_{i}', layer)
     self.dropout = keras.layers.Dropout(self.dropout_rate)
-    self.output_projection = keras.layers.Dense(
-        self.vocab_size, dtype='float32', name='output_projection')
+    if len(self.part_sizes) == 1:
+      for i, layer in enumerate(self.decoder_layers):
+        setattr(self, f'decoder_{i}', layer)
+      self.output_projection = keras.layers.Dense(
+          self.vocab_size, dtype='float32', name='output_projection')
+    else:
+      for part in range(len(self.part_sizes)):
+        for i, layer in enumerate(self.part_decoder_layers[part]):
+          setattr(self, f'part_{part}_decoder_{i}', layer)
+        setattr(self, f'part_{part}_z_to_initial_state',
+                self.part_initial_states[part])
+        setattr(self, f'part_{part}_output_projection',
+                self.part_projections[part])
 
   @staticmethod
   def data_arguments(codec, controls):
-    """The codec's vocabulary (MusicVAE takes no control signals)."""
+    """The codec's vocabulary, and its parts where a token packs several
+    (MusicVAE takes no control signals)."""
     if controls:
       raise ValueError('MusicVAE takes no control signals')
-    return {'vocab_size': codec.vocab_size}
+    arguments = {'vocab_size': codec.vocab_size}
+    if len(codec.part_sizes) > 1:
+      arguments['part_sizes'] = tuple(codec.part_sizes)
+    return arguments
 
   def example_inputs(self, controls):
     """A batch of one sequence of `max_seq_len` steps."""
@@ -177,6 +230,12 @@ class MusicVAE(protocols.LatentVariableModel):
   # --- Encoder -----------------------------------------------------------
 
   def _encoder_features(self, tokens):
+    if self.encoder_input == ONE_HOT and len(self.part_sizes) > 1:
+      # The parts' one-hots side by side (Magenta's TrioConverter inputs).
+      return ops.concatenate(
+          [ops.one_hot(ids, size, dtype=self.compute_dtype)
+           for ids, size in zip(self.split_tokens(tokens), self.part_sizes)],
+          axis=-1)
     if self.encoder_input == ONE_HOT:
       return ops.one_hot(tokens, self.vocab_size, dtype=self.compute_dtype)
     bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(
@@ -223,17 +282,46 @@ class MusicVAE(protocols.LatentVariableModel):
       new_states += [h, c]
     return x, new_states
 
+  def _part_decoder(self, part):
+    """(LSTM stack, z-to-initial-state layer, output projection) of a
+    part's decoder (the only one's for tokens of one part)."""
+    if len(self.part_sizes) == 1:
+      return (self.decoder_layers, self.z_to_initial_state,
+              self.output_projection)
+    return (self.part_decoder_layers[part], self.part_initial_states[part],
+            self.part_projections[part])
+
+  def _initial_states(self, conditioning):
+    """Every part's decoder states [h0, c0, h1, c1, ...], one part after
+    the other, from `conditioning` (z, or a bar's conductor output)."""
+    states = []
+    for part in range(len(self.part_sizes)):
+      _, initial, _ = self._part_decoder(part)
+      states += self._split_states(initial(conditioning))
+    return states
+
   def _core(self, conditioning, previous, states, training):
-    """Logits [batch, time, vocab] and the states after them of the
-    (per-bar) decoder reading the previous tokens [batch, time] (-1: none)
-    and `conditioning` [batch, size] at every step."""
-    x = ops.one_hot(previous, self.vocab_size, dtype=self.compute_dtype)
+    """Logits [batch, time, sum(part_sizes)] and the states after them of
+    the (per-bar) decoders, each reading its part of the previous tokens
+    [batch, time] (-1: none) and `conditioning` [batch, size] at every
+    step."""
     steps = ops.shape(previous)[1]
     repeated = ops.repeat(ops.cast(conditioning, self.compute_dtype)[:, None],
                           steps, axis=1)
-    x = ops.concatenate([x, repeated], axis=-1)
-    outputs, states = self._run_stack(self.decoder_layers, x, states, training)
-    return self.output_projection(outputs), states
+    per_part = 2 * len(self.dec_rnn_size)
+    logits, new_states = [], []
+    for part, (ids, size) in enumerate(zip(self.split_tokens(previous),
+                                           self.part_sizes)):
+      layers, _, projection = self._part_decoder(part)
+      x = ops.one_hot(ids, size, dtype=self.compute_dtype)
+      x = ops.concatenate([x, repeated], axis=-1)
+      outputs, part_states = self._run_stack(
+          layers, x, states[part * per_part:(part + 1) * per_part], training)
+      logits.append(projection(outputs))
+      new_states += part_states
+    if len(logits) == 1:
+      return logits[0], new_states
+    return ops.concatenate(logits, axis=-1), new_states
 
   def conductor(self, z, training=False):
     """The hierarchical decoder's conductor: its top outputs [batch, bars,
@@ -245,16 +333,15 @@ class MusicVAE(protocols.LatentVariableModel):
     return outputs
 
   def decode(self, z, inputs, training=False):
-    """Teacher-forced logits [batch, time, vocab_size] of inputs['tokens']
-    given z: step t reads token t-1 (none at t = 0). The hierarchical
-    decoder takes at most `max_seq_len` steps (shorter sequences are
-    decoded as their first bars)."""
+    """Teacher-forced logits [batch, time, sum(part_sizes)] of
+    inputs['tokens'] given z: step t reads token t-1 (none at t = 0). The
+    hierarchical decoder takes at most `max_seq_len` steps (shorter
+    sequences are decoded as their first bars)."""
     tokens = ops.cast(inputs['tokens'], 'int32')
     batch, time = ops.shape(tokens)[0], ops.shape(tokens)[1]
     if self.decoder == FLAT:
       previous = ops.pad(tokens[:, :-1], [[0, 0], [1, 0]], constant_values=-1)
-      logits, _ = self._core(z, previous, self._split_states(
-          self.z_to_initial_state(z)), training)
+      logits, _ = self._core(z, previous, self._initial_states(z), training)
       return logits
     bars, bar_steps = self.level_lengths
     tokens = tf.pad(tokens, [[0, 0], [0, self.max_seq_len - time]])
@@ -262,8 +349,8 @@ class MusicVAE(protocols.LatentVariableModel):
     # Every bar's decoder at once: the bars side by side in the batch.
     embeddings = ops.reshape(self.conductor(z, training), (batch * bars, -1))
     previous = ops.reshape(previous, (batch * bars, bar_steps))
-    logits, _ = self._core(embeddings, previous, self._split_states(
-        self.z_to_initial_state(embeddings)), training)
+    logits, _ = self._core(embeddings, previous,
+                           self._initial_states(embeddings), training)
     return ops.reshape(logits, (batch, self.max_seq_len, -1))[:, :time]
 
   def decoder_initial_state(self, z, training=False):
@@ -271,14 +358,13 @@ class MusicVAE(protocols.LatentVariableModel):
     the conductor's outputs [batch, bars, units] (hierarchical), whose bar
     decoders start at their bar's first step."""
     if self.decoder == FLAT:
-      return [z] + self._split_states(self.z_to_initial_state(z))
+      return [z] + self._initial_states(z)
     embeddings = self.conductor(z, training)
-    return [embeddings] + self._split_states(
-        self.z_to_initial_state(embeddings[:, 0]))
+    return [embeddings] + self._initial_states(embeddings[:, 0])
 
   def decoder_step(self, tokens, states, step, training=False):
-    """(logits [batch, vocab_size] of token `step`, the next states) after
-    the previous tokens [batch] (-1 at step 0)."""
+    """(logits [batch, sum(part_sizes)] of token `step`, the next states)
+    after the previous tokens [batch] (-1 at step 0)."""
     conditioning, *lstm_states = states
     conditioning_now = conditioning
     if self.decoder == HIERARCHICAL:
@@ -286,7 +372,7 @@ class MusicVAE(protocols.LatentVariableModel):
       step = tf.convert_to_tensor(step, tf.int32)
       bar = tf.minimum(step // bar_steps, self.level_lengths[0] - 1)
       conditioning_now = tf.gather(conditioning, bar, axis=1)
-      fresh = self._split_states(self.z_to_initial_state(conditioning_now))
+      fresh = self._initial_states(conditioning_now)
       starts = tf.equal(step % bar_steps, 0)
       lstm_states = [tf.where(starts, new, old)
                      for new, old in zip(fresh, lstm_states)]
@@ -304,4 +390,6 @@ class MusicVAE(protocols.LatentVariableModel):
                   max_seq_len=self.max_seq_len,
                   dropout_rate=self.dropout_rate,
                   encoder_input=self.encoder_input)
+    if len(self.part_sizes) > 1:
+      config.update(part_sizes=list(self.part_sizes))
     return config

@@ -34,6 +34,8 @@ Every family also has, from `FamilyModel`: `data_arguments(codec, controls)`
 """
 
 import abc
+import itertools
+import math
 
 import keras
 
@@ -264,13 +266,54 @@ class LatentVariableModel(FamilyModel, abstract=True):
   its own draws (generation, scheduled sampling), and `decoder_step`'s
   logits equal `decode`'s when it is fed the same tokens.
 
-  Instance attributes: `vocab_size`, `z_size` (latent dimensions),
-  `max_seq_len` (the steps of a training sequence, longer ones cut: what
-  generation decodes by default) and `max_decode_steps` (the most steps the
-  decoder can decode, None for any: a hierarchical decoder's bars).
+  A token may pack several parts (a MusicVAE trio's melody, bass and
+  drums: `Codec.part_sizes`), each predicted by an output of its own: the
+  logits are then each part's side by side, [..., sum(part_sizes)], and
+  `split_tokens`, `pack_tokens` and `split_logits` take them apart.
+
+  Instance attributes: `vocab_size` (the token ids), `part_sizes` (the
+  vocabularies of the parts a token packs, first to last, the token
+  (first * sizes[1] + second) * sizes[2] + ...; (vocab_size,) for one
+  part), `z_size` (latent dimensions), `max_seq_len` (the steps of a
+  training sequence, longer ones cut: what generation decodes by default)
+  and `max_decode_steps` (the most steps the decoder can decode, None for
+  any: a hierarchical decoder's bars).
   """
 
   task = 'variational'
+
+  def split_tokens(self, tokens):
+    """[int ids of each part, shaped as `tokens`] of packed token ids; a
+    negative token (none, before step 0) is -1 in every part. One part:
+    [tokens] itself."""
+    sizes = self.part_sizes
+    if len(sizes) == 1:
+      return [tokens]
+    parts = []
+    for index, size in enumerate(sizes):
+      below = math.prod(sizes[index + 1:])
+      parts.append(keras.ops.where(tokens < 0, -1, tokens // below % size))
+    return parts
+
+  def pack_tokens(self, parts):
+    """Packed int32 token ids of [ids of each part] (`split_tokens`'
+    inverse)."""
+    sizes = self.part_sizes
+    if len(sizes) == 1:
+      return parts[0]
+    packed = 0
+    for part, size in zip(parts, sizes):
+      packed = packed * size + keras.ops.cast(part, 'int32')
+    return packed
+
+  def split_logits(self, logits):
+    """[logits [..., size] of each part] of logits [..., sum(part_sizes)].
+    One part: [logits] itself."""
+    sizes = self.part_sizes
+    if len(sizes) == 1:
+      return [logits]
+    ends = list(itertools.accumulate(sizes))
+    return [logits[..., end - size:end] for size, end in zip(sizes, ends)]
 
   @abc.abstractmethod
   def encode(self, inputs, training=False):
@@ -279,7 +322,7 @@ class LatentVariableModel(FamilyModel, abstract=True):
 
   @abc.abstractmethod
   def decode(self, z, inputs, training=False):
-    """float32 logits [batch, time, vocab_size] of each token of
+    """float32 logits [batch, time, sum(part_sizes)] of each token of
     inputs['tokens'] given z [batch, z_size] and the tokens before it
     (teacher forcing)."""
 
@@ -289,13 +332,13 @@ class LatentVariableModel(FamilyModel, abstract=True):
 
   @abc.abstractmethod
   def decoder_step(self, tokens, states, step, training=False):
-    """(float32 logits [batch, vocab_size] of token `step`, the next states)
-    given the previous tokens [batch] int32 (-1 at step 0: no token) and
-    the step's index (a scalar, tensor or int)."""
+    """(float32 logits [batch, sum(part_sizes)] of token `step`, the next
+    states) given the previous tokens [batch] int32 (-1 at step 0: no
+    token) and the step's index (a scalar, tensor or int)."""
 
   def call(self, inputs, training=False):
-    """Reconstruction logits [batch, time, vocab_size]: the tokens decoded,
-    teacher forced, from the mean of their posterior (z = mu; the task's
-    objective draws z itself)."""
+    """Reconstruction logits [batch, time, sum(part_sizes)]: the tokens
+    decoded, teacher forced, from the mean of their posterior (z = mu; the
+    task's objective draws z itself)."""
     mu, _ = self.encode(inputs, training=training)
     return self.decode(mu, inputs, training=training)

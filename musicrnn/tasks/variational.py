@@ -138,7 +138,12 @@ def reconstruction(model, tokens, mask, z, seed_pair=None, sampled=None,
   correct [batch] steps whose likeliest token is the data's, logits) of
   tokens decoded from z: teacher forced where `sampled` is None, else one
   step at a time, each step reading the decoder's own draw (from
-  `seed_pair`) with probability `sampled` (`sampler.latent_loop`)."""
+  `seed_pair`) with probability `sampled` (`sampler.latent_loop`).
+
+  A token of several parts (`model.part_sizes`, a trio's melody, bass and
+  drums): its NLL is the parts' summed, and a step counts the share of
+  its parts whose likeliest id is the data's (Magenta's
+  SplitMultiOutLstmDecoder: losses summed, accuracies averaged)."""
   if sampled is None:
     logits = model.decode(z, {'tokens': tokens}, training=training)
   else:
@@ -146,10 +151,16 @@ def reconstruction(model, tokens, mask, z, seed_pair=None, sampled=None,
         model, z, tf.shape(tokens)[1], seed_pair, targets=tokens,
         sampling_probability=sampled, training=training)
   logits = tf.cast(logits, tf.float32)
-  nll = keras.losses.sparse_categorical_crossentropy(tokens, logits,
-                                                     from_logits=True)
-  correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
-                             tokens), tf.float32)
+  nll, correct = [], []
+  for part_tokens, part_logits in zip(model.split_tokens(tokens),
+                                      model.split_logits(logits)):
+    nll.append(keras.losses.sparse_categorical_crossentropy(
+        part_tokens, part_logits, from_logits=True))
+    correct.append(tf.cast(tf.equal(
+        tf.argmax(part_logits, -1, output_type=tf.int32), part_tokens),
+                           tf.float32))
+  nll = tf.add_n(nll)
+  correct = tf.add_n(correct) / len(correct)
   return (tf.reduce_sum(nll * mask, axis=1),
           tf.reduce_sum(correct * mask, axis=1), logits)
 
