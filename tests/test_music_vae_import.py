@@ -309,6 +309,8 @@ def test_imported_posterior_and_logits_are_magentas(
                           model.level_lengths[1] if hierarchical else None)
   assert ours.shape == theirs.shape == (2, steps, vocab)
   np.testing.assert_allclose(ours, theirs, atol=1e-4)
+  if generator_id == 'cat-mel_2bar_small':
+    return   # a flat melody run generates in test_cat_mel_2bar_imports_by_cli
   # The converted run generates: samples of the prior, decoded to MIDI.
   (path,) = generate.generate(run_dir, str(tmp_path / 'out'), seed=1,
                               num_steps=32, temperature=0.8)
