@@ -409,3 +409,19 @@ def test_trio_settings_the_converter_does_not_read_are_refused():
       config.data.extraction[override] = value
     with pytest.raises(UsageError, match='trio'):
       dataset.ExampleMaker(configs.to_json(config))
+
+
+def test_the_build_says_why_sequences_gave_nothing():
+  """What the console says after a build (the Magenta user's "no examples
+  extracted", with the reasons)."""
+  summary = dataset.DatasetSummary(
+      output_dir='out', config_name='cat-mel_2bar_small',
+      examples={'train': 0, 'eval': 0}, events={'train': 0, 'eval': 0},
+      notesequences={'train': 3, 'eval': 0}, seconds=1.0,
+      stats={'sequences_without_examples_wrong_meter': 2,
+             'sequences_without_examples_no_melody': 1, 'pieces': 0})
+  assert summary.why_line() == ('3 of 3 NoteSequences gave no example: wrong '
+                                'meter 2, no melody 1 (every count in '
+                                'stats.json)')
+  summary.stats = {'pieces': 4}
+  assert summary.why_line() == ''

@@ -535,6 +535,25 @@ class DatasetSummary:
     return (f'{read} {self.source_name} ({sources}) -> {made}; '
             f'{self.seconds:.1f} s')
 
+  def without_examples(self):
+    """{reason: sequences} of the sources that gave no example (codecs that
+    extract tracks count each by its most common reason)."""
+    prefix = 'sequences_without_examples_'
+    return {k[len(prefix):]: v for k, v in sorted(self.stats.items())
+            if k.startswith(prefix) and v}
+
+  def why_line(self):
+    """One line on the sources that gave no example and why, or ''."""
+    reasons = self.without_examples()
+    if not reasons:
+      return ''
+    read = sum(self.notesequences.values())
+    why = ', '.join(f'{reason.replace("_", " ")} {n}'
+                    for reason, n in sorted(reasons.items(),
+                                            key=lambda item: -item[1]))
+    return (f'{sum(reasons.values())} of {read} {self.source_name} gave no '
+            f'example: {why} (every count in stats.json)')
+
 
 def check_stats(stats):
   """Raises RuntimeError when the stage counts do not add up."""
@@ -645,6 +664,11 @@ def create_dataset(config, input_pattern, output_dir, *, eval_ratio=0.1,
   finally:
     staged.cleanup()
   logging.info('musicrnn dataset: %s', summary.line())
+  why = summary.why_line()
+  if why and not sum(summary.examples.values()):
+    logging.warning('musicrnn dataset: no example at all. %s', why)
+  elif why:
+    logging.info('musicrnn dataset: %s', why)
   return summary
 
 
