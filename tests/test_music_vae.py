@@ -27,11 +27,13 @@ from musicrnn.generation import sampler
 from musicrnn.models import music_vae
 from musicrnn.models import protocols
 from musicrnn.pipelines import readers
+from musicrnn.runs import evaluate as evaluate_lib
 from musicrnn.runs import generate
 from musicrnn.runs import run_dir as run_dir_lib
 from musicrnn.tasks import optimization
 from musicrnn.tasks import variational
 from musicrnn.tfrecords import input as input_lib
+from musicrnn.tfrecords import sources
 from musicrnn.training import trainer
 import testing_lib
 
@@ -366,6 +368,16 @@ def test_samples_of_the_prior_decode_to_midi(shared, loaded, tmp_path):
   assert open(again[1], 'rb').read() == open(first[1], 'rb').read()
   with pytest.raises(UsageError, match='--top_k'):
     generate.generate(run_dir, str(tmp_path / 'c'), top_k=3)
+  # musicrnn_evaluate --samples_dir: against what the model learned, the
+  # eval split's windows (decoded), not chunks of the pieces they came from.
+  report = evaluate_lib.evaluate_samples(str(tmp_path / 'a'), run_dir=run_dir)
+  source = sources.open_source(run_dir_lib.dataset_dir(run_dir))
+  windows = list(source.records('eval', shuffle=False, repeat=False))
+  assert report['chunk_seconds'] == 0.0
+  assert report['sequences'] == {'generated': 3, 'reference': len(windows)}
+  assert report['pitches_used']['reference']['mean'] == pytest.approx(np.mean([
+      len({n.pitch for n in s.notes})
+      for s in (run.codec.decode(r['tokens'].numpy()) for r in windows)]))
 
 
 def test_hierarchical_decoder_refuses_more_than_its_bars(tmp_path):

@@ -233,6 +233,11 @@ class Codec(Specified):
     """
     raise NotImplementedError(f'the {self.name} encoding extracts no tracks')
 
+  def decode_example(self, features):
+    """A NoteSequence of one stored example ({feature: its rows, as
+    `extract` made them}): by default `decode` of its ids."""
+    return self.decode(features[self.sequence_feature])
+
   def check_extraction(self, settings):
     """Raises ValueError for `ExtractionSettings` this codec's `extract`
     does not read (codecs with `extracts`; by default it reads all)."""

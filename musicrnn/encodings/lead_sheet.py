@@ -489,6 +489,12 @@ class LeadSheetCodec(codec.Codec):
       dropped += sorted(reasons)
     return codec.Extraction(examples, dropped, truncated)
 
+  def decode_example(self, features):
+    """A stored lead sheet: its melody over its chords."""
+    chords = [c.decode() if isinstance(c, bytes) else str(c)
+              for c in features['chords']]
+    return self.decode(features[self.sequence_feature], chords)
+
   def decode(self, ids, chords=None, transposition=0):
     """Melody ids and chord symbols -> NoteSequence (note-seq's
     `LeadSheet.to_sequence`: melody notes and CHORD_SYMBOL annotations at the

@@ -124,6 +124,24 @@ def _real_data_of_dataset(source):
           data_config.get('split_by', 'id'), bool(data_config.get('sustain', True)))
 
 
+def _extracted_examples(source, max_reference=None, seed=0):
+  """NoteSequences of the eval split's examples of a dataset whose codec
+  extracts tracks (Magenta's melodies, drums, lead sheets, MusicVAE's
+  windows: what its models learn and make), up to `max_reference` (a
+  seeded sample); None for any other codec."""
+  codec = encodings.codec.codec_from_spec(source.description['encoding'])
+  if not codec.extracts or not source.files('eval'):
+    return None
+  found = [codec.decode_example({name: value.numpy() for name, value
+                                 in record.items()})
+           for record in source.records('eval', shuffle=False, repeat=False)]
+  if max_reference and len(found) > max_reference:
+    keep = np.random.default_rng(seed).choice(len(found), max_reference,
+                                              replace=False)
+    found = [found[i] for i in sorted(keep)]
+  return found
+
+
 def evaluate_samples(samples_dir, *, run_dir=None, data=None, notesequences=None,
                      eval_ratio=None, split_by='id', sustain=True,
                      chunk_seconds=None, max_reference=None, seed=0):
@@ -140,14 +158,22 @@ def evaluate_samples(samples_dir, *, run_dir=None, data=None, notesequences=None
       the generated files).
     max_reference: at most this many reference chunks (a seeded sample).
 
+  Where the dataset's codec extracts tracks (Magenta's melodies, drums and
+  lead sheets; MusicVAE's windows) and `notesequences` is not given, the
+  reference is what the model learned: the eval split's examples, decoded,
+  not chunks of the pieces they came from (`chunk_seconds` 0).
+
   Returns:
     `metrics.music.compare`'s report plus 'samples_dir', 'notesequences',
     'chunk_seconds'.
   """
   generated = samples.read_midi_dir(samples_dir)
   pieces = None
+  examples = None
   if run_dir is not None or data is not None:
     source = _dataset_source(data, run_dir)
+    if not notesequences:
+      examples = _extracted_examples(source, max_reference, seed)
     pieces = None if notesequences else _benchmark_pieces(source.description)
     if pieces is None:
       pattern, run_ratio, split_by, sustain = _real_data_of_dataset(source)
@@ -171,18 +197,24 @@ def evaluate_samples(samples_dir, *, run_dir=None, data=None, notesequences=None
   if not eval_sequences:
     raise UsageError(f'no eval NoteSequences in {notesequences} at eval ratio '
                      f'{eval_ratio:g}')
-  if chunk_seconds is None:
+  if examples is not None:
+    # The tracks or windows the model learned (a codec that extracts them
+    # from the pieces): the reference is the eval split's, not the pieces.
+    reference, chunk_seconds = examples, 0.0
+  elif chunk_seconds is None:
     chunk_seconds = float(np.median([s.total_time for s in generated]))
-  reference = samples.chunk(eval_sequences, chunk_seconds) if chunk_seconds > 0 \
-      else eval_sequences
+  if examples is None:
+    reference = (samples.chunk(eval_sequences, chunk_seconds)
+                 if chunk_seconds > 0 else eval_sequences)
   if max_reference and len(reference) > max_reference:
     keep = np.random.default_rng(seed).choice(len(reference), max_reference,
                                               replace=False)
     reference = [reference[i] for i in sorted(keep)]
-  logging.info('musicrnn evaluate: %d generated files against %d reference '
-               'chunks of %.1f s from %d eval pieces; n-grams of %d train pieces',
-               len(generated), len(reference), chunk_seconds,
-               len(eval_sequences), len(train_sequences))
+  against = (f'{len(reference)} eval examples' if examples is not None else
+             f'{len(reference)} reference chunks of {chunk_seconds:.1f} s')
+  logging.info('musicrnn evaluate: %d generated files against %s from %d '
+               'eval pieces; n-grams of %d train pieces', len(generated),
+               against, len(eval_sequences), len(train_sequences))
   report = music.compare(generated, reference, train_sequences or None)
   report.update(samples_dir=os.path.abspath(samples_dir),
                 notesequences=notesequences, eval_ratio=eval_ratio,
