@@ -238,13 +238,7 @@ def test_decoder_steps_as_its_teacher_forced_pass(name, tmp_path):
   assert model({'tokens': ids}).shape == (3, 32, codec.vocab_size)
   z = rng.normal(size=(3, 8)).astype(np.float32) * 3
   full = np.asarray(model.decode(z, {'tokens': ids}))
-  step = tf.function(model.decoder_step)
-  states = model.decoder_initial_state(z)
-  previous = np.full(3, -1, np.int32)
-  for t in range(32):
-    logits, states = step(previous, states, tf.constant(t))
-    np.testing.assert_allclose(np.asarray(logits), full[:, t], atol=1e-5)
-    previous = ids[:, t]
+  testing_lib.check_decoder_steps(model, z, ids, full)
   padded = ids.copy()
   padded[0, 20:] = 0
   mask = (np.arange(32)[None] < [[20], [32], [32]]).astype(np.float32)

@@ -51,6 +51,20 @@ FIXTURES = sorted(glob.glob(testing_lib.testdata('pop', '*.mid'))
 BAR = 16
 
 
+def quantized_in_4_4(piece):
+  """note-seq's piece quantized at 4 steps a quarter, or None where it
+  cannot be or its bar is not 16 steps (Magenta's converters' check)."""
+  try:
+    quantized = sequences_lib.quantize_note_sequence(piece, 4)
+  except (sequences_lib.BadTimeSignatureError,
+          sequences_lib.NonIntegerStepsPerBarError,
+          sequences_lib.NegativeTimeError):
+    return None
+  if sequences_lib.steps_per_bar_in_quantized_sequence(quantized) != BAR:
+    return None
+  return quantized
+
+
 def magenta_windows(sequence, kind, bars, programs=None):
   """{window ids} Magenta's converter makes of a sequence (`kind` 'melody'
   or 'drums'), by note-seq."""
@@ -67,13 +81,8 @@ def magenta_windows(sequence, kind, bars, programs=None):
       kept = [n for n in piece.notes if n.is_drum and n.pitch in drum_pitches]
     del piece.notes[:]
     piece.notes.extend(kept)
-    try:
-      quantized = sequences_lib.quantize_note_sequence(piece, 4)
-      if sequences_lib.steps_per_bar_in_quantized_sequence(quantized) != BAR:
-        continue
-    except (sequences_lib.BadTimeSignatureError,
-            sequences_lib.NonIntegerStepsPerBarError,
-            sequences_lib.NegativeTimeError):
+    quantized = quantized_in_4_4(piece)
+    if quantized is None:
       continue
     if kind == 'melody':
       tracks = extraction.magenta_melodies(
@@ -110,13 +119,8 @@ def magenta_trio_windows(sequence, bars, gap_bars=2, max_bars=1024):
                   .DEFAULT_DRUM_TYPE_PITCHES for p in pitches}
   windows = []
   for piece in sequences_lib.split_note_sequence_on_time_changes(sequence):
-    try:
-      quantized = sequences_lib.quantize_note_sequence(piece, 4)
-      if sequences_lib.steps_per_bar_in_quantized_sequence(quantized) != BAR:
-        continue
-    except (sequences_lib.BadTimeSignatureError,
-            sequences_lib.NonIntegerStepsPerBarError,
-            sequences_lib.NegativeTimeError):
+    quantized = quantized_in_4_4(piece)
+    if quantized is None:
       continue
     total_bars = min(math.ceil(quantized.total_quantized_steps / BAR),
                      max_bars)

@@ -154,13 +154,7 @@ def test_every_part_has_its_own_decoder_reading_its_own_part():
   np.testing.assert_allclose(changed[..., :90], full[..., :90], atol=1e-6)
   assert np.abs(changed[..., 90:] - full[..., 90:]).max() > 1e-4
   # A step at a time.
-  step = tf.function(model.decoder_step)
-  states = model.decoder_initial_state(z)
-  previous = np.full(3, -1, np.int32)
-  for t in range(32):
-    logits, states = step(previous, states, tf.constant(t))
-    np.testing.assert_allclose(np.asarray(logits), full[:, t], atol=1e-5)
-    previous = ids[:, t]
+  testing_lib.check_decoder_steps(model, z, ids, full)
   # The loss: each part's NLL, summed; the accuracy: the parts' mean.
   mask = np.ones((3, 32), np.float32)
   r_loss, correct, _ = variational.reconstruction(model, tf.constant(ids),

@@ -441,3 +441,17 @@ def write_magenta_bundle(path, generator_id, checkpoint, metagraph):
   with open(path, 'wb') as f:
     f.write(bundle.SerializeToString())
   return path
+
+
+def check_decoder_steps(model, z, ids, full, atol=1e-5):
+  """A latent-variable model's decoder run a step at a time (compiled),
+  fed `ids` [batch, time], gives the teacher-forced logits `full` of every
+  step."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  step = tf.function(model.decoder_step)
+  states = model.decoder_initial_state(z)
+  previous = np.full(len(ids), -1, np.int32)
+  for t in range(ids.shape[1]):
+    logits, states = step(previous, states, tf.constant(t))
+    np.testing.assert_allclose(np.asarray(logits), full[:, t], atol=atol)
+    previous = ids[:, t]
