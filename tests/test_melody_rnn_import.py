@@ -433,6 +433,7 @@ def held_out_melodies(generator_id):
   as Magenta's melody pipeline extracts them for the config."""
   config = configs.get_config(magenta.config_name(generator_id))
   codec = encodings.codec_from_config(config)
+  settings = dataset.extraction_settings(config)
   melodies = []
   paths = sorted(glob.glob(os.path.join(testing_lib.SHARED_DATA, 'nottingham',
                                         'MIDI', '*.mid')))
@@ -441,7 +442,7 @@ def held_out_melodies(generator_id):
     for piece in note_seq.sequences_lib.split_note_sequence_on_time_changes(
         sequence):
       try:
-        extraction = codec.extract(piece, config.data.extraction)
+        extraction = codec.extract(piece, settings)
       except encodings.codec.EncodingError:
         continue
       melodies += [np.asarray(f['tokens']) for f, _ in extraction.examples]
