@@ -455,7 +455,8 @@ def corpus_files(folder, count):
     ('basic_improv', 'nottingham'),
 ])
 def test_equal_magenta_on_real_corpora(config_id, folder, tmp_path):
-  paths = corpus_files(folder, 8)
+  # note-seq's chord inference (the Improv RNN reference) is slow.
+  paths = corpus_files(folder, 4 if config_id == 'basic_improv' else 8)
   sequences = []
   for path in paths:
     with warnings.catch_warnings():

@@ -424,7 +424,7 @@ REAL_RUNS = (('attention_rnn__alexandrejup_run1', 'attention_rnn'),
              ('lookback_rnn__musicolorai_tmpHAPPY_run1', 'lookback_rnn'))
 # Nottingham tunes scored: one in this many, the first melodies they give.
 NOTTINGHAM_STRIDE = 50
-HELD_OUT_MELODIES = 8
+HELD_OUT_MELODIES = 4
 
 
 @functools.lru_cache(maxsize=None)
