@@ -12,7 +12,9 @@ setuptools.setup(
     python_requires='>=3.11',
     packages=setuptools.find_packages(include=['musicrnn', 'musicrnn.*']),
     package_data={'musicrnn': ['quickstart_corpus/*.mid',
-                               'quickstart_corpus/README.md']},
+                               'quickstart_corpus/README.md',
+                               # The studio page's own assets (no CDN).
+                               'web/static/*']},
     install_requires=[
         # `tensorflow` runs on CPUs and GPUs alike; see the `gpu` extra.
         'tensorflow>=2.21,<2.22',
@@ -54,8 +56,9 @@ setuptools.setup(
         # hypothesis: tests/test_fuzz.py feeds mutated MIDI to the readers;
         # pytest-xdist: the suite runs on two processes (-n 2), one per core;
         # dask: tests/test_runners.py runs the pipelines on a Dask cluster.
+        # selenium: tests/test_studio.py drives the studio page in Chromium.
         'test': ['pytest>=8', 'pytest-xdist>=3.5', 'hypothesis>=6.100',
-                 'dask[distributed]>=2024.4'],
+                 'dask[distributed]>=2024.4', 'selenium>=4.20'],
     },
     entry_points={
         # musicrnn.programs quiets the console before it imports the entry
@@ -70,6 +73,7 @@ setuptools.setup(
             'musicrnn_evaluate=musicrnn.programs:evaluate',
             'musicrnn_import_magenta=musicrnn.programs:import_magenta',
             'musicrnn_export=musicrnn.programs:export',
+            'musicrnn_studio=musicrnn.programs:studio',
         ],
     },
 )

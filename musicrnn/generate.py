@@ -38,8 +38,6 @@ from musicrnn.encodings import controls
 from musicrnn.errors import UsageError
 from musicrnn.generation import primers
 from musicrnn.runs import generate
-from musicrnn.runs import magenta
-from musicrnn.runs import model_file
 # pylint: enable=wrong-import-position
 
 flags.DEFINE_string('run_dir', None, 'A run directory written by musicrnn_train.')
@@ -214,10 +212,7 @@ def main(argv):
     folder = tempfile.mkdtemp(prefix='musicrnn-bundle-')
     run_dir = os.path.join(folder, 'run')
     try:
-      if model_file.is_model_file(FLAGS.bundle_file):
-        _generate(model_file.unpack(FLAGS.bundle_file, run_dir))
-      else:
-        _generate(magenta.import_bundle(FLAGS.bundle_file, run_dir))
+      _generate(generate.run_of_model_file(FLAGS.bundle_file, run_dir))
     finally:
       shutil.rmtree(folder, ignore_errors=True)
   else:

@@ -76,3 +76,10 @@ def export():
   console.quiet(sys.argv)
   from musicrnn import export as program
   return program.run()
+
+
+def studio():
+  """musicrnn_studio."""
+  console.quiet(sys.argv)
+  from musicrnn import studio as program
+  return program.run()

@@ -184,6 +184,14 @@ def music_vae_dataset(fixture_notesequences, tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def music_vae_run(music_vae_dataset, tmp_path_factory):
+  """(run folder, TrainSummary) of cat-mel_2bar_small_tiny after 30 steps
+  on `music_vae_dataset` (with scheduled sampling)."""
+  return _run(tmp_path_factory, 'cat-mel_2bar_small_tiny', music_vae_dataset,
+              **testing_lib.MUSIC_VAE_RUN)
+
+
+@pytest.fixture(scope='session')
 def trio_dataset(fixture_notesequences, tmp_path_factory):
   """A tiny dataset of MusicVAE trios (hierdec-trio_16bar_tiny: windows of
   2 bars) of the committed fixtures (the pop file's trios) and two 8-bar

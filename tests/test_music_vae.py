@@ -34,7 +34,6 @@ from musicrnn.tasks import optimization
 from musicrnn.tasks import variational
 from musicrnn.tfrecords import input as input_lib
 from musicrnn.tfrecords import sources
-from musicrnn.training import trainer
 import testing_lib
 
 NAMES = ('cat-mel_2bar_small', 'cat-mel_2bar_big', 'hierdec-mel_16bar',
@@ -51,11 +50,6 @@ MAGENTA = {
     'cat-drums_2bar_small': (256, (512,), (256, 256), 48, 0.2, 0.0,
                              'inverse_sigmoid', 1000),
 }
-
-
-# How the tiny run trains: six loss records, one evaluation.
-RUN = dict(num_steps=30, seed=1, log_every=5, eval_every=30,
-           checkpoint_every=30)
 
 
 def _model(name, seed=0):
@@ -290,13 +284,10 @@ def test_a_hierarchical_bar_starts_from_its_conductor_output():
 
 
 @pytest.fixture(scope='module')
-def trained(music_vae_dataset, tmp_path_factory):
+def trained(music_vae_run):
   """(run folder, TrainSummary) of cat-mel_2bar_small_tiny after 30 steps
-  on the fixtures' 2-bar melodies (with scheduled sampling)."""
-  run_dir = str(tmp_path_factory.mktemp('music_vae') / 'run')
-  summary = trainer.train(testing_lib.tiny_config('cat-mel_2bar_small_tiny'),
-                          music_vae_dataset, run_dir, progress=False, **RUN)
-  return run_dir, summary
+  on the fixtures' 2-bar melodies (conftest's music_vae_run)."""
+  return music_vae_run
 
 
 @pytest.fixture(scope='module')
@@ -340,7 +331,7 @@ def test_tiny_config_trains_on_fixture_melodies_and_loss_falls(
   # Reloaded, with the same seed: the trainer's numbers again.
   run = run_dir_lib.load_run(run_dir)
   again = run.task.evaluation(run.model, run.config).evaluate(
-      music_vae_dataset, batch_size=4, seed=RUN['seed'])
+      music_vae_dataset, batch_size=4, seed=testing_lib.MUSIC_VAE_RUN['seed'])
   assert again['nll_bound'] == pytest.approx(metrics['nll_bound'], rel=1e-4)
 
 

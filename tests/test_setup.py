@@ -35,6 +35,8 @@ def test_ci_runs_the_readme_test_command():
     ci = f.read()
   assert tests in ci.splitlines()
   assert os.access(os.path.join(ROOT, '.ci', 'run'), os.X_OK)
+  # The studio page's tests run in CI, never skipped for want of a browser.
+  assert re.search(r'apt-get install .*chromium chromium-driver', ci)
 
 
 def test_quickstart_corpus_is_bundled_with_its_licence():

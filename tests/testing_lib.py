@@ -31,6 +31,9 @@ requires_shared_data = pytest.mark.skipif(
 # learning rate of tiny_config: six loss records, checkpoints at 30 and 60.
 TINY_RUN = dict(num_steps=60, seed=1, log_every=10, eval_every=60,
                 checkpoint_every=30)
+# conftest.py's music_vae_run: the tiny MusicVAE's 30 steps.
+MUSIC_VAE_RUN = dict(num_steps=30, seed=1, log_every=5, eval_every=30,
+                     checkpoint_every=30)
 # The other event families the session trains (conftest.py's family_runs),
 # each with the tiny dataset it trains on: the transformer and the CNN use
 # the performance encoding with 32 velocity bins, as performance_with_dynamics.

@@ -50,13 +50,18 @@ def bar_steps(codec, num_bars):
     return None
   if num_bars < 1:
     raise UsageError(f'--num_bars must be at least 1, got {num_bars}')
-  bar = codec.steps_per_bar()
-  if bar is None or (codec.sequence_feature == 'tokens'
-                     and not codec.counts_steps):
+  if not counts_bars(codec):
     raise UsageError(f'--num_bars counts bars of a metric encoding (steps of '
                      f'a quarter note); the {codec.name} encoding has none: '
                      'give --num_steps or --duration_seconds')
-  return num_bars * bar
+  return num_bars * codec.steps_per_bar()
+
+
+def counts_bars(codec):
+  """Whether the codec's output can be measured in bars: a metric grid
+  whose steps are the sequence's (not performance events or note tuples)."""
+  return codec.steps_per_bar() is not None and (
+      codec.sequence_feature != 'tokens' or codec.counts_steps)
 
 
 def check_temperature(temperature):

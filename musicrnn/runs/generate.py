@@ -29,6 +29,8 @@ from musicrnn.errors import UsageError
 from musicrnn.generation import latent
 from musicrnn.generation import primers
 from musicrnn.models import protocols
+from musicrnn.runs import magenta
+from musicrnn.runs import model_file
 from musicrnn.runs import run_dir as run_dir_lib
 
 
@@ -69,6 +71,18 @@ def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
             for name, default in task.options.items()}
   return task.generate(run, output_dir, num_outputs=num_outputs, seed=seed,
                        render_png=render_png, render_wav=render_wav, **chosen)
+
+
+def run_of_model_file(path, run_dir):
+  """Writes the run of an .mrnn model file or a Magenta .mag bundle as the
+  folder `run_dir`; returns it.
+
+  Raises:
+    UsageError: neither, or a file that cannot be read as one.
+  """
+  if model_file.is_model_file(path):
+    return model_file.unpack(path, run_dir)
+  return magenta.import_bundle(path, run_dir)
 
 
 def check_mode(config, task, mode):

@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from musicrnn.errors import UsageError
+from musicrnn.generation import outputs
 from musicrnn.tfrecords import input as input_lib
 
 # task name -> the task: every task registers itself when its class is
@@ -102,6 +103,18 @@ class Task(abc.ABC):
           f'{", ".join(foreign)}: the run of config {config.name!r} (family '
           f'{config.family}, task {self.name}) takes '
           + ', '.join(f'--{name}' for name in self.options))
+
+  def options_for(self, codec, controls):
+    """{option: default} of the options a run of this task with `codec`
+    and `controls` ([(name, Control)]) takes: what a page offers it. The
+    default is every option of the task but bars for an encoding without
+    them (`outputs.counts_bars`); a task whose options depend on the
+    encoding or the controls narrows them further."""
+    del controls
+    taken = dict(self.options)
+    if 'num_bars' in taken and not outputs.counts_bars(codec):
+      del taken['num_bars']
+    return taken
 
   @abc.abstractmethod
   def generate(self, run, output_dir, *, num_outputs=1, seed=None,

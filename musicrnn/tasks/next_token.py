@@ -263,6 +263,24 @@ class NextTokenTask(base.Task):
       'backing_chords': None, 'steps_per_chord': DEFAULT_STEPS_PER_CHORD,
       'render_chords': False}
 
+  def options_for(self, codec, controls):
+    """The task's options less those this run cannot use: the flags of
+    controls it was not trained with, backing chords without a chord
+    input, the grammar's options without a grammar (and the base's
+    bars)."""
+    taken = super().options_for(codec, controls)
+    flags = {control.flag for _, control in controls}
+    for control in controls_lib.CONTROLS:
+      if control.flag not in flags:
+        del taken[control.flag]
+    if CHORDS not in codec.extra_input_sizes():
+      for name in ('backing_chords', 'steps_per_chord', 'render_chords'):
+        del taken[name]
+    if codec.grammar() is None:
+      for name in ('state_masks', 'max_polyphony', 'mask_renormalisation'):
+        del taken[name]
+    return taken
+
   def generate(self, run, output_dir, *, num_outputs=1, seed=None,
                render_png=False, render_wav=False, num_steps=None,
                duration_seconds=None, temperature=1.0, top_k=0, top_p=1.0,
