@@ -141,7 +141,7 @@ def test_unknown_reader_names_the_choices():
 
 @testing_lib.requires_shared_data
 def test_shared_corpora_read_as_note_seq_or_fall_back():
-  """Every 30th MIDI file of each development corpus, and every edge case
+  """Every 60th MIDI file of each development corpus, and every edge case
   (benchmarks/convert_benchmark.py --compare_readers reads them all).
   """
   paths = []
@@ -149,7 +149,7 @@ def test_shared_corpora_read_as_note_seq_or_fall_back():
     files = sorted(p for p in glob.glob(os.path.join(
         testing_lib.SHARED_DATA, corpus, '**', '*'), recursive=True)
                    if p.lower().endswith(readers.MIDI_EXTENSIONS))
-    paths += files if corpus == 'edge_cases' else files[::30]
+    paths += files if corpus == 'edge_cases' else files[::60]
   outcomes = _compare(paths)
   assert not outcomes['different'], outcomes['different'][:10]
   assert not outcomes['fast_reads_what_note_seq_refuses'], (

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import note_seq
@@ -50,10 +51,13 @@ def server(tiny_runs, music_vae_run, tmp_path_factory):
 
 def _call(server, path, body=None, headers=None):
   """(status, JSON answer) of a request to the server."""
-  data = body if body is None or isinstance(body, bytes) else json.dumps(
-      body).encode()
+  headers = dict(headers or {})
+  data = body
+  if body is not None and not isinstance(body, bytes):
+    data = json.dumps(body).encode()
+    headers.setdefault('Content-Type', 'application/json')
   request = urllib.request.Request(server.url.rstrip('/') + path, data=data,
-                                   headers=headers or {})
+                                   headers=headers)
   try:
     with urllib.request.urlopen(request, timeout=300) as response:
       return response.status, json.loads(response.read())
@@ -130,8 +134,25 @@ def test_mistakes_are_sentences_and_the_server_lives_on(server, tmp_path):
        f'{PERFORMANCE}, {VAE}')]:
     status, answer = _call(server, '/api/generate', request)
     assert (status, answer['error']) == (400, sentence)
-  status, answer = _call(server, '/api/generate', b'{not json')
+  status, answer = _call(server, '/api/generate', b'{not json',
+                         {'Content-Type': 'application/json'})
   assert status == 400 and answer['error'].startswith('the request is not JSON')
+  for request, sentence in [
+      ({'model': PERFORMANCE, 'length': [1]}, 'the length is not a JSON object'),
+      ({'model': PERFORMANCE, 'seed': '1e999'},
+       'the seed must be a whole number from 0 to 2147483647, not 1e999'),
+      ({'model': ['x']}, "there is no model ['x'] here; the models are "
+       f'{PERFORMANCE}, {VAE}')]:
+    status, answer = _call(server, '/api/generate', request)
+    assert (status, answer['error']) == (400, sentence)
+  # A cross-site form cannot post one (not JSON), nor another site's page
+  # by another name for this machine (DNS rebinding).
+  status, answer = _call(server, '/api/generate', b'{}',
+                         {'Content-Type': 'text/plain'})
+  assert status == 400 and 'is JSON' in answer['error']
+  status, answer = _call(server, '/api/models', None,
+                         {'Host': 'evil.example:80'})
+  assert status == 403
   # Only the page's assets and the files the studio made are served.
   for path in ('/files/0123456789abcdef.mid', '/static/../studio.py',
                '/static/server.py', '/etc/passwd'):
@@ -142,6 +163,18 @@ def test_mistakes_are_sentences_and_the_server_lives_on(server, tmp_path):
       'model': PERFORMANCE, 'length': {'unit': 'steps', 'value': 30},
       'seed': 1})
   assert status == 200 and len(answer['outputs']) == 1
+
+
+def test_a_download_keeps_a_name_that_is_not_ascii(server, tmp_path):
+  path = _melody_midi(str(tmp_path / 'x.mid'))
+  status, answer = _upload(server, path, name=urllib.parse.quote(
+      'Satie – Gymnopédie.mid'))
+  assert status == 200, answer
+  with urllib.request.urlopen(server.url + answer['midi_url'][1:]) as r:
+    disposition = r.headers['Content-Disposition']
+    assert note_seq.midi_to_note_sequence(r.read()).notes
+  assert disposition == ('attachment; filename="Satie _ Gymnop_die.mid"; '
+                         "filename*=UTF-8''Satie%20%E2%80%93%20Gymnop%C3%A9die.mid")
 
 
 def test_two_tabs_at_once_keep_their_own_outputs(server):

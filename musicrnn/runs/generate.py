@@ -52,25 +52,44 @@ def generate(run_dir, output_dir, *, num_outputs=1, seed=None,
   Raises:
     UsageError: an option the run's task does not take.
   """
+  # The options are checked against config.json before the model is built
+  # and its checkpoint read: a flag of the other kind is a quick error.
+  config, _ = run_dir_lib.load(run_dir)
+  check_options(config, num_outputs, options)
+  return generate_loaded(run_dir_lib.load_run(run_dir), output_dir,
+                         num_outputs=num_outputs, seed=seed,
+                         render_png=render_png, render_wav=render_wav,
+                         **options)
+
+
+def check_options(config, num_outputs, options):
+  """Raises a UsageError for options the run of `config` does not take (a
+  TypeError for an option no task has)."""
   every = tasks.every_option()
   unknown = sorted(set(options) - set(every))
   if unknown:
     raise TypeError(f'generate() got unknown options {unknown}')
   if num_outputs < 1:
     raise UsageError(f'--num_outputs must be at least 1, got {num_outputs}')
-  # The options are checked against config.json before the model is built
-  # and its checkpoint read: a flag of the other kind is a quick error.
-  config, _ = run_dir_lib.load(run_dir)
   task = tasks.for_config(config)
   check_mode(config, task, options.get('mode', 'sample'))
   task.check_options(config, options, every)
   if options.get('qpm') is not None:
     primers.check_qpm(options['qpm'])
-  run = _at_tempo(run_dir_lib.load_run(run_dir), options.get('qpm'))
+
+
+def generate_loaded(run, output_dir, *, num_outputs=1, seed=None,
+                    render_png=False, render_wav=False, **options):
+  """`generate` on a loaded run (`run_dir.load_run`), which keeps its
+  compiled sampling loops between calls (the studio's); the options are
+  checked as `generate` checks them."""
+  check_options(run.config, num_outputs, options)
+  run = _at_tempo(run, options.get('qpm'))
   chosen = {name: options.get(name, default)
-            for name, default in task.options.items()}
-  return task.generate(run, output_dir, num_outputs=num_outputs, seed=seed,
-                       render_png=render_png, render_wav=render_wav, **chosen)
+            for name, default in run.task.options.items()}
+  return run.task.generate(run, output_dir, num_outputs=num_outputs, seed=seed,
+                           render_png=render_png, render_wav=render_wav,
+                           **chosen)
 
 
 def run_of_model_file(path, run_dir):

@@ -38,6 +38,8 @@ ASSETS = {'index.html': 'text/html; charset=utf-8',
 CONTENT_TYPES = {'mid': 'audio/midi', 'wav': 'audio/wav'}
 # A JSON request body, at most.
 MAX_JSON_BYTES = 1024 * 1024
+# Of a body over its limit, read this much before answering.
+_DRAIN_BYTES = 64 * 1024 * 1024
 
 
 class StudioServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -49,6 +51,12 @@ class StudioServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
   def __init__(self, studio, address):
     self.studio = studio
     super().__init__(address, _Handler)
+    host, port = self.server_address[:2]
+    # On this machine only, the page answers only to this machine's names
+    # for it: another site's page cannot reach it by DNS rebinding.
+    self.allowed_hosts = (
+        {f'{name}:{port}' for name in ('127.0.0.1', 'localhost', '[::1]')}
+        if host in ('127.0.0.1', '::1', 'localhost') else None)
 
   @property
   def url(self):
@@ -79,6 +87,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   # ------------------------------------------------------------ responses
 
   def _send(self, status, body, content_type, headers=()):
+    # Every header is built before the status line goes out.
+    headers = [(str(name), str(value).encode('latin-1', 'replace').decode(
+        'latin-1')) for name, value in headers]
     self.send_response(status)
     self.send_header('Content-Type', content_type)
     self.send_header('Content-Length', str(len(body)))
@@ -101,6 +112,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     self._json(status, {'error': sentence})
 
   def _guarded(self, work):
+    allowed = self.server.allowed_hosts
+    if allowed is not None and self.headers.get('Host') not in allowed:
+      return self._error(403, 'the studio answers only to pages it served '
+                              '(http://127.0.0.1:PORT/)')
     try:
       work()
     except UsageError as e:
@@ -157,7 +172,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     with open(path, 'rb') as f:
       body = f.read()
     self._send(200, body, CONTENT_TYPES[extension], [
-        ('Content-Disposition', f'attachment; filename="{filename}"')])
+        ('Content-Disposition', _attachment(filename))])
 
   def _body(self, limit):
     try:
@@ -165,8 +180,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     except ValueError:
       raise UsageError('the request has no Content-Length') from None
     if length > limit:
-      # Read nothing more of it: the connection closes after the answer.
+      # Read (some of) it, so that the page gets the answer, not a reset;
+      # the connection closes after the answer.
       self.close_connection = True
+      self.rfile.read(min(length, _DRAIN_BYTES))
       raise UsageError(f'the file is {length / 1e6:.1f} MB; the studio takes '
                        f'files up to {limit / 1e6:.1f} MB')
     return self.rfile.read(length)
@@ -179,9 +196,24 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       data = self._body(studio.max_upload_bytes)
       return self._json(200, studio.upload(data, name))
     if path == '/api/generate':
+      if not self.headers.get('Content-Type', '').startswith(
+          'application/json'):
+        raise UsageError('a generation request is JSON (Content-Type: '
+                         'application/json)')
       try:
         request = json.loads(self._body(MAX_JSON_BYTES) or b'null')
       except ValueError as e:
         raise UsageError(f'the request is not JSON: {e}') from e
       return self._json(200, studio.generate(request))
     return self._error(404, f'nothing to post to at {path}')
+
+
+def _attachment(filename):
+  """A Content-Disposition for a download: an ASCII name, and the name
+  itself (RFC 6266) where it is not ASCII."""
+  ascii_name = ''.join(c if 32 <= ord(c) < 127 and c not in '"\\' else '_'
+                       for c in filename)
+  if ascii_name == filename:
+    return f'attachment; filename="{filename}"'
+  return (f'attachment; filename="{ascii_name}"; '
+          f"filename*=UTF-8''{urllib.parse.quote(filename)}")

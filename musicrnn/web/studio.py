@@ -10,9 +10,9 @@
                             'num_outputs': 3, 'options': {'temperature': 0.9}})
   studio.file_path(result['outputs'][0]['id'], 'wav')
 
-Every generation goes through the run's task (`Task.generate`, as
-musicrnn_generate), with the options the task says the run takes
-(`Task.options_for`); each request writes into a folder of its own, so two
+Every generation goes through musicrnn_generate's path
+(`runs.generate.generate_loaded`: the run's task, its checks and tempo), with
+the options the task says the run takes (`Task.options_for`); each request writes into a folder of its own, so two
 tabs never share a file. Uploads are parsed in the isolated reader's child
 process (`pipelines.isolation`, as musicrnn_convert reads files), under its
 time and memory limits. A file is served only when its id is one this
@@ -21,6 +21,7 @@ the page shows.
 """
 
 import dataclasses
+import math
 import os
 import secrets
 import threading
@@ -37,6 +38,7 @@ from musicrnn.generation import outputs
 from musicrnn.generation import render
 from musicrnn.pipelines import isolation
 from musicrnn.pipelines import readers
+from musicrnn.runs import generate as generate_lib
 from musicrnn.runs import run_dir as run_dir_lib
 
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024 * 1024
@@ -117,8 +119,7 @@ class Studio:
       UsageError: a folder that is not a run.
     """
     if not run_dirs:
-      raise UsageError('the studio needs at least one model: give --run_dir '
-                       'or --bundle_file')
+      raise UsageError('the studio needs at least one model')
     self.work_dir = work_dir
     self.max_upload_bytes = max_upload_bytes
     self._models = {label: _Model(label, path) for label, path in run_dirs.items()}
@@ -142,7 +143,7 @@ class Studio:
     return [model.describe() for model in self._models.values()]
 
   def _model(self, label):
-    if label not in self._models:
+    if not isinstance(label, str) or label not in self._models:
       raise UsageError(f'there is no model {label!r} here; the models are '
                        f'{", ".join(self._models)}')
     return self._models[label]
@@ -243,8 +244,6 @@ class Studio:
     model = self._model(request.get('model'))
     taken = model.options()
     action = request.get('action', 'generate')
-    folder = os.path.join(self.work_dir, 'requests', secrets.token_hex(8))
-    os.makedirs(folder)
     options = self._options(model, taken, request.get('options') or {})
     num_outputs = _integer(request.get('num_outputs', 1), 'the number of '
                            'outputs', 1, MAX_OUTPUTS)
@@ -252,26 +251,24 @@ class Studio:
     seed = (secrets.randbelow(2**31) if seed in (None, '')
             else _integer(seed, 'the seed', 0, 2**31 - 1))
     primer_seconds = 0.0
+    files = {}   # option -> the NoteSequence its MIDI file holds
     if action == 'continue':
       if 'primer_midi' not in taken:
         raise UsageError(f'{model.label} ({model.config.family}) does not '
                          'continue a primer: generate from nothing instead')
-      primer = self._primer(request.get('primer') or {})
+      primer = self._primer(_object(request.get('primer'), 'the primer'))
       primer_seconds = primer.total_time
-      options['primer_midi'] = render.write_midi(
-          primer, os.path.join(folder, 'primer.mid'))
+      files['primer_midi'] = primer
     elif action == 'interpolate':
       if 'interpolate' not in model.task.modes:
         raise UsageError(f'{model.label} ({model.config.family}) has no latent '
                          'space to interpolate in; MusicVAE models do')
       inputs = request.get('inputs') or []
-      if len(inputs) != 2:
+      if not isinstance(inputs, list) or len(inputs) != 2:
         raise UsageError('choose two MIDI files to interpolate between')
       options['mode'] = 'interpolate'
       for index, item_id in enumerate(inputs, 1):
-        options[f'input_midi_{index}'] = render.write_midi(
-            self._item(item_id).sequence,
-            os.path.join(folder, f'input_{index}.mid'))
+        files[f'input_midi_{index}'] = self._item(item_id).sequence
       if num_outputs < 2:
         raise UsageError('an interpolation has at least 2 outputs: its two '
                          'ends')
@@ -283,15 +280,22 @@ class Studio:
                                   primer_seconds))
     if 'mode' in taken and 'mode' not in options:
       options['mode'] = 'sample'
-    first_call = not model.generated
+    folder = os.path.join(self.work_dir, 'requests', secrets.token_hex(8))
+    os.makedirs(folder)
+    for option, sequence in files.items():
+      options[option] = render.write_midi(
+          sequence, os.path.join(folder, f'{option}.mid'))
+    self._phase(ticket, 'waiting for another request on this model', since)
     with model.lock:
+      first_call = not model.generated
       self._phase(ticket, 'loading the model', since)
       run = model.loaded()
       self._phase(ticket, 'generating' + (
           ' (the first call builds the sampling loop)' if first_call else ''),
                   since)
-      paths = run.task.generate(run, os.path.join(folder, 'outputs'),
-                                num_outputs=num_outputs, seed=seed, **options)
+      paths = generate_lib.generate_loaded(
+          run, os.path.join(folder, 'outputs'), num_outputs=num_outputs,
+          seed=seed, **options)
       model.generated = True
     self._phase(ticket, 'reading the outputs', since)
     views = []
@@ -331,7 +335,7 @@ class Studio:
     units = model.length_units()
     if not length:
       return {}
-    unit = length.get('unit')
+    unit = _object(length, 'the length').get('unit')
     if unit not in units:
       raise UsageError(f'{model.label} counts its length in '
                        f'{" or ".join(units)}, not {unit!r}')
@@ -342,7 +346,7 @@ class Studio:
         value = float(value)
       except (TypeError, ValueError) as e:
         raise UsageError(f'the length is a number of seconds, not {value!r}') from e
-      if not 0 < value <= limit:
+      if not math.isfinite(value) or not 0 < value <= limit:
         raise UsageError(f'the length must be between 0 and {limit:g} seconds, '
                          f'not {value:g}')
       # The task's duration counts the primer too.
@@ -366,7 +370,7 @@ class Studio:
       except (TypeError, ValueError) as e:
         raise UsageError(f'keep seconds of the primer is a number, not '
                          f'{keep!r}') from e
-      if keep <= 0:
+      if not math.isfinite(keep) or keep <= 0:
         raise UsageError('keep more than 0 seconds of the primer')
       if keep < sequence.total_time:
         sequence = outputs.trim(sequence, keep)
@@ -503,12 +507,19 @@ class _Model:
             'seconds_per_step': seconds, 'fields': fields}
 
 
+def _object(value, what):
+  if not isinstance(value, dict):
+    raise UsageError(f'{what} is not a JSON object')
+  return value
+
+
 def _integer(value, what, low, high):
   try:
     number = float(value)
   except (TypeError, ValueError) as e:
     raise UsageError(f'{what} is a whole number, not {value!r}') from e
-  if number != int(number) or not low <= number <= high:
+  if not math.isfinite(number) or number != int(number) or not (
+      low <= number <= high):
     raise UsageError(f'{what} must be a whole number from {low} to {high}, '
                      f'not {value}')
   return int(number)
@@ -528,7 +539,8 @@ def _field_value(name, field, value):
     number = float(value)
   except (TypeError, ValueError) as e:
     raise UsageError(f'{field.label} is a number, not {value!r}') from e
-  if not field.minimum <= number <= field.maximum:
+  if not math.isfinite(number) or not (
+      field.minimum <= number <= field.maximum):
     raise UsageError(f'{field.label} must be between {field.minimum:g} and '
                      f'{field.maximum:g}, not {number:g}')
   return number

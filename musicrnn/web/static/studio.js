@@ -16,6 +16,8 @@ const state = {
   outputs: [],            // [{view, status: 'new' | 'kept'}]
   history: [],            // snapshots for Undo
   playing: null,          // the output id being played
+  frame: null,            // the playhead's animation frame
+  maxUploadBytes: Infinity,
   busy: false,
 };
 
@@ -68,6 +70,7 @@ function setStatus(text) {
 async function loadModels() {
   const body = await api('/api/models');
   state.models = body.models;
+  state.maxUploadBytes = body.max_upload_bytes;
   const select = $('model');
   select.innerHTML = '';
   for (const model of state.models) {
@@ -93,10 +96,12 @@ function chooseModel(id) {
     option.value = option.textContent = name;
     unit.appendChild(option);
   }
-  $('length').value = model.length_units[0] === 'seconds' ? 20
-      : model.length_units[0] === 'bars' ? 4 : 64;
+  // Seconds: 20 of them; bars or steps: the model's own default (empty).
+  $('length').value = model.length_units[0] === 'seconds' ? 20 : '';
+  $('length').placeholder = 'model default';
   renderFields(model.fields);
   setAction(model.actions.includes(state.action) ? state.action : model.actions[0]);
+  renderOutputs();
 }
 
 function renderFields(fields) {
@@ -219,7 +224,8 @@ function notesChanged() {
   const view = {notes: notes.map((n) => [n[0], n[1], n[2], 80, 0]),
                 seconds: notes[notes.length - 1][2], primer_seconds: 0,
                 qpm: 120, time_signature: [4, 4]};
-  setPrimer({source: 'notes', name: `${notes.length} notes played`, view});
+  setPrimer({source: 'notes', name: `${notes.length} notes played`, view,
+             notes, text: $('note-list').value});
 }
 
 function setPrimer(primer) {
@@ -231,6 +237,10 @@ function setPrimer(primer) {
 }
 
 async function upload(file) {
+  if (file.size > state.maxUploadBytes) {
+    throw new Error(`${file.name} is ${(file.size / 1e6).toFixed(1)} MB; the studio takes ` +
+                    `files up to ${(state.maxUploadBytes / 1e6).toFixed(1)} MB`);
+  }
   const body = await api('/api/upload', {
     method: 'POST', headers: {'X-Filename': encodeURIComponent(file.name)}, body: file});
   return body;
@@ -276,12 +286,13 @@ function request() {
   const body = {model: state.model.id, action: state.action, options,
                 num_outputs: Number($('num-outputs').value),
                 seed: $('seed').value === '' ? null : Number($('seed').value),
-                length: {unit: $('length-unit').value, value: Number($('length').value)},
+                length: $('length').value === '' ? null
+                    : {unit: $('length-unit').value, value: Number($('length').value)},
                 ticket: Math.random().toString(36).slice(2)};
   if (state.action === 'continue') {
     if (!state.primer) throw new Error('Choose a primer first: upload a MIDI file or play some notes.');
     body.primer = state.primer.source === 'notes'
-        ? {source: 'notes', notes: typedNotes()}
+        ? {source: 'notes', notes: state.primer.notes}
         : {source: state.primer.source, id: state.primer.id};
     body.primer.keep_seconds = $('keep-seconds').value === '' ? null : Number($('keep-seconds').value);
   }
@@ -342,7 +353,7 @@ async function go() {
 
 function snapshot() {
   state.history.push({outputs: state.outputs.map((o) => ({...o})), primer: state.primer,
-                      action: state.action});
+                      action: state.action, keep: $('keep-seconds').value});
   $('undo').disabled = false;
 }
 
@@ -351,7 +362,11 @@ function undo() {
   if (!last) return;
   stop();
   state.outputs = last.outputs;
-  if (last.primer !== state.primer) setPrimer(last.primer);
+  if (last.primer !== state.primer) {
+    setPrimer(last.primer);
+    $('note-list').value = last.primer && last.primer.source === 'notes' ? last.primer.text : '';
+  }
+  $('keep-seconds').value = last.keep;
   setAction(last.action);
   $('undo').disabled = state.history.length === 0;
   renderOutputs();
@@ -448,19 +463,25 @@ function togglePlay(id) {
   player.src = output.view.wav_url;
   player.play().then(() => {
     setStatus(`playing ${output.view.name}`);
-  }).catch((e) => {
-    if (state.playing === id) {
-      showError(`Playback did not start: ${e.message}`);
-      state.playing = null;
-    }
+  }).catch(async (e) => {
+    if (state.playing !== id) return;
+    let reason = e.message;
+    try {   // the server's sentence, where it refused the sound
+      const response = await fetch(output.view.wav_url);
+      if (!response.ok) reason = (await response.json()).error;
+    } catch (ignored) { /* keep the browser's reason */ }
+    setStatus('');
+    showError(`Playback did not start: ${reason}`);
+    stop();
   });
   renderOutputs();
-  requestAnimationFrame(drawPlayhead);
+  state.frame = requestAnimationFrame(drawPlayhead);
 }
 
 function stop() {
   const player = $('player');
   player.pause();
+  cancelAnimationFrame(state.frame);
   const was = state.playing;
   state.playing = null;
   if (was) renderOutputs();
@@ -471,7 +492,7 @@ function drawPlayhead() {
   const output = state.outputs.find((o) => o.view.id === state.playing);
   const card = document.querySelector(`article[data-id="${state.playing}"] canvas`);
   if (output && card) drawRoll(card, output.view, $('player').currentTime);
-  requestAnimationFrame(drawPlayhead);
+  state.frame = requestAnimationFrame(drawPlayhead);
 }
 
 // -------------------------------------------------------------- piano roll
