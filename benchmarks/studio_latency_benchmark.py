@@ -45,6 +45,8 @@ flags.DEFINE_float('seconds', 20.0, 'Seconds of continuation.')
 flags.DEFINE_integer('repeats', 3, 'Later calls timed.', lower_bound=1)
 flags.DEFINE_bool('baseline', True, 'Also time a musicrnn_generate process.')
 flags.DEFINE_string('output_json', None, 'Where to write the results.')
+flags.DEFINE_string('work_dir', None, 'Where the studio and the baseline '
+                    'write (default: a new temporary folder).')
 flags.DEFINE_bool('smoke', False, 'Short continuations (tests).')
 
 FLAGS = flags.FLAGS
@@ -55,18 +57,19 @@ CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 def _click_to_sound(page, seed):
   """(seconds from the click to playing sound, the server's seconds)."""
   page.type('#seed', seed)
-  before = len(page.outputs())
+  ids = "state.outputs.map((o) => o.view.id)"
+  before = set(page.state(ids))   # a new request replaces the cards not kept
   start = time.perf_counter()
   page.find('#go').click()
-  page.wait(lambda: len(page.outputs()) > before or page.error(), 600, 0.01)
+  page.wait(lambda: set(page.state(ids)) - before or page.error(), 600, 0.01)
   if page.error():
     raise RuntimeError(f'the page says: {page.error()}')
-  page.press(len(page.outputs()) - 1, 'button.play')
+  new = page.state(ids).index(next(iter(set(page.state(ids)) - before)))
+  page.press(new, 'button.play')
   page.wait(lambda: page.playing_seconds() > 0, 120, 0.01)
   seconds = time.perf_counter() - start
-  server_seconds = page.state('state.outputs[state.outputs.length - 1]'
-                              '.view.server_seconds')
-  page.press(len(page.outputs()) - 1, 'button.play')   # stop
+  server_seconds = page.state(f'state.outputs[{new}].view.server_seconds')
+  page.press(new, 'button.play')   # stop
   return seconds, server_seconds
 
 
@@ -101,7 +104,7 @@ def main(argv):
   seconds = 2.0 if FLAGS.smoke else FLAGS.seconds
   primer = FLAGS.primer or os.path.join(CORPUS, sorted(
       p for p in os.listdir(CORPUS) if p.endswith('.mid'))[0])
-  work = tempfile.mkdtemp(prefix='studio-latency-')
+  work = FLAGS.work_dir or tempfile.mkdtemp(prefix='studio-latency-')
   studio = studio_lib.Studio({'model': FLAGS.run_dir}, os.path.join(work, 'studio'))
   server = server_lib.make_server(studio)
   threading.Thread(target=server.serve_forever, daemon=True).start()

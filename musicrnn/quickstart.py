@@ -342,6 +342,8 @@ def _print_where(summary, config_name, hparams):
         '--num_outputs=4 --render_png --render_wav\n'
         f'Compare them:  {_script("musicrnn_evaluate")} --samples_dir='
         f'{os.path.join(summary.output_dir, "more")} --run_dir={summary.run_dir}\n'
+        f'Play with it:  {_script("musicrnn_studio")} --run_dir={summary.run_dir}'
+        '  (a page in your browser)\n'
         f'Train longer:  {_script("musicrnn_train")} --config={config_name} '
         + (f'--hparams="{hparams}" ' if hparams else '')
         + f'--train_data={summary.dataset} '

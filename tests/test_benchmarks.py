@@ -467,6 +467,35 @@ def test_sample_quality_benchmark_smoke(tiny_runs, tmp_path):
   assert '| run | generation | files / eval chunks | polyphony |' in result.stdout
 
 
+def test_studio_latency_benchmark_smoke(tiny_runs, tmp_path):
+  # The page in Chromium over the tiny run: the bundled corpus's first piece,
+  # its first 5 seconds continued by 2 (--smoke), a first call and one more.
+  studio_browser = testing_lib.import_benchmark_library('studio_browser')
+  if studio_browser.missing() and os.environ.get('CI') != 'true':
+    pytest.skip(studio_browser.missing())
+  run_dir = tiny_runs['multiconditioned_performance_with_dynamics_tiny']
+  work = tmp_path / 'work'
+  entry, _ = _smoke_run('studio_latency_benchmark', tmp_path,
+                        f'--run_dir={run_dir}', f'--work_dir={work}',
+                        '--repeats=1', '--nobaseline')
+  assert (entry['primer'], entry['keep_seconds'], entry['continuation_seconds'],
+          len(entry['later_calls'])) == ('bach_846.mid', 5.0, 2.0, 1)
+  calls = [entry['first_call'], *entry['later_calls']]
+  # The server's share is inside the time from the click to the sound.
+  for call in calls:
+    assert 0 < call['server_seconds'] <= call['click_to_sound_seconds']
+  assert entry['later_click_to_sound_median_seconds'] == calls[1][
+      'click_to_sound_seconds']
+  # Two requests of the page, each a MIDI file that holds the kept 5
+  # seconds and the 2 more, and the WAV the page played.
+  made = glob.glob(str(work / 'studio' / 'requests' / '*' / 'outputs' / '*.mid'))
+  assert len(made) == 2
+  for path in made:
+    sequence = note_seq.midi_file_to_note_sequence(path)
+    assert 5.0 < sequence.total_time <= 7.0 + 1e-6
+  assert len(glob.glob(str(work / 'studio' / 'files' / '*' / 'music.wav'))) == 2
+
+
 def test_sample_quality_benchmark_reads_its_flags(tmp_path):
   # What it is given is checked before anything runs.
   for flag, message in (

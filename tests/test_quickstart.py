@@ -40,6 +40,8 @@ def test_quickstart_end_to_end(tmp_path):
   assert (result.stdout + result.stderr).count(
       'files seen 12 = converted 12 + duplicates 0 + failed 0') == 1
   assert f'Everything is in {out}' in result.stdout
+  # What to do next names the run, the studio among it.
+  assert f'musicrnn_studio --run_dir={os.path.join(out, "run")}' in result.stdout
 
   sequences = testing_lib.read_notesequences(
       [os.path.join(out, 'notesequences.tfrecord')])

@@ -89,7 +89,10 @@ def test_each_model_offers_what_its_task_takes(server):
   names = {f['name'] for f in performance['fields']}
   # Its two controls, with their units in the help; sampling and the beam.
   assert {'temperature', 'top_p', 'top_k', 'beam_size', 'notes_per_second',
-          'pitch_class_histogram'} <= names
+          'pitch_class_histogram', 'max_note_duration', 'state_masks',
+          'mask_renormalisation'} <= names
+  masks = next(f for f in performance['fields'] if f['name'] == 'state_masks')
+  assert (masks['kind'], masks['default']) == ('bool', True)
   density = next(f for f in performance['fields']
                  if f['name'] == 'notes_per_second')
   assert 'notes per second' in density['help']
@@ -117,6 +120,8 @@ def test_mistakes_are_sentences_and_the_server_lives_on(server, tmp_path):
        f'{VAE} (music_vae) does not take top_p; it takes qpm, temperature'),
       ({'model': PERFORMANCE, 'options': {'temperature': 'warm'}},
        "Temperature is a number, not 'warm'"),
+      ({'model': PERFORMANCE, 'options': {'state_masks': 'yes'}},
+       "State masks is on or off (true or false), not 'yes'"),
       ({'model': PERFORMANCE, 'options': {'notes_per_second': '[1, 2]'}},
        '--notes_per_second=[1, 2] is not a number'),
       ({'model': PERFORMANCE, 'action': 'continue', 'primer': {}},
@@ -237,6 +242,9 @@ def test_the_page_continues_varies_keeps_plays_downloads_and_interpolates(
   page.type('#option-temperature', 0.9)
   page.type('#option-notes_per_second', 4)
   page.type('#seed', 5)
+  page.find('#option-state_masks').click()   # a checkbox sends true or false
+  assert page.state('request().options.state_masks') is False
+  page.find('#option-state_masks').click()
   page.press_go_and_wait(3)
   first = page.state('state.outputs.map((o) => o.view)')
   assert all(o['primer_seconds'] == pytest.approx(3.0, abs=0.02) for o in first)

@@ -53,8 +53,8 @@ MAX_LENGTH = {'seconds': 600.0, 'bars': 256, 'steps': 20000}
 @dataclasses.dataclass(frozen=True)
 class Field:
   """How the page shows a generation option: a number field (kind 'float'
-  or 'int', with its range) or a text field ('text'; 'choice' from
-  `choices`)."""
+  or 'int', with its range), a text field ('text'; 'choice' from
+  `choices`) or a checkbox ('bool')."""
   label: str
   kind: str
   help: str
@@ -83,12 +83,24 @@ FIELDS = {
                                  1),
     'max_polyphony': Field('Max polyphony', 'int', 'At most this many notes '
                            'sound at once (0: no limit).', 0, 32, 1),
+    'max_note_duration': Field('Longest note', 'float', 'Seconds after which '
+                               'a note still sounding is ended (0: never).',
+                               0.0, 60.0, 0.5),
+    'state_masks': Field('State masks', 'bool', 'Never draw an event that '
+                         'cannot mean anything in the music so far (off: '
+                         'sample the model as it is).'),
+    'mask_renormalisation': Field('Mask renormalisation', 'choice', 'How the '
+                                  'probability of masked events is spread: '
+                                  'within their type, or over all allowed '
+                                  'events.', choices=codec_lib.RENORMALISE),
     'qpm': Field('Tempo', 'float', 'Quarter notes a minute of the output.',
                  20.0, 400.0, 1.0),
     'backing_chords': Field('Backing chords', 'text', 'Chord symbols to '
                             'improvise over, e.g. "C G Am F".'),
     'steps_per_chord': Field('Steps per chord', 'int', 'How long each chord '
                              'is held, in steps (16 a 4/4 bar).', 1, 256, 1),
+    'render_chords': Field('Play the chords', 'bool', 'Write the backing '
+                           'chords into the MIDI as notes.'),
     'binarize': Field('Binarize', 'choice', 'How piano-roll probabilities '
                       'become notes.', choices=('', 'threshold', 'bernoulli')),
     'threshold': Field('Threshold', 'float', 'The probability above which a '
@@ -528,6 +540,11 @@ def _integer(value, what, low, high):
 def _field_value(name, field, value):
   if field.kind == 'text':
     return str(value)
+  if field.kind == 'bool':
+    if not isinstance(value, bool):
+      raise UsageError(f'{field.label} is on or off (true or false), not '
+                       f'{value!r}')
+    return value
   if field.kind == 'choice':
     if value not in field.choices:
       raise UsageError(f'{field.label} is one of '

@@ -120,6 +120,10 @@ function renderFields(fields) {
         option.textContent = choice || '(default)';
         input.appendChild(option);
       }
+    } else if (field.kind === 'bool') {
+      input = document.createElement('input');
+      input.type = 'checkbox';
+      input.checked = Boolean(field.default);
     } else {
       input = document.createElement('input');
       input.type = field.kind === 'text' ? 'text' : 'number';
@@ -129,7 +133,8 @@ function renderFields(fields) {
     }
     input.dataset.option = field.name;
     input.id = 'option-' + field.name;
-    if (field.default !== null && field.default !== undefined && field.kind !== 'choice') {
+    if (field.default !== null && field.default !== undefined
+        && field.kind !== 'choice' && field.kind !== 'bool') {
       input.value = field.default;
     }
     if (field.default === null) input.placeholder = 'default';
@@ -281,7 +286,8 @@ async function inputFileChosen(index, event) {
 function request() {
   const options = {};
   for (const input of document.querySelectorAll('#fields [data-option]')) {
-    if (input.value !== '') options[input.dataset.option] = input.value;
+    if (input.type === 'checkbox') options[input.dataset.option] = input.checked;
+    else if (input.value !== '') options[input.dataset.option] = input.value;
   }
   const body = {model: state.model.id, action: state.action, options,
                 num_outputs: Number($('num-outputs').value),
@@ -504,8 +510,18 @@ function velocityColour(velocity, drum) {
 }
 
 function drawRoll(canvas, view, playhead) {
+  // Drawn at the size it shows (and the screen's pixel density), so that
+  // the labels keep their size on the small primer roll and a wide window.
+  const width = canvas.clientWidth || canvas.width;
+  const height = canvas.clientHeight || canvas.height;
+  const density = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(width * density)
+      || canvas.height !== Math.round(height * density)) {
+    canvas.width = Math.round(width * density);
+    canvas.height = Math.round(height * density);
+  }
   const ctx = canvas.getContext('2d');
-  const width = canvas.width, height = canvas.height;
+  ctx.setTransform(density, 0, 0, density, 0, 0);
   ctx.clearRect(0, 0, width, height);
   ctx.fillStyle = '#fbfbfd';
   ctx.fillRect(0, 0, width, height);
@@ -530,11 +546,12 @@ function drawRoll(canvas, view, playhead) {
     ctx.font = '11px sans-serif';
     ctx.fillText('primer', left + 3, top + 11);
   }
-  // Pitch labels: every C, and every key where there is room.
+  // Pitch labels: every key where there is room, else the Cs that fit.
   ctx.font = '10px sans-serif';
+  const octaves = Math.max(1, Math.ceil(11 / (12 * rowHeight)));
   for (let p = low; p <= high; p++) {
-    const isC = p % 12 === 0;
-    if (isC) {
+    const isC = p % 12 === 0 && (p / 12) % octaves === 0;
+    if (p % 12 === 0) {
       ctx.strokeStyle = '#d8dbe3';
       ctx.beginPath();
       ctx.moveTo(left, y(p) + rowHeight);
@@ -547,19 +564,21 @@ function drawRoll(canvas, view, playhead) {
     }
   }
   // Time axis: seconds, or bars of the music's meter.
+  // Labels at least 44 pixels apart.
   const axis = $('time-axis').value;
+  const perSecond = (width - left - 24) / seconds;
   ctx.fillStyle = '#555';
   ctx.strokeStyle = '#c8ccd6';
   if (axis === 'bars') {
     const [num, den] = view.time_signature;
     const bar = (60 / view.qpm) * 4 * num / den;
-    const every = Math.max(1, Math.ceil((seconds / bar) / 16));
+    const every = [1, 2, 4, 8, 16, 32, 64, 128].find((n) => n * bar * perSecond >= 44) || 256;
     for (let b = 0; b * bar <= seconds + 1e-6; b += every) {
       ctx.beginPath(); ctx.moveTo(x(b * bar), top); ctx.lineTo(x(b * bar), height - bottom); ctx.stroke();
       ctx.fillText(`bar ${b + 1}`, x(b * bar) + 2, height - 5);
     }
   } else {
-    const every = seconds > 60 ? 10 : seconds > 20 ? 5 : seconds > 8 ? 2 : 1;
+    const every = [1, 2, 5, 10, 15, 30, 60, 120].find((n) => n * perSecond >= 44) || 300;
     for (let s = 0; s <= seconds + 1e-6; s += every) {
       ctx.beginPath(); ctx.moveTo(x(s), top); ctx.lineTo(x(s), height - bottom); ctx.stroke();
       ctx.fillText(`${s} s`, x(s) + 2, height - 5);
@@ -596,9 +615,15 @@ function start() {
   $('clear-notes').addEventListener('click', () => { $('note-list').value = ''; notesChanged(); });
   $('go').addEventListener('click', go);
   $('undo').addEventListener('click', undo);
-  $('time-axis').addEventListener('change', () => {
+  const redraw = () => {
     renderOutputs();
     drawRoll($('primer-roll'), state.primer ? state.primer.view : null, null);
+  };
+  $('time-axis').addEventListener('change', redraw);
+  let resizing = null;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(redraw, 150);
   });
   $('player').addEventListener('ended', () => { stop(); setStatus(''); });
   loadModels().catch((e) => showError(e.message));
