@@ -11,9 +11,9 @@ below it, and no two packages import each other, not even inside a function
   4  generation, metrics
   5  tasks
   6  runs
-  7  training
+  7  training, web
   8  attribute_vector, cli, convert, create_dataset, evaluate, export,
-     generate, import_magenta, programs, quickstart, train
+     generate, import_magenta, programs, quickstart, studio, train
 
   encodings   NoteSequence <-> token ids or piano rolls, control signals (numpy)
   configs     named configs: an encoding, a model family and its hparams
@@ -30,6 +30,8 @@ below it, and no two packages import each other, not even inside a function
   runs        a trained run's folder, and generating from, evaluating and
               exporting it
   training    the one trainer, distribution strategies, XLA and precision
+  web         the studio: a page over runs' tasks (its state, HTTP server
+              and static assets)
 
 console, errors, modules, paths and splits are the small modules every layer
 shares; the modules of layer 8 are the entry points (the absl binaries and
