@@ -44,11 +44,11 @@ def test_every_fixture_reads_as_note_seq_or_falls_back():
   assert not outcomes['different'], outcomes['different']
   assert not outcomes['fast_reads_what_note_seq_refuses']
   readable = len(FIXTURES) - len(outcomes['both_fail'])
-  assert len(outcomes['equal']) >= 0.7 * readable, dict(outcomes)
+  assert len(outcomes['equal']) == readable, dict(outcomes)
   # Chopin's prelude 13 repeats notes on one pitch before releasing them:
-  # pretty_midi closes them together, at a tick where a new note starts too.
-  assert any(p.endswith('chpn-p13.mid')
-             for p in outcomes['fallback_overlapping_notes_of_one_pitch'])
+  # pretty_midi closes them together, at a tick where a new note starts too
+  # (the raw pass reads that track).
+  assert any(p.endswith('chpn-p13.mid') for p in outcomes['equal'])
 
 
 def test_overlapping_notes_of_one_pitch_close_together():
@@ -76,28 +76,110 @@ def test_a_note_off_on_its_own_tick_drops_the_note():
   assert [n.pitch for n in got.notes] == [60]
 
 
+def _on(delta, pitch, velocity=64, channel=0):
+  return mm.vlq(delta) + bytes([0x90 | channel, pitch, velocity])
+
+
+def _off(delta, pitch, channel=0):
+  return mm.vlq(delta) + bytes([0x80 | channel, pitch, 0])
+
+
+# Tracks symusic's parse cannot give as pretty_midi reads them, and what
+# note-seq makes of each: (start tick, end tick, pitch, velocity, program).
+_RAW_CASES = {
+    # Two notes of 60 open; the note-off at 100 closes both; at 200 a new
+    # note and a note-off at one tick: the note-off finds only the new
+    # note, begun at its own tick, and pretty_midi forgets it.
+    'on_then_off_at_one_tick': (
+        _on(0, 60) + _on(50, 60, 70) + _off(50, 60) + _on(100, 60, 90)
+        + _off(0, 60) + _off(100, 60),
+        [(0, 100, 60, 64, 0), (50, 100, 60, 70, 0)]),
+    # The same events with the note-off first at 200: the new note lives.
+    'off_then_on_at_one_tick': (
+        _on(0, 60) + _on(50, 60, 70) + _off(50, 60) + _off(100, 60)
+        + _on(0, 60, 90) + _off(100, 60),
+        [(0, 100, 60, 64, 0), (50, 100, 60, 70, 0), (200, 300, 60, 90, 0)]),
+    # A note never released (dropped), and a later note-off that closes
+    # the next note of its pitch only (symusic pairs it with the first).
+    'unclosed': (_on(0, 62) + _on(0, 64) + _off(100, 64) + _on(50, 64, 30)
+                 + _off(50, 64),
+                 [(0, 100, 64, 64, 0), (150, 200, 64, 30, 0)]),
+    # Two note-ons and a note-off of 60 at tick 0 (a drum kit's double hit,
+    # as in a Groove file): the note-off finds only notes of its own tick
+    # and pretty_midi forgets both; symusic pairs the second with the
+    # note-off at 100.
+    'two_ons_and_an_off_at_one_tick': (
+        _on(0, 60) + _on(0, 60) + _off(0, 60) + _on(0, 62) + _off(100, 60)
+        + _off(0, 62), [(0, 100, 62, 64, 0)]),
+    # A program change while 60 sounds: filed under the program at its
+    # note-off.
+    'program_change': (b'\x00\xc0\x05' + _on(0, 60) + b'\x32\xc0\x28'
+                       + _off(50, 60), [(0, 100, 60, 64, 40)]),
+}
+
+
+@pytest.mark.parametrize('case', sorted(_RAW_CASES))
+def test_the_raw_pass_reads_what_symusic_loses(case):
+  track, expected = _RAW_CASES[case]
+  data = mm.midi_file([track], division=100)
+  got = fast_midi.read_midi(data)
+  assert got == _note_seq(data)
+  assert [(round(n.start_time * 200), round(n.end_time * 200), n.pitch,
+           n.velocity, n.program) for n in got.notes] == expected
+
+
+def test_the_raw_pass_keeps_tempos_controls_and_names_as_pretty_midi():
+  # Two tempos at one tick (the file's order: the later wins), controls
+  # before any note (a straggler whose list the first instrument of the
+  # channel takes over) and between two instruments of one track, and a
+  # Latin-1 track name.
+  track = (b'\x00\xff\x03\x05Fl\xfbte' + mm.tempo_event(0, 500_000)
+           + mm.tempo_event(100, 400_000) + mm.tempo_event(0, 600_000)
+           + b'\x00\xb0\x07\x64' + _on(0, 60) + _off(50, 60)
+           + b'\x00\xc0\x28' + b'\x00\xb0\x0a\x20' + _on(0, 62) + _off(50, 62)
+           + b'\x00\xe0\x00\x50')
+  data = mm.midi_file([track], division=100)
+  got = fast_midi.read_midi(data)
+  assert got == _note_seq(data)
+  assert [t.qpm for t in got.tempos] == pytest.approx([120, 150, 100])
+  assert [(i.name, i.instrument) for i in got.instrument_infos] == [
+      ('Fl\u00fbte', 0), ('Fl\u00fbte', 1)]
+  # Both instruments of channel 0 took over the straggler's very lists: each
+  # has every control and the bend.
+  assert [(c.control_number, c.instrument, c.program)
+          for c in got.control_changes] == [(7, 0, 0), (10, 0, 0), (7, 1, 40),
+                                            (10, 1, 40)]
+  assert [(b.bend, b.instrument) for b in got.pitch_bends] == [(2048, 0),
+                                                               (2048, 1)]
+
+
 # Channel 0 plays pitch 60 from tick 0 to 960 and pitch 64 from 480 to 960;
 # an event at tick 480, before pitch 64's note-on, changes a program.
 _ON_60 = b'\x00\xc0\x00' b'\x00\x90\x3c\x50'
 _OFFS = b'\x00\x90\x40\x50' b'\x83\x60\x80\x3c\x00' b'\x00\x80\x40\x00'
 
 
-@pytest.mark.parametrize('change, expected', [
+@pytest.mark.parametrize('change, program_of_60', [
     # pretty_midi files a note under the program in force at its note-off,
     # symusic under the one at its note-on: pitch 60 gets program 40 from
-    # note-seq, 0 from symusic. The file goes to note-seq.
-    (b'\x83\x60\xc0\x28', fast_midi.FALLBACK_PREFIX + 'program_change_while_a_note_sounds'),
+    # note-seq, 0 from symusic. The raw pass reads the track.
+    (b'\x83\x60\xc0\x28', 40),
     # The same change in running status after a first one on channel 0.
-    (b'\x83\x60\xc0\x00\x00\x28', fast_midi.FALLBACK_PREFIX + 'program_change_while_a_note_sounds'),
+    (b'\x83\x60\xc0\x00\x00\x28', 40),
     # A change on another channel, or to the program in force: no difference.
-    (b'\x83\x60\xc1\x28', fast_midi.EQUAL),
-    (b'\x83\x60\xc0\x00', fast_midi.EQUAL),
+    (b'\x83\x60\xc1\x28', 0),
+    (b'\x83\x60\xc0\x00', 0),
     # A meta event (a marker) whose length byte is C0: the walk skips it.
-    (b'\x83\x60\xff\x06\x01\xc0', fast_midi.EQUAL),
+    (b'\x83\x60\xff\x06\x01\xc0', 0),
 ])
-def test_a_program_change_while_a_note_sounds_reads_as_note_seq(change, expected):
+def test_a_program_change_while_a_note_sounds_reads_as_note_seq(
+    change, program_of_60):
   data = mm.midi_file([_ON_60 + change + _OFFS])
-  assert fast_midi.compare_with_note_seq(data) == expected
+  got = fast_midi.read_midi(data)
+  assert got == _note_seq(data)
+  # Pitch 64 starts after the change: its program either way.
+  assert [(n.pitch, n.program) for n in got.notes] == [
+      (60, program_of_60), (64, program_of_60)]
 
 
 def test_a_program_change_between_notes_is_read_fast():
@@ -118,9 +200,15 @@ def test_both_readers_give_equal_sequences(midi_reader):
   counts = collections.Counter()
   (sequence,), _ = readers.read_music_bytes(data, path, limits, counts=counts)
   assert testing_lib.without_identity(sequence) == _note_seq(data)
-  # This one overlaps notes of one pitch at a tick where another starts.
-  assert counts == ({readers.FALLBACK_PREFIX + 'overlapping_notes_of_one_pitch': 1}
-                    if midi_reader == 'symusic' else {})
+  # This one overlaps notes of one pitch at a tick where another starts:
+  # the raw pass reads that track, no file goes to note-seq.
+  assert counts == {}
+
+
+# Two notes of one pitch overlapping (the raw pass reads the track) and a
+# MIDI clock message among them, which the raw pass leaves to mido.
+_OVERLAP_AND_CLOCK = (b'\x00\x90\x3c\x40' b'\x64\x90\x3c\x50' b'\x00\xf8'
+                      b'\x64\x80\x3c\x00' b'\x64\x80\x3c\x00')
 
 
 def test_convert_counts_the_files_read_by_note_seq(tmp_path):
@@ -128,10 +216,11 @@ def test_convert_counts_the_files_read_by_note_seq(tmp_path):
   for name in ('bach_846.mid', 'chpn-p13.mid'):
     testing_lib.copy_into(os.path.join(testing_lib.REPO_ROOT, 'musicrnn',
                                        'quickstart_corpus', name), folder)
+  (folder / 'clock.mid').write_bytes(mm.midi_file([_OVERLAP_AND_CLOCK]))
   summary = convert.convert_directory(str(folder), str(tmp_path / 'ns.tfrecord'))
-  assert summary.converted == 2 and summary.midi_reader == 'symusic'
-  assert summary.read_by_note_seq == {'overlapping_notes_of_one_pitch': 1}
-  assert '1 MIDI files read by note-seq (overlapping_notes_of_one_pitch 1)' in summary.line()
+  assert summary.converted == 3 and summary.midi_reader == 'symusic'
+  assert summary.read_by_note_seq == {'system_message': 1}
+  assert '1 MIDI files read by note-seq (system_message 1)' in summary.line()
 
 
 def test_unknown_reader_names_the_choices():

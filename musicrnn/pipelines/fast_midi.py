@@ -18,23 +18,30 @@ rules:
   of `readers` uses too (pretty_midi lists them in the order of their
   note-off events, which no fast parser reports).
 
-Where symusic's output cannot say what pretty_midi would do, `read_midi`
-raises `NotReproducible` with a short reason and the caller reads the file
-with note-seq: overlapping notes of one pitch (pretty_midi closes them
-together, symusic one by one), several instruments of one track whose first
-notes end together, controls or pitch bends in a track that holds several
-instruments (pretty_midi's straggler rules), notes never released (symusic
-drops them and pairs later note-offs differently), a program change while a
-note of its channel sounds (pretty_midi files the note under the program at
-its note-off, symusic at its note-on), an event without a status
-byte after a sysex event and key signatures out of range (mido refuses
-both), tempo events at one tick, non-ASCII track names it cannot match, an
-event past the duration limit, a file symusic refuses, chunks other than one
-header and its tracks, and SMPTE time division. tests/test_fast_midi.py
-checks equality on every fixture and, when ../shared/data is present, on
-every 10th MIDI file of each corpus and every edge case.
+Where symusic's parse of a track has lost what pretty_midi needs, the track
+is read by a raw pass over its events (`_raw_track`, pretty_midi's own loop
+on the bytes, as mido tokenises them): overlapping notes of one pitch
+(pretty_midi closes them together, symusic one by one), notes never
+released (symusic drops them and pairs later note-offs differently), a
+program change while a note of its channel sounds (pretty_midi files the note
+under the program at its note-off, symusic at its note-on), controls or pitch
+bends in a track that holds several instruments or none (pretty_midi's
+straggler rules), instruments of one track whose first notes end together,
+tempo events at one tick (pretty_midi keeps the file's order, symusic sorts
+them) and track names symusic may not give as mido decodes them.
+
+Where neither can say what pretty_midi would do, `read_midi` raises
+`NotReproducible` with a short reason and the caller reads the file with
+note-seq: an event without a status byte after a sysex event and key
+signatures out of range (mido refuses both), an event past the duration
+limit, a file symusic refuses, a header other than a plain one and SMPTE
+time division. tests/test_fast_midi.py checks equality on every fixture
+and, when ../shared/data is present, on a share of each corpus and every
+edge case (`benchmarks/convert_benchmark.py --compare_readers` on every
+file).
 """
 
+import dataclasses
 import struct
 
 import numpy as np
@@ -69,17 +76,20 @@ def canonical_note_order(sequence):
 
 
 def _track_chunks(data):
-  """(ticks per quarter, [one MIDI file per track]) of a standard MIDI file."""
+  """(ticks per quarter, [one MIDI file per track]) of a standard MIDI file:
+  the header's count of track chunks, one after another, as mido reads them
+  (bytes after the last are ignored)."""
   if len(data) < _HEADER.size:
     raise NotReproducible('not_a_plain_midi_file')
   tag, length, fmt, count, division = _HEADER.unpack_from(data)
-  if tag != b'MThd' or length != 6 or fmt not in (0, 1) or count < 1:
+  if (tag != b'MThd' or length != 6 or fmt not in (0, 1, 2) or not
+      0 < count < 0x8000):
     raise NotReproducible('not_a_plain_midi_file')
   if division & 0x8000 or division == 0:
     raise NotReproducible('smpte_division')
   offset = _HEADER.size
   files = []
-  while offset < len(data):
+  for _ in range(count):
     if offset + 8 > len(data) or data[offset:offset + 4] != b'MTrk':
       raise NotReproducible('not_a_plain_midi_file')
     (size,) = struct.unpack_from('>L', data, offset + 4)
@@ -88,8 +98,6 @@ def _track_chunks(data):
       raise NotReproducible('not_a_plain_midi_file')
     files.append(_HEADER.pack(b'MThd', 6, 1, 1, division) + data[offset:end])
     offset = end
-  if len(files) != count:
-    raise NotReproducible('not_a_plain_midi_file')
   return division, files
 
 
@@ -141,82 +149,50 @@ def _names(file_bytes):
   return names
 
 
-def _parse(file_bytes):
-  """(symusic's Score of a one-track MIDI file, the track's name as mido
-  reads it: Latin-1, where symusic drops what is not UTF-8)."""
-  names = _names(file_bytes)
-  score = _parse_score(file_bytes)
+def _parse(file_bytes, score):
+  """The name of a one-track MIDI file's instruments, as mido reads it.
+
+  Raises:
+    NotReproducible: tempo events at one tick (which one pretty_midi keeps
+      follows the file's order, which symusic's sort loses), or a track
+      name symusic may not give as mido does (bytes over 127, which symusic
+      drops where they are not UTF-8, or several names).
+  """
   tempos = score.tempos.numpy()
   ticks = tempos['time']
   if len(ticks) > 1 and np.any((ticks[1:] == ticks[:-1]) &
                                (tempos['mspq'][1:] != tempos['mspq'][:-1])):
-    # Which one pretty_midi keeps follows the file's order, which symusic's
-    # sort does not keep for many tempos.
     raise NotReproducible('tempos_at_one_tick')
+  names = _names(file_bytes)
   symusic_names = {track.name for track in score.tracks}
-  if len(symusic_names) > 1:
-    raise NotReproducible('non_ascii_track_name')
-  if not symusic_names:
-    return score, ''   # no notes: no instrument to name
-  symusic_name = symusic_names.pop()
-  if all(name is not None and name.isascii() for name in names):
-    return score, symusic_name
-  # A name with bytes over 127: when one event alone can be it, and symusic
-  # kept what of it is UTF-8, mido's reading is its Latin-1.
-  if (len(names) != 1 or names[0] is None
-      or names[0].decode('utf-8', 'ignore') != symusic_name):
-    raise NotReproducible('non_ascii_track_name')
-  return score, names[0].decode('latin-1')
-
-
-def _closed_together(starts, ends, velocities):
-  """pretty_midi's notes of one pitch of a track where some overlap: a
-  note-off closes every open note of its pitch that did not start on its
-  tick. `starts` (in file order), `ends` and `velocities` are symusic's notes
-  of that pitch, which a note-off closes one at a time: the note-on and
-  note-off ticks are the same. Returns [(start, end, velocity)]."""
-  ons, offs = {}, set(ends)
-  for start, velocity in zip(starts, velocities):
-    ons.setdefault(start, []).append((start, velocity))
-  open_notes, closed = [], []
-  for tick in sorted(set(ons) | offs):
-    if tick in offs and tick in ons:
-      # What comes first at this tick, in the file, decides: unknown here.
-      raise NotReproducible('overlapping_notes_of_one_pitch')
-    if tick in offs:
-      closed.extend((start, tick, velocity) for start, velocity in open_notes)
-      open_notes = []
-    open_notes.extend(ons.get(tick, ()))
-  return closed
+  if (len(symusic_names) > 1 or len(set(names)) > 1
+      or any(name is None or not name.isascii() for name in names)):
+    raise NotReproducible('track_names')
+  return symusic_names.pop() if symusic_names else ''
 
 
 def _kept_notes(notes):
   """A track's notes (numpy fields) as pretty_midi keeps them: (starts,
-  ends, pitches, velocities) in ticks."""
+  ends, pitches, velocities) in ticks.
+
+  Raises:
+    NotReproducible: two notes of one pitch overlap or start on one tick
+      (pretty_midi closes them together, symusic one by one: the raw pass
+      reads the track).
+  """
   start = notes['time'].astype(np.int64)
   end = start + notes['duration'].astype(np.int64)
   pitch = notes['pitch'].astype(np.int64)
   velocity = notes['velocity'].astype(np.int64)
-  order = np.lexsort((start, pitch))   # stable: file order within a tick
-  same = pitch[order][1:] == pitch[order][:-1]
-  overlapping = same & (start[order][1:] < end[order][:-1])
+  order = np.lexsort((end, start, pitch))
+  start_, end_, pitch_ = start[order], end[order], pitch[order]
+  if np.any((pitch_[1:] == pitch_[:-1]) & ((start_[1:] < end_[:-1])
+                                           | (start_[1:] == start_[:-1]))):
+    raise NotReproducible('overlapping_notes_of_one_pitch')
   # A note whose note-off falls on its own note-on's tick (symusic: length
   # 0) closes nothing in pretty_midi, which then forgets it.
   keep = end > start
-  if not overlapping.any():
-    return start[keep], end[keep], pitch[keep], velocity[keep]
-  replaced = np.unique(pitch[order][1:][overlapping])
-  rest = keep & ~np.isin(pitch, replaced)
-  columns = [start[rest], end[rest], pitch[rest], velocity[rest]]
-  for p in replaced.tolist():
-    mine = np.flatnonzero(pitch == p)
-    notes_of_p = _closed_together(start[mine].tolist(), end[mine].tolist(),
-                                  velocity[mine].tolist())
-    if notes_of_p:
-      s, e, v = (np.array(c, np.int64) for c in zip(*notes_of_p))
-      columns = [np.concatenate([c, x]) for c, x in
-                 zip(columns, (s, e, np.full(len(s), p, np.int64), v))]
-  return tuple(columns)
+  return start[keep], end[keep], pitch[keep], velocity[keep]
 
 
 _ALL_NOTES_OFF = b'\x00'.join(bytes([0x80 | channel, pitch, 0])
@@ -370,48 +346,133 @@ def _last_tick(score):
   return max(ticks)
 
 
+# What the raw pass reads exactly, where symusic's parse has lost the order
+# of events or the bytes of a name.
+_RAW_REASONS = frozenset((
+    'overlapping_notes_of_one_pitch', 'unclosed_notes', 'no_end_of_track',
+    'program_change_while_a_note_sounds', 'controls_in_a_shared_track',
+    'controls_without_notes', 'instruments_created_together',
+    'track_names', 'tempos_at_one_tick'))
+
+
+@dataclasses.dataclass
+class _Instrument:
+  """One of pretty_midi's instruments, times in ticks: notes (starts, ends,
+  pitches, velocities), controls (ticks, numbers, values) and bends (ticks,
+  values), each a tuple of int64 arrays."""
+  program: int
+  is_drum: bool
+  name: str
+  notes: tuple
+  controls: tuple
+  bends: tuple
+
+
+@dataclasses.dataclass
+class _Track:
+  """What one track gives: its instruments in pretty_midi's order, its
+  tempo events (ticks, microseconds per quarter; in the file's order where
+  the raw pass read it), time and key signatures (symusic's), and a lower
+  bound of its last tick."""
+  instruments: list
+  tempos: tuple
+  score: object
+  last_tick: int
+
+
+def _symusic_track(file_bytes, score, name):
+  """The track read from symusic's parse (see the module docstring).
+
+  Raises:
+    NotReproducible: symusic's parse cannot say what pretty_midi gives.
+  """
+  _check_all_closed(file_bytes, score)
+  _check_program_changes(file_bytes)
+  found = []   # (first note end, instrument)
+  for track in score.tracks:
+    notes = _kept_notes(track.notes.numpy())
+    controls = track.controls.numpy()
+    bends = track.pitch_bends.numpy()
+    if not len(notes[0]):
+      if len(controls['time']) or len(bends['time']):
+        raise NotReproducible('controls_without_notes')
+      continue
+    found.append((int(notes[1].min()), _Instrument(
+        int(track.program), bool(track.is_drum), name, notes,
+        (controls['time'].astype(np.int64), controls['number'].astype(np.int64),
+         controls['value'].astype(np.int64)),
+        (bends['time'].astype(np.int64), bends['value'].astype(np.int64)))))
+  if len(found) > 1:
+    if any(len(i.controls[0]) or len(i.bends[0]) for _, i in found):
+      raise NotReproducible('controls_in_a_shared_track')
+    firsts = sorted(first for first, _ in found)
+    if len(set(firsts)) != len(firsts):
+      raise NotReproducible('instruments_created_together')
+  found.sort(key=lambda item: item[0])
+  tempos = score.tempos.numpy()
+  return _Track([i for _, i in found], (tempos['time'], tempos['mspq']), score,
+                _last_tick(score))
+
+
+def _read_track(file_bytes, first):
+  """The `_Track` of a one-track MIDI file: from symusic's parse, or from
+  the raw pass where that parse cannot say what pretty_midi gives.
+
+  Raises:
+    NotReproducible: neither can (mido would refuse the track, symusic
+      refuses it, ...).
+  """
+  _check_running_status_after_sysex(file_bytes)
+  score = _parse_score(file_bytes)
+  try:
+    name = _parse(file_bytes, score)
+    return _symusic_track(file_bytes, score, name)
+  except NotReproducible as e:
+    if e.args[0] not in _RAW_REASONS:
+      raise
+  instruments, tempos, last_tick = _raw_track(file_bytes[_HEADER.size + 8:],
+                                              first)
+  return _Track(instruments, tempos, score, last_tick)
+
+
 def read_midi(data, max_duration_seconds=None, max_qpm=None):
   """The NoteSequence note-seq's MIDI reader gives for `data` (notes in
-  `canonical_note_order`), read with symusic.
+  `canonical_note_order`), read with symusic and, where its parse has lost
+  what pretty_midi needs, with the raw pass (`_raw_track`).
 
   `max_duration_seconds` and `max_qpm`: `readers.ReadLimits`' values; a file
   with an event past that duration even at that tempo is left to note-seq's
   reader, which refuses it before sizing its tables by it.
 
   Raises:
-    NotReproducible: symusic's parse cannot say what note-seq would give.
+    NotReproducible: neither can say what note-seq would give.
   """
   if symusic is None:
     raise NotReproducible('symusic_not_installed')
   ticks_per_quarter, files = _track_chunks(data)
-  scores, names = zip(*(_parse(f) for f in files))
-  for file_bytes, score in zip(files, scores):
-    _check_running_status_after_sysex(file_bytes)
-    _check_all_closed(file_bytes, score)
-    _check_program_changes(file_bytes)
-  for score in scores:
-    keys = score.key_signatures.numpy()
+  tracks = [_read_track(f, number == 0) for number, f in enumerate(files)]
+  for track in tracks:
+    keys = track.score.key_signatures.numpy()
     if np.any(np.abs(keys['key'].astype(int)) > 7) or np.any(keys['tonality'] > 1):
       raise NotReproducible('invalid_key_signature')
   if max_duration_seconds is not None:
-    last = max(_last_tick(score) for score in scores)
+    last = max(track.last_tick for track in tracks)
     if last / (ticks_per_quarter * max_qpm / 60.0) > max_duration_seconds:
       raise NotReproducible('too_long')
-  first = scores[0]
-  tempos = first.tempos.numpy()
-  clock = _Clock(ticks_per_quarter, tempos['time'], tempos['mspq'])
+  first = tracks[0]
+  clock = _Clock(ticks_per_quarter, *first.tempos)
 
   sequence = music_pb2.NoteSequence()
   sequence.ticks_per_quarter = ticks_per_quarter
   sequence.source_info.parser = music_pb2.NoteSequence.SourceInfo.PRETTY_MIDI
   sequence.source_info.encoding_type = music_pb2.NoteSequence.SourceInfo.MIDI
-  signatures = first.time_signatures.numpy()
+  signatures = first.score.time_signatures.numpy()
   for time, numerator, denominator in zip(
       clock.seconds(signatures['time']), signatures['numerator'].tolist(),
       signatures['denominator'].tolist()):
     sequence.time_signatures.add(time=time, numerator=numerator,
                                  denominator=denominator)
-  keys = first.key_signatures.numpy()
+  keys = first.score.key_signatures.numpy()
   for time, sharps, mode in zip(clock.seconds(keys['time']),
                                 keys['key'].tolist(), keys['tonality'].tolist()):
     tonic = (7 * sharps) % 12
@@ -421,65 +482,42 @@ def read_midi(data, max_duration_seconds=None, max_qpm=None):
                        clock.qpms(ticks_per_quarter)):
     sequence.tempos.add(time=time, qpm=qpm)
 
-  instruments = []   # (first note end, symusic track, notes, name)
-  for score, name in zip(scores, names):
-    found = []
-    for track in score.tracks:
-      notes = _kept_notes(track.notes.numpy())
-      controls = track.controls.numpy()
-      bends = track.pitch_bends.numpy()
-      if not len(notes[0]):
-        if len(controls['time']) or len(bends['time']):
-          raise NotReproducible('controls_without_notes')
-        continue
-      found.append((int(notes[1].min()), track, notes, name))
-    if len(found) > 1:
-      if any(len(t.controls.numpy()['time']) or len(t.pitch_bends.numpy()['time'])
-             for _, t, _, _ in found):
-        raise NotReproducible('controls_in_a_shared_track')
-      firsts = sorted(item[0] for item in found)
-      if len(set(firsts)) != len(firsts):
-        raise NotReproducible('instruments_created_together')
-    found.sort(key=lambda item: item[0])
-    instruments.extend(found)
-
-  for number, (_, _, _, name) in enumerate(instruments):
-    if name:
-      sequence.instrument_infos.add(name=name, instrument=number)
+  instruments = [i for track in tracks for i in track.instruments]
+  for number, instrument in enumerate(instruments):
+    if instrument.name:
+      sequence.instrument_infos.add(name=instrument.name, instrument=number)
   _add_notes(sequence, clock, instruments)
-  for number, (_, track, _, _) in enumerate(instruments):
-    bends = track.pitch_bends.numpy()
-    for time, bend in zip(clock.seconds(bends['time']).tolist(),
-                          bends['value'].tolist()):
-      sequence.pitch_bends.add(instrument=number, program=int(track.program),
-                               time=time, bend=bend, is_drum=bool(track.is_drum))
-  columns = {name: [] for name in ('time', 'control_number', 'control_value',
-                                   'instrument', 'program', 'is_drum')}
-  for number, (_, track, _, _) in enumerate(instruments):
-    controls = track.controls.numpy()
-    columns['time'].append(clock.seconds(controls['time']))
-    columns['control_number'].append(controls['number'])
-    columns['control_value'].append(controls['value'])
-    for name, value in (('instrument', number), ('program', track.program),
-                        ('is_drum', track.is_drum)):
-      columns[name].append(np.full(len(controls['time']), int(value)))
-  _extend(sequence, 'control_changes',
-          {k: np.concatenate(v) if v else np.zeros(0) for k, v in columns.items()})
+  for field, columns in (('pitch_bends', ('time', 'bend')),
+                         ('control_changes', ('time', 'control_number',
+                                              'control_value'))):
+    rows = {name: [] for name in (*columns, 'instrument', 'program', 'is_drum')}
+    for number, instrument in enumerate(instruments):
+      events = instrument.bends if field == 'pitch_bends' else instrument.controls
+      for name, values in zip(columns, events):
+        rows[name].append(clock.seconds(values) if name == 'time' else values)
+      for name, value in (('instrument', number), ('program', instrument.program),
+                          ('is_drum', instrument.is_drum)):
+        rows[name].append(np.full(len(events[0]), int(value)))
+    if instruments:
+      _extend(sequence, field, {k: np.concatenate(v) for k, v in rows.items()})
   return sequence
 
 
 def _add_notes(sequence, clock, instruments):
   """Every instrument's notes, in `canonical_note_order`; total_time."""
   parts = []
-  for number, (_, track, (start, end, pitch, velocity), _) in enumerate(instruments):
+  for number, instrument in enumerate(instruments):
+    start, end, pitch, velocity = instrument.notes
     parts.append((clock.seconds(start), pitch, np.full(len(pitch), number),
                   clock.seconds(end), velocity,
-                  np.full(len(pitch), int(track.program)),
-                  np.full(len(pitch), int(track.is_drum))))
+                  np.full(len(pitch), instrument.program),
+                  np.full(len(pitch), int(instrument.is_drum))))
   if not parts:
     return
   start, pitch, instrument, end, velocity, program, drum = (
       np.concatenate(column) for column in zip(*parts))
+  if not len(start):
+    return
   order = np.lexsort((drum, program, velocity, end, instrument, pitch, start))
   _extend(sequence, 'notes', {
       'pitch': pitch[order], 'velocity': velocity[order],
@@ -487,6 +525,159 @@ def _add_notes(sequence, clock, instruments):
       'instrument': instrument[order], 'program': program[order],
       'is_drum': drum[order]})
   sequence.total_time = float(end.max())
+
+
+# The data bytes of each status byte's channel message.
+_DATA_BYTES = tuple(1 if 0xC0 <= status < 0xE0 else 2 for status in range(256))
+
+
+def _raw_track(body, first):
+  """pretty_midi's reading of one track's raw events `body` (an MTrk
+  chunk's data), walked as mido reads them: (the track's `_Instrument`s in
+  the order pretty_midi creates them, its tempo events in the file's order
+  (`first` track only), its last tick).
+
+  pretty_midi's rules, event by event: a note-on opens a note of its
+  (channel, pitch); a note-off (or a note-on of velocity 0) closes every
+  open note of its key begun at an earlier tick, under the channel's
+  program at that moment, creating the (program, channel) instrument with
+  the track's name so far, and keeps the notes begun at its own tick only
+  when it closed others (else they are forgotten); notes never closed are
+  dropped; a control or pitch bend goes to the (program, channel)
+  instrument, else to the channel's straggler, whose events the first
+  instrument of that channel later takes over (the very lists).
+
+  Raises:
+    NotReproducible: an event mido refuses or reads differently (running
+      status without a status, after a sysex event, a system message, a
+      data byte over 127, a tempo event not 3 bytes long, a track cut short).
+  """
+  end = len(body)
+  pos, tick, status = 0, 0, 0
+  programs = [0] * 16
+  open_notes = {}   # channel << 7 | pitch: [(start tick, velocity)]
+  made = {}         # (program, channel): [program, channel, name, notes, controls, bends]
+  stragglers = {}   # channel: the same, not an instrument
+  name = ''
+  tempos = []
+  try:
+    while pos < end:
+      byte = body[pos]
+      pos += 1
+      delta = byte & 0x7F
+      while byte & 0x80:
+        byte = body[pos]
+        pos += 1
+        delta = (delta << 7) | (byte & 0x7F)
+      tick += delta
+      byte = body[pos]
+      if byte & 0x80:
+        pos += 1
+        if byte == 0xFF:   # a meta event; mido keeps the running status
+          kind = body[pos]
+          byte = body[pos + 1]
+          pos += 2
+          size = byte & 0x7F
+          while byte & 0x80:
+            byte = body[pos]
+            pos += 1
+            size = (size << 7) | (byte & 0x7F)
+          if kind == 0x03:
+            name = body[pos:pos + size].decode('latin-1')
+          elif kind == 0x51 and first:
+            if size != 3:
+              raise NotReproducible('tempo_event_not_3_bytes')
+            tempos.append((tick, (body[pos] << 16) | (body[pos + 1] << 8)
+                           | body[pos + 2]))
+          pos += size
+          continue
+        status = byte
+        if byte >= 0xF0:
+          if byte not in (0xF0, 0xF7):
+            raise NotReproducible('system_message')
+          byte = body[pos]
+          pos += 1
+          size = byte & 0x7F
+          while byte & 0x80:
+            byte = body[pos]
+            pos += 1
+            size = (size << 7) | (byte & 0x7F)
+          pos += size
+          continue
+      elif status < 0x80:
+        raise NotReproducible('running_status_without_status')
+      elif status >= 0xF0:
+        raise NotReproducible('running_status_after_sysex')
+      kind = status & 0xF0
+      channel = status & 0x0F
+      if _DATA_BYTES[status] == 1:
+        value = body[pos]
+        pos += 1
+        if value & 0x80:
+          raise NotReproducible('data_byte_over_127')
+        if kind == 0xC0:
+          programs[channel] = value
+        continue
+      value, second = body[pos], body[pos + 1]
+      pos += 2
+      if (value | second) & 0x80:
+        raise NotReproducible('data_byte_over_127')
+      if kind == 0x90 and second:
+        key = (channel << 7) | value
+        notes = open_notes.get(key)
+        if notes is None:
+          open_notes[key] = [(tick, second)]
+        else:
+          notes.append((tick, second))
+      elif kind == 0x80 or kind == 0x90:
+        key = (channel << 7) | value
+        notes = open_notes.get(key)
+        if notes is None:
+          continue
+        closing = [n for n in notes if n[0] != tick] if notes[-1][0] == tick else notes
+        if closing:
+          program = programs[channel]
+          instrument = made.get((program, channel))
+          if instrument is None:
+            straggler = stragglers.get(channel)
+            instrument = [program, channel, name, [],
+                          straggler[4] if straggler else [],
+                          straggler[5] if straggler else []]
+            made[(program, channel)] = instrument
+          instrument[3].extend((start, tick, value, velocity)
+                               for start, velocity in closing)
+          if len(closing) != len(notes):
+            open_notes[key] = [n for n in notes if n[0] == tick]
+            continue
+        del open_notes[key]
+      elif kind == 0xB0 or kind == 0xE0:
+        instrument = made.get((programs[channel], channel))
+        if instrument is None:
+          instrument = stragglers.get(channel)
+          if instrument is None:
+            instrument = stragglers[channel] = [0, channel, '', [], [], []]
+        if kind == 0xB0:
+          instrument[4].append((tick, value, second))
+        else:
+          instrument[5].append((tick, (value | (second << 7)) - 8192))
+  except IndexError as e:
+    raise NotReproducible('track_cut_short') from e
+  if pos != end:
+    raise NotReproducible('track_cut_short')
+  instruments = [_Instrument(program, channel == 9, track_name,
+                             _columns(notes, 4), _columns(controls, 3),
+                             _columns(bends, 2))
+                 for program, channel, track_name, notes, controls, bends
+                 in made.values()]
+  ticks, mspq = _columns(tempos, 2)
+  return instruments, (ticks, mspq), tick
+
+
+def _columns(rows, count):
+  """`count` int64 arrays of the columns of `rows` (tuples)."""
+  if not rows:
+    return tuple(np.zeros(0, np.int64) for _ in range(count))
+  return tuple(np.array(rows, np.int64).T)
 
 
 def _extend(sequence, field, columns):
