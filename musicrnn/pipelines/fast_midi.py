@@ -106,21 +106,26 @@ class _Clock:
   `_update_tick_to_time`, without the table."""
 
   def __init__(self, ticks_per_quarter, tempo_ticks, tempo_mspq):
-    scales = [(0, 60.0 / (120.0 * ticks_per_quarter))]
-    for tick, mspq in zip(tempo_ticks.tolist(), tempo_mspq.tolist()):
-      scale = 60.0 / ((6e7 / mspq) * ticks_per_quarter)
-      if tick == 0:
-        scales = [(0, scale)]
-      elif scale != scales[-1][1]:
-        scales.append((tick, scale))
-    self.ticks = np.array([t for t, _ in scales], np.int64)
-    self.scales = np.array([s for _, s in scales], np.float64)
-    # The time of each tempo's first tick, accumulated as pretty_midi does.
-    self.starts = np.zeros(len(scales))
-    last = 0.0
-    for i in range(1, len(scales)):
-      last = last + self.scales[i - 1] * float(self.ticks[i] - self.ticks[i - 1])
-      self.starts[i] = last
+    ticks = np.asarray(tempo_ticks, np.int64)
+    mspq = np.asarray(tempo_mspq, np.float64)
+    if np.any(mspq <= 0):
+      raise NotReproducible('zero_tempo')   # pretty_midi divides by it
+    scales = 60.0 / ((6e7 / mspq) * ticks_per_quarter)
+    # A tempo at tick 0 replaces the default (the last such one stays); a
+    # later one counts where it changes the scale, that is, where it differs
+    # from the event before it (a repeat matches the last one kept).
+    at_zero = ticks == 0
+    first = scales[at_zero][-1] if at_zero.any() else 60.0 / (
+        120.0 * ticks_per_quarter)
+    later, later_scales = ticks[~at_zero], scales[~at_zero]
+    before = np.concatenate([[first], later_scales[:-1]])
+    changed = later_scales != before
+    self.ticks = np.concatenate([[0], later[changed]]).astype(np.int64)
+    self.scales = np.concatenate([[first], later_scales[changed]])
+    # The time of each tempo's first tick, accumulated as pretty_midi does
+    # (add.accumulate sums in order).
+    self.starts = np.concatenate([[0.0], np.cumsum(
+        self.scales[:-1] * np.diff(self.ticks).astype(np.float64))])
 
   def seconds(self, ticks):
     ticks = np.asarray(ticks, np.int64)
@@ -386,8 +391,6 @@ def _symusic_track(file_bytes, score, name):
   Raises:
     NotReproducible: symusic's parse cannot say what pretty_midi gives.
   """
-  _check_all_closed(file_bytes, score)
-  _check_program_changes(file_bytes)
   found = []   # (first note end, instrument)
   for track in score.tracks:
     notes = _kept_notes(track.notes.numpy())
@@ -408,6 +411,9 @@ def _symusic_track(file_bytes, score, name):
     firsts = sorted(first for first, _ in found)
     if len(set(firsts)) != len(firsts):
       raise NotReproducible('instruments_created_together')
+  # The costlier checks last: a parse of the track again, a walk of bytes.
+  _check_all_closed(file_bytes, score)
+  _check_program_changes(file_bytes)
   found.sort(key=lambda item: item[0])
   tempos = score.tempos.numpy()
   return _Track([i for _, i in found], (tempos['time'], tempos['mspq']), score,
@@ -478,9 +484,8 @@ def read_midi(data, max_duration_seconds=None, max_qpm=None):
     tonic = (7 * sharps) % 12
     sequence.key_signatures.add(time=time, key=(tonic + 9 * mode) % 12,
                                 mode=mode)
-  for time, qpm in zip(clock.seconds(clock.ticks),
-                       clock.qpms(ticks_per_quarter)):
-    sequence.tempos.add(time=time, qpm=qpm)
+  _extend(sequence, 'tempos', {'time': clock.seconds(clock.ticks),
+                               'qpm': clock.qpms(ticks_per_quarter)})
 
   instruments = [i for track in tracks for i in track.instruments]
   for number, instrument in enumerate(instruments):
@@ -644,8 +649,9 @@ def _raw_track(body, first):
                           straggler[4] if straggler else [],
                           straggler[5] if straggler else []]
             made[(program, channel)] = instrument
-          instrument[3].extend((start, tick, value, velocity)
-                               for start, velocity in closing)
+          out = instrument[3]
+          for start, velocity in closing:
+            out.append((start, tick, value, velocity))
           if len(closing) != len(notes):
             open_notes[key] = [n for n in notes if n[0] == tick]
             continue
