@@ -18,7 +18,8 @@ reads every MIDI file under each sub-folder of --input_dir (a corpus) with
 both readers and reports, per corpus, the files whose NoteSequences are
 equal, different (the target is none), left to note-seq's reader by the
 symusic one (the fallback rate, by reason), refused by both, or read only
-by symusic, with the paths of the different ones.
+by symusic, with the paths of the different ones, and each reader's time
+in this process (no pipeline around it).
 """
 
 import collections
@@ -139,9 +140,10 @@ def compare_readers(input_dir):
     outcomes = collections.Counter()
     different = []
     start = time.time()
+    reading = {}
     for path in paths:
       with open(path, 'rb') as f:
-        outcome = fast_midi.compare_with_note_seq(f.read())
+        outcome = fast_midi.compare_with_note_seq(f.read(), reading)
       outcomes[outcome] += 1
       if outcome == fast_midi.DIFFERENT:
         different.append(os.path.relpath(path, input_dir))
@@ -158,6 +160,11 @@ def compare_readers(input_dir):
         'only_symusic_reads': outcomes[fast_midi.ONLY_FAST_READS],
         'different_files': different,
         'seconds': round(time.time() - start, 1),
+        # Each reader in this process, the files read from memory (the
+        # fallbacks' note-seq time not added to the fast reader's).
+        'note_seq_reader_seconds': round(reading['note_seq'], 5),
+        'fast_reader_seconds': round(reading['fast'], 5),
+        'fast_reader_speed_ratio': round(reading['note_seq'] / reading['fast'], 1),
     }
     print(f'{corpus}: {results["corpora"][corpus]}', flush=True)
   return results

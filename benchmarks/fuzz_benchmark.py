@@ -102,7 +102,7 @@ def _files_per_second(reads, seeds, rounds):
         notes[name] += reads[name](data, path)
         seconds[name] += time.perf_counter() - start
   files = rounds * len(seeds)
-  return {name: {'files': files, 'seconds': round(seconds[name], 3),
+  return {name: {'files': files, 'seconds': round(seconds[name], 5),
                  'files_per_second': round(files / seconds[name], 2),
                  'notes': notes[name]} for name in reads}
 

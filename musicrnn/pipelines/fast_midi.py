@@ -498,12 +498,14 @@ def read_midi(data, max_duration_seconds=None, max_qpm=None):
     rows = {name: [] for name in (*columns, 'instrument', 'program', 'is_drum')}
     for number, instrument in enumerate(instruments):
       events = instrument.bends if field == 'pitch_bends' else instrument.controls
+      if not len(events[0]):
+        continue
       for name, values in zip(columns, events):
         rows[name].append(clock.seconds(values) if name == 'time' else values)
       for name, value in (('instrument', number), ('program', instrument.program),
                           ('is_drum', instrument.is_drum)):
         rows[name].append(np.full(len(events[0]), int(value)))
-    if instruments:
+    if rows['time']:
       _extend(sequence, field, {k: np.concatenate(v) for k, v in rows.items()})
   return sequence
 
@@ -686,37 +688,48 @@ def _columns(rows, count):
   return tuple(np.array(rows, np.int64).T)
 
 
+_LAYOUTS = {}   # (message field, sub-field names): (dtype, {name: tag}, ints)
+
+
+def _layout(sequence, field, names):
+  """The packed record of one `field` message with sub-fields `names`:
+  (numpy dtype, {column: its tag byte}, the integer columns)."""
+  key = (field, names)
+  if key not in _LAYOUTS:
+    fields = sequence.DESCRIPTOR.fields_by_name[field].message_type.fields_by_name
+    layout, tags, ints = [('tag', 'u1'), ('size', 'u1')], {}, []
+    for name in names:
+      double = fields[name].type == fields[name].TYPE_DOUBLE
+      layout += [(name + '_tag', 'u1'), (name, '<f8' if double else 'u1')]
+      tags[name + '_tag'] = (fields[name].number << 3) | (1 if double else 0)
+      if not double:
+        ints.append(name)
+    _LAYOUTS[key] = (np.dtype(layout), tags, ints)
+  return _LAYOUTS[key]
+
+
 def _extend(sequence, field, columns):
   """Appends to the repeated message field `field` one message per row of
   `columns` ({sub-field name: array}), as protobuf wire bytes built with
   numpy: each sub-field's tag and value (a one-byte varint for integers in
   0..127, eight bytes for doubles) in one packed record per message. With a
   larger or negative integer anywhere, every row goes through `add`."""
-  descriptor = sequence.DESCRIPTOR.fields_by_name[field]
-  fields = descriptor.message_type.fields_by_name
   rows = len(next(iter(columns.values())))
   if not rows:
     return
-  small = np.ones(rows, bool)
-  layout = [('tag', 'u1'), ('size', 'u1')]
-  for name, values in columns.items():
-    if fields[name].type == fields[name].TYPE_DOUBLE:
-      layout += [(name + '_tag', 'u1'), (name, '<f8')]
-    else:
-      small &= (values >= 0) & (values < 0x80)
-      layout += [(name + '_tag', 'u1'), (name, 'u1')]
-  if not small.all():
+  dtype, tags, ints = _layout(sequence, field, tuple(columns))
+  if any(columns[name].min() < 0 or columns[name].max() >= 0x80 for name in ints):
     # Rare large values (an instrument number over 127): message by message.
     repeated = getattr(sequence, field)
     for row in range(rows):
       repeated.add(**{name: values[row].item() for name, values in columns.items()})
     return
-  records = np.zeros(rows, np.dtype(layout))
-  records['tag'] = (descriptor.number << 3) | 2
-  records['size'] = records.dtype.itemsize - 2
+  records = np.zeros(rows, dtype)
+  records['tag'] = (sequence.DESCRIPTOR.fields_by_name[field].number << 3) | 2
+  records['size'] = dtype.itemsize - 2
+  for name, tag in tags.items():
+    records[name] = tag
   for name, values in columns.items():
-    double = fields[name].type == fields[name].TYPE_DOUBLE
-    records[name + '_tag'] = (fields[name].number << 3) | (1 if double else 0)
     records[name] = values
   sequence.MergeFromString(records.tobytes())
 
@@ -729,21 +742,30 @@ ONLY_FAST_READS = 'fast_reads_what_note_seq_refuses'
 FALLBACK_PREFIX = 'fallback_'
 
 
-def compare_with_note_seq(data):
+def compare_with_note_seq(data, seconds=None):
   """What `read_midi` and note-seq's own reader make of the MIDI bytes
   `data`: EQUAL (the same NoteSequence, notes in `canonical_note_order`),
   DIFFERENT, FALLBACK_PREFIX + reason (`read_midi` leaves the file to
-  note-seq, which reads it), BOTH_FAIL, or ONLY_FAST_READS."""
+  note-seq, which reads it), BOTH_FAIL, or ONLY_FAST_READS. With `seconds`
+  (a dict), each reader's time is added under 'note_seq' and 'fast'."""
+  import time  # pylint: disable=import-outside-toplevel
   import warnings  # pylint: disable=import-outside-toplevel
   import note_seq  # pylint: disable=import-outside-toplevel
+  seconds = {} if seconds is None else seconds
+  start = time.perf_counter()
   with warnings.catch_warnings():
     warnings.simplefilter('ignore')
     try:
       expected = canonical_note_order(note_seq.midi_to_note_sequence(data))
     except Exception:  # pylint: disable=broad-except
       expected = None
+  middle = time.perf_counter()
+  seconds['note_seq'] = seconds.get('note_seq', 0.0) + middle - start
   try:
-    got = read_midi(data)
+    try:
+      got = read_midi(data)
+    finally:
+      seconds['fast'] = seconds.get('fast', 0.0) + time.perf_counter() - middle
   except NotReproducible as e:
     return BOTH_FAIL if expected is None else FALLBACK_PREFIX + e.args[0]
   except Exception:  # pylint: disable=broad-except
