@@ -582,13 +582,7 @@ def _raw_track(body, first):
         pos += 1
         if byte == 0xFF:   # a meta event; mido keeps the running status
           kind = body[pos]
-          byte = body[pos + 1]
-          pos += 2
-          size = byte & 0x7F
-          while byte & 0x80:
-            byte = body[pos]
-            pos += 1
-            size = (size << 7) | (byte & 0x7F)
+          size, pos = _varint(body, pos + 1)
           if kind == 0x03:
             name = body[pos:pos + size].decode('latin-1')
           elif kind == 0x51 and first:
@@ -602,13 +596,7 @@ def _raw_track(body, first):
         if byte >= 0xF0:
           if byte not in (0xF0, 0xF7):
             raise NotReproducible('system_message')
-          byte = body[pos]
-          pos += 1
-          size = byte & 0x7F
-          while byte & 0x80:
-            byte = body[pos]
-            pos += 1
-            size = (size << 7) | (byte & 0x7F)
+          size, pos = _varint(body, pos)
           pos += size
           continue
       elif status < 0x80:
