@@ -154,6 +154,27 @@ def test_reader_reuses_its_child_and_matches_in_process_reading(reader):
   assert isolated == again == local
 
 
+def test_a_child_started_ahead_serves_the_next_reader():
+  # A memory limit no other test uses: its spare is this test's alone.
+  limits = readers.ReadLimits(max_seconds_per_file=30, max_memory_per_file_mb=333)
+  isolation.start_ahead(limits)
+  ahead, _ = isolation._SPARES[333]  # pylint: disable=protected-access
+  isolation.start_ahead(limits)      # one is enough
+  assert isolation._SPARES[333][0] is ahead  # pylint: disable=protected-access
+  with isolation.IsolatedReader(limits) as r:
+    (sequence,), _ = r.read(SEEDS[0], 'a.mid')
+    assert r.pid == ahead.pid and sequence.notes
+  assert 333 not in isolation._SPARES  # pylint: disable=protected-access
+  # One that died while it waited is replaced.
+  isolation.start_ahead(limits)
+  dead, _ = isolation._SPARES[333]  # pylint: disable=protected-access
+  dead.kill()
+  dead.wait()
+  with isolation.IsolatedReader(limits) as r:
+    (sequence,), _ = r.read(SEEDS[0], 'a.mid')
+    assert r.pid not in (None, dead.pid) and sequence.notes
+
+
 def test_in_process_when_both_limits_are_zero():
   limits = readers.ReadLimits(max_seconds_per_file=0, max_memory_per_file_mb=0)
   assert not limits.isolated and readers.ReadLimits().isolated

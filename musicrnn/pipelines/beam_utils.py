@@ -198,6 +198,13 @@ def is_local(options):
   return runner in (None, 'DirectRunner', 'direct', 'Direct')
 
 
+def runs_in_this_process(options):
+  """True when `options` run the pipeline's DoFns in this very process (the
+  DirectRunner in memory or on threads), not in worker processes."""
+  return is_local(options) and options.view_as(
+      beam_options.DirectOptions).direct_running_mode != 'multi_processing'
+
+
 def join(base, *parts):
   """os.path.join for local paths, '/'-joins for URLs (gs://, s3://, ...)."""
   if '://' in base:

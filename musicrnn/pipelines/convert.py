@@ -495,6 +495,9 @@ def convert_directory(input_dir, output_file, *, num_shards=1,
   if pipeline_options is None:
     pipeline_options = beam_utils.make_pipeline_options([])
   start = time.time()
+  if beam_utils.runs_in_this_process(pipeline_options):
+    # The reader's child imports while Beam builds the pipeline.
+    isolation.start_ahead(limits)
   reporter = progress.Reporter('convert', 'files',
                                enabled=beam_utils.is_local(pipeline_options))
   try:

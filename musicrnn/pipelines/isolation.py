@@ -171,16 +171,15 @@ class IsolatedReader:
   def _start(self):
     if self._process is not None:
       return
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (_PACKAGE_ROOT, env.get('PYTHONPATH')) if p)
-    # One thread for numpy: RLIMIT_AS counts every thread's stack and arena.
-    for name in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
-      env[name] = '1'
     memory_mb = self.limits.max_memory_per_file_mb
-    process = subprocess.Popen(
-        [sys.executable, '-m', 'musicrnn.pipelines.isolation_child', str(memory_mb)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    process, finalizer = _SPARES.pop(memory_mb, (None, None))
+    if process is not None:
+      finalizer.detach()
+      if process.poll() is not None:   # died waiting: start another
+        _kill(process)
+        process = None
+    if process is None:
+      process = _spawn(memory_mb)
     self._process = process
     self._finalizer = weakref.finalize(self, _kill, process)
     try:
@@ -236,6 +235,37 @@ class IsolatedReader:
       chunks.append(chunk)
       size -= len(chunk)
     return b''.join(chunks)
+
+
+# {max_memory_per_file_mb: (child process, its finalizer)}: children
+# started ahead (`start_ahead`) for the next reader of this process.
+_SPARES = {}
+
+
+def _spawn(memory_mb):
+  """A new child process (not yet known to be ready)."""
+  env = dict(os.environ)
+  env['PYTHONPATH'] = os.pathsep.join(
+      p for p in (_PACKAGE_ROOT, env.get('PYTHONPATH')) if p)
+  # One thread for numpy: RLIMIT_AS counts every thread's stack and arena.
+  for name in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+    env[name] = '1'
+  return subprocess.Popen(
+      [sys.executable, '-m', 'musicrnn.pipelines.isolation_child', str(memory_mb)],
+      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+
+
+def start_ahead(limits):
+  """Starts a child for `limits` now, without waiting for it: the next
+  `IsolatedReader` of this process with the same memory limit takes it, so
+  that its first file does not wait for the child's imports (musicrnn_convert
+  calls this before Beam builds its pipeline, which the child's start-up
+  then overlaps). A child no reader takes is stopped at exit."""
+  if not limits.isolated or limits.max_memory_per_file_mb in _SPARES:
+    return
+  process = _spawn(limits.max_memory_per_file_mb)
+  _SPARES[limits.max_memory_per_file_mb] = (
+      process, weakref.finalize(process, _kill, process))
 
 
 def _kill(process):
