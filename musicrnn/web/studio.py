@@ -138,6 +138,7 @@ class Studio:
     self._reader = isolation.IsolatedReader(dataclasses.replace(
         read_limits, max_file_bytes=min(read_limits.max_file_bytes,
                                         max_upload_bytes)))
+    isolation.start_ahead(self._reader.limits)   # ready for the first upload
     self._reader_lock = threading.Lock()
     self._lock = threading.Lock()
     # id -> _Item: the uploads and outputs this studio made.
