@@ -205,10 +205,11 @@ def test_both_readers_give_equal_sequences(midi_reader):
   assert counts == {}
 
 
-# Two notes of one pitch overlapping (the raw pass reads the track) and a
-# MIDI clock message among them, which the raw pass leaves to mido.
-_OVERLAP_AND_CLOCK = (b'\x00\x90\x3c\x40' b'\x64\x90\x3c\x50' b'\x00\xf8'
-                      b'\x64\x80\x3c\x00' b'\x64\x80\x3c\x00')
+# Notes of one pitch whose note-on and note-off on one tick need the file's
+# order (the raw pass reads the track), and a MIDI clock message, which the
+# raw pass leaves to mido.
+_OVERLAP_AND_CLOCK = (_RAW_CASES['on_then_off_at_one_tick'][0][:-4] + b'\x00\xf8'
+                      + _RAW_CASES['on_then_off_at_one_tick'][0][-4:])
 
 
 def test_convert_counts_the_files_read_by_note_seq(tmp_path):

@@ -41,6 +41,7 @@ edge case (`benchmarks/convert_benchmark.py --compare_readers` on every
 file).
 """
 
+import collections
 import dataclasses
 import struct
 
@@ -168,12 +169,43 @@ def _parse(file_bytes, score):
   if len(ticks) > 1 and np.any((ticks[1:] == ticks[:-1]) &
                                (tempos['mspq'][1:] != tempos['mspq'][:-1])):
     raise NotReproducible('tempos_at_one_tick')
-  names = _names(file_bytes)
   symusic_names = {track.name for track in score.tracks}
+  if not symusic_names:
+    return ''   # no instrument to name
+  names = _names(file_bytes)
   if (len(symusic_names) > 1 or len(set(names)) > 1
       or any(name is None or not name.isascii() for name in names)):
     raise NotReproducible('track_names')
-  return symusic_names.pop() if symusic_names else ''
+  return symusic_names.pop()
+
+
+def _closed_together(starts, ends, velocities):
+  """pretty_midi's notes of one pitch of a track where some overlap: a
+  note-off closes every open note of its pitch begun at an earlier tick.
+  `starts`, `ends` and `velocities` are symusic's notes of that pitch, which
+  a note-off closes one at a time: the note-on and note-off ticks are the
+  same (a note-off symusic pairs with nothing finds nothing open in
+  pretty_midi either). Returns [(start, end, velocity)].
+
+  Raises:
+    NotReproducible: a tick whose note-ons and note-offs give different
+      notes in different orders (more than one note-off there, or one that
+      finds no earlier note open): the raw pass reads the file's order.
+  """
+  ons = {}
+  for start, velocity in zip(starts, velocities):
+    ons.setdefault(start, []).append((start, velocity))
+  offs = collections.Counter(ends)
+  open_notes, closed = [], []
+  for tick in sorted(set(ons) | set(offs)):
+    count, new = offs.get(tick, 0), ons.get(tick, ())
+    if count and new and (count > 1 or not open_notes):
+      raise NotReproducible('overlapping_notes_of_one_pitch')
+    if count:
+      closed.extend((start, tick, velocity) for start, velocity in open_notes)
+      open_notes = []
+    open_notes.extend(new)
+  return closed   # notes still open at the end: pretty_midi drops them
 
 
 def _kept_notes(notes):
@@ -181,9 +213,9 @@ def _kept_notes(notes):
   ends, pitches, velocities) in ticks.
 
   Raises:
-    NotReproducible: two notes of one pitch overlap or start on one tick
-      (pretty_midi closes them together, symusic one by one: the raw pass
-      reads the track).
+    NotReproducible: notes of one pitch overlap or start on one tick where
+      pretty_midi's notes depend on the order of events within a tick
+      (`_closed_together`): the raw pass reads the track.
   """
   start = notes['time'].astype(np.int64)
   end = start + notes['duration'].astype(np.int64)
@@ -191,13 +223,25 @@ def _kept_notes(notes):
   velocity = notes['velocity'].astype(np.int64)
   order = np.lexsort((end, start, pitch))
   start_, end_, pitch_ = start[order], end[order], pitch[order]
-  if np.any((pitch_[1:] == pitch_[:-1]) & ((start_[1:] < end_[:-1])
-                                           | (start_[1:] == start_[:-1]))):
-    raise NotReproducible('overlapping_notes_of_one_pitch')
+  overlapping = (pitch_[1:] == pitch_[:-1]) & ((start_[1:] < end_[:-1])
+                                               | (start_[1:] == start_[:-1]))
   # A note whose note-off falls on its own note-on's tick (symusic: length
   # 0) closes nothing in pretty_midi, which then forgets it.
   keep = end > start
-  return start[keep], end[keep], pitch[keep], velocity[keep]
+  if not overlapping.any():
+    return start[keep], end[keep], pitch[keep], velocity[keep]
+  replaced = np.unique(pitch_[1:][overlapping])
+  rest = keep & ~np.isin(pitch, replaced)
+  columns = [start[rest], end[rest], pitch[rest], velocity[rest]]
+  for p in replaced.tolist():
+    mine = np.flatnonzero(pitch == p)
+    notes_of_p = _closed_together(start[mine].tolist(), end[mine].tolist(),
+                                  velocity[mine].tolist())
+    if notes_of_p:
+      s, e, v = (np.array(c, np.int64) for c in zip(*notes_of_p))
+      columns = [np.concatenate([c, x]) for c, x in
+                 zip(columns, (s, e, np.full(len(s), p, np.int64), v))]
+  return tuple(columns)
 
 
 _ALL_NOTES_OFF = b'\x00'.join(bytes([0x80 | channel, pitch, 0])
