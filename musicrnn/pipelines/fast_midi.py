@@ -14,14 +14,16 @@ rules:
 - instruments: one per (track, channel, program), in the order pretty_midi
   creates them (the order of their first closed note);
 - notes: pretty_midi drops a note whose note-off falls on its own note-on's
-  tick; notes are listed in `canonical_note_order`, which the note-seq path
-  of `readers` uses too (pretty_midi lists them in the order of their
-  note-off events, which no fast parser reports).
+  tick, and closes every open note of a pitch at one note-off (symusic one
+  at a time: `_closed_together` rebuilds pretty_midi's notes); notes are
+  listed in `canonical_note_order`, which the note-seq path of `readers`
+  uses too (pretty_midi lists them in the order of their note-off events,
+  which no fast parser reports).
 
 Where symusic's parse of a track has lost what pretty_midi needs, the track
 is read by a raw pass over its events (`_raw_track`, pretty_midi's own loop
-on the bytes, as mido tokenises them): overlapping notes of one pitch
-(pretty_midi closes them together, symusic one by one), notes never
+on the bytes, as mido tokenises them): overlapping notes of one pitch whose
+notes depend on the order of a note-on and note-off within a tick, notes never
 released (symusic drops them and pairs later note-offs differently), a
 program change while a note of its channel sounds (pretty_midi files the note
 under the program at its note-off, symusic at its note-on), controls or pitch
